@@ -1,0 +1,56 @@
+//! Store traits. In-process implementations live next to them; the Redis ones live in
+//! `kavach-redis`. Every method returns a boxed future so one async pipeline serves both:
+//! in-memory futures are ready at once, so the sync `evaluate()` polls the pipeline a single
+//! time; network stores need `evaluate_async()`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use thiserror::Error;
+
+use crate::session::{SessionSeed, SessionState};
+
+pub mod memory;
+
+/// A store that could not answer. During evaluation this becomes a Refuse, never a Permit.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The result of recording one hit in a sliding window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateHit {
+    /// Hits inside the window, this one included.
+    pub count: u64,
+    /// Milliseconds until the oldest hit in the window leaves it (when a slot frees up).
+    pub frees_in_ms: u64,
+}
+
+pub trait RateLimitStore: Send + Sync {
+    /// Atomically record one hit for `key` at the store's notion of now and count the hits in
+    /// the last `window_ms` milliseconds.
+    fn hit<'a>(&'a self, key: &'a str, window_ms: u64) -> StoreFuture<'a, RateHit>;
+    /// True when every call completes without I/O (lets the gate offer sync `evaluate`).
+    fn is_in_process(&self) -> bool;
+}
+
+pub trait SessionStore: Send + Sync {
+    /// The session's state, created from `seed` the first time the id is seen.
+    fn load_or_init<'a>(
+        &'a self,
+        session_id: &'a str,
+        seed: &'a SessionSeed,
+    ) -> StoreFuture<'a, SessionState>;
+    /// Atomically count one permitted action unless `limit` permitted actions were already
+    /// counted. Returns the new count, or `None` when the limit was reached (nothing counted).
+    fn try_record_permit<'a>(
+        &'a self,
+        session_id: &'a str,
+        limit: Option<u64>,
+    ) -> StoreFuture<'a, Option<u64>>;
+    /// Mark the session revoked (kept until the session expires).
+    fn invalidate<'a>(&'a self, session_id: &'a str, reason: &'a str) -> StoreFuture<'a, ()>;
+    fn is_in_process(&self) -> bool;
+}

@@ -1,0 +1,1 @@
+//! In-process stores: bounded, idle entries expire. Owned by the gate-pipeline work.
