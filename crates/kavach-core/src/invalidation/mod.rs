@@ -1,6 +1,8 @@
 //! Invalidation: the broadcaster trait (callback-based so it needs no async runtime), the
 //! in-process broadcaster, and the bounded revocation list a gate keeps for scopes it hears.
 
+pub mod revocations;
+
 use std::sync::Arc;
 
 use crate::store::StoreFuture;
