@@ -77,6 +77,20 @@ pub struct GeoLocation {
     pub longitude: Option<f64>,
 }
 
+impl GeoLocation {
+    /// Coordinates, when given, must be finite and on the globe (drift measures distances).
+    pub fn validate(&self, what: &str) -> Result<()> {
+        let check = |name: &str, v: Option<f64>, limit: f64| match v {
+            Some(x) if !x.is_finite() || x.abs() > limit => Err(KavachError::InvalidArgument(
+                format!("{what}.{name} must be a finite number within ±{limit}, got {x}"),
+            )),
+            _ => Ok(()),
+        };
+        check("latitude", self.latitude, 90.0)?;
+        check("longitude", self.longitude, 180.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeviceFingerprint {
     pub hash: String,
@@ -149,6 +163,19 @@ impl ActionContext {
             return Err(KavachError::InvalidArgument(
                 "actionName must be a non-empty string".into(),
             ));
+        }
+        if self.session_id.as_deref() == Some("") {
+            return Err(KavachError::InvalidArgument(
+                "sessionId must be a non-empty string when given".into(),
+            ));
+        }
+        for (what, geo) in [
+            ("currentGeo", &self.current_geo),
+            ("originGeo", &self.origin_geo),
+        ] {
+            if let Some(g) = geo {
+                g.validate(what)?;
+            }
         }
         for (name, value) in &self.params {
             if let ParamValue::Number(n) = value {

@@ -1,23 +1,35 @@
-//! The gate: one async pipeline (revocations → policy 50 → drift 100 → invariants 150 →
-//! session count → sign → audit), driven synchronously for in-process stores.
-//! SKELETON: the pipeline work fills this in; the public signatures below are what the
-//! binding and the Redis crate build against.
+//! The gate: one async pipeline, driven synchronously for in-process stores:
+//! validate → revocations → session → policy (50) → drift (100) → invariants (150) →
+//! session action count → permit token → sign → audit (→ revoke + publish on Invalidate).
+//! Every failure along the way is a Refuse; nothing here panics or permits by default.
 
-use std::sync::Arc;
+mod outcome;
+mod policy_step;
+mod refusals;
+mod session_step;
 
+use std::sync::{Arc, Weak};
+
+use arc_swap::ArcSwap;
 use futures::FutureExt;
+use parking_lot::Mutex;
 use uuid::Uuid;
 
 use crate::audit::AuditSink;
 use crate::clock::{Clock, SystemClock};
 use crate::context::ActionContext;
+use crate::drift::{DriftConfig, DriftEvaluator, DriftOutcome};
 use crate::error::{KavachError, Result};
-use crate::invalidation::InvalidationBroadcaster;
+use crate::invalidation::revocations::RevocationList;
+use crate::invalidation::{InvalidationBroadcaster, ScopeListener};
 use crate::invariants::Invariant;
-use crate::policy::PolicySet;
+use crate::policy::{EvalEnv, PolicySet};
 use crate::signing::PermitSigner;
+use crate::store::memory::{MemoryRateLimitStore, MemorySessionStore};
 use crate::store::{RateLimitStore, SessionStore};
-use crate::verdict::{Decision, RefuseCode, Refusal, ScopeKind, Verdict};
+use crate::verdict::{Decision, InvalidationScope, RefuseCode, ScopeKind, Verdict};
+
+use refusals::{refuse, store_unavailable};
 
 /// Gate options after validation (the binding converts its options object into this once).
 #[derive(Clone)]
@@ -57,42 +69,334 @@ impl Default for GateConfig {
     }
 }
 
+impl GateConfig {
+    fn validate(&self) -> Result<()> {
+        for inv in &self.invariants {
+            inv.validate()?;
+        }
+        if self.permit_ttl_seconds < 1 {
+            return Err(KavachError::InvalidOptions(format!(
+                "permitTtlSeconds must be at least 1, got {}",
+                self.permit_ttl_seconds
+            )));
+        }
+        if self.invalidation_ttl_seconds < 1 {
+            return Err(KavachError::InvalidOptions(format!(
+                "invalidationTtlSeconds must be at least 1, got {}",
+                self.invalidation_ttl_seconds
+            )));
+        }
+        if let Some(km) = self.geo_drift_max_km {
+            if !km.is_finite() || km < 0.0 {
+                return Err(KavachError::InvalidOptions(format!(
+                    "geoDriftMaxKm must be a finite number >= 0, got {km}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 pub struct Gate {
     config: GateConfig,
-    _policies: PolicySet,
+    policies: ArcSwap<PolicySet>,
+    rate_store: Arc<dyn RateLimitStore>,
+    session_store: Arc<dyn SessionStore>,
+    revocations: Arc<RevocationList>,
+    drift: Option<DriftEvaluator>,
+    /// The broadcaster subscription, until `close()`.
+    subscription: Mutex<Option<u64>>,
+}
+
+/// The pipeline's answer before observe-only and audit are applied.
+struct Decided<'p> {
+    decision: Decision,
+    /// The permitting policy's name (for the audit record).
+    permitted_by: Option<&'p str>,
+}
+
+impl Decided<'_> {
+    fn from(decision: Decision) -> Self {
+        Self {
+            decision,
+            permitted_by: None,
+        }
+    }
 }
 
 impl Gate {
     pub fn new(policies: PolicySet, config: GateConfig) -> Result<Arc<Self>> {
+        config.validate()?;
+        let clock = config.clock.clone();
+        let rate_store = config
+            .rate_store
+            .clone()
+            .unwrap_or_else(|| Arc::new(MemoryRateLimitStore::new(clock.clone())));
+        let session_store = config
+            .session_store
+            .clone()
+            .unwrap_or_else(|| Arc::new(MemorySessionStore::new(clock.clone())));
+        let revocations = Arc::new(RevocationList::new(config.invalidation_ttl_seconds));
+        #[allow(
+            clippy::needless_update,
+            reason = "keeps compiling when drift adds options"
+        )]
+        let drift = config.enable_drift.then(|| {
+            DriftEvaluator::new(DriftConfig {
+                geo_max_km: config.geo_drift_max_km,
+                ..DriftConfig::default()
+            })
+        });
+        let subscription = config.broadcaster.as_ref().map(|bc| {
+            // Weak: the broadcaster must not keep a dropped gate's revocations alive.
+            let list: Weak<RevocationList> = Arc::downgrade(&revocations);
+            let clock = clock.clone();
+            let listener: ScopeListener = Arc::new(move |scope: &InvalidationScope| {
+                if let Some(list) = list.upgrade() {
+                    list.revoke(scope, clock.now_ms());
+                }
+            });
+            bc.subscribe(listener)
+        });
         Ok(Arc::new(Self {
             config,
-            _policies: policies,
+            policies: ArcSwap::from_pointee(policies),
+            rate_store,
+            session_store,
+            revocations,
+            drift,
+            subscription: Mutex::new(subscription),
         }))
     }
 
-    /// True when every store is in-process, so `evaluate_sync` can answer.
+    /// True when every store (and the broadcaster) is in-process, so `evaluate_sync` can answer.
     pub fn supports_sync(&self) -> bool {
-        self.config
-            .rate_store
-            .as_ref()
-            .is_none_or(|s| s.is_in_process())
+        self.rate_store.is_in_process()
+            && self.session_store.is_in_process()
             && self
                 .config
-                .session_store
+                .broadcaster
                 .as_ref()
-                .is_none_or(|s| s.is_in_process())
+                .is_none_or(|b| b.is_in_process())
     }
 
     /// The async pipeline: the one implementation behind sync and async evaluation.
-    pub async fn evaluate(&self, _ctx: &ActionContext) -> Verdict {
+    pub async fn evaluate(&self, ctx: &ActionContext) -> Verdict {
+        let evaluation_id = crate::ids::new_v4();
+        let now_ms = self.config.clock.now_ms();
+        let policies = self.policies.load_full();
+        let Decided {
+            mut decision,
+            permitted_by,
+        } = self.decide(&policies, ctx, evaluation_id, now_ms).await;
+        let observe = self.config.observe_only;
+        if !observe {
+            if let Decision::Invalidate(scope) = &decision {
+                self.apply_invalidation(scope, now_ms).await;
+            }
+        }
+        if let Some(sink) = &self.config.audit {
+            decision = outcome::audit(
+                sink.as_ref(),
+                ctx,
+                evaluation_id,
+                decision,
+                permitted_by,
+                observe,
+            );
+        }
+        if !observe {
+            return Verdict {
+                evaluation_id,
+                decision,
+                observed: None,
+            };
+        }
+        // Observe-only: the answer is always Permit, with an unsigned token marked as forced.
+        let mut token = match &decision {
+            Decision::Permit(t) => t.clone(),
+            _ => outcome::permit_token(
+                ctx,
+                evaluation_id,
+                now_ms.div_euclid(1000),
+                self.config.permit_ttl_seconds,
+            ),
+        };
+        token.signature = None;
+        token.observe_only = true;
         Verdict {
-            evaluation_id: Uuid::new_v4(),
-            decision: Decision::Refuse(Refusal {
-                code: RefuseCode::NoPolicyMatch,
-                evaluator: "policy".into(),
-                reason: "no policy matched (default deny)".into(),
-            }),
-            observed: None,
+            evaluation_id,
+            decision: Decision::Permit(token),
+            observed: Some(Box::new(decision)),
+        }
+    }
+
+    async fn decide<'p>(
+        &self,
+        policies: &'p PolicySet,
+        ctx: &ActionContext,
+        evaluation_id: Uuid,
+        now_ms: i64,
+    ) -> Decided<'p> {
+        let now_secs = now_ms.div_euclid(1000);
+        if let Err(e) = ctx.validate() {
+            return Decided::from(refuse(RefuseCode::InvalidContext, "gate", e.to_string()));
+        }
+        if let Some(reason) = self.revocations.check(ctx, now_ms) {
+            return Decided::from(refuse(RefuseCode::SessionInvalid, "gate", reason));
+        }
+
+        let stored = match &ctx.session_id {
+            None => None,
+            Some(sid) => {
+                let seed = session_step::seed(ctx, now_secs);
+                match self.session_store.load_or_init(sid, &seed).await {
+                    Err(e) => {
+                        return Decided::from(Decision::Refuse(store_unavailable(
+                            "session_store",
+                            "session",
+                            &e,
+                        )))
+                    }
+                    Ok(state) => {
+                        if let Some(why) = &state.invalidated {
+                            return Decided::from(refuse(
+                                RefuseCode::SessionInvalid,
+                                "gate",
+                                format!("session '{sid}' was invalidated: {why}"),
+                            ));
+                        }
+                        Some(state)
+                    }
+                }
+            }
+        };
+        let view = session_step::view(ctx, stored.as_ref());
+
+        // Policy (priority 50).
+        let env = EvalEnv {
+            now_ms,
+            session_started_at: view.started_at,
+        };
+        let permitting =
+            match policy_step::decide(policies, ctx, &env, self.rate_store.as_ref()).await {
+                Ok(p) => p,
+                Err(r) => return Decided::from(Decision::Refuse(r)),
+            };
+
+        // Drift (priority 100).
+        if let Some(drift) = &self.drift {
+            match drift.evaluate(ctx, &view, now_secs) {
+                DriftOutcome::Pass { .. } => {}
+                DriftOutcome::Refuse(reason) => {
+                    return Decided::from(refuse(RefuseCode::DriftDetected, "drift", reason))
+                }
+                DriftOutcome::Invalidate(reason) => {
+                    let (target_kind, target_id) = match &ctx.session_id {
+                        Some(sid) => (ScopeKind::Session, sid.clone()),
+                        None => (ScopeKind::Principal, ctx.principal_id.clone()),
+                    };
+                    return Decided::from(Decision::Invalidate(InvalidationScope {
+                        target_kind,
+                        target_id,
+                        reason,
+                        evaluator: "drift".into(),
+                    }));
+                }
+            }
+        }
+
+        // Invariants (priority 150).
+        for inv in &self.config.invariants {
+            if let Some(reason) = inv.violation(ctx) {
+                return Decided::from(refuse(RefuseCode::InvariantViolation, "invariants", reason));
+            }
+        }
+        if let Some(refused) = self.count_session_action(ctx).await {
+            return Decided::from(refused);
+        }
+
+        let mut token =
+            outcome::permit_token(ctx, evaluation_id, now_secs, self.config.permit_ttl_seconds);
+        if let Some(signer) = &self.config.token_signer {
+            match signer.sign(&token) {
+                Ok(sig) => token.signature = Some(sig),
+                Err(e) => {
+                    return Decided::from(refuse(
+                        RefuseCode::IdentityFailed,
+                        "identity",
+                        format!("permit signing failed: {e}"),
+                    ))
+                }
+            }
+        }
+        Decided {
+            decision: Decision::Permit(token),
+            permitted_by: Some(permitting.name.as_str()),
+        }
+    }
+
+    /// `max_session_actions`: counts this permit in the session (atomically with the cap).
+    /// An explicit `actionCount` in the context overrides the stored count.
+    async fn count_session_action(&self, ctx: &ActionContext) -> Option<Decision> {
+        let max = self.config.max_session_actions;
+        let over = |count: u64, max: u64| {
+            refuse(
+                RefuseCode::InvariantViolation,
+                "invariants",
+                format!(
+                    "invariant 'max_session_actions' violated: the session already has {count} permitted actions (max {max})"
+                ),
+            )
+        };
+        if let (Some(max), Some(count)) = (max, ctx.action_count) {
+            if count >= max {
+                return Some(over(count, max));
+            }
+        }
+        let sid = ctx.session_id.as_deref()?;
+        let limit = if ctx.action_count.is_some() {
+            None
+        } else {
+            max
+        };
+        match self.session_store.try_record_permit(sid, limit).await {
+            Ok(Some(_)) => None,
+            Ok(None) => {
+                let max = max.unwrap_or(0);
+                Some(over(max, max))
+            }
+            Err(e) => Some(Decision::Refuse(store_unavailable(
+                "session_store",
+                "session",
+                &e,
+            ))),
+        }
+    }
+
+    /// Revoke locally, then tell the other gates. A publish failure is reported, never a
+    /// reason to soften the local verdict.
+    async fn apply_invalidation(&self, scope: &InvalidationScope, now_ms: i64) {
+        self.revocations.revoke(scope, now_ms);
+        if scope.target_kind == ScopeKind::Session {
+            if let Err(e) = self
+                .session_store
+                .invalidate(&scope.target_id, &scope.reason)
+                .await
+            {
+                eprintln!(
+                    "kavach: could not mark session '{}' invalid in the session store: {e}",
+                    scope.target_id
+                );
+            }
+        }
+        if let Some(bc) = &self.config.broadcaster {
+            if let Err(e) = bc.publish(scope).await {
+                eprintln!(
+                    "kavach: publishing invalidation ({}) failed: {e}",
+                    outcome::scope_text(scope)
+                );
+            }
         }
     }
 
@@ -107,16 +411,47 @@ impl Gate {
         })
     }
 
-    pub fn reload(&self, _policies: PolicySet) {}
+    /// Swaps in a new policy set atomically (evaluations in flight finish on the old one).
+    /// Parse before calling: a bad document never gets here, so the old set stays live.
+    pub fn reload(&self, policies: PolicySet) {
+        self.policies.store(Arc::new(policies));
+    }
+
+    /// The live policy set.
+    pub fn policies(&self) -> Arc<PolicySet> {
+        self.policies.load_full()
+    }
 
     /// policy + drift (unless disabled) + invariants (if any).
     pub fn evaluator_count(&self) -> u32 {
-        1 + u32::from(self.config.enable_drift) + u32::from(!self.config.invariants.is_empty())
+        1 + u32::from(self.drift.is_some()) + u32::from(!self.config.invariants.is_empty())
     }
 
     /// Undo a principal/role (or session) revocation on this gate.
-    pub fn lift(&self, _kind: ScopeKind, _target_id: &str) {}
+    pub fn lift(&self, kind: ScopeKind, target_id: &str) {
+        self.revocations.lift(kind, target_id);
+    }
+
+    /// The gate's revocation list (scopes issued here or heard from the broadcaster).
+    pub fn revocations(&self) -> &RevocationList {
+        &self.revocations
+    }
+
+    pub fn config(&self) -> &GateConfig {
+        &self.config
+    }
 
     /// Unsubscribe from the broadcaster; the gate keeps answering with what it has.
-    pub fn close(&self) {}
+    pub fn close(&self) {
+        let id = self.subscription.lock().take();
+        if let (Some(id), Some(bc)) = (id, &self.config.broadcaster) {
+            bc.unsubscribe(id);
+        }
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.close();
+    }
 }

@@ -1,8 +1,60 @@
-//! Invariants: hard caps that run after policy; no permit overrides them.
+//! Invariants: hard caps that run after policy; no permit overrides them. An invariant on a
+//! param the action does not carry does not apply; a text value where a number is capped is a
+//! violation (fail closed).
+
+use crate::context::{ActionContext, ParamValue};
+use crate::error::{KavachError, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invariant {
     pub name: String,
     pub field: String,
     pub max_value: f64,
+}
+
+impl Invariant {
+    /// A validated invariant: non-empty name and field, finite max.
+    pub fn new(name: impl Into<String>, field: impl Into<String>, max_value: f64) -> Result<Self> {
+        let (name, field) = (name.into(), field.into());
+        if name.is_empty() {
+            return Err(KavachError::InvalidOptions(
+                "invariant name must be a non-empty string".into(),
+            ));
+        }
+        if field.is_empty() {
+            return Err(KavachError::InvalidOptions(format!(
+                "invariant '{name}': field must be a non-empty string"
+            )));
+        }
+        if !max_value.is_finite() {
+            return Err(KavachError::InvalidOptions(format!(
+                "invariant '{name}': max must be a finite number, got {max_value}"
+            )));
+        }
+        Ok(Self {
+            name,
+            field,
+            max_value,
+        })
+    }
+
+    /// Checks what `new` checks, for invariants built as struct literals.
+    pub fn validate(&self) -> Result<()> {
+        Self::new(self.name.as_str(), self.field.as_str(), self.max_value).map(|_| ())
+    }
+
+    /// `Some(reason)` when the action breaks this invariant.
+    pub fn violation(&self, ctx: &ActionContext) -> Option<String> {
+        match ctx.param(&self.field)? {
+            ParamValue::Number(n) if *n <= self.max_value => None,
+            ParamValue::Number(n) => Some(format!(
+                "invariant '{}' violated: param '{}' is {n}, above the cap of {}",
+                self.name, self.field, self.max_value
+            )),
+            ParamValue::Text(_) => Some(format!(
+                "invariant '{}' violated: param '{}' is not a number",
+                self.name, self.field
+            )),
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod context;
 pub mod drift;
 pub mod error;
 pub mod gate;
+pub mod ids;
 pub mod invalidation;
 pub mod invariants;
 pub mod policy;
@@ -18,4 +19,6 @@ pub mod verdict;
 
 pub use context::{ActionContext, DeviceFingerprint, GeoLocation, ParamValue, PrincipalKind};
 pub use error::{ErrorCode, KavachError};
-pub use verdict::{Decision, InvalidationScope, PermitToken, RefuseCode, Refusal, ScopeKind, Verdict};
+pub use verdict::{
+    Decision, InvalidationScope, PermitToken, Refusal, RefuseCode, ScopeKind, Verdict,
+};

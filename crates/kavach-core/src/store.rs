@@ -32,6 +32,19 @@ pub trait RateLimitStore: Send + Sync {
     /// Atomically record one hit for `key` at the store's notion of now and count the hits in
     /// the last `window_ms` milliseconds.
     fn hit<'a>(&'a self, key: &'a str, window_ms: u64) -> StoreFuture<'a, RateHit>;
+    /// Like `hit`, for a limit of `max` hits per window: the gate calls this one. A store may
+    /// keep only `max + 1` timestamps per key (enough to judge the limit) and report in
+    /// `frees_in_ms` the time until one more hit would be within `max` again. The default
+    /// delegates to `hit`.
+    fn hit_bounded<'a>(
+        &'a self,
+        key: &'a str,
+        window_ms: u64,
+        max: u64,
+    ) -> StoreFuture<'a, RateHit> {
+        let _ = max;
+        self.hit(key, window_ms)
+    }
     /// True when every call completes without I/O (lets the gate offer sync `evaluate`).
     fn is_in_process(&self) -> bool;
 }

@@ -1,12 +1,17 @@
 //! Invalidation: the broadcaster trait (callback-based so it needs no async runtime), the
 //! in-process broadcaster, and the bounded revocation list a gate keeps for scopes it hears.
 
+pub mod memory;
 pub mod revocations;
 
 use std::sync::Arc;
 
+pub use memory::InMemoryInvalidationBroadcaster;
+pub use revocations::RevocationList;
+
+use crate::error::{KavachError, Result};
 use crate::store::StoreFuture;
-use crate::verdict::InvalidationScope;
+use crate::verdict::{InvalidationScope, ScopeKind};
 
 /// Called for every scope published on a broadcaster (by anyone, this process included).
 pub type ScopeListener = Arc<dyn Fn(&InvalidationScope) + Send + Sync>;
@@ -20,4 +25,80 @@ pub trait InvalidationBroadcaster: Send + Sync {
     fn unsubscribe(&self, id: u64);
     fn subscriber_count(&self) -> usize;
     fn is_in_process(&self) -> bool;
+}
+
+/// `session`, `principal` or `role`; anything else is an `INVALID_ARGUMENT` error.
+pub fn parse_scope_kind(kind: &str) -> Result<ScopeKind> {
+    ScopeKind::parse(kind).ok_or_else(|| {
+        KavachError::InvalidArgument(format!(
+            "unknown scope kind '{kind}': expected session, principal or role"
+        ))
+    })
+}
+
+/// A validated scope from user input (the binding's `publish` and `gate.lift`).
+pub fn parse_scope(
+    kind: &str,
+    target_id: &str,
+    reason: &str,
+    evaluator: &str,
+) -> Result<InvalidationScope> {
+    let target_kind = parse_scope_kind(kind)?;
+    if target_id.is_empty() {
+        return Err(KavachError::InvalidArgument(format!(
+            "{kind} scope needs a non-empty target id"
+        )));
+    }
+    if evaluator.is_empty() {
+        return Err(KavachError::InvalidArgument(
+            "evaluator must be a non-empty string".into(),
+        ));
+    }
+    Ok(InvalidationScope {
+        target_kind,
+        target_id: target_id.to_owned(),
+        reason: reason.to_owned(),
+        evaluator: evaluator.to_owned(),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn parses_the_three_kinds() {
+        assert_eq!(parse_scope_kind("session").unwrap(), ScopeKind::Session);
+        assert_eq!(parse_scope_kind("principal").unwrap(), ScopeKind::Principal);
+        assert_eq!(parse_scope_kind("role").unwrap(), ScopeKind::Role);
+    }
+
+    #[test]
+    fn unknown_kind_is_a_clear_invalid_argument() {
+        let err = parse_scope_kind("tenant").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        assert_eq!(
+            err.to_string(),
+            "unknown scope kind 'tenant': expected session, principal or role"
+        );
+        // Case matters: kinds are exact strings.
+        assert!(parse_scope_kind("Session").is_err());
+        assert!(parse_scope_kind("").is_err());
+    }
+
+    #[test]
+    fn parse_scope_validates_ids() {
+        let scope = parse_scope("principal", "agent-7", "leaked", "manual").unwrap();
+        assert_eq!(scope.target_kind, ScopeKind::Principal);
+        assert_eq!(scope.target_id, "agent-7");
+        let err = parse_scope("session", "", "x", "manual").unwrap_err();
+        assert_eq!(err.to_string(), "session scope needs a non-empty target id");
+        assert!(parse_scope("role", "r", "x", "").is_err());
+        assert!(parse_scope("x", "r", "x", "m")
+            .unwrap_err()
+            .to_string()
+            .starts_with("unknown scope kind 'x'"));
+    }
 }

@@ -1,5 +1,122 @@
-//! The policy language: parse (TOML, JSON, plain objects through one schema), compile
-//! (index by action), evaluate.
+//! The policy language: one strict schema for TOML, JSON and plain objects (`schema`),
+//! compiled conditions (`conditions`), and candidate lookup by action (`index`).
 
+pub mod conditions;
+pub mod duration;
+pub mod index;
+pub mod pattern;
+pub mod schema;
+mod strict_json;
+pub mod time_window;
+mod toml_source;
+
+use serde_json::Value;
+
+use crate::error::{KavachError, Result};
+
+pub use conditions::{Condition, EvalEnv, RateLimit, CONDITION_KEYS};
+pub use index::Candidates;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Permit,
+    Refuse,
+}
+
+impl Effect {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Effect::Permit => "permit",
+            Effect::Refuse => "refuse",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub name: String,
+    pub effect: Effect,
+    /// AND-ed, judged in order, short-circuit; empty matches everything.
+    pub conditions: Vec<Condition>,
+    pub description: Option<String>,
+    /// Lower runs first (default 100).
+    pub priority: i64,
+    /// Position in the document: breaks priority ties.
+    pub order: usize,
+}
+
+/// A compiled, immutable policy set. Reloads build a new one and swap it in whole.
 #[derive(Debug, Clone, Default)]
-pub struct PolicySet {}
+pub struct PolicySet {
+    /// Sorted by (priority, order): a policy's position is its rank.
+    policies: Vec<Policy>,
+    index: index::PolicyIndex,
+}
+
+impl PolicySet {
+    /// The empty set: valid, and refuses everything (the kill switch).
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// From a parsed document (what the binding hands over for plain JS objects).
+    pub fn from_value(root: &Value) -> Result<Self> {
+        let mut policies = schema::parse_policies(root)?;
+        policies.sort_by_key(|p| (p.priority, p.order));
+        if u32::try_from(policies.len()).is_err() {
+            return Err(KavachError::PolicyParse("too many policies".into()));
+        }
+        let index = index::PolicyIndex::build(&policies);
+        Ok(Self { policies, index })
+    }
+
+    /// From JSON text (duplicate keys rejected). Blank text is the empty set.
+    pub fn from_json(text: &str) -> Result<Self> {
+        if text.trim().is_empty() {
+            return Ok(Self::empty());
+        }
+        let root = strict_json::parse(text)
+            .map_err(|e| KavachError::PolicyParse(format!("invalid JSON: {e}")))?;
+        Self::from_value(&root)
+    }
+
+    /// From TOML text (`[[policy]]` tables). Blank text is the empty set.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        Self::from_value(&toml_source::toml_to_value(text)?)
+    }
+
+    /// From a JSON file (`Gate.fromJsonFile`). An unreadable file is an `INVALID_ARGUMENT`.
+    pub fn from_json_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        Self::from_json(&read(path.as_ref())?)
+    }
+
+    /// From a TOML file (`Gate.fromFile`). An unreadable file is an `INVALID_ARGUMENT`.
+    pub fn from_toml_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        Self::from_toml(&read(path.as_ref())?)
+    }
+
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    /// Policies in evaluation order (priority, then declaration order).
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// The policies that may match `action`, in evaluation order.
+    pub fn candidates<'a>(&'a self, action: &str) -> impl Iterator<Item = &'a Policy> + 'a {
+        let ranks = self.index.candidates(action);
+        ranks.filter_map(move |r| self.policies.get(r as usize))
+    }
+}
+
+fn read(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        KavachError::InvalidArgument(format!("cannot read policy file '{}': {e}", path.display()))
+    })
+}

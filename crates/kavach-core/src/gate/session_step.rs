@@ -1,0 +1,41 @@
+//! Session state: loaded (or learned on first sight) from the session store when the context
+//! carries a session id; explicit context fields override what is stored.
+
+use crate::context::ActionContext;
+use crate::drift::SessionView;
+use crate::session::{SessionSeed, SessionState};
+
+/// What the gate learns about a session the first time it sees it.
+pub fn seed(ctx: &ActionContext, now_secs: i64) -> SessionSeed {
+    SessionState {
+        started_at: ctx.session_started_at.unwrap_or(now_secs),
+        origin_ip: ctx.origin_ip.clone().or_else(|| ctx.ip.clone()),
+        origin_geo: ctx.origin_geo.clone().or_else(|| ctx.current_geo.clone()),
+        origin_device: ctx.origin_device.clone().or_else(|| ctx.device.clone()),
+        action_count: 0,
+        invalidated: None,
+    }
+}
+
+/// The session as the evaluators see it: context fields first, then the stored state.
+pub fn view<'a>(ctx: &'a ActionContext, stored: Option<&'a SessionState>) -> SessionView<'a> {
+    SessionView {
+        started_at: ctx.session_started_at.or(stored.map(|s| s.started_at)),
+        origin_ip: ctx
+            .origin_ip
+            .as_deref()
+            .or_else(|| stored.and_then(|s| s.origin_ip.as_deref())),
+        origin_geo: ctx
+            .origin_geo
+            .as_ref()
+            .or_else(|| stored.and_then(|s| s.origin_geo.as_ref())),
+        origin_device: ctx
+            .origin_device
+            .as_ref()
+            .or_else(|| stored.and_then(|s| s.origin_device.as_ref())),
+        action_count: ctx
+            .action_count
+            .or(stored.map(|s| s.action_count))
+            .unwrap_or(0),
+    }
+}

@@ -1,0 +1,97 @@
+//! TOML documents enter the one schema as `serde_json::Value`. TOML has two things JSON has
+//! not: datetimes (the language never uses them, so they are rejected) and `nan`/`inf` floats
+//! (rejected: they could compare in ways that permit). Errors name the policy and the key path.
+
+use serde_json::{Map, Number, Value};
+
+use crate::error::{KavachError, Result};
+
+/// Parses TOML text into the JSON value the schema reads.
+pub fn toml_to_value(text: &str) -> Result<Value> {
+    let table: toml::Table = toml::from_str(text)
+        .map_err(|e| KavachError::PolicyParse(format!("invalid TOML: {}", e.to_string().trim())))?;
+    let mut root = Map::new();
+    for (key, value) in &table {
+        let converted = match (key.as_str(), value) {
+            ("policy" | "policies", toml::Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let mut path = String::new();
+                    let v = convert(item, &mut path).map_err(|(path, problem)| {
+                        // The same label the schema would use for this policy.
+                        let label = match item.get("name").and_then(toml::Value::as_str) {
+                            Some(n) if !n.is_empty() => format!("policy '{n}'"),
+                            _ => format!("policy #{i}"),
+                        };
+                        KavachError::PolicyParse(format!("{label}: {} {problem}", where_(&path)))
+                    })?;
+                    out.push(v);
+                }
+                Value::Array(out)
+            }
+            _ => {
+                let mut path = key.clone();
+                convert(value, &mut path).map_err(|(path, problem)| {
+                    KavachError::PolicyParse(format!("top-level key '{path}' {problem}"))
+                })?
+            }
+        };
+        root.insert(key.clone(), converted);
+    }
+    Ok(Value::Object(root))
+}
+
+/// `condition 'param_max': key 'max'` for condition paths (the words the schema uses), else
+/// `key 'a.b'`.
+fn where_(path: &str) -> String {
+    let mut parts = path.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(c), Some(cond), rest) if c.starts_with("conditions[") => match rest {
+            Some(key) => format!("condition '{cond}': key '{key}'"),
+            None => format!("condition '{cond}'"),
+        },
+        _ => format!("key '{path}'"),
+    }
+}
+
+/// Converts one value; on failure returns the dotted path of the bad key and the problem.
+fn convert(v: &toml::Value, path: &mut String) -> std::result::Result<Value, (String, String)> {
+    Ok(match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::Number((*i).into()),
+        toml::Value::Float(f) => match Number::from_f64(*f) {
+            Some(n) => Value::Number(n),
+            None => return Err((path.clone(), format!("must be a finite number, got {f}"))),
+        },
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => {
+            return Err((
+                path.clone(),
+                format!("is a TOML datetime ({d}); the policy language has no datetimes (write durations like '24h' and windows like '09:00-18:00' as strings)"),
+            ))
+        }
+        toml::Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                out.push(convert(item, path)?);
+                path.truncate(len);
+            }
+            Value::Array(out)
+        }
+        toml::Value::Table(t) => {
+            let mut out = Map::new();
+            for (k, item) in t {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                out.insert(k.clone(), convert(item, path)?);
+                path.truncate(len);
+            }
+            Value::Object(out)
+        }
+    })
+}
