@@ -9,8 +9,734 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** A compiled gate (skeleton). */
+/** One audited decision (`verdict`: `permit`, `refuse` or `invalidate`). */
+export declare class AuditEntry {
+  /** A new entry stamped now. An unknown verdict throws `INVALID_ARGUMENT`. */
+  static new(principalId: string, actionName: string, verdict: string, detail: string, options?: AuditEntryOptions | undefined | null): AuditEntry
+  get id(): string
+  get evaluationId(): string
+  /** RFC 3339 (UTC, `Z`). */
+  get timestamp(): string
+  get principalId(): string
+  get actionName(): string
+  get resource(): string | null
+  get verdict(): string
+  get verdictDetail(): string
+  get decidedBy(): string | null
+  get sessionId(): string | null
+  get ip(): string | null
+  /** The compact JSON that the chain signs as the payload's `data`. */
+  toJSON(): string
+}
+
+/**
+ * A signed (length, head hash, time) of a chain: keep it apart from the chain; verifying with
+ * it detects truncation and relinking before that point.
+ */
+export declare class Checkpoint {
+  /** Parse the JSON written by `toJSON()`. */
+  static fromJSON(json: string | Buffer): Checkpoint
+  /** Compact JSON (see the README for the signed bytes). */
+  toJSON(): string
+  /** Number of entries covered. */
+  get length(): number
+  /** Hash of entry `length - 1` (`genesis` for 0). */
+  get headHash(): string
+  /** When it was signed, unix seconds. */
+  get time(): number
+  get keyId(): string
+  /** `ml-dsa-65+ed25519` or `ml-dsa-65`. */
+  get algorithm(): string
+}
+
+/** Verifies permit envelopes from any signer in a directory, in one mode (hybrid by default). */
+export declare class DirectoryTokenVerifier {
+  /** `hybrid` (default true) selects the only algorithm accepted. */
+  constructor(directory: PublicKeyDirectory, hybrid?: boolean | undefined | null)
+  get isHybrid(): boolean
+  /**
+   * Throws unless `signature` verifies over `token` under the key its envelope names
+   * (`public key not found`, `KEY_EXPIRED` when `enforceExpiry` (default true) and the
+   * key's bundle has expired, `signature verification failed`). The token's own
+   * `expiresAt` is not judged.
+   */
+  verify(token: PermitTokenInput, signature: Buffer, enforceExpiry?: boolean | undefined | null): void
+}
+
+/** A compiled gate. Thread-safe: async evaluations run on the tokio runtime concurrently. */
 export declare class Gate {
-  static empty(): Gate
+  /** A gate from a plain JS object (`{ policies: [...] }` or `{ policy: [...] }`). */
+  static fromObject(policies: unknown, options?: GateOptions | undefined | null): Gate
+  /** A gate from a JSON document. */
+  static fromJson(json: string, options?: GateOptions | undefined | null): Gate
+  /** A gate from a TOML document (`[[policy]]` tables). */
+  static fromToml(toml: string, options?: GateOptions | undefined | null): Gate
+  /** Synchronous evaluation (in-process stores only): one boundary crossing. */
+  evaluate(ctx: EvaluateOptions): Verdict
+  /**
+   * The TS layer's hot path: the context's common fields cross as arguments (`extras` only
+   * when one of its fields is set, so no absent property is read) and the verdict comes
+   * back as a flat array (`RawVerdict`, positions in `verdict.rs`) that `src/verdict.ts`
+   * turns into a `Verdict`. Same validation, errors and pipeline as `evaluate`.
+   */
+  evaluateRaw(principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null): [kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]
+  /** `evaluateRaw` on the tokio runtime (see `evaluateAsync`). */
+  evaluateRawAsync(principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null): Promise<[kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]>
+  /**
+   * The same pipeline on the tokio runtime; never blocks the event loop. Argument errors are
+   * thrown synchronously (the TS wrapper is `async`, so callers see a rejection).
+   */
+  evaluateAsync(ctx: EvaluateOptions): Promise<Verdict>
+  /** Swap in a TOML policy set atomically; on error the previous set stays live. */
+  reload(toml: string): void
+  reloadObject(policies: unknown): void
+  reloadJson(json: string): void
+  /** policy + drift (unless disabled) + invariants (if any). */
   get evaluatorCount(): number
+  /** False when a store does network I/O: use `evaluateAsync`. */
+  get supportsSync(): boolean
+  /** Undo a principal/role (or session) revocation on this gate. */
+  lift(scope: LiftScope): void
+  /** Release listeners and store connections; the gate keeps answering with what it has. */
+  close(): Promise<void>
+  /** Testing only: set the gate's manual clock (needs `testClock: { nowMs }`). */
+  setTestNow(nowMs: number): void
+}
+
+/**
+ * Delivers invalidation scopes to every subscribed gate and listener in this process.
+ * Late subscribers miss earlier messages.
+ */
+export declare class InMemoryInvalidationBroadcaster {
+  constructor()
+  /**
+   * Revoke `targetId` everywhere this broadcaster reaches. `targetKind` is `session`,
+   * `principal` or `role`; anything else throws `INVALID_ARGUMENT`.
+   */
+  publish(targetKind: 'session' | 'principal' | 'role', targetId: string, reason: string, evaluator?: string): void
+  /** Gates and listeners currently subscribed. */
+  get subscriberCount(): number
+}
+
+/** Returned by `spawnInvalidationListener`; `abort()` stops delivery. */
+export declare class InvalidationListenerHandle {
+  /**
+   * Stop listening and release the threadsafe function, so the listener no longer keeps
+   * the process alive. Idempotent.
+   */
+  abort(): void
+  /** True once `abort()` has been called. */
+  get isFinished(): boolean
+}
+
+/** A Kavach identity: ML-DSA-65 + Ed25519 signing keys, ML-KEM-768 + X25519 agreement keys. */
+export declare class KavachKeyPair {
+  /** Fresh keys from the OS RNG; id `kavach-key-<uuid>`; no expiry. */
+  static generate(): KavachKeyPair
+  /** Fresh keys that expire `seconds` from now. */
+  static generateWithExpiry(seconds: number): KavachKeyPair
+  /**
+   * Restore a key pair from `exportSecret` bytes (same id, keys, creation and expiry).
+   * Encrypted exports need the passphrase; a wrong one is `PASSPHRASE_INVALID`.
+   */
+  static importSecret(bytes: Buffer, passphrase?: string | undefined | null): KavachKeyPair
+  /**
+   * Every secret seed plus id and times, encrypted with scrypt + ChaCha20-Poly1305 when a
+   * passphrase is given (see the README for the format). Without one, the bytes are the raw
+   * secret: store them like a private key.
+   */
+  exportSecret(passphrase?: string | undefined | null): Buffer
+  /** `kavach-key-<uuid>`. */
+  get id(): string
+  /** Creation time, unix seconds. */
+  get createdAt(): number
+  /** Expiry time, unix seconds, or null. */
+  get expiresAt(): number | null
+  /** True when now is past `expiresAt`. */
+  get isExpired(): boolean
+  /** The public keys, for distribution in a directory. */
+  publicKeys(): PublicKeyBundle
+  /** A root-signed directory manifest of `bundles`, signed by this key pair (ML-DSA-65). */
+  buildSignedManifest(bundles: Array<PublicKeyBundle>): Buffer
+  /** `KavachKeyPair { id: '…' }` (never any secret). */
+  toString(): string
+}
+
+/**
+ * Signs permit tokens with ML-DSA-65 (and Ed25519 in hybrid mode); verifies them in the same
+ * mode only (downgrade defence). Built without signing keys it is a verifier only.
+ */
+export declare class PqTokenSigner {
+  /** A new random identity, hybrid (ML-DSA-65 + Ed25519). */
+  static generateHybrid(): PqTokenSigner
+  /** A new random identity, ML-DSA-65 only. */
+  static generatePqOnly(): PqTokenSigner
+  /** Hybrid signer with the key pair's keys and id. */
+  static fromKeypairHybrid(kp: KavachKeyPair): PqTokenSigner
+  /** ML-DSA-65-only signer with the key pair's key and id. */
+  static fromKeypairPqOnly(kp: KavachKeyPair): PqTokenSigner
+  /**
+   * Hybrid signer from raw bytes: ML-DSA-65 seed (32 B) + verifying key (1952 B), Ed25519
+   * seed (32 B) + verifying key (32 B). Empty signing keys = verifier only.
+   */
+  static hybrid(mlDsaSk: Buffer, mlDsaVk: Buffer, edSk: Buffer, edVk: Buffer, keyId: string): PqTokenSigner
+  /** Alias of `hybrid`. */
+  static hybridFromBytes(mlDsaSk: Buffer, mlDsaVk: Buffer, edSk: Buffer, edVk: Buffer, keyId: string): PqTokenSigner
+  /**
+   * ML-DSA-65-only signer from raw bytes: seed (32 B, or empty = verifier only) +
+   * verifying key (1952 B).
+   */
+  static pqOnly(mlDsaSk: Buffer, mlDsaVk: Buffer, keyId: string): PqTokenSigner
+  get keyId(): string
+  get isHybrid(): boolean
+  /** False for a verifier-only signer. */
+  get canSign(): boolean
+  /** The signature envelope (JSON bytes) over the token's canonical bytes. */
+  sign(token: PermitTokenInput): Buffer
+  /** Throws unless `signature` is a valid envelope of this signer's mode and key over `token`. */
+  verify(token: PermitTokenInput, signature: Buffer): void
+}
+
+/** Public keys of one identity (FORMATS.md bundle). `toJSON()` gives the bundle JSON. */
+export declare class PublicKeyBundle {
+  /** Parse bundle JSON (string or UTF-8 bytes); key lengths are checked. */
+  static fromJSON(json: string | Buffer): PublicKeyBundle
+  /** From the record shape (`toRecord()`); key lengths are checked. */
+  static fromRecord(record: PublicKeyBundleRecord): PublicKeyBundle
+  /** The bundle JSON of FORMATS.md (compact, byte-exact with other implementations). */
+  toJSON(): string
+  /** The record shape with Buffers. */
+  toRecord(): PublicKeyBundleRecord
+  get id(): string
+  /** 1952 bytes. */
+  get mlDsaVerifyingKey(): Buffer
+  /** 1184 bytes. */
+  get mlKemEncapsulationKey(): Buffer
+  /** 32 bytes. */
+  get ed25519VerifyingKey(): Buffer
+  /** 32 bytes. */
+  get x25519PublicKey(): Buffer
+  /** Unix seconds. */
+  get createdAt(): number
+  /** Unix seconds, or null. */
+  get expiresAt(): number | null
+  /** True when now is past `expiresAt`. */
+  get isExpired(): boolean
+}
+
+/**
+ * Key id → public keys. `inMemory` directories accept insert/remove; file-backed ones are
+ * read-only and `reload()` re-reads (a failed reload keeps the previous bundles).
+ */
+export declare class PublicKeyDirectory {
+  /** An in-memory directory, optionally pre-filled. */
+  static inMemory(bundles?: Array<PublicKeyBundle> | undefined | null): PublicKeyDirectory
+  /** Load an unsigned manifest file (a JSON array of bundles). */
+  static fromFile(path: string): PublicKeyDirectory
+  /** Load a root-signed manifest; the root ML-DSA-65 signature is verified before use. */
+  static fromSignedFile(path: string, rootMlDsaVerifyingKey: Buffer): PublicKeyDirectory
+  /** Unsigned manifest bytes (JSON array of bundles), to write to a file. */
+  static buildUnsignedManifest(bundles: Array<PublicKeyBundle>): Buffer
+  /** The bundle of `keyId`; throws `KEY_NOT_FOUND` (`public key not found`). */
+  fetch(keyId: string): PublicKeyBundle
+  /** Add or replace a bundle (in-memory directories only). */
+  insert(bundle: PublicKeyBundle): void
+  /** Remove a bundle; true when it was present (in-memory directories only). */
+  remove(keyId: string): boolean
+  /**
+   * Re-read the backing file; returns the number of bundles. On failure this throws and the
+   * previous bundles stay.
+   */
+  reload(): number
+  /** Number of bundles. */
+  get length(): number
+  /** Key ids, sorted. */
+  keyIds(): Array<string>
+}
+
+/**
+ * Invalidation broadcast over Redis pub/sub: every replica (this one included) hears every
+ * scope. Reconnects with backoff after a drop.
+ */
+export declare class RedisInvalidationBroadcaster {
+  /** Resolves once the subscription is live. */
+  static connect(url: string, opts?: RedisBroadcasterOptions | undefined | null): Promise<RedisInvalidationBroadcaster>
+  /**
+   * Publish a scope to every replica. A session scope is first written to the attached
+   * session store (`attachSessionStore`), so a replica that misses the message still
+   * refuses the session.
+   */
+  publish(targetKind: 'session' | 'principal' | 'role', targetId: string, reason: string, evaluator?: string | undefined | null): Promise<void>
+  /** Also write revoked sessions to this store when publishing (see `publish`). */
+  attachSessionStore(store: RedisSessionStore): void
+  /**
+   * Listeners registered on this broadcaster in this process (gates and
+   * `spawnInvalidationListener`).
+   */
+  get subscriberCount(): number
+  get channel(): string
+  /** This replica's id: the `origin` field of the JSON it publishes. */
+  get origin(): string
+  /** True while the pub/sub subscription is connected. */
+  get isSubscribed(): boolean
+  /** Stop the subscription and drop the connections. Idempotent. */
+  close(): void
+  get isClosed(): boolean
+}
+
+/**
+ * Sliding-window rate limits shared by every replica (one atomic Lua script per hit, on the
+ * Redis server's clock).
+ */
+export declare class RedisRateLimitStore {
+  /**
+   * Connect (fails within `connectTimeoutMs`, default 5 s: `redis connect timed out after 5s`).
+   * URL: `redis://host:port` or `redis+cluster://host:port,host:port`.
+   */
+  static connect(url: string, opts?: RedisConnectOptions | undefined | null): Promise<RedisRateLimitStore>
+  /** The Redis key holding the window for a gate rate-limit key (for inspection). */
+  keyFor(key: string): string
+  /** Drop the connection; gates using this store refuse from then on. */
+  close(): void
+  get isClosed(): boolean
+}
+
+/**
+ * Session state (start, origin IP/geo/device, action count, revocation) shared by every
+ * replica; each update is one atomic Lua script.
+ */
+export declare class RedisSessionStore {
+  static connect(url: string, opts: RedisSessionStoreOptions): Promise<RedisSessionStore>
+  /** The Redis key (a hash) holding a session's state (for inspection). */
+  keyFor(sessionId: string): string
+  get ttlSeconds(): number
+  /** Mark a session revoked in Redis (every replica refuses it on its next evaluation). */
+  invalidate(sessionId: string, reason: string): Promise<void>
+  close(): void
+  get isClosed(): boolean
+}
+
+/** An encrypted, signed, replay-protected channel from a local key pair to a remote bundle. */
+export declare class SecureChannel {
+  constructor(localKp: KavachKeyPair, remoteBundle: PublicKeyBundle, options?: SecureChannelOptions | undefined | null)
+  get localKeyId(): string
+  get remoteKeyId(): string
+  /** Nonces currently remembered by the replay guard (bounded by the window). */
+  get trackedNonces(): number
+  /** Sign `data` bound to `contextId` and `correlationId`, and encrypt it to the remote. */
+  sendSigned(data: Buffer, contextId: string, correlationId: string): Buffer
+  /**
+   * Decrypt, verify the sender's signature and context, refuse replays and messages outside
+   * the time window; returns the data.
+   */
+  receiveSigned(sealed: Buffer, expectedContextId: string): Buffer
+  /** Encrypt raw bytes (no signature, no replay protection). */
+  sendData(data: Buffer): Buffer
+  /** Decrypt raw bytes addressed to us. */
+  receiveData(sealed: Buffer): Buffer
+  /**
+   * TESTING ONLY: pin the channel's clock (signing time and window checks) to `unixMs`, or
+   * `null` to return to the system clock. Not part of the stable API.
+   */
+  setClockForTesting(unixMs?: number | undefined | null): void
+}
+
+/** An append-only, signed, hash-linked audit chain (in memory, or a durable JSONL file). */
+export declare class SignedAuditChain {
+  /** An empty in-memory chain signed by `kp`. @param hybrid @default true */
+  constructor(kp: KavachKeyPair, hybrid?: boolean | undefined | null)
+  /**
+   * Open (or create) a durable chain file: the existing entries are verified (streaming),
+   * a torn final line from a crash is truncated (see `tornBytesTruncated`), and appends
+   * continue the chain with write + fsync.
+   */
+  static openFile(path: string, kp: KavachKeyPair, opts?: AuditFileOptions | undefined | null): SignedAuditChain
+  /**
+   * Sign and append `entry`; returns the new length. For a file chain the line is on disk
+   * (fsynced, unless `syncEvery` > 1) when this returns.
+   */
+  append(entry: AuditEntry): number
+  /**
+   * Group commit: sign the entries (in parallel), append them in order with one write and
+   * one fsync; returns the new length. All of them are acknowledged when this returns.
+   */
+  appendBatch(entries: Array<AuditEntry>): number
+  get length(): number
+  get isEmpty(): boolean
+  /** Hash of the last entry, `genesis` when empty. */
+  get headHash(): string
+  get isHybrid(): boolean
+  get keyId(): string
+  /** Entries known to be fsynced (= `length` for in-memory chains). */
+  get durableLength(): number
+  /** Bytes of an incomplete final line removed when the file was opened (0 if clean). */
+  get tornBytesTruncated(): number
+  /** fsync pending appends now (file chains with `syncEvery` > 1). */
+  sync(): void
+  /** Verify the chain under `bundle`; returns the entry count. */
+  verify(bundle: PublicKeyBundle): number
+  /** The chain as JSONL bytes. */
+  exportJsonl(): Buffer
+  /** A signed checkpoint of the current length and head. */
+  checkpoint(): Checkpoint
+  /**
+   * Verify a JSONL chain (streaming, line by line) and return its entry count. The third
+   * argument is the mode (`true` hybrid, `false` PQ-only, omitted: inferred) or
+   * `{ hybrid?, checkpoint? }`.
+   */
+  static verifyJsonl(blob: Buffer | string, bundle: PublicKeyBundle, options?: boolean | VerifyJsonlOptions | undefined | null): number
+}
+
+/** Optional fields of an audit entry. */
+export interface AuditEntryOptions {
+  resource?: string
+  decidedBy?: string
+  ip?: string
+  /** The gate's evaluation id (a fresh UUID when absent). */
+  evaluationId?: string
+  sessionId?: string
+}
+
+/** Options of `SignedAuditChain.openFile`. */
+export interface AuditFileOptions {
+  /** Hybrid (ML-DSA-65 + Ed25519) or PQ-only; omitted = the file's mode, or hybrid when new. */
+  hybrid?: boolean
+  /** fsync after every `syncEvery` appends (group commit). @default 1 */
+  syncEvery?: number
+}
+
+/**
+ * The optional fields of `EvaluateOptions` other than roles and params: the hot path
+ * (`Gate.evaluateParts`) passes the common fields positionally and this object only when
+ * one of these is set, so a typical call reads no absent properties.
+ */
+export interface ContextExtras {
+  resource?: string
+  ip?: string
+  sessionId?: string
+  originIp?: string
+  currentGeo?: GeoLocationInput
+  originGeo?: GeoLocationInput
+  device?: DeviceInput
+  originDevice?: DeviceInput
+  sessionStartedAt?: number
+  actionCount?: number
+}
+
+export interface DeviceInput {
+  hash: string
+  description?: string
+}
+
+/** Everything the gate needs to know about one attempted action. */
+export interface EvaluateOptions {
+  principalId: string
+  principalKind: 'user' | 'agent' | 'service' | 'scheduler' | 'external'
+  actionName: string
+  roles?: Array<string>
+  resource?: string
+  /**
+   * Numbers feed param_max/param_min and invariants, strings feed param_in. Anything else
+   * (booleans, objects, NaN, ±Infinity) is rejected naming the param.
+   */
+  params?: Record<string, number | string>
+  ip?: string
+  /** Opaque; when given, the gate keeps session state. */
+  sessionId?: string
+  /** IP at session start (else learned on first sight). */
+  originIp?: string
+  currentGeo?: GeoLocationInput
+  originGeo?: GeoLocationInput
+  device?: DeviceInput
+  originDevice?: DeviceInput
+  /** Unix seconds (else learned on first sight). */
+  sessionStartedAt?: number
+  /** Else counted by the gate. */
+  actionCount?: number
+}
+
+/** Options for every gate factory. All optional. */
+export interface GateOptions {
+  /**
+   * Hard caps that run after policy: `{name, field, maxValue}` objects or
+   * `[name, field, max]` tuples.
+   * @default []
+   */
+  invariants?: Array<InvariantSpec | [string, string, number]>
+  /**
+   * Evaluate and record everything, but always answer Permit (`verdict.observed` holds the
+   * would-be verdict).
+   * @default false
+   */
+  observeOnly?: boolean
+  /**
+   * Hard cap on permitted actions per session (invariant `max_session_actions`).
+   * @default undefined (no cap)
+   */
+  maxSessionActions?: number
+  /**
+   * Attach the default drift detectors.
+   * @default true
+   */
+  enableDrift?: boolean
+  /**
+   * Tolerant geo drift: an IP change within this distance is a warning.
+   * @default undefined (any IP change is a violation)
+   */
+  geoDriftMaxKm?: number
+  /**
+   * A `PqTokenSigner`: sign every Permit.
+   * @default undefined (unsigned permits)
+   */
+  tokenSigner?: unknown
+  /**
+   * Lifetime of permit tokens, in seconds.
+   * @default 30
+   */
+  permitTtlSeconds?: number
+  /**
+   * A `RedisRateLimitStore`.
+   * @default in-process store
+   */
+  rateStore?: unknown
+  /**
+   * A `RedisSessionStore`.
+   * @default in-process store
+   */
+  sessionStore?: unknown
+  /**
+   * An `InMemoryInvalidationBroadcaster` or `RedisInvalidationBroadcaster`.
+   * @default undefined
+   */
+  broadcaster?: unknown
+  /**
+   * A `SignedAuditChain`.
+   * @default undefined
+   */
+  audit?: unknown
+  /**
+   * How long a principal/role revocation heard from a broadcaster lasts, in seconds.
+   * @default 3600
+   */
+  invalidationTtlSeconds?: number
+  /**
+   * Testing only: inject time (see `TestClockOptions`).
+   * @default undefined (system clock)
+   */
+  testClock?: TestClockOptions
+}
+
+export interface GeoLocationInput {
+  /** ISO 3166-1 alpha-2, e.g. `IN`. */
+  countryCode: string
+  region?: string
+  city?: string
+  latitude?: number
+  longitude?: number
+}
+
+/** One invalidation as a listener sees it. */
+export interface InvalidationScope {
+  targetKind: 'session' | 'principal' | 'role'
+  targetId: string
+  reason: string
+  /** Who revoked it: `drift`, `manual`, or whatever the publisher named. */
+  evaluator: string
+}
+
+/** An invariant: a hard cap that runs after policy; no permit overrides it. */
+export interface InvariantSpec {
+  name: string
+  /** The numeric param the cap applies to. */
+  field: string
+  maxValue: number
+}
+
+/** Which revocation to undo. */
+export interface LiftScope {
+  targetKind: 'session' | 'principal' | 'role'
+  targetId: string
+}
+
+/** The would-be verdict of an observe-only gate (a verdict without `observed`). */
+export interface ObservedVerdict {
+  kind: 'permit' | 'refuse' | 'invalidate'
+  isPermit: boolean
+  isRefuse: boolean
+  isInvalidate: boolean
+  code?: 'NO_POLICY_MATCH' | 'POLICY_DENIED' | 'RATE_LIMIT_EXCEEDED' | 'INVARIANT_VIOLATION' | 'DRIFT_DETECTED' | 'SESSION_INVALID' | 'IDENTITY_FAILED' | 'STORE_UNAVAILABLE' | 'AUDIT_FAILED' | 'INVALID_CONTEXT'
+  evaluator?: string
+  reason?: string
+  tokenId?: string
+  permitToken?: PermitTokenView
+  signature?: Buffer
+  scope?: ScopeView
+}
+
+/** The token fields a signature covers. A verdict's `permitToken` can be passed as is. */
+export interface PermitTokenInput {
+  tokenId: string
+  evaluationId: string
+  /** Unix seconds (a fraction is dropped: sub-second precision is not signed). */
+  issuedAt: number
+  /** Unix seconds. */
+  expiresAt: number
+  actionName: string
+  /** Ignored (present on `verdict.permitToken`). */
+  signature?: Buffer
+  /** Ignored (present on `verdict.permitToken`). */
+  observeOnly?: boolean
+}
+
+/** A permit's token. Times are unix seconds. */
+export interface PermitTokenView {
+  tokenId: string
+  evaluationId: string
+  issuedAt: number
+  expiresAt: number
+  actionName: string
+  /** The signed envelope bytes, when the gate has a token signer. */
+  signature?: Buffer
+  /** True on observe-only gates: the permit was forced, not earned (never signed). */
+  observeOnly: boolean
+}
+
+/** The public keys of an identity, as plain data. */
+export interface PublicKeyBundleRecord {
+  id: string
+  /** 1952 bytes. */
+  mlDsaVerifyingKey: Buffer
+  /** 1184 bytes. */
+  mlKemEncapsulationKey: Buffer
+  /** 32 bytes. */
+  ed25519VerifyingKey: Buffer
+  /** 32 bytes. */
+  x25519PublicKey: Buffer
+  /** Unix seconds (exact to the microsecond). */
+  createdAt: number
+  /** Unix seconds (exact to the microsecond), or null for no expiry. */
+  expiresAt?: number
+}
+
+export interface RedisBroadcasterOptions {
+  /**
+   * Pub/sub channel shared by every replica.
+   * @default 'kavach:invalidation'
+   */
+  channel?: string
+  /** @default false */
+  cluster?: boolean
+  /** @default 5000 */
+  connectTimeoutMs?: number
+  /** @default 2000 */
+  commandTimeoutMs?: number
+}
+
+/** Connection options shared by the three Redis classes. */
+export interface RedisConnectOptions {
+  /**
+   * Key prefix after `kavach:` (keys are `kavach:<prefix>:rl:{...}`); printable ASCII, no
+   * braces or spaces.
+   */
+  prefix?: string
+  /**
+   * Treat the URL as Redis Cluster seed nodes (same as a `redis+cluster://` URL).
+   * @default false
+   */
+  cluster?: boolean
+  /**
+   * Give up connecting after this many milliseconds.
+   * @default 5000
+   */
+  connectTimeoutMs?: number
+  /**
+   * Every Redis command fails (and the gate refuses) after this many milliseconds.
+   * @default 2000
+   */
+  commandTimeoutMs?: number
+}
+
+export interface RedisSessionStoreOptions {
+  /** How long an idle session is kept, refreshed on every use. */
+  ttlSeconds: number
+  prefix?: string
+  /** @default false */
+  cluster?: boolean
+  /** @default 5000 */
+  connectTimeoutMs?: number
+  /** @default 2000 */
+  commandTimeoutMs?: number
+}
+
+/** What an Invalidate revoked. */
+export interface ScopeView {
+  targetKind: 'session' | 'principal' | 'role'
+  targetId: string
+  reason: string
+  evaluator: string
+}
+
+/** Options of `new SecureChannel(localKp, remoteBundle, options?)`. */
+export interface SecureChannelOptions {
+  /** Sign hybrid and require hybrid signatures and the X25519 leg on receipt. @default true */
+  hybrid?: boolean
+  /** Oldest accepted signing time, seconds before now. @default 300 */
+  replayWindowSeconds?: number
+  /** Newest accepted signing time, seconds after now (clock skew). @default 30 */
+  maxFutureSkewSeconds?: number
+  /** Hard cap on remembered nonces; when full, new messages are refused. @default 1048576 */
+  maxTrackedNonces?: number
+  /** Also accept v1 signed messages (signature not bound to the context). @default false */
+  acceptV1?: boolean
+}
+
+/**
+ * Deliver every scope `broadcaster` carries to `callback`, on the JS event loop. Scopes
+ * published before this call are not replayed. An active listener keeps the process alive
+ * (it is waiting for messages); `abort()` lets it exit. Scopes already queued when `abort()`
+ * is called may still be delivered.
+ */
+export declare function spawnInvalidationListener(broadcaster: InMemoryInvalidationBroadcaster | RedisInvalidationBroadcaster, callback: (scope: InvalidationScope) => unknown): InvalidationListenerHandle
+
+/** Testing aid: pin or skew the gate's clock so tests never sleep. Not for production. */
+export interface TestClockOptions {
+  /** Start a manual clock at this unix time in milliseconds (move it with `gate.setTestNow`). */
+  nowMs?: number
+  /** Offset the system clock by this many milliseconds (a replica with a skewed clock). */
+  offsetMs?: number
+}
+
+/** The gate's answer. A Refuse is data, not an exception (`check()` throws). */
+export interface Verdict {
+  kind: 'permit' | 'refuse' | 'invalidate'
+  isPermit: boolean
+  isRefuse: boolean
+  isInvalidate: boolean
+  /**
+   * Refuse: the stable refuse code (`NO_POLICY_MATCH`, `POLICY_DENIED`, ...); invalidate:
+   * `SESSION_INVALID`.
+   */
+  code?: 'NO_POLICY_MATCH' | 'POLICY_DENIED' | 'RATE_LIMIT_EXCEEDED' | 'INVARIANT_VIOLATION' | 'DRIFT_DETECTED' | 'SESSION_INVALID' | 'IDENTITY_FAILED' | 'STORE_UNAVAILABLE' | 'AUDIT_FAILED' | 'INVALID_CONTEXT'
+  /** Refuse / invalidate: the evaluator that decided (`policy`, `drift`, `invariants`, ...). */
+  evaluator?: string
+  /** Refuse / invalidate: human-readable, names the policy / invariant / detector. */
+  reason?: string
+  /** Permit: the token id. */
+  tokenId?: string
+  permitToken?: PermitTokenView
+  /** Permit with a signer: the signed envelope bytes. */
+  signature?: Buffer
+  /** Invalidate: what was revoked. */
+  scope?: ScopeView
+  evaluationId: string
+  /** Observe-only gates: what the gate would have answered. */
+  observed?: ObservedVerdict
+}
+
+/** Options of `SignedAuditChain.verifyJsonl`. */
+export interface VerifyJsonlOptions {
+  /** Required mode; omitted = inferred from the blob. */
+  hybrid?: boolean
+  /** A `Checkpoint` the blob must reach and match. */
+  checkpoint?: Checkpoint
 }

@@ -835,4 +835,19 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.AuditEntry = nativeBinding.AuditEntry
+module.exports.Checkpoint = nativeBinding.Checkpoint
+module.exports.DirectoryTokenVerifier = nativeBinding.DirectoryTokenVerifier
 module.exports.Gate = nativeBinding.Gate
+module.exports.InMemoryInvalidationBroadcaster = nativeBinding.InMemoryInvalidationBroadcaster
+module.exports.InvalidationListenerHandle = nativeBinding.InvalidationListenerHandle
+module.exports.KavachKeyPair = nativeBinding.KavachKeyPair
+module.exports.PqTokenSigner = nativeBinding.PqTokenSigner
+module.exports.PublicKeyBundle = nativeBinding.PublicKeyBundle
+module.exports.PublicKeyDirectory = nativeBinding.PublicKeyDirectory
+module.exports.RedisInvalidationBroadcaster = nativeBinding.RedisInvalidationBroadcaster
+module.exports.RedisRateLimitStore = nativeBinding.RedisRateLimitStore
+module.exports.RedisSessionStore = nativeBinding.RedisSessionStore
+module.exports.SecureChannel = nativeBinding.SecureChannel
+module.exports.SignedAuditChain = nativeBinding.SignedAuditChain
+module.exports.spawnInvalidationListener = nativeBinding.spawnInvalidationListener

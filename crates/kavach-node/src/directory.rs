@@ -1,0 +1,143 @@
+//! `PublicKeyDirectory` and `DirectoryTokenVerifier` for JS.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Buffer, ClassInstance};
+use napi_derive::napi;
+
+use crate::error::Result;
+use crate::keypair::{PqResultExt, PublicKeyBundle};
+use crate::signer::{token_fields, PermitTokenInput};
+
+/// Key id → public keys. `inMemory` directories accept insert/remove; file-backed ones are
+/// read-only and `reload()` re-reads (a failed reload keeps the previous bundles).
+#[napi]
+pub struct PublicKeyDirectory {
+    inner: Arc<kavach_pq::PublicKeyDirectory>,
+}
+
+fn bundles_of(list: &[ClassInstance<'_, PublicKeyBundle>]) -> Vec<kavach_pq::PublicKeyBundle> {
+    list.iter().map(|b| b.inner.clone()).collect()
+}
+
+#[napi]
+impl PublicKeyDirectory {
+    /// An in-memory directory, optionally pre-filled.
+    #[napi(factory)]
+    pub fn in_memory(bundles: Option<Vec<ClassInstance<'_, PublicKeyBundle>>>) -> Result<Self> {
+        let list = bundles.as_deref().map(bundles_of).unwrap_or_default();
+        Ok(Self {
+            inner: Arc::new(kavach_pq::PublicKeyDirectory::in_memory(list).pq()?),
+        })
+    }
+
+    /// Load an unsigned manifest file (a JSON array of bundles).
+    #[napi(factory)]
+    pub fn from_file(path: String) -> Result<Self> {
+        Ok(Self {
+            inner: Arc::new(kavach_pq::PublicKeyDirectory::from_file(path).pq()?),
+        })
+    }
+
+    /// Load a root-signed manifest; the root ML-DSA-65 signature is verified before use.
+    #[napi(factory)]
+    pub fn from_signed_file(path: String, root_ml_dsa_verifying_key: Buffer) -> Result<Self> {
+        Ok(Self {
+            inner: Arc::new(
+                kavach_pq::PublicKeyDirectory::from_signed_file(path, &root_ml_dsa_verifying_key)
+                    .pq()?,
+            ),
+        })
+    }
+
+    /// Unsigned manifest bytes (JSON array of bundles), to write to a file.
+    #[napi]
+    pub fn build_unsigned_manifest(bundles: Vec<ClassInstance<'_, PublicKeyBundle>>) -> Buffer {
+        kavach_pq::PublicKeyDirectory::build_unsigned_manifest(&bundles_of(&bundles)).into()
+    }
+
+    /// The bundle of `keyId`; throws `KEY_NOT_FOUND` (`public key not found`).
+    #[napi]
+    pub fn fetch(&self, key_id: String) -> Result<PublicKeyBundle> {
+        Ok(PublicKeyBundle {
+            inner: self.inner.fetch(&key_id).pq()?,
+        })
+    }
+
+    /// Add or replace a bundle (in-memory directories only).
+    #[napi]
+    pub fn insert(&self, bundle: &PublicKeyBundle) -> Result<()> {
+        self.inner.insert(bundle.inner.clone()).pq()
+    }
+
+    /// Remove a bundle; true when it was present (in-memory directories only).
+    #[napi]
+    pub fn remove(&self, key_id: String) -> Result<bool> {
+        self.inner.remove(&key_id).pq()
+    }
+
+    /// Re-read the backing file; returns the number of bundles. On failure this throws and the
+    /// previous bundles stay.
+    #[napi]
+    pub fn reload(&self) -> Result<u32> {
+        let n = self.inner.reload().pq()?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Number of bundles.
+    #[napi(getter)]
+    pub fn length(&self) -> u32 {
+        u32::try_from(self.inner.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Key ids, sorted.
+    #[napi]
+    pub fn key_ids(&self) -> Vec<String> {
+        self.inner.key_ids()
+    }
+}
+
+/// Verifies permit envelopes from any signer in a directory, in one mode (hybrid by default).
+#[napi]
+pub struct DirectoryTokenVerifier {
+    inner: kavach_pq::DirectoryTokenVerifier,
+}
+
+#[napi]
+impl DirectoryTokenVerifier {
+    /// `hybrid` (default true) selects the only algorithm accepted.
+    #[napi(constructor)]
+    pub fn new(directory: &PublicKeyDirectory, hybrid: Option<bool>) -> Self {
+        Self {
+            inner: kavach_pq::DirectoryTokenVerifier::new(
+                directory.inner.clone(),
+                hybrid.unwrap_or(true),
+            ),
+        }
+    }
+
+    #[napi(getter)]
+    pub fn is_hybrid(&self) -> bool {
+        self.inner.is_hybrid()
+    }
+
+    /// Throws unless `signature` verifies over `token` under the key its envelope names
+    /// (`public key not found`, `KEY_EXPIRED` when `enforceExpiry` (default true) and the
+    /// key's bundle has expired, `signature verification failed`). The token's own
+    /// `expiresAt` is not judged.
+    #[napi]
+    pub fn verify(
+        &self,
+        token: PermitTokenInput,
+        signature: Buffer,
+        enforce_expiry: Option<bool>,
+    ) -> Result<()> {
+        self.inner
+            .verify(
+                &token_fields(&token)?,
+                &signature,
+                enforce_expiry.unwrap_or(true),
+            )
+            .pq()
+    }
+}

@@ -1,0 +1,295 @@
+//! `KavachKeyPair` and `PublicKeyBundle` for JS. Secrets never leave Rust except through
+//! `exportSecret`; the JS object has no enumerable fields, so logging it reveals nothing.
+
+use std::sync::Arc;
+
+use kavach_pq::chrono::{DateTime, Utc};
+use kavach_pq::PqError;
+use napi::bindgen_prelude::{Buffer, ClassInstance, Either};
+use napi_derive::napi;
+
+use crate::error::{to_js, JsErr, Result};
+
+/// A kavach-pq error as a JS error with its stable code.
+pub(crate) fn from_pq(e: PqError) -> JsErr {
+    to_js(e.code(), e)
+}
+
+/// `result.pq()?` for kavach-pq results.
+pub(crate) trait PqResultExt<T> {
+    fn pq(self) -> Result<T>;
+}
+
+impl<T> PqResultExt<T> for std::result::Result<T, PqError> {
+    fn pq(self) -> Result<T> {
+        self.map_err(from_pq)
+    }
+}
+
+/// Unix seconds (with fraction) of a UTC instant.
+pub(crate) fn unix_seconds(t: DateTime<Utc>) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let s = t.timestamp() as f64;
+    s + f64::from(t.timestamp_subsec_nanos()) / 1e9
+}
+
+/// A Kavach identity: ML-DSA-65 + Ed25519 signing keys, ML-KEM-768 + X25519 agreement keys.
+#[napi]
+pub struct KavachKeyPair {
+    pub(crate) inner: Arc<kavach_pq::KavachKeyPair>,
+}
+
+#[napi]
+impl KavachKeyPair {
+    /// Fresh keys from the OS RNG; id `kavach-key-<uuid>`; no expiry.
+    #[napi(factory)]
+    pub fn generate() -> Result<Self> {
+        Ok(Self {
+            inner: Arc::new(kavach_pq::KavachKeyPair::generate().pq()?),
+        })
+    }
+
+    /// Fresh keys that expire `seconds` from now.
+    #[napi(factory)]
+    pub fn generate_with_expiry(seconds: f64) -> Result<Self> {
+        if !(seconds.is_finite() && seconds >= 0.0 && seconds.fract() == 0.0 && seconds <= 9.0e15) {
+            return Err(to_js(
+                "INVALID_ARGUMENT",
+                format!("seconds must be a non-negative integer, got {seconds}"),
+            ));
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let secs = seconds as u64;
+        Ok(Self {
+            inner: Arc::new(kavach_pq::KavachKeyPair::generate_with_expiry(secs).pq()?),
+        })
+    }
+
+    /// Restore a key pair from `exportSecret` bytes (same id, keys, creation and expiry).
+    /// Encrypted exports need the passphrase; a wrong one is `PASSPHRASE_INVALID`.
+    #[napi(factory)]
+    pub fn import_secret(bytes: Buffer, passphrase: Option<String>) -> Result<Self> {
+        Ok(Self {
+            inner: Arc::new(
+                kavach_pq::KavachKeyPair::import_secret(&bytes, passphrase.as_deref()).pq()?,
+            ),
+        })
+    }
+
+    /// Every secret seed plus id and times, encrypted with scrypt + ChaCha20-Poly1305 when a
+    /// passphrase is given (see the README for the format). Without one, the bytes are the raw
+    /// secret: store them like a private key.
+    #[napi]
+    pub fn export_secret(&self, passphrase: Option<String>) -> Result<Buffer> {
+        Ok(self.inner.export_secret(passphrase.as_deref()).pq()?.into())
+    }
+
+    /// `kavach-key-<uuid>`.
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.inner.id().to_string()
+    }
+
+    /// Creation time, unix seconds.
+    #[napi(getter)]
+    pub fn created_at(&self) -> f64 {
+        unix_seconds(self.inner.created_at())
+    }
+
+    /// Expiry time, unix seconds, or null.
+    #[napi(getter)]
+    pub fn expires_at(&self) -> Option<f64> {
+        self.inner.expires_at().map(unix_seconds)
+    }
+
+    /// True when now is past `expiresAt`.
+    #[napi(getter)]
+    pub fn is_expired(&self) -> bool {
+        self.inner.is_expired()
+    }
+
+    /// The public keys, for distribution in a directory.
+    #[napi]
+    pub fn public_keys(&self) -> PublicKeyBundle {
+        PublicKeyBundle {
+            inner: self.inner.public_bundle(),
+        }
+    }
+
+    /// A root-signed directory manifest of `bundles`, signed by this key pair (ML-DSA-65).
+    #[napi]
+    pub fn build_signed_manifest(
+        &self,
+        bundles: Vec<ClassInstance<'_, PublicKeyBundle>>,
+    ) -> Result<Buffer> {
+        let list: Vec<_> = bundles.iter().map(|b| b.inner.clone()).collect();
+        Ok(
+            kavach_pq::PublicKeyDirectory::build_signed_manifest(&self.inner, &list)
+                .pq()?
+                .into(),
+        )
+    }
+
+    /// `KavachKeyPair { id: '…' }` (never any secret).
+    #[napi(js_name = "toString")]
+    pub fn describe(&self) -> String {
+        format!("KavachKeyPair {{ id: '{}' }}", self.inner.id())
+    }
+}
+
+/// The public keys of an identity, as plain data.
+#[napi(object)]
+pub struct PublicKeyBundleRecord {
+    pub id: String,
+    /// 1952 bytes.
+    pub ml_dsa_verifying_key: Buffer,
+    /// 1184 bytes.
+    pub ml_kem_encapsulation_key: Buffer,
+    /// 32 bytes.
+    pub ed25519_verifying_key: Buffer,
+    /// 32 bytes.
+    pub x25519_public_key: Buffer,
+    /// Unix seconds (exact to the microsecond).
+    pub created_at: f64,
+    /// Unix seconds (exact to the microsecond), or null for no expiry.
+    pub expires_at: Option<f64>,
+}
+
+/// Public keys of one identity (FORMATS.md bundle). `toJSON()` gives the bundle JSON.
+#[napi]
+pub struct PublicKeyBundle {
+    pub(crate) inner: kavach_pq::PublicKeyBundle,
+}
+
+#[napi]
+impl PublicKeyBundle {
+    /// Parse bundle JSON (string or UTF-8 bytes); key lengths are checked.
+    #[napi(factory, js_name = "fromJSON")]
+    pub fn from_json(json: Either<String, Buffer>) -> Result<Self> {
+        let text = match &json {
+            Either::A(s) => s.as_str(),
+            Either::B(b) => std::str::from_utf8(b)
+                .map_err(|_| to_js("FORMAT_INVALID", "bundle JSON is not UTF-8"))?,
+        };
+        Ok(Self {
+            inner: kavach_pq::PublicKeyBundle::from_json(text).pq()?,
+        })
+    }
+
+    /// From the record shape (`toRecord()`); key lengths are checked.
+    #[napi(factory)]
+    pub fn from_record(record: PublicKeyBundleRecord) -> Result<Self> {
+        let time = |what: &str, s: f64| -> Result<DateTime<Utc>> {
+            let bad = || to_js("INVALID_ARGUMENT", format!("{what} {s} is not a unix time"));
+            if !s.is_finite() {
+                return Err(bad());
+            }
+            // A JS number of unix seconds resolves ~0.2 µs today: round to whole microseconds,
+            // so microsecond timestamps (ours and the Python SDK's) round-trip exactly.
+            let micros = (s * 1e6).round();
+            if micros.abs() > 9.0e18 {
+                return Err(bad());
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            DateTime::from_timestamp_micros(micros as i64).ok_or_else(bad)
+        };
+        let inner = kavach_pq::PublicKeyBundle {
+            id: record.id,
+            ml_dsa_verifying_key: record.ml_dsa_verifying_key.to_vec(),
+            ml_kem_encapsulation_key: record.ml_kem_encapsulation_key.to_vec(),
+            ed25519_verifying_key: record.ed25519_verifying_key.to_vec(),
+            x25519_public_key: record.x25519_public_key.to_vec(),
+            created_at: time("createdAt", record.created_at)?,
+            expires_at: record
+                .expires_at
+                .map(|e| time("expiresAt", e))
+                .transpose()?,
+        };
+        inner.validate().pq()?;
+        Ok(Self { inner })
+    }
+
+    /// The bundle JSON of FORMATS.md (compact, byte-exact with other implementations).
+    #[napi(js_name = "toJSON")]
+    pub fn to_json(&self) -> String {
+        self.inner.to_json()
+    }
+
+    /// The record shape with Buffers.
+    #[napi]
+    pub fn to_record(&self) -> PublicKeyBundleRecord {
+        let b = &self.inner;
+        PublicKeyBundleRecord {
+            id: b.id.clone(),
+            ml_dsa_verifying_key: b.ml_dsa_verifying_key.clone().into(),
+            ml_kem_encapsulation_key: b.ml_kem_encapsulation_key.clone().into(),
+            ed25519_verifying_key: b.ed25519_verifying_key.clone().into(),
+            x25519_public_key: b.x25519_public_key.clone().into(),
+            created_at: unix_seconds(b.created_at),
+            expires_at: b.expires_at.map(unix_seconds),
+        }
+    }
+
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.inner.id.clone()
+    }
+
+    /// 1952 bytes.
+    #[napi(getter)]
+    pub fn ml_dsa_verifying_key(&self) -> Buffer {
+        self.inner.ml_dsa_verifying_key.clone().into()
+    }
+
+    /// 1184 bytes.
+    #[napi(getter)]
+    pub fn ml_kem_encapsulation_key(&self) -> Buffer {
+        self.inner.ml_kem_encapsulation_key.clone().into()
+    }
+
+    /// 32 bytes.
+    #[napi(getter)]
+    pub fn ed25519_verifying_key(&self) -> Buffer {
+        self.inner.ed25519_verifying_key.clone().into()
+    }
+
+    /// 32 bytes.
+    #[napi(getter)]
+    pub fn x25519_public_key(&self) -> Buffer {
+        self.inner.x25519_public_key.clone().into()
+    }
+
+    /// Unix seconds.
+    #[napi(getter)]
+    pub fn created_at(&self) -> f64 {
+        unix_seconds(self.inner.created_at)
+    }
+
+    /// Unix seconds, or null.
+    #[napi(getter)]
+    pub fn expires_at(&self) -> Option<f64> {
+        self.inner.expires_at.map(unix_seconds)
+    }
+
+    /// True when now is past `expiresAt`.
+    #[napi(getter)]
+    pub fn is_expired(&self) -> bool {
+        self.inner.is_expired()
+    }
+}
+
+impl PublicKeyBundle {
+    /// The Rust bundle (for the audit and channel bindings).
+    #[allow(dead_code, reason = "used by the audit and channel binding files")]
+    pub(crate) fn as_pq(&self) -> &kavach_pq::PublicKeyBundle {
+        &self.inner
+    }
+}
+
+impl KavachKeyPair {
+    /// The shared Rust key pair (for the audit and channel bindings).
+    #[allow(dead_code, reason = "used by the audit and channel binding files")]
+    pub(crate) fn as_pq(&self) -> Arc<kavach_pq::KavachKeyPair> {
+        self.inner.clone()
+    }
+}

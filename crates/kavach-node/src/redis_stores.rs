@@ -1,0 +1,383 @@
+//! Redis-backed stores for replicas: `RedisRateLimitStore`, `RedisSessionStore`,
+//! `RedisInvalidationBroadcaster`. Each is created by an async `connect(url, opts)` (the
+//! connection is made on the tokio runtime; failures reject with a coded error) and handed to
+//! a gate through `GateOptions`; `close()` drops its connections (and the subscription).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kavach_core::invalidation::InvalidationBroadcaster;
+use kavach_core::store::{RateLimitStore, SessionStore};
+use kavach_core::{InvalidationScope, ScopeKind};
+use kavach_redis::{ConnectOptions, RedisStoreError};
+use napi::bindgen_prelude::{ClassInstance, FromNapiValue, PromiseRaw, Unknown};
+use napi::{Env, JsValue};
+use napi_derive::napi;
+
+use crate::error::{invalid_argument, settle_error, to_js, Result};
+
+/// Connection options shared by the three Redis classes.
+#[napi(object, object_to_js = false)]
+pub struct RedisConnectOptions {
+    /// Key prefix after `kavach:` (keys are `kavach:<prefix>:rl:{...}`); printable ASCII, no
+    /// braces or spaces.
+    pub prefix: Option<String>,
+    /// Treat the URL as Redis Cluster seed nodes (same as a `redis+cluster://` URL).
+    /// @default false
+    pub cluster: Option<bool>,
+    /// Give up connecting after this many milliseconds.
+    /// @default 5000
+    pub connect_timeout_ms: Option<u32>,
+    /// Every Redis command fails (and the gate refuses) after this many milliseconds.
+    /// @default 2000
+    pub command_timeout_ms: Option<u32>,
+}
+
+#[napi(object, object_to_js = false)]
+pub struct RedisSessionStoreOptions {
+    /// How long an idle session is kept, refreshed on every use.
+    pub ttl_seconds: u32,
+    pub prefix: Option<String>,
+    /// @default false
+    pub cluster: Option<bool>,
+    /// @default 5000
+    pub connect_timeout_ms: Option<u32>,
+    /// @default 2000
+    pub command_timeout_ms: Option<u32>,
+}
+
+#[napi(object, object_to_js = false)]
+pub struct RedisBroadcasterOptions {
+    /// Pub/sub channel shared by every replica.
+    /// @default 'kavach:invalidation'
+    pub channel: Option<String>,
+    /// @default false
+    pub cluster: Option<bool>,
+    /// @default 5000
+    pub connect_timeout_ms: Option<u32>,
+    /// @default 2000
+    pub command_timeout_ms: Option<u32>,
+}
+
+fn connect_options(
+    cluster: Option<bool>,
+    connect_ms: Option<u32>,
+    command_ms: Option<u32>,
+) -> Result<ConnectOptions> {
+    let mut o = ConnectOptions {
+        cluster: cluster.unwrap_or(false),
+        ..ConnectOptions::default()
+    };
+    if let Some(ms) = connect_ms {
+        if ms == 0 {
+            return Err(invalid_argument("connectTimeoutMs must be at least 1"));
+        }
+        o.connect_timeout = Duration::from_millis(u64::from(ms));
+    }
+    if let Some(ms) = command_ms {
+        if ms == 0 {
+            return Err(invalid_argument("commandTimeoutMs must be at least 1"));
+        }
+        o.command_timeout = Duration::from_millis(u64::from(ms));
+    }
+    Ok(o)
+}
+
+fn js_err(e: &RedisStoreError) -> crate::error::JsErr {
+    to_js(e.code(), e)
+}
+
+/// Runs `fut` on tokio and settles the promise with `done(value)`, or rejects with the coded
+/// error (`err.code` survives the async boundary through `settle_error`).
+fn spawn_coded<'env, T, V, F>(
+    env: &'env Env,
+    fut: F,
+    done: impl FnOnce(T) -> V + 'static,
+) -> Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: napi::bindgen_prelude::ToNapiValue,
+    F: std::future::Future<Output = std::result::Result<T, RedisStoreError>> + Send + 'static,
+{
+    env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| match r {
+        Ok(v) => Ok(done(v)),
+        Err(e) => Err(settle_error(env, js_err(&e))),
+    })
+    .map_err(|e| to_js(crate::error::codes::INTERNAL, e.reason))
+}
+
+/// Sliding-window rate limits shared by every replica (one atomic Lua script per hit, on the
+/// Redis server's clock).
+#[napi]
+pub struct RedisRateLimitStore {
+    inner: Arc<kavach_redis::RedisRateLimitStore>,
+}
+
+#[napi]
+impl RedisRateLimitStore {
+    /// Connect (fails within `connectTimeoutMs`, default 5 s: `redis connect timed out after 5s`).
+    /// URL: `redis://host:port` or `redis+cluster://host:port,host:port`.
+    #[napi(ts_return_type = "Promise<RedisRateLimitStore>")]
+    pub fn connect<'env>(
+        env: &'env Env,
+        url: String,
+        opts: Option<RedisConnectOptions>,
+    ) -> Result<PromiseRaw<'env, RedisRateLimitStore>> {
+        let (prefix, o) = match opts {
+            Some(o) => (
+                o.prefix,
+                connect_options(o.cluster, o.connect_timeout_ms, o.command_timeout_ms)?,
+            ),
+            None => (None, ConnectOptions::default()),
+        };
+        spawn_coded(
+            env,
+            async move { kavach_redis::RedisRateLimitStore::connect(&url, prefix.as_deref(), o).await },
+            |s| RedisRateLimitStore { inner: Arc::new(s) },
+        )
+    }
+
+    /// The Redis key holding the window for a gate rate-limit key (for inspection).
+    #[napi]
+    pub fn key_for(&self, key: String) -> String {
+        self.inner.key_for(&key)
+    }
+
+    /// Drop the connection; gates using this store refuse from then on.
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    #[napi(getter)]
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}
+
+impl RedisRateLimitStore {
+    pub(crate) fn as_core(&self) -> Arc<dyn RateLimitStore> {
+        self.inner.clone()
+    }
+}
+
+/// Session state (start, origin IP/geo/device, action count, revocation) shared by every
+/// replica; each update is one atomic Lua script.
+#[napi]
+pub struct RedisSessionStore {
+    inner: Arc<kavach_redis::RedisSessionStore>,
+}
+
+#[napi]
+impl RedisSessionStore {
+    #[napi(ts_return_type = "Promise<RedisSessionStore>")]
+    pub fn connect<'env>(
+        env: &'env Env,
+        url: String,
+        opts: RedisSessionStoreOptions,
+    ) -> Result<PromiseRaw<'env, RedisSessionStore>> {
+        if opts.ttl_seconds == 0 {
+            return Err(invalid_argument("ttlSeconds must be at least 1"));
+        }
+        let o = connect_options(
+            opts.cluster,
+            opts.connect_timeout_ms,
+            opts.command_timeout_ms,
+        )?;
+        let ttl = u64::from(opts.ttl_seconds);
+        let prefix = opts.prefix;
+        spawn_coded(
+            env,
+            async move {
+                kavach_redis::RedisSessionStore::connect(&url, ttl, prefix.as_deref(), o).await
+            },
+            |s| RedisSessionStore { inner: Arc::new(s) },
+        )
+    }
+
+    /// The Redis key (a hash) holding a session's state (for inspection).
+    #[napi]
+    pub fn key_for(&self, session_id: String) -> String {
+        self.inner.key_for(&session_id)
+    }
+
+    #[napi(getter)]
+    pub fn ttl_seconds(&self) -> u32 {
+        u32::try_from(self.inner.ttl_seconds()).unwrap_or(u32::MAX)
+    }
+
+    /// Mark a session revoked in Redis (every replica refuses it on its next evaluation).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn invalidate<'env>(
+        &self,
+        env: &'env Env,
+        session_id: String,
+        reason: String,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        if session_id.is_empty() {
+            return Err(invalid_argument("sessionId must be a non-empty string"));
+        }
+        let inner = self.inner.clone();
+        spawn_coded(
+            env,
+            async move { inner.revoke(&session_id, &reason).await },
+            |()| (),
+        )
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    #[napi(getter)]
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}
+
+impl RedisSessionStore {
+    pub(crate) fn as_core(&self) -> Arc<dyn SessionStore> {
+        self.inner.clone()
+    }
+}
+
+/// Invalidation broadcast over Redis pub/sub: every replica (this one included) hears every
+/// scope. Reconnects with backoff after a drop.
+#[napi]
+pub struct RedisInvalidationBroadcaster {
+    inner: Arc<kavach_redis::RedisBroadcaster>,
+}
+
+#[napi]
+impl RedisInvalidationBroadcaster {
+    /// Resolves once the subscription is live.
+    #[napi(ts_return_type = "Promise<RedisInvalidationBroadcaster>")]
+    pub fn connect<'env>(
+        env: &'env Env,
+        url: String,
+        opts: Option<RedisBroadcasterOptions>,
+    ) -> Result<PromiseRaw<'env, RedisInvalidationBroadcaster>> {
+        let (channel, o) = match opts {
+            Some(o) => (
+                o.channel,
+                connect_options(o.cluster, o.connect_timeout_ms, o.command_timeout_ms)?,
+            ),
+            None => (None, ConnectOptions::default()),
+        };
+        spawn_coded(
+            env,
+            async move { kavach_redis::RedisBroadcaster::connect(&url, channel.as_deref(), o).await },
+            |b| RedisInvalidationBroadcaster { inner: Arc::new(b) },
+        )
+    }
+
+    /// Publish a scope to every replica. A session scope is first written to the attached
+    /// session store (`attachSessionStore`), so a replica that misses the message still
+    /// refuses the session.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn publish<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "'session' | 'principal' | 'role'")] target_kind: String,
+        target_id: String,
+        reason: String,
+        evaluator: Option<String>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let kind = ScopeKind::parse(&target_kind).ok_or_else(|| {
+            invalid_argument(format!(
+                "targetKind must be one of session, principal, role, got '{target_kind}'"
+            ))
+        })?;
+        if target_id.is_empty() {
+            return Err(invalid_argument("targetId must be a non-empty string"));
+        }
+        let scope = InvalidationScope {
+            target_kind: kind,
+            target_id,
+            reason,
+            evaluator: evaluator.unwrap_or_else(|| "manual".into()),
+        };
+        let inner = self.inner.clone();
+        spawn_coded(
+            env,
+            async move { inner.publish_scope(&scope).await },
+            |()| (),
+        )
+    }
+
+    /// Also write revoked sessions to this store when publishing (see `publish`).
+    #[napi]
+    pub fn attach_session_store(&self, store: &RedisSessionStore) {
+        self.inner.attach_session_store(store.as_core());
+    }
+
+    /// Listeners registered on this broadcaster in this process (gates and
+    /// `spawnInvalidationListener`).
+    #[napi(getter)]
+    pub fn subscriber_count(&self) -> u32 {
+        u32::try_from(self.inner.subscriber_count()).unwrap_or(u32::MAX)
+    }
+
+    #[napi(getter)]
+    pub fn channel(&self) -> String {
+        self.inner.channel().to_owned()
+    }
+
+    /// This replica's id: the `origin` field of the JSON it publishes.
+    #[napi(getter)]
+    pub fn origin(&self) -> String {
+        self.inner.origin().to_owned()
+    }
+
+    /// True while the pub/sub subscription is connected.
+    #[napi(getter)]
+    pub fn is_subscribed(&self) -> bool {
+        self.inner.is_subscribed()
+    }
+
+    /// Stop the subscription and drop the connections. Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    #[napi(getter)]
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}
+
+impl RedisInvalidationBroadcaster {
+    pub(crate) fn as_core(&self) -> Arc<dyn InvalidationBroadcaster> {
+        self.inner.clone()
+    }
+}
+
+// --- downcasts for `GateOptions` / `spawnInvalidationListener` (class type tags are checked) ---
+
+fn downcast<'a, T: 'a + napi::bindgen_prelude::MaybeTypeTag>(
+    v: &Unknown<'a>,
+) -> Option<ClassInstance<'a, T>> {
+    let raw = v.value();
+    // SAFETY: `raw` is a live value of the current call; `from_napi_value` checks the napi
+    // type tag before unwrapping, so a foreign object is an error, not a bad cast.
+    unsafe { ClassInstance::<T>::from_napi_value(raw.env, raw.value) }.ok()
+}
+
+/// `Some` when `v` is a `RedisRateLimitStore`.
+pub(crate) fn rate_store_from_unknown(v: &Unknown<'_>) -> Option<Arc<dyn RateLimitStore>> {
+    downcast::<RedisRateLimitStore>(v).map(|s| s.as_core())
+}
+
+/// `Some` when `v` is a `RedisSessionStore`.
+pub(crate) fn session_store_from_unknown(v: &Unknown<'_>) -> Option<Arc<dyn SessionStore>> {
+    downcast::<RedisSessionStore>(v).map(|s| s.as_core())
+}
+
+/// `Some` when `v` is a `RedisInvalidationBroadcaster`.
+pub(crate) fn broadcaster_from_unknown(
+    v: &Unknown<'_>,
+) -> Option<Arc<dyn InvalidationBroadcaster>> {
+    downcast::<RedisInvalidationBroadcaster>(v).map(|b| b.as_core())
+}

@@ -1,0 +1,190 @@
+//! `PqTokenSigner` for JS, and its adapter to the gate's `PermitSigner` hook.
+
+use std::sync::Arc;
+
+use kavach_core::signing::PermitSigner;
+use kavach_core::PermitToken;
+use kavach_pq::TokenFields;
+use napi::bindgen_prelude::{Buffer, ClassInstance, FromNapiValue, Unknown};
+use napi::JsValue;
+use napi_derive::napi;
+
+use crate::error::{to_js, Result};
+use crate::keypair::{KavachKeyPair, PqResultExt};
+
+/// The token fields a signature covers. A verdict's `permitToken` can be passed as is.
+#[napi(object, object_to_js = false)]
+pub struct PermitTokenInput {
+    pub token_id: String,
+    pub evaluation_id: String,
+    /// Unix seconds (a fraction is dropped: sub-second precision is not signed).
+    pub issued_at: f64,
+    /// Unix seconds.
+    pub expires_at: f64,
+    pub action_name: String,
+    /// Ignored (present on `verdict.permitToken`).
+    pub signature: Option<Buffer>,
+    /// Ignored (present on `verdict.permitToken`).
+    pub observe_only: Option<bool>,
+}
+
+fn whole_seconds(what: &str, v: f64) -> Result<i64> {
+    if v.is_finite() && v.abs() <= 9_007_199_254_740_991.0 {
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(v.floor() as i64)
+    } else {
+        Err(to_js(
+            "INVALID_ARGUMENT",
+            format!("{what} must be a unix time in seconds, got {v}"),
+        ))
+    }
+}
+
+pub(crate) fn token_fields(t: &PermitTokenInput) -> Result<TokenFields> {
+    TokenFields::parse(
+        &t.token_id,
+        &t.evaluation_id,
+        whole_seconds("issuedAt", t.issued_at)?,
+        whole_seconds("expiresAt", t.expires_at)?,
+        t.action_name.clone(),
+    )
+    .pq()
+}
+
+/// Signs permit tokens with ML-DSA-65 (and Ed25519 in hybrid mode); verifies them in the same
+/// mode only (downgrade defence). Built without signing keys it is a verifier only.
+#[napi]
+pub struct PqTokenSigner {
+    inner: Arc<kavach_pq::PqTokenSigner>,
+}
+
+impl PqTokenSigner {
+    fn wrap(s: kavach_pq::PqTokenSigner) -> Self {
+        Self { inner: Arc::new(s) }
+    }
+
+    /// The gate's signing hook.
+    pub(crate) fn as_core(&self) -> Arc<dyn PermitSigner> {
+        Arc::new(CoreSigner(self.inner.clone()))
+    }
+}
+
+#[napi]
+impl PqTokenSigner {
+    /// A new random identity, hybrid (ML-DSA-65 + Ed25519).
+    #[napi(factory)]
+    pub fn generate_hybrid() -> Result<Self> {
+        Ok(Self::wrap(
+            kavach_pq::PqTokenSigner::generate_hybrid().pq()?,
+        ))
+    }
+
+    /// A new random identity, ML-DSA-65 only.
+    #[napi(factory)]
+    pub fn generate_pq_only() -> Result<Self> {
+        Ok(Self::wrap(
+            kavach_pq::PqTokenSigner::generate_pq_only().pq()?,
+        ))
+    }
+
+    /// Hybrid signer with the key pair's keys and id.
+    #[napi(factory)]
+    pub fn from_keypair_hybrid(kp: &KavachKeyPair) -> Self {
+        Self::wrap(kavach_pq::PqTokenSigner::from_keypair_hybrid(&kp.inner))
+    }
+
+    /// ML-DSA-65-only signer with the key pair's key and id.
+    #[napi(factory)]
+    pub fn from_keypair_pq_only(kp: &KavachKeyPair) -> Self {
+        Self::wrap(kavach_pq::PqTokenSigner::from_keypair_pq_only(&kp.inner))
+    }
+
+    /// Hybrid signer from raw bytes: ML-DSA-65 seed (32 B) + verifying key (1952 B), Ed25519
+    /// seed (32 B) + verifying key (32 B). Empty signing keys = verifier only.
+    #[napi(factory)]
+    pub fn hybrid(
+        ml_dsa_sk: Buffer,
+        ml_dsa_vk: Buffer,
+        ed_sk: Buffer,
+        ed_vk: Buffer,
+        key_id: String,
+    ) -> Result<Self> {
+        Ok(Self::wrap(
+            kavach_pq::PqTokenSigner::hybrid(&ml_dsa_sk, &ml_dsa_vk, &ed_sk, &ed_vk, key_id)
+                .pq()?,
+        ))
+    }
+
+    /// Alias of `hybrid`.
+    #[napi(factory)]
+    pub fn hybrid_from_bytes(
+        ml_dsa_sk: Buffer,
+        ml_dsa_vk: Buffer,
+        ed_sk: Buffer,
+        ed_vk: Buffer,
+        key_id: String,
+    ) -> Result<Self> {
+        Self::hybrid(ml_dsa_sk, ml_dsa_vk, ed_sk, ed_vk, key_id)
+    }
+
+    /// ML-DSA-65-only signer from raw bytes: seed (32 B, or empty = verifier only) +
+    /// verifying key (1952 B).
+    #[napi(factory)]
+    pub fn pq_only(ml_dsa_sk: Buffer, ml_dsa_vk: Buffer, key_id: String) -> Result<Self> {
+        Ok(Self::wrap(
+            kavach_pq::PqTokenSigner::pq_only(&ml_dsa_sk, &ml_dsa_vk, key_id).pq()?,
+        ))
+    }
+
+    #[napi(getter)]
+    pub fn key_id(&self) -> String {
+        self.inner.key_id().to_string()
+    }
+
+    #[napi(getter)]
+    pub fn is_hybrid(&self) -> bool {
+        self.inner.is_hybrid()
+    }
+
+    /// False for a verifier-only signer.
+    #[napi(getter)]
+    pub fn can_sign(&self) -> bool {
+        self.inner.can_sign()
+    }
+
+    /// The signature envelope (JSON bytes) over the token's canonical bytes.
+    #[napi]
+    pub fn sign(&self, token: PermitTokenInput) -> Result<Buffer> {
+        Ok(self.inner.sign(&token_fields(&token)?).pq()?.into())
+    }
+
+    /// Throws unless `signature` is a valid envelope of this signer's mode and key over `token`.
+    #[napi]
+    pub fn verify(&self, token: PermitTokenInput, signature: Buffer) -> Result<()> {
+        self.inner.verify(&token_fields(&token)?, &signature).pq()
+    }
+}
+
+struct CoreSigner(Arc<kavach_pq::PqTokenSigner>);
+
+impl PermitSigner for CoreSigner {
+    fn sign(&self, t: &PermitToken) -> std::result::Result<Vec<u8>, String> {
+        let fields = TokenFields {
+            token_id: t.token_id,
+            evaluation_id: t.evaluation_id,
+            issued_at: t.issued_at,
+            expires_at: t.expires_at,
+            action_name: t.action_name.clone(),
+        };
+        self.0.sign(&fields).map_err(|e| e.to_string())
+    }
+}
+
+/// A `PqTokenSigner` instance from JS as the gate's signing hook; `None` when `value` is not one.
+pub(crate) fn core_signer(value: Unknown<'_>) -> Option<Arc<dyn PermitSigner>> {
+    let (env, raw) = (value.value().env, value.raw());
+    // SAFETY: `env`/`raw` come from a live `Unknown` on the JS thread; `from_napi_value`
+    // checks the napi type tag before unwrapping, so a wrong object is an `Err`, not UB.
+    let signer = unsafe { ClassInstance::<PqTokenSigner>::from_napi_value(env, raw) }.ok()?;
+    Some(signer.as_core())
+}

@@ -1,0 +1,259 @@
+//! The verdict record handed to JS: built once from `kavach_core::Verdict`, plain data.
+
+use kavach_core::{Decision, PermitToken};
+use napi::bindgen_prelude::{Array, Buffer};
+use napi::Env;
+use napi_derive::napi;
+
+/// A permit's token. Times are unix seconds.
+#[napi(object, object_from_js = false)]
+pub struct PermitTokenView {
+    pub token_id: String,
+    pub evaluation_id: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub action_name: String,
+    /// The signed envelope bytes, when the gate has a token signer.
+    pub signature: Option<Buffer>,
+    /// True on observe-only gates: the permit was forced, not earned (never signed).
+    pub observe_only: bool,
+}
+
+/// What an Invalidate revoked.
+#[napi(object, object_from_js = false)]
+pub struct ScopeView {
+    #[napi(ts_type = "'session' | 'principal' | 'role'")]
+    pub target_kind: String,
+    pub target_id: String,
+    pub reason: String,
+    pub evaluator: String,
+}
+
+/// The would-be verdict of an observe-only gate (a verdict without `observed`).
+#[napi(object, object_from_js = false)]
+pub struct ObservedVerdict {
+    #[napi(ts_type = "'permit' | 'refuse' | 'invalidate'")]
+    pub kind: String,
+    pub is_permit: bool,
+    pub is_refuse: bool,
+    pub is_invalidate: bool,
+    #[napi(
+        ts_type = "'NO_POLICY_MATCH' | 'POLICY_DENIED' | 'RATE_LIMIT_EXCEEDED' | 'INVARIANT_VIOLATION' | 'DRIFT_DETECTED' | 'SESSION_INVALID' | 'IDENTITY_FAILED' | 'STORE_UNAVAILABLE' | 'AUDIT_FAILED' | 'INVALID_CONTEXT'"
+    )]
+    pub code: Option<String>,
+    pub evaluator: Option<String>,
+    pub reason: Option<String>,
+    pub token_id: Option<String>,
+    pub permit_token: Option<PermitTokenView>,
+    pub signature: Option<Buffer>,
+    pub scope: Option<ScopeView>,
+}
+
+/// The gate's answer. A Refuse is data, not an exception (`check()` throws).
+#[napi(object, object_from_js = false)]
+pub struct Verdict {
+    #[napi(ts_type = "'permit' | 'refuse' | 'invalidate'")]
+    pub kind: String,
+    pub is_permit: bool,
+    pub is_refuse: bool,
+    pub is_invalidate: bool,
+    /// Refuse: the stable refuse code (`NO_POLICY_MATCH`, `POLICY_DENIED`, ...); invalidate:
+    /// `SESSION_INVALID`.
+    #[napi(
+        ts_type = "'NO_POLICY_MATCH' | 'POLICY_DENIED' | 'RATE_LIMIT_EXCEEDED' | 'INVARIANT_VIOLATION' | 'DRIFT_DETECTED' | 'SESSION_INVALID' | 'IDENTITY_FAILED' | 'STORE_UNAVAILABLE' | 'AUDIT_FAILED' | 'INVALID_CONTEXT'"
+    )]
+    pub code: Option<String>,
+    /// Refuse / invalidate: the evaluator that decided (`policy`, `drift`, `invariants`, ...).
+    pub evaluator: Option<String>,
+    /// Refuse / invalidate: human-readable, names the policy / invariant / detector.
+    pub reason: Option<String>,
+    /// Permit: the token id.
+    pub token_id: Option<String>,
+    pub permit_token: Option<PermitTokenView>,
+    /// Permit with a signer: the signed envelope bytes.
+    pub signature: Option<Buffer>,
+    /// Invalidate: what was revoked.
+    pub scope: Option<ScopeView>,
+    pub evaluation_id: String,
+    /// Observe-only gates: what the gate would have answered.
+    pub observed: Option<ObservedVerdict>,
+}
+
+impl From<kavach_core::Verdict> for Verdict {
+    fn from(v: kavach_core::Verdict) -> Self {
+        let d = DecisionParts::from(v.decision);
+        Verdict {
+            kind: d.kind.into(),
+            is_permit: d.kind == "permit",
+            is_refuse: d.kind == "refuse",
+            is_invalidate: d.kind == "invalidate",
+            code: d.code,
+            evaluator: d.evaluator,
+            reason: d.reason,
+            token_id: d.permit_token.as_ref().map(|t| t.token_id.clone()),
+            signature: d
+                .permit_token
+                .as_ref()
+                .and_then(|t| t.signature.as_ref())
+                .map(|b| Buffer::from(b.to_vec())),
+            permit_token: d.permit_token,
+            scope: d.scope,
+            evaluation_id: v.evaluation_id.to_string(),
+            observed: v.observed.map(|o| {
+                let d = DecisionParts::from(*o);
+                ObservedVerdict {
+                    kind: d.kind.into(),
+                    is_permit: d.kind == "permit",
+                    is_refuse: d.kind == "refuse",
+                    is_invalidate: d.kind == "invalidate",
+                    code: d.code,
+                    evaluator: d.evaluator,
+                    reason: d.reason,
+                    token_id: d.permit_token.as_ref().map(|t| t.token_id.clone()),
+                    signature: d
+                        .permit_token
+                        .as_ref()
+                        .and_then(|t| t.signature.as_ref())
+                        .map(|b| Buffer::from(b.to_vec())),
+                    permit_token: d.permit_token,
+                    scope: d.scope,
+                }
+            }),
+        }
+    }
+}
+
+/// The fields shared by a verdict and its observed twin.
+struct DecisionParts {
+    kind: &'static str,
+    code: Option<String>,
+    evaluator: Option<String>,
+    reason: Option<String>,
+    permit_token: Option<PermitTokenView>,
+    scope: Option<ScopeView>,
+}
+
+impl From<Decision> for DecisionParts {
+    fn from(d: Decision) -> Self {
+        let kind = d.kind();
+        match d {
+            Decision::Permit(t) => DecisionParts {
+                kind,
+                code: None,
+                evaluator: None,
+                reason: None,
+                permit_token: Some(token_view(t)),
+                scope: None,
+            },
+            Decision::Refuse(r) => DecisionParts {
+                kind,
+                code: Some(r.code.as_str().into()),
+                evaluator: Some(r.evaluator),
+                reason: Some(r.reason),
+                permit_token: None,
+                scope: None,
+            },
+            Decision::Invalidate(s) => DecisionParts {
+                kind,
+                code: Some(kavach_core::RefuseCode::SessionInvalid.as_str().into()),
+                evaluator: Some(s.evaluator.clone()),
+                reason: Some(s.reason.clone()),
+                permit_token: None,
+                scope: Some(ScopeView {
+                    target_kind: s.target_kind.as_str().into(),
+                    target_id: s.target_id,
+                    reason: s.reason,
+                    evaluator: s.evaluator,
+                }),
+            },
+        }
+    }
+}
+
+fn token_view(t: PermitToken) -> PermitTokenView {
+    PermitTokenView {
+        token_id: t.token_id.to_string(),
+        evaluation_id: t.evaluation_id.to_string(),
+        issued_at: t.issued_at,
+        expires_at: t.expires_at,
+        action_name: t.action_name,
+        signature: t.signature.map(Buffer::from),
+        observe_only: t.observe_only,
+    }
+}
+
+/// Positions in the flat array `Gate.evaluateRaw` returns (mirrored by `src/verdict.ts`).
+/// An array of scalars is several times cheaper to build over N-API than a nested object
+/// (no property-name strings, no hidden-class transitions); the TS layer turns it into a
+/// `Verdict` object literal, which the JIT builds almost for free.
+mod raw {
+    pub const KIND: u32 = 0; // 0 permit, 1 refuse, 2 invalidate
+    pub const EVALUATION_ID: u32 = 1;
+    pub const CODE: u32 = 2;
+    pub const EVALUATOR: u32 = 3;
+    pub const REASON: u32 = 4;
+    pub const TOKEN_ID: u32 = 5;
+    /// Only when it differs from the verdict's evaluation id.
+    pub const TOKEN_EVALUATION_ID: u32 = 6;
+    pub const ISSUED_AT: u32 = 7;
+    pub const EXPIRES_AT: u32 = 8;
+    pub const ACTION_NAME: u32 = 9;
+    pub const SIGNATURE: u32 = 10;
+    pub const OBSERVE_ONLY: u32 = 11;
+    pub const SCOPE_KIND: u32 = 12;
+    pub const SCOPE_TARGET: u32 = 13;
+    pub const OBSERVED: u32 = 14;
+    pub const LEN: u32 = 15;
+}
+
+/// The verdict as the flat array described in [`raw`].
+pub fn to_raw(env: &Env, v: kavach_core::Verdict) -> napi::Result<Array<'_>> {
+    let evaluation_id = v.evaluation_id.to_string();
+    let mut a = decision_raw(env, v.decision, &evaluation_id)?;
+    a.set(raw::EVALUATION_ID, evaluation_id.as_str())?;
+    if let Some(o) = v.observed {
+        let observed = decision_raw(env, *o, &evaluation_id)?;
+        a.set(raw::OBSERVED, observed)?;
+    }
+    Ok(a)
+}
+
+fn decision_raw<'env>(
+    env: &'env Env,
+    d: Decision,
+    evaluation_id: &str,
+) -> napi::Result<Array<'env>> {
+    let mut a = env.create_array(raw::LEN)?;
+    match d {
+        Decision::Permit(t) => {
+            a.set(raw::KIND, 0u32)?;
+            a.set(raw::TOKEN_ID, t.token_id.to_string())?;
+            let token_eval = t.evaluation_id.to_string();
+            if token_eval != evaluation_id {
+                a.set(raw::TOKEN_EVALUATION_ID, token_eval)?;
+            }
+            a.set(raw::ISSUED_AT, t.issued_at)?;
+            a.set(raw::EXPIRES_AT, t.expires_at)?;
+            a.set(raw::ACTION_NAME, t.action_name)?;
+            if let Some(sig) = t.signature {
+                a.set(raw::SIGNATURE, Buffer::from(sig))?;
+            }
+            a.set(raw::OBSERVE_ONLY, t.observe_only)?;
+        }
+        Decision::Refuse(r) => {
+            a.set(raw::KIND, 1u32)?;
+            a.set(raw::CODE, r.code.as_str())?;
+            a.set(raw::EVALUATOR, r.evaluator)?;
+            a.set(raw::REASON, r.reason)?;
+        }
+        Decision::Invalidate(s) => {
+            a.set(raw::KIND, 2u32)?;
+            a.set(raw::CODE, kavach_core::RefuseCode::SessionInvalid.as_str())?;
+            a.set(raw::EVALUATOR, s.evaluator)?;
+            a.set(raw::REASON, s.reason)?;
+            a.set(raw::SCOPE_KIND, s.target_kind.as_str())?;
+            a.set(raw::SCOPE_TARGET, s.target_id)?;
+        }
+    }
+    Ok(a)
+}

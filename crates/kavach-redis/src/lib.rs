@@ -1,1 +1,21 @@
+//! Redis implementations of Kavach's shared state, so replicas behind a load balancer agree:
+//! sliding-window rate limits ([`RedisRateLimitStore`]), session state ([`RedisSessionStore`])
+//! and invalidation broadcast ([`RedisBroadcaster`]). Standalone Redis and Redis Cluster.
+//!
+//! Every store fails closed: a connection problem or a command timeout is a
+//! [`kavach_core::store::StoreError`], which the gate turns into a Refuse. Nothing here retries a
+//! write on its own after a timeout (a retried hit could be counted twice, which is safe, but a
+//! retried permit count could exceed a cap); recovery means the next call reconnects.
 
+pub mod broadcaster;
+pub mod connect;
+pub mod error;
+mod keys;
+pub mod rate_limit;
+pub mod session;
+
+pub use broadcaster::{RedisBroadcaster, DEFAULT_CHANNEL};
+pub use connect::{ConnectOptions, RedisConn, Target};
+pub use error::RedisStoreError;
+pub use rate_limit::RedisRateLimitStore;
+pub use session::RedisSessionStore;

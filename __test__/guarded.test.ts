@@ -1,0 +1,102 @@
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+
+import { describe, expect, test } from 'vitest'
+
+import { Gate, RedisRateLimitStore, Refused, SyncNotSupportedError, guard, guarded, runAs, type Caller } from '../index'
+
+const gate = Gate.fromObject({
+  policies: [
+    {
+      name: 'support_refunds',
+      effect: 'permit',
+      conditions: [{ identity_role: 'support' }, { action: 'issue_refund' }, { param_max: { field: 'amount', max: 1000 } }],
+    },
+  ],
+})
+const bot: Caller = { principalId: 'agent-bot', principalKind: 'agent', roles: ['support'], sessionId: 'sess-1' }
+const stranger: Caller = { principalId: 'x', principalKind: 'external' }
+
+describe('guarded()', () => {
+  test('async: permit runs the function, refuse throws Refused and does not run it', async () => {
+    let runs = 0
+    const issueRefund = guarded(gate, { action: 'issue_refund', params: (_orderId: string, amount: number) => ({ amount }) }, async (orderId: string, amount: number) => {
+      runs++
+      return { status: 'refunded', orderId, amount }
+    })
+    await expect(issueRefund.as(bot)('ORD-1', 500)).resolves.toEqual({ status: 'refunded', orderId: 'ORD-1', amount: 500 })
+    await expect(issueRefund.as(bot)('ORD-2', 5000)).rejects.toBeInstanceOf(Refused)
+    await expect(issueRefund.as(stranger)('ORD-3', 1)).rejects.toThrow(/NO_POLICY_MATCH/)
+    expect(runs).toBe(1)
+  })
+
+  test('sync stays sync, async stays async', () => {
+    const syncFn = guarded(gate, { action: 'issue_refund', paramFields: { amount: 0 } }, (amount: number) => amount * 2)
+    const result: number = syncFn.as(bot)(10)
+    expect(result).toBe(20)
+    const asyncFn = guarded(gate, { action: 'issue_refund', paramFields: { amount: 0 } }, async (amount: number) => amount * 2)
+    const p = asyncFn.as(bot)(10)
+    expect(p).toBeInstanceOf(Promise)
+    return expect(p).resolves.toBe(20)
+  })
+
+  test('no caller refuses (never an anonymous permit)', async () => {
+    let runs = 0
+    const syncFn = guarded(gate, { action: 'issue_refund' }, () => runs++)
+    expect(() => syncFn()).toThrow(Refused)
+    expect(() => syncFn()).toThrow(/no caller/)
+    const asyncFn = guarded(gate, { action: 'issue_refund' }, async () => runs++)
+    await expect(asyncFn()).rejects.toBeInstanceOf(Refused)
+    expect(runs).toBe(0)
+  })
+
+  test('runAs supplies the caller through async context', async () => {
+    const issueRefund = guarded(gate, { action: 'issue_refund', paramFields: { amount: 1 } }, async (orderId: string, amount: number) => `${orderId}:${amount}`)
+    await expect(runAs(bot, () => issueRefund('ORD-9', 100))).resolves.toBe('ORD-9:100')
+    await expect(runAs(bot, async () => {
+      await new Promise((r) => setImmediate(r))
+      return issueRefund('ORD-10', 2000)
+    })).rejects.toBeInstanceOf(Refused)
+    await expect(runAs(stranger, () => issueRefund('ORD-11', 1))).rejects.toBeInstanceOf(Refused)
+    await expect(issueRefund('ORD-12', 1)).rejects.toThrow(/no caller/)
+  })
+
+  test('only numbers and strings are forwarded as params', () => {
+    const fn = guarded(gate, { action: 'issue_refund', params: (amount: unknown) => ({ amount }) }, (amount: unknown) => amount)
+    // A boolean is dropped, so param_max sees no amount and the policy does not match.
+    expect(() => fn.as(bot)(true)).toThrow(Refused)
+    expect(fn.as(bot)(999)).toBe(999)
+  })
+
+  test('a sync function cannot be guarded by a gate with network stores (throws at wrap time)', async () => {
+    const rateStore = await RedisRateLimitStore.connect('redis://127.0.0.1:6379', { prefix: 'test-guarded' })
+    const networked = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [{ rate_limit: { max: 100, window: '1m' } }] }] }, { rateStore })
+    try {
+      expect(networked.supportsSync).toBe(false)
+      expect(() => guarded(networked, { action: 'issue_refund' }, (n: number) => n)).toThrow(SyncNotSupportedError)
+      const asyncFn = guarded(networked, { action: 'issue_refund' }, async (n: number) => n + 1)
+      await expect(asyncFn.as(bot)(1)).resolves.toBe(2)
+    } finally {
+      await networked.close()
+      rateStore.close()
+    }
+  })
+
+  test('guard() is a TS5 method decorator (applied by hand here)', async () => {
+    let calls = 0
+    const method = async function (this: unknown, amount: number): Promise<string> {
+      calls++
+      return `refunded ${amount}`
+    }
+    const decorated = guard(gate, { action: 'issue_refund', paramFields: { amount: 0 } })(method, { kind: 'method', name: 'refund' } as ClassMethodDecoratorContext<unknown, typeof method>)
+    await expect(runAs(bot, () => decorated.call(null, 10))).resolves.toBe('refunded 10')
+    await expect(runAs(bot, () => decorated.call(null, 10_000))).rejects.toBeInstanceOf(Refused)
+    expect(calls).toBe(1)
+  })
+
+  test('@guard decorator syntax, compiled by tsx in a child process', () => {
+    const root = join(__dirname, '..')
+    const out = execFileSync(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), join(__dirname, 'fixtures/decorator.ts')], { cwd: root, encoding: 'utf8' })
+    expect(JSON.parse(out.trim())).toEqual(['refunded 10', 'sync 20', 'refused NO_POLICY_MATCH', 'refused INVALID_CONTEXT', 'calls 2'])
+  })
+})

@@ -1,0 +1,174 @@
+// Post-quantum identity: hybrid (ML-DSA-65 + Ed25519) and PQ-only permit sign/verify, key
+// generation and a signed `evaluate()`, measured with tinybench against the pure-JS
+// @noble/post-quantum ML-DSA-65 (+ @noble/curves Ed25519 for hybrid) on the same messages,
+// in the same run. Runs alone (`npx tsx bench/pq.ts`) or from `npm run bench` (`runBench`).
+//
+// Our sign/verify include building/parsing the JSON envelope; noble's are the bare
+// primitives, so the comparison is conservative.
+
+import { ed25519, x25519 } from '@noble/curves/ed25519.js'
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
+import { Bench } from 'tinybench'
+
+import { DirectoryTokenVerifier, Gate, KavachKeyPair, PqTokenSigner, PublicKeyDirectory } from '../index'
+import type { PermitTokenInput } from '../index'
+import type { BenchRow } from './run'
+
+const CELL_MS = Number(process.env.KAVACH_BENCH_MS ?? 1_500)
+
+const TOKEN: PermitTokenInput = {
+  tokenId: '11111111-1111-4111-8111-111111111111',
+  evaluationId: '22222222-2222-4222-8222-222222222222',
+  issuedAt: 1767225600,
+  expiresAt: 1767225630,
+  actionName: 'issue_refund',
+}
+
+/** FORMATS.md canonical bytes of TOKEN: what both implementations sign. */
+function canonical(t: PermitTokenInput): Uint8Array {
+  const uuid = (s: string): Buffer => Buffer.from(s.replace(/-/g, ''), 'hex')
+  const times = Buffer.alloc(16)
+  times.writeBigInt64LE(BigInt(t.issuedAt), 0)
+  times.writeBigInt64LE(BigInt(t.expiresAt), 8)
+  return new Uint8Array(Buffer.concat([uuid(t.tokenId), uuid(t.evaluationId), times, Buffer.from(t.actionName, 'utf8')]))
+}
+
+interface Pair {
+  label: string
+  ours: () => void
+  noble: () => void
+}
+
+export interface PqComparison {
+  label: string
+  oursOpsPerSec: number
+  nobleOpsPerSec: number
+  speedup: number
+}
+
+function row(name: string, bench: Bench, taskName: string): BenchRow {
+  const task = bench.getTask(taskName)
+  const r = task?.result
+  if (r === undefined || !('latency' in r)) throw new Error(`bench task ${taskName} has no result`)
+  return {
+    name,
+    p50us: (r.latency.p50 ?? 0) * 1000,
+    p99us: (r.latency.p99 ?? 0) * 1000,
+    opsPerSec: 1000 / r.latency.mean,
+    samples: r.latency.samplesCount,
+  }
+}
+
+/** Runs every benchmark; rows for the shared table plus the speedups over noble. */
+export async function runPqBench(): Promise<{ rows: BenchRow[]; comparisons: PqComparison[] }> {
+  const msg = canonical(TOKEN)
+  const kp = KavachKeyPair.generate()
+  const hybrid = PqTokenSigner.fromKeypairHybrid(kp)
+  const pqOnly = PqTokenSigner.fromKeypairPqOnly(kp)
+  const dir = PublicKeyDirectory.inMemory([kp.publicKeys()])
+  const hybridVerifier = new DirectoryTokenVerifier(dir, true)
+  const pqVerifier = new DirectoryTokenVerifier(dir, false)
+  const hybridSig = hybrid.sign(TOKEN)
+  const pqSig = pqOnly.sign(TOKEN)
+
+  // noble keys of the same kind; signatures over the same canonical bytes.
+  const nDsa = ml_dsa65.keygen(new Uint8Array(32).fill(7))
+  const nEdSk = new Uint8Array(32).fill(8)
+  const nEdPk = ed25519.getPublicKey(nEdSk)
+  const nDsaSig = ml_dsa65.sign(msg, nDsa.secretKey)
+  const nEdSig = ed25519.sign(msg, nEdSk)
+  if (!ml_dsa65.verify(nDsaSig, msg, nDsa.publicKey) || !ed25519.verify(nEdSig, msg, nEdPk)) {
+    throw new Error('noble self-check failed')
+  }
+
+  const PERMIT_ALL = { policies: [{ name: 'all', effect: 'permit' as const, conditions: [] }] }
+  const ctx = { principalId: 'agent-bench', principalKind: 'agent' as const, actionName: 'issue_refund', params: { amount: 10 } }
+  const signedGate = Gate.fromObject(PERMIT_ALL, { tokenSigner: hybrid, enableDrift: false })
+  const plainGate = Gate.fromObject(PERMIT_ALL, { enableDrift: false })
+  if (signedGate.evaluate(ctx).signature === undefined) throw new Error('signed gate did not sign')
+
+  const pairs: Pair[] = [
+    {
+      label: 'hybrid sign',
+      ours: () => void hybrid.sign(TOKEN),
+      noble: () => {
+        ml_dsa65.sign(msg, nDsa.secretKey)
+        ed25519.sign(msg, nEdSk)
+      },
+    },
+    {
+      label: 'hybrid verify',
+      ours: () => hybridVerifier.verify(TOKEN, hybridSig),
+      noble: () => {
+        if (!ml_dsa65.verify(nDsaSig, msg, nDsa.publicKey) || !ed25519.verify(nEdSig, msg, nEdPk)) throw new Error('bad')
+      },
+    },
+    {
+      label: 'PQ-only sign',
+      ours: () => void pqOnly.sign(TOKEN),
+      noble: () => void ml_dsa65.sign(msg, nDsa.secretKey),
+    },
+    {
+      label: 'PQ-only verify',
+      ours: () => pqVerifier.verify(TOKEN, pqSig),
+      noble: () => {
+        if (!ml_dsa65.verify(nDsaSig, msg, nDsa.publicKey)) throw new Error('bad')
+      },
+    },
+    {
+      label: 'keygen (ML-DSA-65 + Ed25519 + ML-KEM-768 + X25519)',
+      ours: () => void KavachKeyPair.generate(),
+      noble: () => {
+        ml_dsa65.keygen()
+        ed25519.keygen()
+        ml_kem768.keygen()
+        x25519.keygen()
+      },
+    },
+  ]
+
+  const bench = new Bench({ time: CELL_MS, warmupTime: 200 })
+  for (const p of pairs) {
+    bench.add(`ours ${p.label}`, p.ours)
+    bench.add(`noble ${p.label}`, p.noble)
+  }
+  bench.add('evaluate (unsigned)', () => void plainGate.evaluate(ctx))
+  bench.add('evaluate (hybrid-signed permit)', () => void signedGate.evaluate(ctx))
+  await bench.run()
+
+  const rows: BenchRow[] = []
+  const comparisons: PqComparison[] = []
+  for (const p of pairs) {
+    const ours = row(`pq ${p.label} (kavach)`, bench, `ours ${p.label}`)
+    const noble = row(`pq ${p.label} (@noble, pure JS)`, bench, `noble ${p.label}`)
+    const speedup = ours.opsPerSec / noble.opsPerSec
+    ours.name += ` ${speedup.toFixed(1)}x`
+    rows.push(ours, noble)
+    comparisons.push({ label: p.label, oursOpsPerSec: ours.opsPerSec, nobleOpsPerSec: noble.opsPerSec, speedup })
+  }
+  rows.push(row('evaluate (unsigned)', bench, 'evaluate (unsigned)'))
+  rows.push(row('evaluate (hybrid-signed permit)', bench, 'evaluate (hybrid-signed permit)'))
+  await Promise.all([signedGate.close(), plainGate.close()])
+  return { rows, comparisons }
+}
+
+/** Entry point of the shared bench runner (bench/run.ts). */
+export async function runBench(): Promise<BenchRow[]> {
+  return (await runPqBench()).rows
+}
+
+if (require.main === module) {
+  void runPqBench().then(({ rows, comparisons }) => {
+    console.table(
+      rows.map((r) => ({
+        benchmark: r.name,
+        'p50 (µs)': r.p50us.toFixed(1),
+        'p99 (µs)': r.p99us.toFixed(1),
+        'ops/s': Math.round(r.opsPerSec).toLocaleString('en-US'),
+        samples: r.samples,
+      })),
+    )
+    for (const c of comparisons) console.log(`${c.label}: ${c.speedup.toFixed(1)}x faster than @noble (target >= 8x for sign/verify)`)
+  })
+}

@@ -1,0 +1,123 @@
+//! A JS policy object → `serde_json::Value`, for `Gate.fromObject` / `reloadObject`.
+//! napi's generic serde conversion reports `NaN` or a function as "failed to convert js number"
+//! without saying where; this walk names the policy and the key instead, and treats
+//! `undefined` properties as absent (as `JSON.stringify` does). Load time only, never on the
+//! hot path.
+
+use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
+use napi::{JsValue, ValueType};
+use serde_json::{Map, Number, Value};
+
+use crate::error::{to_js, Result};
+
+const CODE: &str = "POLICY_PARSE";
+/// Deeper than any policy needs; stops cyclic objects from recursing forever.
+const MAX_DEPTH: usize = 16;
+
+pub fn to_value(v: Unknown<'_>) -> Result<Value> {
+    let mut path = Vec::new();
+    convert(v, &mut path, None)
+}
+
+/// `policy 'name'` for errors inside policies[i], else the top level.
+fn label(path: &[String], policy_name: Option<&str>) -> String {
+    let key = path.last().map_or("<root>", String::as_str);
+    match policy_name {
+        Some(n) => format!("policy '{n}': key '{key}'"),
+        None if path.len() >= 2 => format!("policy #{}: key '{key}'", path[1]),
+        None => format!("key '{}'", path.join(".")),
+    }
+}
+
+fn convert(v: Unknown<'_>, path: &mut Vec<String>, policy: Option<&str>) -> Result<Value> {
+    let fail =
+        |path: &[String], what: String| to_js(CODE, format!("{} {what}", label(path, policy)));
+    if path.len() > MAX_DEPTH {
+        return Err(fail(path, "is nested too deeply (a cycle?)".into()));
+    }
+    let ty = v.get_type().map_err(|e| fail(path, e.reason))?;
+    Ok(match ty {
+        ValueType::Null => Value::Null,
+        ValueType::Boolean => Value::Bool(v.coerce_to_bool().map_err(|e| fail(path, e.reason))?),
+        ValueType::Number => {
+            let n = v
+                .coerce_to_number()
+                .and_then(|n| n.get_double())
+                .map_err(|e| fail(path, e.reason))?;
+            // Integral values stay integers so `priority: 3` and TOML's `3` read the same.
+            let num = if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                #[allow(clippy::cast_possible_truncation)]
+                Some(Number::from(n as i64))
+            } else {
+                Number::from_f64(n)
+            };
+            Value::Number(
+                num.ok_or_else(|| fail(path, format!("must be a finite number, got {n}")))?,
+            )
+        }
+        ValueType::String => Value::String(
+            v.coerce_to_string()
+                .and_then(|s| s.into_utf8())
+                .and_then(|s| s.into_owned())
+                .map_err(|e| fail(path, e.reason))?,
+        ),
+        ValueType::Object => {
+            let obj: Object<'_> = v.coerce_to_object().map_err(|e| fail(path, e.reason))?;
+            if v.is_array().map_err(|e| fail(path, e.reason))? {
+                let len = obj.get_array_length().map_err(|e| fail(path, e.reason))?;
+                let mut items = Vec::with_capacity(len as usize);
+                for i in 0..len {
+                    let item: Unknown<'_> = obj.get_element(i).map_err(|e| fail(path, e.reason))?;
+                    path.push(i.to_string());
+                    // Entering policies[i]: errors below name the policy.
+                    let name = (path.len() == 2).then(|| policy_name(item)).flatten();
+                    let converted = convert(item, path, name.as_deref().or(policy))?;
+                    path.pop();
+                    items.push(converted);
+                }
+                Value::Array(items)
+            } else {
+                let keys = obj.get_property_names().map_err(|e| fail(path, e.reason))?;
+                let len = keys.get_array_length().map_err(|e| fail(path, e.reason))?;
+                let mut map = Map::new();
+                for i in 0..len {
+                    let key: String = keys.get_element(i).map_err(|e| fail(path, e.reason))?;
+                    let value: Unknown<'_> = obj
+                        .get_named_property(&key)
+                        .map_err(|e| fail(path, e.reason))?;
+                    if matches!(value.get_type(), Ok(ValueType::Undefined)) {
+                        continue;
+                    }
+                    path.push(key.clone());
+                    let converted = convert(value, path, policy)?;
+                    path.pop();
+                    map.insert(key, converted);
+                }
+                Value::Object(map)
+            }
+        }
+        other => {
+            return Err(fail(
+                path,
+                format!("must be a string, number, boolean, array or object, got {other:?}")
+                    .to_lowercase(),
+            ))
+        }
+    })
+}
+
+fn policy_name(item: Unknown<'_>) -> Option<String> {
+    if !matches!(item.get_type(), Ok(ValueType::Object)) {
+        return None;
+    }
+    let obj = item.coerce_to_object().ok()?;
+    let name: Unknown<'_> = obj.get_named_property("name").ok()?;
+    if !matches!(name.get_type(), Ok(ValueType::String)) {
+        return None;
+    }
+    name.coerce_to_string()
+        .and_then(|s| s.into_utf8())
+        .and_then(|s| s.into_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+}

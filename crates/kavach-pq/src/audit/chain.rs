@@ -1,0 +1,291 @@
+//! `SignedAuditChain`: append-only chain of signed audit entries, in memory or in a durable
+//! JSONL file ([`super::file`]). A file-backed chain keeps only its head in memory.
+
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::audit::chain_entry::{ChainEntry, GENESIS};
+use crate::audit::checkpoint::Checkpoint;
+use crate::audit::entry::AuditEntry;
+use crate::audit::file::{open_and_verify, FileOptions, FileState};
+use crate::audit::verify::{verify_jsonl, verify_reader};
+use crate::bundle::PublicKeyBundle;
+use crate::error::{PqError, Result};
+use crate::keys::KavachKeyPair;
+use crate::signed_payload::SignedPayload;
+
+/// Sign each data blob as a payload, spreading the work over a few threads.
+fn sign_parallel(
+    kp: &KavachKeyPair,
+    data: Vec<Vec<u8>>,
+    hybrid: bool,
+) -> Result<Vec<SignedPayload>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 4);
+    if threads == 1 || data.len() < 8 {
+        return data
+            .into_iter()
+            .map(|d| SignedPayload::sign(kp, d, hybrid))
+            .collect();
+    }
+    let chunk = data.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut it = data.into_iter().peekable();
+    while it.peek().is_some() {
+        chunks.push(it.by_ref().take(chunk).collect());
+    }
+    let results: Vec<Result<Vec<SignedPayload>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| {
+                s.spawn(move || {
+                    c.into_iter()
+                        .map(|d| SignedPayload::sign(kp, d, hybrid))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(PqError::SigningFailed("signing thread panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+#[derive(Debug)]
+enum Store {
+    /// Lines without their `\n`.
+    Memory(Vec<String>),
+    File(Box<FileState>),
+}
+
+/// A signed, hash-linked audit chain written by one key pair.
+#[derive(Debug)]
+pub struct SignedAuditChain {
+    kp: Arc<KavachKeyPair>,
+    hybrid: bool,
+    len: u64,
+    head: String,
+    store: Store,
+}
+
+impl SignedAuditChain {
+    /// An empty in-memory chain; `hybrid` signs every entry with ML-DSA-65 and Ed25519.
+    pub fn new(kp: Arc<KavachKeyPair>, hybrid: bool) -> Self {
+        Self {
+            kp,
+            hybrid,
+            len: 0,
+            head: GENESIS.to_string(),
+            store: Store::Memory(Vec::new()),
+        }
+    }
+
+    /// Open (or create) a durable chain at `path`: the existing lines are verified (streaming)
+    /// under `kp`'s public keys, a torn final line is repaired, and appends continue the chain.
+    pub fn open_file(path: &Path, kp: Arc<KavachKeyPair>, opts: FileOptions) -> Result<Self> {
+        let (state, verifier) = open_and_verify(path, kp.bundle_ref(), opts)?;
+        let hybrid = verifier.mode().or(opts.hybrid).unwrap_or(true);
+        Ok(Self {
+            kp,
+            hybrid,
+            len: verifier.len(),
+            head: verifier.head().to_string(),
+            store: Store::File(Box::new(state)),
+        })
+    }
+
+    /// Sign `entry`, link it and store it; returns the new length. For a file chain the line
+    /// is written and (per `sync_every`) fsynced before this returns.
+    pub fn append(&mut self, entry: &AuditEntry) -> Result<u64> {
+        let payload = SignedPayload::sign(&self.kp, entry.to_json_bytes()?, self.hybrid)?;
+        self.append_payload(payload)
+    }
+
+    /// Group commit: sign every entry (in parallel, on up to 4 threads: signing does not depend
+    /// on chain position), link them in order, write them with one write and one fsync.
+    /// Returns the new length; every entry of the batch is acknowledged when this returns.
+    pub fn append_batch(&mut self, entries: &[AuditEntry]) -> Result<u64> {
+        let data: Vec<Vec<u8>> = entries
+            .iter()
+            .map(AuditEntry::to_json_bytes)
+            .collect::<Result<_>>()?;
+        let payloads = sign_parallel(&self.kp, data, self.hybrid)?;
+        let mut lines = String::new();
+        let mut len = self.len;
+        let mut head = self.head.clone();
+        for p in payloads {
+            let e = ChainEntry::link(len, head, p);
+            lines.push_str(&e.to_line()?);
+            lines.push('\n');
+            head = e.entry_hash;
+            len += 1;
+        }
+        match &mut self.store {
+            Store::Memory(v) => v.extend(lines.lines().map(str::to_string)),
+            Store::File(f) => f.append_block(lines.as_bytes(), len)?,
+        }
+        self.len = len;
+        self.head = head;
+        Ok(len)
+    }
+
+    /// Link an already signed payload (golden tests use fixed times and nonces). The payload
+    /// must be signed by this chain's key in this chain's mode.
+    pub fn append_payload(&mut self, payload: SignedPayload) -> Result<u64> {
+        payload.check_mode(self.hybrid)?;
+        if payload.key_id != self.kp.id() {
+            return Err(PqError::InvalidArgument(format!(
+                "payload key id '{}' is not the chain's key '{}'",
+                payload.key_id,
+                self.kp.id()
+            )));
+        }
+        let entry = ChainEntry::link(self.len, self.head.clone(), payload);
+        let line = entry.to_line()?;
+        let new_len = self.len + 1;
+        match &mut self.store {
+            Store::Memory(lines) => lines.push(line),
+            Store::File(f) => {
+                f.append_line(&line, new_len)?;
+            }
+        }
+        self.len = new_len;
+        self.head = entry.entry_hash;
+        Ok(new_len)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when the chain has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Hash of the last entry, `genesis` when empty.
+    pub fn head_hash(&self) -> &str {
+        &self.head
+    }
+
+    /// True when entries carry Ed25519 signatures too.
+    pub fn is_hybrid(&self) -> bool {
+        self.hybrid
+    }
+
+    /// Id of the signing key.
+    pub fn key_id(&self) -> &str {
+        self.kp.id()
+    }
+
+    /// Entries known to be on disk (fsynced); equals `len` for in-memory chains.
+    pub fn durable_len(&self) -> u64 {
+        match &self.store {
+            Store::Memory(_) => self.len,
+            Store::File(f) => f.durable_len,
+        }
+    }
+
+    /// Bytes of a torn final line removed when the file was opened.
+    pub fn torn_bytes_truncated(&self) -> u64 {
+        match &self.store {
+            Store::Memory(_) => 0,
+            Store::File(f) => f.torn_bytes_truncated,
+        }
+    }
+
+    /// fsync pending appends now (no-op in memory).
+    pub fn sync(&mut self) -> Result<()> {
+        let len = self.len;
+        match &mut self.store {
+            Store::Memory(_) => Ok(()),
+            Store::File(f) if f.unsynced > 0 => f.sync(len),
+            Store::File(_) => Ok(()),
+        }
+    }
+
+    /// Verify the whole chain under `bundle` in this chain's mode (streams a file chain).
+    pub fn verify(&self, bundle: &PublicKeyBundle) -> Result<u64> {
+        let n = match &self.store {
+            Store::Memory(lines) => {
+                let mut v =
+                    crate::audit::verify::ChainVerifier::new(bundle, Some(self.hybrid), None)?;
+                for l in lines {
+                    v.push_line(l.as_bytes())?;
+                }
+                v.finish()?
+            }
+            Store::File(f) => {
+                let file = std::fs::File::open(&f.path).map_err(|e| {
+                    PqError::Io(format!(
+                        "cannot read audit file '{}': {e}",
+                        f.path.display()
+                    ))
+                })?;
+                verify_reader(BufReader::new(file), bundle, Some(self.hybrid), None)?
+            }
+        };
+        // A file may have been appended to by nobody else (it is locked), so anything beyond
+        // our own length means tampering; fewer means truncation.
+        if n != self.len {
+            return Err(PqError::ChainInvalid(format!(
+                "entry {}: chain holds {n} entries but {} were appended",
+                n.min(self.len),
+                self.len
+            )));
+        }
+        Ok(n)
+    }
+
+    /// The chain as JSONL (each line ends in `\n`). A file chain is read back from disk.
+    pub fn export_jsonl(&self) -> Result<Vec<u8>> {
+        match &self.store {
+            Store::Memory(lines) => {
+                let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+                for l in lines {
+                    out.extend_from_slice(l.as_bytes());
+                    out.push(b'\n');
+                }
+                Ok(out)
+            }
+            Store::File(f) => std::fs::read(&f.path).map_err(|e| {
+                PqError::Io(format!(
+                    "cannot read audit file '{}': {e}",
+                    f.path.display()
+                ))
+            }),
+        }
+    }
+
+    /// A signed checkpoint of the current length and head (a file chain is fsynced first, so
+    /// the checkpoint never covers entries that are not on disk).
+    pub fn checkpoint(&mut self) -> Result<Checkpoint> {
+        self.sync()?;
+        Checkpoint::sign(&self.kp, self.hybrid, self.len, &self.head, Utc::now())
+    }
+
+    /// Verify a JSONL blob (see [`verify_jsonl`]).
+    pub fn verify_jsonl(
+        blob: &[u8],
+        bundle: &PublicKeyBundle,
+        mode: Option<bool>,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<u64> {
+        verify_jsonl(blob, bundle, mode, checkpoint)
+    }
+}

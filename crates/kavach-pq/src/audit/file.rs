@@ -1,0 +1,209 @@
+//! Durable JSONL storage for a chain: append-only file, every line written then fsynced
+//! (or fsynced in groups), verified and continued on open.
+//!
+//! Crash handling: a line is acknowledged only after the fsync that covers it. A crash can
+//! therefore leave at most an unterminated final line that was never acknowledged. On open,
+//! an unterminated final line that parses and verifies as the next entry is kept (its `\n` is
+//! added); anything else in that position is truncated and reported
+//! ([`FileState::torn_bytes_truncated`]). A complete line that fails verification makes the
+//! open fail: nothing acknowledged is ever dropped silently.
+//!
+//! Only one writer at a time: the file is locked exclusively (advisory lock) while open.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::audit::verify::ChainVerifier;
+use crate::bundle::PublicKeyBundle;
+use crate::error::{PqError, Result};
+
+/// How often appends are fsynced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileOptions {
+    /// `Some(true)` hybrid, `Some(false)` PQ-only, `None`: the existing file's mode, or hybrid
+    /// for a new file. An explicit mode that differs from the file's is refused.
+    pub hybrid: Option<bool>,
+    /// fsync after every `sync_every` appends (1 = every append). Appends after the last fsync
+    /// are written but not yet acknowledged (see `durable_length`).
+    pub sync_every: u32,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        Self {
+            hybrid: None,
+            sync_every: 1,
+        }
+    }
+}
+
+/// Open file plus what the open found.
+#[derive(Debug)]
+pub struct FileState {
+    pub path: PathBuf,
+    pub file: File,
+    pub sync_every: u32,
+    pub unsynced: u32,
+    pub durable_len: u64,
+    /// Bytes of an incomplete final line removed on open (0 when the file was clean).
+    pub torn_bytes_truncated: u64,
+    /// Set after a failed write: the file may hold a partial line, so refuse further appends
+    /// until reopened (reopening repairs it).
+    pub poisoned: bool,
+}
+
+fn io(path: &Path, what: &str, e: std::io::Error) -> PqError {
+    PqError::Io(format!("{what} '{}': {e}", path.display()))
+}
+
+/// Open (or create) `path`, verify every complete line under `bundle`, repair a torn tail.
+/// Returns the file state and the verifier positioned after the last entry.
+pub fn open_and_verify(
+    path: &Path,
+    bundle: &PublicKeyBundle,
+    opts: FileOptions,
+) -> Result<(FileState, ChainVerifier)> {
+    if opts.sync_every == 0 {
+        return Err(PqError::InvalidArgument(
+            "sync_every must be at least 1".into(),
+        ));
+    }
+    let existed = path.exists();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| io(path, "cannot open audit file", e))?;
+    if !existed {
+        sync_parent_dir(path)?;
+    }
+    file.try_lock().map_err(|e| {
+        PqError::Io(format!(
+            "audit file '{}' is locked by another writer: {e}",
+            path.display()
+        ))
+    })?;
+    let mut verifier = ChainVerifier::new(bundle, opts.hybrid, None)?;
+    let mut good_end: u64 = 0;
+    let mut tail: Vec<u8> = Vec::new();
+    {
+        let mut reader = BufReader::with_capacity(1 << 16, &file);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| io(path, "cannot read audit file", e))?;
+            if n == 0 {
+                break;
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+                verifier.push_line(&line)?;
+                good_end += n as u64;
+            } else {
+                tail = std::mem::take(&mut line);
+                break;
+            }
+        }
+    }
+    let mut torn = 0u64;
+    if !tail.is_empty() {
+        if verifier.push_line(&tail).is_ok() {
+            // A complete entry missing only its newline: keep it.
+            file.write_all(b"\n")
+                .map_err(|e| io(path, "cannot repair audit file", e))?;
+        } else {
+            torn = tail.len() as u64;
+            file.set_len(good_end)
+                .map_err(|e| io(path, "cannot truncate torn line of audit file", e))?;
+        }
+        file.sync_all()
+            .map_err(|e| io(path, "cannot sync audit file", e))?;
+    }
+    file.seek(SeekFrom::End(0))
+        .map_err(|e| io(path, "cannot seek audit file", e))?;
+    let state = FileState {
+        path: path.to_path_buf(),
+        file,
+        sync_every: opts.sync_every,
+        unsynced: 0,
+        durable_len: verifier.len(),
+        torn_bytes_truncated: torn,
+        poisoned: false,
+    };
+    Ok((state, verifier))
+}
+
+/// Make a newly created file's directory entry durable (otherwise a crash could lose the
+/// whole file even though its lines were fsynced).
+#[cfg(unix)]
+fn sync_parent_dir(path: &Path) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io(parent, "cannot sync directory of audit file", e))
+}
+
+#[cfg(not(unix))]
+fn sync_parent_dir(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+impl FileState {
+    /// Append one line (`line` without `\n`); fsync when the group is full. Returns true when
+    /// this append was fsynced (acknowledged).
+    pub fn append_line(&mut self, line: &str, new_len: u64) -> Result<bool> {
+        if self.poisoned {
+            return Err(PqError::Io(format!(
+                "audit file '{}' had a failed write; reopen it to repair",
+                self.path.display()
+            )));
+        }
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        if let Err(e) = self.file.write_all(&buf) {
+            self.poisoned = true;
+            return Err(io(&self.path, "cannot write audit file", e));
+        }
+        self.unsynced += 1;
+        if self.unsynced >= self.sync_every {
+            self.sync(new_len)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Group commit: write a block of complete lines at once and fsync it. `new_len` becomes
+    /// the durable length.
+    pub fn append_block(&mut self, block: &[u8], new_len: u64) -> Result<()> {
+        if self.poisoned {
+            return Err(PqError::Io(format!(
+                "audit file '{}' had a failed write; reopen it to repair",
+                self.path.display()
+            )));
+        }
+        if let Err(e) = self.file.write_all(block) {
+            self.poisoned = true;
+            return Err(io(&self.path, "cannot write audit file", e));
+        }
+        self.sync(new_len)
+    }
+
+    /// fsync everything written so far; `len` becomes the durable length.
+    pub fn sync(&mut self, len: u64) -> Result<()> {
+        if let Err(e) = self.file.sync_data() {
+            self.poisoned = true;
+            return Err(io(&self.path, "cannot sync audit file", e));
+        }
+        self.unsynced = 0;
+        self.durable_len = len;
+        Ok(())
+    }
+}

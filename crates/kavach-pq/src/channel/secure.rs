@@ -1,0 +1,355 @@
+//! `SecureChannel`: authenticated encryption to one remote identity (FORMATS.md "Secure
+//! channel"), with this package's **channel format v2**.
+//!
+//! Per message: ML-KEM-768 encapsulation to the recipient plus an ephemeral X25519 exchange;
+//! `key = HKDF-SHA256(salt "kavach-pq-salt-v1", ikm = kem_secret ‖ x25519_secret,
+//! info "kavach-pq-channel-key-v1", 32 bytes)`; ChaCha20-Poly1305 with a random 12-byte nonce
+//! and the recipient key id as associated data.
+//!
+//! What v2 changes against the shared (v1) format, on purpose:
+//!
+//! 1. The signature of a signed message also covers its context id, correlation id, the
+//!    recipient key id and the sealed payload id:
+//!    ```text
+//!    signed = data ‖ nonce ‖ ts ‖ "\0kavach-channel-v2\0"
+//!             ‖ lp(context_id) ‖ lp(correlation_id) ‖ lp(recipient_key_id) ‖ lp(payload_id)
+//!    lp(x)  = u32 little-endian byte length of x ‖ x (UTF-8)
+//!    ```
+//!    (v1 signs only `data ‖ nonce ‖ ts`.) So a recipient cannot re-wrap someone else's
+//!    signed message for another context or another recipient, and a changed payload id is
+//!    detected. The plaintext JSON carries `"channel_version":2`.
+//! 2. A hybrid receiver requires the X25519 leg (`ephemeral_x25519_pk`, 32 bytes, contributory).
+//! 3. Replay protection remembers every nonce inside a bounded time window (default 300 s back,
+//!    30 s ahead) and refuses messages outside it ([`super::replay`]).
+//!
+//! Interoperating: v2 receivers refuse v1 signed messages unless `accept_v1` is set (then
+//! they are verified over the v1 bytes, with the same window and replay checks). v1 receivers
+//! refuse v2 signed messages (`signature verification failed`), so upgrade receivers first.
+//! `send_data`/`receive_data` are unchanged from v1.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use parking_lot::Mutex;
+
+use crate::bundle::PublicKeyBundle;
+use crate::channel::primitives::{aead_open, aead_seal, hkdf_sha256, AEAD_NONCE_LEN, AEAD_TAG_LEN};
+use crate::channel::replay::ReplayGuard;
+use crate::channel::sealed::{ChannelMessage, SealedPayload};
+use crate::error::{os_random, PqError, Result};
+use crate::keys::KavachKeyPair;
+use crate::signed_payload::{PayloadVerifier, SignedPayload};
+
+/// HKDF salt (shared format).
+pub const HKDF_SALT: &[u8] = b"kavach-pq-salt-v1";
+/// HKDF info (shared format).
+pub const HKDF_INFO: &[u8] = b"kavach-pq-channel-key-v1";
+/// Domain tag of the v2 signature suffix.
+pub const V2_DOMAIN: &[u8] = b"\0kavach-channel-v2\0";
+/// Value of `channel_version` written by this package.
+pub const CHANNEL_VERSION: u32 = 2;
+
+/// Channel tuning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelOptions {
+    /// Sign with ML-DSA-65 and Ed25519, and require both (and the X25519 leg) on receipt.
+    pub hybrid: bool,
+    /// How far back a message may be signed and still be accepted.
+    pub replay_window: Duration,
+    /// How far ahead (clock skew) a message may be signed.
+    pub max_future_skew: Duration,
+    /// Hard cap on remembered nonces.
+    pub max_tracked_nonces: usize,
+    /// Also accept v1 signed messages (signature without context binding).
+    pub accept_v1: bool,
+}
+
+impl Default for ChannelOptions {
+    fn default() -> Self {
+        Self {
+            hybrid: true,
+            replay_window: Duration::seconds(300),
+            max_future_skew: Duration::seconds(30),
+            max_tracked_nonces: 1 << 20,
+            accept_v1: false,
+        }
+    }
+}
+
+fn lp(out: &mut Vec<u8>, s: &str) {
+    let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// The v2 suffix appended to `data ‖ nonce ‖ ts` before signing.
+pub fn v2_suffix(
+    context_id: &str,
+    correlation_id: &str,
+    recipient_key_id: &str,
+    payload_id: &str,
+) -> Vec<u8> {
+    let mut s = Vec::with_capacity(
+        V2_DOMAIN.len()
+            + 16
+            + context_id.len()
+            + correlation_id.len()
+            + recipient_key_id.len()
+            + 36,
+    );
+    s.extend_from_slice(V2_DOMAIN);
+    lp(&mut s, context_id);
+    lp(&mut s, correlation_id);
+    lp(&mut s, recipient_key_id);
+    lp(&mut s, payload_id);
+    s
+}
+
+/// One local identity talking to one remote identity.
+pub struct SecureChannel {
+    local: Arc<KavachKeyPair>,
+    remote: PublicKeyBundle,
+    remote_verifier: PayloadVerifier,
+    opts: ChannelOptions,
+    replay: Mutex<ReplayGuard>,
+    /// Testing hook: a fixed "now" instead of the system clock.
+    clock: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl std::fmt::Debug for SecureChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecureChannel")
+            .field("local", &self.local.id())
+            .field("remote", &self.remote.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecureChannel {
+    /// A channel from `local` to the owner of `remote` (validated, and refused if expired).
+    pub fn new(
+        local: Arc<KavachKeyPair>,
+        remote: PublicKeyBundle,
+        opts: ChannelOptions,
+    ) -> Result<Self> {
+        remote.validate()?;
+        remote.check_not_expired_at(Utc::now())?;
+        if opts.replay_window <= Duration::zero() || opts.max_future_skew < Duration::zero() {
+            return Err(PqError::InvalidArgument(
+                "replay window must be positive and future skew not negative".into(),
+            ));
+        }
+        if opts.max_tracked_nonces == 0 {
+            return Err(PqError::InvalidArgument(
+                "max tracked nonces must be at least 1".into(),
+            ));
+        }
+        let remote_verifier = PayloadVerifier::new(&remote)?;
+        let replay = ReplayGuard::new(
+            opts.replay_window,
+            opts.max_future_skew,
+            opts.max_tracked_nonces,
+        );
+        Ok(Self {
+            local,
+            remote,
+            remote_verifier,
+            opts,
+            replay: Mutex::new(replay),
+            clock: Mutex::new(None),
+        })
+    }
+
+    /// Our key id.
+    pub fn local_key_id(&self) -> &str {
+        self.local.id()
+    }
+
+    /// The remote key id.
+    pub fn remote_key_id(&self) -> &str {
+        &self.remote.id
+    }
+
+    /// Nonces currently remembered by the replay guard.
+    pub fn tracked_nonces(&self) -> usize {
+        self.replay.lock().tracked()
+    }
+
+    /// TESTING ONLY: pin the channel's clock (signing time and window checks) to `now`, or
+    /// `None` for the system clock.
+    pub fn set_clock_for_testing(&self, now: Option<DateTime<Utc>>) {
+        *self.clock.lock() = now;
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.lock().unwrap_or_else(Utc::now)
+    }
+
+    fn seal(&self, plaintext: &[u8], payload_id: String) -> Result<Vec<u8>> {
+        let (kem_ciphertext, kem_ss) = self.remote.ml_kem_encapsulate()?;
+        let mut eph = zeroize::Zeroizing::new([0u8; 32]);
+        os_random(eph.as_mut_slice())?;
+        let eph_secret = x25519_dalek::StaticSecret::from(*eph);
+        let eph_pk = x25519_dalek::PublicKey::from(&eph_secret).to_bytes();
+        let remote_x: [u8; 32] = self
+            .remote
+            .x25519_public_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| PqError::InvalidKey("remote X25519 key must be 32 bytes".into()))?;
+        let x_ss = crate::channel::primitives::x25519_checked(&eph, &remote_x)?;
+        let key = derive_key(&kem_ss[..], &x_ss[..])?;
+        let mut nonce = [0u8; AEAD_NONCE_LEN];
+        os_random(&mut nonce)?;
+        let encrypted_data = aead_seal(&key, &nonce, self.remote.id.as_bytes(), plaintext)?;
+        let sealed = SealedPayload {
+            kem_ciphertext,
+            encrypted_data,
+            nonce: nonce.to_vec(),
+            auth_tag: Vec::new(),
+            ephemeral_x25519_pk: Some(eph_pk.to_vec()),
+            recipient_key_id: self.remote.id.clone(),
+            payload_id,
+        };
+        serde_json::to_vec(&sealed)
+            .map_err(|e| PqError::Format(format!("cannot serialise sealed payload: {e}")))
+    }
+
+    fn open(&self, sealed: &[u8]) -> Result<(SealedPayload, Vec<u8>)> {
+        let mut s: SealedPayload = serde_json::from_slice(sealed)
+            .map_err(|e| PqError::Format(format!("invalid sealed payload JSON: {e}")))?;
+        if s.recipient_key_id != self.local.id() {
+            return Err(PqError::DecryptionFailed(format!(
+                "wrong recipient: message is addressed to '{}', not to '{}'",
+                s.recipient_key_id,
+                self.local.id()
+            )));
+        }
+        let kem_ss = self.local.ml_kem_decapsulate(&s.kem_ciphertext)?;
+        let ikm_x = match s.ephemeral_x25519_pk.as_deref() {
+            Some(pk) if !pk.is_empty() => {
+                let pk: [u8; 32] = pk.try_into().map_err(|_| {
+                    PqError::DecryptionFailed(format!(
+                        "ephemeral X25519 key must be 32 bytes, got {}",
+                        pk.len()
+                    ))
+                })?;
+                Some(self.local.x25519_diffie_hellman(&pk)?)
+            }
+            _ if self.opts.hybrid => {
+                return Err(PqError::DecryptionFailed(
+                    "hybrid receiver requires the X25519 leg (ephemeral_x25519_pk missing)".into(),
+                ))
+            }
+            _ => None,
+        };
+        let key = derive_key(&kem_ss[..], ikm_x.as_ref().map_or(&[][..], |x| &x[..]))?;
+        match s.auth_tag.len() {
+            0 => {}
+            AEAD_TAG_LEN => {
+                let tag = std::mem::take(&mut s.auth_tag);
+                s.encrypted_data.extend_from_slice(&tag);
+            }
+            n => {
+                return Err(PqError::DecryptionFailed(format!(
+                    "auth_tag must be empty or {AEAD_TAG_LEN} bytes, got {n}"
+                )))
+            }
+        }
+        let plain = aead_open(
+            &key,
+            &s.nonce,
+            self.local.id().as_bytes(),
+            &s.encrypted_data,
+        )?;
+        Ok((s, plain))
+    }
+
+    /// Encrypt raw bytes to the remote (no signature, no replay protection).
+    pub fn send_data(&self, data: &[u8]) -> Result<Vec<u8>> {
+        self.seal(data, uuid::Uuid::new_v4().to_string())
+    }
+
+    /// Decrypt a message addressed to us.
+    pub fn receive_data(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.open(sealed)?.1)
+    }
+
+    /// Sign `data` (v2: bound to context, correlation, recipient and payload id) and encrypt.
+    pub fn send_signed(
+        &self,
+        data: &[u8],
+        context_id: &str,
+        correlation_id: &str,
+    ) -> Result<Vec<u8>> {
+        let payload_id = uuid::Uuid::new_v4().to_string();
+        let suffix = v2_suffix(context_id, correlation_id, &self.remote.id, &payload_id);
+        let signed_payload = SignedPayload::sign_with_suffix(
+            &self.local,
+            data.to_vec(),
+            self.opts.hybrid,
+            self.now(),
+            uuid::Uuid::new_v4().to_string(),
+            &suffix,
+        )?;
+        let msg = ChannelMessage {
+            signed_payload,
+            context_id: context_id.to_string(),
+            correlation_id: correlation_id.to_string(),
+            channel_version: Some(CHANNEL_VERSION),
+        };
+        let plain = serde_json::to_vec(&msg)
+            .map_err(|e| PqError::Format(format!("cannot serialise channel message: {e}")))?;
+        self.seal(&plain, payload_id)
+    }
+
+    /// Decrypt, verify the sender's signature, check the context, the time window and the
+    /// nonce; return the data. A refused message does not consume its nonce.
+    pub fn receive_signed(&self, sealed: &[u8], expected_context_id: &str) -> Result<Vec<u8>> {
+        let (s, plain) = self.open(sealed)?;
+        let msg: ChannelMessage = serde_json::from_slice(&plain).map_err(|_| {
+            PqError::Format(
+                "message is not a signed channel message (sent with sendData? use receiveData)"
+                    .into(),
+            )
+        })?;
+        let p = &msg.signed_payload;
+        let suffix = match msg.channel_version {
+            Some(CHANNEL_VERSION) => v2_suffix(
+                &msg.context_id,
+                &msg.correlation_id,
+                &s.recipient_key_id,
+                &s.payload_id,
+            ),
+            None if self.opts.accept_v1 => Vec::new(),
+            None => {
+                return Err(PqError::SignatureInvalid(
+                    "v1 signed message refused: its signature does not cover the context \
+                     (enable accept_v1 to interoperate with v1 senders)"
+                        .into(),
+                ))
+            }
+            Some(v) => return Err(PqError::Format(format!("unsupported channel version {v}"))),
+        };
+        self.remote_verifier
+            .verify_with_suffix(p, self.opts.hybrid, &suffix)?;
+        if msg.context_id != expected_context_id {
+            return Err(PqError::ContextMismatch(format!(
+                "message is bound to context '{}', expected '{expected_context_id}'",
+                msg.context_id
+            )));
+        }
+        let now = self.now();
+        let mut guard = self.replay.lock();
+        guard.check(&p.nonce, p.signed_at, now)?;
+        guard.record(&p.nonce, p.signed_at);
+        Ok(msg.signed_payload.data)
+    }
+}
+
+fn derive_key(kem_ss: &[u8], x_ss: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let mut ikm = zeroize::Zeroizing::new(Vec::with_capacity(kem_ss.len() + x_ss.len()));
+    ikm.extend_from_slice(kem_ss);
+    ikm.extend_from_slice(x_ss);
+    hkdf_sha256(HKDF_SALT, &ikm, HKDF_INFO, 32)
+}

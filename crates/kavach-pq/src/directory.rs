@@ -1,0 +1,248 @@
+//! `PublicKeyDirectory`: key id → public-key bundle, in memory or loaded from a manifest file
+//! (unsigned, or signed by a root ML-DSA-65 key and verified before any bundle is exposed).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::PublicKeyBundle;
+use crate::error::{PqError, Result};
+use crate::keys::KavachKeyPair;
+use crate::primitives::MlDsaVerifier;
+
+/// A bundle with its ML-DSA key decoded once, shared by verifiers.
+#[derive(Debug)]
+pub struct DirectoryEntry {
+    /// The bundle as loaded.
+    pub bundle: PublicKeyBundle,
+    /// Its decoded ML-DSA-65 verifying key.
+    pub ml_dsa: MlDsaVerifier,
+}
+
+#[derive(Debug)]
+enum Source {
+    InMemory,
+    File(PathBuf),
+    SignedFile(PathBuf, Box<MlDsaVerifier>),
+}
+
+/// Root-signed manifest file (FORMATS.md "Directory manifests").
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignedManifest {
+    bundles_json: String,
+    #[serde(with = "crate::json_bytes::bytes")]
+    signature: Vec<u8>,
+}
+
+type Entries = BTreeMap<String, Arc<DirectoryEntry>>;
+
+/// Key id → bundle. Thread-safe; file-backed directories are read-only and reloadable.
+#[derive(Debug)]
+pub struct PublicKeyDirectory {
+    source: Source,
+    entries: RwLock<Entries>,
+}
+
+impl PublicKeyDirectory {
+    /// An in-memory directory (insert/remove allowed). Duplicate ids are an error.
+    pub fn in_memory(bundles: Vec<PublicKeyBundle>) -> Result<Self> {
+        let entries = index(bundles, PqError::InvalidArgument)?;
+        Ok(Self {
+            source: Source::InMemory,
+            entries: RwLock::new(entries),
+        })
+    }
+
+    /// Load an unsigned manifest (a JSON array of bundles). Read-only; `reload` re-reads it.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let entries = load_unsigned(&path)?;
+        Ok(Self {
+            source: Source::File(path),
+            entries: RwLock::new(entries),
+        })
+    }
+
+    /// Load a root-signed manifest, verifying the root signature before any bundle is exposed.
+    pub fn from_signed_file(path: impl AsRef<Path>, root_ml_dsa_vk: &[u8]) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let root = MlDsaVerifier::from_bytes(root_ml_dsa_vk)?;
+        let entries = load_signed(&path, &root)?;
+        Ok(Self {
+            source: Source::SignedFile(path, Box::new(root)),
+            entries: RwLock::new(entries),
+        })
+    }
+
+    /// The bundle of `key_id`, or `KEY_NOT_FOUND` (`public key not found`).
+    pub fn fetch(&self, key_id: &str) -> Result<PublicKeyBundle> {
+        self.entry(key_id).map(|e| e.bundle.clone())
+    }
+
+    /// The decoded entry of `key_id`, or `KEY_NOT_FOUND`.
+    pub fn entry(&self, key_id: &str) -> Result<Arc<DirectoryEntry>> {
+        self.entries
+            .read()
+            .get(key_id)
+            .cloned()
+            .ok_or_else(|| PqError::KeyNotFound(key_id.to_string()))
+    }
+
+    /// Add or replace a bundle (in-memory directories only).
+    pub fn insert(&self, bundle: PublicKeyBundle) -> Result<()> {
+        self.check_mutable("insert")?;
+        let entry = decode_entry(bundle, PqError::InvalidArgument)?;
+        self.entries
+            .write()
+            .insert(entry.bundle.id.clone(), Arc::new(entry));
+        Ok(())
+    }
+
+    /// Remove a bundle; returns whether it was present (in-memory directories only).
+    pub fn remove(&self, key_id: &str) -> Result<bool> {
+        self.check_mutable("remove")?;
+        Ok(self.entries.write().remove(key_id).is_some())
+    }
+
+    /// Re-read the backing file; on any failure the previous bundles stay in place and the
+    /// error is returned. In-memory directories have nothing to reload and keep their bundles.
+    pub fn reload(&self) -> Result<usize> {
+        let fresh = match &self.source {
+            Source::InMemory => return Ok(self.len()),
+            Source::File(p) => load_unsigned(p)?,
+            Source::SignedFile(p, root) => load_signed(p, root)?,
+        };
+        let n = fresh.len();
+        *self.entries.write() = fresh;
+        Ok(n)
+    }
+
+    /// Number of bundles.
+    pub fn len(&self) -> usize {
+        self.entries.read().len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.read().is_empty()
+    }
+
+    /// Key ids, sorted.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.entries.read().keys().cloned().collect()
+    }
+
+    /// All bundles, sorted by id.
+    pub fn bundles(&self) -> Vec<PublicKeyBundle> {
+        self.entries
+            .read()
+            .values()
+            .map(|e| e.bundle.clone())
+            .collect()
+    }
+
+    /// True for file-backed (read-only) directories.
+    pub fn is_file_backed(&self) -> bool {
+        !matches!(self.source, Source::InMemory)
+    }
+
+    fn check_mutable(&self, op: &str) -> Result<()> {
+        match &self.source {
+            Source::InMemory => Ok(()),
+            Source::File(p) | Source::SignedFile(p, _) => Err(PqError::InvalidArgument(format!(
+                "cannot {op} on a directory loaded from '{}': edit the manifest and reload",
+                p.display()
+            ))),
+        }
+    }
+
+    /// Unsigned manifest bytes: the compact JSON array of bundles, in the given order.
+    pub fn build_unsigned_manifest(bundles: &[PublicKeyBundle]) -> Vec<u8> {
+        unsigned_json(bundles).into_bytes()
+    }
+
+    /// Root-signed manifest bytes: `{"bundles_json":"…","signature":[…]}` with a plain
+    /// ML-DSA-65 signature by `root` over the UTF-8 bytes of `bundles_json`.
+    pub fn build_signed_manifest(
+        root: &KavachKeyPair,
+        bundles: &[PublicKeyBundle],
+    ) -> Result<Vec<u8>> {
+        Self::build_signed_manifest_with(bundles, |msg| root.try_sign_ml_dsa(msg))
+    }
+
+    /// Same, with any ML-DSA-65 signing function (an HSM, or deterministic signing in tests).
+    pub fn build_signed_manifest_with(
+        bundles: &[PublicKeyBundle],
+        sign: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
+    ) -> Result<Vec<u8>> {
+        let bundles_json = unsigned_json(bundles);
+        let signature = sign(bundles_json.as_bytes())?;
+        serde_json::to_vec(&SignedManifest {
+            bundles_json,
+            signature,
+        })
+        .map_err(|e| PqError::Format(format!("cannot encode signed manifest: {e}")))
+    }
+}
+
+fn unsigned_json(bundles: &[PublicKeyBundle]) -> String {
+    let parts: Vec<String> = bundles.iter().map(PublicKeyBundle::to_json).collect();
+    format!("[{}]", parts.join(","))
+}
+
+fn decode_entry(bundle: PublicKeyBundle, err: fn(String) -> PqError) -> Result<DirectoryEntry> {
+    bundle.validate().map_err(|e| err(e.to_string()))?;
+    let ml_dsa = bundle.ml_dsa_verifier().map_err(|e| err(e.to_string()))?;
+    Ok(DirectoryEntry { bundle, ml_dsa })
+}
+
+fn index(bundles: Vec<PublicKeyBundle>, err: fn(String) -> PqError) -> Result<Entries> {
+    let mut out = Entries::new();
+    for b in bundles {
+        let id = b.id.clone();
+        let entry = decode_entry(b, err)?;
+        if out.insert(id.clone(), Arc::new(entry)).is_some() {
+            return Err(err(format!("duplicate key id '{id}'")));
+        }
+    }
+    Ok(out)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| PqError::Io(format!("cannot read '{}': {e}", path.display())))
+}
+
+fn parse_bundles(json: &[u8], path: &Path) -> Result<Entries> {
+    let bundles: Vec<PublicKeyBundle> = serde_json::from_slice(json).map_err(|e| {
+        PqError::ManifestInvalid(format!(
+            "'{}' is not a JSON array of bundles: {e}",
+            path.display()
+        ))
+    })?;
+    index(bundles, PqError::ManifestInvalid)
+}
+
+fn load_unsigned(path: &Path) -> Result<Entries> {
+    parse_bundles(&read(path)?, path)
+}
+
+fn load_signed(path: &Path, root: &MlDsaVerifier) -> Result<Entries> {
+    let raw = read(path)?;
+    let m: SignedManifest = serde_json::from_slice(&raw).map_err(|e| {
+        PqError::ManifestInvalid(format!(
+            "'{}' is not a signed manifest: {e}",
+            path.display()
+        ))
+    })?;
+    if !root.verify(m.bundles_json.as_bytes(), &m.signature) {
+        return Err(PqError::SignatureInvalid(format!(
+            "manifest '{}' is not signed by the given root key, or was modified",
+            path.display()
+        )));
+    }
+    parse_bundles(m.bundles_json.as_bytes(), path)
+}

@@ -1,0 +1,252 @@
+//! Thin, typed wrappers over the RustCrypto primitives, in the exact modes FORMATS.md fixes:
+//! ML-DSA-65 pure mode with an empty context (hedged signing), strict Ed25519, ML-KEM-768
+//! with seed keys, X25519 refusing non-contributory results.
+
+use ml_dsa::{EncodedSignature, EncodedVerifyingKey, ExpandedSigningKey, MlDsa65, Signature};
+use ml_kem::{Decapsulate, KeyExport, MlKem768};
+use zeroize::Zeroizing;
+
+use crate::error::{os_random, PqError, Result};
+use crate::secret::SecretBytes;
+use crate::sizes::*;
+
+/// A 32-byte shared secret (ML-KEM or X25519), wiped on drop.
+pub type SharedSecret = Zeroizing<[u8; SHARED_SECRET_LEN]>;
+
+/// The FIPS 204 context string used everywhere: empty (pure ML-DSA).
+const ML_DSA_CONTEXT: &[u8] = b"";
+
+/// A decoded ML-DSA-65 verifying key (decoding expands the matrix A once, so keep it).
+#[derive(Clone)]
+pub struct MlDsaVerifier {
+    vk: Box<ml_dsa::VerifyingKey<MlDsa65>>,
+}
+
+impl MlDsaVerifier {
+    /// Decode 1952 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let enc = EncodedVerifyingKey::<MlDsa65>::try_from(bytes).map_err(|_| {
+            PqError::InvalidKey(format!(
+                "ML-DSA-65 verifying key must be {ML_DSA_VK_LEN} bytes, got {}",
+                bytes.len()
+            ))
+        })?;
+        Ok(Self {
+            vk: Box::new(ml_dsa::VerifyingKey::<MlDsa65>::decode(&enc)),
+        })
+    }
+
+    /// Encoded verifying key (1952 bytes).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.vk.encode().to_vec()
+    }
+
+    /// True when `sig` is a valid pure-mode signature over `msg` with the empty context.
+    /// Malformed signatures (wrong length, non-canonical hints, norm violations) are false.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        self.verify_with_context(msg, ML_DSA_CONTEXT, sig)
+    }
+
+    /// Pure-mode verification with an explicit context (known-answer tests need it).
+    pub fn verify_with_context(&self, msg: &[u8], ctx: &[u8], sig: &[u8]) -> bool {
+        let Ok(enc) = EncodedSignature::<MlDsa65>::try_from(sig) else {
+            return false;
+        };
+        let Some(sig) = Signature::<MlDsa65>::decode(&enc) else {
+            return false;
+        };
+        self.vk.verify_with_context(msg, ctx, &sig)
+    }
+}
+
+impl std::fmt::Debug for MlDsaVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MlDsaVerifier(ML-DSA-65)")
+    }
+}
+
+/// An ML-DSA-65 signing key built from its 32-byte seed; the expanded key zeroizes on drop.
+pub struct MlDsaSigner {
+    seed: SecretBytes<ML_DSA_SEED_LEN>,
+    sk: Box<ExpandedSigningKey<MlDsa65>>,
+    verifier: MlDsaVerifier,
+}
+
+impl MlDsaSigner {
+    /// FIPS 204 KeyGen_internal from the seed xi.
+    pub fn from_seed(seed: SecretBytes<ML_DSA_SEED_LEN>) -> Self {
+        let arr = ml_dsa::B32::from(*seed.expose());
+        let sk = Box::new(ExpandedSigningKey::<MlDsa65>::from_seed(&arr));
+        let verifier = MlDsaVerifier {
+            vk: Box::new(sk.verifying_key()),
+        };
+        Self { seed, sk, verifier }
+    }
+
+    /// The seed (secret).
+    pub fn seed(&self) -> &SecretBytes<ML_DSA_SEED_LEN> {
+        &self.seed
+    }
+
+    /// The matching verifier.
+    pub fn verifier(&self) -> &MlDsaVerifier {
+        &self.verifier
+    }
+
+    /// Hedged signing (fresh randomness from the OS mixed into the nonce), empty context.
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>> {
+        let sig = self
+            .sk
+            .sign_randomized(msg, ML_DSA_CONTEXT, &mut getrandom::SysRng)
+            .map_err(|_| PqError::SigningFailed("ML-DSA-65 signing failed".into()))?;
+        Ok(sig.encode().to_vec())
+    }
+
+    /// Deterministic signing with an explicit context (known-answer tests only).
+    pub fn sign_deterministic_with_context(&self, msg: &[u8], ctx: &[u8]) -> Result<Vec<u8>> {
+        let sig = self
+            .sk
+            .sign_deterministic(msg, ctx)
+            .map_err(|_| PqError::SigningFailed("ML-DSA-65 signing failed".into()))?;
+        Ok(sig.encode().to_vec())
+    }
+}
+
+impl std::fmt::Debug for MlDsaSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MlDsaSigner([REDACTED])")
+    }
+}
+
+/// Strict Ed25519 verification of a 64-byte signature under a 32-byte key: rejects
+/// non-canonical encodings, small-order keys and R, and S ≥ L (ed25519-dalek `verify_strict`).
+pub fn ed25519_verify_strict(vk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    let Ok(vk) = <[u8; ED25519_VK_LEN]>::try_from(vk) else {
+        return false;
+    };
+    let Ok(sig) = <[u8; ED25519_SIG_LEN]>::try_from(sig) else {
+        return false;
+    };
+    let Ok(vk) = ed25519_dalek::VerifyingKey::from_bytes(&vk) else {
+        return false;
+    };
+    let sig = ed25519_dalek::Signature::from_bytes(&sig);
+    vk.verify_strict(msg, &sig).is_ok()
+}
+
+/// Check that 32 bytes decode to an Ed25519 point that strict verification can ever accept.
+pub fn ed25519_check_vk(vk: &[u8]) -> Result<()> {
+    let arr = <[u8; ED25519_VK_LEN]>::try_from(vk).map_err(|_| {
+        PqError::InvalidKey(format!(
+            "Ed25519 verifying key must be {ED25519_VK_LEN} bytes, got {}",
+            vk.len()
+        ))
+    })?;
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&arr)
+        .map_err(|_| PqError::InvalidKey("Ed25519 verifying key is not a valid point".into()))?;
+    if vk.is_weak() {
+        return Err(PqError::InvalidKey(
+            "Ed25519 verifying key has small order".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// ML-KEM-768 encapsulation to `ek` (1184 bytes, FIPS 203 modulus check applied):
+/// returns (ciphertext 1088 B, shared secret 32 B).
+pub fn ml_kem_encapsulate(ek: &[u8]) -> Result<(Vec<u8>, SharedSecret)> {
+    let m = SecretBytes::<32>::random()?;
+    ml_kem_encapsulate_deterministic(ek, m.expose())
+}
+
+/// Encapsulation with caller-chosen randomness `m` (known-answer tests only).
+pub fn ml_kem_encapsulate_deterministic(
+    ek: &[u8],
+    m: &[u8; 32],
+) -> Result<(Vec<u8>, SharedSecret)> {
+    let ek = ml_kem_encapsulation_key(ek)?;
+    let (ct, ss) = ek.encapsulate_deterministic(&ml_kem::B32::from(*m));
+    Ok((ct.to_vec(), Zeroizing::new(ss.into())))
+}
+
+/// Decode and check an ML-KEM-768 encapsulation key (length and FIPS 203 §7.2 modulus check).
+pub fn ml_kem_encapsulation_key(ek: &[u8]) -> Result<ml_kem::EncapsulationKey<MlKem768>> {
+    let arr = ml_kem::Key::<ml_kem::EncapsulationKey<MlKem768>>::try_from(ek).map_err(|_| {
+        PqError::InvalidKey(format!(
+            "ML-KEM-768 encapsulation key must be {ML_KEM_EK_LEN} bytes, got {}",
+            ek.len()
+        ))
+    })?;
+    ml_kem::EncapsulationKey::<MlKem768>::new(&arr).map_err(|_| {
+        PqError::InvalidKey("ML-KEM-768 encapsulation key fails the modulus check".into())
+    })
+}
+
+/// An ML-KEM-768 decapsulation key from its 64-byte seed (d ‖ z); zeroizes on drop.
+pub struct MlKemDecapsulator {
+    seed: SecretBytes<ML_KEM_SEED_LEN>,
+    dk: Box<ml_kem::DecapsulationKey<MlKem768>>,
+}
+
+impl MlKemDecapsulator {
+    /// FIPS 203 KeyGen_internal(d, z).
+    pub fn from_seed(seed: SecretBytes<ML_KEM_SEED_LEN>) -> Self {
+        let dk = Box::new(ml_kem::DecapsulationKey::<MlKem768>::from_seed(
+            ml_kem::Seed::from(*seed.expose()),
+        ));
+        Self { seed, dk }
+    }
+
+    /// The seed (secret).
+    pub fn seed(&self) -> &SecretBytes<ML_KEM_SEED_LEN> {
+        &self.seed
+    }
+
+    /// Encapsulation key bytes (1184).
+    pub fn encapsulation_key_bytes(&self) -> Vec<u8> {
+        self.dk.encapsulation_key().to_bytes().to_vec()
+    }
+
+    /// Decapsulate a 1088-byte ciphertext (implicit rejection: a bad ciphertext yields a
+    /// pseudo-random secret, which the AEAD layer then rejects).
+    pub fn decapsulate(&self, ct: &[u8]) -> Result<SharedSecret> {
+        let ss = self.dk.decapsulate_slice(ct).map_err(|_| {
+            PqError::DecryptionFailed(format!(
+                "ML-KEM-768 ciphertext must be {ML_KEM_CT_LEN} bytes, got {}",
+                ct.len()
+            ))
+        })?;
+        Ok(Zeroizing::new(ss.into()))
+    }
+}
+
+/// X25519 with a refusal of all-zero (non-contributory, low-order peer) results.
+pub fn x25519(secret: &SecretBytes<X25519_LEN>, their_public: &[u8]) -> Result<SharedSecret> {
+    let pk = <[u8; X25519_LEN]>::try_from(their_public).map_err(|_| {
+        PqError::InvalidKey(format!(
+            "X25519 public key must be {X25519_LEN} bytes, got {}",
+            their_public.len()
+        ))
+    })?;
+    let sk = x25519_dalek::StaticSecret::from(*secret.expose());
+    let shared = sk.diffie_hellman(&x25519_dalek::PublicKey::from(pk));
+    if !shared.was_contributory() {
+        return Err(PqError::DecryptionFailed(
+            "X25519 exchange produced an all-zero secret (low-order public key)".into(),
+        ));
+    }
+    Ok(Zeroizing::new(shared.to_bytes()))
+}
+
+/// X25519 public key of a secret.
+pub fn x25519_public(secret: &SecretBytes<X25519_LEN>) -> [u8; X25519_LEN] {
+    let sk = x25519_dalek::StaticSecret::from(*secret.expose());
+    x25519_dalek::PublicKey::from(&sk).to_bytes()
+}
+
+/// Fill `n` random bytes (convenience for salts and nonces).
+pub fn random_vec(n: usize) -> Result<Vec<u8>> {
+    let mut v = vec![0u8; n];
+    os_random(&mut v)?;
+    Ok(v)
+}

@@ -1,0 +1,306 @@
+//! `SignedPayload` (FORMATS.md "Signed payloads"): the signed envelope shared by audit entries
+//! and channel messages.
+//!
+//! ```text
+//! JSON:    {"data":[…],"ml_dsa_signature":[…],"ed25519_signature":[…] | null,
+//!           "key_id":"…","signed_at":"…Z","nonce":"<uuid v4>"}
+//! message = data ‖ nonce (UTF-8) ‖ ts
+//! ```
+//!
+//! `ts` is `signed_at` re-rendered as RFC 3339 with `+00:00` and the shortest exact 0/3/6/9
+//! fractional digits ([`render_ts`]); the JSON field carries the same instant with `Z`. Both
+//! signatures of a hybrid payload cover the same message. Callers that need domain separation
+//! (channel format v2) append a suffix to the message with the `*_with_suffix` variants.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::PublicKeyBundle;
+use crate::error::{PqError, Result};
+use crate::keys::KavachKeyPair;
+use crate::primitives::{ed25519_verify_strict, MlDsaVerifier};
+
+/// One signed byte string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedPayload {
+    /// The signed bytes themselves.
+    #[serde(with = "crate::json_bytes::bytes")]
+    pub data: Vec<u8>,
+    /// ML-DSA-65 signature (3309 bytes).
+    #[serde(with = "crate::json_bytes::bytes")]
+    pub ml_dsa_signature: Vec<u8>,
+    /// Ed25519 signature (64 bytes) in hybrid mode, `null` in PQ-only mode.
+    #[serde(with = "crate::json_bytes::opt_bytes", default)]
+    pub ed25519_signature: Option<Vec<u8>>,
+    /// Id of the signing key pair.
+    pub key_id: String,
+    /// When it was signed (UTC, written with `Z`).
+    #[serde(with = "crate::json_bytes::rfc3339_z")]
+    pub signed_at: DateTime<Utc>,
+    /// A fresh UUID v4 per payload.
+    pub nonce: String,
+}
+
+/// `ts` of the signed message: RFC 3339 with `+00:00` (not `Z`) and the shortest of 0, 3, 6 or
+/// 9 fractional digits that is exact, e.g. `2026-11-25T10:15:30.120+00:00`.
+pub fn render_ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// `data ‖ nonce ‖ ts ‖ suffix` (the suffix is empty for the shared format).
+pub fn signed_message(
+    data: &[u8],
+    nonce: &str,
+    signed_at: &DateTime<Utc>,
+    suffix: &[u8],
+) -> Vec<u8> {
+    let ts = render_ts(signed_at);
+    let mut m = Vec::with_capacity(data.len() + nonce.len() + ts.len() + suffix.len());
+    m.extend_from_slice(data);
+    m.extend_from_slice(nonce.as_bytes());
+    m.extend_from_slice(ts.as_bytes());
+    m.extend_from_slice(suffix);
+    m
+}
+
+/// `hybrid` / `pq-only`, for messages.
+pub(crate) fn mode_name(hybrid: bool) -> &'static str {
+    if hybrid {
+        "hybrid"
+    } else {
+        "pq-only"
+    }
+}
+
+impl SignedPayload {
+    /// Sign `data` now with a fresh UUID v4 nonce (the shared format).
+    pub fn sign(kp: &KavachKeyPair, data: Vec<u8>, hybrid: bool) -> Result<Self> {
+        Self::sign_at(
+            kp,
+            data,
+            hybrid,
+            Utc::now(),
+            uuid::Uuid::new_v4().to_string(),
+        )
+    }
+
+    /// Sign with a caller-chosen time and nonce (golden tests, replays of fixtures).
+    pub fn sign_at(
+        kp: &KavachKeyPair,
+        data: Vec<u8>,
+        hybrid: bool,
+        signed_at: DateTime<Utc>,
+        nonce: String,
+    ) -> Result<Self> {
+        Self::sign_with_suffix(kp, data, hybrid, signed_at, nonce, &[])
+    }
+
+    /// Sign `data ‖ nonce ‖ ts ‖ suffix`. The suffix is not carried in the payload: the
+    /// verifier must rebuild it from context it already has (channel format v2).
+    pub fn sign_with_suffix(
+        kp: &KavachKeyPair,
+        data: Vec<u8>,
+        hybrid: bool,
+        signed_at: DateTime<Utc>,
+        nonce: String,
+        suffix: &[u8],
+    ) -> Result<Self> {
+        let msg = signed_message(&data, &nonce, &signed_at, suffix);
+        let ml_dsa_signature = kp.try_sign_ml_dsa(&msg)?;
+        let ed25519_signature = if hybrid {
+            Some(kp.sign_ed25519(&msg).to_vec())
+        } else {
+            None
+        };
+        Ok(Self {
+            data,
+            ml_dsa_signature,
+            ed25519_signature,
+            key_id: kp.id().to_string(),
+            signed_at,
+            nonce,
+        })
+    }
+
+    /// Deterministic ML-DSA-65 signing (FIPS 204 deterministic variant; Ed25519 is always
+    /// deterministic). Only for golden tests and fixtures that must reproduce bytes exactly:
+    /// production signing is hedged ([`Self::sign`]).
+    pub fn sign_deterministic_at(
+        kp: &KavachKeyPair,
+        data: Vec<u8>,
+        hybrid: bool,
+        signed_at: DateTime<Utc>,
+        nonce: String,
+    ) -> Result<Self> {
+        let msg = signed_message(&data, &nonce, &signed_at, &[]);
+        let ml_dsa_signature = kp
+            .ml_dsa_signer()
+            .sign_deterministic_with_context(&msg, b"")?;
+        let ed25519_signature = hybrid.then(|| kp.sign_ed25519(&msg).to_vec());
+        Ok(Self {
+            data,
+            ml_dsa_signature,
+            ed25519_signature,
+            key_id: kp.id().to_string(),
+            signed_at,
+            nonce,
+        })
+    }
+
+    /// True when the payload carries an Ed25519 signature.
+    pub fn is_hybrid(&self) -> bool {
+        self.ed25519_signature.is_some()
+    }
+
+    /// The message the signatures cover (shared format).
+    pub fn message(&self) -> Vec<u8> {
+        signed_message(&self.data, &self.nonce, &self.signed_at, &[])
+    }
+
+    /// Refuse a payload whose mode differs from the verifier's, before any cryptography
+    /// (downgrade defence both ways).
+    pub fn check_mode(&self, hybrid: bool) -> Result<()> {
+        if self.is_hybrid() != hybrid {
+            return Err(PqError::AlgorithmMismatch(format!(
+                "{} verifier refuses a {} payload (hybrid mode must match)",
+                mode_name(hybrid),
+                mode_name(self.is_hybrid())
+            )));
+        }
+        Ok(())
+    }
+
+    /// Verify the shared-format signatures under `bundle` in the given mode.
+    pub fn verify(&self, bundle: &PublicKeyBundle, hybrid: bool) -> Result<()> {
+        self.verify_with_suffix(bundle, hybrid, &[])
+    }
+
+    /// Verify signatures over `data ‖ nonce ‖ ts ‖ suffix` (see [`PayloadVerifier`]).
+    pub fn verify_with_suffix(
+        &self,
+        bundle: &PublicKeyBundle,
+        hybrid: bool,
+        suffix: &[u8],
+    ) -> Result<()> {
+        PayloadVerifier::new(bundle)?.verify_with_suffix(self, hybrid, suffix)
+    }
+}
+
+/// A bundle's verifying keys decoded once, for verifying many payloads (audit chains).
+#[derive(Debug, Clone)]
+pub struct PayloadVerifier {
+    key_id: String,
+    ml_dsa: MlDsaVerifier,
+    ed25519_vk: Vec<u8>,
+}
+
+impl PayloadVerifier {
+    /// Decode the ML-DSA-65 verifying key of `bundle` (the expensive part) once.
+    pub fn new(bundle: &PublicKeyBundle) -> Result<Self> {
+        Ok(Self {
+            key_id: bundle.id.clone(),
+            ml_dsa: bundle.ml_dsa_verifier()?,
+            ed25519_vk: bundle.ed25519_verifying_key.clone(),
+        })
+    }
+
+    /// Id of the verifying key.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Raw check of ML-DSA-65 (and Ed25519 when given) over `msg`.
+    pub fn verify_raw(&self, msg: &[u8], ml_dsa_sig: &[u8], ed25519_sig: Option<&[u8]>) -> bool {
+        self.ml_dsa.verify(msg, ml_dsa_sig)
+            && ed25519_sig.is_none_or(|ed| ed25519_verify_strict(&self.ed25519_vk, msg, ed))
+    }
+
+    /// Verify `payload` in the shared format.
+    pub fn verify(&self, payload: &SignedPayload, hybrid: bool) -> Result<()> {
+        self.verify_with_suffix(payload, hybrid, &[])
+    }
+
+    /// Mode first (before any cryptography), then the key id, then ML-DSA-65, then (hybrid)
+    /// Ed25519 over `data ‖ nonce ‖ ts ‖ suffix`. Both signatures must hold.
+    pub fn verify_with_suffix(
+        &self,
+        payload: &SignedPayload,
+        hybrid: bool,
+        suffix: &[u8],
+    ) -> Result<()> {
+        payload.check_mode(hybrid)?;
+        if payload.key_id != self.key_id {
+            return Err(PqError::SignatureInvalid(format!(
+                "payload key id '{}' is not the verifying key '{}'",
+                payload.key_id, self.key_id
+            )));
+        }
+        let msg = signed_message(&payload.data, &payload.nonce, &payload.signed_at, suffix);
+        if !self.ml_dsa.verify(&msg, &payload.ml_dsa_signature) {
+            return Err(PqError::SignatureInvalid(format!(
+                "ML-DSA-65 signature does not verify under key '{}'",
+                self.key_id
+            )));
+        }
+        if let Some(ed) = &payload.ed25519_signature {
+            if !ed25519_verify_strict(&self.ed25519_vk, &msg, ed) {
+                return Err(PqError::SignatureInvalid(format!(
+                    "Ed25519 signature does not verify under key '{}'",
+                    self.key_id
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(nanos: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 10, 15, 30).unwrap()
+            + chrono::Duration::nanoseconds(i64::from(nanos))
+    }
+
+    #[test]
+    fn ts_uses_plus_zero_offset_and_shortest_exact_fraction() {
+        assert_eq!(render_ts(&at(0)), "2026-11-25T10:15:30+00:00");
+        assert_eq!(render_ts(&at(120_000_000)), "2026-11-25T10:15:30.120+00:00");
+        assert_eq!(render_ts(&at(123_000_000)), "2026-11-25T10:15:30.123+00:00");
+        assert_eq!(
+            render_ts(&at(123_400_000)),
+            "2026-11-25T10:15:30.123400+00:00"
+        );
+        assert_eq!(
+            render_ts(&at(123_456_000)),
+            "2026-11-25T10:15:30.123456+00:00"
+        );
+        assert_eq!(
+            render_ts(&at(123_456_700)),
+            "2026-11-25T10:15:30.123456700+00:00"
+        );
+        assert_eq!(
+            render_ts(&at(123_456_789)),
+            "2026-11-25T10:15:30.123456789+00:00"
+        );
+        assert_eq!(render_ts(&at(1)), "2026-11-25T10:15:30.000000001+00:00");
+        assert_eq!(render_ts(&at(1_000)), "2026-11-25T10:15:30.000001+00:00");
+    }
+
+    #[test]
+    fn json_time_is_the_same_instant_with_z() {
+        assert_eq!(
+            crate::json_bytes::format_rfc3339_z(&at(120_000_000)),
+            "2026-11-25T10:15:30.120Z"
+        );
+    }
+
+    #[test]
+    fn message_is_data_nonce_ts() {
+        let m = signed_message(b"ab", "n-1", &at(120_000_000), b"");
+        assert_eq!(m, b"abn-12026-11-25T10:15:30.120+00:00".to_vec());
+    }
+}

@@ -1,0 +1,128 @@
+//! Secure channel: round trip, replay, context, recipient, tamper, re-wrap, time window.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use kavach_pq::channel::{ChannelMessage, ChannelOptions, SealedPayload, SecureChannel};
+use kavach_pq::KavachKeyPair;
+
+fn kp() -> Arc<KavachKeyPair> {
+    Arc::new(KavachKeyPair::generate().unwrap())
+}
+
+fn pair(a: &Arc<KavachKeyPair>, b: &Arc<KavachKeyPair>) -> (SecureChannel, SecureChannel) {
+    (
+        SecureChannel::new(a.clone(), b.public_bundle(), ChannelOptions::default()).unwrap(),
+        SecureChannel::new(b.clone(), a.public_bundle(), ChannelOptions::default()).unwrap(),
+    )
+}
+
+#[test]
+fn round_trip_replay_and_context() {
+    let (a, b) = (kp(), kp());
+    let (ab, ba) = pair(&a, &b);
+    assert_eq!(ab.local_key_id(), a.id());
+    assert_eq!(ab.remote_key_id(), b.id());
+    let sealed = ab.send_signed(b"refund 500", "ctx-1", "corr-1").unwrap();
+    // Wrong context first: refused, and the nonce is not consumed.
+    let e = ba.receive_signed(&sealed, "ctx-2").unwrap_err();
+    assert_eq!(e.code(), "CONTEXT_MISMATCH");
+    assert!(e.to_string().contains("context"));
+    assert_eq!(ba.receive_signed(&sealed, "ctx-1").unwrap(), b"refund 500");
+    let e = ba.receive_signed(&sealed, "ctx-1").unwrap_err();
+    assert_eq!(e.code(), "REPLAY");
+    assert!(e.to_string().contains("replay"));
+    // Raw data both ways.
+    let raw = ba.send_data(b"hello").unwrap();
+    assert_eq!(ab.receive_data(&raw).unwrap(), b"hello");
+    // An unsigned blob given to receive_signed.
+    let e = ab.receive_signed(&ab_to_self(&ba), "ctx-1").unwrap_err();
+    assert!(e.to_string().contains("receiveData"), "{e}");
+}
+
+fn ab_to_self(ba: &SecureChannel) -> Vec<u8> {
+    ba.send_data(b"not signed").unwrap()
+}
+
+#[test]
+fn wrong_recipient_and_tamper() {
+    let (a, b, c) = (kp(), kp(), kp());
+    let (ab, _) = pair(&a, &b);
+    let ca = SecureChannel::new(c.clone(), a.public_bundle(), ChannelOptions::default()).unwrap();
+    let sealed = ab.send_signed(b"x", "ctx", "corr").unwrap();
+    let e = ca.receive_signed(&sealed, "ctx").unwrap_err();
+    assert!(e.to_string().contains("wrong recipient"), "{e}");
+    let ba = SecureChannel::new(b.clone(), a.public_bundle(), ChannelOptions::default()).unwrap();
+    // Flip one byte of every byte field, and change each string field.
+    let s: SealedPayload = serde_json::from_slice(&sealed).unwrap();
+    let mut variants = Vec::new();
+    for field in 0..4 {
+        let mut t = s.clone();
+        match field {
+            0 => t.kem_ciphertext[10] ^= 1,
+            1 => t.encrypted_data[3] ^= 1,
+            2 => t.nonce[0] ^= 1,
+            _ => t.ephemeral_x25519_pk.as_mut().unwrap()[5] ^= 1,
+        }
+        variants.push(t);
+    }
+    let mut t = s.clone();
+    t.payload_id = uuid::Uuid::new_v4().to_string();
+    variants.push(t);
+    let mut t = s.clone();
+    t.ephemeral_x25519_pk = None;
+    variants.push(t);
+    for (i, t) in variants.into_iter().enumerate() {
+        let e = ba
+            .receive_signed(&serde_json::to_vec(&t).unwrap(), "ctx")
+            .unwrap_err();
+        assert!(!e.to_string().is_empty(), "variant {i}");
+    }
+    assert_eq!(ba.receive_signed(&sealed, "ctx").unwrap(), b"x");
+}
+
+#[test]
+fn rewrap_to_another_recipient_is_refused() {
+    let (a, b, c) = (kp(), kp(), kp());
+    let (ab, _) = pair(&a, &b);
+    let sealed = ab.send_signed(b"pay", "ctx-b", "corr").unwrap();
+    // B (malicious) decrypts and re-encrypts A's signed message to C, in C's context.
+    let ba = SecureChannel::new(b.clone(), a.public_bundle(), ChannelOptions::default()).unwrap();
+    let plain = ba.receive_data(&sealed).unwrap();
+    let mut msg: ChannelMessage = serde_json::from_slice(&plain).unwrap();
+    msg.context_id = "ctx-c".into();
+    let bc = SecureChannel::new(b.clone(), c.public_bundle(), ChannelOptions::default()).unwrap();
+    let rewrapped = bc.send_data(&serde_json::to_vec(&msg).unwrap()).unwrap();
+    let ca = SecureChannel::new(c.clone(), a.public_bundle(), ChannelOptions::default()).unwrap();
+    let e = ca.receive_signed(&rewrapped, "ctx-c").unwrap_err();
+    assert!(
+        e.to_string().contains("signature verification failed"),
+        "{e}"
+    );
+}
+
+#[test]
+fn out_of_window_messages_are_refused() {
+    let (a, b) = (kp(), kp());
+    let (ab, ba) = pair(&a, &b);
+    ab.set_clock_for_testing(Some(Utc::now() - Duration::seconds(301)));
+    let old = ab.send_signed(b"old", "ctx", "c").unwrap();
+    ab.set_clock_for_testing(Some(Utc::now() + Duration::seconds(60)));
+    let future = ab.send_signed(b"future", "ctx", "c").unwrap();
+    for m in [old, future] {
+        let e = ba.receive_signed(&m, "ctx").unwrap_err();
+        assert_eq!(e.code(), "REPLAY", "{e}");
+    }
+    // Once a nonce leaves the window it is forgotten, and the message is refused as too old.
+    ab.set_clock_for_testing(None);
+    let m = ab.send_signed(b"now", "ctx", "c").unwrap();
+    ba.receive_signed(&m, "ctx").unwrap();
+    assert_eq!(ba.tracked_nonces(), 1);
+    ba.set_clock_for_testing(Some(Utc::now() + Duration::seconds(400)));
+    let e = ba.receive_signed(&m, "ctx").unwrap_err();
+    assert!(
+        e.to_string().contains("older than the replay window"),
+        "{e}"
+    );
+}

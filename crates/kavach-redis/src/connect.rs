@@ -1,0 +1,377 @@
+//! Connecting: URL parsing (standalone and cluster), the 5 s connect timeout, per-command
+//! timeouts and reconnection.
+//!
+//! URLs:
+//! - `redis://[user:pass@]host:port[/db]` (also `unix://`, `redis+unix://`): one server.
+//! - `redis+cluster://[user:pass@]host:port,host:port,...`: a Redis Cluster, seeded from those
+//!   nodes. Equivalently a `redis://` URL with [`ConnectOptions::cluster`] set.
+//!
+//! Reconnection has two layers. A standalone server sits behind the redis crate's
+//! `ConnectionManager`, which reconnects after a dropped connection; a cluster connection
+//! re-resolves nodes by itself. On top, [`RedisConn`] counts consecutive connection-level
+//! failures (including timeouts) and, after three, throws the connection away so the next call
+//! builds a fresh one: a wedged connection can never outlive the outage.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, Value};
+
+use crate::error::{RedisStoreError, Result};
+
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Consecutive connection-level failures after which the connection is rebuilt from scratch.
+const REBUILD_AFTER_FAILURES: u32 = 3;
+
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Treat a `redis://` URL (or a comma-separated list of them) as cluster seed nodes.
+    pub cluster: bool,
+    /// Give up connecting after this long (`redis connect timed out after 5s`).
+    pub connect_timeout: Duration,
+    /// Every command (script, publish) fails after this long; the gate then refuses.
+    pub command_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            cluster: false,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
+        }
+    }
+}
+
+/// Where to connect, after parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Single(String),
+    /// Seed node URLs (`redis://host:port` each).
+    Cluster(Vec<String>),
+}
+
+impl Target {
+    pub fn parse(url: &str, force_cluster: bool) -> Result<Self> {
+        let url = url.trim();
+        if let Some(rest) = url.strip_prefix("redis+cluster://") {
+            let (userinfo, hosts) = match rest.rfind('@') {
+                Some(i) => (&rest[..=i], &rest[i + 1..]),
+                None => ("", rest),
+            };
+            let hosts = hosts.trim_end_matches('/');
+            let nodes: Vec<String> = hosts
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(|h| format!("redis://{userinfo}{h}"))
+                .collect();
+            if nodes.is_empty() {
+                return Err(invalid_url(url, "no cluster nodes listed"));
+            }
+            for n in &nodes {
+                redis::Client::open(n.as_str()).map_err(|e| invalid_url(url, e))?;
+            }
+            return Ok(Target::Cluster(nodes));
+        }
+        let known = ["redis://", "rediss://", "unix://", "redis+unix://"];
+        if !known.iter().any(|s| url.starts_with(s)) {
+            return Err(invalid_url(
+                url,
+                "expected redis://, rediss://, unix:// or redis+cluster://",
+            ));
+        }
+        if force_cluster {
+            let nodes: Vec<String> = url.split(',').map(|s| s.trim().to_owned()).collect();
+            for n in &nodes {
+                redis::Client::open(n.as_str()).map_err(|e| invalid_url(url, e))?;
+            }
+            return Ok(Target::Cluster(nodes));
+        }
+        redis::Client::open(url).map_err(|e| invalid_url(url, e))?;
+        Ok(Target::Single(url.to_owned()))
+    }
+
+    /// The URLs a plain (non-cluster) connection may use: the server, or each seed node.
+    pub fn node_urls(&self) -> Vec<String> {
+        match self {
+            Target::Single(u) => vec![u.clone()],
+            Target::Cluster(nodes) => nodes.clone(),
+        }
+    }
+}
+
+fn invalid_url(url: &str, why: impl std::fmt::Display) -> RedisStoreError {
+    RedisStoreError::InvalidArgument(format!("invalid redis url '{}': {why}", redact(url)))
+}
+
+/// The URL with any credentials replaced, for error messages.
+pub(crate) fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    match rest.rfind('@') {
+        Some(at) => format!("{}***@{}", &url[..scheme_end + 3], &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// A live connection handle (cheap to clone: both variants multiplex one socket per node).
+#[derive(Clone)]
+pub enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+enum Clients {
+    Single(redis::Client),
+    Cluster(Box<ClusterClient>),
+}
+
+/// One logical connection shared by a store: bounded commands, lazy rebuild, `close()`.
+pub struct RedisConn {
+    target: Target,
+    clients: Clients,
+    opts: ConnectOptions,
+    slot: parking_lot::Mutex<Option<Conn>>,
+    /// Single flight for (re)building, so an outage does not start one connect per call.
+    rebuilding: tokio::sync::Mutex<()>,
+    failures: AtomicU32,
+    closed: AtomicBool,
+}
+
+impl RedisConn {
+    /// Connects and checks the server answers (PING), all within `opts.connect_timeout`.
+    pub async fn connect(url: &str, opts: ConnectOptions) -> Result<Arc<Self>> {
+        if opts.connect_timeout.is_zero() || opts.command_timeout.is_zero() {
+            return Err(RedisStoreError::InvalidArgument(
+                "connectTimeoutMs and commandTimeoutMs must be positive".into(),
+            ));
+        }
+        let target = Target::parse(url, opts.cluster)?;
+        let clients = match &target {
+            Target::Single(u) => {
+                Clients::Single(redis::Client::open(u.as_str()).map_err(|e| invalid_url(url, e))?)
+            }
+            Target::Cluster(nodes) => Clients::Cluster(Box::new(
+                ClusterClient::builder(nodes.iter().map(String::as_str))
+                    .connection_timeout(opts.command_timeout)
+                    .response_timeout(opts.command_timeout)
+                    .retries(3)
+                    .build()
+                    .map_err(|e| invalid_url(url, e))?,
+            )),
+        };
+        let this = Arc::new(Self {
+            target,
+            clients,
+            opts: opts.clone(),
+            slot: parking_lot::Mutex::new(None),
+            rebuilding: tokio::sync::Mutex::new(()),
+            failures: AtomicU32::new(0),
+            closed: AtomicBool::new(false),
+        });
+        // A server that accepts but does not answer (black hole, paused) makes each attempt
+        // time out; keep trying until the connect deadline so the error says what happened.
+        // A refused connection or a server error fails at once.
+        let first = async {
+            loop {
+                let attempt = async {
+                    let mut conn = this.build_raw().await?;
+                    redis::cmd("PING").query_async::<String>(&mut conn).await?;
+                    Ok::<_, redis::RedisError>(conn)
+                };
+                match attempt.await {
+                    Ok(conn) => {
+                        *this.slot.lock() = Some(conn);
+                        return Ok(());
+                    }
+                    Err(e) if e.is_timeout() => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(e) => return Err(RedisStoreError::from(e)),
+                }
+            }
+        };
+        match tokio::time::timeout(opts.connect_timeout, first).await {
+            Ok(Ok(())) => Ok(this),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(RedisStoreError::ConnectTimeout(opts.connect_timeout)),
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub fn options(&self) -> &ConnectOptions {
+        &self.opts
+    }
+
+    async fn build(&self) -> Result<Conn> {
+        Ok(self.build_raw().await?)
+    }
+
+    async fn build_raw(&self) -> redis::RedisResult<Conn> {
+        match &self.clients {
+            Clients::Single(client) => {
+                // Few, short retries: the caller's command timeout bounds the wait anyway, and
+                // the next call tries again.
+                let cfg = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.opts.command_timeout))
+                    .set_response_timeout(Some(self.opts.command_timeout))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(20))
+                    .set_max_delay(Duration::from_millis(200));
+                Ok(Conn::Single(
+                    ConnectionManager::new_with_config(client.clone(), cfg).await?,
+                ))
+            }
+            Clients::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
+        }
+    }
+
+    async fn current(&self) -> Result<Conn> {
+        if let Some(c) = self.slot.lock().clone() {
+            return Ok(c);
+        }
+        let _guard = self.rebuilding.lock().await;
+        if let Some(c) = self.slot.lock().clone() {
+            return Ok(c);
+        }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(RedisStoreError::Closed);
+        }
+        let conn = self.build().await?;
+        *self.slot.lock() = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Runs one command (or script) with the command timeout. Connection-level failures count
+    /// towards a rebuild; server errors (a script error, WRONGTYPE) do not.
+    pub async fn run<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(RedisStoreError::Closed);
+        }
+        let work = async {
+            let conn = self.current().await?;
+            f(conn).await.map_err(|e| {
+                if !matches!(e.kind(), ErrorKind::Server(_)) {
+                    self.note_failure();
+                }
+                if e.is_timeout() {
+                    RedisStoreError::CommandTimeout(self.opts.command_timeout)
+                } else {
+                    RedisStoreError::from(e)
+                }
+            })
+        };
+        match tokio::time::timeout(self.opts.command_timeout, work).await {
+            Ok(Ok(v)) => {
+                self.failures.store(0, Ordering::Relaxed);
+                Ok(v)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => {
+                self.note_failure();
+                Err(RedisStoreError::CommandTimeout(self.opts.command_timeout))
+            }
+        }
+    }
+
+    fn note_failure(&self) {
+        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= REBUILD_AFTER_FAILURES {
+            self.failures.store(0, Ordering::Relaxed);
+            self.slot.lock().take();
+        }
+    }
+
+    /// Drops the connection; every later call fails with `Closed`.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.slot.lock().take();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_standalone_and_cluster_urls() {
+        assert_eq!(
+            Target::parse("redis://127.0.0.1:6379", false).unwrap(),
+            Target::Single("redis://127.0.0.1:6379".into())
+        );
+        assert_eq!(
+            Target::parse("redis+cluster://127.0.0.1:7000,127.0.0.1:7001/", false).unwrap(),
+            Target::Cluster(vec![
+                "redis://127.0.0.1:7000".into(),
+                "redis://127.0.0.1:7001".into()
+            ])
+        );
+        assert_eq!(
+            Target::parse("redis+cluster://u:pw@h:1", false).unwrap(),
+            Target::Cluster(vec!["redis://u:pw@h:1".into()])
+        );
+        assert_eq!(
+            Target::parse("redis://h:1", true).unwrap(),
+            Target::Cluster(vec!["redis://h:1".into()])
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_invalid_arguments_without_secrets() {
+        for bad in ["http://h:1", "localhost:6379", "redis+cluster://", ""] {
+            let err = Target::parse(bad, false).unwrap_err();
+            assert_eq!(err.code(), "INVALID_ARGUMENT", "{bad}");
+            assert!(err.to_string().starts_with("invalid redis url '"), "{err}");
+        }
+        let err = Target::parse("http://user:secret@h:1", false).unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+}

@@ -1,0 +1,472 @@
+//! Against the real Redis on 127.0.0.1:6379 (and throwaway servers on spare ports).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{raw, unique, Server, URL};
+use kavach_core::invalidation::InvalidationBroadcaster;
+use kavach_core::session::SessionState;
+use kavach_core::store::{RateLimitStore, SessionStore};
+use kavach_core::{DeviceFingerprint, GeoLocation, InvalidationScope, ScopeKind};
+use kavach_redis::{
+    ConnectOptions, RedisBroadcaster, RedisRateLimitStore, RedisSessionStore, RedisStoreError,
+};
+use redis::AsyncCommands;
+
+fn fast() -> ConnectOptions {
+    ConnectOptions {
+        command_timeout: Duration::from_millis(500),
+        ..ConnectOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_hits_from_several_stores_count_exactly() {
+    let prefix = unique("rl");
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(
+            RedisRateLimitStore::connect(URL, Some(&prefix), ConnectOptions::default())
+                .await
+                .unwrap(),
+        ));
+    }
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let s = stores[i % 4].clone();
+        tasks.push(tokio::spawn(async move {
+            s.hit("p:agent:refund", 60_000).await
+        }));
+    }
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap().unwrap().count);
+    }
+    counts.sort_unstable();
+    // Every hit saw a distinct position in one sequence: 1..=400.
+    assert_eq!(counts, (1..=400).collect::<Vec<u64>>());
+    assert_eq!(counts.iter().filter(|c| **c <= 100).count(), 100);
+
+    let key = stores[0].key_for("p:agent:refund");
+    assert_eq!(key, format!("kavach:{prefix}:rl:{{p:agent:refund}}"));
+    let mut c = raw(URL).await;
+    let card: u64 = c.zcard(&key).await.unwrap();
+    assert_eq!(card, 400);
+    let pttl: i64 = c.pttl(&key).await.unwrap();
+    assert!(pttl > 55_000 && pttl <= 61_000, "pttl {pttl}");
+    let _: () = c.del(&key).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_window_keeps_max_plus_one_entries() {
+    let prefix = unique("bounded");
+    let s = Arc::new(
+        RedisRateLimitStore::connect(URL, Some(&prefix), ConnectOptions::default())
+            .await
+            .unwrap(),
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..300 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.hit_bounded("k", 60_000, 100).await
+        }));
+    }
+    let mut within = 0;
+    for t in tasks {
+        let hit = t.await.unwrap().unwrap();
+        assert!(hit.count <= 101);
+        if hit.count <= 100 {
+            within += 1;
+        } else {
+            // Over the limit: a slot frees when the 2nd-oldest kept hit leaves the window.
+            assert!(hit.frees_in_ms > 0 && hit.frees_in_ms <= 60_000, "{hit:?}");
+        }
+    }
+    assert_eq!(within, 100);
+    let mut c = raw(URL).await;
+    let card: u64 = c.zcard(s.key_for("k")).await.unwrap();
+    assert_eq!(card, 101);
+    let _: () = c.del(s.key_for("k")).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_window_slides_on_the_server_clock() {
+    let prefix = unique("slide");
+    let s = RedisRateLimitStore::connect(URL, Some(&prefix), ConnectOptions::default())
+        .await
+        .unwrap();
+    let first = s.hit("k", 300).await.unwrap();
+    assert_eq!(first.count, 1);
+    assert!(first.frees_in_ms > 0 && first.frees_in_ms <= 300);
+    assert_eq!(s.hit("k", 300).await.unwrap().count, 2);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(s.hit("k", 300).await.unwrap().count, 1);
+    let err = s.hit_window("k", 0, None).await.unwrap_err();
+    assert_eq!(err.code(), "INVALID_ARGUMENT");
+}
+
+fn seed(ip: &str) -> SessionState {
+    SessionState {
+        started_at: 1_700_000_000,
+        origin_ip: Some(ip.into()),
+        origin_geo: Some(GeoLocation {
+            country_code: "IN".into(),
+            region: None,
+            city: Some("Bengaluru".into()),
+            latitude: Some(12.97),
+            longitude: Some(77.59),
+        }),
+        origin_device: Some(DeviceFingerprint {
+            hash: "dev-1".into(),
+            description: Some("laptop".into()),
+        }),
+        action_count: 0,
+        invalidated: None,
+    }
+}
+
+#[tokio::test]
+async fn sessions_are_initialised_once_and_shared() {
+    let prefix = unique("sess");
+    let a = RedisSessionStore::connect(URL, 600, Some(&prefix), ConnectOptions::default())
+        .await
+        .unwrap();
+    let b = RedisSessionStore::connect(URL, 600, Some(&prefix), ConnectOptions::default())
+        .await
+        .unwrap();
+    let first = a.load_or_init("s-1", &seed("10.0.0.1")).await.unwrap();
+    assert_eq!(first, seed("10.0.0.1"));
+    // Another replica's seed does not overwrite the origin.
+    let seen_by_b = b.load_or_init("s-1", &seed("10.9.9.9")).await.unwrap();
+    assert_eq!(seen_by_b.origin_ip.as_deref(), Some("10.0.0.1"));
+    assert_eq!(seen_by_b.origin_geo, first.origin_geo);
+    assert_eq!(seen_by_b.origin_device, first.origin_device);
+
+    let key = a.key_for("s-1");
+    assert_eq!(key, format!("kavach:{prefix}:sess:{{s-1}}"));
+    let mut c = raw(URL).await;
+    let ttl: i64 = c.ttl(&key).await.unwrap();
+    assert!(ttl > 590 && ttl <= 600, "ttl {ttl}");
+    let ip: String = c.hget(&key, "origin_ip").await.unwrap();
+    assert_eq!(ip, "10.0.0.1");
+    let geo: String = c.hget(&key, "origin_geo").await.unwrap();
+    let geo: serde_json::Value = serde_json::from_str(&geo).unwrap();
+    assert_eq!(geo["countryCode"], "IN");
+    assert_eq!(geo["city"], "Bengaluru");
+
+    b.invalidate("s-1", "geo drift").await.unwrap();
+    b.invalidate("s-1", "second reason").await.unwrap();
+    let after = a.load_or_init("s-1", &seed("10.0.0.1")).await.unwrap();
+    assert_eq!(after.invalidated.as_deref(), Some("geo drift"));
+
+    // A revocation written before the session was ever loaded survives the first load.
+    a.invalidate("s-never-seen", "revoked early").await.unwrap();
+    let late = b
+        .load_or_init("s-never-seen", &seed("10.0.0.2"))
+        .await
+        .unwrap();
+    assert_eq!(late.invalidated.as_deref(), Some("revoked early"));
+    assert_eq!(late.origin_ip.as_deref(), Some("10.0.0.2"));
+    let _: () = c.del(&[key, a.key_for("s-never-seen")]).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_permits_never_pass_the_session_cap() {
+    let prefix = unique("cap");
+    let s = Arc::new(
+        RedisSessionStore::connect(URL, 60, Some(&prefix), ConnectOptions::default())
+            .await
+            .unwrap(),
+    );
+    s.load_or_init("s", &seed("10.0.0.1")).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.try_record_permit("s", Some(50)).await
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap().is_some() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 50);
+    let state = s.load_or_init("s", &seed("10.0.0.1")).await.unwrap();
+    assert_eq!(state.action_count, 50);
+    assert_eq!(s.try_record_permit("s", None).await.unwrap(), Some(51));
+}
+
+fn scope(kind: ScopeKind, id: &str) -> InvalidationScope {
+    InvalidationScope {
+        target_kind: kind,
+        target_id: id.into(),
+        reason: "ip changed from 10.0.0.1 to 10.9.9.9".into(),
+        evaluator: "drift".into(),
+    }
+}
+
+async fn wait_for(mut f: impl FnMut() -> bool, what: &str) {
+    for _ in 0..100 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_reach_every_replica_and_write_the_session() {
+    let channel = unique("chan");
+    let prefix = unique("bc");
+    let a = RedisBroadcaster::connect(URL, Some(&channel), ConnectOptions::default())
+        .await
+        .unwrap();
+    let b = RedisBroadcaster::connect(URL, Some(&channel), ConnectOptions::default())
+        .await
+        .unwrap();
+    let sessions = Arc::new(
+        RedisSessionStore::connect(URL, 60, Some(&prefix), ConnectOptions::default())
+            .await
+            .unwrap(),
+    );
+    a.attach_session_store(sessions.clone());
+
+    // An independent subscriber sees the exact wire JSON.
+    let client = redis::Client::open(URL).unwrap();
+    let mut ps = client.get_async_pubsub().await.unwrap();
+    ps.subscribe(&channel).await.unwrap();
+
+    let heard_a = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let heard_b = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let ha = heard_a.clone();
+    a.subscribe(Arc::new(move |s: &InvalidationScope| {
+        ha.lock().push(s.clone())
+    }));
+    let hb = heard_b.clone();
+    let id_b = b.subscribe(Arc::new(move |s: &InvalidationScope| {
+        hb.lock().push(s.clone())
+    }));
+    assert_eq!(a.subscriber_count(), 1);
+
+    a.publish(&scope(ScopeKind::Session, "s-9")).await.unwrap();
+    wait_for(
+        || heard_a.lock().len() == 1 && heard_b.lock().len() == 1,
+        "delivery",
+    )
+    .await;
+    assert_eq!(heard_b.lock()[0], scope(ScopeKind::Session, "s-9"));
+    assert_eq!(heard_a.lock()[0], scope(ScopeKind::Session, "s-9"));
+
+    let msg = tokio::time::timeout(
+        Duration::from_secs(2),
+        futures::StreamExt::next(&mut ps.on_message()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&msg.get_payload::<String>().unwrap()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"target_kind": "session", "target_id": "s-9",
+            "reason": "ip changed from 10.0.0.1 to 10.9.9.9", "evaluator": "drift", "origin": a.origin()})
+    );
+
+    // The attached session store holds the revocation for replicas that missed the message.
+    let state = sessions
+        .load_or_init("s-9", &seed("10.0.0.1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        state.invalidated.as_deref(),
+        Some("ip changed from 10.0.0.1 to 10.9.9.9")
+    );
+
+    b.unsubscribe(id_b);
+    b.publish(&scope(ScopeKind::Principal, "agent-7"))
+        .await
+        .unwrap();
+    wait_for(|| heard_a.lock().len() == 2, "principal scope").await;
+    assert_eq!(heard_a.lock()[1].target_kind, ScopeKind::Principal);
+    assert_eq!(heard_b.lock().len(), 1);
+
+    a.close();
+    assert!(a.publish(&scope(ScopeKind::Role, "x")).await.is_err());
+    b.close();
+}
+
+#[tokio::test]
+async fn bad_urls_and_unreachable_servers_fail_at_connect() {
+    let err =
+        RedisRateLimitStore::connect("http://127.0.0.1:6379", None, ConnectOptions::default())
+            .await
+            .err()
+            .unwrap();
+    assert_eq!(err.code(), "INVALID_ARGUMENT");
+    let err = RedisRateLimitStore::connect(URL, Some("a b"), ConnectOptions::default())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "INVALID_ARGUMENT");
+
+    // Nothing listens: refused at once.
+    let port = common::spare_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let err = RedisSessionStore::connect(&url, 60, None, ConnectOptions::default())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "STORE_UNAVAILABLE");
+
+    // A socket that accepts and never answers: the 5 s connect timeout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("redis://{}", listener.local_addr().unwrap());
+    let started = std::time::Instant::now();
+    let err = RedisBroadcaster::connect(&url, None, ConnectOptions::default())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.to_string(), "redis connect timed out after 5s");
+    assert_eq!(err.code(), "STORE_UNAVAILABLE");
+    assert!(started.elapsed() < Duration::from_secs(7));
+    drop(listener);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_refuse_during_an_outage_and_recover_after() {
+    let port = common::spare_port();
+    let mut server = Server::start(port, &[]).await;
+    let url = server.url();
+    let rl = RedisRateLimitStore::connect(&url, Some("outage"), fast())
+        .await
+        .unwrap();
+    let bc = RedisBroadcaster::connect(&url, Some("outage-chan"), fast())
+        .await
+        .unwrap();
+    let heard = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = heard.clone();
+    bc.subscribe(Arc::new(move |_: &InvalidationScope| {
+        h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }));
+    assert_eq!(rl.hit("k", 60_000).await.unwrap().count, 1);
+
+    server.kill();
+    for _ in 0..10 {
+        let started = std::time::Instant::now();
+        let err = rl.hit("k", 60_000).await.unwrap_err();
+        assert!(!err.0.is_empty());
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    assert!(bc.publish(&scope(ScopeKind::Session, "s")).await.is_err());
+
+    let _server = Server::start(port, &[]).await;
+    let mut recovered = None;
+    for _ in 0..100 {
+        if let Ok(hit) = rl.hit("k", 60_000).await {
+            recovered = Some(hit);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The restarted server is empty (no persistence): counting starts over.
+    assert_eq!(recovered.unwrap().count, 1);
+    // The subscription came back by itself too.
+    wait_for(|| bc.is_subscribed(), "resubscription").await;
+    bc.publish(&scope(ScopeKind::Session, "s")).await.unwrap();
+    wait_for(
+        || heard.load(std::sync::atomic::Ordering::SeqCst) == 1,
+        "delivery after restart",
+    )
+    .await;
+    bc.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_server_times_out_and_killed_connections_recover() {
+    let port = common::spare_port();
+    let server = Server::start(port, &[]).await;
+    let url = server.url();
+    let rl = RedisRateLimitStore::connect(&url, Some("pause"), fast())
+        .await
+        .unwrap();
+    let bc = RedisBroadcaster::connect(&url, Some("pause-chan"), fast())
+        .await
+        .unwrap();
+    let heard = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = heard.clone();
+    bc.subscribe(Arc::new(move |_: &InvalidationScope| {
+        h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }));
+    let mut admin = raw(&url).await;
+    assert_eq!(rl.hit("k", 60_000).await.unwrap().count, 1);
+
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("WRITE")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let err = rl.hit_window("k", 60_000, None).await.unwrap_err();
+    assert_eq!(
+        err,
+        RedisStoreError::CommandTimeout(Duration::from_millis(500))
+    );
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+
+    let mut ok = false;
+    for _ in 0..40 {
+        if rl.hit("k", 60_000).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok, "no recovery after CLIENT PAUSE");
+
+    // Kill every other client connection (ours included): both stores reconnect.
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let mut ok = false;
+    for _ in 0..40 {
+        if rl.hit("k", 60_000).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok, "no recovery after CLIENT KILL");
+    wait_for(|| bc.is_subscribed(), "resubscription").await;
+    let mut delivered = false;
+    for _ in 0..40 {
+        if bc.publish(&scope(ScopeKind::Session, "s")).await.is_ok() {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(delivered);
+    wait_for(
+        || heard.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "delivery after kill",
+    )
+    .await;
+    bc.close();
+    drop(server);
+}

@@ -1,0 +1,67 @@
+// Redis stores: the native classes, with their async factories and async methods rethrowing
+// native errors as typed `KavachError`s (`StoreUnavailableError`, `InvalidArgumentError`).
+// Everything else (scripts, reconnection, pub/sub) lives in crates/kavach-redis.
+
+import {
+  RedisInvalidationBroadcaster as NativeRedisInvalidationBroadcaster,
+  RedisRateLimitStore as NativeRedisRateLimitStore,
+  RedisSessionStore as NativeRedisSessionStore,
+} from '../binding.js'
+import type {
+  RedisBroadcasterOptions,
+  RedisConnectOptions,
+  RedisSessionStoreOptions,
+} from '../binding.js'
+import { nativeAsync } from './errors.js'
+import { rebrand } from './native-errors.js'
+
+type AsyncFn = (...args: unknown[]) => Promise<unknown>
+
+/** Wraps async prototype methods so their rejections carry typed errors too. */
+function wrapAsyncMethods(cls: abstract new (...args: never[]) => unknown, methods: string[]): void {
+  const proto = cls.prototype as Record<string, unknown>
+  for (const name of methods) {
+    const desc = Object.getOwnPropertyDescriptor(proto, name)
+    if (desc === undefined || typeof desc.value !== 'function') {
+      throw new Error(`internal: ${name} is not a method of ${cls.name}`)
+    }
+    const fn = desc.value as AsyncFn
+    Object.defineProperty(proto, name, {
+      ...desc,
+      value: function (this: unknown, ...args: unknown[]): Promise<unknown> {
+        return nativeAsync(() => fn.apply(this, args))
+      },
+    })
+  }
+}
+
+/**
+ * Sliding-window rate limits shared by every replica: one atomic Lua script per hit, on the
+ * Redis server's clock. URL: `redis://host:port` or `redis+cluster://host:port,host:port`.
+ */
+export class RedisRateLimitStore extends NativeRedisRateLimitStore {
+  /** Connects; rejects within `connectTimeoutMs` (default 5 s: `redis connect timed out after 5s`). */
+  static override async connect(url: string, opts?: RedisConnectOptions | null): Promise<RedisRateLimitStore> {
+    return rebrand(await nativeAsync(() => super.connect(url, opts)), RedisRateLimitStore)
+  }
+}
+
+/** Session state shared by every replica (one Redis hash per session, atomic updates). */
+export class RedisSessionStore extends NativeRedisSessionStore {
+  static override async connect(url: string, opts: RedisSessionStoreOptions): Promise<RedisSessionStore> {
+    return rebrand(await nativeAsync(() => super.connect(url, opts)), RedisSessionStore)
+  }
+}
+
+/** Invalidation broadcast over Redis pub/sub; every replica, this one included, hears every scope. */
+export class RedisInvalidationBroadcaster extends NativeRedisInvalidationBroadcaster {
+  /** Resolves once the subscription is live. */
+  static override async connect(url: string, opts?: RedisBroadcasterOptions | null): Promise<RedisInvalidationBroadcaster> {
+    return rebrand(await nativeAsync(() => super.connect(url, opts)), RedisInvalidationBroadcaster)
+  }
+}
+
+wrapAsyncMethods(NativeRedisInvalidationBroadcaster, ['publish'])
+wrapAsyncMethods(NativeRedisSessionStore, ['invalidate'])
+
+export type { RedisBroadcasterOptions, RedisConnectOptions, RedisSessionStoreOptions }
