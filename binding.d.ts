@@ -71,6 +71,27 @@ export declare class Gate {
   static fromJson(json: string, options?: GateOptions | undefined | null): Gate
   /** A gate from a TOML document (`[[policy]]` tables). */
   static fromToml(toml: string, options?: GateOptions | undefined | null): Gate
+  /**
+   * True when `evaluateAsync` can answer from the sync path (in-process stores, no token
+   * signer, no audit sink: nothing slow or blocking in the pipeline).
+   */
+  get inlineAsync(): boolean
+  /**
+   * Registers the gate for the free function `evaluateFast` with the TS layer's shared
+   * `Float64Array` (layouts: `context::fast_in`, `verdict::fast_out`); returns the handle.
+   */
+  attachScratch(buf: Float64Array): number
+  /**
+   * The function `evaluateSubmit` results are delivered to, in batches
+   * `[id, raw, id, raw, ...]` (see `dispatch.rs`). Replaces any earlier one.
+   */
+  attachCompletion(callback: (batch: Array<number | ReturnType<Gate['evaluateRaw']>>) => void): void
+  /**
+   * `evaluateFast`'s input (same scratch layout and `text`), evaluated on the tokio
+   * runtime; the verdict goes to the `attachCompletion` callback under `id`. Argument
+   * errors throw here, synchronously.
+   */
+  evaluateSubmit(id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null): void
   /** Synchronous evaluation (in-process stores only): one boundary crossing. */
   evaluate(ctx: EvaluateOptions): Verdict
   /**
@@ -256,17 +277,35 @@ export declare class PublicKeyDirectory {
 
 /**
  * Invalidation broadcast over Redis pub/sub: every replica (this one included) hears every
- * scope. Reconnects with backoff after a drop.
+ * scope. Reconnects with backoff after a drop; each scope is also kept in a revocation log
+ * for its TTL and replayed on every (re)subscribe, so a replica that was away or started
+ * later still hears it.
  */
 export declare class RedisInvalidationBroadcaster {
-  /** Resolves once the subscription is live. */
+  /**
+   * Resolves once the subscription is live and the revocation log has been read: scopes
+   * published earlier (still within their TTL) are handed to every listener that
+   * subscribes, so a gate created now refuses them too.
+   */
   static connect(url: string, opts?: RedisBroadcasterOptions | undefined | null): Promise<RedisInvalidationBroadcaster>
   /**
-   * Publish a scope to every replica. A session scope is first written to the attached
-   * session store (`attachSessionStore`), so a replica that misses the message still
-   * refuses the session.
+   * Publish a scope to every replica, and record it in the revocation log for
+   * `revocationTtlSeconds` so a replica that is disconnected or not started yet hears it
+   * when it (re)subscribes. A session scope is first written to the attached session store
+   * (`attachSessionStore`) as well.
    */
   publish(targetKind: 'session' | 'principal' | 'role', targetId: string, reason: string, evaluator?: string | undefined | null): Promise<void>
+  /**
+   * Remove a scope from the revocation log, so replicas that start or reconnect from now
+   * on no longer hear it. Gates that already applied it keep refusing until their
+   * `invalidationTtlSeconds` runs out or `gate.lift(scope)` (lifting is local to a gate).
+   * Resolves to whether the scope was recorded.
+   */
+  forget(targetKind: 'session' | 'principal' | 'role', targetId: string): Promise<boolean>
+  /** The Redis hash holding the revocation log (field `<kind>:<id>` → the JSON message). */
+  get revocationsKey(): string
+  /** Scopes this broadcaster delivered from the revocation log rather than live. */
+  get replayedCount(): number
   /** Also write revoked sessions to this store when publishing (see `publish`). */
   attachSessionStore(store: RedisSessionStore): void
   /**
@@ -373,6 +412,14 @@ export declare class SignedAuditChain {
   get tornBytesTruncated(): number
   /** fsync pending appends now (file chains with `syncEvery` > 1). */
   sync(): void
+  /**
+   * Flush pending appends (fsync), release the file lock and close the file; idempotent.
+   * Later appends throw `CHAIN_CLOSED`; reads, `verify` and `checkpoint` keep working.
+   * In-memory chains just stop accepting appends.
+   */
+  close(): void
+  /** True after `close()`. */
+  get isClosed(): boolean
   /** Verify the chain under `bundle`; returns the entry count. */
   verify(bundle: PublicKeyBundle): number
   /** The chain as JSONL bytes. */
@@ -427,6 +474,13 @@ export interface DeviceInput {
   hash: string
   description?: string
 }
+
+/**
+ * `gate.evaluate()`'s hot path (see the module docs). Returns a string (numbers in the
+ * scratch array) for the common verdicts, the `evaluateRaw` array for the rest (signed,
+ * observe-only). Same validation, errors and pipeline as `Gate.evaluateRaw`.
+ */
+export declare function evaluateFast(handle: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null): string | ReturnType<Gate['evaluateRaw']>
 
 /** Everything the gate needs to know about one attempted action. */
 export interface EvaluateOptions {
@@ -624,6 +678,17 @@ export interface RedisBroadcasterOptions {
    * @default 'kavach:invalidation'
    */
   channel?: string
+  /**
+   * Key prefix after `kavach:` for the revocation log
+   * (`kavach:<prefix>:revocations:{<channel>}`); printable ASCII, no braces or spaces.
+   */
+  prefix?: string
+  /**
+   * How long a published scope stays in the revocation log and is replayed to replicas
+   * that start or reconnect later. Match the gates' `invalidationTtlSeconds`.
+   * @default 3600
+   */
+  revocationTtlSeconds?: number
   /** @default false */
   cluster?: boolean
   /** @default 5000 */

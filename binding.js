@@ -850,4 +850,5 @@ module.exports.RedisRateLimitStore = nativeBinding.RedisRateLimitStore
 module.exports.RedisSessionStore = nativeBinding.RedisSessionStore
 module.exports.SecureChannel = nativeBinding.SecureChannel
 module.exports.SignedAuditChain = nativeBinding.SignedAuditChain
+module.exports.evaluateFast = nativeBinding.evaluateFast
 module.exports.spawnInvalidationListener = nativeBinding.spawnInvalidationListener

@@ -70,7 +70,7 @@ export { AuditEntry, Checkpoint, SignedAuditChain } from './src/audit.js'
 export type { AuditEntryOptions, AuditFileOptions, VerifyJsonlOptions } from './src/audit.js'
 export { SecureChannel } from './src/channel.js'
 export type { SecureChannelOptions } from './src/channel.js'
-export { ChainInvalidError, ContextMismatchError, DecryptionFailedError } from './src/errors.js'
+export { ChainClosedError, ChainInvalidError, ContextMismatchError, DecryptionFailedError } from './src/errors.js'
 
 // --- redis stores ---
 export { RedisInvalidationBroadcaster, RedisRateLimitStore, RedisSessionStore } from './src/redis.js'

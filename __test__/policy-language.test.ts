@@ -158,6 +158,7 @@ describe('malformed policies are rejected naming the key', () => {
     ['rate max zero', c({ rate_limit: { max: 0, window: '1h' } }), 'max'],
     ['rate max fractional', c({ rate_limit: { max: 1.5, window: '1h' } }), 'max'],
     ['rate unknown key', c({ rate_limit: { max: 5, windo: '1h' } }), 'windo'],
+    ['rate_limit in a refuse policy (would fail open)', p({ effect: 'refuse', conditions: [{ rate_limit: { max: 5, window: '1h' } }] }), 'rate_limit'],
     ['param_max missing field', c({ param_max: { max: 5 } }), 'field'],
     ['param_max NaN', c({ param_max: { field: 'a', max: Number.NaN } }), 'max'],
     ['param_max Infinity', c({ param_max: { field: 'a', max: Number.POSITIVE_INFINITY } }), 'max'],
@@ -235,8 +236,11 @@ function generate(r: () => number): { set: { policies: Policy[] }; contexts: Eva
   const policies: Policy[] = []
   const n = 1 + Math.floor(r() * 5)
   for (let i = 0; i < n; i++) {
-    const conditions = Array.from({ length: Math.floor(r() * 4) }, () => pick(conditionMakers)())
-    const policy: Policy = { name: `p${i}`, effect: r() < 0.7 ? 'permit' : 'refuse', conditions }
+    const effect = r() < 0.7 ? 'permit' : 'refuse'
+    // rate_limit is a load error in refuse policies (it would fail open), so only permits get one.
+    const makers = effect === 'permit' ? conditionMakers : conditionMakers.filter((_, i) => i !== 8)
+    const conditions = Array.from({ length: Math.floor(r() * 4) }, () => pick(makers)())
+    const policy: Policy = { name: `p${i}`, effect, conditions }
     if (r() < 0.4) policy.priority = pick([1, 50, 100, 200])
     if (r() < 0.3) policy.description = `policy number ${i}`
     policies.push(policy)

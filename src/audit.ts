@@ -19,7 +19,7 @@ import { rebrand, wrapNativeMethods } from './native-errors.js'
 
 wrapNativeMethods(NativeAuditEntry, ['toJSON'])
 wrapNativeMethods(NativeCheckpoint, ['toJSON'])
-wrapNativeMethods(NativeSignedAuditChain, ['append', 'appendBatch', 'sync', 'verify', 'exportJsonl', 'checkpoint'])
+wrapNativeMethods(NativeSignedAuditChain, ['append', 'appendBatch', 'sync', 'close', 'verify', 'exportJsonl', 'checkpoint'])
 
 /** One audited decision; `verdict` is `permit`, `refuse` or `invalidate`. */
 export class AuditEntry extends NativeAuditEntry {

@@ -59,6 +59,8 @@ export const IoError = defineError('IO', 'IoError')
 export const InternalError = defineError('INTERNAL', 'InternalError')
 /** An audit chain that fails verification; the message names `entry <n>` and what broke. */
 export const ChainInvalidError = defineError('CHAIN_INVALID', 'ChainInvalidError')
+/** An append to an audit chain after `close()`. */
+export const ChainClosedError = defineError('CHAIN_CLOSED', 'ChainClosedError')
 /** A channel message bound to another context than the expected one. */
 export const ContextMismatchError = defineError('CONTEXT_MISMATCH', 'ContextMismatchError')
 /** A sealed message that cannot be opened (wrong recipient, modified bytes, missing X25519 leg). */
@@ -90,6 +92,7 @@ export type InvalidKeyError = InstanceType<typeof InvalidKeyError>
 export type IoError = InstanceType<typeof IoError>
 export type InternalError = InstanceType<typeof InternalError>
 export type ChainInvalidError = InstanceType<typeof ChainInvalidError>
+export type ChainClosedError = InstanceType<typeof ChainClosedError>
 export type ContextMismatchError = InstanceType<typeof ContextMismatchError>
 export type DecryptionFailedError = InstanceType<typeof DecryptionFailedError>
 export type AlgorithmMismatchError = InstanceType<typeof AlgorithmMismatchError>

@@ -7,8 +7,8 @@ import { extname } from 'node:path'
 
 import { ActionContext } from './context.js'
 import { IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
-import { NativeGate } from './native.js'
-import { fromRaw } from './verdict.js'
+import { NativeGate, evaluateFast } from './native.js'
+import { fromFast, fromRaw, type RawVerdict } from './verdict.js'
 import type { EvaluateOptions, LiftScope, Verdict } from './native.js'
 import { type GateOptions, type PolicySetInput, validateGateOptions } from './options.js'
 
@@ -39,6 +39,118 @@ function extras(o: EvaluateOptions): EvaluateOptions | undefined {
     : undefined
 }
 
+// --- the fast path's inputs (positions: `fast_in` in crates/kavach-node/src/context.rs) ---
+const KIND = 0
+const PARAM_COUNT = 1
+const ID_LEN = 2
+const ACTION_LEN = 3
+const TEXT_LEN = 4
+const PARAMS = 5
+const STRIDE = 3
+/** More params than this take the general path. */
+const MAX_FAST_PARAMS = 8
+/** Also holds the outputs (`fast_out` in verdict.rs, 5 numbers). */
+const SCRATCH_LEN = PARAMS + STRIDE * MAX_FAST_PARAMS
+
+/** The kind's index in `KINDS` (context.rs), or -1 (the general path reports the error). */
+function kindIndex(kind: string): number {
+  switch (kind) {
+    case 'user':
+      return 0
+    case 'agent':
+      return 1
+    case 'service':
+      return 2
+    case 'scheduler':
+      return 3
+    case 'external':
+      return 4
+    default:
+      return -1
+  }
+}
+
+/**
+ * Writes the fast path's input (layout `fast_in`, context.rs): the numbers into `s`, and
+ * returns the principal id, the action name and the params' names and string values as one
+ * string (lengths in `s`). Null when the fast path cannot carry the context (unknown kind, a
+ * non-string id or action, params that are not a plain record of finite numbers and strings,
+ * too many params): the general path then validates it and names the culprit. `for...in`
+ * visits what the general path's property-name read visits.
+ */
+function encode(o: EvaluateOptions, s: Float64Array): string | null {
+  const kind = kindIndex(o.principalKind)
+  const id: unknown = o.principalId
+  const action: unknown = o.actionName
+  if (kind < 0 || typeof id !== 'string' || typeof action !== 'string') return null
+  s[KIND] = kind
+  s[ID_LEN] = id.length
+  s[ACTION_LEN] = action.length
+  let text = id + action
+  let i = PARAMS
+  const params: unknown = o.params
+  if (params !== undefined) {
+    if (typeof params !== 'object' || params === null) return null
+    const p = params as Record<string, unknown>
+    for (const name in p) {
+      if (i === SCRATCH_LEN) return null
+      const v = p[name]
+      if (typeof v === 'number') {
+        if (v - v !== 0) return null // NaN or ±Infinity
+        s[i] = name.length
+        s[i + 1] = 0
+        s[i + 2] = v
+        text += name
+      } else if (typeof v === 'string') {
+        s[i] = name.length
+        s[i + 1] = 1
+        s[i + 2] = v.length
+        text += name
+        text += v
+      } else {
+        return null
+      }
+      i += STRIDE
+    }
+  }
+  s[PARAM_COUNT] = (i - PARAMS) / STRIDE
+  s[TEXT_LEN] = text.length
+  return text
+}
+
+// --- evaluateAsync completions (crates/kavach-node/src/dispatch.rs) ---
+// Module-level on purpose: each native gate's completion channel calls `complete`, which holds
+// no gate, so a gate nobody references can still be collected (its channel goes with it).
+
+/** Pending `evaluateSubmit` ids (unique across gates) → resolvers. */
+const pending = new Map<number, (v: Verdict) => void>()
+let nextId = 0
+/**
+ * Keeps the event loop alive while anything is pending (the native completion channels never
+ * do, so an idle gate never holds a process open).
+ */
+let keepAlive: ReturnType<typeof setInterval> | undefined
+
+function submitted(id: number, resolve: (v: Verdict) => void): void {
+  pending.set(id, resolve)
+  if (pending.size === 1) {
+    keepAlive ??= setInterval(() => {}, 1 << 30)
+    keepAlive.ref()
+  }
+}
+
+/** Resolves a batch `[id, raw, id, raw, ...]` from a native completion channel. */
+function complete(batch: Array<number | RawVerdict>): void {
+  for (let i = 0; i + 1 < batch.length; i += 2) {
+    const id = batch[i] as number
+    const resolve = pending.get(id)
+    if (resolve === undefined) continue
+    pending.delete(id)
+    resolve(fromRaw(batch[i + 1] as RawVerdict))
+  }
+  if (pending.size === 0) keepAlive?.unref()
+}
+
 function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8')
@@ -50,9 +162,19 @@ function readText(path: string): string {
 export class Gate {
   /** The native gate (for integrations in this package; not part of the public API). */
   readonly native: NativeGate
+  /** Shared with the native gate: fast-path inputs and verdict numbers. */
+  readonly #scratch = new Float64Array(SCRATCH_LEN)
+  /** This gate in the native fast path's registry. */
+  readonly #handle: number
+  /** In-process gate without signer or audit: `evaluateAsync` answers from the sync path. */
+  readonly #inline: boolean
+  /** Whether the native completion channel exists (attached on first use, dropped by close). */
+  #attached = false
 
   private constructor(nativeGate: NativeGate) {
     this.native = nativeGate
+    this.#handle = nativeGate.attachScratch(this.#scratch)
+    this.#inline = nativeGate.inlineAsync
   }
 
   /** A gate from a plain object: `{ policies: [...] }` (alias `policy`). Recommended. */
@@ -89,8 +211,14 @@ export class Gate {
   /** Synchronous evaluation (in-process stores only). A Refuse is a returned verdict. */
   evaluate(ctx: EvaluateInput): Verdict {
     const o = toOptions(ctx)
+    const s = this.#scratch
+    const text = encode(o, s)
     try {
-      return fromRaw(this.native.evaluateRaw(o.principalId, o.principalKind, o.actionName, o.roles, o.params, extras(o)))
+      if (text === null) {
+        return fromRaw(this.native.evaluateRaw(o.principalId, o.principalKind, o.actionName, o.roles, o.params, extras(o)))
+      }
+      const r = evaluateFast(this.#handle, text, o.roles, extras(o))
+      return typeof r === 'string' ? fromFast(r, s, o.actionName) : fromRaw(r)
     } catch (e) {
       throw toKavachError(e)
     }
@@ -98,10 +226,34 @@ export class Gate {
 
   /** The same evaluation as a Promise; works with any store and never blocks the event loop. */
   evaluateAsync(ctx: EvaluateInput): Promise<Verdict> {
-    return nativeAsync(async () => {
+    // In-process only: microseconds of CPU, cheaper than any trip through a thread pool.
+    if (this.#inline) {
+      try {
+        return Promise.resolve(this.evaluate(ctx))
+      } catch (e) {
+        return Promise.reject(e)
+      }
+    }
+    try {
       const o = toOptions(ctx)
-      return fromRaw(await this.native.evaluateRawAsync(o.principalId, o.principalKind, o.actionName, o.roles, o.params, extras(o)))
-    })
+      const text = encode(o, this.#scratch)
+      if (text === null) {
+        return nativeAsync(async () =>
+          fromRaw(await this.native.evaluateRawAsync(o.principalId, o.principalKind, o.actionName, o.roles, o.params, extras(o))),
+        )
+      }
+      if (!this.#attached) {
+        this.native.attachCompletion(complete)
+        this.#attached = true
+      }
+      const id = (nextId = (nextId + 1) >>> 0)
+      this.native.evaluateSubmit(id, text, o.roles, extras(o))
+      return new Promise((resolve) => {
+        submitted(id, resolve)
+      })
+    } catch (e) {
+      return Promise.reject(toKavachError(e))
+    }
   }
 
   /** Throws `Refused` / `Invalidated` unless the gate permits. */
@@ -143,6 +295,9 @@ export class Gate {
 
   /** Releases store connections and listeners. */
   close(): Promise<void> {
+    // The native side drops its completion channel (evaluations in flight still resolve);
+    // a later evaluateAsync attaches a new one.
+    this.#attached = false
     return nativeAsync(() => this.native.close())
   }
 

@@ -53,15 +53,19 @@ export class RedisSessionStore extends NativeRedisSessionStore {
   }
 }
 
-/** Invalidation broadcast over Redis pub/sub; every replica, this one included, hears every scope. */
+/**
+ * Invalidation broadcast over Redis pub/sub; every replica, this one included, hears every scope.
+ * Each scope is also kept in a revocation log for `revocationTtlSeconds` (default 3600) and
+ * replayed on every (re)subscribe, so a replica that was disconnected or started later hears it.
+ */
 export class RedisInvalidationBroadcaster extends NativeRedisInvalidationBroadcaster {
-  /** Resolves once the subscription is live. */
+  /** Resolves once the subscription is live and the revocation log has been read. */
   static override async connect(url: string, opts?: RedisBroadcasterOptions | null): Promise<RedisInvalidationBroadcaster> {
     return rebrand(await nativeAsync(() => super.connect(url, opts)), RedisInvalidationBroadcaster)
   }
 }
 
-wrapAsyncMethods(NativeRedisInvalidationBroadcaster, ['publish'])
+wrapAsyncMethods(NativeRedisInvalidationBroadcaster, ['publish', 'forget'])
 wrapAsyncMethods(NativeRedisSessionStore, ['invalidate'])
 
 export type { RedisBroadcasterOptions, RedisConnectOptions, RedisSessionStoreOptions }

@@ -69,7 +69,11 @@ fn policy_set(rng: &mut Rng) -> (String, String) {
     let mut toml = String::new();
     for i in 0..n {
         let effect = if rng.chance(70) { "permit" } else { "refuse" };
-        let conds: Vec<_> = (0..rng.below(4)).map(|_| condition(rng)).collect();
+        // rate_limit is a load error in refuse policies (it would fail open): permits only.
+        let conds: Vec<_> = (0..rng.below(4))
+            .map(|_| condition(rng))
+            .filter(|(k, _, _)| effect == "permit" || k != "rate_limit")
+            .collect();
         let priority = rng.chance(50).then(|| rng.below(3) * 10);
         let jc: Vec<String> = conds
             .iter()

@@ -52,6 +52,7 @@ fn malformed_policies_name_the_policy_and_the_key() {
         (cond(r#"{"action":"a","identity_kind":"agent"}"#), vec!["policy 'x'", "condition #0", "exactly one key"]),
         (cond(r#""action""#), vec!["policy 'x'", "condition #0", "object"]),
         (r#"{"policies":[{"name":"x","effect":"allow","conditions":[]}]}"#.into(), vec!["policy 'x'", "key 'effect'", "'allow'"]),
+        (r#"{"policies":[{"name":"x","effect":"refuse","conditions":[{"rate_limit":{"max":5,"window":"1h"}}]}]}"#.into(), vec!["policy 'x'", "'rate_limit'", "only allowed in permit policies"]),
         (r#"{"policies":[{"name":"x","conditions":[]}]}"#.into(), vec!["policy 'x'", "missing key 'effect'"]),
         (r#"{"policies":[{"name":"x","effect":"permit"}]}"#.into(), vec!["policy 'x'", "missing key 'conditions'"]),
         (r#"{"policies":[{"name":"x","effect":"permit","conditions":{}}]}"#.into(), vec!["policy 'x'", "key 'conditions'", "array"]),

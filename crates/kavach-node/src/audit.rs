@@ -286,6 +286,20 @@ impl SignedAuditChain {
         self.inner.lock().sync().pq()
     }
 
+    /// Flush pending appends (fsync), release the file lock and close the file; idempotent.
+    /// Later appends throw `CHAIN_CLOSED`; reads, `verify` and `checkpoint` keep working.
+    /// In-memory chains just stop accepting appends.
+    #[napi]
+    pub fn close(&self) -> Result<()> {
+        self.inner.lock().close().pq()
+    }
+
+    /// True after `close()`.
+    #[napi(getter)]
+    pub fn is_closed(&self) -> bool {
+        self.inner.lock().is_closed()
+    }
+
     /// Verify the chain under `bundle`; returns the entry count.
     #[napi]
     pub fn verify(&self, bundle: &PublicKeyBundle) -> Result<f64> {

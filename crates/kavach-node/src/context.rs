@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 
 use kavach_core::{ActionContext, DeviceFingerprint, GeoLocation, ParamValue, PrincipalKind};
-use napi::bindgen_prelude::Unknown;
-use napi::{JsValue, ValueType};
+use napi::bindgen_prelude::{Float64Array, FromNapiValue, TypeName, Unknown, ValidateNapiValue};
+use napi::{sys, JsValue, ValueType};
 use napi_derive::napi;
 
-use crate::error::{invalid_argument, Result};
+use crate::error::{codes, invalid_argument, to_js, Result};
 
 #[napi(object, object_to_js = false)]
 pub struct GeoLocationInput {
@@ -83,23 +83,207 @@ pub fn from_parts(
 ) -> Result<ActionContext> {
     let mut ctx = base(principal_id, &principal_kind, action_name, roles, params)?;
     if let Some(e) = extras {
-        apply_extras(
-            &mut ctx,
-            Extras {
-                resource: e.resource,
-                ip: e.ip,
-                session_id: e.session_id,
-                origin_ip: e.origin_ip,
-                current_geo: e.current_geo,
-                origin_geo: e.origin_geo,
-                device: e.device,
-                origin_device: e.origin_device,
-                session_started_at: e.session_started_at,
-                action_count: e.action_count,
-            },
-        )?;
+        apply_extras(&mut ctx, e.into())?;
     }
     Ok(ctx)
+}
+
+/// A JS-owned `Float64Array` shared with one TS `Gate` (src/gate.ts): the fast path reads the
+/// principal kind and the params' numbers from it and writes the verdict's numbers back, so
+/// none of them costs an N-API call. Only touched on the JS thread, inside a call that the TS
+/// side makes synchronously, so nothing else reads or writes it meanwhile.
+pub struct Scratch {
+    ptr: *mut f64,
+    len: usize,
+    /// Keeps the buffer alive (a strong reference) as long as the gate.
+    _buf: Float64Array,
+}
+
+impl Scratch {
+    pub fn new(mut buf: Float64Array) -> Self {
+        // SAFETY: the slice covers the typed array's live backing store, which the reference in
+        // `buf` keeps alive and in place (ArrayBuffers here are never resizable or detached:
+        // the TS layer creates this one and never hands it out).
+        let slice = unsafe { buf.as_mut() };
+        Self {
+            ptr: slice.as_mut_ptr(),
+            len: slice.len(),
+            _buf: buf,
+        }
+    }
+
+    pub fn get(&self, i: usize) -> f64 {
+        if i < self.len {
+            // SAFETY: in bounds of the live backing store (see `new`).
+            unsafe { *self.ptr.add(i) }
+        } else {
+            f64::NAN
+        }
+    }
+
+    pub fn set(&self, i: usize, v: f64) {
+        if i < self.len {
+            // SAFETY: in bounds of the live backing store (see `new`); JS thread only.
+            unsafe { *self.ptr.add(i) = v }
+        }
+    }
+}
+
+/// Positions of the fast path's inputs in the scratch array (mirrored by src/gate.ts).
+pub mod fast_in {
+    /// Index into [`super::KINDS`].
+    pub const KIND: usize = 0;
+    pub const PARAM_COUNT: usize = 1;
+    /// Lengths (UTF-16 code units) of the principal id, the action name and the whole `text`
+    /// argument, which holds the id, the action, then each param's name and string value.
+    pub const ID_LEN: usize = 2;
+    pub const ACTION_LEN: usize = 3;
+    pub const TEXT_LEN: usize = 4;
+    /// Then per param: name length, 0 (number) or 1 (string), the number or the string's length.
+    pub const PARAMS: usize = 5;
+    pub const STRIDE: usize = 3;
+}
+
+/// Principal kinds by their fast-path index.
+const KINDS: [PrincipalKind; 5] = [
+    PrincipalKind::User,
+    PrincipalKind::Agent,
+    PrincipalKind::Service,
+    PrincipalKind::Scheduler,
+    PrincipalKind::External,
+];
+
+/// A JS string argument read later, in one N-API call, with the length the TS layer wrote
+/// into the scratch array (napi-rs's `String` asks for the length first: two calls).
+pub struct RawText {
+    env: sys::napi_env,
+    value: sys::napi_value,
+}
+
+impl TypeName for RawText {
+    fn type_name() -> &'static str {
+        "string"
+    }
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+impl ValidateNapiValue for RawText {}
+
+impl FromNapiValue for RawText {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        Ok(Self { env, value })
+    }
+}
+
+impl RawText {
+    /// The string as UTF-16; `len` must be its exact length.
+    fn read(&self, len: usize) -> Result<Vec<u16>> {
+        let mut buf = vec![0u16; len + 1];
+        let mut written = 0usize;
+        // SAFETY: `env`/`value` belong to the current call; the buffer holds `len + 1` units.
+        let status = unsafe {
+            sys::napi_get_value_string_utf16(
+                self.env,
+                self.value,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut written,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            return Err(to_js(codes::INTERNAL, "fast path: text must be a string"));
+        }
+        if written != len {
+            return Err(to_js(codes::INTERNAL, "fast path: text length mismatch"));
+        }
+        buf.truncate(len);
+        Ok(buf)
+    }
+}
+
+/// The fast path's context: the TS layer already checked the kind is known, the id and the
+/// action are strings, and every param is a finite number or a string (anything else goes
+/// through `from_parts` and its errors).
+pub fn from_fast(
+    scratch: &Scratch,
+    text: &RawText,
+    roles: Option<Vec<String>>,
+    extras: Option<ContextExtras>,
+) -> Result<ActionContext> {
+    let kind = scratch.get(fast_in::KIND);
+    let kind = KINDS
+        .iter()
+        .zip(0u32..)
+        .find(|(_, i)| f64::from(*i) == kind)
+        .map(|(k, _)| *k)
+        .ok_or_else(|| to_js(codes::INTERNAL, "fast path: bad principal kind index"))?;
+    let text = text.read(len_of(scratch.get(fast_in::TEXT_LEN))?)?;
+    let mut at = 0usize;
+    let mut take = |len: f64| -> Result<String> {
+        let end = at.saturating_add(len_of(len)?);
+        let s = text
+            .get(at..end)
+            .ok_or_else(|| to_js(codes::INTERNAL, "fast path: text out of range"))?;
+        at = end;
+        Ok(String::from_utf16_lossy(s))
+    };
+    let principal_id = take(scratch.get(fast_in::ID_LEN))?;
+    let action_name = take(scratch.get(fast_in::ACTION_LEN))?;
+    let mut ctx = checked(principal_id, kind, action_name, roles)?;
+    let count = len_of(scratch.get(fast_in::PARAM_COUNT))?;
+    if count > 0 {
+        ctx.params.reserve(count);
+        let mut i = fast_in::PARAMS;
+        for _ in 0..count {
+            let name = take(scratch.get(i))?;
+            let value = scratch.get(i + 2);
+            let value = if scratch.get(i + 1) == 0.0 {
+                if !value.is_finite() {
+                    return Err(invalid_argument(format!(
+                        "param '{name}' must be a finite number, got {value}"
+                    )));
+                }
+                ParamValue::Number(value)
+            } else {
+                ParamValue::Text(take(value)?)
+            };
+            ctx.params.push((name, value));
+            i += fast_in::STRIDE;
+        }
+    }
+    if let Some(e) = extras {
+        apply_extras(&mut ctx, e.into())?;
+    }
+    Ok(ctx)
+}
+
+/// A length or count written by the TS layer.
+fn len_of(v: f64) -> Result<usize> {
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 1e9 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Ok(v as usize)
+    } else {
+        Err(to_js(codes::INTERNAL, "fast path: bad length"))
+    }
+}
+
+impl From<ContextExtras> for Extras {
+    fn from(e: ContextExtras) -> Self {
+        Extras {
+            resource: e.resource,
+            ip: e.ip,
+            session_id: e.session_id,
+            origin_ip: e.origin_ip,
+            current_geo: e.current_geo,
+            origin_geo: e.origin_geo,
+            device: e.device,
+            origin_device: e.origin_device,
+            session_started_at: e.session_started_at,
+            action_count: e.action_count,
+        }
+    }
 }
 
 /// Field bundle shared by both entry points.
@@ -128,6 +312,23 @@ fn base(
             "principalKind must be one of user, agent, service, scheduler, external, got '{principal_kind}'"
         ))
     })?;
+    let mut ctx = checked(principal_id, kind, action_name, roles)?;
+    if let Some(params) = params {
+        ctx.params = params
+            .into_iter()
+            .map(|(name, value)| param(name, value))
+            .collect::<Result<_>>()?;
+    }
+    Ok(ctx)
+}
+
+/// The context's required fields, checked.
+fn checked(
+    principal_id: String,
+    kind: PrincipalKind,
+    action_name: String,
+    roles: Option<Vec<String>>,
+) -> Result<ActionContext> {
     if principal_id.is_empty() {
         return Err(invalid_argument("principalId must be a non-empty string"));
     }
@@ -136,12 +337,6 @@ fn base(
     }
     let mut ctx = ActionContext::new(principal_id, kind, action_name);
     ctx.roles = roles.unwrap_or_default();
-    if let Some(params) = params {
-        ctx.params = params
-            .into_iter()
-            .map(|(name, value)| param(name, value))
-            .collect::<Result<_>>()?;
-    }
     Ok(ctx)
 }
 

@@ -7,15 +7,19 @@ use kavach_core::clock::ManualClock;
 use kavach_core::policy::PolicySet;
 use kavach_core::verdict::ScopeKind;
 use kavach_core::ActionContext;
-use napi::bindgen_prelude::{Array, PromiseRaw, Unknown};
+use napi::bindgen_prelude::{Array, Float64Array, Function, PromiseRaw, Unknown};
 use napi::Env;
 use napi_derive::napi;
+use parking_lot::Mutex;
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
-use crate::context::{from_parts, ContextExtras, EvaluateOptions};
+use crate::context::{from_fast, from_parts, ContextExtras, EvaluateOptions, RawText, Scratch};
+use crate::dispatch::{Batch, Dispatcher};
 use crate::error::{codes, to_js};
 use crate::error::{invalid_argument, CoreResultExt, Result};
+use crate::fast::{self, Entry};
 use crate::options::{into_config, ms, GateOptions};
 use crate::policy_value::to_value;
 use crate::verdict::{to_raw, Verdict};
@@ -33,6 +37,13 @@ pub struct LiftScope {
 pub struct Gate {
     inner: Arc<kavach_core::gate::Gate>,
     manual_clock: Option<Arc<ManualClock>>,
+    /// In-process stores, no signer, no audit sink: an evaluation is microseconds of CPU, so
+    /// `evaluateAsync` may answer from the sync path instead of a trip through tokio.
+    inline_async: bool,
+    /// The fast path's registration (`attachScratch`): handle and shared numbers.
+    fast: Option<(u32, Rc<Entry>)>,
+    /// Where `evaluateSubmit` results go (`attachCompletion`); taken by `close`.
+    dispatcher: Mutex<Option<Arc<Dispatcher>>>,
 }
 
 #[napi]
@@ -60,11 +71,83 @@ impl Gate {
 
     fn build(set: PolicySet, options: Option<GateOptions>) -> Result<Self> {
         let converted = into_config(options)?;
+        let light = converted.config.token_signer.is_none() && converted.config.audit.is_none();
         let inner = kavach_core::gate::Gate::new(set, converted.config).js()?;
         Ok(Self {
+            inline_async: light && inner.supports_sync(),
             inner,
             manual_clock: converted.manual_clock,
+            fast: None,
+            dispatcher: Mutex::new(None),
         })
+    }
+
+    /// True when `evaluateAsync` can answer from the sync path (in-process stores, no token
+    /// signer, no audit sink: nothing slow or blocking in the pipeline).
+    #[napi(getter)]
+    pub fn inline_async(&self) -> bool {
+        self.inline_async
+    }
+
+    /// Registers the gate for the free function `evaluateFast` with the TS layer's shared
+    /// `Float64Array` (layouts: `context::fast_in`, `verdict::fast_out`); returns the handle.
+    #[napi]
+    pub fn attach_scratch(&mut self, buf: Float64Array) -> Result<u32> {
+        if let Some((h, _)) = self.fast.take() {
+            fast::unregister(h);
+        }
+        let entry = Rc::new(Entry {
+            gate: self.inner.clone(),
+            scratch: Scratch::new(buf),
+        });
+        let h = fast::register(entry.clone())?;
+        self.fast = Some((h, entry));
+        Ok(h)
+    }
+
+    /// The function `evaluateSubmit` results are delivered to, in batches
+    /// `[id, raw, id, raw, ...]` (see `dispatch.rs`). Replaces any earlier one.
+    #[napi(
+        ts_args_type = "callback: (batch: Array<number | ReturnType<Gate['evaluateRaw']>>) => void"
+    )]
+    pub fn attach_completion(&self, callback: Function<'_, Batch, ()>) -> Result<()> {
+        let d = Dispatcher::new(&callback).map_err(|e| to_js(codes::INTERNAL, e.reason))?;
+        *self.dispatcher.lock() = Some(d);
+        Ok(())
+    }
+
+    fn scratch(&self) -> Result<&Scratch> {
+        self.fast
+            .as_ref()
+            .map(|(_, e)| &e.scratch)
+            .ok_or_else(|| to_js(codes::INTERNAL, "attachScratch was not called"))
+    }
+
+    /// `evaluateFast`'s input (same scratch layout and `text`), evaluated on the tokio
+    /// runtime; the verdict goes to the `attachCompletion` callback under `id`. Argument
+    /// errors throw here, synchronously.
+    #[napi(
+        ts_args_type = "id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null"
+    )]
+    pub fn evaluate_submit(
+        &self,
+        id: u32,
+        text: RawText,
+        roles: Option<Vec<String>>,
+        extras: Option<ContextExtras>,
+    ) -> Result<()> {
+        let ctx = from_fast(self.scratch()?, &text, roles, extras)?;
+        let dispatcher = self
+            .dispatcher
+            .lock()
+            .clone()
+            .ok_or_else(|| to_js(codes::INTERNAL, "attachCompletion was not called"))?;
+        let gate = self.inner.clone();
+        napi::bindgen_prelude::spawn(async move {
+            let verdict = gate.evaluate(&ctx).await;
+            dispatcher.complete(id, verdict);
+        });
+        Ok(())
     }
 
     /// Synchronous evaluation (in-process stores only): one boundary crossing.
@@ -208,6 +291,9 @@ impl Gate {
     /// Release listeners and store connections; the gate keeps answering with what it has.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        // In-flight evaluations keep their own handle and still resolve; the threadsafe function
+        // is released with the last of them.
+        self.dispatcher.lock().take();
         let gate = self.inner.clone();
         env.spawn_future(async move {
             gate.close();
@@ -224,6 +310,14 @@ impl Gate {
         })?;
         clock.set_ms(ms("nowMs", now_ms)?);
         Ok(())
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        if let Some((h, _)) = self.fast.take() {
+            fast::unregister(h);
+        }
     }
 }
 

@@ -51,6 +51,13 @@ pub struct RedisBroadcasterOptions {
     /// Pub/sub channel shared by every replica.
     /// @default 'kavach:invalidation'
     pub channel: Option<String>,
+    /// Key prefix after `kavach:` for the revocation log
+    /// (`kavach:<prefix>:revocations:{<channel>}`); printable ASCII, no braces or spaces.
+    pub prefix: Option<String>,
+    /// How long a published scope stays in the revocation log and is replayed to replicas
+    /// that start or reconnect later. Match the gates' `invalidationTtlSeconds`.
+    /// @default 3600
+    pub revocation_ttl_seconds: Option<u32>,
     /// @default false
     pub cluster: Option<bool>,
     /// @default 5000
@@ -243,7 +250,9 @@ impl RedisSessionStore {
 }
 
 /// Invalidation broadcast over Redis pub/sub: every replica (this one included) hears every
-/// scope. Reconnects with backoff after a drop.
+/// scope. Reconnects with backoff after a drop; each scope is also kept in a revocation log
+/// for its TTL and replayed on every (re)subscribe, so a replica that was away or started
+/// later still hears it.
 #[napi]
 pub struct RedisInvalidationBroadcaster {
     inner: Arc<kavach_redis::RedisBroadcaster>,
@@ -251,30 +260,47 @@ pub struct RedisInvalidationBroadcaster {
 
 #[napi]
 impl RedisInvalidationBroadcaster {
-    /// Resolves once the subscription is live.
+    /// Resolves once the subscription is live and the revocation log has been read: scopes
+    /// published earlier (still within their TTL) are handed to every listener that
+    /// subscribes, so a gate created now refuses them too.
     #[napi(ts_return_type = "Promise<RedisInvalidationBroadcaster>")]
     pub fn connect<'env>(
         env: &'env Env,
         url: String,
         opts: Option<RedisBroadcasterOptions>,
     ) -> Result<PromiseRaw<'env, RedisInvalidationBroadcaster>> {
-        let (channel, o) = match opts {
-            Some(o) => (
-                o.channel,
-                connect_options(o.cluster, o.connect_timeout_ms, o.command_timeout_ms)?,
+        let (b, o) = match opts {
+            Some(o) => {
+                if o.revocation_ttl_seconds == Some(0) {
+                    return Err(invalid_argument("revocationTtlSeconds must be at least 1"));
+                }
+                (
+                    kavach_redis::BroadcasterOptions {
+                        channel: o.channel,
+                        prefix: o.prefix,
+                        revocation_ttl_seconds: o
+                            .revocation_ttl_seconds
+                            .map_or(kavach_redis::DEFAULT_REVOCATION_TTL_SECONDS, u64::from),
+                    },
+                    connect_options(o.cluster, o.connect_timeout_ms, o.command_timeout_ms)?,
+                )
+            }
+            None => (
+                kavach_redis::BroadcasterOptions::default(),
+                ConnectOptions::default(),
             ),
-            None => (None, ConnectOptions::default()),
         };
         spawn_coded(
             env,
-            async move { kavach_redis::RedisBroadcaster::connect(&url, channel.as_deref(), o).await },
+            async move { kavach_redis::RedisBroadcaster::connect_with(&url, b, o).await },
             |b| RedisInvalidationBroadcaster { inner: Arc::new(b) },
         )
     }
 
-    /// Publish a scope to every replica. A session scope is first written to the attached
-    /// session store (`attachSessionStore`), so a replica that misses the message still
-    /// refuses the session.
+    /// Publish a scope to every replica, and record it in the revocation log for
+    /// `revocationTtlSeconds` so a replica that is disconnected or not started yet hears it
+    /// when it (re)subscribes. A session scope is first written to the attached session store
+    /// (`attachSessionStore`) as well.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn publish<'env>(
         &self,
@@ -304,6 +330,45 @@ impl RedisInvalidationBroadcaster {
             async move { inner.publish_scope(&scope).await },
             |()| (),
         )
+    }
+
+    /// Remove a scope from the revocation log, so replicas that start or reconnect from now
+    /// on no longer hear it. Gates that already applied it keep refusing until their
+    /// `invalidationTtlSeconds` runs out or `gate.lift(scope)` (lifting is local to a gate).
+    /// Resolves to whether the scope was recorded.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn forget<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "'session' | 'principal' | 'role'")] target_kind: String,
+        target_id: String,
+    ) -> Result<PromiseRaw<'env, bool>> {
+        let kind = ScopeKind::parse(&target_kind).ok_or_else(|| {
+            invalid_argument(format!(
+                "targetKind must be one of session, principal, role, got '{target_kind}'"
+            ))
+        })?;
+        if target_id.is_empty() {
+            return Err(invalid_argument("targetId must be a non-empty string"));
+        }
+        let inner = self.inner.clone();
+        spawn_coded(
+            env,
+            async move { inner.forget_scope(kind, &target_id).await },
+            |b| b,
+        )
+    }
+
+    /// The Redis hash holding the revocation log (field `<kind>:<id>` → the JSON message).
+    #[napi(getter)]
+    pub fn revocations_key(&self) -> String {
+        self.inner.revocations_key().to_owned()
+    }
+
+    /// Scopes this broadcaster delivered from the revocation log rather than live.
+    #[napi(getter)]
+    pub fn replayed_count(&self) -> u32 {
+        u32::try_from(self.inner.replayed()).unwrap_or(u32::MAX)
     }
 
     /// Also write revoked sessions to this store when publishing (see `publish`).

@@ -257,3 +257,111 @@ fn decision_raw<'env>(
     }
     Ok(a)
 }
+
+/// Positions of the fast path's numeric outputs in the scratch array (mirrored by
+/// src/verdict.ts). The strings come back as one string: the evaluation id (36 characters),
+/// then per kind the pieces below, split by the lengths (UTF-16 code units) given here.
+pub mod fast_out {
+    /// 0 permit, 1 refuse, 2 invalidate.
+    pub const KIND: usize = 0;
+    /// Permit: then the token id (36 characters).
+    pub const ISSUED_AT: usize = 1;
+    pub const EXPIRES_AT: usize = 2;
+    pub const OBSERVE_ONLY: usize = 3;
+    /// Refuse: index into the refuse codes (`code_index`); then evaluator, reason.
+    pub const CODE: usize = 1;
+    /// Refuse / invalidate.
+    pub const EVALUATOR_LEN: usize = 2;
+    /// Invalidate: then evaluator, reason, scope target.
+    pub const REASON_LEN: usize = 3;
+    pub const SCOPE_KIND: usize = 4;
+}
+
+/// A refuse code's position in src/verdict.ts's `REFUSE_CODES`.
+fn code_index(c: kavach_core::RefuseCode) -> f64 {
+    use kavach_core::RefuseCode as C;
+    match c {
+        C::NoPolicyMatch => 0.0,
+        C::PolicyDenied => 1.0,
+        C::RateLimitExceeded => 2.0,
+        C::InvariantViolation => 3.0,
+        C::DriftDetected => 4.0,
+        C::SessionInvalid => 5.0,
+        C::IdentityFailed => 6.0,
+        C::StoreUnavailable => 7.0,
+        C::AuditFailed => 8.0,
+        C::InvalidContext => 9.0,
+    }
+}
+
+fn utf16_len(s: &str) -> f64 {
+    let n = if s.is_ascii() {
+        s.len()
+    } else {
+        s.encode_utf16().count()
+    };
+    // Strings this long do not exist in JS (max length 2^29-24 or so); exact in f64.
+    n as f64
+}
+
+/// Whether [`write_fast`] can carry this verdict (no observed twin, no signature, a token
+/// for this very evaluation and action): else the caller uses [`to_raw`].
+pub fn fits_fast(v: &kavach_core::Verdict, action_name: &str) -> bool {
+    v.observed.is_none()
+        && match &v.decision {
+            Decision::Permit(t) => {
+                t.signature.is_none()
+                    && t.evaluation_id == v.evaluation_id
+                    && t.action_name == action_name
+            }
+            Decision::Refuse(_) | Decision::Invalidate(_) => true,
+        }
+}
+
+/// The verdict as numbers in `scratch` plus one string (layout in [`fast_out`]). Only for
+/// verdicts [`fits_fast`] accepts; it drops the fields that check found redundant.
+pub fn write_fast(v: kavach_core::Verdict, scratch: &crate::context::Scratch) -> String {
+    let mut uuid = uuid_buf();
+    let mut out = String::with_capacity(96);
+    out.push_str(v.evaluation_id.hyphenated().encode_lower(&mut uuid));
+    match v.decision {
+        Decision::Permit(t) => {
+            scratch.set(fast_out::KIND, 0.0);
+            #[allow(clippy::cast_precision_loss, reason = "unix seconds, far below 2^53")]
+            {
+                scratch.set(fast_out::ISSUED_AT, t.issued_at as f64);
+                scratch.set(fast_out::EXPIRES_AT, t.expires_at as f64);
+            }
+            scratch.set(fast_out::OBSERVE_ONLY, f64::from(u8::from(t.observe_only)));
+            out.push_str(t.token_id.hyphenated().encode_lower(&mut uuid));
+        }
+        Decision::Refuse(r) => {
+            scratch.set(fast_out::KIND, 1.0);
+            scratch.set(fast_out::CODE, code_index(r.code));
+            scratch.set(fast_out::EVALUATOR_LEN, utf16_len(&r.evaluator));
+            out.push_str(&r.evaluator);
+            out.push_str(&r.reason);
+        }
+        Decision::Invalidate(s) => {
+            scratch.set(fast_out::KIND, 2.0);
+            scratch.set(fast_out::EVALUATOR_LEN, utf16_len(&s.evaluator));
+            scratch.set(fast_out::REASON_LEN, utf16_len(&s.reason));
+            scratch.set(
+                fast_out::SCOPE_KIND,
+                match s.target_kind {
+                    kavach_core::verdict::ScopeKind::Session => 0.0,
+                    kavach_core::verdict::ScopeKind::Principal => 1.0,
+                    kavach_core::verdict::ScopeKind::Role => 2.0,
+                },
+            );
+            out.push_str(&s.evaluator);
+            out.push_str(&s.reason);
+            out.push_str(&s.target_id);
+        }
+    }
+    out
+}
+
+fn uuid_buf() -> [u8; 45] {
+    [0; 45]
+}

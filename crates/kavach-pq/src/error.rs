@@ -64,6 +64,9 @@ pub enum PqError {
     /// File system failure.
     #[error("i/o error: {0}")]
     Io(String),
+    /// An append (or other write) on an audit chain after `close()`.
+    #[error("audit chain closed: {0}")]
+    ChainClosed(String),
 }
 
 impl PqError {
@@ -86,6 +89,7 @@ impl PqError {
             PqError::SigningFailed(_) => "SIGNING_FAILED",
             PqError::Rng(_) => "RNG_FAILED",
             PqError::Io(_) => "IO",
+            PqError::ChainClosed(_) => "CHAIN_CLOSED",
         }
     }
 
@@ -107,6 +111,7 @@ impl PqError {
         "SIGNING_FAILED",
         "RNG_FAILED",
         "IO",
+        "CHAIN_CLOSED",
     ];
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use kavach_pq::audit::{
-    entry_hash, AuditEntry, AuditEntryOptions, ChainEntry, FileOptions, SignedAuditChain,
+    entry_hash, verify_reader, AuditEntry, AuditEntryOptions, ChainEntry, ChainVerifier,
+    FileOptions, SignedAuditChain,
 };
 use kavach_pq::signed_payload::SignedPayload;
 use kavach_pq::{KavachKeyPair, PublicKeyBundle};
@@ -462,4 +463,128 @@ fn batch_append_links_in_order_and_syncs_once() {
 fn bad_verdict_is_refused() {
     let e = AuditEntry::new("p", "a", "maybe", "", AuditEntryOptions::default()).unwrap_err();
     assert_eq!(e.code(), "INVALID_ARGUMENT");
+}
+
+/// Errors of the one-line-at-a-time path, the reference for the windowed parallel one.
+fn err_one_by_one(blob: &[u8], mode: Option<bool>) -> Option<String> {
+    let b = bundle();
+    let mut v = ChainVerifier::new(&b, mode, None).unwrap();
+    for l in blob.split(|b| *b == b'\n') {
+        if let Err(e) = v.push_line(l) {
+            return Some(e.to_string());
+        }
+    }
+    v.finish().err().map(|e| e.to_string())
+}
+
+#[test]
+fn windowed_parallel_verification_matches_one_by_one() {
+    // More than one window (512 lines), so tampering lands in the first, a later one and
+    // across a window boundary.
+    let mut c = SignedAuditChain::new(signer(), false);
+    let batch: Vec<AuditEntry> = (0..1100).map(entry).collect();
+    c.append_batch(&batch).unwrap();
+    let blob = c.export_jsonl().unwrap();
+    assert_eq!(
+        SignedAuditChain::verify_jsonl(&blob, &bundle(), Some(false), None).unwrap(),
+        1100
+    );
+    assert_eq!(
+        verify_reader(std::io::Cursor::new(&blob), &bundle(), None, None).unwrap(),
+        1100
+    );
+    let good = lines(&blob);
+    let hybrid_line = chain_of(1, true).export_jsonl().unwrap();
+    let mut cases: Vec<(&str, Vec<Vec<u8>>)> = Vec::new();
+    let mut data = good.clone();
+    let s = String::from_utf8(data[700].clone()).unwrap();
+    data[700] = s
+        .replacen("\"data\":[123,", "\"data\":[124,", 1)
+        .into_bytes();
+    cases.push(("data", data));
+    let mut sig = good.clone();
+    let mut e = parse(&sig[513]);
+    e.signed_payload.ml_dsa_signature[10] ^= 1;
+    e.entry_hash = entry_hash(513, &e.previous_hash, &e.signed_payload);
+    sig[513] = e.to_line().unwrap().into_bytes();
+    cases.push(("signature", sig));
+    let mut dropped = good.clone();
+    dropped.remove(511);
+    cases.push(("drop at a window edge", dropped));
+    let mut swapped = good.clone();
+    swapped.swap(3, 4);
+    cases.push(("reorder", swapped));
+    let mut garbage = good.clone();
+    garbage[900] = b"{not json".to_vec();
+    cases.push(("malformed", garbage));
+    let mut spliced = good.clone();
+    let mut h = parse(&lines(&hybrid_line)[0]);
+    h.index = 600;
+    h.previous_hash = parse(&good[599]).entry_hash;
+    h.entry_hash = entry_hash(600, &h.previous_hash, &h.signed_payload);
+    spliced[600] = h.to_line().unwrap().into_bytes();
+    cases.push(("mixed modes", spliced));
+    for (what, ls) in cases {
+        let mut b = join(&ls);
+        // Blank lines are skipped identically on both paths.
+        b.splice(0..0, b"\n  \n".iter().copied());
+        let expected = err_one_by_one(&b, None).unwrap_or_else(|| panic!("{what}: accepted"));
+        assert!(expected.contains("entry "), "{what}: {expected}");
+        assert_eq!(err_of(&b, None), expected, "{what}");
+        let from_reader = verify_reader(std::io::Cursor::new(&b), &bundle(), None, None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(from_reader, expected, "{what}");
+    }
+    // Explicit mode that differs: refused at entry 0 before any signature is checked.
+    let e = SignedAuditChain::verify_jsonl(&blob, &bundle(), Some(true), None).unwrap_err();
+    assert_eq!(e.code(), "ALGORITHM_MISMATCH");
+}
+
+#[test]
+fn close_flushes_releases_the_lock_and_refuses_appends() {
+    let path = tmp("close.jsonl");
+    let kp = signer();
+    let grouped = FileOptions {
+        hybrid: Some(false),
+        sync_every: 10,
+    };
+    let mut c = SignedAuditChain::open_file(&path, kp.clone(), grouped).unwrap();
+    for i in 0..3 {
+        c.append(&entry(i)).unwrap();
+    }
+    assert_eq!(c.durable_len(), 0);
+    let e = SignedAuditChain::open_file(&path, kp.clone(), grouped).unwrap_err();
+    assert!(e.to_string().contains("locked"), "{e}");
+    c.close().unwrap();
+    assert!(c.is_closed());
+    assert_eq!(c.durable_len(), 3);
+    c.close().unwrap();
+    for e in [
+        c.append(&entry(3)).unwrap_err(),
+        c.append_batch(&[entry(3)]).unwrap_err(),
+    ] {
+        assert_eq!(e.code(), "CHAIN_CLOSED");
+        assert!(e.to_string().contains("close()"), "{e}");
+    }
+    // Reads still work on the closed chain.
+    assert_eq!(c.len(), 3);
+    assert_eq!(c.verify(&bundle()).unwrap(), 3);
+    let cp = c.checkpoint().unwrap();
+    // The lock is gone: a new writer opens the file, sees the flushed entries and continues.
+    let mut d = SignedAuditChain::open_file(&path, kp.clone(), grouped).unwrap();
+    assert_eq!((d.len(), d.head_hash()), (3, c.head_hash()));
+    d.append(&entry(3)).unwrap();
+    d.close().unwrap();
+    let blob = std::fs::read(&path).unwrap();
+    assert_eq!(
+        SignedAuditChain::verify_jsonl(&blob, &bundle(), None, Some(&cp)).unwrap(),
+        4
+    );
+    // In memory: close is just the end of appends.
+    let mut m = chain_of(1, false);
+    m.close().unwrap();
+    assert_eq!(m.append(&entry(1)).unwrap_err().code(), "CHAIN_CLOSED");
+    assert_eq!(m.verify(&bundle()).unwrap(), 1);
+    std::fs::remove_file(&path).unwrap();
 }

@@ -9,13 +9,22 @@
 //! seed nodes; a cluster propagates PUBLISH to every node, so any node will do.
 //!
 //! Pub/sub is fire-and-forget: a replica that is disconnected while a message is sent misses
-//! it. So a session scope is also written to the attached session store
-//! ([`RedisBroadcaster::attach_session_store`]) before it is published, and a replica that
-//! missed the message still finds the session marked invalidated when it loads it.
+//! it. So every scope is also recorded in Redis until its revocation TTL runs out
+//! ([`crate::revocation_log`], one script records and publishes), and on every (re)subscribe the
+//! broadcaster reads the log back: scopes it had not heard yet are delivered to its listeners,
+//! and every live scope is kept in a local mirror ([`crate::known`]) handed to each listener
+//! that subscribes later (a gate created after the revocation refuses it too). A session scope
+//! is also written to the attached session store
+//! ([`RedisBroadcaster::attach_session_store`]) before it is published.
+//!
+//! Lifting stays local: `gate.lift` undoes a revocation on that gate only (a replay after a
+//! reconnect does not re-apply a scope this broadcaster already heard).
+//! [`RedisBroadcaster::forget_scope`] removes a scope from the log so replicas that start or
+//! reconnect later no longer hear it; otherwise it leaves the log when its TTL runs out.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use kavach_core::invalidation::{InvalidationBroadcaster, ScopeListener};
@@ -28,11 +37,38 @@ use tokio::task::JoinHandle;
 use crate::connect::{ConnectOptions, RedisConn};
 use crate::error::{RedisStoreError, Result};
 use crate::keys;
+use crate::known::Known;
+use crate::revocation_log::{Loaded, RevocationLog};
 
 pub const DEFAULT_CHANNEL: &str = "kavach:invalidation";
 const PING_EVERY: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Default revocation TTL, the same as a gate's `invalidationTtlSeconds` default.
+pub const DEFAULT_REVOCATION_TTL_SECONDS: u64 = 3600;
+
+/// What a broadcaster shares with the other replicas: the channel, the key prefix of its
+/// revocation log, and how long a published scope stays in that log.
+#[derive(Debug, Clone)]
+pub struct BroadcasterOptions {
+    /// Pub/sub channel (default [`DEFAULT_CHANNEL`]).
+    pub channel: Option<String>,
+    /// Key prefix after `kavach:` for the revocation log (printable ASCII, no braces/spaces).
+    pub prefix: Option<String>,
+    /// How long a published scope is replayed to replicas that (re)subscribe. Match the
+    /// gates' `invalidationTtlSeconds`.
+    pub revocation_ttl_seconds: u64,
+}
+
+impl Default for BroadcasterOptions {
+    fn default() -> Self {
+        Self {
+            channel: None,
+            prefix: None,
+            revocation_ttl_seconds: DEFAULT_REVOCATION_TTL_SECONDS,
+        }
+    }
+}
 
 /// The wire format (FORMATS-style: field names are part of the contract with other replicas).
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -43,18 +79,50 @@ pub struct WireScope {
     pub evaluator: String,
     /// The publishing broadcaster's random id (diagnostics; every replica still applies it).
     pub origin: String,
+    /// When the scope leaves the revocation log (unix ms on the Redis server's clock). Added by
+    /// the publishing script; absent in hand-written messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<i64>,
 }
 
-#[derive(Default)]
 struct Listeners {
     list: RwLock<Vec<(u64, ScopeListener)>>,
     next_id: AtomicU64,
     received: AtomicU64,
+    replayed: AtomicU64,
     subscribed: AtomicBool,
+    known: Mutex<Known>,
+    /// Redis server clock minus the local clock (ms), measured at each log read; turns a
+    /// message's `expires_at_ms` into a local deadline.
+    server_offset_ms: AtomicI64,
+    /// Lifetime of a message without `expires_at_ms`.
+    default_ttl: Duration,
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Listeners {
-    fn deliver(&self, payload: &str) {
+    fn new(default_ttl: Duration) -> Self {
+        Self {
+            list: RwLock::new(Vec::new()),
+            next_id: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
+            subscribed: AtomicBool::new(false),
+            known: Mutex::new(Known::default()),
+            server_offset_ms: AtomicI64::new(0),
+            default_ttl,
+        }
+    }
+
+    /// Delivered unless this broadcaster already heard exactly that message (a replay of
+    /// something heard live, or a live message that a log read already delivered). An expired
+    /// replayed message is dropped; an expired live one is still delivered (it is news).
+    fn deliver(&self, payload: &str, live: bool) {
         let Ok(wire) = serde_json::from_str::<WireScope>(payload) else {
             eprintln!("kavach: ignoring malformed invalidation message: {payload:.200}");
             return;
@@ -66,28 +134,69 @@ impl Listeners {
             );
             return;
         };
+        let now = Instant::now();
+        let remaining_ms = match wire.expires_at_ms {
+            Some(at) => at.saturating_sub(
+                unix_ms().saturating_add(self.server_offset_ms.load(Ordering::Relaxed)),
+            ),
+            None => i64::try_from(self.default_ttl.as_millis()).unwrap_or(i64::MAX),
+        };
+        let field = RevocationLog::field(&wire.target_kind, &wire.target_id);
         let scope = InvalidationScope {
             target_kind: kind,
             target_id: wire.target_id,
             reason: wire.reason,
             evaluator: wire.evaluator,
         };
-        self.received.fetch_add(1, Ordering::Relaxed);
-        // Clone the list so a listener may subscribe/unsubscribe without deadlocking.
+        let deliver = match u64::try_from(remaining_ms) {
+            Ok(ms) if ms > 0 => {
+                let deadline = now + Duration::from_millis(ms);
+                self.known
+                    .lock()
+                    .insert(field, payload, &scope, deadline, now)
+            }
+            // Already expired: nothing to remember, nothing to replay.
+            _ => live,
+        };
+        if live {
+            self.received.fetch_add(1, Ordering::Relaxed);
+        }
+        if !deliver {
+            return;
+        }
+        if !live {
+            self.replayed.fetch_add(1, Ordering::Relaxed);
+        }
+        // Clone the list so a listener may subscribe/unsubscribe without deadlocking. The
+        // mirror was updated first, so a listener subscribing concurrently gets the scope
+        // one way or the other.
         let listeners: Vec<ScopeListener> =
             self.list.read().iter().map(|(_, l)| l.clone()).collect();
         for l in listeners {
-            // A panicking listener must not kill the subscriber task for everyone else.
-            let scope = &scope;
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| l(scope))).is_err() {
-                eprintln!("kavach: an invalidation listener panicked; continuing");
-            }
+            call(&l, &scope);
         }
+    }
+
+    /// Delivers what the log holds (first connect and every resubscribe).
+    fn replay(&self, loaded: Loaded) {
+        self.server_offset_ms
+            .store(loaded.server_now_ms - unix_ms(), Ordering::Relaxed);
+        for m in &loaded.messages {
+            self.deliver(m, false);
+        }
+    }
+}
+
+fn call(l: &ScopeListener, scope: &InvalidationScope) {
+    // A panicking listener must not kill the subscriber task for everyone else.
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| l(scope))).is_err() {
+        eprintln!("kavach: an invalidation listener panicked; continuing");
     }
 }
 
 pub struct RedisBroadcaster {
     conn: Arc<RedisConn>,
+    log: RevocationLog,
     channel: String,
     origin: String,
     listeners: Arc<Listeners>,
@@ -96,39 +205,70 @@ pub struct RedisBroadcaster {
 }
 
 impl RedisBroadcaster {
-    /// Connects the publishing connection and the subscription (both within the connect
-    /// timeout); returns once the subscription is live, so nothing published afterwards is
-    /// missed.
+    /// Connects the publishing connection and the subscription, then reads the revocation log
+    /// (all within the connect timeout); returns once the subscription is live, so nothing
+    /// published afterwards is missed and nothing still recorded before is either.
     pub async fn connect(url: &str, channel: Option<&str>, opts: ConnectOptions) -> Result<Self> {
-        let channel = channel.unwrap_or(DEFAULT_CHANNEL).to_owned();
+        let bopts = BroadcasterOptions {
+            channel: channel.map(str::to_owned),
+            ..BroadcasterOptions::default()
+        };
+        Self::connect_with(url, bopts, opts).await
+    }
+
+    /// [`Self::connect`] with a key prefix and revocation TTL.
+    pub async fn connect_with(
+        url: &str,
+        bopts: BroadcasterOptions,
+        opts: ConnectOptions,
+    ) -> Result<Self> {
+        let channel = bopts.channel.unwrap_or_else(|| DEFAULT_CHANNEL.to_owned());
         if channel.is_empty() {
             return Err(RedisStoreError::InvalidArgument(
                 "channel must be a non-empty string".into(),
             ));
         }
+        if bopts.revocation_ttl_seconds == 0 {
+            return Err(RedisStoreError::InvalidArgument(
+                "revocationTtlSeconds must be a positive integer".into(),
+            ));
+        }
+        let prefix = keys::validate_prefix(bopts.prefix.as_deref())?;
+        let log = RevocationLog::new(&prefix, &channel, bopts.revocation_ttl_seconds);
+        let listeners = Arc::new(Listeners::new(Duration::from_secs(
+            bopts.revocation_ttl_seconds,
+        )));
+        let started = Instant::now();
         let conn = RedisConn::connect(url, opts.clone()).await?;
         let urls = conn.target().node_urls();
         // Any node will do (a cluster forwards PUBLISH everywhere): take the first that answers.
+        // Subscribe first, then read the log: a scope published in between is heard live,
+        // found in the log, or both (the mirror drops the duplicate).
         let subscribe_any = async {
             let mut last = RedisStoreError::Unavailable("no node to subscribe to".into());
             for (i, url) in urls.iter().enumerate() {
                 match subscribe_once(url, &channel).await {
-                    Ok(ps) => return Ok((i, ps)),
+                    Ok(ps) => {
+                        let loaded = log.load(&conn).await?;
+                        listeners.replay(loaded);
+                        return Ok((i, ps));
+                    }
                     Err(e) => last = e,
                 }
             }
             Err(last)
         };
-        let (first_node, first) =
-            match tokio::time::timeout(opts.connect_timeout, subscribe_any).await {
-                Ok(Ok(p)) => p,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(RedisStoreError::ConnectTimeout(opts.connect_timeout)),
-            };
-        let listeners = Arc::new(Listeners::default());
+        let left = opts.connect_timeout.saturating_sub(started.elapsed());
+        let (first_node, first) = match tokio::time::timeout(left, subscribe_any).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(RedisStoreError::ConnectTimeout(opts.connect_timeout)),
+        };
         listeners.subscribed.store(true, Ordering::Release);
         let task = tokio::spawn(run_subscriber(
             listeners.clone(),
+            conn.clone(),
+            log.clone(),
             urls,
             first_node,
             channel.clone(),
@@ -137,6 +277,7 @@ impl RedisBroadcaster {
         ));
         Ok(Self {
             conn,
+            log,
             channel,
             origin: format!("{:016x}", keys::random_u64()),
             listeners,
@@ -164,6 +305,33 @@ impl RedisBroadcaster {
         self.listeners.received.load(Ordering::Relaxed)
     }
 
+    /// Scopes delivered from the revocation log (not heard live), so far.
+    pub fn replayed(&self) -> u64 {
+        self.listeners.replayed.load(Ordering::Relaxed)
+    }
+
+    /// The Redis hash holding the recorded scopes (field `<kind>:<id>` → JSON message).
+    pub fn revocations_key(&self) -> &str {
+        self.log.hash_key()
+    }
+
+    /// The sorted set indexing the recorded scopes by expiry (unix ms, Redis server clock).
+    pub fn revocations_expiry_key(&self) -> &str {
+        self.log.expiry_key()
+    }
+
+    /// Removes a scope from the revocation log (and this broadcaster's mirror), so replicas
+    /// that start or reconnect later no longer hear it. Gates that already applied it keep it
+    /// until their TTL runs out or `lift`. Returns whether it was recorded.
+    pub async fn forget_scope(&self, kind: ScopeKind, target_id: &str) -> Result<bool> {
+        if self.conn.is_closed() {
+            return Err(RedisStoreError::Closed);
+        }
+        let field = RevocationLog::field(kind.as_str(), target_id);
+        self.listeners.known.lock().remove(&field);
+        self.log.forget(&self.conn, &field).await
+    }
+
     /// True while the subscription is connected.
     pub fn is_subscribed(&self) -> bool {
         self.listeners.subscribed.load(Ordering::Acquire)
@@ -186,18 +354,12 @@ impl RedisBroadcaster {
             reason: scope.reason.clone(),
             evaluator: scope.evaluator.clone(),
             origin: self.origin.clone(),
+            expires_at_ms: None,
         })
         .map_err(|e| RedisStoreError::InvalidArgument(e.to_string()))?;
-        let channel = &self.channel;
-        let _: i64 = self
-            .conn
-            .run(|mut c| async move {
-                redis::cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(&payload)
-                    .query_async(&mut c)
-                    .await
-            })
+        let field = RevocationLog::field(scope.target_kind.as_str(), &scope.target_id);
+        self.log
+            .record_and_publish(&self.conn, &field, &payload)
             .await?;
         Ok(())
     }
@@ -229,8 +391,14 @@ async fn subscribe_once(url: &str, channel: &str) -> Result<redis::aio::PubSub> 
     Ok(ps)
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one task, spawned from one place"
+)]
 async fn run_subscriber(
     listeners: Arc<Listeners>,
+    conn: Arc<RedisConn>,
+    log: RevocationLog,
     urls: Vec<String>,
     first_node: usize,
     channel: String,
@@ -251,7 +419,7 @@ async fn run_subscriber(
                 tokio::select! {
                     msg = stream.next() => match msg {
                         Some(m) => match m.get_payload::<String>() {
-                            Ok(p) => listeners.deliver(&p),
+                            Ok(p) => listeners.deliver(&p, true),
                             Err(e) => eprintln!("kavach: unreadable invalidation message: {e}"),
                         },
                         None => break,
@@ -276,7 +444,16 @@ async fn run_subscriber(
             if let Ok(Ok(ps)) =
                 tokio::time::timeout(command_timeout, subscribe_once(url, &channel)).await
             {
-                current = Some(ps);
+                // Subscribed again: catch up on what was published while we were away before
+                // resuming live delivery (messages arriving meanwhile wait in the stream). A
+                // replica that cannot read the log is not caught up: drop and retry.
+                match log.load(&conn).await {
+                    Ok(loaded) => {
+                        listeners.replay(loaded);
+                        current = Some(ps);
+                    }
+                    Err(e) => eprintln!("kavach: reading the revocation log failed: {e}"),
+                }
             }
         }
     }
@@ -287,9 +464,15 @@ impl InvalidationBroadcaster for RedisBroadcaster {
         Box::pin(async move { self.publish_scope(scope).await.map_err(Into::into) })
     }
 
+    /// Registers the listener, then hands it every scope still live (heard or replayed
+    /// before it subscribed), so a gate created after a revocation refuses it too.
     fn subscribe(&self, listener: ScopeListener) -> u64 {
         let id = self.listeners.next_id.fetch_add(1, Ordering::Relaxed);
-        self.listeners.list.write().push((id, listener));
+        self.listeners.list.write().push((id, listener.clone()));
+        let live = self.listeners.known.lock().live(Instant::now());
+        for scope in &live {
+            call(&listener, scope);
+        }
         id
     }
 

@@ -11,10 +11,14 @@ pub mod broadcaster;
 pub mod connect;
 pub mod error;
 mod keys;
+mod known;
 pub mod rate_limit;
+mod revocation_log;
 pub mod session;
 
-pub use broadcaster::{RedisBroadcaster, DEFAULT_CHANNEL};
+pub use broadcaster::{
+    BroadcasterOptions, RedisBroadcaster, DEFAULT_CHANNEL, DEFAULT_REVOCATION_TTL_SECONDS,
+};
 pub use connect::{ConnectOptions, RedisConn, Target};
 pub use error::RedisStoreError;
 pub use rate_limit::RedisRateLimitStore;

@@ -9,6 +9,8 @@
 //! - `invalidate` records the first revocation reason.
 //!
 //! Each call refreshes the TTL (`ttlSeconds`), so idle sessions expire and active ones stay.
+//! A revoked session is kept at least `REVOKED_RETENTION_SECONDS` (24 h) whatever the TTL:
+//! otherwise a hijacked session id would come back to life, fresh, after an idle hour.
 
 use std::sync::{Arc, LazyLock};
 
@@ -22,38 +24,61 @@ use crate::connect::{ConnectOptions, RedisConn};
 use crate::error::{RedisStoreError, Result};
 use crate::keys;
 
+/// Refreshes the session's expiry; a revoked session keeps at least 24 h (see the module doc;
+/// the same retention as `kavach_core::store::memory::REVOKED_RETENTION_MS`).
+macro_rules! touch_lua {
+    () => {
+        r"
+local function touch(ttl)
+  ttl = tonumber(ttl)
+  if redis.call('HEXISTS', KEYS[1], 'invalidated') == 1 and ttl < 86400 then ttl = 86400 end
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+"
+    };
+}
+
 /// KEYS[1]: session hash. ARGV[1]: ttl seconds. ARGV[2]: started_at, then field/value pairs.
 /// The seed is written only when the session is new (no `started_at` yet), field by field with
 /// HSETNX so a revocation written before the session was first loaded is kept.
-const LOAD_OR_INIT_LUA: &str = r"
+const LOAD_OR_INIT_LUA: &str = concat!(
+    touch_lua!(),
+    r"
 if redis.call('HSETNX', KEYS[1], 'started_at', ARGV[2]) == 1 then
   for i = 3, #ARGV, 2 do
     redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+touch(ARGV[1])
 return redis.call('HGETALL', KEYS[1])
-";
+"
+);
 
 /// KEYS[1]: session hash. ARGV[1]: ttl seconds. ARGV[2]: the limit, or '' for none.
 /// Returns the new count, or -1 when the limit was already reached (nothing counted).
-const RECORD_PERMIT_LUA: &str = r"
+const RECORD_PERMIT_LUA: &str = concat!(
+    touch_lua!(),
+    r"
 local current = tonumber(redis.call('HGET', KEYS[1], 'action_count') or '0')
 if ARGV[2] ~= '' and current >= tonumber(ARGV[2]) then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  touch(ARGV[1])
   return -1
 end
 local n = redis.call('HINCRBY', KEYS[1], 'action_count', 1)
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+touch(ARGV[1])
 return n
-";
+"
+);
 
 /// KEYS[1]: session hash. ARGV[1]: ttl seconds. ARGV[2]: reason (the first one is kept).
-const INVALIDATE_LUA: &str = r"
+const INVALIDATE_LUA: &str = concat!(
+    touch_lua!(),
+    r"
 redis.call('HSETNX', KEYS[1], 'invalidated', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+touch(ARGV[1])
 return 1
-";
+"
+);
 
 static LOAD_OR_INIT: LazyLock<Script> = LazyLock::new(|| Script::new(LOAD_OR_INIT_LUA));
 static RECORD_PERMIT: LazyLock<Script> = LazyLock::new(|| Script::new(RECORD_PERMIT_LUA));

@@ -139,6 +139,19 @@ async fn stores_and_broadcast_work_on_a_cluster() {
     assert_eq!(heard.lock().first(), Some(&scope));
     let state = sessions.load_or_init("s3", &seed).await.unwrap();
     assert_eq!(state.invalidated.as_deref(), Some("drift"));
+
+    // A broadcaster connected afterwards replays the recorded scope (the log lives on the
+    // channel's slot, whichever master that is).
+    let late = RedisBroadcaster::connect(&url, Some("kv-cl-chan"), ConnectOptions::default())
+        .await
+        .unwrap();
+    let replayed = Arc::new(parking_lot::Mutex::new(Vec::<InvalidationScope>::new()));
+    let r = replayed.clone();
+    late.subscribe(Arc::new(move |s: &InvalidationScope| {
+        r.lock().push(s.clone())
+    }));
+    assert_eq!(replayed.lock().as_slice(), std::slice::from_ref(&scope));
     a.close();
     b.close();
+    late.close();
 }

@@ -162,6 +162,9 @@ async fn sessions_are_initialised_once_and_shared() {
     b.invalidate("s-1", "second reason").await.unwrap();
     let after = a.load_or_init("s-1", &seed("10.0.0.1")).await.unwrap();
     assert_eq!(after.invalidated.as_deref(), Some("geo drift"));
+    // A revoked session outlives the 600 s idle TTL (24 h), so its id cannot start afresh.
+    let ttl: i64 = c.ttl(&key).await.unwrap();
+    assert!(ttl > 86_000 && ttl <= 86_400, "revoked session ttl {ttl}");
 
     // A revocation written before the session was ever loaded survives the first load.
     a.invalidate("s-never-seen", "revoked early").await.unwrap();
@@ -271,8 +274,19 @@ async fn broadcasts_reach_every_replica_and_write_the_session() {
     .await
     .unwrap()
     .unwrap();
-    let json: serde_json::Value =
+    let mut json: serde_json::Value =
         serde_json::from_str(&msg.get_payload::<String>().unwrap()).unwrap();
+    // When the scope leaves the revocation log: now + 3600 s on the server's clock.
+    let expires = json["expires_at_ms"].as_i64().unwrap();
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    assert!((expires - now_ms - 3_600_000).abs() < 60_000, "{expires}");
+    json.as_object_mut().unwrap().remove("expires_at_ms");
     assert_eq!(
         json,
         serde_json::json!({"target_kind": "session", "target_id": "s-9",

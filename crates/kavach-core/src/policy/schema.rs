@@ -177,6 +177,13 @@ fn parse_policy(index: usize, item: &Value) -> Result<Policy> {
         .iter()
         .filter(|c| c.get("rate_limit").is_some())
         .count();
+    // In a refuse policy an exhausted limit would make the policy stop matching, so callers
+    // over the limit would fall through to later (possibly permitting) policies: fail open.
+    if effect == Effect::Refuse && rate_limits > 0 {
+        return Err(err(format!(
+            "{label}: condition 'rate_limit' is only allowed in permit policies (an exhausted limit would stop a refuse policy from refusing)"
+        )));
+    }
     let mut conditions = Vec::with_capacity(raw_conditions.len());
     let mut rate_limit_no = 0usize;
     for (j, raw) in raw_conditions.iter().enumerate() {

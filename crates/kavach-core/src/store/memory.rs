@@ -260,7 +260,7 @@ impl MemorySessionStore {
     }
 
     fn expired(&self, e: &SessionEntry, now: i64) -> bool {
-        now.saturating_sub(e.last_seen_ms) > self.idle_ttl_ms
+        outlived(e, now, self.idle_ttl_ms)
     }
 
     /// Runs `f` on the live entry for `id`, creating it from `seed` when absent or expired.
@@ -276,13 +276,11 @@ impl MemorySessionStore {
         let live = shard
             .sessions
             .get(id)
-            .is_some_and(|e| now.saturating_sub(e.last_seen_ms) <= ttl);
+            .is_some_and(|e| !outlived(e, now, ttl));
         if !live {
             shard.sessions.remove(id);
             if shard.sessions.len() >= self.max_per_shard || now >= shard.next_sweep_ms {
-                shard
-                    .sessions
-                    .retain(|_, e| now.saturating_sub(e.last_seen_ms) <= ttl);
+                shard.sessions.retain(|_, e| !outlived(e, now, ttl));
                 shard.next_sweep_ms = now.saturating_add(SWEEP_EVERY_MS);
             }
             if shard.sessions.len() >= self.max_per_shard {
@@ -305,6 +303,20 @@ impl MemorySessionStore {
         entry.last_seen_ms = now;
         Ok(f(entry))
     }
+}
+
+/// A revoked session is remembered at least this long (ms) whatever the idle TTL: forgetting it
+/// after an idle hour would let the hijacked session id start afresh. The Redis store agrees.
+pub const REVOKED_RETENTION_MS: i64 = 24 * 3600 * 1000;
+
+/// Idle past its retention: the idle TTL, or `REVOKED_RETENTION_MS` for a revoked session.
+fn outlived(e: &SessionEntry, now: i64, idle_ttl_ms: i64) -> bool {
+    let keep = if e.state.invalidated.is_some() {
+        idle_ttl_ms.max(REVOKED_RETENTION_MS)
+    } else {
+        idle_ttl_ms
+    };
+    now.saturating_sub(e.last_seen_ms) > keep
 }
 
 /// A session first seen by a count or a revocation rather than a load: it starts now.

@@ -11,58 +11,25 @@ use crate::audit::chain_entry::{ChainEntry, GENESIS};
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::entry::AuditEntry;
 use crate::audit::file::{open_and_verify, FileOptions, FileState};
+use crate::audit::par;
 use crate::audit::verify::{verify_jsonl, verify_reader};
 use crate::bundle::PublicKeyBundle;
 use crate::error::{PqError, Result};
 use crate::keys::KavachKeyPair;
 use crate::signed_payload::SignedPayload;
 
-/// Sign each data blob as a payload, spreading the work over a few threads.
-fn sign_parallel(
-    kp: &KavachKeyPair,
-    data: Vec<Vec<u8>>,
-    hybrid: bool,
-) -> Result<Vec<SignedPayload>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, 4);
-    if threads == 1 || data.len() < 8 {
-        return data
-            .into_iter()
-            .map(|d| SignedPayload::sign(kp, d, hybrid))
-            .collect();
-    }
-    let chunk = data.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<Vec<u8>>> = Vec::new();
-    let mut it = data.into_iter().peekable();
-    while it.peek().is_some() {
-        chunks.push(it.by_ref().take(chunk).collect());
-    }
-    let results: Vec<Result<Vec<SignedPayload>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|c| {
-                s.spawn(move || {
-                    c.into_iter()
-                        .map(|d| SignedPayload::sign(kp, d, hybrid))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(PqError::SigningFailed("signing thread panicked".into()))
-                })
-            })
-            .collect()
-    });
-    let mut out = Vec::new();
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
+/// Entries per signing thread below which a batch is signed on the calling thread.
+const MIN_SIGN_PER_THREAD: usize = 4;
+
+/// Sign each data blob as a payload, on every available core (signing does not depend on the
+/// chain position, only linking does).
+fn sign_parallel(kp: &KavachKeyPair, data: &[Vec<u8>], hybrid: bool) -> Result<Vec<SignedPayload>> {
+    par::map(data, MIN_SIGN_PER_THREAD, |d| {
+        SignedPayload::sign(kp, d.clone(), hybrid)
+    })
+    .ok_or_else(|| PqError::SigningFailed("signing thread panicked".into()))?
+    .into_iter()
+    .collect()
 }
 
 #[derive(Debug)]
@@ -80,6 +47,8 @@ pub struct SignedAuditChain {
     len: u64,
     head: String,
     store: Store,
+    /// Set by `close()`: appends are refused from then on.
+    closed: bool,
 }
 
 impl SignedAuditChain {
@@ -91,6 +60,7 @@ impl SignedAuditChain {
             len: 0,
             head: GENESIS.to_string(),
             store: Store::Memory(Vec::new()),
+            closed: false,
         }
     }
 
@@ -105,12 +75,14 @@ impl SignedAuditChain {
             len: verifier.len(),
             head: verifier.head().to_string(),
             store: Store::File(Box::new(state)),
+            closed: false,
         })
     }
 
     /// Sign `entry`, link it and store it; returns the new length. For a file chain the line
     /// is written and (per `sync_every`) fsynced before this returns.
     pub fn append(&mut self, entry: &AuditEntry) -> Result<u64> {
+        self.ensure_open()?;
         let payload = SignedPayload::sign(&self.kp, entry.to_json_bytes()?, self.hybrid)?;
         self.append_payload(payload)
     }
@@ -119,11 +91,12 @@ impl SignedAuditChain {
     /// on chain position), link them in order, write them with one write and one fsync.
     /// Returns the new length; every entry of the batch is acknowledged when this returns.
     pub fn append_batch(&mut self, entries: &[AuditEntry]) -> Result<u64> {
+        self.ensure_open()?;
         let data: Vec<Vec<u8>> = entries
             .iter()
             .map(AuditEntry::to_json_bytes)
             .collect::<Result<_>>()?;
-        let payloads = sign_parallel(&self.kp, data, self.hybrid)?;
+        let payloads = sign_parallel(&self.kp, &data, self.hybrid)?;
         let mut lines = String::new();
         let mut len = self.len;
         let mut head = self.head.clone();
@@ -146,6 +119,7 @@ impl SignedAuditChain {
     /// Link an already signed payload (golden tests use fixed times and nonces). The payload
     /// must be signed by this chain's key in this chain's mode.
     pub fn append_payload(&mut self, payload: SignedPayload) -> Result<u64> {
+        self.ensure_open()?;
         payload.check_mode(self.hybrid)?;
         if payload.key_id != self.kp.id() {
             return Err(PqError::InvalidArgument(format!(
@@ -166,6 +140,41 @@ impl SignedAuditChain {
         self.len = new_len;
         self.head = entry.entry_hash;
         Ok(new_len)
+    }
+
+    /// Flush and release: fsync entries not yet synced (grouped fsync), release the file lock
+    /// and close the file, so another writer (or a reopen) can take it. Idempotent. Afterwards
+    /// appends fail with `CHAIN_CLOSED`; reads (`len`, `head_hash`, `verify`, `export_jsonl`,
+    /// `checkpoint`) keep working. If the final fsync fails the chain is still closed (the
+    /// lock released) and the error is returned: the unsynced entries were never acknowledged.
+    pub fn close(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        let len = self.len;
+        match &mut self.store {
+            Store::Memory(_) => Ok(()),
+            Store::File(f) => f.close(len),
+        }
+    }
+
+    /// True after `close()`.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn ensure_open(&self) -> Result<()> {
+        if !self.closed {
+            return Ok(());
+        }
+        Err(PqError::ChainClosed(match &self.store {
+            Store::Memory(_) => "cannot append to a closed chain".to_string(),
+            Store::File(f) => format!(
+                "cannot append to '{}' after close(); open it again with openFile",
+                f.path.display()
+            ),
+        }))
     }
 
     /// Number of entries.

@@ -11,10 +11,10 @@
 //! Only one writer at a time: the file is locked exclusively (advisory lock) while open.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::audit::verify::ChainVerifier;
+use crate::audit::verify::{ChainVerifier, LineWindow};
 use crate::bundle::PublicKeyBundle;
 use crate::error::{PqError, Result};
 
@@ -42,7 +42,8 @@ impl Default for FileOptions {
 #[derive(Debug)]
 pub struct FileState {
     pub path: PathBuf,
-    pub file: File,
+    /// `None` once closed (the lock is released with the descriptor).
+    pub file: Option<File>,
     pub sync_every: u32,
     pub unsynced: u32,
     pub durable_len: u64,
@@ -90,24 +91,21 @@ pub fn open_and_verify(
     let mut tail: Vec<u8> = Vec::new();
     {
         let mut reader = BufReader::with_capacity(1 << 16, &file);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| io(path, "cannot read audit file", e))?;
-            if n == 0 {
+        let mut window = LineWindow::default();
+        while let Some((n, complete)) = window
+            .read_line(&mut reader)
+            .map_err(|e| io(path, "cannot read audit file", e))?
+        {
+            if !complete {
+                tail = window.pop().unwrap_or_default();
                 break;
             }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-                verifier.push_line(&line)?;
-                good_end += n as u64;
-            } else {
-                tail = std::mem::take(&mut line);
-                break;
+            good_end += n;
+            if window.is_full() {
+                window.flush(&mut verifier)?;
             }
         }
+        window.flush(&mut verifier)?;
     }
     let mut torn = 0u64;
     if !tail.is_empty() {
@@ -127,7 +125,7 @@ pub fn open_and_verify(
         .map_err(|e| io(path, "cannot seek audit file", e))?;
     let state = FileState {
         path: path.to_path_buf(),
-        file,
+        file: Some(file),
         sync_every: opts.sync_every,
         unsynced: 0,
         durable_len: verifier.len(),
@@ -156,22 +154,30 @@ fn sync_parent_dir(_path: &Path) -> Result<()> {
 }
 
 impl FileState {
-    /// Append one line (`line` without `\n`); fsync when the group is full. Returns true when
-    /// this append was fsynced (acknowledged).
-    pub fn append_line(&mut self, line: &str, new_len: u64) -> Result<bool> {
+    /// The open file, or `CHAIN_CLOSED` after `close`.
+    fn open_file(&mut self) -> Result<&mut File> {
         if self.poisoned {
             return Err(PqError::Io(format!(
                 "audit file '{}' had a failed write; reopen it to repair",
                 self.path.display()
             )));
         }
+        match self.file.as_mut() {
+            Some(f) => Ok(f),
+            None => Err(PqError::ChainClosed(format!(
+                "audit file '{}' is closed",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// Append one line (`line` without `\n`); fsync when the group is full. Returns true when
+    /// this append was fsynced (acknowledged).
+    pub fn append_line(&mut self, line: &str, new_len: u64) -> Result<bool> {
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
-        if let Err(e) = self.file.write_all(&buf) {
-            self.poisoned = true;
-            return Err(io(&self.path, "cannot write audit file", e));
-        }
+        self.write(&buf)?;
         self.unsynced += 1;
         if self.unsynced >= self.sync_every {
             self.sync(new_len)?;
@@ -183,27 +189,45 @@ impl FileState {
     /// Group commit: write a block of complete lines at once and fsync it. `new_len` becomes
     /// the durable length.
     pub fn append_block(&mut self, block: &[u8], new_len: u64) -> Result<()> {
-        if self.poisoned {
-            return Err(PqError::Io(format!(
-                "audit file '{}' had a failed write; reopen it to repair",
-                self.path.display()
-            )));
-        }
-        if let Err(e) = self.file.write_all(block) {
+        self.write(block)?;
+        self.sync(new_len)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let file = self.open_file()?;
+        if let Err(e) = file.write_all(bytes) {
             self.poisoned = true;
             return Err(io(&self.path, "cannot write audit file", e));
         }
-        self.sync(new_len)
+        Ok(())
     }
 
     /// fsync everything written so far; `len` becomes the durable length.
     pub fn sync(&mut self, len: u64) -> Result<()> {
-        if let Err(e) = self.file.sync_data() {
+        let file = self.open_file()?;
+        if let Err(e) = file.sync_data() {
             self.poisoned = true;
             return Err(io(&self.path, "cannot sync audit file", e));
         }
         self.unsynced = 0;
         self.durable_len = len;
         Ok(())
+    }
+
+    /// fsync what is pending, then close the descriptor, which releases the lock. The file is
+    /// closed even when the fsync fails (its error is returned: those entries were never
+    /// acknowledged, and a reopen verifies whatever reached the disk).
+    pub fn close(&mut self, len: u64) -> Result<()> {
+        let synced = if self.unsynced > 0 && !self.poisoned {
+            self.sync(len)
+        } else {
+            Ok(())
+        };
+        if let Some(file) = self.file.take() {
+            // Explicit unlock: dropping the descriptor releases a flock too, but a duplicated
+            // descriptor (fork) would keep it alive.
+            let _ = file.unlock();
+        }
+        synced
     }
 }

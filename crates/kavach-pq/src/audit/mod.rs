@@ -7,6 +7,7 @@ pub mod chain_entry;
 pub mod checkpoint;
 pub mod entry;
 pub mod file;
+pub mod par;
 pub mod verify;
 
 pub use chain::SignedAuditChain;
@@ -14,4 +15,4 @@ pub use chain_entry::{entry_hash, ChainEntry, GENESIS};
 pub use checkpoint::Checkpoint;
 pub use entry::{AuditEntry, AuditEntryOptions};
 pub use file::FileOptions;
-pub use verify::{verify_jsonl, verify_reader, ChainVerifier};
+pub use verify::{verify_jsonl, verify_reader, ChainVerifier, LineWindow};

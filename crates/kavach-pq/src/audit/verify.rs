@@ -8,11 +8,19 @@
 //! entry hash recomputes, both signatures verify, and, with a checkpoint, the entry at
 //! `length - 1` carries the checkpoint's head hash. `finish` then refuses a chain shorter than
 //! the checkpoint.
+//!
+//! Speed: [`ChainVerifier::push_lines`] takes a bounded window of lines and does the work that
+//! does not depend on chain position (parsing, entry hash, signatures) on every core, then runs
+//! the checks above in order, one entry at a time, with those results: the outcome and the
+//! error (first failing entry, first failing check) are exactly those of `push_line`. Entries
+//! whose mode or key id already disagree with the chain get no signature check (the downgrade
+//! defence refuses them before any cryptography).
 
 use std::io::BufRead;
 
 use crate::audit::chain_entry::{entry_hash, is_blank, ChainEntry, GENESIS};
 use crate::audit::checkpoint::Checkpoint;
+use crate::audit::par;
 use crate::bundle::PublicKeyBundle;
 use crate::error::{PqError, Result};
 use crate::signed_payload::{mode_name, PayloadVerifier};
@@ -25,6 +33,30 @@ pub struct ChainVerifier {
     next_index: u64,
     head: String,
     checkpoint: Option<Checkpoint>,
+}
+
+/// Lines per verification window: bounds memory (a PQ-only line is ~13 KB, hybrid ~14 KB)
+/// while giving every thread a few hundred milliseconds of work.
+pub const WINDOW_LINES: usize = 512;
+
+/// Bytes per verification window (whichever of the two limits is reached first).
+pub const WINDOW_BYTES: usize = 16 << 20;
+
+/// Lines per verifying thread below which a window is checked on the calling thread.
+const MIN_VERIFY_PER_THREAD: usize = 8;
+
+/// Position-independent work on one line, done in parallel.
+enum Prepared {
+    Blank,
+    Malformed(String),
+    Entry(Box<ChainEntry>, Option<Crypto>),
+}
+
+/// Entry hash (computed with the entry's own index, used only once that index is checked)
+/// and the signature outcome.
+struct Crypto {
+    hash: String,
+    signature: Result<()>,
 }
 
 fn invalid(n: u64, what: impl std::fmt::Display) -> PqError {
@@ -84,8 +116,47 @@ impl ChainVerifier {
         self.push_entry(&entry)
     }
 
+    /// Feed a window of lines (each without its `\n`), as if by `push_line` one after the
+    /// other, with parsing and signature checks spread over the available cores. Stops at the
+    /// first failing entry; entries before it stay accepted.
+    pub fn push_lines<L: AsRef<[u8]> + Sync>(&mut self, lines: &[L]) -> Result<()> {
+        // Until the mode is known (inferred from the first entry) go one line at a time, so
+        // nothing is verified in a mode the chain turns out not to have.
+        let mut i = 0;
+        while self.mode.is_none() && i < lines.len() {
+            self.push_line(lines[i].as_ref())?;
+            i += 1;
+        }
+        let rest = &lines[i..];
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let mode = self.mode;
+        let verifier = &self.verifier;
+        let prepared = par::map(rest, MIN_VERIFY_PER_THREAD, |l| {
+            prepare(verifier, mode, l.as_ref())
+        })
+        .ok_or_else(|| invalid(self.next_index, "verification thread panicked"))?;
+        for p in prepared {
+            match p {
+                Prepared::Blank => {}
+                Prepared::Malformed(e) => {
+                    return Err(invalid(self.next_index, format!("malformed line: {e}")))
+                }
+                Prepared::Entry(e, crypto) => self.check_entry(&e, crypto)?,
+            }
+        }
+        Ok(())
+    }
+
     /// Check one parsed entry as the next one.
     pub fn push_entry(&mut self, e: &ChainEntry) -> Result<()> {
+        self.check_entry(e, None)
+    }
+
+    /// The ordered checks; `crypto` carries the hash and signature outcome when they were
+    /// computed ahead (in parallel), otherwise they are computed here, after the cheap checks.
+    fn check_entry(&mut self, e: &ChainEntry, crypto: Option<Crypto>) -> Result<()> {
         let n = self.next_index;
         if e.index != n {
             return Err(invalid(n, format!("index is {}, expected {n}", e.index)));
@@ -137,12 +208,15 @@ impl ChainVerifier {
                 ),
             ));
         }
-        let computed = entry_hash(n, &e.previous_hash, p);
+        let (computed, signature) = match crypto {
+            Some(c) => (c.hash, Some(c.signature)),
+            None => (entry_hash(n, &e.previous_hash, p), None),
+        };
         if computed != e.entry_hash {
             return Err(invalid(n, "entry hash mismatch (entry modified)"));
         }
-        self.verifier
-            .verify(p, entry_mode)
+        signature
+            .unwrap_or_else(|| self.verifier.verify(p, entry_mode))
             .map_err(|err| invalid(n, format!("signature verification failed ({err})")))?;
         if let Some(cp) = &self.checkpoint {
             if cp.length == n + 1 && cp.head_hash != e.entry_hash {
@@ -176,8 +250,26 @@ impl ChainVerifier {
     }
 }
 
-/// Verify a JSONL blob line by line (bounded memory beyond the blob itself) and return the
-/// number of entries. `mode`: `None` infers it from the blob.
+/// Parse one line and, when its mode and key id fit the chain (so the ordered checks will get
+/// as far as the signatures), compute its entry hash and check its signatures.
+fn prepare(verifier: &PayloadVerifier, mode: Option<bool>, line: &[u8]) -> Prepared {
+    if is_blank(line) {
+        return Prepared::Blank;
+    }
+    let e = match ChainEntry::from_line(line) {
+        Ok(e) => e,
+        Err(err) => return Prepared::Malformed(err),
+    };
+    let p = &e.signed_payload;
+    let crypto = (mode == Some(p.is_hybrid()) && p.key_id == verifier.key_id()).then(|| Crypto {
+        hash: entry_hash(e.index, &e.previous_hash, p),
+        signature: verifier.verify(p, p.is_hybrid()),
+    });
+    Prepared::Entry(Box::new(e), crypto)
+}
+
+/// Verify a JSONL blob in windows of lines (bounded memory beyond the blob itself) and return
+/// the number of entries. `mode`: `None` infers it from the blob.
 pub fn verify_jsonl(
     blob: &[u8],
     bundle: &PublicKeyBundle,
@@ -185,13 +277,22 @@ pub fn verify_jsonl(
     checkpoint: Option<&Checkpoint>,
 ) -> Result<u64> {
     let mut v = ChainVerifier::new(bundle, mode, checkpoint)?;
+    let mut window: Vec<&[u8]> = Vec::with_capacity(WINDOW_LINES);
+    let mut bytes = 0;
     for line in blob.split(|b| *b == b'\n') {
-        v.push_line(line)?;
+        bytes += line.len();
+        window.push(line);
+        if window.len() >= WINDOW_LINES || bytes >= WINDOW_BYTES {
+            v.push_lines(&window)?;
+            window.clear();
+            bytes = 0;
+        }
     }
+    v.push_lines(&window)?;
     v.finish()
 }
 
-/// Verify a chain from a reader (a file), one line in memory at a time.
+/// Verify a chain from a reader (a file), one window of lines in memory at a time.
 pub fn verify_reader<R: BufRead>(
     mut reader: R,
     bundle: &PublicKeyBundle,
@@ -199,16 +300,68 @@ pub fn verify_reader<R: BufRead>(
     checkpoint: Option<&Checkpoint>,
 ) -> Result<u64> {
     let mut v = ChainVerifier::new(bundle, mode, checkpoint)?;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            break;
+    let mut window = LineWindow::default();
+    while window.read_line(&mut reader)?.is_some() {
+        if window.is_full() {
+            window.flush(&mut v)?;
         }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        v.push_line(&line)?;
     }
+    window.flush(&mut v)?;
     v.finish()
+}
+
+/// Lines read into a bounded window, verified together with [`ChainVerifier::push_lines`].
+/// Line buffers are reused from one window to the next.
+#[derive(Debug, Default)]
+pub struct LineWindow {
+    lines: Vec<Vec<u8>>,
+    used: usize,
+    bytes: usize,
+}
+
+impl LineWindow {
+    /// Read the next line into the window, its `\n` removed. Returns `None` at end of input,
+    /// else the bytes consumed and whether the line ended in `\n`.
+    pub fn read_line<R: BufRead>(
+        &mut self,
+        reader: &mut R,
+    ) -> std::io::Result<Option<(u64, bool)>> {
+        if self.used == self.lines.len() {
+            self.lines.push(Vec::new());
+        }
+        let buf = &mut self.lines[self.used];
+        buf.clear();
+        let n = reader.read_until(b'\n', buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let complete = buf.last() == Some(&b'\n');
+        if complete {
+            buf.pop();
+        }
+        self.used += 1;
+        self.bytes += n;
+        Ok(Some((n as u64, complete)))
+    }
+
+    /// Take back the line read last (a torn final line, handled apart).
+    pub fn pop(&mut self) -> Option<Vec<u8>> {
+        self.used = self.used.checked_sub(1)?;
+        let line = std::mem::take(&mut self.lines[self.used]);
+        self.bytes = self.bytes.saturating_sub(line.len());
+        Some(line)
+    }
+
+    /// True when the window should be verified before reading more.
+    pub fn is_full(&self) -> bool {
+        self.used >= WINDOW_LINES || self.bytes >= WINDOW_BYTES
+    }
+
+    /// Verify the lines read so far and empty the window.
+    pub fn flush(&mut self, v: &mut ChainVerifier) -> Result<()> {
+        let r = v.push_lines(&self.lines[..self.used]);
+        self.used = 0;
+        self.bytes = 0;
+        r
+    }
 }

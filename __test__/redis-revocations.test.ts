@@ -1,0 +1,178 @@
+// Principal/role revocations survive pub/sub gaps: every published scope is also kept in a
+// revocation log in Redis for its TTL and replayed on every (re)subscribe. A replica started
+// after the revocation (another Node process) refuses the principal; a subscriber whose
+// connection was killed hears what was published while it was down. Keys and JSON are checked
+// with ioredis. Needs the Redis on 127.0.0.1:6379 (and starts a throwaway redis-server).
+
+import { afterAll, describe, expect, test } from 'vitest'
+
+import {
+  Gate,
+  RedisInvalidationBroadcaster,
+  spawnInvalidationListener,
+  type InvalidationScope,
+  type PolicySetInput,
+} from '../index'
+import { REDIS_URL, RedisProcess, Replica, cleanup, ioredis, uniquePrefix } from './fixtures/redis-helpers'
+
+const POLICY: PolicySetInput = {
+  policies: [{ name: 'refunds', effect: 'permit', conditions: [{ action: 'issue_refund' }] }],
+}
+
+const as = (principalId: string) => ({ principalId, principalKind: 'agent' as const, actionName: 'issue_refund' })
+
+const prefixes: string[] = []
+function prefix(tag: string): string {
+  const p = uniquePrefix(tag)
+  prefixes.push(p)
+  return p
+}
+
+afterAll(async () => {
+  for (const p of prefixes) await cleanup(p)
+})
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+describe('revocations reach replicas that were not listening', () => {
+  test('a replica started after a principal revocation (another process) refuses it', async () => {
+    const p = prefix('late')
+    const channel = `kavach:${p}:invalidation`
+    const bcA = await RedisInvalidationBroadcaster.connect(REDIS_URL, { channel, prefix: p, revocationTtlSeconds: 600 })
+    const gateA = Gate.fromObject(POLICY, { broadcaster: bcA, invalidationTtlSeconds: 600 })
+    try {
+      expect((await gateA.evaluateAsync(as('agent-x'))).isPermit).toBe(true)
+      await bcA.publish('principal', 'agent-x', 'credentials leaked', 'security')
+      await until(async () => (await gateA.evaluateAsync(as('agent-x'))).isRefuse, 'gate A to hear its own revocation')
+      expect(await gateA.evaluateAsync(as('agent-x'))).toMatchObject({ code: 'SESSION_INVALID', evaluator: 'gate' })
+
+      // The log as an independent client sees it: one hash-tagged hash, JSON per scope, and
+      // a sorted set by expiry, both expiring with the newest entry.
+      const r = ioredis()
+      const key = `kavach:${p}:revocations:{${channel}}`
+      expect(bcA.revocationsKey).toBe(key)
+      expect(await r.type(key)).toBe('hash')
+      const msg = JSON.parse((await r.hget(key, 'principal:agent-x')) ?? 'null') as Record<string, string | number>
+      expect(msg).toMatchObject({
+        target_kind: 'principal',
+        target_id: 'agent-x',
+        reason: 'credentials leaked',
+        evaluator: 'security',
+        origin: bcA.origin,
+      })
+      expect(Object.keys(msg).sort()).toEqual(['evaluator', 'expires_at_ms', 'origin', 'reason', 'target_id', 'target_kind'])
+      expect(Math.abs((msg.expires_at_ms as number) - Date.now() - 600_000)).toBeLessThan(30_000)
+      const zkey = `kavach:${p}:revocations:expiry:{${channel}}`
+      expect(Number(await r.zscore(zkey, 'principal:agent-x'))).toBe(msg.expires_at_ms)
+      for (const k of [key, zkey]) {
+        const pttl = await r.pttl(k)
+        expect(pttl).toBeGreaterThan(590_000)
+        expect(pttl).toBeLessThanOrEqual(600_000)
+      }
+      r.disconnect()
+
+      // Replica B starts afterwards in another process: it never saw the pub/sub message.
+      const b = new Replica()
+      try {
+        await b.request('init', { url: REDIS_URL, prefix: p, policy: POLICY, channel, revocationTtlSeconds: 600 })
+        const onB = (await b.request('eval', { ctx: as('agent-x') })).verdict as Record<string, string>
+        expect(onB).toMatchObject({ kind: 'refuse', code: 'SESSION_INVALID', evaluator: 'gate' })
+        expect(onB.reason).toContain("principal 'agent-x'")
+        expect(onB.reason).toContain('credentials leaked')
+        // Only that principal.
+        expect((await b.request('eval', { ctx: as('agent-y') })).verdict).toMatchObject({ kind: 'permit' })
+      } finally {
+        await b.close()
+      }
+
+      // Lifting is local to a gate; forgetting removes the scope from the log, so replicas
+      // started from now on no longer hear it.
+      gateA.lift({ targetKind: 'principal', targetId: 'agent-x' })
+      expect((await gateA.evaluateAsync(as('agent-x'))).isPermit).toBe(true)
+      expect(await bcA.forget('principal', 'agent-x')).toBe(true)
+      expect(await bcA.forget('principal', 'agent-x')).toBe(false)
+      await expect(bcA.forget('team' as 'role', 'x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+      const c = new Replica()
+      try {
+        await c.request('init', { url: REDIS_URL, prefix: p, policy: POLICY, channel, revocationTtlSeconds: 600 })
+        expect((await c.request('eval', { ctx: as('agent-x') })).verdict).toMatchObject({ kind: 'permit' })
+      } finally {
+        await c.close()
+      }
+    } finally {
+      await gateA.close()
+      bcA.close()
+    }
+  }, 60_000)
+
+  test('a scope published while the subscriber connection was killed arrives after reconnect', async () => {
+    const server = await RedisProcess.start()
+    const admin = ioredis(server.url)
+    const channel = 'kavach:kill:invalidation'
+    try {
+      // A second user publishes while the default user may not subscribe, so the killed
+      // subscriber stays down exactly as long as the test wants.
+      await admin.call('ACL', 'SETUSER', 'pub', 'on', '>pw', '~*', '&*', '+@all')
+      const sub = await RedisInvalidationBroadcaster.connect(server.url, { channel, prefix: 'kill', commandTimeoutMs: 500 })
+      const publisher = await RedisInvalidationBroadcaster.connect(`redis://pub:pw@127.0.0.1:${server.port}`, {
+        channel,
+        prefix: 'kill',
+        commandTimeoutMs: 500,
+      })
+      const gate = Gate.fromObject(POLICY, { broadcaster: sub })
+      const heard: InvalidationScope[] = []
+      const handle = spawnInvalidationListener(sub, (s) => {
+        heard.push(s)
+      })
+      try {
+        await admin.call('ACL', 'SETUSER', 'default', 'resetchannels')
+        const killed = Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'USER', 'default'))
+        expect(killed).toBeLessThanOrEqual(1) // Redis 7 may already have dropped it
+        await until(() => !sub.isSubscribed, 'the subscriber to notice the kill')
+
+        await publisher.publish('principal', 'agent-k', 'published while down', 'security')
+        await new Promise((r) => setTimeout(r, 300))
+        expect(sub.isSubscribed).toBe(false)
+        expect(heard).toEqual([])
+        // Not heard yet: this replica still permits (the gap the log closes).
+        expect((await gate.evaluateAsync(as('agent-k'))).isPermit).toBe(true)
+
+        await admin.call('ACL', 'SETUSER', 'default', 'allchannels')
+        await until(() => heard.length > 0, 'replay after reconnect')
+        expect(heard).toEqual([
+          { targetKind: 'principal', targetId: 'agent-k', reason: 'published while down', evaluator: 'security' },
+        ])
+        expect(sub.replayedCount).toBe(1)
+        expect(await gate.evaluateAsync(as('agent-k'))).toMatchObject({ code: 'SESSION_INVALID', evaluator: 'gate' })
+        await until(() => sub.isSubscribed, 'resubscription')
+        // Live delivery resumed.
+        await publisher.publish('role', 'refunder', 'after reconnect', 'manual')
+        await until(() => heard.length === 2, 'live delivery after reconnect')
+      } finally {
+        handle.abort()
+        await gate.close()
+        sub.close()
+        publisher.close()
+      }
+    } finally {
+      admin.disconnect()
+      await server.destroy()
+    }
+  }, 60_000)
+
+  test('bad broadcaster options are rejected', async () => {
+    await expect(
+      RedisInvalidationBroadcaster.connect(REDIS_URL, { channel: 'c', revocationTtlSeconds: 0 }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(RedisInvalidationBroadcaster.connect(REDIS_URL, { channel: 'c', prefix: 'a b' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
+  })
+})
