@@ -320,3 +320,47 @@ describe('check, async, reload', () => {
     expect(gate.supportsSync).toBe(true)
   })
 })
+
+// The sync hot path packs the common context into a shared buffer and one string; anything
+// unusual (many params, odd values) takes the typed path. Both must answer identically.
+describe('hot path and typed path agree', () => {
+  const gate = Gate.fromObject(
+    {
+      policies: [
+        {
+          name: 'रिफ़ंड_नीति',
+          effect: 'permit',
+          conditions: [
+            { action: 'वापसी.*' },
+            { param_max: { field: 'राशि', max: 1000 } },
+            { param_in: { field: 'मुद्रा', values: ['₹', 'USD'] } },
+          ],
+        },
+        { name: 'many', effect: 'permit', conditions: [{ action: 'bulk' }, { param_max: { field: 'p10', max: 10 } }, { param_in: { field: 'p3', values: ['x3'] } }] },
+      ],
+    },
+    { enableDrift: false },
+  )
+
+  test('non-ASCII ids, actions, param names and string values', () => {
+    const base = { principalId: 'एजेंट-😀', principalKind: 'agent' as const, actionName: 'वापसी.जारी' }
+    expect(gate.evaluate({ ...base, params: { राशि: 999, मुद्रा: '₹' } }).isPermit).toBe(true)
+    const over = gate.evaluate({ ...base, params: { राशि: 1001, मुद्रा: '₹' } })
+    expect(over).toMatchObject({ kind: 'refuse', code: 'NO_POLICY_MATCH' })
+    expect(gate.evaluate({ ...base, params: { राशि: 5, मुद्रा: '€' } }).isPermit).toBe(false)
+    const permit = gate.evaluate({ ...base, params: { राशि: 5, मुद्रा: 'USD' } })
+    expect(permit.permitToken?.actionName).toBe('वापसी.जारी')
+  })
+
+  test('more than eight params, numbers and strings mixed', async () => {
+    const params: Record<string, number | string> = {}
+    for (let i = 0; i < 12; i++) params[`p${i}`] = i % 3 === 0 ? `x${i}` : i
+    const ctx = { principalId: 'bot', principalKind: 'service' as const, actionName: 'bulk', params }
+    expect(gate.evaluate(ctx).isPermit).toBe(true)
+    expect((await gate.evaluateAsync(ctx)).isPermit).toBe(true)
+    const refused = gate.evaluate({ ...ctx, params: { ...params, p10: 11 } })
+    expect(refused).toMatchObject({ kind: 'refuse', code: 'NO_POLICY_MATCH' })
+    expect(() => gate.evaluate({ ...ctx, params: { ...params, p11: Number.NaN } })).toThrow(InvalidArgumentError)
+    expect(() => gate.evaluate({ ...ctx, params: { ...params, p11: true as unknown as number } })).toThrow(/p11/)
+  })
+})

@@ -261,3 +261,20 @@ describe('listeners and process lifetime', () => {
     expect(r.stdout.trim()).toBe('permit')
   }, 30_000)
 })
+
+describe('closing a gate with evaluations in flight', () => {
+  test('every pending evaluateAsync settles (no hang) and none permits past the limit', async () => {
+    const p = prefix('close-pending')
+    const rateStore = await RedisRateLimitStore.connect(REDIS_URL, { prefix: p })
+    const gate = Gate.fromObject(LIMIT_100, { rateStore, enableDrift: false })
+    const pending = Array.from({ length: 300 }, () => gate.evaluateAsync(REFUND))
+    await gate.close()
+    const settled = await Promise.allSettled(pending)
+    const permits = settled.filter((s) => s.status === 'fulfilled' && s.value.isPermit).length
+    const refusals = settled.filter((s) => s.status === 'fulfilled' && !s.value.isPermit).length
+    const rejections = settled.filter((s) => s.status === 'rejected').length
+    expect(permits + refusals + rejections).toBe(300)
+    expect(permits).toBeLessThanOrEqual(100)
+    rateStore.close()
+  })
+})
