@@ -5,6 +5,7 @@
 
 import { AuditEntry, KavachKeyPair, SecureChannel, SignedAuditChain } from '../index'
 import type { BenchRow } from './run'
+import { printRows } from './table'
 
 const CELL_MS = Number(process.env.KAVACH_BENCH_MS ?? 2_000)
 const VERIFY_ENTRIES = Number(process.env.KAVACH_BENCH_VERIFY_ENTRIES ?? 10_000)
@@ -65,14 +66,6 @@ export async function runBench(): Promise<BenchRow[]> {
 
 if (require.main === module) {
   void runBench().then((rows) => {
-    console.table(
-      rows.map((r) => ({
-        benchmark: r.name,
-        'p50 (µs)': r.p50us.toFixed(1),
-        'p99 (µs)': r.p99us.toFixed(1),
-        'ops/s': Math.round(r.opsPerSec).toLocaleString('en-US'),
-        samples: r.samples,
-      })),
-    )
+    printRows(rows)
   })
 }

@@ -14,6 +14,7 @@ import { Bench } from 'tinybench'
 import { DirectoryTokenVerifier, Gate, KavachKeyPair, PqTokenSigner, PublicKeyDirectory } from '../index'
 import type { PermitTokenInput } from '../index'
 import type { BenchRow } from './run'
+import { printRows } from './table'
 
 const CELL_MS = Number(process.env.KAVACH_BENCH_MS ?? 1_500)
 
@@ -160,15 +161,7 @@ export async function runBench(): Promise<BenchRow[]> {
 
 if (require.main === module) {
   void runPqBench().then(({ rows, comparisons }) => {
-    console.table(
-      rows.map((r) => ({
-        benchmark: r.name,
-        'p50 (µs)': r.p50us.toFixed(1),
-        'p99 (µs)': r.p99us.toFixed(1),
-        'ops/s': Math.round(r.opsPerSec).toLocaleString('en-US'),
-        samples: r.samples,
-      })),
-    )
+    printRows(rows)
     for (const c of comparisons) console.log(`${c.label}: ${c.speedup.toFixed(1)}x faster than @noble (target >= 8x for sign/verify)`)
   })
 }

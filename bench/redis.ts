@@ -8,6 +8,7 @@ import { RateLimiterRedis } from 'rate-limiter-flexible'
 
 import { Gate, RedisRateLimitStore, type EvaluateOptions } from '../index'
 import type { BenchRow } from './run'
+import { printRows } from './table'
 
 const URL = process.env.KAVACH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const CONCURRENCY = [1, 16, 64]
@@ -81,15 +82,7 @@ export async function runBench(): Promise<BenchRow[]> {
 if (require.main === module) {
   runBench().then(
     (rows) => {
-      console.table(
-        rows.map((r) => ({
-          benchmark: r.name,
-          'p50 (µs)': r.p50us.toFixed(1),
-          'p99 (µs)': r.p99us.toFixed(1),
-          'ops/s': Math.round(r.opsPerSec).toLocaleString('en-US'),
-          samples: r.samples,
-        })),
-      )
+      printRows(rows)
     },
     (e: unknown) => {
       console.error(e)

@@ -5,6 +5,7 @@ import { readdirSync } from 'node:fs'
 import { arch, cpus, platform } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { printRows } from './table'
 
 export interface BenchRow {
   name: string
@@ -26,15 +27,7 @@ async function main(): Promise<void> {
     rows.push(...(await mod.runBench()))
   }
   console.log(`\nnode ${process.version}, ${platform()}-${arch()}, ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}`)
-  console.table(
-    rows.map((r) => ({
-      benchmark: r.name,
-      'p50 (µs)': r.p50us.toFixed(2),
-      'p99 (µs)': r.p99us.toFixed(2),
-      'ops/s': Math.round(r.opsPerSec).toLocaleString('en-US'),
-      samples: r.samples,
-    })),
-  )
+  printRows(rows, 2)
 }
 
 void main()
