@@ -10,7 +10,6 @@ use kavach_pq::primitives::{MlDsaSigner, MlDsaVerifier};
 use kavach_pq::SecretBytes;
 use ml_dsa::common::array::Array;
 use ml_dsa::{ExpandedSigningKey, MlDsa65, Signature, SigningKey, VerifyingKey};
-use serde_json::Value;
 
 type Esk = ExpandedSigningKey<MlDsa65>;
 
@@ -51,16 +50,6 @@ fn sign_external(sk: &Esk, msg: &[u8], ctx: &[u8], rnd: &[u8]) -> Option<Vec<u8>
     let len = u8::try_from(ctx.len()).ok()?;
     let rnd = Array::try_from(rnd).ok()?;
     Some(sig_bytes(&sk.sign_internal(&[&[0u8, len], ctx, msg], &rnd)))
-}
-
-fn tests_by_id(doc: &Value) -> std::collections::HashMap<u64, Value> {
-    doc["testGroups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|g| g["tests"].as_array().unwrap().iter())
-        .map(|t| (t["tcId"].as_u64().unwrap(), t.clone()))
-        .collect()
 }
 
 #[test]

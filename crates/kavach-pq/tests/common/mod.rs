@@ -116,3 +116,14 @@ impl Tally {
 pub fn hexs(v: &serde_json::Value) -> Vec<u8> {
     hex(v.as_str().unwrap_or(""))
 }
+
+/// Every test case of an ACVP document (all groups), keyed by `tcId`.
+pub fn tests_by_id(doc: &serde_json::Value) -> std::collections::HashMap<u64, serde_json::Value> {
+    doc["testGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["tests"].as_array().unwrap().iter())
+        .map(|t| (t["tcId"].as_u64().unwrap(), t.clone()))
+        .collect()
+}
