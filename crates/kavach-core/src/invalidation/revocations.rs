@@ -1,7 +1,9 @@
 //! Bounded list of revocations a gate has issued or heard (session, principal, role scopes).
 //! Every entry lasts `ttl_seconds` or until lifted. Memory is bounded: at most `max_entries`
 //! live at once; when full, expired entries go first, then the ones closest to expiry (the
-//! oldest, since all share one TTL).
+//! oldest, since all share one TTL). Dropping a live revocation would let its target back in,
+//! so an overflow fails closed: until every dropped revocation would have expired, `check`
+//! refuses every context (the newest revocations stay exact for `is_revoked`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,6 +31,8 @@ struct Inner {
     /// Expiry order: `(expires_at_ms, seq)` → scope. The first key is the next to go.
     by_expiry: BTreeMap<(i64, u64), (ScopeKind, String)>,
     next_seq: u64,
+    /// After an overflow: until when live revocations are missing (0 = none missing).
+    saturated_until_ms: i64,
 }
 
 impl Inner {
@@ -54,15 +58,11 @@ impl Inner {
             self.by_expiry.remove(&(entry.expires_at_ms, entry.seq));
         }
     }
-    /// Drops the entry closest to expiry; false when empty.
-    fn pop_first(&mut self) -> bool {
-        match self.by_expiry.pop_first() {
-            Some((_, (kind, id))) => {
-                self.map_mut(kind).remove(&id);
-                true
-            }
-            None => false,
-        }
+    /// Drops the entry closest to expiry and returns its expiry; `None` when empty.
+    fn pop_first(&mut self) -> Option<i64> {
+        let ((expires_at_ms, _), (kind, id)) = self.by_expiry.pop_first()?;
+        self.map_mut(kind).remove(&id);
+        Some(expires_at_ms)
     }
     fn purge_expired(&mut self, now_ms: i64) {
         while let Some((&(expires_at_ms, _), _)) = self.by_expiry.first_key_value() {
@@ -111,7 +111,15 @@ impl RevocationList {
         let mut inner = self.inner.write();
         inner.remove(scope.target_kind, &scope.target_id);
         inner.purge_expired(now_ms);
-        while inner.len() >= self.max_entries && inner.pop_first() {}
+        while inner.len() >= self.max_entries {
+            match inner.pop_first() {
+                // A live revocation is gone: refuse everyone until it would have expired.
+                Some(dropped_until) => {
+                    inner.saturated_until_ms = inner.saturated_until_ms.max(dropped_until);
+                }
+                None => break,
+            }
+        }
         let seq = inner.next_seq;
         inner.next_seq = seq.wrapping_add(1);
         inner.by_expiry.insert(
@@ -132,6 +140,12 @@ impl RevocationList {
     /// e.g. `session 's1' revoked by drift: ...`.
     pub fn check(&self, ctx: &ActionContext, now_ms: i64) -> Option<String> {
         let inner = self.inner.read();
+        if inner.saturated_until_ms > now_ms {
+            return Some(format!(
+                "the revocation list overflowed (more than {} live revocations), so some revocations were dropped: every evaluation is refused until they expire",
+                self.max_entries
+            ));
+        }
         if inner.len() == 0 {
             return None;
         }
@@ -331,9 +345,21 @@ mod tests {
         assert!(!list.is_revoked(ScopeKind::Session, "s899", T0 + 1000));
         assert!(list.is_revoked(ScopeKind::Session, "s900", T0 + 1000));
         assert!(list.is_revoked(ScopeKind::Session, "s999", T0 + 1000));
-        let inner = list.inner.read();
-        assert_eq!(inner.sessions.len(), 100);
-        assert_eq!(inner.by_expiry.len(), 100);
+        {
+            let inner = list.inner.read();
+            assert_eq!(inner.sessions.len(), 100);
+            assert_eq!(inner.by_expiry.len(), 100);
+        }
+        // s0..s899 were dropped while live: fail closed, everyone is refused until the last
+        // of them (s899, revoked at T0 + 899) would have expired, then only s900.. remain.
+        let stranger = ctx("someone-else", Some("s0"), &[]);
+        let why = list.check(&stranger, T0 + 1000).unwrap();
+        assert!(why.contains("overflowed"), "{why}");
+        assert!(list.check(&stranger, T0 + 899 + 3_600_000 - 1).is_some());
+        assert_eq!(list.check(&stranger, T0 + 899 + 3_600_000), None);
+        assert!(list
+            .check(&ctx("p", Some("s999"), &[]), T0 + 899 + 3_600_000)
+            .is_some());
     }
 
     #[test]
