@@ -10,11 +10,11 @@ import {
   ChainInvalidError,
   Checkpoint,
   Gate,
-  KavachError,
   KavachKeyPair,
   PublicKeyBundle,
   SignedAuditChain,
 } from '../index'
+import { errorOf } from './fixtures/errors'
 
 const repoRoot = path.resolve(__dirname, '..')
 const sharedDir = process.env.KAVACH_SHARED_DIR || path.resolve(repoRoot, '../shared')
@@ -75,16 +75,6 @@ function relink(entries: EntryJson[]): string[] {
     prev = out.entry_hash
     return JSON.stringify(out)
   })
-}
-
-function errorOf(fn: () => unknown): KavachError {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(KavachError)
-    return e as KavachError
-  }
-  throw new Error('expected a throw')
 }
 
 const kp = KavachKeyPair.generate()

@@ -9,16 +9,7 @@ import {
   ReplayError,
   SecureChannel,
 } from '../index'
-
-function errorOf(fn: () => unknown): KavachError {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(KavachError)
-    return e as KavachError
-  }
-  throw new Error('expected a throw')
-}
+import { errorOf } from './fixtures/errors'
 
 const alice = KavachKeyPair.generate()
 const bob = KavachKeyPair.generate()

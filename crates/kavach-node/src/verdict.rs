@@ -79,10 +79,16 @@ pub struct Verdict {
     pub observed: Option<ObservedVerdict>,
 }
 
-impl From<kavach_core::Verdict> for Verdict {
-    fn from(v: kavach_core::Verdict) -> Self {
-        let d = DecisionParts::from(v.decision);
-        Verdict {
+/// The decision as a record (the whole verdict but its evaluation id and `observed`).
+impl From<Decision> for ObservedVerdict {
+    fn from(decision: Decision) -> Self {
+        let d = DecisionParts::from(decision);
+        let signature = d
+            .permit_token
+            .as_ref()
+            .and_then(|t| t.signature.as_ref())
+            .map(|b| Buffer::from(b.to_vec()));
+        ObservedVerdict {
             kind: d.kind.into(),
             is_permit: d.kind == "permit",
             is_refuse: d.kind == "refuse",
@@ -91,34 +97,30 @@ impl From<kavach_core::Verdict> for Verdict {
             evaluator: d.evaluator,
             reason: d.reason,
             token_id: d.permit_token.as_ref().map(|t| t.token_id.clone()),
-            signature: d
-                .permit_token
-                .as_ref()
-                .and_then(|t| t.signature.as_ref())
-                .map(|b| Buffer::from(b.to_vec())),
+            signature,
             permit_token: d.permit_token,
             scope: d.scope,
+        }
+    }
+}
+
+impl From<kavach_core::Verdict> for Verdict {
+    fn from(v: kavach_core::Verdict) -> Self {
+        let d = ObservedVerdict::from(v.decision);
+        Verdict {
+            kind: d.kind,
+            is_permit: d.is_permit,
+            is_refuse: d.is_refuse,
+            is_invalidate: d.is_invalidate,
+            code: d.code,
+            evaluator: d.evaluator,
+            reason: d.reason,
+            token_id: d.token_id,
+            permit_token: d.permit_token,
+            signature: d.signature,
+            scope: d.scope,
             evaluation_id: v.evaluation_id.to_string(),
-            observed: v.observed.map(|o| {
-                let d = DecisionParts::from(*o);
-                ObservedVerdict {
-                    kind: d.kind.into(),
-                    is_permit: d.kind == "permit",
-                    is_refuse: d.kind == "refuse",
-                    is_invalidate: d.kind == "invalidate",
-                    code: d.code,
-                    evaluator: d.evaluator,
-                    reason: d.reason,
-                    token_id: d.permit_token.as_ref().map(|t| t.token_id.clone()),
-                    signature: d
-                        .permit_token
-                        .as_ref()
-                        .and_then(|t| t.signature.as_ref())
-                        .map(|b| Buffer::from(b.to_vec())),
-                    permit_token: d.permit_token,
-                    scope: d.scope,
-                }
-            }),
+            observed: v.observed.map(|o| ObservedVerdict::from(*o)),
         }
     }
 }
