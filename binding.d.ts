@@ -87,11 +87,18 @@ export declare class Gate {
    */
   attachCompletion(callback: (batch: Array<number | ReturnType<Gate['evaluateRaw']>>) => void): void
   /**
-   * `evaluateFast`'s input (same scratch layout and `text`), evaluated on the tokio
-   * runtime; the verdict goes to the `attachCompletion` callback under `id`. Argument
-   * errors throw here, synchronously.
+   * `evaluateFast`'s input (same scratch layout and `text`), queued for evaluation on the
+   * tokio runtime; it starts at the next `flushSubmitted` and its verdict goes to the
+   * `attachCompletion` callback under `id`. Argument errors throw here, synchronously.
    */
   evaluateSubmit(id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null): void
+  /**
+   * Starts every evaluation submitted since the last flush. The TS layer calls this once
+   * per tick (a microtask), so the evaluations submitted together cross to tokio as one
+   * task: one wake-up of the runtime's worker instead of one per call, and hits for the
+   * same rate-limit key land in the same Redis call (kavach-redis `coalesce.rs`).
+   */
+  flushSubmitted(): void
   /** Synchronous evaluation (in-process stores only): one boundary crossing. */
   evaluate(ctx: EvaluateOptions): Verdict
   /**

@@ -1,5 +1,9 @@
 // gate.evaluateAsync() with a Redis rate limit vs rate-limiter-flexible's RateLimiterRedis on
-// ioredis, same Redis, same run: p50/p99 latency and throughput at concurrency 1, 16, 64.
+// ioredis, same Redis, same run: p50/p99 latency and throughput at concurrency 1, 16, 64, all
+// callers on one key (the bench the issue asks for), plus 64 callers on 64 distinct keys (where
+// kavach cannot share a script call between concurrent hits of one key).
+// The two libraries alternate in short rounds and each row pools its rounds, so a drift in the
+// machine's load during the run does not favour either side.
 // Runs alone (`npx tsx bench/redis.ts`) or from `npm run bench` (exports `runBench`).
 // Redis: KAVACH_REDIS_URL or redis://127.0.0.1:6379.
 
@@ -11,35 +15,52 @@ import type { BenchRow } from './run'
 import { printRows } from './table'
 
 const URL = process.env.KAVACH_REDIS_URL ?? 'redis://127.0.0.1:6379'
-const CONCURRENCY = [1, 16, 64]
-/** Time spent per (library, concurrency) cell, after a warm-up. */
-const CELL_MS = Number(process.env.KAVACH_BENCH_MS ?? 2_000)
+/** Time per (library, case) cell, split into ROUNDS alternating rounds, after a warm-up. */
+const CELL_MS = Number(process.env.KAVACH_BENCH_MS ?? 3_000)
+const ROUNDS = 3
 
-/** Runs `op` from `concurrency` loops for `ms`; per-call latency in µs. */
-async function measure(name: string, concurrency: number, ms: number, op: () => Promise<void>): Promise<BenchRow> {
-  const warmUntil = Date.now() + 300
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (Date.now() < warmUntil) await op()
-    }),
-  )
-  const samples: number[] = []
+/** Per-call latencies (µs) and the time they took, pooled over rounds. */
+interface Pool {
+  samples: number[]
+  seconds: number
+}
+
+/** Runs `op(loop)` from `concurrency` loops for `ms`, adding to `pool`. */
+async function round(pool: Pool, concurrency: number, ms: number, op: (loop: number) => Promise<void>): Promise<void> {
   const start = process.hrtime.bigint()
   const until = Date.now() + ms
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, loop) => {
       while (Date.now() < until) {
         const t0 = process.hrtime.bigint()
-        await op()
-        samples.push(Number(process.hrtime.bigint() - t0) / 1000)
+        await op(loop)
+        pool.samples.push(Number(process.hrtime.bigint() - t0) / 1000)
       }
     }),
   )
-  const elapsedS = Number(process.hrtime.bigint() - start) / 1e9
-  samples.sort((a, b) => a - b)
-  const at = (q: number): number => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0
-  return { name, p50us: at(0.5), p99us: at(0.99), opsPerSec: samples.length / elapsedS, samples: samples.length }
+  pool.seconds += Number(process.hrtime.bigint() - start) / 1e9
 }
+
+function toRow(name: string, pool: Pool): BenchRow {
+  const samples = [...pool.samples].sort((a, b) => a - b)
+  const at = (q: number): number => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0
+  return { name, p50us: at(0.5), p99us: at(0.99), opsPerSec: samples.length / pool.seconds, samples: samples.length }
+}
+
+interface Case {
+  label: string
+  concurrency: number
+  /** Loop i's caller id: one shared key, or one key per loop. */
+  caller: (loop: number) => string
+}
+
+const ONE_KEY = (): string => 'agent-bench'
+const CASES: Case[] = [
+  { label: 'concurrency 1', concurrency: 1, caller: ONE_KEY },
+  { label: 'concurrency 16', concurrency: 16, caller: ONE_KEY },
+  { label: 'concurrency 64', concurrency: 64, caller: ONE_KEY },
+  { label: 'concurrency 64, 64 distinct keys', concurrency: 64, caller: (loop) => `agent-bench-${loop}` },
+]
 
 export async function runBench(): Promise<BenchRow[]> {
   const run = `bench-${process.pid}-${Date.now().toString(36)}`
@@ -49,26 +70,35 @@ export async function runBench(): Promise<BenchRow[]> {
     { policies: [{ name: 'bench', effect: 'permit', conditions: [{ action: 'call_tool' }, { rate_limit: { max: 1_000_000, window: '10s' } }] }] },
     { rateStore: store, enableDrift: false },
   )
-  const ctx: EvaluateOptions = { principalId: 'agent-bench', principalKind: 'agent', actionName: 'call_tool' }
-  const first = await gate.evaluateAsync(ctx)
+  const ctx = (principalId: string): EvaluateOptions => ({ principalId, principalKind: 'agent', actionName: 'call_tool' })
+  const first = await gate.evaluateAsync(ctx('agent-bench'))
   if (!first.isPermit) throw new Error(`bench context must be permitted, got ${first.code}: ${first.reason}`)
 
   const ioredis = new Redis(URL, { enableOfflineQueue: true })
   const limiter = new RateLimiterRedis({ storeClient: ioredis, keyPrefix: `${run}-rlf`, points: 1_000_000, duration: 10 })
+  const contexts = Array.from({ length: 64 }, (_, i) => [ctx(`agent-bench-${i}`), ctx('agent-bench')] as const)
+
+  const kavach = async (c: Case, loop: number): Promise<void> => {
+    const v = await gate.evaluateAsync(c.caller(loop) === 'agent-bench' ? contexts[loop]![1] : contexts[loop]![0])
+    if (!v.isPermit) throw new Error(`refused during bench: ${v.code} ${v.reason}`)
+  }
+  const rlf = async (c: Case, loop: number): Promise<void> => {
+    await limiter.consume(`${c.caller(loop)}:call_tool`)
+  }
 
   const rows: BenchRow[] = []
-  for (const c of CONCURRENCY) {
-    rows.push(
-      await measure(`redis: kavach evaluateAsync + rate limit, concurrency ${c}`, c, CELL_MS, async () => {
-        const v = await gate.evaluateAsync(ctx)
-        if (!v.isPermit) throw new Error(`refused during bench: ${v.code} ${v.reason}`)
-      }),
-    )
-    rows.push(
-      await measure(`redis: rate-limiter-flexible consume, concurrency ${c}`, c, CELL_MS, async () => {
-        await limiter.consume('agent-bench:call_tool')
-      }),
-    )
+  for (const c of CASES) {
+    const ours: Pool = { samples: [], seconds: 0 }
+    const theirs: Pool = { samples: [], seconds: 0 }
+    // Warm-up (connections, JIT, script cache), then alternate.
+    await round({ samples: [], seconds: 0 }, c.concurrency, 300, (loop) => kavach(c, loop))
+    await round({ samples: [], seconds: 0 }, c.concurrency, 300, (loop) => rlf(c, loop))
+    for (let r = 0; r < ROUNDS; r++) {
+      await round(ours, c.concurrency, CELL_MS / ROUNDS, (loop) => kavach(c, loop))
+      await round(theirs, c.concurrency, CELL_MS / ROUNDS, (loop) => rlf(c, loop))
+    }
+    rows.push(toRow(`redis: kavach evaluateAsync + rate limit, ${c.label}`, ours))
+    rows.push(toRow(`redis: rate-limiter-flexible consume, ${c.label}`, theirs))
   }
 
   await gate.close()

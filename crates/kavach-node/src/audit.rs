@@ -395,9 +395,7 @@ impl AuditSink for ChainSink {
         };
         let entry = pq::AuditEntry::new(r.principal_id, r.action_name, r.verdict, &detail, opts)
             .map_err(|e| e.to_string())?;
-        self.0
-            .lock()
-            .append(&entry)
+        crate::blocking::off_worker(|| self.0.lock().append(&entry))
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

@@ -44,7 +44,12 @@ pub struct Gate {
     fast: Option<(u32, Rc<Entry>)>,
     /// Where `evaluateSubmit` results go (`attachCompletion`); taken by `close`.
     dispatcher: Mutex<Option<Arc<Dispatcher>>>,
+    /// Submitted evaluations waiting for `flushSubmitted` (see there).
+    submitted: Mutex<Vec<Submitted>>,
 }
+
+/// One `evaluateSubmit` call: its id, its context and where its verdict goes.
+type Submitted = (u32, ActionContext, Arc<Dispatcher>);
 
 #[napi]
 impl Gate {
@@ -79,6 +84,7 @@ impl Gate {
             manual_clock: converted.manual_clock,
             fast: None,
             dispatcher: Mutex::new(None),
+            submitted: Mutex::new(Vec::new()),
         })
     }
 
@@ -123,9 +129,9 @@ impl Gate {
             .ok_or_else(|| to_js(codes::INTERNAL, "attachScratch was not called"))
     }
 
-    /// `evaluateFast`'s input (same scratch layout and `text`), evaluated on the tokio
-    /// runtime; the verdict goes to the `attachCompletion` callback under `id`. Argument
-    /// errors throw here, synchronously.
+    /// `evaluateFast`'s input (same scratch layout and `text`), queued for evaluation on the
+    /// tokio runtime; it starts at the next `flushSubmitted` and its verdict goes to the
+    /// `attachCompletion` callback under `id`. Argument errors throw here, synchronously.
     #[napi(
         ts_args_type = "id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null"
     )]
@@ -142,12 +148,31 @@ impl Gate {
             .lock()
             .clone()
             .ok_or_else(|| to_js(codes::INTERNAL, "attachCompletion was not called"))?;
+        self.submitted.lock().push((id, ctx, dispatcher));
+        Ok(())
+    }
+
+    /// Starts every evaluation submitted since the last flush. The TS layer calls this once
+    /// per tick (a microtask), so the evaluations submitted together cross to tokio as one
+    /// task: one wake-up of the runtime's worker instead of one per call, and hits for the
+    /// same rate-limit key land in the same Redis call (kavach-redis `coalesce.rs`).
+    #[napi]
+    pub fn flush_submitted(&self) {
+        let batch = std::mem::take(&mut *self.submitted.lock());
+        if batch.is_empty() {
+            return;
+        }
         let gate = self.inner.clone();
         napi::bindgen_prelude::spawn(async move {
-            let verdict = gate.evaluate(&ctx).await;
-            dispatcher.complete(id, verdict);
+            for (id, ctx, dispatcher) in batch {
+                let gate = gate.clone();
+                // On the worker already: a local spawn, no wake-up.
+                tokio::spawn(async move {
+                    let verdict = gate.evaluate(&ctx).await;
+                    dispatcher.complete(id, verdict);
+                });
+            }
         });
-        Ok(())
     }
 
     /// Synchronous evaluation (in-process stores only): one boundary crossing.

@@ -2,6 +2,7 @@
 //! lives in its own file; errors map to JS codes once, in `error.rs`.
 
 mod audit;
+mod blocking;
 mod broadcaster;
 mod channel;
 mod context;
@@ -27,10 +28,12 @@ fn init() {
         eprintln!("kavach: internal panic (please report): {info}");
         default_hook(info);
     }));
-    // Two workers: the gate's async work is I/O-bound and this addon shares the host with the
-    // application; napi falls back to its own default runtime if building this one fails.
+    // One worker: the async work is I/O-bound (Redis), and with a second idle worker tokio
+    // wakes it to look for work on every submission, which cost 20-40% of evaluateAsync
+    // throughput on a 2-core host (`npm run bench -- redis`). CPU-heavy steps leave the
+    // worker (`blocking.rs`). napi falls back to its own default runtime if this fails.
     if let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name("kavach-tokio")
         .enable_all()
         .build()

@@ -176,7 +176,7 @@ impl PermitSigner for CoreSigner {
             expires_at: t.expires_at,
             action_name: t.action_name.clone(),
         };
-        self.0.sign(&fields).map_err(|e| e.to_string())
+        crate::blocking::off_worker(|| self.0.sign(&fields)).map_err(|e| e.to_string())
     }
 }
 

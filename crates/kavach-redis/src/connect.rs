@@ -331,6 +331,11 @@ impl RedisConn {
         self.slot.lock().take();
     }
 
+    /// True for a Redis Cluster connection (a script may then touch one slot only).
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster(_))
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }

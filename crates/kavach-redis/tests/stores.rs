@@ -53,8 +53,13 @@ async fn concurrent_hits_from_several_stores_count_exactly() {
     let key = stores[0].key_for("p:agent:refund");
     assert_eq!(key, format!("kavach:{prefix}:rl:{{p:agent:refund}}"));
     let mut c = raw(URL).await;
-    let card: u64 = c.zcard(&key).await.unwrap();
-    assert_eq!(card, 400);
+    // The window is a list of server timestamps in microseconds, oldest first.
+    let stamps: Vec<String> = c.lrange(&key, 0, -1).await.unwrap();
+    assert_eq!(stamps.len(), 400);
+    let micros: Vec<u64> = stamps.iter().map(|s| s.parse().unwrap()).collect();
+    assert!(micros.windows(2).all(|w| w[0] <= w[1]), "not in order");
+    let (server_s, _): (u64, u64) = redis::cmd("TIME").query_async(&mut c).await.unwrap();
+    assert!(micros[0] / 1_000_000 <= server_s && micros[0] / 1_000_000 + 60 > server_s);
     let pttl: i64 = c.pttl(&key).await.unwrap();
     assert!(pttl > 55_000 && pttl <= 61_000, "pttl {pttl}");
     let _: () = c.del(&key).await.unwrap();
@@ -76,8 +81,10 @@ async fn a_bounded_window_keeps_max_plus_one_entries() {
         }));
     }
     let mut within = 0;
+    let mut counts = Vec::new();
     for t in tasks {
         let hit = t.await.unwrap().unwrap();
+        counts.push(hit.count);
         assert!(hit.count <= 101);
         if hit.count <= 100 {
             within += 1;
@@ -87,9 +94,13 @@ async fn a_bounded_window_keeps_max_plus_one_entries() {
         }
     }
     assert_eq!(within, 100);
+    // Exactly what 300 hits one after another would have seen: 1..=100, then 101 each time.
+    counts.sort_unstable();
+    let expected: Vec<u64> = (1..=100).chain(std::iter::repeat_n(101, 200)).collect();
+    assert_eq!(counts, expected);
     let mut c = raw(URL).await;
-    let card: u64 = c.zcard(s.key_for("k")).await.unwrap();
-    assert_eq!(card, 101);
+    let len: u64 = c.llen(s.key_for("k")).await.unwrap();
+    assert_eq!(len, 101);
     let _: () = c.del(s.key_for("k")).await.unwrap();
 }
 
@@ -483,4 +494,142 @@ async fn a_paused_server_times_out_and_killed_connections_recover() {
     .await;
     bc.close();
     drop(server);
+}
+
+/// `INFO commandstats` calls of EVALSHA plus EVAL: how many script runs the server did.
+async fn script_calls(c: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(c)
+        .await
+        .unwrap();
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .map(|l| {
+            let calls = l.split("calls=").nth(1).unwrap();
+            calls.split(',').next().unwrap().parse::<u64>().unwrap()
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_hits_share_script_calls_and_stay_exact() {
+    // A server of its own, so the script-call count is ours alone.
+    let server = Server::start(common::spare_port(), &[]).await;
+    let url = server.url();
+    let s = Arc::new(
+        RedisRateLimitStore::connect(&url, Some("coalesce"), ConnectOptions::default())
+            .await
+            .unwrap(),
+    );
+    let mut c = raw(&url).await;
+    let before = script_calls(&mut c).await;
+    let mut tasks = Vec::new();
+    for _ in 0..500 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.hit_bounded("hot", 60_000, 120).await
+        }));
+    }
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap().unwrap().count);
+    }
+    let calls = script_calls(&mut c).await - before;
+    counts.sort_unstable();
+    let expected: Vec<u64> = (1..=120).chain(std::iter::repeat_n(121, 380)).collect();
+    assert_eq!(counts, expected);
+    // Hits that arrived while a call was in flight went out together.
+    assert!(
+        (2..500).contains(&calls),
+        "{calls} script calls for 500 hits"
+    );
+    let len: u64 = c.llen(s.key_for("hot")).await.unwrap();
+    assert_eq!(len, 121);
+
+    // On a single server, hits for different keys share calls too; each key keeps its own
+    // count.
+    let before = script_calls(&mut c).await;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            (
+                i % 8,
+                s.hit_bounded(&format!("k{}", i % 8), 60_000, 5).await,
+            )
+        }));
+    }
+    let mut permitted = [0u32; 8];
+    for t in tasks {
+        let (k, hit) = t.await.unwrap();
+        let hit = hit.unwrap();
+        assert!(hit.count <= 6);
+        if hit.count <= 5 {
+            permitted[k] += 1;
+        }
+    }
+    assert_eq!(permitted, [5; 8]);
+    let calls = script_calls(&mut c).await - before;
+    assert!(
+        (1..200).contains(&calls),
+        "{calls} script calls for 200 hits"
+    );
+    for k in 0..8 {
+        let len: u64 = c.llen(s.key_for(&format!("k{k}"))).await.unwrap();
+        assert_eq!(len, 6);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_queued_behind_a_failed_call_fail_with_it() {
+    let server = Server::start(common::spare_port(), &[]).await;
+    let url = server.url();
+    let s = Arc::new(
+        RedisRateLimitStore::connect(&url, Some("queued"), fast())
+            .await
+            .unwrap(),
+    );
+    let mut admin = raw(&url).await;
+    assert_eq!(s.hit("k", 60_000).await.unwrap().count, 1);
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("WRITE")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.hit_window("k", 60_000, Some(10)).await
+        }));
+    }
+    for t in tasks {
+        let err = t.await.unwrap().unwrap_err();
+        assert_eq!(
+            err,
+            RedisStoreError::CommandTimeout(Duration::from_millis(500))
+        );
+    }
+    // Nothing hangs (a bound for hangs, with slack for a busy machine, not a speed check).
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "{:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // After the pause the same key answers again; nothing queued was lost or double counted.
+    let mut hit = None;
+    for _ in 0..40 {
+        if let Ok(h) = s.hit_window("k", 60_000, Some(10)).await {
+            hit = Some(h);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let count = hit.expect("no recovery after CLIENT PAUSE").count;
+    assert!(count >= 2, "count {count}");
 }

@@ -1,0 +1,149 @@
+//! Sliding-window rate limits shared by every replica.
+//!
+//! One Lua script per call (EVALSHA, EVAL when the server does not know it yet, in
+//! `script.rs`): it reads the server's clock (`TIME`), drops entries older than the window,
+//! appends the hits, counts, sets the expiry and reports when a slot frees up. Recording and
+//! counting are one atomic step on one key, so N replicas see one sequence of hits and the
+//! replicas' own (possibly skewed) clocks play no part. Concurrent hits share a call
+//! (`coalesce.rs`): all of them on a single server, those for one key in a cluster.
+
+mod coalesce;
+mod script;
+
+use std::sync::Arc;
+
+use kavach_core::store::{RateHit, RateLimitStore, StoreFuture};
+
+use crate::connect::{ConnectOptions, RedisConn};
+use crate::error::{RedisStoreError, Result};
+use crate::keys;
+use coalesce::{Group, Queues};
+use script::{HIT, MAX_HITS_PER_CALL};
+
+/// Entries kept for a plain `hit` (no limit): the largest limit the policy language allows,
+/// plus one, as in the in-process store. Beyond that exact counts stop mattering.
+const UNBOUNDED_KEEP: u64 = kavach_core::policy::schema::RATE_LIMIT_MAX + 1;
+
+pub struct RedisRateLimitStore {
+    conn: Arc<RedisConn>,
+    prefix: String,
+    queues: Arc<Queues>,
+}
+
+impl RedisRateLimitStore {
+    pub async fn connect(url: &str, prefix: Option<&str>, opts: ConnectOptions) -> Result<Self> {
+        let prefix = keys::validate_prefix(prefix)?;
+        let conn = RedisConn::connect(url, opts).await?;
+        Ok(Self {
+            conn,
+            prefix,
+            queues: Arc::default(),
+        })
+    }
+
+    /// The Redis key holding the window for a gate's rate-limit key.
+    pub fn key_for(&self, key: &str) -> String {
+        keys::key(&self.prefix, "rl", key)
+    }
+
+    /// Records one hit; `max` bounds what is kept (see `script.rs`).
+    pub async fn hit_window(&self, key: &str, window_ms: u64, max: Option<u64>) -> Result<RateHit> {
+        if window_ms == 0 {
+            return Err(RedisStoreError::InvalidArgument(
+                "rate-limit window must be at least 1ms".into(),
+            ));
+        }
+        let redis_key = self.key_for(key);
+        // A script may touch one cluster slot only; a single server takes any mix of keys.
+        let lane = if self.conn.is_cluster() {
+            redis_key.clone()
+        } else {
+            String::new()
+        };
+        let group = Group {
+            redis_key,
+            window_ms,
+            max,
+        };
+        let (answer, lead) = self.queues.join(&lane, group);
+        if lead {
+            let conn = self.conn.clone();
+            let drain = self
+                .queues
+                .clone()
+                .drain(lane, MAX_HITS_PER_CALL, move |groups| {
+                    record(conn.clone(), groups)
+                });
+            tokio::spawn(drain);
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(RedisStoreError::Unavailable(
+                "rate-limit call was abandoned".into(),
+            ))
+        })
+    }
+
+    pub fn close(&self) {
+        self.conn.close();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+}
+
+/// One script call recording, for each `(group, n)` in order, `n` hits.
+async fn record(conn: Arc<RedisConn>, groups: Vec<(Group, usize)>) -> Result<Vec<RateHit>> {
+    let flat: Vec<i64> = conn
+        .run(|mut c| async move {
+            let mut call = HIT.prepare_invoke();
+            for (group, n) in &groups {
+                let keep = group.max.map_or(UNBOUNDED_KEEP, |m| m.saturating_add(1));
+                let max = group.max.map(|m| m.to_string()).unwrap_or_default();
+                call.key(&group.redis_key)
+                    .arg(group.window_ms)
+                    .arg(max)
+                    .arg(*n)
+                    .arg(keep);
+            }
+            call.invoke_async(&mut c).await
+        })
+        .await?;
+    flat.chunks_exact(2)
+        .map(|pair| {
+            let count = u64::try_from(pair[0])
+                .map_err(|_| RedisStoreError::Protocol(format!("negative count {}", pair[0])))?;
+            Ok(RateHit {
+                count,
+                frees_in_ms: u64::try_from(pair[1]).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+impl RateLimitStore for RedisRateLimitStore {
+    fn hit<'a>(&'a self, key: &'a str, window_ms: u64) -> StoreFuture<'a, RateHit> {
+        Box::pin(async move {
+            self.hit_window(key, window_ms, None)
+                .await
+                .map_err(Into::into)
+        })
+    }
+
+    fn hit_bounded<'a>(
+        &'a self,
+        key: &'a str,
+        window_ms: u64,
+        max: u64,
+    ) -> StoreFuture<'a, RateHit> {
+        Box::pin(async move {
+            self.hit_window(key, window_ms, Some(max))
+                .await
+                .map_err(Into::into)
+        })
+    }
+
+    fn is_in_process(&self) -> bool {
+        false
+    }
+}
