@@ -2,8 +2,7 @@
 // ioredis, same Redis, same run: p50/p99 latency and throughput at concurrency 1, 16, 64, all
 // callers on one key (the bench the issue asks for), plus 64 callers on 64 distinct keys (where
 // kavach cannot share a script call between concurrent hits of one key).
-// The two libraries alternate in short rounds and each row pools its rounds, so a drift in the
-// machine's load during the run does not favour either side.
+// The two libraries alternate in short rounds (bench/rounds.ts).
 // Runs alone (`npx tsx bench/redis.ts`) or from `npm run bench` (exports `runBench`).
 // Redis: KAVACH_REDIS_URL or redis://127.0.0.1:6379.
 
@@ -11,6 +10,7 @@ import Redis from 'ioredis'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 
 import { Gate, RedisRateLimitStore, type EvaluateOptions } from '../index'
+import { newPool, timeAsync, toRow } from './rounds'
 import type { BenchRow } from './run'
 import { printRows } from './table'
 
@@ -18,34 +18,6 @@ const URL = process.env.KAVACH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** Time per (library, case) cell, split into ROUNDS alternating rounds, after a warm-up. */
 const CELL_MS = Number(process.env.KAVACH_BENCH_MS ?? 3_000)
 const ROUNDS = 3
-
-/** Per-call latencies (µs) and the time they took, pooled over rounds. */
-interface Pool {
-  samples: number[]
-  seconds: number
-}
-
-/** Runs `op(loop)` from `concurrency` loops for `ms`, adding to `pool`. */
-async function round(pool: Pool, concurrency: number, ms: number, op: (loop: number) => Promise<void>): Promise<void> {
-  const start = process.hrtime.bigint()
-  const until = Date.now() + ms
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, loop) => {
-      while (Date.now() < until) {
-        const t0 = process.hrtime.bigint()
-        await op(loop)
-        pool.samples.push(Number(process.hrtime.bigint() - t0) / 1000)
-      }
-    }),
-  )
-  pool.seconds += Number(process.hrtime.bigint() - start) / 1e9
-}
-
-function toRow(name: string, pool: Pool): BenchRow {
-  const samples = [...pool.samples].sort((a, b) => a - b)
-  const at = (q: number): number => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0
-  return { name, p50us: at(0.5), p99us: at(0.99), opsPerSec: samples.length / pool.seconds, samples: samples.length }
-}
 
 interface Case {
   label: string
@@ -88,14 +60,14 @@ export async function runBench(): Promise<BenchRow[]> {
 
   const rows: BenchRow[] = []
   for (const c of CASES) {
-    const ours: Pool = { samples: [], seconds: 0 }
-    const theirs: Pool = { samples: [], seconds: 0 }
+    const ours = newPool()
+    const theirs = newPool()
     // Warm-up (connections, JIT, script cache), then alternate.
-    await round({ samples: [], seconds: 0 }, c.concurrency, 300, (loop) => kavach(c, loop))
-    await round({ samples: [], seconds: 0 }, c.concurrency, 300, (loop) => rlf(c, loop))
+    await timeAsync(newPool(), c.concurrency, 300, (loop) => kavach(c, loop))
+    await timeAsync(newPool(), c.concurrency, 300, (loop) => rlf(c, loop))
     for (let r = 0; r < ROUNDS; r++) {
-      await round(ours, c.concurrency, CELL_MS / ROUNDS, (loop) => kavach(c, loop))
-      await round(theirs, c.concurrency, CELL_MS / ROUNDS, (loop) => rlf(c, loop))
+      await timeAsync(ours, c.concurrency, CELL_MS / ROUNDS, (loop) => kavach(c, loop))
+      await timeAsync(theirs, c.concurrency, CELL_MS / ROUNDS, (loop) => rlf(c, loop))
     }
     rows.push(toRow(`redis: kavach evaluateAsync + rate limit, ${c.label}`, ours))
     rows.push(toRow(`redis: rate-limiter-flexible consume, ${c.label}`, theirs))

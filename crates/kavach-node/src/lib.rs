@@ -19,8 +19,8 @@ mod redis_stores;
 mod signer;
 mod verdict;
 
-/// Runs once when Node loads the addon: one multi-threaded tokio runtime for every async call
-/// (Redis I/O, `evaluateAsync`), and a panic hook that reports instead of aborting silently.
+/// Runs once when Node loads the addon: one tokio runtime for every async call (Redis I/O,
+/// `evaluateAsync`), and a panic hook that reports instead of aborting silently.
 #[napi_derive::module_init]
 fn init() {
     let default_hook = std::panic::take_hook();
@@ -29,9 +29,10 @@ fn init() {
         default_hook(info);
     }));
     // One worker: the async work is I/O-bound (Redis), and with a second idle worker tokio
-    // wakes it to look for work on every submission, which cost 20-40% of evaluateAsync
-    // throughput on a 2-core host (`npm run bench -- redis`). CPU-heavy steps leave the
-    // worker (`blocking.rs`). napi falls back to its own default runtime if this fails.
+    // wakes it to look for work on every submission, which cost evaluateAsync throughput on a
+    // 2-core host (concurrency 64: about 60k ops/s with two, 70-85k with one; `npm run bench
+    // -- redis`). Still the multi-thread flavor, so CPU-heavy steps can leave the worker with
+    // `block_in_place` (`blocking.rs`). napi falls back to its own runtime if this fails.
     if let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("kavach-tokio")

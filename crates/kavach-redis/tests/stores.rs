@@ -16,6 +16,17 @@ use kavach_redis::{
 };
 use redis::AsyncCommands;
 
+/// `CLIENT PAUSE <ms> WRITE`: the server holds every write (our scripts) for `ms`.
+async fn pause_writes(admin: &mut redis::aio::MultiplexedConnection, ms: u64) {
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(ms)
+        .arg("WRITE")
+        .query_async(admin)
+        .await
+        .unwrap();
+}
+
 fn fast() -> ConnectOptions {
     ConnectOptions {
         command_timeout: Duration::from_millis(500),
@@ -436,13 +447,7 @@ async fn a_paused_server_times_out_and_killed_connections_recover() {
     let mut admin = raw(&url).await;
     assert_eq!(rl.hit("k", 60_000).await.unwrap().count, 1);
 
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(1500)
-        .arg("WRITE")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    pause_writes(&mut admin, 1500).await;
     let err = rl.hit_window("k", 60_000, None).await.unwrap_err();
     assert_eq!(
         err,
@@ -592,13 +597,7 @@ async fn hits_queued_behind_a_failed_call_fail_with_it() {
     );
     let mut admin = raw(&url).await;
     assert_eq!(s.hit("k", 60_000).await.unwrap().count, 1);
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(1500)
-        .arg("WRITE")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    pause_writes(&mut admin, 1500).await;
     let started = std::time::Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..50 {
