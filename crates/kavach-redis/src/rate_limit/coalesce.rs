@@ -193,3 +193,95 @@ impl Drop for DropGuard<'_> {
         self.queues.abandon(self.lane);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    fn group(key: &str) -> Group {
+        Group {
+            redis_key: key.into(),
+            window_ms: 60_000,
+            max: Some(10),
+        }
+    }
+
+    /// A stand-in for the script: hit i of the call gets count 100 * (group index + 1) + i.
+    async fn numbered(groups: Vec<(Group, usize)>) -> Result<Vec<RateHit>> {
+        let mut out = Vec::new();
+        for (g, (_, n)) in groups.iter().enumerate() {
+            for i in 0..*n {
+                out.push(RateHit {
+                    count: 100 * (g as u64 + 1) + i as u64,
+                    frees_in_ms: 0,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn answers_go_back_by_group_in_arrival_order() {
+        let q = Arc::new(Queues::default());
+        let (a1, lead) = q.join("", group("a"));
+        assert!(lead);
+        let (b1, lead_b) = q.join("", group("b"));
+        let (a2, lead_a2) = q.join("", group("a"));
+        assert!(!lead_b && !lead_a2, "one drain task per lane");
+        q.clone().drain(String::new(), 256, numbered).await;
+        assert_eq!(a1.await.unwrap().unwrap().count, 100);
+        assert_eq!(a2.await.unwrap().unwrap().count, 101);
+        assert_eq!(b1.await.unwrap().unwrap().count, 200);
+        // The lane is gone with its task: the next hit leads again.
+        assert!(q.join("", group("a")).1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_fails_its_batch_and_everything_queued_behind_it() {
+        let q = Arc::new(Queues::default());
+        let (first, _) = q.join("", group("a"));
+        let queued = q.clone();
+        let late_slot = Arc::new(Mutex::new(None));
+        let slot = late_slot.clone();
+        let timeout = RedisStoreError::CommandTimeout(std::time::Duration::from_millis(5));
+        let failure = timeout.clone();
+        q.clone()
+            .drain(String::new(), 1, move |_| {
+                // While the first call is in flight, another hit queues up behind it.
+                let (late, lead) = queued.join("", group("a"));
+                assert!(!lead);
+                *slot.lock() = Some(late);
+                let failure = failure.clone();
+                async move { Err::<Vec<RateHit>, _>(failure) }
+            })
+            .await;
+        assert_eq!(first.await.unwrap().unwrap_err(), timeout);
+        let late = late_slot.lock().take().unwrap();
+        assert_eq!(late.await.unwrap().unwrap_err(), timeout);
+        assert!(q.join("", group("a")).1, "lane freed after the failure");
+    }
+
+    #[tokio::test]
+    async fn a_drain_task_that_dies_fails_its_waiters_and_frees_the_lane() {
+        let q = Arc::new(Queues::default());
+        let (first, lead) = q.join("k", group("k"));
+        assert!(lead);
+        let (second, _) = q.join("k", group("k"));
+        let task = tokio::spawn(q.clone().drain("k".into(), 1, |_| async {
+            if true {
+                panic!("script exploded");
+            }
+            Ok(Vec::new())
+        }));
+        assert!(task.await.is_err(), "the task panicked");
+        // Neither waiter hangs; neither gets a hit.
+        assert!(first.await.is_err());
+        assert!(second.await.is_err());
+        assert!(
+            q.join("k", group("k")).1,
+            "the next hit starts a fresh task"
+        );
+    }
+}
