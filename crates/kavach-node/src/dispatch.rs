@@ -56,16 +56,32 @@ impl Dispatcher {
     }
 
     /// Queues a finished evaluation; schedules a JS call unless one is already due (it will
-    /// take this one too, since it drains under the same lock).
-    pub fn complete(&self, id: u32, verdict: Verdict) {
+    /// take this one too, since it drains under the same lock). On the runtime, the call is
+    /// made after one yield: evaluations answered by the same Redis reply finish on this
+    /// worker right after this one, and this way they reach JS in the same batch.
+    pub fn complete(self: &Arc<Self>, id: u32, verdict: Verdict) {
         let first = {
             let mut q = self.queue.lock();
             q.push((id, verdict));
             q.len() == 1
         };
-        if first {
-            // Closing only when the env is being torn down: nobody is left to resolve.
-            let _ = self.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        if !first {
+            return;
         }
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                let this = self.clone();
+                rt.spawn(async move {
+                    tokio::task::yield_now().await;
+                    this.notify();
+                });
+            }
+            Err(_) => self.notify(),
+        }
+    }
+
+    fn notify(&self) {
+        // Closing only when the env is being torn down: nobody is left to resolve.
+        let _ = self.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
