@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 
-import { afterAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 
 import {
   Gate,
@@ -21,7 +21,7 @@ import {
   type InvalidationScope,
   type PolicySetInput,
 } from '../index'
-import { REDIS_URL, Replica, cleanup, ioredis, startCluster, uniquePrefix } from './fixtures/redis-helpers'
+import { REDIS_URL, Replica, ioredis, startCluster, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
 
 const LIMIT_100: PolicySetInput = {
   policies: [
@@ -35,16 +35,7 @@ const LIMIT_100: PolicySetInput = {
 
 const REFUND = { principalId: 'agent-bot', principalKind: 'agent' as const, actionName: 'issue_refund' }
 
-const prefixes: string[] = []
-function prefix(tag: string): string {
-  const p = uniquePrefix(tag)
-  prefixes.push(p)
-  return p
-}
-
-afterAll(async () => {
-  for (const p of prefixes) await cleanup(p)
-})
+const prefix = prefixesCleanedAfterAll()
 
 async function exactlyOnce(url: string, p: string, cluster = false): Promise<Record<string, number>> {
   const replicas = [new Replica(), new Replica(), new Replica(), new Replica()]

@@ -4,7 +4,7 @@
 // connection was killed hears what was published while it was down. Keys and JSON are checked
 // with ioredis. Needs the Redis on 127.0.0.1:6379 (and starts a throwaway redis-server).
 
-import { afterAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 
 import {
   Gate,
@@ -13,7 +13,7 @@ import {
   type InvalidationScope,
   type PolicySetInput,
 } from '../index'
-import { REDIS_URL, RedisProcess, Replica, cleanup, ioredis, uniquePrefix } from './fixtures/redis-helpers'
+import { REDIS_URL, RedisProcess, Replica, ioredis, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
 
 const POLICY: PolicySetInput = {
   policies: [{ name: 'refunds', effect: 'permit', conditions: [{ action: 'issue_refund' }] }],
@@ -21,16 +21,7 @@ const POLICY: PolicySetInput = {
 
 const as = (principalId: string) => ({ principalId, principalKind: 'agent' as const, actionName: 'issue_refund' })
 
-const prefixes: string[] = []
-function prefix(tag: string): string {
-  const p = uniquePrefix(tag)
-  prefixes.push(p)
-  return p
-}
-
-afterAll(async () => {
-  for (const p of prefixes) await cleanup(p)
-})
+const prefix = prefixesCleanedAfterAll()
 
 async function until(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms

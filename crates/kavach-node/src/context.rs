@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use kavach_core::verdict::ScopeKind;
 use kavach_core::{ActionContext, DeviceFingerprint, GeoLocation, ParamValue, PrincipalKind};
 use napi::bindgen_prelude::{Float64Array, FromNapiValue, TypeName, Unknown, ValidateNapiValue};
 use napi::{sys, JsValue, ValueType};
@@ -488,4 +489,18 @@ fn whole(field: &str, v: f64) -> Result<i64> {
             "{field} must be a non-negative integer, got {v}"
         )))
     }
+}
+
+/// A revocation target from JS (`lift`, `publish`, `forget`): its kind, checked, and a
+/// non-empty id.
+pub(crate) fn scope_target(target_kind: &str, target_id: &str) -> Result<ScopeKind> {
+    let kind = ScopeKind::parse(target_kind).ok_or_else(|| {
+        invalid_argument(format!(
+            "targetKind must be one of session, principal, role, got '{target_kind}'"
+        ))
+    })?;
+    if target_id.is_empty() {
+        return Err(invalid_argument("targetId must be a non-empty string"));
+    }
+    Ok(kind)
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use kavach_core::clock::ManualClock;
 use kavach_core::policy::PolicySet;
-use kavach_core::verdict::ScopeKind;
 use kavach_core::ActionContext;
 use napi::bindgen_prelude::{Array, Float64Array, Function, PromiseRaw, Unknown};
 use napi::Env;
@@ -15,7 +14,9 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::context::{from_fast, from_parts, ContextExtras, EvaluateOptions, RawText, Scratch};
+use crate::context::{
+    from_fast, from_parts, scope_target, ContextExtras, EvaluateOptions, RawText, Scratch,
+};
 use crate::dispatch::{Batch, Dispatcher};
 use crate::error::{codes, to_js};
 use crate::error::{invalid_argument, CoreResultExt, Result};
@@ -300,15 +301,7 @@ impl Gate {
     /// Undo a principal/role (or session) revocation on this gate.
     #[napi]
     pub fn lift(&self, scope: LiftScope) -> Result<()> {
-        let kind = ScopeKind::parse(&scope.target_kind).ok_or_else(|| {
-            invalid_argument(format!(
-                "targetKind must be one of session, principal, role, got '{}'",
-                scope.target_kind
-            ))
-        })?;
-        if scope.target_id.is_empty() {
-            return Err(invalid_argument("targetId must be a non-empty string"));
-        }
+        let kind = scope_target(&scope.target_kind, &scope.target_id)?;
         self.inner.lift(kind, &scope.target_id);
         Ok(())
     }

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use kavach_core::invalidation::InvalidationBroadcaster;
 use kavach_core::store::{RateLimitStore, SessionStore};
-use kavach_core::{InvalidationScope, ScopeKind};
+use kavach_core::InvalidationScope;
 use kavach_redis::{ConnectOptions, RedisStoreError};
 use napi::bindgen_prelude::{ClassInstance, FromNapiValue, PromiseRaw, Unknown};
 use napi::{Env, JsValue};
 use napi_derive::napi;
 
+use crate::context::scope_target;
 use crate::error::{invalid_argument, settle_error, to_js, Result};
 
 /// Connection options shared by the three Redis classes.
@@ -310,14 +311,7 @@ impl RedisInvalidationBroadcaster {
         reason: String,
         evaluator: Option<String>,
     ) -> Result<PromiseRaw<'env, ()>> {
-        let kind = ScopeKind::parse(&target_kind).ok_or_else(|| {
-            invalid_argument(format!(
-                "targetKind must be one of session, principal, role, got '{target_kind}'"
-            ))
-        })?;
-        if target_id.is_empty() {
-            return Err(invalid_argument("targetId must be a non-empty string"));
-        }
+        let kind = scope_target(&target_kind, &target_id)?;
         let scope = InvalidationScope {
             target_kind: kind,
             target_id,
@@ -343,14 +337,7 @@ impl RedisInvalidationBroadcaster {
         #[napi(ts_arg_type = "'session' | 'principal' | 'role'")] target_kind: String,
         target_id: String,
     ) -> Result<PromiseRaw<'env, bool>> {
-        let kind = ScopeKind::parse(&target_kind).ok_or_else(|| {
-            invalid_argument(format!(
-                "targetKind must be one of session, principal, role, got '{target_kind}'"
-            ))
-        })?;
-        if target_id.is_empty() {
-            return Err(invalid_argument("targetId must be a non-empty string"));
-        }
+        let kind = scope_target(&target_kind, &target_id)?;
         let inner = self.inner.clone();
         spawn_coded(
             env,
