@@ -516,6 +516,13 @@ export interface EvaluateOptions {
   actionCount?: number
 }
 
+/**
+ * Internal (tests, diagnostics): whether this JS thread runs the event-loop runtime, so that
+ * `evaluateAsync` on Redis-only gates skips the thread pool. False off the main thread and
+ * where unsupported (see the module docs).
+ */
+export declare function eventLoopRuntimeActive(): boolean
+
 /** Options for every gate factory. All optional. */
 export interface GateOptions {
   /**

@@ -851,4 +851,5 @@ module.exports.RedisSessionStore = nativeBinding.RedisSessionStore
 module.exports.SecureChannel = nativeBinding.SecureChannel
 module.exports.SignedAuditChain = nativeBinding.SignedAuditChain
 module.exports.evaluateFast = nativeBinding.evaluateFast
+module.exports.eventLoopRuntimeActive = nativeBinding.eventLoopRuntimeActive
 module.exports.spawnInvalidationListener = nativeBinding.spawnInvalidationListener

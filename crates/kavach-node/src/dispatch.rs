@@ -1,17 +1,25 @@
-//! Completion of `evaluateAsync` without a threadsafe function per call: each gate owns one
-//! long-lived, weak (never keeps the process alive) threadsafe function. Finished evaluations
-//! queue `(id, verdict)`; the first one into an empty queue schedules a JS call, and that call
-//! hands over everything queued by then as one flat array `[id, raw, id, raw, ...]` (raw as in
-//! `verdict::to_raw`). The TS side keeps the id → resolver map and keeps the loop alive while
-//! anything is pending (src/gate.ts).
+//! Completion of `evaluateAsync` without a threadsafe function per call. The TS side keeps the
+//! id → resolver map and keeps the loop alive while anything is pending (src/gate.ts); a
+//! gate's dispatcher hands it finished evaluations as one flat array `[id, raw, id, raw, ...]`
+//! (raw as in `verdict::to_raw`), by one of two routes:
+//!
+//! - From the JS thread's event-loop runtime (`event_loop`): verdicts queue here and go to JS
+//!   straight from the libuv callback that finished them, once the tick is over (`deliver`),
+//!   with no second trip around the loop.
+//! - From the multi-thread runtime: a long-lived, weak (never keeps the process alive)
+//!   threadsafe function. The first verdict into an empty queue schedules a JS call, and that
+//!   call takes everything queued by then.
 
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::thread::ThreadId;
 
 use kavach_core::Verdict;
 use napi::bindgen_prelude::{Function, ToNapiValue};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{sys, Env, Status};
+use napi::{sys, Env, JsValue, Status};
 use parking_lot::Mutex;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::verdict::to_raw;
 
@@ -40,11 +48,34 @@ type Tsfn = ThreadsafeFunction<(), (), Batch, Status, false, true, 0>;
 pub struct Dispatcher {
     queue: Queue,
     tsfn: Tsfn,
+    /// The direct route: the JS thread it belongs to and its callback's index in `DIRECT`.
+    direct: Option<(ThreadId, usize)>,
+}
+
+/// A callback of the direct route, kept for the thread's lifetime (the event-loop runtime
+/// only exists on the main thread): one per distinct function, so gates sharing one
+/// completion function (src/gate.ts) share one entry and nothing accumulates per gate.
+struct Direct {
+    env: sys::napi_env,
+    callback: sys::napi_ref,
+    async_context: sys::napi_async_context,
+}
+
+thread_local! {
+    static DIRECT: RefCell<Vec<Direct>> = const { RefCell::new(Vec::new()) };
+    /// Dispatchers with verdicts queued on this thread's event-loop runtime since the last
+    /// `deliver`.
+    static READY: RefCell<Vec<Arc<Dispatcher>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Dispatcher {
-    /// `callback` receives `[id, raw, id, raw, ...]`.
-    pub fn new(callback: &Function<'_, Batch, ()>) -> napi::Result<Arc<Self>> {
+    /// `callback` receives `[id, raw, id, raw, ...]`. `direct` when this thread runs an
+    /// event-loop runtime that will finish evaluations.
+    pub fn new(
+        env: &Env,
+        callback: &Function<'_, Batch, ()>,
+        direct: bool,
+    ) -> napi::Result<Arc<Self>> {
         let queue: Queue = Arc::new(Mutex::new(Vec::new()));
         let drain = queue.clone();
         let tsfn = callback
@@ -52,13 +83,26 @@ impl Dispatcher {
             .callee_handled::<false>()
             .weak::<true>()
             .build_callback(move |_ctx| Ok(Batch(std::mem::take(&mut *drain.lock()))))?;
-        Ok(Arc::new(Self { queue, tsfn }))
+        let direct = if direct {
+            Some((
+                std::thread::current().id(),
+                Direct::index_of(env, callback)?,
+            ))
+        } else {
+            None
+        };
+        Ok(Arc::new(Self {
+            queue,
+            tsfn,
+            direct,
+        }))
     }
 
-    /// Queues a finished evaluation; schedules a JS call unless one is already due (it will
-    /// take this one too, since it drains under the same lock). On the runtime, the call is
-    /// made after one yield: evaluations answered by the same Redis reply finish on this
-    /// worker right after this one, and this way they reach JS in the same batch.
+    /// Queues a finished evaluation. On the event-loop runtime it goes out with the tick's
+    /// `deliver`; elsewhere a JS call is scheduled unless one is already due (it will take
+    /// this one too, since it drains under the same lock). On the multi-thread runtime the
+    /// call is made after one yield: evaluations answered by the same Redis reply finish on
+    /// this worker right after this one, and this way they reach JS in the same batch.
     pub fn complete(self: &Arc<Self>, id: u32, verdict: Verdict) {
         let first = {
             let mut q = self.queue.lock();
@@ -68,7 +112,14 @@ impl Dispatcher {
         if !first {
             return;
         }
-        match tokio::runtime::Handle::try_current() {
+        let rt = Handle::try_current();
+        let on_loop = matches!(&rt, Ok(h) if h.runtime_flavor() == RuntimeFlavor::CurrentThread);
+        let here = std::thread::current().id();
+        if on_loop && self.direct.is_some_and(|(thread, _)| thread == here) {
+            READY.with(|r| r.borrow_mut().push(self.clone()));
+            return;
+        }
+        match rt {
             Ok(rt) => {
                 let this = self.clone();
                 rt.spawn(async move {
@@ -83,5 +134,118 @@ impl Dispatcher {
     fn notify(&self) {
         // Closing only when the env is being torn down: nobody is left to resolve.
         let _ = self.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}
+
+/// Hands every verdict queued on this thread's event-loop runtime to JS. `in_js`: called
+/// during a JS call (its caller runs microtasks); otherwise from a libuv callback, where a
+/// callback scope runs them (and process.nextTick) when it closes, as for any Node callback.
+pub fn deliver(in_js: bool) {
+    let ready = READY.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    for d in ready {
+        let batch = std::mem::take(&mut *d.queue.lock());
+        if let (Some((_, i)), false) = (d.direct, batch.is_empty()) {
+            DIRECT.with(|all| {
+                if let Some(direct) = all.borrow().get(i) {
+                    direct.call(Batch(batch), in_js);
+                }
+            });
+        }
+    }
+}
+
+impl Direct {
+    /// The entry for `callback` on this thread, added on first use.
+    fn index_of(env: &Env, callback: &Function<'_, Batch, ()>) -> napi::Result<usize> {
+        let raw = env.raw();
+        let found = DIRECT.with(|all| {
+            all.borrow().iter().position(|d| {
+                let mut held = std::ptr::null_mut();
+                let mut same = false;
+                // SAFETY: on this thread, in the caller's scope.
+                unsafe {
+                    sys::napi_get_reference_value(raw, d.callback, &mut held);
+                    sys::napi_strict_equals(raw, held, callback.raw(), &mut same);
+                }
+                same
+            })
+        });
+        if let Some(i) = found {
+            return Ok(i);
+        }
+        let mut callback_ref = std::ptr::null_mut();
+        let mut async_context = std::ptr::null_mut();
+        let name = env.create_string("kavach:evaluateAsync")?;
+        // SAFETY: live values of this env's current scope.
+        unsafe {
+            check(sys::napi_create_reference(
+                raw,
+                callback.raw(),
+                1,
+                &mut callback_ref,
+            ))?;
+            check(sys::napi_async_init(
+                raw,
+                std::ptr::null_mut(),
+                name.raw(),
+                &mut async_context,
+            ))?;
+        }
+        Ok(DIRECT.with(|all| {
+            let mut all = all.borrow_mut();
+            all.push(Direct {
+                env: raw,
+                callback: callback_ref,
+                async_context,
+            });
+            all.len() - 1
+        }))
+    }
+
+    fn call(&self, batch: Batch, in_js: bool) {
+        let env = self.env;
+        // SAFETY: on the env's own thread (checked when the verdict was queued);
+        // every value lives in the handle scope opened here.
+        unsafe {
+            let mut hs = std::ptr::null_mut();
+            if sys::napi_open_handle_scope(env, &mut hs) != sys::Status::napi_ok {
+                return;
+            }
+            let mut scope = std::ptr::null_mut();
+            let mut global = std::ptr::null_mut();
+            if !in_js {
+                sys::napi_get_global(env, &mut global);
+                sys::napi_open_callback_scope(env, global, self.async_context, &mut scope);
+            }
+            let mut func = std::ptr::null_mut();
+            let mut undefined = std::ptr::null_mut();
+            sys::napi_get_reference_value(env, self.callback, &mut func);
+            sys::napi_get_undefined(env, &mut undefined);
+            if let Ok(arg) = ToNapiValue::to_napi_value(env, batch) {
+                let mut result = std::ptr::null_mut();
+                if sys::napi_call_function(env, undefined, func, 1, &arg, &mut result)
+                    == sys::Status::napi_pending_exception
+                {
+                    // As for a throwing Node callback: the process's uncaught-exception path.
+                    let mut err = std::ptr::null_mut();
+                    sys::napi_get_and_clear_last_exception(env, &mut err);
+                    sys::napi_fatal_exception(env, err);
+                }
+            }
+            if !scope.is_null() {
+                sys::napi_close_callback_scope(env, scope);
+            }
+            sys::napi_close_handle_scope(env, hs);
+        }
+    }
+}
+
+fn check(status: sys::napi_status) -> napi::Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::from_reason(format!(
+            "napi call failed with status {status}"
+        )))
     }
 }

@@ -20,6 +20,7 @@ use crate::context::{
 use crate::dispatch::{Batch, Dispatcher};
 use crate::error::{codes, to_js};
 use crate::error::{invalid_argument, CoreResultExt, Result};
+use crate::event_loop::EventLoopRuntime;
 use crate::fast::{self, Entry};
 use crate::options::{into_config, ms, GateOptions};
 use crate::policy_value::to_value;
@@ -41,6 +42,10 @@ pub struct Gate {
     /// In-process stores, no signer, no audit sink: an evaluation is microseconds of CPU, so
     /// `evaluateAsync` may answer from the sync path instead of a trip through tokio.
     inline_async: bool,
+    /// Network stores but nothing CPU-heavy (no signer, no audit sink): `evaluateAsync` runs
+    /// on the JS thread's event-loop runtime (`event_loop`), so Redis I/O costs no thread hops.
+    /// Signing and audit gates stay on the multi-thread runtime, off the event loop.
+    loop_async: bool,
     /// The fast path's registration (`attachScratch`): handle and shared numbers.
     fast: Option<(u32, Rc<Entry>)>,
     /// Where `evaluateSubmit` results go (`attachCompletion`); taken by `close`.
@@ -81,6 +86,7 @@ impl Gate {
         let inner = kavach_core::gate::Gate::new(set, converted.config).js()?;
         Ok(Self {
             inline_async: light && inner.supports_sync(),
+            loop_async: light && !inner.supports_sync(),
             inner,
             manual_clock: converted.manual_clock,
             fast: None,
@@ -117,8 +123,10 @@ impl Gate {
     #[napi(
         ts_args_type = "callback: (batch: Array<number | ReturnType<Gate['evaluateRaw']>>) => void"
     )]
-    pub fn attach_completion(&self, callback: Function<'_, Batch, ()>) -> Result<()> {
-        let d = Dispatcher::new(&callback).map_err(|e| to_js(codes::INTERNAL, e.reason))?;
+    pub fn attach_completion(&self, env: &Env, callback: Function<'_, Batch, ()>) -> Result<()> {
+        let direct = self.loop_async && EventLoopRuntime::current(env).is_some();
+        let d = Dispatcher::new(env, &callback, direct)
+            .map_err(|e| to_js(codes::INTERNAL, e.reason))?;
         *self.dispatcher.lock() = Some(d);
         Ok(())
     }
@@ -158,12 +166,29 @@ impl Gate {
     /// task: one wake-up of the runtime's worker instead of one per call, and hits for the
     /// same rate-limit key land in the same Redis call (kavach-redis `coalesce.rs`).
     #[napi]
-    pub fn flush_submitted(&self) {
+    pub fn flush_submitted(&self, env: &Env) {
         let batch = std::mem::take(&mut *self.submitted.lock());
         if batch.is_empty() {
             return;
         }
         let gate = self.inner.clone();
+        if self.loop_async {
+            if let Some(rt) = EventLoopRuntime::current(env) {
+                rt.run_now(
+                    batch
+                        .into_iter()
+                        .map(|(id, ctx, dispatcher)| {
+                            let gate = gate.clone();
+                            async move {
+                                let verdict = gate.evaluate(&ctx).await;
+                                dispatcher.complete(id, verdict);
+                            }
+                        })
+                        .collect(),
+                );
+                return;
+            }
+        }
         napi::bindgen_prelude::spawn(async move {
             for (id, ctx, dispatcher) in batch {
                 let gate = gate.clone();

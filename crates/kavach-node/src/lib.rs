@@ -9,6 +9,7 @@ mod context;
 mod directory;
 mod dispatch;
 mod error;
+mod event_loop;
 mod fast;
 mod gate;
 mod keypair;

@@ -16,6 +16,7 @@ use napi_derive::napi;
 
 use crate::context::scope_target;
 use crate::error::{invalid_argument, settle_error, to_js, Result};
+use crate::event_loop::EventLoopRuntime;
 
 /// Connection options shared by the three Redis classes.
 #[napi(object, object_to_js = false)]
@@ -95,10 +96,23 @@ fn js_err(e: &RedisStoreError) -> crate::error::JsErr {
     to_js(e.code(), e)
 }
 
+/// Where a store operation runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RunOn {
+    /// napi's multi-thread runtime.
+    ThreadPool,
+    /// The JS thread's event-loop runtime when there is one (`event_loop`), else the thread
+    /// pool. For the rate and session stores' connects: their sockets then belong to the loop
+    /// the hot path runs on. The promise still settles through napi's runtime (connects are
+    /// rare).
+    EventLoop,
+}
+
 /// Runs `fut` on tokio and settles the promise with `done(value)`, or rejects with the coded
 /// error (`err.code` survives the async boundary through `settle_error`).
 fn spawn_coded<'env, T, V, F>(
     env: &'env Env,
+    on: RunOn,
     fut: F,
     done: impl FnOnce(T) -> V + 'static,
 ) -> Result<PromiseRaw<'env, V>>
@@ -107,6 +121,29 @@ where
     V: napi::bindgen_prelude::ToNapiValue,
     F: std::future::Future<Output = std::result::Result<T, RedisStoreError>> + Send + 'static,
 {
+    type Boxed<T> = std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::result::Result<T, RedisStoreError>> + Send>,
+    >;
+    let event_loop = match on {
+        RunOn::EventLoop => EventLoopRuntime::current(env),
+        RunOn::ThreadPool => None,
+    };
+    let fut: Boxed<T> = match event_loop {
+        Some(rt) => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            rt.spawn(async move {
+                let _ = tx.send(fut.await);
+            });
+            Box::pin(async move {
+                rx.await.unwrap_or_else(|_| {
+                    Err(RedisStoreError::Unavailable(
+                        "connect task ended without a result".into(),
+                    ))
+                })
+            })
+        }
+        None => Box::pin(fut),
+    };
     env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| match r {
         Ok(v) => Ok(done(v)),
         Err(e) => Err(settle_error(env, js_err(&e))),
@@ -140,6 +177,7 @@ impl RedisRateLimitStore {
         };
         spawn_coded(
             env,
+            RunOn::EventLoop,
             async move { kavach_redis::RedisRateLimitStore::connect(&url, prefix.as_deref(), o).await },
             |s| RedisRateLimitStore { inner: Arc::new(s) },
         )
@@ -196,6 +234,7 @@ impl RedisSessionStore {
         let prefix = opts.prefix;
         spawn_coded(
             env,
+            RunOn::EventLoop,
             async move {
                 kavach_redis::RedisSessionStore::connect(&url, ttl, prefix.as_deref(), o).await
             },
@@ -228,6 +267,7 @@ impl RedisSessionStore {
         let inner = self.inner.clone();
         spawn_coded(
             env,
+            RunOn::ThreadPool,
             async move { inner.revoke(&session_id, &reason).await },
             |()| (),
         )
@@ -293,6 +333,7 @@ impl RedisInvalidationBroadcaster {
         };
         spawn_coded(
             env,
+            RunOn::ThreadPool,
             async move { kavach_redis::RedisBroadcaster::connect_with(&url, b, o).await },
             |b| RedisInvalidationBroadcaster { inner: Arc::new(b) },
         )
@@ -321,6 +362,7 @@ impl RedisInvalidationBroadcaster {
         let inner = self.inner.clone();
         spawn_coded(
             env,
+            RunOn::ThreadPool,
             async move { inner.publish_scope(&scope).await },
             |()| (),
         )
@@ -341,6 +383,7 @@ impl RedisInvalidationBroadcaster {
         let inner = self.inner.clone();
         spawn_coded(
             env,
+            RunOn::ThreadPool,
             async move { inner.forget_scope(kind, &target_id).await },
             |b| b,
         )

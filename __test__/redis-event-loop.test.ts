@@ -1,0 +1,158 @@
+// evaluateAsync on a gate whose only slow step is Redis runs on a tokio runtime driven by
+// Node's event loop (crates/kavach-node/src/event_loop). These tests pin what a user relies on
+// there: every verdict arrives (awaited chains, bursts, groups started early), limits stay
+// exact, the event loop keeps running while Redis is stalled, and a gate in a worker thread
+// (which has its own loop, so it uses the thread-pool runtime instead) behaves the same.
+
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { Worker } from 'node:worker_threads'
+
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+
+import { eventLoopRuntimeActive } from '../binding.js'
+import { Gate, RedisRateLimitStore, type PolicySetInput, type Verdict } from '../index'
+import { REDIS_URL, RedisProcess, ioredis, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
+
+const prefix = prefixesCleanedAfterAll()
+const root = resolve(__dirname, '..')
+
+function policy(max: number): PolicySetInput {
+  return {
+    policies: [{ name: 'tools', effect: 'permit', conditions: [{ action: 'call_tool' }, { rate_limit: { max, window: '1h' } }] }],
+  }
+}
+
+const CALL = { principalId: 'agent-loop', principalKind: 'agent' as const, actionName: 'call_tool' }
+
+function tally(verdicts: Verdict[]): Record<string, number> {
+  const t: Record<string, number> = {}
+  for (const v of verdicts) {
+    const k = v.isPermit ? 'permit' : (v.code ?? 'other')
+    t[k] = (t[k] ?? 0) + 1
+  }
+  return t
+}
+
+describe('evaluateAsync on the event-loop runtime', () => {
+  test('runs on this (main) thread', () => {
+    // Linux with Node's libuv exported: the runtime must come up, or evaluateAsync silently
+    // pays two thread hops per call again (nothing else would fail).
+    expect(eventLoopRuntimeActive()).toBe(process.platform === 'linux')
+  })
+
+  test('16 chains of 300 awaited evaluations: every verdict arrives, exactly the limit permits', async () => {
+    // Each chain submits its next evaluation as soon as the previous verdict arrives, so
+    // groups start early (4 at a time), two Redis calls per lane overlap, and a group's reply
+    // can land while the next group is being started. Before the resolver was registered
+    // ahead of the flush, this lost verdicts and hung.
+    const store = await RedisRateLimitStore.connect(REDIS_URL, { prefix: prefix('chains') })
+    const gate = Gate.fromObject(policy(1_000), { rateStore: store, enableDrift: false })
+    const verdicts: Verdict[] = []
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = 0; i < 300; i++) verdicts.push(await gate.evaluateAsync(CALL))
+      }),
+    )
+    expect(verdicts).toHaveLength(4_800)
+    expect(tally(verdicts)).toEqual({ permit: 1_000, RATE_LIMIT_EXCEEDED: 3_800 })
+    // The first 1,000 hits are the permitted ones: no later hit overtook the limit.
+    expect(verdicts.slice(0, 1_000).every((v) => v.isPermit)).toBe(true)
+    await gate.close()
+    store.close()
+  })
+
+  test('a burst of 2,000 submitted in one tick: exactly the limit permits', async () => {
+    const p = prefix('burst')
+    const store = await RedisRateLimitStore.connect(REDIS_URL, { prefix: p })
+    const gate = Gate.fromObject(policy(150), { rateStore: store, enableDrift: false })
+    const verdicts = await Promise.all(Array.from({ length: 2_000 }, () => gate.evaluateAsync(CALL)))
+    expect(tally(verdicts)).toEqual({ permit: 150, RATE_LIMIT_EXCEEDED: 1_850 })
+    const admin = ioredis()
+    // One window, holding what it needs to judge the limit (max + 1 entries), nothing more.
+    const keys = await admin.keys(`kavach:${p}:rl:*`)
+    expect(keys).toHaveLength(1)
+    expect(await admin.llen(keys[0]!)).toBe(151)
+    admin.disconnect()
+    await gate.close()
+    store.close()
+  })
+
+  describe('with a Redis that stalls', () => {
+    let server: RedisProcess
+    beforeAll(async () => {
+      server = await RedisProcess.start()
+    })
+    afterAll(async () => {
+      await server.destroy()
+    })
+
+    test('timers and I/O keep running while evaluations wait; they refuse at the command timeout', async () => {
+      const store = await RedisRateLimitStore.connect(server.url, { prefix: prefix('stall'), commandTimeoutMs: 400 })
+      const gate = Gate.fromObject(policy(100), { rateStore: store, enableDrift: false })
+      expect((await gate.evaluateAsync(CALL)).isPermit).toBe(true)
+      const admin = ioredis(server.url)
+      await admin.call('CLIENT', 'PAUSE', '1500', 'WRITE')
+      let ticks = 0
+      const timer = setInterval(() => {
+        ticks++
+      }, 5)
+      const waiting = Promise.all(Array.from({ length: 8 }, () => gate.evaluateAsync(CALL)))
+      // The JS thread is free while the evaluations wait: a timer fires before they settle.
+      const firstTick = new Promise<void>((res) => {
+        const check = setInterval(() => {
+          if (ticks > 0) {
+            clearInterval(check)
+            res()
+          }
+        }, 1)
+      })
+      const settledFirst = await Promise.race([waiting.then(() => 'verdicts' as const), firstTick.then(() => 'timer' as const)])
+      expect(settledFirst).toBe('timer')
+      const stalled = await waiting
+      clearInterval(timer)
+      expect(tally(stalled)).toEqual({ STORE_UNAVAILABLE: 8 })
+      expect(stalled[0]!.evaluator).toBe('rate_store')
+      await admin.call('CLIENT', 'UNPAUSE')
+      expect((await gate.evaluateAsync(CALL)).isPermit).toBe(true)
+      admin.disconnect()
+      await gate.close()
+      store.close()
+    }, 20_000)
+  })
+
+  test('in a worker thread (its own event loop) the gate runs on the thread pool and stays exact', async () => {
+    // `npm test` builds dist first; build it here when running this file alone.
+    if (!existsSync(join(root, 'dist/index.js'))) execFileSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'inherit' })
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads')
+      const { Gate, RedisRateLimitStore } = require(workerData.entry)
+      ;(async () => {
+        const store = await RedisRateLimitStore.connect(workerData.url, { prefix: workerData.prefix })
+        const gate = Gate.fromObject(workerData.policy, { rateStore: store, enableDrift: false })
+        const ctx = { principalId: 'agent-thread', principalKind: 'agent', actionName: 'call_tool' }
+        const verdicts = await Promise.all(Array.from({ length: 300 }, () => gate.evaluateAsync(ctx)))
+        await gate.close()
+        store.close()
+        const active = require(workerData.binding).eventLoopRuntimeActive()
+        parentPort.postMessage({ active, outcomes: verdicts.map((v) => (v.isPermit ? 'permit' : v.code)) })
+      })().catch((e) => parentPort.postMessage('error: ' + (e && e.stack)))
+    `
+    const worker = new Worker(code, {
+      eval: true,
+      workerData: { entry: join(root, 'dist/index.js'), binding: join(root, 'binding.js'), url: REDIS_URL, prefix: prefix('thread'), policy: policy(40) },
+    })
+    const outcome = await new Promise<unknown>((res, rej) => {
+      worker.once('message', res)
+      worker.once('error', rej)
+    })
+    await worker.terminate()
+    expect(typeof outcome, String(outcome)).toBe('object')
+    const { active, outcomes } = outcome as { active: boolean; outcomes: string[] }
+    expect(active).toBe(false)
+    const counts: Record<string, number> = {}
+    for (const o of outcomes) counts[o] = (counts[o] ?? 0) + 1
+    expect(counts).toEqual({ permit: 40, RATE_LIMIT_EXCEEDED: 260 })
+  })
+})

@@ -1,0 +1,291 @@
+//! A tokio runtime driven by Node's own event loop, for `evaluateAsync` on gates whose only
+//! slow step is Redis I/O.
+//!
+//! Why: on the shared multi-thread runtime each evaluation crossed threads twice (the JS
+//! thread woke a tokio worker to send the script; the worker woke the JS thread with the
+//! verdict), and at concurrency 1 those two wake-ups cost as much as the Redis round trip
+//! itself. Here a current-thread runtime lives on the JS thread: libuv watches the runtime's
+//! epoll descriptor (`poll_fd.rs`) and runs the runtime whenever a socket it owns turns
+//! readable, the way a JS Redis client works. The script is written during the JS call that
+//! submitted it, and the reply is read on the JS thread.
+//!
+//! A "tick" runs the runtime until it is idle: every ready task, and the I/O driver without
+//! blocking, until the driver reports nothing new (the `on_thread_park` hook sees the epoll
+//! descriptor quiet and wakes the tick's future, which then finishes). The JS thread never
+//! blocks in here. Timers (command timeouts, reconnect backoff) are not on the epoll
+//! descriptor, so while tracked work is in flight a 1 ms libuv timer ticks as well; it also
+//! picks up any task woken by I/O that raced in during a tick's last look.
+//!
+//! Only on the main thread (the default libuv loop, which lives as long as the process), only
+//! on Linux, and only when the libuv symbols resolve; otherwise `current()` is None and
+//! callers use the multi-thread runtime as before. The runtime is never dropped: its sockets
+//! and tasks end with the process (stores' `close()` releases connections earlier).
+
+mod poll_fd;
+mod uv;
+
+use poll_fd::RawFd;
+
+use std::cell::{Cell, OnceCell};
+use std::future::{poll_fn, Future};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
+use napi::{sys, Env};
+use parking_lot::Mutex;
+use tokio::runtime::{Builder, Runtime};
+
+/// Safety net: a tick ends after this many driver polls even if the descriptor never quiets.
+const MAX_ROUNDS_PER_TICK: u32 = 256;
+/// Timer period while tracked work is in flight (see the module docs).
+const IN_FLIGHT_TICK_MS: u64 = 1;
+
+thread_local! {
+    static CURRENT: OnceCell<Option<Rc<EventLoopRuntime>>> = const { OnceCell::new() };
+}
+
+pub struct EventLoopRuntime {
+    rt: Runtime,
+    uv: &'static uv::Uv,
+    timer: *mut uv::Handle,
+    timer_on: Cell<bool>,
+    ticking: Cell<bool>,
+    settle: Arc<Settle>,
+    /// Tracked tasks (`spawn`) not finished yet.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Shared with the park hook: whether the driver went quiet, and the tick future's waker.
+struct Settle {
+    poll_fd: RawFd,
+    idle: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Settle {
+    /// The runtime is about to park: nothing is ready. Never let it block the JS thread: wake
+    /// the tick future, which makes tokio poll the driver without waiting and then poll the
+    /// future; it finishes if the descriptor had nothing waiting.
+    fn on_park(&self) {
+        if !poll_fd::readable(self.poll_fd) {
+            self.idle.store(true, Ordering::Release);
+        }
+        if let Some(w) = self.waker.lock().take() {
+            w.wake();
+        }
+    }
+}
+
+impl EventLoopRuntime {
+    /// The JS thread's event-loop runtime, created on first use; None off the main thread or
+    /// where it is unsupported (see the module docs).
+    pub fn current(env: &Env) -> Option<Rc<Self>> {
+        CURRENT.with(|c| c.get_or_init(|| Self::create(env).map(Rc::new)).clone())
+    }
+
+    fn create(env: &Env) -> Option<Self> {
+        let uv = uv::get()?;
+        let mut lp: *mut sys::uv_loop_s = std::ptr::null_mut();
+        // SAFETY: a live env on its own thread.
+        let status = unsafe { sys::napi_get_uv_event_loop(env.raw(), &mut lp) };
+        // SAFETY: uv_default_loop only returns a pointer.
+        if status != sys::Status::napi_ok
+            || lp.is_null()
+            || lp.cast() != unsafe { (uv.default_loop)() }
+        {
+            return None;
+        }
+        let settle_slot: Arc<Mutex<Option<Arc<Settle>>>> = Arc::new(Mutex::new(None));
+        let hook_slot = settle_slot.clone();
+        let (rt, poll_fd) = poll_fd::build_with_poll_fd(|| {
+            Builder::new_current_thread()
+                .enable_all()
+                .on_thread_park(move || {
+                    if let Some(s) = hook_slot.lock().as_ref() {
+                        s.on_park();
+                    }
+                })
+                .build()
+                .ok()
+        })?;
+        let settle = Arc::new(Settle {
+            poll_fd,
+            idle: AtomicBool::new(false),
+            waker: Mutex::new(None),
+        });
+        *settle_slot.lock() = Some(settle.clone());
+        let this = Self {
+            rt,
+            uv,
+            timer: uv::leak_handle(uv, uv::UV_TIMER),
+            timer_on: Cell::new(false),
+            ticking: Cell::new(false),
+            settle,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+        };
+        if !this.verify_poll_fd() {
+            return None;
+        }
+        let poll = uv::leak_handle(uv, uv::UV_POLL);
+        // SAFETY: fresh handles on the loop of this (the JS) thread; the callbacks only run
+        // on this thread. Both are unreferenced: they never keep the process alive (pending
+        // evaluations and connects do that on their own).
+        unsafe {
+            if (uv.timer_init)(lp.cast(), this.timer) != 0
+                || (uv.poll_init)(lp.cast(), poll, poll_fd) != 0
+            {
+                return None;
+            }
+            (uv.unref)(this.timer);
+            (uv.unref)(poll);
+            if (uv.poll_start)(poll, uv::UV_READABLE, on_readable) != 0 {
+                return None;
+            }
+        }
+        Some(this)
+    }
+
+    /// Checks that the descriptor found is this runtime's: a task spawned from outside wakes
+    /// the runtime through its registered waker, which must make the descriptor readable.
+    fn verify_poll_fd(&self) -> bool {
+        self.rt.spawn(async {});
+        let ok = poll_fd::readable(self.settle.poll_fd);
+        self.tick();
+        ok && !poll_fd::readable(self.settle.poll_fd)
+    }
+
+    /// Spawns a tracked task (kept ticking by the timer until it finishes). It starts at the
+    /// next tick; callers that want it started now call `tick`.
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let guard = InFlight::new(&self.in_flight);
+        self.rt.spawn(async move {
+            let _guard = guard;
+            task.await;
+        });
+        self.sync_timer();
+    }
+
+    /// Starts `tasks` (tracked) and ticks: everything they can do without waiting (build the
+    /// Redis call, write it) happens before this returns, and so do verdicts whose replies
+    /// were already in.
+    pub fn run_now<F>(&self, tasks: Vec<F>)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if self.ticking.get() {
+            tasks.into_iter().for_each(|t| self.spawn(t));
+            return;
+        }
+        let start: Vec<_> = tasks
+            .into_iter()
+            .map(|t| (InFlight::new(&self.in_flight), t))
+            .collect();
+        self.tick_with(start, true);
+    }
+
+    /// Runs the runtime until nothing is ready (see the module docs), from a libuv callback.
+    /// Never blocks.
+    fn tick(&self) {
+        if !self.ticking.get() {
+            self.tick_with(Vec::<(InFlight, std::future::Ready<()>)>::new(), false);
+        }
+    }
+
+    /// `in_js`: called during a JS call rather than from a libuv callback (`dispatch::deliver`).
+    fn tick_with<F>(&self, start: Vec<(InFlight, F)>, in_js: bool)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.ticking.set(true);
+        let settle = self.settle.clone();
+        settle.idle.store(false, Ordering::Release);
+        let mut start = Some(start);
+        let mut rounds = 0u32;
+        self.rt.block_on(poll_fn(|cx| {
+            // Spawned from inside the runtime: onto its local queue, no wake-up write.
+            for (guard, task) in start.take().unwrap_or_default() {
+                tokio::spawn(async move {
+                    let _guard = guard;
+                    task.await;
+                });
+            }
+            rounds += 1;
+            if settle.idle.swap(false, Ordering::AcqRel) || rounds > MAX_ROUNDS_PER_TICK {
+                return Poll::Ready(());
+            }
+            *settle.waker.lock() = Some(cx.waker().clone());
+            Poll::Pending
+        }));
+        self.ticking.set(false);
+        crate::dispatch::deliver(in_js);
+        self.sync_timer();
+    }
+
+    /// Starts the in-flight timer when tracked work appears, stops it when none is left.
+    fn sync_timer(&self) {
+        let want = self.in_flight.load(Ordering::Acquire) > 0;
+        if want == self.timer_on.get() {
+            return;
+        }
+        // SAFETY: the timer was initialized on this thread's loop in `create`.
+        unsafe {
+            if want {
+                (self.uv.timer_start)(self.timer, on_timer, IN_FLIGHT_TICK_MS, IN_FLIGHT_TICK_MS);
+            } else {
+                (self.uv.timer_stop)(self.timer);
+            }
+        }
+        self.timer_on.set(want);
+    }
+}
+
+/// Counts a tracked task from spawn until it finishes or is dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// libuv callbacks: tick this thread's runtime. A panic must not unwind into C; it is
+/// reported by the panic hook (lib.rs) and the loop carries on.
+fn tick_current() {
+    let _ = std::panic::catch_unwind(|| {
+        CURRENT.with(|c| {
+            if let Some(Some(rt)) = c.get() {
+                rt.tick();
+            }
+        });
+    });
+}
+
+unsafe extern "C" fn on_readable(
+    _handle: *mut uv::Handle,
+    _status: std::ffi::c_int,
+    _events: std::ffi::c_int,
+) {
+    tick_current();
+}
+
+unsafe extern "C" fn on_timer(_handle: *mut uv::Handle) {
+    tick_current();
+}
+
+/// Internal (tests, diagnostics): whether this JS thread runs the event-loop runtime, so that
+/// `evaluateAsync` on Redis-only gates skips the thread pool. False off the main thread and
+/// where unsupported (see the module docs).
+#[napi_derive::napi]
+#[cfg_attr(test, allow(dead_code))] // only called from JS
+pub fn event_loop_runtime_active(env: Env) -> bool {
+    EventLoopRuntime::current(&env).is_some()
+}

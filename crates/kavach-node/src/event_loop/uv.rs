@@ -1,0 +1,89 @@
+//! The few libuv functions the event-loop runtime needs, looked up in the running Node process
+//! (Node exports libuv to addons). They are resolved at run time instead of linked, so the
+//! addon still loads where one is missing: the runtime then stays off and `evaluateAsync`
+//! keeps the thread-pool path (`mod.rs`).
+
+use std::ffi::{c_int, c_void, CStr};
+use std::sync::OnceLock;
+
+/// `uv_loop_t` and `uv_handle_t` are only ever handled by pointer.
+pub type Loop = c_void;
+pub type Handle = c_void;
+pub type PollCb = unsafe extern "C" fn(*mut Handle, c_int, c_int);
+pub type TimerCb = unsafe extern "C" fn(*mut Handle);
+
+/// `uv_handle_type` values (uv.h, stable across libuv 1.x).
+pub const UV_POLL: c_int = 8;
+pub const UV_TIMER: c_int = 13;
+/// `uv_poll_event`.
+pub const UV_READABLE: c_int = 1;
+
+type DefaultLoopFn = unsafe extern "C" fn() -> *mut Loop;
+type HandleSizeFn = unsafe extern "C" fn(c_int) -> usize;
+type PollInitFn = unsafe extern "C" fn(*mut Loop, *mut Handle, c_int) -> c_int;
+type PollStartFn = unsafe extern "C" fn(*mut Handle, c_int, PollCb) -> c_int;
+type TimerInitFn = unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int;
+type TimerStartFn = unsafe extern "C" fn(*mut Handle, TimerCb, u64, u64) -> c_int;
+type TimerStopFn = unsafe extern "C" fn(*mut Handle) -> c_int;
+type UnrefFn = unsafe extern "C" fn(*mut Handle);
+
+pub struct Uv {
+    pub default_loop: DefaultLoopFn,
+    pub handle_size: HandleSizeFn,
+    pub poll_init: PollInitFn,
+    pub poll_start: PollStartFn,
+    pub timer_init: TimerInitFn,
+    pub timer_start: TimerStartFn,
+    pub timer_stop: TimerStopFn,
+    pub unref: UnrefFn,
+}
+
+/// The table, or None when the process does not export libuv (or this is not Unix).
+pub fn get() -> Option<&'static Uv> {
+    static UV: OnceLock<Option<Uv>> = OnceLock::new();
+    UV.get_or_init(load).as_ref()
+}
+
+#[cfg(unix)]
+fn load() -> Option<Uv> {
+    /// Resolves one symbol as the function pointer type the field expects.
+    macro_rules! sym {
+        ($name:literal as $ty:ty) => {{
+            let name: &CStr = $name;
+            // SAFETY: dlsym on the process's global scope with a NUL-terminated name.
+            let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: the symbol is libuv's function of that name; its C signature (uv.h,
+            // libuv 1.x) is the field's type.
+            unsafe { std::mem::transmute::<*mut c_void, $ty>(p) }
+        }};
+    }
+    Some(Uv {
+        default_loop: sym!(c"uv_default_loop" as DefaultLoopFn),
+        handle_size: sym!(c"uv_handle_size" as HandleSizeFn),
+        poll_init: sym!(c"uv_poll_init" as PollInitFn),
+        poll_start: sym!(c"uv_poll_start" as PollStartFn),
+        timer_init: sym!(c"uv_timer_init" as TimerInitFn),
+        timer_start: sym!(c"uv_timer_start" as TimerStartFn),
+        timer_stop: sym!(c"uv_timer_stop" as TimerStopFn),
+        unref: sym!(c"uv_unref" as UnrefFn),
+    })
+}
+
+#[cfg(not(unix))]
+fn load() -> Option<Uv> {
+    None
+}
+
+/// Zeroed, 8-aligned memory for one handle of `kind`, never freed: handles live as long as
+/// the process (the main thread's loop; see `mod.rs`).
+pub fn leak_handle(uv: &Uv, kind: c_int) -> *mut Handle {
+    // SAFETY: uv_handle_size is a pure lookup.
+    let bytes = unsafe { (uv.handle_size)(kind) };
+    let words = bytes.div_ceil(8).max(1);
+    Box::leak(vec![0u64; words].into_boxed_slice())
+        .as_mut_ptr()
+        .cast()
+}
