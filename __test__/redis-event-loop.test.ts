@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
 import { eventLoopRuntimeActive } from '../binding.js'
-import { Gate, RedisRateLimitStore, type PolicySetInput, type Verdict } from '../index'
+import { Gate, RedisRateLimitStore, RedisSessionStore, type EvaluateOptions, type PolicySetInput, type Verdict } from '../index'
 import { REDIS_URL, RedisProcess, ioredis, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
 
 const prefix = prefixesCleanedAfterAll()
@@ -77,6 +77,72 @@ describe('evaluateAsync on the event-loop runtime', () => {
     admin.disconnect()
     await gate.close()
     store.close()
+  })
+
+  test('batched verdicts carry every field the sync path gives, non-ASCII text included', async () => {
+    // Verdicts cross back in batches as one string plus numbers (dispatch.rs); each kind of
+    // verdict must decode exactly as gate.evaluate builds it on an in-process gate.
+    const policies: PolicySetInput = {
+      policies: [
+        { name: 'remboursé ✓ 💸', effect: 'refuse', conditions: [{ action: 'wipe_db' }] },
+        { name: 'tools', effect: 'permit', conditions: [{ action: 'call_*' }, { rate_limit: { max: 2, window: '1h' } }] },
+        { name: 'refunds', effect: 'permit', conditions: [{ action: 'issue_refund' }] },
+      ],
+    }
+    const options = { invariants: [{ name: 'plafond €', field: 'amount', maxValue: 100 }] }
+    const p = prefix('shapes')
+    const rate = await RedisRateLimitStore.connect(REDIS_URL, { prefix: p })
+    const sessions = await RedisSessionStore.connect(REDIS_URL, { prefix: p, ttlSeconds: 60 })
+    const remote = Gate.fromObject(policies, { ...options, rateStore: rate, sessionStore: sessions })
+    const local = Gate.fromObject(policies, options)
+    const ctx = (actionName: string, extra: Partial<EvaluateOptions> = {}): EvaluateOptions => ({
+      principalId: 'agent-ü',
+      principalKind: 'agent',
+      actionName,
+      ...extra,
+    })
+    // Submitted together, so several verdicts share a batch (the text lengths must line up
+    // across non-ASCII reasons); the session cases depend on each other and go one by one.
+    const burst: EvaluateOptions[] = [
+      ctx('wipe_db'), // refuse policy with a non-ASCII name (in the reason)
+      ctx('call_search'),
+      ctx('launch_rockets'), // no policy
+      ctx('call_search'),
+      ctx('issue_refund', { params: { amount: 500 } }), // invariant with a non-ASCII name
+      ctx('call_search'), // over the limit
+    ]
+    const sequence: EvaluateOptions[] = [
+      ctx('issue_refund', { params: { amount: 5 }, sessionId: 'sess-ß', ip: '10.0.0.1' }),
+      ctx('issue_refund', { params: { amount: 5 }, sessionId: 'sess-ß', ip: '203.0.113.9' }), // drift: invalidate
+      ctx('issue_refund', { params: { amount: 5 }, sessionId: 'sess-ß', ip: '10.0.0.1' }), // revoked session
+    ]
+    const strip = (v: Verdict): unknown => ({
+      ...v,
+      evaluationId: typeof v.evaluationId,
+      tokenId: typeof v.tokenId,
+      permitToken: v.permitToken && { ...v.permitToken, tokenId: typeof v.permitToken.tokenId, evaluationId: v.permitToken.evaluationId === v.evaluationId },
+    })
+    const got = await Promise.all(burst.map((c) => remote.evaluateAsync(c)))
+    for (const c of sequence) got.push(await remote.evaluateAsync(c))
+    const want = [...burst, ...sequence].map((c) => local.evaluate(c))
+    expect(got.map(strip)).toEqual(want.map(strip))
+    for (const v of got) expect(v.evaluationId).toMatch(/^[0-9a-f-]{36}$/)
+    expect(got.map((v) => (v.isPermit ? 'permit' : `${v.kind}:${v.code}`))).toEqual([
+      'refuse:POLICY_DENIED',
+      'permit',
+      'refuse:NO_POLICY_MATCH',
+      'permit',
+      'refuse:INVARIANT_VIOLATION',
+      'refuse:RATE_LIMIT_EXCEEDED',
+      'permit',
+      'invalidate:SESSION_INVALID',
+      'refuse:SESSION_INVALID',
+    ])
+    expect(got[0]!.reason).toContain('remboursé ✓ 💸')
+    expect(got[7]!.scope).toEqual({ targetKind: 'session', targetId: 'sess-ß', reason: got[7]!.reason, evaluator: 'drift' })
+    await remote.close()
+    rate.close()
+    sessions.close()
   })
 
   describe('with a Redis that stalls', () => {

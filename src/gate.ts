@@ -8,7 +8,7 @@ import { extname } from 'node:path'
 import { ActionContext } from './context.js'
 import { IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { NativeGate, evaluateFast } from './native.js'
-import { fromFast, fromRaw, type RawVerdict } from './verdict.js'
+import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import type { EvaluateOptions, LiftScope, Verdict } from './native.js'
 import { type GateOptions, type PolicySetInput, validateGateOptions } from './options.js'
 
@@ -152,14 +152,26 @@ function submitted(id: number, resolve: (v: Verdict) => void): void {
   }
 }
 
-/** Resolves a batch `[id, raw, id, raw, ...]` from a native completion channel. */
-function complete(batch: Array<number | RawVerdict>): void {
-  for (let i = 0; i + 1 < batch.length; i += 2) {
-    const id = batch[i] as number
-    const resolve = pending.get(id)
-    if (resolve === undefined) continue
-    pending.delete(id)
-    resolve(fromRaw(batch[i + 1] as RawVerdict))
+/** Numbers per verdict in a completion batch (`STRIDE` in crates/kavach-node/src/dispatch.rs). */
+const BATCH_STRIDE = 7
+const BATCH_TEXT_LEN = 6
+
+/**
+ * Resolves a batch from a native completion channel: per verdict, its id, then its `fast_out`
+ * numbers and the length of its part of `text`, or kind -1 and its index in `raws`.
+ */
+function complete(batch: [text: string, numbers: Float64Array, raws: RawVerdict[] | undefined]): void {
+  const text = batch[0]
+  const n = batch[1]
+  let at = 0
+  for (let i = 0; i < n.length; i += BATCH_STRIDE) {
+    const end = at + n[i + BATCH_TEXT_LEN]!
+    const resolve = pending.get(n[i]!)
+    if (resolve !== undefined) {
+      pending.delete(n[i]!)
+      resolve(n[i + 1]! < 0 ? fromRaw(batch[2]![n[i + 2]!]!) : fromFastAt(text, at, end, n, i + 1, undefined))
+    }
+    at = end
   }
   if (pending.size === 0) keepAlive?.unref()
 }

@@ -1,5 +1,6 @@
 // Verdict types, and the conversions of the native hot path's answers into `Verdict` objects:
-// the fast path's string + shared numbers (`fromFast`, layout `fast_out` in
+// the fast path's string + shared numbers (`fromFast`, and `fromFastAt` for evaluateAsync
+// batches; layout `fast_out` in
 // crates/kavach-node/src/verdict.rs) and the general flat array (`fromRaw`, module `raw`
 // there). Data shaping only: every decision was made in Rust.
 //
@@ -107,18 +108,32 @@ function scopeView(targetKind: ScopeView['targetKind'], targetId: string, reason
  * this path when the token's action is exactly it).
  */
 export function fromFast(text: string, s: Float64Array, actionName: string): Verdict {
-  const evaluationId = text.slice(0, ID_LEN)
-  switch (s[0]) {
+  return fromFastAt(text, 0, text.length, s, 0, actionName)
+}
+
+/**
+ * `fromFast` for one verdict of an `evaluateAsync` batch (crates/kavach-node/src/dispatch.rs):
+ * its text is `text[start, end)`, its numbers start at `s[o]`, and a permit's action name
+ * ends its text when `actionName` is undefined.
+ */
+export function fromFastAt(text: string, start: number, end: number, s: Float64Array, o: number, actionName: string | undefined): Verdict {
+  const b = start + ID_LEN
+  const evaluationId = text.slice(start, b)
+  switch (s[o]) {
     case 0:
-      return permit(evaluationId, token(text.slice(ID_LEN, 2 * ID_LEN), evaluationId, s[1]!, s[2]!, actionName, undefined, s[3] === 1), undefined)
+      return permit(
+        evaluationId,
+        token(text.slice(b, b + ID_LEN), evaluationId, s[o + 1]!, s[o + 2]!, actionName ?? text.slice(b + ID_LEN, end), undefined, s[o + 3] === 1),
+        undefined,
+      )
     case 1: {
-      const e = ID_LEN + s[2]!
-      return refuse(evaluationId, REFUSE_CODES[s[1]!], text.slice(ID_LEN, e), text.slice(e), undefined)
+      const e = b + s[o + 2]!
+      return refuse(evaluationId, REFUSE_CODES[s[o + 1]!], text.slice(b, e), text.slice(e, end), undefined)
     }
     default: {
-      const e = ID_LEN + s[2]!
-      const r = e + s[3]!
-      return invalidate(evaluationId, scopeView(SCOPE_KINDS[s[4]!]!, text.slice(r), text.slice(e, r), text.slice(ID_LEN, e)), undefined)
+      const e = b + s[o + 2]!
+      const r = e + s[o + 3]!
+      return invalidate(evaluationId, scopeView(SCOPE_KINDS[s[o + 4]!]!, text.slice(r, end), text.slice(e, r), text.slice(b, e)), undefined)
     }
   }
 }

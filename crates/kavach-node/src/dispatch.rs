@@ -1,7 +1,6 @@
 //! Completion of `evaluateAsync` without a threadsafe function per call. The TS side keeps the
 //! id → resolver map and keeps the loop alive while anything is pending (src/gate.ts); a
-//! gate's dispatcher hands it finished evaluations as one flat array `[id, raw, id, raw, ...]`
-//! (raw as in `verdict::to_raw`), by one of two routes:
+//! gate's dispatcher hands it finished evaluations in batches (`Batch`), by one of two routes:
 //!
 //! - From the JS thread's event-loop runtime (`event_loop`): verdicts queue here and go to JS
 //!   straight from the libuv callback that finished them, once the tick is over (`deliver`),
@@ -15,27 +14,58 @@ use std::sync::Arc;
 use std::thread::ThreadId;
 
 use kavach_core::Verdict;
-use napi::bindgen_prelude::{Function, ToNapiValue};
+use napi::bindgen_prelude::{Array, Float64Array, Function, ToNapiValue};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, JsValue, Status};
 use parking_lot::Mutex;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use crate::verdict::to_raw;
+use crate::verdict::{fits_batch, to_raw, utf16_len, write_fast_with};
 
 type Queue = Arc<Mutex<Vec<(u32, Verdict)>>>;
 
-/// The verdicts drained for one JS call.
+/// The verdicts drained for one JS call, handed over as `[text, numbers, raws]` so that a
+/// batch costs a few N-API calls rather than a dozen per verdict (the same encoding as the
+/// sync fast path, `verdict::write_fast`). Per verdict, `STRIDE` numbers: its id; then either
+/// the `fast_out` numbers (kind first) and the length of its part of `text` (UTF-16 units), or
+/// kind -1 and its index in `raws` (verdicts the encoding does not carry, such as signed
+/// permits, as `verdict::to_raw` arrays). src/gate.ts `complete` reads it.
 pub struct Batch(Vec<(u32, Verdict)>);
+
+/// Numbers per verdict in a batch: id, the 5 `fast_out` slots, text length.
+const STRIDE: usize = 7;
+const TEXT_LEN: usize = 6;
 
 impl ToNapiValue for Batch {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         let env = Env::from_raw(env);
-        let len = u32::try_from(val.0.len() * 2).unwrap_or(u32::MAX);
-        let mut out = env.create_array(len)?;
-        for (i, (id, verdict)) in (0u32..).zip(val.0) {
-            out.set(2 * i, id)?;
-            out.set(2 * i + 1, to_raw(&env, verdict)?)?;
+        let mut nums = vec![0f64; val.0.len() * STRIDE];
+        let mut text = String::with_capacity(val.0.len() * 96);
+        let mut raws: Option<Array> = None;
+        let mut raw_count = 0u32;
+        for (i, (id, verdict)) in val.0.into_iter().enumerate() {
+            let row = &mut nums[i * STRIDE..(i + 1) * STRIDE];
+            row[0] = f64::from(id);
+            if fits_batch(&verdict) {
+                let part = write_fast_with(verdict, |slot, x| row[1 + slot] = x, true);
+                row[TEXT_LEN] = utf16_len(&part);
+                text.push_str(&part);
+            } else {
+                row[1] = -1.0;
+                row[2] = f64::from(raw_count);
+                let raws = match raws.as_mut() {
+                    Some(r) => r,
+                    None => raws.insert(env.create_array(0)?),
+                };
+                raws.set(raw_count, to_raw(&env, verdict)?)?;
+                raw_count += 1;
+            }
+        }
+        let mut out = env.create_array(3)?;
+        out.set(0, text)?;
+        out.set(1, Float64Array::new(nums))?;
+        if let Some(r) = raws {
+            out.set(2, r)?;
         }
         // SAFETY: `out` is a live value of this env's current scope.
         unsafe { ToNapiValue::to_napi_value(env.raw(), out) }

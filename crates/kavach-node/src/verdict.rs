@@ -296,7 +296,7 @@ fn code_index(c: kavach_core::RefuseCode) -> f64 {
     }
 }
 
-fn utf16_len(s: &str) -> f64 {
+pub fn utf16_len(s: &str) -> f64 {
     let n = if s.is_ascii() {
         s.len()
     } else {
@@ -309,13 +309,20 @@ fn utf16_len(s: &str) -> f64 {
 /// Whether [`write_fast`] can carry this verdict (no observed twin, no signature, a token
 /// for this very evaluation and action): else the caller uses [`to_raw`].
 pub fn fits_fast(v: &kavach_core::Verdict, action_name: &str) -> bool {
+    fits_batch(v)
+        && match &v.decision {
+            Decision::Permit(t) => t.action_name == action_name,
+            Decision::Refuse(_) | Decision::Invalidate(_) => true,
+        }
+}
+
+/// Whether [`write_fast_with`] can carry this verdict in a batch (`dispatch.rs`), where the
+/// permit's action name travels in the text: no observed twin, no signature, a token for this
+/// very evaluation.
+pub fn fits_batch(v: &kavach_core::Verdict) -> bool {
     v.observed.is_none()
         && match &v.decision {
-            Decision::Permit(t) => {
-                t.signature.is_none()
-                    && t.evaluation_id == v.evaluation_id
-                    && t.action_name == action_name
-            }
+            Decision::Permit(t) => t.signature.is_none() && t.evaluation_id == v.evaluation_id,
             Decision::Refuse(_) | Decision::Invalidate(_) => true,
         }
 }
@@ -323,32 +330,45 @@ pub fn fits_fast(v: &kavach_core::Verdict, action_name: &str) -> bool {
 /// The verdict as numbers in `scratch` plus one string (layout in [`fast_out`]). Only for
 /// verdicts [`fits_fast`] accepts; it drops the fields that check found redundant.
 pub fn write_fast(v: kavach_core::Verdict, scratch: &crate::context::Scratch) -> String {
+    write_fast_with(v, |i, x| scratch.set(i, x), false)
+}
+
+/// [`write_fast`] with the numbers going to `set(position, value)`; with `permit_action`, a
+/// permit's text ends with its action name (for batches, where JS does not know it).
+pub fn write_fast_with(
+    v: kavach_core::Verdict,
+    mut set: impl FnMut(usize, f64),
+    permit_action: bool,
+) -> String {
     let mut uuid = uuid_buf();
     let mut out = String::with_capacity(96);
     out.push_str(v.evaluation_id.hyphenated().encode_lower(&mut uuid));
     match v.decision {
         Decision::Permit(t) => {
-            scratch.set(fast_out::KIND, 0.0);
+            set(fast_out::KIND, 0.0);
             #[allow(clippy::cast_precision_loss, reason = "unix seconds, far below 2^53")]
             {
-                scratch.set(fast_out::ISSUED_AT, t.issued_at as f64);
-                scratch.set(fast_out::EXPIRES_AT, t.expires_at as f64);
+                set(fast_out::ISSUED_AT, t.issued_at as f64);
+                set(fast_out::EXPIRES_AT, t.expires_at as f64);
             }
-            scratch.set(fast_out::OBSERVE_ONLY, f64::from(u8::from(t.observe_only)));
+            set(fast_out::OBSERVE_ONLY, f64::from(u8::from(t.observe_only)));
             out.push_str(t.token_id.hyphenated().encode_lower(&mut uuid));
+            if permit_action {
+                out.push_str(&t.action_name);
+            }
         }
         Decision::Refuse(r) => {
-            scratch.set(fast_out::KIND, 1.0);
-            scratch.set(fast_out::CODE, code_index(r.code));
-            scratch.set(fast_out::EVALUATOR_LEN, utf16_len(&r.evaluator));
+            set(fast_out::KIND, 1.0);
+            set(fast_out::CODE, code_index(r.code));
+            set(fast_out::EVALUATOR_LEN, utf16_len(&r.evaluator));
             out.push_str(&r.evaluator);
             out.push_str(&r.reason);
         }
         Decision::Invalidate(s) => {
-            scratch.set(fast_out::KIND, 2.0);
-            scratch.set(fast_out::EVALUATOR_LEN, utf16_len(&s.evaluator));
-            scratch.set(fast_out::REASON_LEN, utf16_len(&s.reason));
-            scratch.set(
+            set(fast_out::KIND, 2.0);
+            set(fast_out::EVALUATOR_LEN, utf16_len(&s.evaluator));
+            set(fast_out::REASON_LEN, utf16_len(&s.reason));
+            set(
                 fast_out::SCOPE_KIND,
                 match s.target_kind {
                     kavach_core::verdict::ScopeKind::Session => 0.0,
