@@ -28,11 +28,14 @@ use poll_fd::RawFd;
 
 use std::cell::{Cell, OnceCell};
 use std::future::{poll_fn, Future};
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
 use napi::{sys, Env};
 use parking_lot::Mutex;
 use tokio::runtime::{Builder, Runtime};
@@ -178,37 +181,39 @@ impl EventLoopRuntime {
             tasks.into_iter().for_each(|t| self.spawn(t));
             return;
         }
-        let start: Vec<_> = tasks
-            .into_iter()
-            .map(|t| (InFlight::new(&self.in_flight), t))
-            .collect();
-        self.tick_with(start, true);
+        self.tick_with(Some((InFlight::new(&self.in_flight), tasks)), true);
     }
 
     /// Runs the runtime until nothing is ready (see the module docs), from a libuv callback.
     /// Never blocks.
     fn tick(&self) {
         if !self.ticking.get() {
-            self.tick_with(Vec::<(InFlight, std::future::Ready<()>)>::new(), false);
+            self.tick_with(None::<(InFlight, Vec<std::future::Ready<()>>)>, false);
         }
     }
 
     /// `in_js`: called during a JS call rather than from a libuv callback (`dispatch::deliver`).
-    fn tick_with<F>(&self, start: Vec<(InFlight, F)>, in_js: bool)
+    fn tick_with<F>(&self, start: Option<(InFlight, Vec<F>)>, in_js: bool)
     where
         F: Future<Output = ()> + Send + 'static,
     {
         self.ticking.set(true);
         let settle = self.settle.clone();
         settle.idle.store(false, Ordering::Release);
-        let mut start = Some(start);
+        let mut start = start;
         let mut rounds = 0u32;
         self.rt.block_on(poll_fn(|cx| {
-            // Spawned from inside the runtime: onto its local queue, no wake-up write.
-            for (guard, task) in start.take().unwrap_or_default() {
+            // One task for the group, spawned from inside the runtime: onto its local queue, no
+            // wake-up write. Each evaluation is polled only when woken, and one that panics
+            // ends alone, as it would in a task of its own (the panic hook reports it).
+            if let Some((guard, tasks)) = start.take() {
                 tokio::spawn(async move {
                     let _guard = guard;
-                    task.await;
+                    let mut all: FuturesUnordered<_> = tasks
+                        .into_iter()
+                        .map(|t| AssertUnwindSafe(t).catch_unwind())
+                        .collect();
+                    while all.next().await.is_some() {}
                 });
             }
             rounds += 1;
