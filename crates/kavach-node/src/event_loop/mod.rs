@@ -30,7 +30,7 @@ use std::cell::{Cell, OnceCell};
 use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
@@ -40,8 +40,11 @@ use napi::{sys, Env};
 use parking_lot::Mutex;
 use tokio::runtime::{Builder, Runtime};
 
-/// Safety net: a tick ends after this many driver polls even if the descriptor never quiets.
-const MAX_ROUNDS_PER_TICK: u32 = 256;
+/// Safety net: a tick ends after this many driver polls with events waiting, even if the
+/// descriptor never quiets (the rest waits for libuv's next callback).
+const MAX_BUSY_PARKS_PER_TICK: u32 = 256;
+/// See the timer task in `create`.
+const TIMER_FLOOR: std::time::Duration = std::time::Duration::from_millis(100);
 /// Timer period while tracked work is in flight (see the module docs).
 const IN_FLIGHT_TICK_MS: u64 = 1;
 
@@ -65,16 +68,29 @@ struct Settle {
     poll_fd: RawFd,
     idle: AtomicBool,
     waker: Mutex<Option<Waker>>,
+    /// The tick's first park may take the descriptor as readable: libuv just said so.
+    assume_readable: AtomicBool,
+    /// Parks in this tick that found the descriptor readable.
+    busy_parks: AtomicU32,
 }
 
 impl Settle {
-    /// The runtime is about to park: nothing is ready. Never let it block the JS thread: wake
-    /// the tick future, which makes tokio poll the driver without waiting and then poll the
-    /// future; it finishes if the descriptor had nothing waiting.
+    /// The runtime is about to park: no task is ready. It must not block the JS thread.
+    ///
+    /// If the descriptor has events waiting, a no-op task is queued: tokio then polls the
+    /// driver without waiting and runs whatever the events wake. (Waking the tick future
+    /// would do the same but costs a write to the runtime's eventfd.) Otherwise the runtime is
+    /// idle: the tick future is woken, tokio polls the driver once more without waiting, and
+    /// the future ends the tick.
     fn on_park(&self) {
-        if !poll_fd::readable(self.poll_fd) {
-            self.idle.store(true, Ordering::Release);
+        let readable =
+            self.assume_readable.swap(false, Ordering::AcqRel) || poll_fd::readable(self.poll_fd);
+        if readable && self.busy_parks.fetch_add(1, Ordering::AcqRel) < MAX_BUSY_PARKS_PER_TICK {
+            drop(tokio::spawn(async {}));
+            return;
         }
+        // Idle, or busy for too long: end the tick (libuv calls again if work is left).
+        self.idle.store(true, Ordering::Release);
         if let Some(w) = self.waker.lock().take() {
             w.wake();
         }
@@ -117,6 +133,8 @@ impl EventLoopRuntime {
             poll_fd,
             idle: AtomicBool::new(false),
             waker: Mutex::new(None),
+            assume_readable: AtomicBool::new(false),
+            busy_parks: AtomicU32::new(0),
         });
         *settle_slot.lock() = Some(settle.clone());
         let this = Self {
@@ -131,6 +149,16 @@ impl EventLoopRuntime {
         if !this.verify_poll_fd() {
             return None;
         }
+        // Tokio's time driver writes to the runtime's eventfd whenever a new timer expires
+        // before every timer it knows of: with no other timer, every Redis command's timeout
+        // did (one extra syscall, and one more trip through the driver, per call). A timer
+        // that is always pending and due sooner than any command timeout stops that; it fires
+        // at most every 100 ms, and only when the runtime is ticking anyway.
+        this.rt.spawn(async {
+            loop {
+                tokio::time::sleep(TIMER_FLOOR).await;
+            }
+        });
         let poll = uv::leak_handle(uv, uv::UV_POLL);
         // SAFETY: fresh handles on the loop of this (the JS) thread; the callbacks only run
         // on this thread. Both are unreferenced: they never keep the process alive (pending
@@ -155,7 +183,7 @@ impl EventLoopRuntime {
     fn verify_poll_fd(&self) -> bool {
         self.rt.spawn(async {});
         let ok = poll_fd::readable(self.settle.poll_fd);
-        self.tick();
+        self.tick(false);
         ok && !poll_fd::readable(self.settle.poll_fd)
     }
 
@@ -181,27 +209,34 @@ impl EventLoopRuntime {
             tasks.into_iter().for_each(|t| self.spawn(t));
             return;
         }
-        self.tick_with(Some((InFlight::new(&self.in_flight), tasks)), true);
+        self.tick_with(Some((InFlight::new(&self.in_flight), tasks)), true, false);
     }
 
     /// Runs the runtime until nothing is ready (see the module docs), from a libuv callback.
     /// Never blocks.
-    fn tick(&self) {
+    /// `readable`: libuv reported the descriptor readable (not the in-flight timer).
+    fn tick(&self, readable: bool) {
         if !self.ticking.get() {
-            self.tick_with(None::<(InFlight, Vec<std::future::Ready<()>>)>, false);
+            self.tick_with(
+                None::<(InFlight, Vec<std::future::Ready<()>>)>,
+                false,
+                readable,
+            );
         }
     }
 
     /// `in_js`: called during a JS call rather than from a libuv callback (`dispatch::deliver`).
-    fn tick_with<F>(&self, start: Option<(InFlight, Vec<F>)>, in_js: bool)
+    /// `readable`: the descriptor is known to have events (see `Settle`).
+    fn tick_with<F>(&self, start: Option<(InFlight, Vec<F>)>, in_js: bool, readable: bool)
     where
         F: Future<Output = ()> + Send + 'static,
     {
         self.ticking.set(true);
         let settle = self.settle.clone();
         settle.idle.store(false, Ordering::Release);
+        settle.assume_readable.store(readable, Ordering::Release);
+        settle.busy_parks.store(0, Ordering::Release);
         let mut start = start;
-        let mut rounds = 0u32;
         self.rt.block_on(poll_fn(|cx| {
             // One task for the group, spawned from inside the runtime: onto its local queue, no
             // wake-up write. Each evaluation is polled only when woken, and one that panics
@@ -216,8 +251,7 @@ impl EventLoopRuntime {
                     while all.next().await.is_some() {}
                 });
             }
-            rounds += 1;
-            if settle.idle.swap(false, Ordering::AcqRel) || rounds > MAX_ROUNDS_PER_TICK {
+            if settle.idle.swap(false, Ordering::AcqRel) {
                 return Poll::Ready(());
             }
             *settle.waker.lock() = Some(cx.waker().clone());
@@ -264,11 +298,11 @@ impl Drop for InFlight {
 
 /// libuv callbacks: tick this thread's runtime. A panic must not unwind into C; it is
 /// reported by the panic hook (lib.rs) and the loop carries on.
-fn tick_current() {
+fn tick_current(readable: bool) {
     let _ = std::panic::catch_unwind(|| {
         CURRENT.with(|c| {
             if let Some(Some(rt)) = c.get() {
-                rt.tick();
+                rt.tick(readable);
             }
         });
     });
@@ -279,11 +313,11 @@ unsafe extern "C" fn on_readable(
     _status: std::ffi::c_int,
     _events: std::ffi::c_int,
 ) {
-    tick_current();
+    tick_current(true);
 }
 
 unsafe extern "C" fn on_timer(_handle: *mut uv::Handle) {
-    tick_current();
+    tick_current(false);
 }
 
 /// Internal (tests, diagnostics): whether this JS thread runs the event-loop runtime, so that
