@@ -123,11 +123,12 @@ function encode(o: EvaluateOptions, s: Float64Array): string | null {
  * or as soon as this many are waiting. Groups share one Redis call per rate-limit lane
  * (crates/kavach-redis/src/rate_limit/coalesce.rs); starting a group early lets Redis run it
  * while JS is still submitting the next one (two calls per lane may be in flight). Measured
- * (16 and 64 callers awaiting evaluations in a loop, one key) for 1, 2, 4, 5, 6, 8, 16 and
- * end-of-tick only: 6 gave about 140k/s at 16 and 155k/s at 64, against 90k/s and 160k/s
- * end-of-tick only. Larger groups win when JS is the bottleneck (64: 185k/s with 16) and lose
- * when Redis is (16: 93k/s with 16); a feedback rule that grew groups while replies were
- * already waiting reached 182k/s at 64 but fell to 124k/s at 16, so the size is fixed.
+ * with 16 and 64 callers awaiting evaluations in a loop on one key (final code): 4, 6, 8 and
+ * 12 gave 163k, 167k, 118k, 112k/s at 16 and 189k, 201k, 236k, 242k/s at 64. Larger groups
+ * win when JS is the bottleneck (64) and lose when Redis is (16: with two calls in flight,
+ * 16 callers in groups of 8 leave nothing to overlap). A feedback rule that grew groups
+ * while replies were already waiting won at 64 and lost at 16 as well, so the size is fixed
+ * at the best compromise. End-of-tick only (no early start) was about 90k/s at 16.
  */
 const START_GROUP_AT = 6
 
