@@ -83,9 +83,9 @@ export declare class Gate {
   attachScratch(buf: Float64Array): number
   /**
    * The function `evaluateSubmit` results are delivered to, in batches
-   * `[text, numbers, raws]` (see `dispatch.rs`). Replaces any earlier one.
+   * (one string, or `[string, raws]`; see `dispatch.rs`). Replaces any earlier one.
    */
-  attachCompletion(callback: (batch: [text: string, numbers: Float64Array, raws: Array<ReturnType<Gate['evaluateRaw']>> | undefined]) => void): void
+  attachCompletion(callback: (batch: string | [text: string, raws: Array<ReturnType<Gate['evaluateRaw']>>]) => void): void
   /**
    * `evaluateFast`'s input (same scratch layout and `text`), queued for evaluation on the
    * tokio runtime; it starts at the next `flushSubmitted` and its verdict goes to the

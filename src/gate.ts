@@ -168,27 +168,42 @@ function submitted(id: number, resolve: (v: Verdict) => void): void {
   }
 }
 
-/** Numbers per verdict in a completion batch (`STRIDE` in crates/kavach-node/src/dispatch.rs). */
-const BATCH_STRIDE = 7
-const BATCH_TEXT_LEN = 6
+// A completion batch (crates/kavach-node/src/dispatch.rs `Batch`): one string of verdicts,
+// each a header of code units then its text; or `[string, raws]` when some verdicts travel
+// as raw arrays.
+const HEADER = 17
+const RAW = 0xffff
+/** The current verdict's `fast_out` slots, decoded from its header for `fromFastAt`. */
+const slots = new Float64Array(5)
 
-/**
- * Resolves a batch from a native completion channel: per verdict, its id, then its `fast_out`
- * numbers and the length of its part of `text`, or kind -1 and its index in `raws`.
- */
-function complete(batch: [text: string, numbers: Float64Array, raws: RawVerdict[] | undefined]): void {
-  const text = batch[0]
-  const n = batch[1]
+function u48(t: string, i: number): number {
+  return t.charCodeAt(i) + t.charCodeAt(i + 1) * 0x1_0000 + t.charCodeAt(i + 2) * 0x1_0000_0000
+}
+
+/** Resolves every verdict of a batch from a native completion channel. */
+function complete(batch: string | [text: string, raws: RawVerdict[]]): void {
+  const text = typeof batch === 'string' ? batch : batch[0]
   let at = 0
-  for (let i = 0; i < n.length; i += BATCH_STRIDE) {
-    const end = at + n[i + BATCH_TEXT_LEN]!
-    const id = n[i]!
+  while (at < text.length) {
+    const id = text.charCodeAt(at) + text.charCodeAt(at + 1) * 0x1_0000
+    const kind = text.charCodeAt(at + 2)
+    const start = at + HEADER
+    const end = start + text.charCodeAt(at + HEADER - 2) + text.charCodeAt(at + HEADER - 1) * 0x1_0000
     const resolve = resolvers[id]
     if (resolve !== undefined) {
       resolvers[id] = undefined
       freeIds.push(id)
       pendingCount--
-      resolve(n[i + 1]! < 0 ? fromRaw(batch[2]![n[i + 2]!]!) : fromFastAt(text, at, end, n, i + 1, undefined))
+      if (kind === RAW) {
+        resolve(fromRaw((batch as [string, RawVerdict[]])[1][u48(text, at + 3)]!))
+      } else {
+        slots[0] = kind
+        slots[1] = u48(text, at + 3)
+        slots[2] = u48(text, at + 6)
+        slots[3] = u48(text, at + 9)
+        slots[4] = u48(text, at + 12)
+        resolve(fromFastAt(text, start, end, slots, 0, undefined))
+      }
     }
     at = end
   }

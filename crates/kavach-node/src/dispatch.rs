@@ -14,45 +14,91 @@ use std::sync::Arc;
 use std::thread::ThreadId;
 
 use kavach_core::Verdict;
-use napi::bindgen_prelude::{Array, Float64Array, Function, ToNapiValue};
+use napi::bindgen_prelude::{Array, Function, ToNapiValue};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, JsValue, Status};
 use parking_lot::Mutex;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use crate::verdict::{fits_batch, to_raw, utf16_len, write_fast_with};
+use crate::verdict::{fits_batch, to_raw, write_fast_with};
 
 type Queue = Arc<Mutex<Vec<(u32, Verdict)>>>;
 
-/// The verdicts drained for one JS call, handed over as `[text, numbers, raws]` so that a
-/// batch costs a few N-API calls rather than a dozen per verdict (the same encoding as the
-/// sync fast path, `verdict::write_fast`). Per verdict, `STRIDE` numbers: its id; then either
-/// the `fast_out` numbers (kind first) and the length of its part of `text` (UTF-16 units), or
-/// kind -1 and its index in `raws` (verdicts the encoding does not carry, such as signed
-/// permits, as `verdict::to_raw` arrays). src/gate.ts `complete` reads it.
+/// The verdicts drained for one JS call, handed over as one UTF-16 string (plus, rarely, an
+/// array of raw verdicts): a batch costs two or three N-API calls instead of a dozen per
+/// verdict, and the string is created from UTF-16 directly, with no UTF-8 decoding.
+///
+/// Per verdict: a header of `HEADER` code units, then its text (the sync fast path's text,
+/// `verdict::write_fast`, with a permit's action name at the end). Header: the id (2 units,
+/// low first), the kind (1 unit: 0 permit, 1 refuse, 2 invalidate, `RAW` for a verdict in the
+/// raws array), the `fast_out` slots 1-4 (3 units each, 48 bits, low first; for `RAW`, slot 1
+/// is its index in the raws array) and the text's length (2 units). The raws array holds
+/// `verdict::to_raw` arrays for what the encoding does not carry (signed permits, observe-
+/// only twins). The callback gets the string alone, or `[string, raws]`. src/gate.ts
+/// `complete` reads it.
 pub struct Batch(Vec<(u32, Verdict)>);
 
-/// Numbers per verdict in a batch: id, the 5 `fast_out` slots, text length.
-const STRIDE: usize = 7;
-const TEXT_LEN: usize = 6;
+/// Code units before each verdict's text.
+const HEADER: usize = 2 + 1 + 4 * 3 + 2;
+/// The kind of a verdict carried in the raws array.
+const RAW: u16 = 0xFFFF;
+
+fn push_u32(out: &mut Vec<u16>, v: u32) {
+    out.extend([(v & 0xFFFF) as u16, (v >> 16) as u16]);
+}
+
+/// A non-negative integer below 2^48 (a `fast_out` slot: seconds, lengths, small codes).
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "slots are integers in 0..2^48, checked by the clamp"
+)]
+fn put_u48(out: &mut [u16], at: usize, v: f64) {
+    let v = v.clamp(0.0, 281_474_976_710_655.0) as u64;
+    out[at] = (v & 0xFFFF) as u16;
+    out[at + 1] = ((v >> 16) & 0xFFFF) as u16;
+    out[at + 2] = ((v >> 32) & 0xFFFF) as u16;
+}
 
 impl ToNapiValue for Batch {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         let env = Env::from_raw(env);
-        let mut nums = vec![0f64; val.0.len() * STRIDE];
-        let mut text = String::with_capacity(val.0.len() * 96);
+        let mut text: Vec<u16> = Vec::with_capacity(val.0.len() * (HEADER + 96));
         let mut raws: Option<Array> = None;
         let mut raw_count = 0u32;
-        for (i, (id, verdict)) in val.0.into_iter().enumerate() {
-            let row = &mut nums[i * STRIDE..(i + 1) * STRIDE];
-            row[0] = f64::from(id);
+        for (id, verdict) in val.0 {
+            let head = text.len();
+            push_u32(&mut text, id);
+            text.resize(head + HEADER, 0);
             if fits_batch(&verdict) {
-                let part = write_fast_with(verdict, |slot, x| row[1 + slot] = x, true);
-                row[TEXT_LEN] = utf16_len(&part);
-                text.push_str(&part);
+                let slots = &mut text[head + 3..head + 3 + 12];
+                let mut kind = 0.0;
+                let part = write_fast_with(
+                    verdict,
+                    |slot, x| {
+                        if slot == 0 {
+                            kind = x;
+                        } else {
+                            put_u48(slots, (slot - 1) * 3, x);
+                        }
+                    },
+                    true,
+                );
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "kind is 0, 1 or 2"
+                )]
+                {
+                    text[head + 2] = kind as u16;
+                }
+                text.extend(part.encode_utf16());
+                let len = u32::try_from(text.len() - head - HEADER).unwrap_or(u32::MAX);
+                text[head + HEADER - 2] = (len & 0xFFFF) as u16;
+                text[head + HEADER - 1] = (len >> 16) as u16;
             } else {
-                row[1] = -1.0;
-                row[2] = f64::from(raw_count);
+                text[head + 2] = RAW;
+                put_u48(&mut text[head + 3..], 0, f64::from(raw_count));
                 let raws = match raws.as_mut() {
                     Some(r) => r,
                     None => raws.insert(env.create_array(0)?),
@@ -61,14 +107,17 @@ impl ToNapiValue for Batch {
                 raw_count += 1;
             }
         }
-        let mut out = env.create_array(3)?;
-        out.set(0, text)?;
-        out.set(1, Float64Array::new(nums))?;
-        if let Some(r) = raws {
-            out.set(2, r)?;
+        let text = env.create_string_utf16(&text)?;
+        match raws {
+            None => unsafe { ToNapiValue::to_napi_value(env.raw(), text) },
+            Some(r) => {
+                let mut out = env.create_array(2)?;
+                out.set(0, text)?;
+                out.set(1, r)?;
+                // SAFETY: `out` is a live value of this env's current scope.
+                unsafe { ToNapiValue::to_napi_value(env.raw(), out) }
+            }
         }
-        // SAFETY: `out` is a live value of this env's current scope.
-        unsafe { ToNapiValue::to_napi_value(env.raw(), out) }
     }
 }
 

@@ -119,9 +119,9 @@ impl Gate {
     }
 
     /// The function `evaluateSubmit` results are delivered to, in batches
-    /// `[text, numbers, raws]` (see `dispatch.rs`). Replaces any earlier one.
+    /// (one string, or `[string, raws]`; see `dispatch.rs`). Replaces any earlier one.
     #[napi(
-        ts_args_type = "callback: (batch: [text: string, numbers: Float64Array, raws: Array<ReturnType<Gate['evaluateRaw']>> | undefined]) => void"
+        ts_args_type = "callback: (batch: string | [text: string, raws: Array<ReturnType<Gate['evaluateRaw']>>]) => void"
     )]
     pub fn attach_completion(&self, env: &Env, callback: Function<'_, Batch, ()>) -> Result<()> {
         let direct = self.loop_async && EventLoopRuntime::current(env).is_some();
