@@ -26,9 +26,14 @@ use redis::Script;
 /// Hits one script call records at most (Lua's `unpack` limit is far above this).
 pub const MAX_HITS_PER_CALL: usize = 256;
 
-/// Calls per group, typically: LINDEX (the head), RPUSH, PEXPIRE (plus one TIME per run).
-/// Expired entries are trimmed in chunks only when the head has expired, and older entries are
-/// read only for a hit over its limit.
+/// Calls per group, typically: LRANGE (the oldest entries), LTRIM (when some have expired),
+/// RPUSH, PEXPIRE (plus one TIME per run). The oldest entries are read in a chunk sized by
+/// the hits being recorded (under a steady load about that many expired since the key's last
+/// call), doubling while a whole chunk has expired. A LINDEX of the head and then fixed
+/// chunks of 64 made Redis read and convert 64 entries per key and call to drop a handful:
+/// 64 keys on a 2 s window went from 111k to 131k hits/s with the sizing, and further with
+/// the head read folded into the chunk (`npm run bench -- redis`). Older entries are read
+/// only for a hit over its limit.
 const HIT_LUA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -43,16 +48,21 @@ for g = 1, #KEYS do
   local n = tonumber(ARGV[4 * g - 1])
   local keep = tonumber(ARGV[4 * g])
   local cutoff = now - window
-  local head = redis.call('LINDEX', k, 0)
+  local chunk = n + 8
+  local heads = redis.call('LRANGE', k, 0, chunk - 1)
+  local head = heads[1]
   while head and tonumber(head) <= cutoff do
-    local heads = redis.call('LRANGE', k, 0, 63)
     local drop = 0
     for i = 1, #heads do
       if tonumber(heads[i]) <= cutoff then drop = i else break end
     end
     redis.call('LTRIM', k, drop, -1)
     head = heads[drop + 1]
-    if drop == 64 then head = redis.call('LINDEX', k, 0) end
+    if drop == #heads then
+      if chunk < 1024 then chunk = chunk * 2 end
+      heads = redis.call('LRANGE', k, 0, chunk - 1)
+      head = heads[1]
+    end
   end
   local len
   if n == 1 then
