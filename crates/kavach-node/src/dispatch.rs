@@ -109,6 +109,7 @@ impl ToNapiValue for Batch {
         }
         let text = env.create_string_utf16(&text)?;
         match raws {
+            // SAFETY: `text` is a live value of this env's current scope.
             None => unsafe { ToNapiValue::to_napi_value(env.raw(), text) },
             Some(r) => {
                 let mut out = env.create_array(2)?;
