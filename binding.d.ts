@@ -93,10 +93,12 @@ export declare class Gate {
    */
   evaluateSubmit(id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null): void
   /**
-   * Starts every evaluation submitted since the last flush. The TS layer calls this once
-   * per tick (a microtask), so the evaluations submitted together cross to tokio as one
-   * task: one wake-up of the runtime's worker instead of one per call, and hits for the
-   * same rate-limit key land in the same Redis call (kavach-redis `coalesce.rs`).
+   * Starts every evaluation submitted since the last flush. The TS layer calls this at the
+   * end of each tick (a microtask) and whenever a group of evaluations is waiting (see
+   * `START_GROUP_AT` in src/gate.ts), so the evaluations submitted together start as one
+   * unit: on the event-loop runtime one task whose Redis calls go out before this returns;
+   * on the thread pool one wake-up of its worker. Either way hits for the same rate-limit
+   * lane land in the same Redis call (kavach-redis `coalesce.rs`).
    */
   flushSubmitted(): void
   /** Synchronous evaluation (in-process stores only): one boundary crossing. */

@@ -57,6 +57,12 @@ pub struct Gate {
 /// One `evaluateSubmit` call: its id, its context and where its verdict goes.
 type Submitted = (u32, ActionContext, Arc<Dispatcher>);
 
+/// Evaluates one submitted call and hands its verdict to its dispatcher.
+async fn run_submitted(gate: Arc<kavach_core::gate::Gate>, (id, ctx, dispatcher): Submitted) {
+    let verdict = gate.evaluate(&ctx).await;
+    dispatcher.complete(id, verdict);
+}
+
 #[napi]
 impl Gate {
     /// A gate from a plain JS object (`{ policies: [...] }` or `{ policy: [...] }`).
@@ -161,10 +167,12 @@ impl Gate {
         Ok(())
     }
 
-    /// Starts every evaluation submitted since the last flush. The TS layer calls this once
-    /// per tick (a microtask), so the evaluations submitted together cross to tokio as one
-    /// task: one wake-up of the runtime's worker instead of one per call, and hits for the
-    /// same rate-limit key land in the same Redis call (kavach-redis `coalesce.rs`).
+    /// Starts every evaluation submitted since the last flush. The TS layer calls this at the
+    /// end of each tick (a microtask) and whenever a group of evaluations is waiting (see
+    /// `START_GROUP_AT` in src/gate.ts), so the evaluations submitted together start as one
+    /// unit: on the event-loop runtime one task whose Redis calls go out before this returns;
+    /// on the thread pool one wake-up of its worker. Either way hits for the same rate-limit
+    /// lane land in the same Redis call (kavach-redis `coalesce.rs`).
     #[napi]
     pub fn flush_submitted(&self, env: &Env) {
         let batch = std::mem::take(&mut *self.submitted.lock());
@@ -177,26 +185,16 @@ impl Gate {
                 rt.run_now(
                     batch
                         .into_iter()
-                        .map(|(id, ctx, dispatcher)| {
-                            let gate = gate.clone();
-                            async move {
-                                let verdict = gate.evaluate(&ctx).await;
-                                dispatcher.complete(id, verdict);
-                            }
-                        })
+                        .map(|s| run_submitted(gate.clone(), s))
                         .collect(),
                 );
                 return;
             }
         }
         napi::bindgen_prelude::spawn(async move {
-            for (id, ctx, dispatcher) in batch {
-                let gate = gate.clone();
+            for s in batch {
                 // On the worker already: a local spawn, no wake-up.
-                tokio::spawn(async move {
-                    let verdict = gate.evaluate(&ctx).await;
-                    dispatcher.complete(id, verdict);
-                });
+                tokio::spawn(run_submitted(gate.clone(), s));
             }
         });
     }
