@@ -136,7 +136,6 @@ const START_GROUP_AT = 6
 // Module-level on purpose: each native gate's completion channel calls `complete`, which holds
 // no gate, so a gate nobody references can still be collected (its channel goes with it).
 
-/** Pending `evaluateSubmit` ids (unique across gates) → resolvers. */
 /**
  * Resolvers of pending `evaluateSubmit` calls, by id. Ids are slots, reused once their verdict
  * has been delivered (each id gets exactly one): an array index is cheaper than a Map entry
@@ -192,7 +191,7 @@ function complete(batch: string | [text: string, raws: RawVerdict[]]): void {
     const resolve = resolvers[id]
     if (resolve !== undefined) {
       resolvers[id] = undefined
-      freeIds.push(id)
+      release(id)
       pendingCount--
       if (kind === RAW) {
         resolve(fromRaw((batch as [string, RawVerdict[]])[1][u48(text, at + 3)]!))

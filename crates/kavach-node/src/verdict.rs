@@ -296,7 +296,7 @@ fn code_index(c: kavach_core::RefuseCode) -> f64 {
     }
 }
 
-pub fn utf16_len(s: &str) -> f64 {
+fn utf16_len(s: &str) -> f64 {
     let n = if s.is_ascii() {
         s.len()
     } else {
