@@ -131,6 +131,72 @@ async fn the_window_slides_on_the_server_clock() {
     assert_eq!(err.code(), "INVALID_ARGUMENT");
 }
 
+/// After a hit: the list's entries (µs stamps) and its PTTL.
+async fn window_state(c: &mut redis::aio::MultiplexedConnection, key: &str) -> (Vec<u64>, i64) {
+    let stamps: Vec<String> = c.lrange(key, 0, -1).await.unwrap();
+    let pttl: i64 = c.pttl(key).await.unwrap();
+    (stamps.iter().map(|s| s.parse().unwrap()).collect(), pttl)
+}
+
+#[tokio::test]
+async fn expired_entries_linger_a_few_calls_but_never_count() {
+    let prefix = unique("linger");
+    let s = RedisRateLimitStore::connect(URL, Some(&prefix), ConnectOptions::default())
+        .await
+        .unwrap();
+    let key = s.key_for("k");
+    let mut c = raw(URL).await;
+    for expected in 1..=3 {
+        assert_eq!(
+            s.hit_bounded("k", 1_000, 100).await.unwrap().count,
+            expected
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // The 3 expired entries stay (fewer than 4 to trim) but are not counted.
+    let hit = s.hit_bounded("k", 1_000, 100).await.unwrap();
+    assert_eq!(hit.count, 1);
+    assert!(hit.frees_in_ms > 900 && hit.frees_in_ms <= 1_000, "{hit:?}");
+    assert_eq!(s.hit_bounded("k", 1_000, 100).await.unwrap().count, 2);
+    let (stamps, pttl) = window_state(&mut c, &key).await;
+    assert_eq!(stamps.len(), 5);
+    // The expiry follows the newest hit on every call, trimmed or not.
+    assert!(pttl > 1_900 && pttl <= 2_000, "pttl {pttl}");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // 5 expired: all removed by this call.
+    assert_eq!(s.hit_bounded("k", 1_000, 100).await.unwrap().count, 1);
+    assert_eq!(window_state(&mut c, &key).await.0.len(), 1);
+
+    // Hits at uneven gaps on a 300 ms window with a limit of 5: every count is the number of
+    // entries the list holds within the window of that hit's own stamp (the newest), at most
+    // 3 expired ones linger, and the key outlives the newest hit's window.
+    let gaps_ms = [
+        0, 0, 40, 0, 130, 0, 0, 260, 0, 70, 0, 0, 0, 0, 0, 0, 320, 10, 90, 0,
+    ];
+    for (i, gap) in gaps_ms.iter().cycle().take(60).enumerate() {
+        tokio::time::sleep(Duration::from_millis(*gap)).await;
+        let hit = s.hit_bounded("uneven", 300, 5).await.unwrap();
+        let (stamps, pttl) = window_state(&mut c, &s.key_for("uneven")).await;
+        let newest = *stamps.last().unwrap();
+        let live = stamps.iter().filter(|t| **t + 300_000 > newest).count() as u64;
+        assert_eq!(hit.count, live, "hit {i}: {stamps:?}");
+        assert!(hit.count <= 6, "hit {i}");
+        if hit.count > 5 {
+            // Over the limit: a slot frees when the 2nd-oldest entry in the window leaves it.
+            let in_window: Vec<u64> = stamps
+                .iter()
+                .copied()
+                .filter(|t| t + 300_000 > newest)
+                .collect();
+            let frees = (in_window[1] + 300_000 - newest).div_ceil(1_000);
+            assert_eq!(hit.frees_in_ms, frees, "hit {i}: {stamps:?}");
+        }
+        assert!(stamps.len() as u64 - live <= 3, "hit {i}: {stamps:?}");
+        assert!(pttl > 1_000, "hit {i}: pttl {pttl}");
+    }
+    let _: () = c.del(&[key, s.key_for("uneven")]).await.unwrap();
+}
+
 fn seed(ip: &str) -> SessionState {
     SessionState {
         started_at: 1_700_000_000,

@@ -8,8 +8,16 @@
 //! back, the head trim stops at the first unexpired entry, so a few entries leave late: the
 //! count errs high (fail closed), never low.
 //!
-//! KEYS[g]: group g's list (the same key may appear twice, for hits with another window or
-//! limit; groups run in order). ARGV[4g-3]: its window in ms. ARGV[4g-2]: its limit `max`, or
+//! Trimming is lazy: expired entries at the head are counted out on every call but removed
+//! only once `LINGER` of them have gathered (so a list holds at most `LINGER - 1` expired
+//! entries after a call). Each command a script runs costs Redis about as much again as the
+//! command itself, and under a steady load one or two entries expire between calls, so an
+//! `LTRIM` on every call was a command spent on one entry. The key's expiry is still set on
+//! every call (window + 1 s after the newest hit), so an entry can never leave before its
+//! window ends, whatever mix of script versions ran on the key before.
+//!
+//! KEYS[g]: group g's list (the same key may appear twice, for hits with another window or limit;
+//! groups run in order). ARGV[4g-3]: its window in ms. ARGV[4g-2]: its limit `max`, or
 //! '' for none. ARGV[4g-1]: how many hits to record. ARGV[4g]: how many entries to keep at
 //! most (`max + 1` with a limit: enough to judge it, so memory stays bounded however hard a key
 //! is hammered). In a Redis Cluster a call carries one key (one slot); on a single server one
@@ -26,15 +34,13 @@ use redis::Script;
 /// Hits one script call records at most (Lua's `unpack` limit is far above this).
 pub const MAX_HITS_PER_CALL: usize = 256;
 
-/// Calls per group, typically: LRANGE (the oldest entries), LTRIM (when some have expired),
-/// RPUSH, PEXPIRE (plus one TIME per run). The oldest entries are read in a chunk sized by
-/// the hits being recorded (under a steady load about that many expired since the key's last
-/// call), doubling while a whole chunk has expired. A LINDEX of the head and then fixed
-/// chunks of 64 made Redis read and convert 64 entries per key and call to drop a handful:
-/// 64 keys on a 2 s window went from 111k to 131k hits/s with the sizing, and further with
-/// the head read folded into the chunk (`npm run bench -- redis`). Older entries are read
-/// only for a hit over its limit.
+/// Calls per group under a steady load: LRANGE (the oldest entries), RPUSH and PEXPIRE,
+/// plus one TIME per run, and an LTRIM every `LINGER` calls or so. The oldest entries are read
+/// in a chunk sized by the hits being recorded plus `LINGER` (under a steady load about that
+/// many have expired or linger since the key's last call), doubling while a whole chunk has
+/// expired. Older entries are read only for a hit over its limit.
 const HIT_LUA: &str = r"
+local LINGER = 4
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local stamp = t[1] .. string.format('%06d', tonumber(t[2]))
@@ -48,21 +54,25 @@ for g = 1, #KEYS do
   local n = tonumber(ARGV[4 * g - 1])
   local keep = tonumber(ARGV[4 * g])
   local cutoff = now - window
-  local chunk = n + 8
+  local chunk = n + LINGER
   local heads = redis.call('LRANGE', k, 0, chunk - 1)
-  local head = heads[1]
-  while head and tonumber(head) <= cutoff do
-    local drop = 0
-    for i = 1, #heads do
-      if tonumber(heads[i]) <= cutoff then drop = i else break end
-    end
-    redis.call('LTRIM', k, drop, -1)
-    head = heads[drop + 1]
-    if drop == #heads then
-      if chunk < 1024 then chunk = chunk * 2 end
-      heads = redis.call('LRANGE', k, 0, chunk - 1)
-      head = heads[1]
-    end
+  -- d: expired entries at the head of the list.
+  local d = 0
+  while true do
+    local m = #heads
+    while d < m and tonumber(heads[d + 1]) <= cutoff do d = d + 1 end
+    if d < m or m < chunk then break end
+    redis.call('LTRIM', k, d, -1)
+    if chunk < 1024 then chunk = chunk * 2 end
+    heads = redis.call('LRANGE', k, 0, chunk - 1)
+    d = 0
+  end
+  -- head: the oldest unexpired entry (nil if none); lag: expired entries left before it.
+  local head = heads[d + 1]
+  local lag = d
+  if d >= LINGER then
+    redis.call('LTRIM', k, d, -1)
+    lag = 0
   end
   local len
   if n == 1 then
@@ -72,7 +82,7 @@ for g = 1, #KEYS do
     for i = 1, n do stamps[i] = stamp end
     len = redis.call('RPUSH', k, unpack(stamps))
   end
-  local before = len - n
+  local before = len - lag - n
   local base = #out
   local lo, hi = nil, nil
   for i = 1, n do
@@ -89,8 +99,8 @@ for g = 1, #KEYS do
     end
   end
   local old = {}
-  if lo then old = redis.call('LRANGE', k, lo, hi) end
-  if len > keep then redis.call('LTRIM', k, len - keep, -1) end
+  if lo then old = redis.call('LRANGE', k, lag + lo, lag + hi) end
+  if len - lag > keep then redis.call('LTRIM', k, len - keep, -1) end
   redis.call('PEXPIRE', k, window_ms + 1000)
   for i = 1, n do
     local at = out[base + 2 * i]
