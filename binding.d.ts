@@ -77,30 +77,18 @@ export declare class Gate {
    */
   get inlineAsync(): boolean
   /**
-   * Registers the gate for the free function `evaluateFast` with the TS layer's shared
-   * `Float64Array` (layouts: `context::fast_in`, `verdict::fast_out`); returns the handle.
+   * Registers the gate for the free functions `evaluateFast`, `evaluateSubmit` and
+   * `flushSubmitted` with the TS layer's shared `Float64Array` (layouts:
+   * `context::fast_in`, `verdict::fast_out`); returns the handle. Called again, it moves
+   * the `evaluateAsync` queue to the new handle.
    */
   attachScratch(buf: Float64Array): number
   /**
    * The function `evaluateSubmit` results are delivered to, in batches
-   * (one string, or `[string, raws]`; see `dispatch.rs`). Replaces any earlier one.
+   * (one string, or `[string, raws]`; see `dispatch.rs`). Replaces any earlier one. Needs
+   * `attachScratch` first (the queue lives in the fast path's entry).
    */
   attachCompletion(callback: (batch: string | [text: string, raws: Array<ReturnType<Gate['evaluateRaw']>>]) => void): void
-  /**
-   * `evaluateFast`'s input (same scratch layout and `text`), queued for evaluation on the
-   * tokio runtime; it starts at the next `flushSubmitted` and its verdict goes to the
-   * `attachCompletion` callback under `id`. Argument errors throw here, synchronously.
-   */
-  evaluateSubmit(id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null): void
-  /**
-   * Starts every evaluation submitted since the last flush. The TS layer calls this at the
-   * end of each tick (a microtask) and whenever a group of evaluations is waiting (see
-   * `START_GROUP_AT` in src/gate.ts), so the evaluations submitted together start as one
-   * unit: on the event-loop runtime one task whose Redis calls go out before this returns;
-   * on the thread pool one wake-up of its worker. Either way hits for the same rate-limit
-   * lane land in the same Redis call (kavach-redis `coalesce.rs`).
-   */
-  flushSubmitted(): void
   /** Synchronous evaluation (in-process stores only): one boundary crossing. */
   evaluate(ctx: EvaluateOptions): Verdict
   /**
@@ -519,11 +507,28 @@ export interface EvaluateOptions {
 }
 
 /**
+ * `evaluateFast`'s input (same scratch layout and `text`), queued for evaluation; it starts
+ * at the next `flushSubmitted` and its verdict goes to the gate's `attachCompletion`
+ * callback under `id`. Argument errors throw here, synchronously.
+ */
+export declare function evaluateSubmit(handle: number, id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null): void
+
+/**
  * Internal (tests, diagnostics): whether this JS thread runs the event-loop runtime, so that
  * `evaluateAsync` on Redis-only gates skips the thread pool. False off the main thread and
  * where unsupported (see the module docs).
  */
 export declare function eventLoopRuntimeActive(): boolean
+
+/**
+ * Starts every evaluation the gate `handle` submitted since the last flush. The TS layer
+ * calls this at the end of each tick (a microtask) and whenever a group of evaluations is
+ * waiting (see `START_GROUP_AT` in src/gate.ts), so the evaluations submitted together start
+ * as one unit: on the event-loop runtime one task whose Redis calls go out before this
+ * returns; on the thread pool one wake-up of its worker. Either way hits for the same
+ * rate-limit lane land in the same Redis call (kavach-redis `coalesce.rs`).
+ */
+export declare function flushSubmitted(handle: number): void
 
 /** Options for every gate factory. All optional. */
 export interface GateOptions {

@@ -851,5 +851,7 @@ module.exports.RedisSessionStore = nativeBinding.RedisSessionStore
 module.exports.SecureChannel = nativeBinding.SecureChannel
 module.exports.SignedAuditChain = nativeBinding.SignedAuditChain
 module.exports.evaluateFast = nativeBinding.evaluateFast
+module.exports.evaluateSubmit = nativeBinding.evaluateSubmit
 module.exports.eventLoopRuntimeActive = nativeBinding.eventLoopRuntimeActive
+module.exports.flushSubmitted = nativeBinding.flushSubmitted
 module.exports.spawnInvalidationListener = nativeBinding.spawnInvalidationListener

@@ -7,7 +7,7 @@ import { extname } from 'node:path'
 
 import { ActionContext } from './context.js'
 import { IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
-import { NativeGate, evaluateFast } from './native.js'
+import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import type { EvaluateOptions, LiftScope, Verdict } from './native.js'
 import { type GateOptions, type PolicySetInput, validateGateOptions } from './options.js'
@@ -235,7 +235,7 @@ export class Gate {
   readonly #flush = (): void => {
     this.#flushQueued = false
     this.#unflushed = 0
-    this.native.flushSubmitted()
+    flushSubmitted(this.#handle)
   }
 
   private constructor(nativeGate: NativeGate) {
@@ -315,7 +315,7 @@ export class Gate {
       }
       const id = takeId()
       try {
-        this.native.evaluateSubmit(id, text, o.roles, extras(o))
+        evaluateSubmit(this.#handle, id, text, o.roles, extras(o))
       } catch (e) {
         release(id)
         throw e
@@ -327,7 +327,7 @@ export class Gate {
       })
       if (++this.#unflushed >= START_GROUP_AT) {
         this.#unflushed = 0
-        this.native.flushSubmitted()
+        flushSubmitted(this.#handle)
       } else if (!this.#flushQueued) {
         // The rest of this tick's evaluations start together, in one Redis call.
         this.#flushQueued = true
@@ -381,7 +381,7 @@ export class Gate {
     // The native side drops its completion channel (evaluations in flight still resolve);
     // a later evaluateAsync attaches a new one. Evaluations submitted in this tick start
     // first, as they would have without the close.
-    this.native.flushSubmitted()
+    flushSubmitted(this.#handle)
     this.#attached = false
     return nativeAsync(() => this.native.close())
   }

@@ -14,12 +14,15 @@ use napi_derive::napi;
 
 use crate::context::{from_fast, ContextExtras, RawText, Scratch};
 use crate::error::{codes, to_js, CoreResultExt, Result};
+use crate::submit::Queue;
 use crate::verdict::{fits_fast, to_raw, write_fast};
 
 /// A gate as the fast path sees it.
 pub struct Entry {
     pub gate: Arc<kavach_core::gate::Gate>,
     pub scratch: Scratch,
+    /// `evaluateAsync`'s submissions (`submit.rs`).
+    pub queue: Queue,
 }
 
 #[derive(Default)]
@@ -63,7 +66,7 @@ pub fn unregister(handle: u32) {
     });
 }
 
-fn entry(handle: u32) -> Result<Rc<Entry>> {
+pub fn entry(handle: u32) -> Result<Rc<Entry>> {
     GATES
         .with_borrow(|r| r.slots.get(handle as usize).and_then(Clone::clone))
         .ok_or_else(|| to_js(codes::INTERNAL, "unknown gate handle"))

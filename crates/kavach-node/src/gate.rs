@@ -9,14 +9,11 @@ use kavach_core::ActionContext;
 use napi::bindgen_prelude::{Array, Float64Array, Function, PromiseRaw, Unknown};
 use napi::Env;
 use napi_derive::napi;
-use parking_lot::Mutex;
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::context::{
-    from_fast, from_parts, scope_target, ContextExtras, EvaluateOptions, RawText, Scratch,
-};
+use crate::context::{from_parts, scope_target, ContextExtras, EvaluateOptions, Scratch};
 use crate::dispatch::{Batch, Dispatcher};
 use crate::error::{codes, to_js};
 use crate::error::{invalid_argument, CoreResultExt, Result};
@@ -24,6 +21,7 @@ use crate::event_loop::EventLoopRuntime;
 use crate::fast::{self, Entry};
 use crate::options::{into_config, ms, GateOptions};
 use crate::policy_value::to_value;
+use crate::submit::Queue;
 use crate::verdict::{to_raw, Verdict};
 
 /// Which revocation to undo.
@@ -42,25 +40,11 @@ pub struct Gate {
     /// In-process stores, no signer, no audit sink: an evaluation is microseconds of CPU, so
     /// `evaluateAsync` may answer from the sync path instead of a trip through tokio.
     inline_async: bool,
-    /// Network stores but nothing CPU-heavy (no signer, no audit sink): `evaluateAsync` runs
-    /// on the JS thread's event-loop runtime (`event_loop`), so Redis I/O costs no thread hops.
-    /// Signing and audit gates stay on the multi-thread runtime, off the event loop.
+    /// Network stores but nothing CPU-heavy: see `submit::Queue`.
     loop_async: bool,
-    /// The fast path's registration (`attachScratch`): handle and shared numbers.
+    /// The fast path's registration (`attachScratch`): handle, shared numbers and the
+    /// `evaluateAsync` queue (`submit.rs`).
     fast: Option<(u32, Rc<Entry>)>,
-    /// Where `evaluateSubmit` results go (`attachCompletion`); taken by `close`.
-    dispatcher: Mutex<Option<Arc<Dispatcher>>>,
-    /// Submitted evaluations waiting for `flushSubmitted` (see there).
-    submitted: Mutex<Vec<Submitted>>,
-}
-
-/// One `evaluateSubmit` call: its id, its context and where its verdict goes.
-type Submitted = (u32, ActionContext, Arc<Dispatcher>);
-
-/// Evaluates one submitted call and hands its verdict to its dispatcher.
-async fn run_submitted(gate: Arc<kavach_core::gate::Gate>, (id, ctx, dispatcher): Submitted) {
-    let verdict = gate.evaluate(&ctx).await;
-    dispatcher.complete(id, verdict);
 }
 
 #[napi]
@@ -96,8 +80,6 @@ impl Gate {
             inner,
             manual_clock: converted.manual_clock,
             fast: None,
-            dispatcher: Mutex::new(None),
-            submitted: Mutex::new(Vec::new()),
         })
     }
 
@@ -108,16 +90,21 @@ impl Gate {
         self.inline_async
     }
 
-    /// Registers the gate for the free function `evaluateFast` with the TS layer's shared
-    /// `Float64Array` (layouts: `context::fast_in`, `verdict::fast_out`); returns the handle.
+    /// Registers the gate for the free functions `evaluateFast`, `evaluateSubmit` and
+    /// `flushSubmitted` with the TS layer's shared `Float64Array` (layouts:
+    /// `context::fast_in`, `verdict::fast_out`); returns the handle. Called again, it moves
+    /// the `evaluateAsync` queue to the new handle.
     #[napi]
     pub fn attach_scratch(&mut self, buf: Float64Array) -> Result<u32> {
-        if let Some((h, _)) = self.fast.take() {
+        let queue = Queue::new(self.loop_async);
+        if let Some((h, old)) = self.fast.take() {
             fast::unregister(h);
+            queue.take_over(&old.queue);
         }
         let entry = Rc::new(Entry {
             gate: self.inner.clone(),
             scratch: Scratch::new(buf),
+            queue,
         });
         let h = fast::register(entry.clone())?;
         self.fast = Some((h, entry));
@@ -125,78 +112,25 @@ impl Gate {
     }
 
     /// The function `evaluateSubmit` results are delivered to, in batches
-    /// (one string, or `[string, raws]`; see `dispatch.rs`). Replaces any earlier one.
+    /// (one string, or `[string, raws]`; see `dispatch.rs`). Replaces any earlier one. Needs
+    /// `attachScratch` first (the queue lives in the fast path's entry).
     #[napi(
         ts_args_type = "callback: (batch: string | [text: string, raws: Array<ReturnType<Gate['evaluateRaw']>>]) => void"
     )]
     pub fn attach_completion(&self, env: &Env, callback: Function<'_, Batch, ()>) -> Result<()> {
-        let direct = self.loop_async && EventLoopRuntime::current(env).is_some();
+        let entry = self.entry()?;
+        let direct = entry.queue.loop_async() && EventLoopRuntime::current(env).is_some();
         let d = Dispatcher::new(env, &callback, direct)
             .map_err(|e| to_js(codes::INTERNAL, e.reason))?;
-        *self.dispatcher.lock() = Some(d);
+        entry.queue.attach(d);
         Ok(())
     }
 
-    fn scratch(&self) -> Result<&Scratch> {
+    fn entry(&self) -> Result<&Rc<Entry>> {
         self.fast
             .as_ref()
-            .map(|(_, e)| &e.scratch)
+            .map(|(_, e)| e)
             .ok_or_else(|| to_js(codes::INTERNAL, "attachScratch was not called"))
-    }
-
-    /// `evaluateFast`'s input (same scratch layout and `text`), queued for evaluation on the
-    /// tokio runtime; it starts at the next `flushSubmitted` and its verdict goes to the
-    /// `attachCompletion` callback under `id`. Argument errors throw here, synchronously.
-    #[napi(
-        ts_args_type = "id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null"
-    )]
-    pub fn evaluate_submit(
-        &self,
-        id: u32,
-        text: RawText,
-        roles: Option<Vec<String>>,
-        extras: Option<ContextExtras>,
-    ) -> Result<()> {
-        let ctx = from_fast(self.scratch()?, &text, roles, extras)?;
-        let dispatcher = self
-            .dispatcher
-            .lock()
-            .clone()
-            .ok_or_else(|| to_js(codes::INTERNAL, "attachCompletion was not called"))?;
-        self.submitted.lock().push((id, ctx, dispatcher));
-        Ok(())
-    }
-
-    /// Starts every evaluation submitted since the last flush. The TS layer calls this at the
-    /// end of each tick (a microtask) and whenever a group of evaluations is waiting (see
-    /// `START_GROUP_AT` in src/gate.ts), so the evaluations submitted together start as one
-    /// unit: on the event-loop runtime one task whose Redis calls go out before this returns;
-    /// on the thread pool one wake-up of its worker. Either way hits for the same rate-limit
-    /// lane land in the same Redis call (kavach-redis `coalesce.rs`).
-    #[napi]
-    pub fn flush_submitted(&self, env: &Env) {
-        let batch = std::mem::take(&mut *self.submitted.lock());
-        if batch.is_empty() {
-            return;
-        }
-        let gate = self.inner.clone();
-        if self.loop_async {
-            if let Some(rt) = EventLoopRuntime::current(env) {
-                rt.run_now(
-                    batch
-                        .into_iter()
-                        .map(|s| run_submitted(gate.clone(), s))
-                        .collect(),
-                );
-                return;
-            }
-        }
-        napi::bindgen_prelude::spawn(async move {
-            for s in batch {
-                // On the worker already: a local spawn, no wake-up.
-                tokio::spawn(run_submitted(gate.clone(), s));
-            }
-        });
     }
 
     /// Synchronous evaluation (in-process stores only): one boundary crossing.
@@ -334,7 +268,9 @@ impl Gate {
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         // In-flight evaluations keep their own handle and still resolve; the threadsafe function
         // is released with the last of them.
-        self.dispatcher.lock().take();
+        if let Some((_, e)) = &self.fast {
+            e.queue.detach();
+        }
         let gate = self.inner.clone();
         env.spawn_future(async move {
             gate.close();

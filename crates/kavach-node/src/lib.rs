@@ -18,6 +18,7 @@ mod options;
 mod policy_value;
 mod redis_stores;
 mod signer;
+mod submit;
 mod verdict;
 
 /// Runs once when Node loads the addon: one tokio runtime for every async call (Redis I/O,

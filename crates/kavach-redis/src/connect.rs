@@ -251,10 +251,12 @@ impl RedisConn {
         match &self.clients {
             Clients::Single(client) => {
                 // Few, short retries: the caller's command timeout bounds the wait anyway, and
-                // the next call tries again.
+                // the next call tries again. No response timeout of the crate's own: `run`
+                // bounds every command, and a second timer per command cost the JS thread a
+                // registration in tokio's timer wheel on every call.
                 let cfg = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(self.opts.command_timeout))
-                    .set_response_timeout(Some(self.opts.command_timeout))
+                    .set_response_timeout(None)
                     .set_number_of_retries(1)
                     .set_min_delay(Duration::from_millis(20))
                     .set_max_delay(Duration::from_millis(200));

@@ -23,6 +23,8 @@ use script::{HIT, MAX_HITS_PER_CALL};
 /// Entries kept for a plain `hit` (no limit): the largest limit the policy language allows,
 /// plus one, as in the in-process store. Beyond that exact counts stop mattering.
 const UNBOUNDED_KEEP: u64 = kavach_core::policy::schema::RATE_LIMIT_MAX + 1;
+/// A window's key outlives its newest hit by the window plus this.
+const EXPIRY_SLACK_MS: u64 = 1_000;
 
 pub struct RedisRateLimitStore {
     conn: Arc<RedisConn>,
@@ -104,7 +106,8 @@ async fn record(conn: Arc<RedisConn>, groups: Vec<(Group, usize)>) -> Result<Vec
                     .arg(group.window_ms)
                     .arg(max)
                     .arg(*n)
-                    .arg(keep);
+                    .arg(keep)
+                    .arg(group.window_ms.saturating_add(EXPIRY_SLACK_MS));
             }
             call.invoke_async(&mut c).await
         })

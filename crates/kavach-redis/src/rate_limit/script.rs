@@ -17,11 +17,18 @@
 //! expiry is still set on every call (window + 1 s after the newest hit), so an entry can
 //! never leave before its window ends, whatever mix of script versions ran on the key before.
 //!
+//! Every argument the script hands to `redis.call` is a string. Redis 7.0 turns a Lua number
+//! argument into a string with `%.17g`, which measured 1-2 µs per number here: the timestamp is
+//! built by concatenation (with a padding table, cheaper than `string.format`), the expiry
+//! comes from the caller as text, and the common case's LRANGE bounds are literals. Together
+//! with those two, one key at concurrency 1 went from 29.6-30.3 to 24.3-24.7 µs per script
+//! call (`INFO commandstats`, `scratch` loop of EVALSHA on one key, 2-vCPU AMD VM, 2026-12-04).
+//!
 //! KEYS[g]: group g's list (the same key may appear twice, for hits with another window or
-//! limit; groups run in order). ARGV[4g-3]: its window in ms. ARGV[4g-2]: its limit `max`, or
-//! '' for none. ARGV[4g-1]: how many hits to record. ARGV[4g]: how many entries to keep at
+//! limit; groups run in order). ARGV[5g-4]: its window in ms. ARGV[5g-3]: its limit `max`, or
+//! '' for none. ARGV[5g-2]: how many hits to record. ARGV[5g-1]: how many entries to keep at
 //! most (`max + 1` with a limit: enough to judge it, so memory stays bounded however hard a key
-//! is hammered). In a Redis Cluster a call carries one key (one slot); on a single server one
+//! is hammered). ARGV[5g]: the key's expiry in ms (the window + 1 s). In a Redis Cluster a call carries one key (one slot); on a single server one
 //! call may carry many keys (see `coalesce.rs`).
 //!
 //! Returns, group after group, `{count, frees}` per hit: the hit's count within the window
@@ -42,37 +49,44 @@ pub const MAX_HITS_PER_CALL: usize = 256;
 /// expired. Older entries are read only for a hit over its limit.
 const HIT_LUA: &str = r"
 local LINGER = 4
+-- Zeros that pad TIME's microseconds (1 to 6 digits) to 6.
+local PAD = {'00000', '0000', '000', '00', '0', ''}
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local stamp = t[1] .. string.format('%06d', tonumber(t[2]))
+local now = t[1] * 1000000 + t[2]
+local stamp = t[1] .. PAD[#t[2]] .. t[2]
 local out = {}
 for g = 1, #KEYS do
   local k = KEYS[g]
-  local window_ms = tonumber(ARGV[4 * g - 3])
+  local window_ms = tonumber(ARGV[5 * g - 4])
   local window = window_ms * 1000
-  local max = nil
-  if ARGV[4 * g - 2] ~= '' then max = tonumber(ARGV[4 * g - 2]) end
-  local n = tonumber(ARGV[4 * g - 1])
-  local keep = tonumber(ARGV[4 * g])
+  local max = tonumber(ARGV[5 * g - 3])
+  local n = tonumber(ARGV[5 * g - 2])
+  local keep = tonumber(ARGV[5 * g - 1])
   local cutoff = now - window
   local chunk = n + LINGER
-  local heads = redis.call('LRANGE', k, 0, chunk - 1)
+  local heads
+  if n == 1 then
+    -- chunk - 1 for one hit, as a literal (see the module docs).
+    heads = redis.call('LRANGE', k, '0', '4')
+  else
+    heads = redis.call('LRANGE', k, '0', tostring(chunk - 1))
+  end
   -- d: expired entries at the head of the list.
   local d = 0
   while true do
     local m = #heads
     while d < m and tonumber(heads[d + 1]) <= cutoff do d = d + 1 end
     if d < m or m < chunk then break end
-    redis.call('LTRIM', k, d, -1)
+    redis.call('LTRIM', k, tostring(d), '-1')
     if chunk < 1024 then chunk = chunk * 2 end
-    heads = redis.call('LRANGE', k, 0, chunk - 1)
+    heads = redis.call('LRANGE', k, '0', tostring(chunk - 1))
     d = 0
   end
   -- head: the oldest unexpired entry (nil if none); lag: expired entries left before it.
   local head = heads[d + 1]
   local lag = d
   if d >= LINGER then
-    redis.call('LTRIM', k, d, -1)
+    redis.call('LTRIM', k, tostring(d), '-1')
     lag = 0
   end
   local len
@@ -99,10 +113,10 @@ for g = 1, #KEYS do
       if hi == nil or at > hi then hi = at end
     end
   end
-  local old = {}
-  if lo then old = redis.call('LRANGE', k, lag + lo, lag + hi) end
-  if len - lag > keep then redis.call('LTRIM', k, len - keep, -1) end
-  redis.call('PEXPIRE', k, window_ms + 1000)
+  local old
+  if lo then old = redis.call('LRANGE', k, tostring(lag + lo), tostring(lag + hi)) end
+  if len - lag > keep then redis.call('LTRIM', k, tostring(len - keep), '-1') end
+  redis.call('PEXPIRE', k, ARGV[5 * g])
   for i = 1, n do
     local at = out[base + 2 * i]
     local ts = now
@@ -118,3 +132,23 @@ return out
 ";
 
 pub static HIT: LazyLock<Script> = LazyLock::new(|| Script::new(HIT_LUA));
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::HIT_LUA;
+
+    #[test]
+    fn the_one_hit_chunk_literal_follows_linger() {
+        let linger: u32 = HIT_LUA
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("local LINGER = "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        // chunk - 1 with chunk = n + LINGER and n = 1.
+        let literal = format!("redis.call('LRANGE', k, '0', '{linger}')");
+        assert!(HIT_LUA.contains(&literal), "expected {literal}");
+    }
+}
