@@ -698,3 +698,47 @@ async fn hits_queued_behind_a_failed_call_fail_with_it() {
     let count = hit.expect("no recovery after CLIENT PAUSE").count;
     assert!(count >= 2, "count {count}");
 }
+
+/// `calls=` of `cmdstat_<name>` in `INFO commandstats` (0 when the command never ran).
+async fn command_calls(c: &mut redis::aio::MultiplexedConnection, name: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(c)
+        .await
+        .unwrap();
+    let prefix = format!("cmdstat_{name}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_lost_the_script_gets_its_source_once_and_counts_on() {
+    // A server of its own: SCRIPT FLUSH and the command counts must not touch other tests.
+    let server = Server::start(common::spare_port(), &[]).await;
+    let url = server.url();
+    let s = RedisRateLimitStore::connect(&url, Some("noscript"), ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(s.hit("k", 60_000).await.unwrap().count, 1);
+    let mut c = raw(&url).await;
+    // As after a restart, or a failover to a replica that never ran the script.
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    // The first call after the flush is answered NOSCRIPT and resent with the source; the
+    // count goes on where it was, and later calls use the cached script again.
+    assert_eq!(s.hit("k", 60_000).await.unwrap().count, 2);
+    assert_eq!(s.hit("k", 60_000).await.unwrap().count, 3);
+    assert_eq!(command_calls(&mut c, "eval").await, 1);
+    assert!(command_calls(&mut c, "evalsha").await >= 1);
+    s.close();
+    drop(server);
+}

@@ -168,7 +168,13 @@ impl Queues {
 type Answer = oneshot::Sender<Result<RateHit>>;
 
 /// Groups in order of first arrival, each with its waiters in arrival order.
-fn by_group(batch: Vec<Waiter>) -> (Vec<Group>, Vec<Vec<Answer>>) {
+fn by_group(mut batch: Vec<Waiter>) -> (Vec<Group>, Vec<Vec<Answer>>) {
+    // One waiter, the usual case at low concurrency: no index to build.
+    if batch.len() == 1 {
+        if let Some(w) = batch.pop() {
+            return (vec![w.group], vec![vec![w.answer]]);
+        }
+    }
     let mut groups: Vec<Group> = Vec::new();
     let mut answers: Vec<Vec<Answer>> = Vec::new();
     let mut index: HashMap<Group, usize> = HashMap::new();

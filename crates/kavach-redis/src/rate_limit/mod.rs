@@ -18,13 +18,8 @@ use crate::connect::{ConnectOptions, RedisConn};
 use crate::error::{RedisStoreError, Result};
 use crate::keys;
 use coalesce::{Group, Queues};
-use script::{HIT, MAX_HITS_PER_CALL};
-
-/// Entries kept for a plain `hit` (no limit): the largest limit the policy language allows,
-/// plus one, as in the in-process store. Beyond that exact counts stop mattering.
-const UNBOUNDED_KEEP: u64 = kavach_core::policy::schema::RATE_LIMIT_MAX + 1;
-/// A window's key outlives its newest hit by the window plus this.
-const EXPIRY_SLACK_MS: u64 = 1_000;
+use redis::{ErrorKind, ServerErrorKind};
+use script::{hit_call, Load, MAX_HITS_PER_CALL};
 
 pub struct RedisRateLimitStore {
     conn: Arc<RedisConn>,
@@ -98,18 +93,14 @@ impl RedisRateLimitStore {
 async fn record(conn: Arc<RedisConn>, groups: Vec<(Group, usize)>) -> Result<Vec<RateHit>> {
     let flat: Vec<i64> = conn
         .run(|mut c| async move {
-            let mut call = HIT.prepare_invoke();
-            for (group, n) in &groups {
-                let keep = group.max.map_or(UNBOUNDED_KEEP, |m| m.saturating_add(1));
-                let max = group.max.map(|m| m.to_string()).unwrap_or_default();
-                call.key(&group.redis_key)
-                    .arg(group.window_ms)
-                    .arg(max)
-                    .arg(*n)
-                    .arg(keep)
-                    .arg(group.window_ms.saturating_add(EXPIRY_SLACK_MS));
+            match hit_call(&groups, Load::Cached).query_async(&mut c).await {
+                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    hit_call(&groups, Load::WithSource)
+                        .query_async(&mut c)
+                        .await
+                }
+                answer => answer,
             }
-            call.invoke_async(&mut c).await
         })
         .await?;
     flat.chunks_exact(2)

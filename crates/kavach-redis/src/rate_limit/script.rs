@@ -37,7 +37,9 @@
 
 use std::sync::LazyLock;
 
-use redis::Script;
+use redis::{Cmd, Script};
+
+use super::coalesce::Group;
 
 /// Hits one script call records at most (Lua's `unpack` limit is far above this).
 pub const MAX_HITS_PER_CALL: usize = 256;
@@ -131,13 +133,57 @@ end
 return out
 ";
 
-pub static HIT: LazyLock<Script> = LazyLock::new(|| Script::new(HIT_LUA));
+/// For its SHA1 (EVALSHA).
+static HIT: LazyLock<Script> = LazyLock::new(|| Script::new(HIT_LUA));
+
+/// Entries kept for a plain `hit` (no limit): the largest limit the policy language allows,
+/// plus one, as in the in-process store. Beyond that exact counts stop mattering.
+const UNBOUNDED_KEEP: u64 = kavach_core::policy::schema::RATE_LIMIT_MAX + 1;
+/// A window's key outlives its newest hit by the window plus this.
+const EXPIRY_SLACK_MS: u64 = 1_000;
+
+/// How a call names the script.
+#[derive(Clone, Copy)]
+pub enum Load {
+    /// EVALSHA: the server has the script (the usual case).
+    Cached,
+    /// EVAL with the source, after the server answered NOSCRIPT (it caches it again).
+    WithSource,
+}
+
+/// The script call recording, for each `(group, n)` in order, `n` hits (argument layout in the
+/// module docs). Built straight into one command: no per-argument buffers on the hot path.
+pub fn hit_call(groups: &[(Group, usize)], load: Load) -> Cmd {
+    let mut cmd = match load {
+        Load::Cached => redis::cmd("EVALSHA"),
+        Load::WithSource => redis::cmd("EVAL"),
+    };
+    match load {
+        Load::Cached => cmd.arg(HIT.get_hash()),
+        Load::WithSource => cmd.arg(HIT_LUA),
+    };
+    cmd.arg(groups.len());
+    for (group, _) in groups {
+        cmd.arg(&group.redis_key);
+    }
+    for (group, n) in groups {
+        cmd.arg(group.window_ms);
+        match group.max {
+            Some(max) => cmd.arg(max),
+            None => cmd.arg(""),
+        };
+        cmd.arg(*n)
+            .arg(group.max.map_or(UNBOUNDED_KEEP, |m| m.saturating_add(1)))
+            .arg(group.window_ms.saturating_add(EXPIRY_SLACK_MS));
+    }
+    cmd
+}
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use super::HIT_LUA;
+    use super::*;
 
     #[test]
     fn the_one_hit_chunk_literal_follows_linger() {
@@ -150,5 +196,56 @@ mod tests {
         // chunk - 1 with chunk = n + LINGER and n = 1.
         let literal = format!("redis.call('LRANGE', k, '0', '{linger}')");
         assert!(HIT_LUA.contains(&literal), "expected {literal}");
+    }
+
+    fn group(key: &str, window_ms: u64, max: Option<u64>) -> Group {
+        Group {
+            redis_key: key.into(),
+            window_ms,
+            max,
+        }
+    }
+
+    fn args(cmd: &Cmd) -> Vec<String> {
+        cmd.args_iter()
+            .map(|a| match a {
+                redis::Arg::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_call_lists_the_keys_then_five_arguments_per_group() {
+        let groups = [
+            (group("kavach:rl:{a}", 2_000, Some(10)), 3),
+            (group("kavach:rl:{b}", 60_000, None), 1),
+        ];
+        let cached = args(&hit_call(&groups, Load::Cached));
+        let sha = HIT.get_hash().to_owned();
+        assert_eq!(
+            cached,
+            [
+                "EVALSHA",
+                sha.as_str(),
+                "2",
+                "kavach:rl:{a}",
+                "kavach:rl:{b}",
+                "2000",
+                "10",
+                "3",
+                "11",
+                "3000",
+                "60000",
+                "",
+                "1",
+                "1000001",
+                "61000",
+            ]
+        );
+        let with_source = args(&hit_call(&groups, Load::WithSource));
+        assert_eq!(with_source[0], "EVAL");
+        assert_eq!(with_source[1], HIT_LUA);
+        assert_eq!(with_source[2..], cached[2..]);
     }
 }
