@@ -20,9 +20,9 @@
 //! Every argument the script hands to `redis.call` is a string. Redis 7.0 turns a Lua number
 //! argument into a string with `%.17g`, which measured 1-2 µs per number here: the timestamp is
 //! built by concatenation (with a padding table, cheaper than `string.format`), the expiry
-//! comes from the caller as text, and the common case's LRANGE bounds are literals. Together
-//! with those two, one key at concurrency 1 went from 29.6-30.3 to 24.3-24.7 µs per script
-//! call (`INFO commandstats`, `scratch` loop of EVALSHA on one key, 2-vCPU AMD VM, 2026-12-04).
+//! comes from the caller as text, and the common case's LRANGE bounds are literals. With these,
+//! one key at concurrency 1 went from 29.6-30.3 to 24.3-24.7 µs per script
+//! call (`INFO commandstats` over a loop of EVALSHA on one key, 2-vCPU AMD VM, 2026-12-04).
 //!
 //! KEYS[g]: group g's list (the same key may appear twice, for hits with another window or
 //! limit; groups run in order). ARGV[5g-4]: its window in ms. ARGV[5g-3]: its limit `max`, or
