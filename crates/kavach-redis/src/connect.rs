@@ -20,8 +20,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, Value};
+use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, ServerErrorKind, Value};
 
+use crate::direct::{DirectConn, DirectTarget, Reply};
 use crate::error::{RedisStoreError, Result};
 
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -158,6 +159,60 @@ impl ConnectionLike for Conn {
     }
 }
 
+/// How a script call names its script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptLoad {
+    /// EVALSHA: the server has the script (the usual case).
+    Cached,
+    /// EVAL with the source, after the server answered NOSCRIPT (it caches it again).
+    WithSource,
+}
+
+/// The direct connection for script calls on a single server over TCP (`direct`), built on
+/// first use and rebuilt after it breaks or times out `REBUILD_AFTER_FAILURES` times in a row.
+struct DirectSlot {
+    target: DirectTarget,
+    conn: parking_lot::Mutex<Option<Arc<DirectConn>>>,
+    /// Single flight for (re)connecting.
+    building: tokio::sync::Mutex<()>,
+    failures: AtomicU32,
+}
+
+impl DirectSlot {
+    async fn current(&self) -> Result<Arc<DirectConn>> {
+        if let Some(c) = self.usable() {
+            return Ok(c);
+        }
+        let _guard = self.building.lock().await;
+        if let Some(c) = self.usable() {
+            return Ok(c);
+        }
+        let conn = Arc::new(
+            DirectConn::connect(&self.target)
+                .await
+                .map_err(|e| RedisStoreError::Unavailable(e.to_string()))?,
+        );
+        *self.conn.lock() = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// The connection unless it broke (a broken one is dropped here).
+    fn usable(&self) -> Option<Arc<DirectConn>> {
+        let mut slot = self.conn.lock();
+        if slot.as_ref().is_some_and(|c| c.broken().is_some()) {
+            slot.take();
+        }
+        slot.clone()
+    }
+
+    fn note_failure(&self) {
+        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= REBUILD_AFTER_FAILURES {
+            self.failures.store(0, Ordering::Relaxed);
+            self.conn.lock().take();
+        }
+    }
+}
+
 enum Clients {
     Single(redis::Client),
     Cluster(Box<ClusterClient>),
@@ -173,6 +228,8 @@ pub struct RedisConn {
     rebuilding: tokio::sync::Mutex<()>,
     failures: AtomicU32,
     closed: AtomicBool,
+    /// Script calls on a single server over TCP (see `script_ints`).
+    direct: Option<DirectSlot>,
 }
 
 impl RedisConn {
@@ -197,7 +254,19 @@ impl RedisConn {
                     .map_err(|e| invalid_url(url, e))?,
             )),
         };
+        let direct = match &clients {
+            Clients::Single(client) => {
+                DirectTarget::from_info(client.get_connection_info()).map(|target| DirectSlot {
+                    target,
+                    conn: parking_lot::Mutex::new(None),
+                    building: tokio::sync::Mutex::new(()),
+                    failures: AtomicU32::new(0),
+                })
+            }
+            Clients::Cluster(_) => None,
+        };
         let this = Arc::new(Self {
+            direct,
             target,
             clients,
             opts: opts.clone(),
@@ -320,6 +389,66 @@ impl RedisConn {
         }
     }
 
+    /// A script call answered by an array of integers (the rate-limit script). `call(load)`
+    /// builds it; after NOSCRIPT it is sent once more with the source. On a single server
+    /// over TCP it goes over the direct connection (`direct`), otherwise through the redis
+    /// crate like every other command. Bounded by the command timeout either way.
+    pub async fn script_ints(&self, call: impl Fn(ScriptLoad) -> Cmd) -> Result<Vec<i64>> {
+        let Some(slot) = &self.direct else {
+            return self
+                .run(|mut c| async move {
+                    match call(ScriptLoad::Cached).query_async(&mut c).await {
+                        Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                            call(ScriptLoad::WithSource).query_async(&mut c).await
+                        }
+                        answer => answer,
+                    }
+                })
+                .await;
+        };
+        if self.closed.load(Ordering::Acquire) {
+            return Err(RedisStoreError::Closed);
+        }
+        let work = async {
+            let conn = slot.current().await?;
+            let mut reply = conn
+                .call(&call(ScriptLoad::Cached).get_packed_command())
+                .await;
+            if matches!(&reply, Ok(Reply::Error(e)) if e.starts_with("NOSCRIPT")) {
+                reply = conn
+                    .call(&call(ScriptLoad::WithSource).get_packed_command())
+                    .await;
+            }
+            match reply {
+                Ok(Reply::Ints(v)) => Ok(v),
+                // A server error (say WRONGTYPE under our key): the connection is fine.
+                Ok(Reply::Error(e)) => Err(RedisStoreError::Unavailable(e)),
+                Ok(Reply::Status(s)) => Err(RedisStoreError::Protocol(s)),
+                Err(why) => Err(RedisStoreError::Unavailable(why)),
+            }
+        };
+        match tokio::time::timeout(self.opts.command_timeout, work).await {
+            Ok(answer) => {
+                if answer.is_ok() {
+                    slot.failures.store(0, Ordering::Relaxed);
+                }
+                answer
+            }
+            Err(_) => {
+                slot.note_failure();
+                Err(RedisStoreError::CommandTimeout(self.opts.command_timeout))
+            }
+        }
+    }
+
+    /// Opens the direct connection now (if this connection has one), so the first script
+    /// call does not pay for it; a failure here is left to the first call to retry.
+    pub async fn warm_up_scripts(&self) {
+        if let Some(slot) = &self.direct {
+            let _ = tokio::time::timeout(self.opts.connect_timeout, slot.current()).await;
+        }
+    }
+
     fn note_failure(&self) {
         if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= REBUILD_AFTER_FAILURES {
             self.failures.store(0, Ordering::Relaxed);
@@ -331,6 +460,9 @@ impl RedisConn {
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.slot.lock().take();
+        if let Some(d) = &self.direct {
+            d.conn.lock().take();
+        }
     }
 
     /// True for a Redis Cluster connection (a script may then touch one slot only).

@@ -9,6 +9,7 @@
 
 pub mod broadcaster;
 pub mod connect;
+mod direct;
 pub mod error;
 mod keys;
 mod known;
@@ -19,7 +20,7 @@ pub mod session;
 pub use broadcaster::{
     BroadcasterOptions, RedisBroadcaster, DEFAULT_CHANNEL, DEFAULT_REVOCATION_TTL_SECONDS,
 };
-pub use connect::{ConnectOptions, RedisConn, Target};
+pub use connect::{ConnectOptions, RedisConn, ScriptLoad, Target};
 pub use error::RedisStoreError;
 pub use rate_limit::RedisRateLimitStore;
 pub use session::RedisSessionStore;

@@ -742,3 +742,49 @@ async fn a_server_that_lost_the_script_gets_its_source_once_and_counts_on() {
     s.close();
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urls_with_a_password_and_a_database_count_in_that_database() {
+    let server = Server::start(common::spare_port(), &[]).await;
+    let port = server.port;
+    let mut admin = raw(&server.url()).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("s3cret")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://:s3cret@127.0.0.1:{port}/3");
+    let s = RedisRateLimitStore::connect(&url, Some("auth"), ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(s.hit("k", 60_000).await.unwrap().count, 1);
+    assert_eq!(s.hit("k", 60_000).await.unwrap().count, 2);
+    // A user name too (Redis 6 ACL form), same database, same window.
+    let with_user = format!("redis://default:s3cret@127.0.0.1:{port}/3");
+    let s2 = RedisRateLimitStore::connect(&with_user, Some("auth"), ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(s2.hit("k", 60_000).await.unwrap().count, 3);
+
+    let key = s.key_for("k");
+    let mut db3 = raw(&url).await;
+    assert_eq!(db3.llen::<_, i64>(&key).await.unwrap(), 3);
+    let mut db0 = raw(&format!("redis://:s3cret@127.0.0.1:{port}/0")).await;
+    assert!(
+        !db0.exists::<_, bool>(&key).await.unwrap(),
+        "written to db 0"
+    );
+
+    let wrong = format!("redis://:nope@127.0.0.1:{port}/3");
+    let err = RedisRateLimitStore::connect(&wrong, Some("auth"), ConnectOptions::default())
+        .await
+        .err()
+        .expect("a wrong password must not connect");
+    assert_eq!(err.code(), "STORE_UNAVAILABLE", "{err}");
+    assert!(!err.to_string().contains("nope"), "{err}");
+    s.close();
+    s2.close();
+    drop(server);
+}

@@ -18,8 +18,7 @@ use crate::connect::{ConnectOptions, RedisConn};
 use crate::error::{RedisStoreError, Result};
 use crate::keys;
 use coalesce::{Group, Queues};
-use redis::{ErrorKind, ServerErrorKind};
-use script::{hit_call, Load, MAX_HITS_PER_CALL};
+use script::{hit_call, MAX_HITS_PER_CALL};
 
 pub struct RedisRateLimitStore {
     conn: Arc<RedisConn>,
@@ -31,6 +30,7 @@ impl RedisRateLimitStore {
     pub async fn connect(url: &str, prefix: Option<&str>, opts: ConnectOptions) -> Result<Self> {
         let prefix = keys::validate_prefix(prefix)?;
         let conn = RedisConn::connect(url, opts).await?;
+        conn.warm_up_scripts().await;
         Ok(Self {
             conn,
             prefix,
@@ -91,18 +91,7 @@ impl RedisRateLimitStore {
 
 /// One script call recording, for each `(group, n)` in order, `n` hits.
 async fn record(conn: Arc<RedisConn>, groups: Vec<(Group, usize)>) -> Result<Vec<RateHit>> {
-    let flat: Vec<i64> = conn
-        .run(|mut c| async move {
-            match hit_call(&groups, Load::Cached).query_async(&mut c).await {
-                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                    hit_call(&groups, Load::WithSource)
-                        .query_async(&mut c)
-                        .await
-                }
-                answer => answer,
-            }
-        })
-        .await?;
+    let flat = conn.script_ints(|load| hit_call(&groups, load)).await?;
     flat.chunks_exact(2)
         .map(|pair| {
             let count = u64::try_from(pair[0])

@@ -40,6 +40,7 @@ use std::sync::LazyLock;
 use redis::{Cmd, Script};
 
 use super::coalesce::Group;
+use crate::connect::ScriptLoad as Load;
 
 /// Hits one script call records at most (Lua's `unpack` limit is far above this).
 pub const MAX_HITS_PER_CALL: usize = 256;
@@ -141,15 +142,6 @@ static HIT: LazyLock<Script> = LazyLock::new(|| Script::new(HIT_LUA));
 const UNBOUNDED_KEEP: u64 = kavach_core::policy::schema::RATE_LIMIT_MAX + 1;
 /// A window's key outlives its newest hit by the window plus this.
 const EXPIRY_SLACK_MS: u64 = 1_000;
-
-/// How a call names the script.
-#[derive(Clone, Copy)]
-pub enum Load {
-    /// EVALSHA: the server has the script (the usual case).
-    Cached,
-    /// EVAL with the source, after the server answered NOSCRIPT (it caches it again).
-    WithSource,
-}
 
 /// The script call recording, for each `(group, n)` in order, `n` hits (argument layout in the
 /// module docs). Built straight into one command: no per-argument buffers on the hot path.
