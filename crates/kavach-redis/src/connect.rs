@@ -179,7 +179,9 @@ struct DirectSlot {
 }
 
 impl DirectSlot {
-    async fn current(&self) -> Result<Arc<DirectConn>> {
+    /// The connection, built if there is none; `closed` (the owner's `close()`) stops a
+    /// rebuild, so nothing reconnects behind a closed store.
+    async fn current(&self, closed: &AtomicBool) -> Result<Arc<DirectConn>> {
         if let Some(c) = self.usable() {
             return Ok(c);
         }
@@ -187,12 +189,20 @@ impl DirectSlot {
         if let Some(c) = self.usable() {
             return Ok(c);
         }
+        if closed.load(Ordering::Acquire) {
+            return Err(RedisStoreError::Closed);
+        }
         let conn = Arc::new(
             DirectConn::connect(&self.target)
                 .await
                 .map_err(|e| RedisStoreError::Unavailable(e.to_string()))?,
         );
-        *self.conn.lock() = Some(conn.clone());
+        let mut slot = self.conn.lock();
+        // `close()` takes the slot under this lock after setting `closed`.
+        if closed.load(Ordering::Acquire) {
+            return Err(RedisStoreError::Closed);
+        }
+        *slot = Some(conn.clone());
         Ok(conn)
     }
 
@@ -410,7 +420,7 @@ impl RedisConn {
             return Err(RedisStoreError::Closed);
         }
         let work = async {
-            let conn = slot.current().await?;
+            let conn = slot.current(&self.closed).await?;
             let mut reply = conn
                 .call(&call(ScriptLoad::Cached).get_packed_command())
                 .await;
@@ -445,7 +455,8 @@ impl RedisConn {
     /// call does not pay for it; a failure here is left to the first call to retry.
     pub async fn warm_up_scripts(&self) {
         if let Some(slot) = &self.direct {
-            let _ = tokio::time::timeout(self.opts.connect_timeout, slot.current()).await;
+            let _ =
+                tokio::time::timeout(self.opts.connect_timeout, slot.current(&self.closed)).await;
         }
     }
 

@@ -788,3 +788,35 @@ async fn urls_with_a_password_and_a_database_count_in_that_database() {
     s2.close();
     drop(server);
 }
+
+/// Client connections the server has open, the caller's own included.
+async fn connected_clients(c: &mut redis::aio::MultiplexedConnection) -> usize {
+    let list: String = redis::cmd("CLIENT").arg("LIST").query_async(c).await.unwrap();
+    list.lines().filter(|l| !l.trim().is_empty()).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_rate_store_refuses_and_releases_its_connections() {
+    let server = Server::start(common::spare_port(), &[]).await;
+    let mut admin = raw(&server.url()).await;
+    let alone = connected_clients(&mut admin).await;
+    let s = RedisRateLimitStore::connect(&server.url(), Some("close"), fast())
+        .await
+        .unwrap();
+    assert_eq!(s.hit("k", 60_000).await.unwrap().count, 1);
+    assert!(connected_clients(&mut admin).await > alone);
+    s.close();
+    let err = s.hit_window("k", 60_000, None).await.unwrap_err();
+    assert_eq!(err, RedisStoreError::Closed);
+    // Nothing reconnects behind the closed store, and what it had is let go.
+    let mut released = false;
+    for _ in 0..40 {
+        if connected_clients(&mut admin).await == alone {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(released, "connections left open after close()");
+    drop(server);
+}
