@@ -791,7 +791,11 @@ async fn urls_with_a_password_and_a_database_count_in_that_database() {
 
 /// Client connections the server has open, the caller's own included.
 async fn connected_clients(c: &mut redis::aio::MultiplexedConnection) -> usize {
-    let list: String = redis::cmd("CLIENT").arg("LIST").query_async(c).await.unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(c)
+        .await
+        .unwrap();
     list.lines().filter(|l| !l.trim().is_empty()).count()
 }
 
