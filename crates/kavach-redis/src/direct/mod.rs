@@ -31,8 +31,7 @@ use tokio::task::AbortHandle;
 pub use resp::Reply;
 
 /// Where a direct connection goes, read from a URL the redis crate parsed; None for anything
-/// this module does not speak (TLS, Unix sockets, RESP3).
-#[derive(Debug, Clone)]
+/// this module does not speak (TLS, Unix sockets, RESP3). No `Debug`: it holds the password.
 pub struct DirectTarget {
     host: String,
     port: u16,
