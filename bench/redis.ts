@@ -2,19 +2,24 @@
 // ioredis, same Redis, same run: p50/p99 latency and throughput at concurrency 1, 16, 64, all
 // callers on one key (the bench the issue asks for), plus 64 callers on 64 distinct keys (where
 // kavach cannot share a script call between concurrent hits of one key).
-// The two libraries alternate in short rounds (bench/rounds.ts).
+// The two libraries alternate in short rounds (bench/rounds.ts). Each row also has the CPU
+// time per call of the JS thread and of the Redis server's main thread (bench/cpu.ts; the
+// server column only for a Redis on this machine).
 // Runs alone (`npx tsx bench/redis.ts`) or from `npm run bench` (exports `runBench`).
 // Redis: KAVACH_REDIS_URL or redis://127.0.0.1:6379.
 
 import Redis from 'ioredis'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 
+import { readFileSync } from 'node:fs'
+
 import { Gate, RedisRateLimitStore, type EvaluateOptions } from '../index'
+import { CpuTally, jsThreadCpu, threadCpu, type CpuClock } from './cpu'
 import { newPool, timeAsync, toRow } from './rounds'
 import type { BenchRow } from './run'
 import { printRows } from './table'
 
-const URL = process.env.KAVACH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const REDIS_URL = process.env.KAVACH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** Time per (library, case) cell, split into ROUNDS alternating rounds, after a warm-up. */
 const CELL_MS = Number(process.env.KAVACH_BENCH_MS ?? 3_000)
 const ROUNDS = 3
@@ -34,9 +39,24 @@ const CASES: Case[] = [
   { label: 'concurrency 64, 64 distinct keys', concurrency: 64, caller: (loop) => `agent-bench-${loop}` },
 ]
 
+/**
+ * The Redis server's main thread (where it runs commands and scripts), when the server is on
+ * this machine: a loopback URL, and the process id it reports is a redis-server here.
+ */
+async function redisServerCpu(client: Redis): Promise<CpuClock> {
+  const unknown: CpuClock = () => undefined
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(new URL(REDIS_URL).hostname)) return unknown
+  const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1])
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('redis-server') ? threadCpu(pid) : unknown
+  } catch {
+    return unknown
+  }
+}
+
 export async function runBench(): Promise<BenchRow[]> {
   const run = `bench-${process.pid}-${Date.now().toString(36)}`
-  const store = await RedisRateLimitStore.connect(URL, { prefix: run })
+  const store = await RedisRateLimitStore.connect(REDIS_URL, { prefix: run })
   // A limit far above what the bench reaches, so every call does the full check and permits:
   // 1,000,000 (the largest `max`) per 2 s allows 500k/s on one key.
   const gate = Gate.fromObject(
@@ -47,8 +67,9 @@ export async function runBench(): Promise<BenchRow[]> {
   const first = await gate.evaluateAsync(ctx('agent-bench'))
   if (!first.isPermit) throw new Error(`bench context must be permitted, got ${first.code}: ${first.reason}`)
 
-  const ioredis = new Redis(URL, { enableOfflineQueue: true })
+  const ioredis = new Redis(REDIS_URL, { enableOfflineQueue: true })
   const limiter = new RateLimiterRedis({ storeClient: ioredis, keyPrefix: `${run}-rlf`, points: 1_000_000, duration: 2 })
+  const clocks = { 'JS thread': jsThreadCpu, 'Redis server': await redisServerCpu(ioredis) }
   const contexts = Array.from({ length: 64 }, (_, i) => [ctx(`agent-bench-${i}`), ctx('agent-bench')] as const)
 
   const kavach = async (c: Case, loop: number): Promise<void> => {
@@ -61,8 +82,8 @@ export async function runBench(): Promise<BenchRow[]> {
 
   const rows: BenchRow[] = []
   for (const c of CASES) {
-    const ours = newPool()
-    const theirs = newPool()
+    const ours = newPool(new CpuTally(clocks))
+    const theirs = newPool(new CpuTally(clocks))
     // Warm-up (connections, JIT, script cache), then alternate.
     await timeAsync(newPool(), c.concurrency, 300, (loop) => kavach(c, loop))
     await timeAsync(newPool(), c.concurrency, 300, (loop) => rlf(c, loop))

@@ -13,6 +13,8 @@ export interface BenchRow {
   p99us: number
   opsPerSec: number
   samples: number
+  /** CPU time per operation (µs) by clock (bench/cpu.ts), where the bench measures it. */
+  cpuUsPerOp?: Record<string, number | undefined>
 }
 
 async function main(): Promise<void> {
