@@ -34,8 +34,10 @@ pub trait RateLimitStore: Send + Sync {
     fn hit<'a>(&'a self, key: &'a str, window_ms: u64) -> StoreFuture<'a, RateHit>;
     /// Like `hit`, for a limit of `max` hits per window: the gate calls this one. A store may
     /// keep only `max + 1` timestamps per key (enough to judge the limit) and report in
-    /// `frees_in_ms` the time until one more hit would be within `max` again. The default
-    /// delegates to `hit`.
+    /// `frees_in_ms` the time until one more hit would be within `max` again. A hit that is
+    /// under `max` even counting hits that have expired may report that upper bound as its
+    /// `count` and 0 as `frees_in_ms` (the Redis store does, to skip reading the window): the
+    /// count is exact whenever it is `max` or more. The default delegates to `hit`.
     fn hit_bounded<'a>(
         &'a self,
         key: &'a str,

@@ -146,30 +146,30 @@ async fn expired_entries_linger_a_few_calls_but_never_count() {
         .unwrap();
     let key = s.key_for("k");
     let mut c = raw(URL).await;
+    // A plain hit (no limit) always counts exactly.
     for expected in 1..=3 {
-        assert_eq!(
-            s.hit_bounded("k", 1_000, 100).await.unwrap().count,
-            expected
-        );
+        assert_eq!(s.hit("k", 1_000).await.unwrap().count, expected);
     }
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     // The 3 expired entries stay (fewer than 4 to trim) but are not counted.
-    let hit = s.hit_bounded("k", 1_000, 100).await.unwrap();
+    let hit = s.hit("k", 1_000).await.unwrap();
     assert_eq!(hit.count, 1);
     assert!(hit.frees_in_ms > 900 && hit.frees_in_ms <= 1_000, "{hit:?}");
-    assert_eq!(s.hit_bounded("k", 1_000, 100).await.unwrap().count, 2);
+    assert_eq!(s.hit("k", 1_000).await.unwrap().count, 2);
     let (stamps, pttl) = window_state(&mut c, &key).await;
     assert_eq!(stamps.len(), 5);
     // The expiry follows the newest hit on every call, trimmed or not.
     assert!(pttl > 1_900 && pttl <= 2_000, "pttl {pttl}");
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     // 5 expired: all removed by this call.
-    assert_eq!(s.hit_bounded("k", 1_000, 100).await.unwrap().count, 1);
+    assert_eq!(s.hit("k", 1_000).await.unwrap().count, 1);
     assert_eq!(window_state(&mut c, &key).await.0.len(), 1);
 
-    // Hits at uneven gaps on a 300 ms window with a limit of 5: every count is the number of
-    // entries the list holds within the window of that hit's own stamp (the newest), at most
-    // 3 expired ones linger, and the key outlives the newest hit's window.
+    // Hits at uneven gaps on a 300 ms window with a limit of 5. A hit that could be at or over
+    // the limit counts the entries within the window of its own stamp (the newest) exactly;
+    // one that is under it whatever has expired may count the whole list (fewer than 5). At
+    // most 3 expired entries linger after a look, 4 after a call that did not look, and the
+    // key outlives the newest hit's window.
     let gaps_ms = [
         0, 0, 40, 0, 130, 0, 0, 260, 0, 70, 0, 0, 0, 0, 0, 0, 320, 10, 90, 0,
     ];
@@ -179,7 +179,15 @@ async fn expired_entries_linger_a_few_calls_but_never_count() {
         let (stamps, pttl) = window_state(&mut c, &s.key_for("uneven")).await;
         let newest = *stamps.last().unwrap();
         let live = stamps.iter().filter(|t| **t + 300_000 > newest).count() as u64;
-        assert_eq!(hit.count, live, "hit {i}: {stamps:?}");
+        let listed = stamps.len() as u64;
+        if listed < 5 {
+            assert!(
+                hit.count == live || hit.count == listed,
+                "hit {i}: {stamps:?}"
+            );
+        } else {
+            assert_eq!(hit.count, live, "hit {i}: {stamps:?}");
+        }
         assert!(hit.count <= 6, "hit {i}");
         if hit.count > 5 {
             // Over the limit: a slot frees when the 2nd-oldest entry in the window leaves it.
@@ -191,10 +199,55 @@ async fn expired_entries_linger_a_few_calls_but_never_count() {
             let frees = (in_window[1] + 300_000 - newest).div_ceil(1_000);
             assert_eq!(hit.frees_in_ms, frees, "hit {i}: {stamps:?}");
         }
-        assert!(stamps.len() as u64 - live <= 3, "hit {i}: {stamps:?}");
+        assert!(listed - live <= 3 || listed < 5, "hit {i}: {stamps:?}");
         assert!(pttl > 1_000, "hit {i}: pttl {pttl}");
     }
     let _: () = c.del(&[key, s.key_for("uneven")]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bounded_hit_under_its_limit_skips_the_count_yet_expired_hits_never_refuse() {
+    let prefix = unique("skip");
+    let s = RedisRateLimitStore::connect(URL, Some(&prefix), ConnectOptions::default())
+        .await
+        .unwrap();
+    let mut c = raw(URL).await;
+
+    // Limit 3: the first two hits are under it whatever has expired (count = the list's
+    // length, frees 0); the third could reach it and is counted exactly.
+    for expected in 1..=2 {
+        let hit = s.hit_bounded("k", 300, 3).await.unwrap();
+        assert_eq!((hit.count, hit.frees_in_ms), (expected, 0));
+    }
+    let third = s.hit_bounded("k", 300, 3).await.unwrap();
+    assert_eq!(third.count, 3);
+    assert!(
+        third.frees_in_ms > 0 && third.frees_in_ms <= 300,
+        "{third:?}"
+    );
+    assert!(s.hit_bounded("k", 300, 3).await.unwrap().count > 3);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    // 4 entries in the list, all expired: a hit at the limit looks, and counts only itself.
+    let after = s.hit_bounded("k", 300, 3).await.unwrap();
+    assert_eq!(after.count, 1, "{after:?}");
+
+    // Limit 100, two hits, then both expire: the next one is under the limit even counting
+    // them, so it does not look; it reports the list's length, an upper bound.
+    s.hit_bounded("up", 300, 100).await.unwrap();
+    s.hit_bounded("up", 300, 100).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let hit = s.hit_bounded("up", 300, 100).await.unwrap();
+    assert_eq!((hit.count, hit.frees_in_ms), (3, 0));
+    // Every 32nd push tidies: the expired entries go, and the count is exact again.
+    for _ in 0..28 {
+        s.hit_bounded("up", 300, 100).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let tidy = s.hit_bounded("up", 300, 100).await.unwrap();
+    assert_eq!(tidy.count, 1, "{tidy:?}");
+    let (stamps, _) = window_state(&mut c, &s.key_for("up")).await;
+    assert_eq!(stamps.len(), 1);
+    let _: () = c.del(&[s.key_for("k"), s.key_for("up")]).await.unwrap();
 }
 
 fn seed(ip: &str) -> SessionState {
