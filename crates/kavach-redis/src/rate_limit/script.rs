@@ -25,13 +25,13 @@
 //! removed only once `LINGER` of them have gathered, or on a tidy (every `TIDY_EVERY` pushes
 //! or so), which reads a chunk large enough for what expired since the last one. So under a
 //! steady load a list holds about `TIDY_EVERY + LINGER` expired entries at most; under any
-//! load it never holds more than `max + 1` entries, and an idle key expires (below). Each command a script runs costs Redis 2-3 µs
-//! beyond the command's own time, and under a steady load one or two entries expire between
-//! calls, so an `LTRIM` on every call was a command spent on one entry: one key at
-//! concurrency 1 on a 2 s window went from 23.6 to 18.2 µs per script call
-//! (`INFO commandstats`, 2-vCPU AMD VM). The key's expiry is still set on every call (window
-//! + 1 s after the newest hit), so an entry can never leave before its window ends, whatever
-//! mix of script versions ran on the key before.
+//! load it never holds more than `max + 1` entries, and an idle key expires (below). Each
+//! command a script runs costs Redis 2-3 µs beyond the command's own time, and under a steady
+//! load one or two entries expire between calls, so an `LTRIM` on every call was a command
+//! spent on one entry: one key at concurrency 1 on a 2 s window went from 23.6 to 18.2 µs per
+//! script call (`INFO commandstats`, 2-vCPU AMD VM). The key's expiry is still set on every
+//! call (the window plus 1 s after the newest hit), so an entry can never leave before its
+//! window ends, whatever mix of script versions ran on the key before.
 //!
 //! Every argument the script hands to `redis.call` is a string. Redis 7.0 turns a Lua number
 //! argument into a string with `%.17g`, which measured 1-2 µs per number here: the timestamp is
