@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{raw, unique, Server, URL};
 use kavach_core::invalidation::InvalidationBroadcaster;
 use kavach_core::session::SessionState;
-use kavach_core::store::{RateLimitStore, SessionStore};
+use kavach_core::store::{RateHit, RateLimitStore, SessionStore};
 use kavach_core::{DeviceFingerprint, GeoLocation, InvalidationScope, ScopeKind};
 use kavach_redis::{
     ConnectOptions, RedisBroadcaster, RedisRateLimitStore, RedisSessionStore, RedisStoreError,
@@ -25,6 +25,13 @@ async fn pause_writes(admin: &mut redis::aio::MultiplexedConnection, ms: u64) {
         .query_async(admin)
         .await
         .unwrap();
+}
+
+/// A rate-limit store on the shared server under a prefix of its own.
+async fn rate_store(name: &str) -> RedisRateLimitStore {
+    RedisRateLimitStore::connect(URL, Some(&unique(name)), ConnectOptions::default())
+        .await
+        .unwrap()
 }
 
 fn fast() -> ConnectOptions {
@@ -78,12 +85,7 @@ async fn concurrent_hits_from_several_stores_count_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bounded_window_keeps_max_plus_one_entries() {
-    let prefix = unique("bounded");
-    let s = Arc::new(
-        RedisRateLimitStore::connect(URL, Some(&prefix), ConnectOptions::default())
-            .await
-            .unwrap(),
-    );
+    let s = Arc::new(rate_store("bounded").await);
     let mut tasks = Vec::new();
     for _ in 0..300 {
         let s = s.clone();
@@ -117,10 +119,7 @@ async fn a_bounded_window_keeps_max_plus_one_entries() {
 
 #[tokio::test]
 async fn the_window_slides_on_the_server_clock() {
-    let prefix = unique("slide");
-    let s = RedisRateLimitStore::connect(URL, Some(&prefix), ConnectOptions::default())
-        .await
-        .unwrap();
+    let s = rate_store("slide").await;
     let first = s.hit("k", 300).await.unwrap();
     assert_eq!(first.count, 1);
     assert!(first.frees_in_ms > 0 && first.frees_in_ms <= 300);
@@ -140,10 +139,7 @@ async fn window_state(c: &mut redis::aio::MultiplexedConnection, key: &str) -> (
 
 #[tokio::test]
 async fn expired_entries_linger_a_few_calls_but_never_count() {
-    let prefix = unique("linger");
-    let s = RedisRateLimitStore::connect(URL, Some(&prefix), ConnectOptions::default())
-        .await
-        .unwrap();
+    let s = rate_store("linger").await;
     let key = s.key_for("k");
     let mut c = raw(URL).await;
     // A plain hit (no limit) always counts exactly.
@@ -207,10 +203,7 @@ async fn expired_entries_linger_a_few_calls_but_never_count() {
 
 #[tokio::test]
 async fn a_bounded_hit_under_its_limit_skips_the_count_yet_expired_hits_never_refuse() {
-    let prefix = unique("skip");
-    let s = RedisRateLimitStore::connect(URL, Some(&prefix), ConnectOptions::default())
-        .await
-        .unwrap();
+    let s = rate_store("skip").await;
     let mut c = raw(URL).await;
 
     // Limit 3: the first two hits are under it whatever has expired (count = the list's
@@ -248,6 +241,41 @@ async fn a_bounded_hit_under_its_limit_skips_the_count_yet_expired_hits_never_re
     let (stamps, _) = window_state(&mut c, &s.key_for("up")).await;
     assert_eq!(stamps.len(), 1);
     let _: () = c.del(&[s.key_for("k"), s.key_for("up")]).await.unwrap();
+}
+
+/// `n` concurrent bounded hits on one key (limit 50, 400 ms window): they share script calls,
+/// so the script records them in groups of several hits.
+async fn burst(s: &Arc<RedisRateLimitStore>, n: usize) -> Vec<RateHit> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.hit_bounded("k", 400, 50).await.unwrap() })
+        })
+        .collect();
+    let mut hits = Vec::new();
+    for t in tasks {
+        hits.push(t.await.unwrap());
+    }
+    hits
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_after_expiry_refuse_exactly_the_hits_over_the_limit() {
+    let s = Arc::new(rate_store("bursts").await);
+    let within = |hits: &[RateHit]| hits.iter().filter(|h| h.count <= 50).count();
+    assert_eq!(within(&burst(&s, 40).await), 40);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The first 40 have expired: 40 more are all within, though the list held 80 entries
+    // before anything was trimmed (groups that do not look count them, under 50).
+    assert_eq!(within(&burst(&s, 40).await), 40);
+    // 20 more at once: 60 hits in the window, so exactly 10 of these are over.
+    let third = burst(&s, 20).await;
+    assert_eq!(within(&third), 10, "{third:?}");
+    assert!(third.iter().all(|h| h.count <= 51));
+    let mut c = raw(URL).await;
+    let len: u64 = c.llen(s.key_for("k")).await.unwrap();
+    assert!(len <= 51, "{len} entries kept");
+    let _: () = c.del(s.key_for("k")).await.unwrap();
 }
 
 fn seed(ip: &str) -> SessionState {
