@@ -5,7 +5,7 @@
 // (which has its own loop, so it uses the thread-pool runtime instead) behaves the same.
 
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Worker } from 'node:worker_threads'
 
@@ -186,6 +186,64 @@ describe('evaluateAsync on the event-loop runtime', () => {
       await gate.close()
       store.close()
     }, 20_000)
+  })
+
+  describe('on a server of its own', () => {
+    let server: RedisProcess
+    beforeAll(async () => {
+      server = await RedisProcess.start()
+    })
+    afterAll(async () => {
+      await server.destroy()
+    })
+
+    test('connections killed again and again: each comes back, the killed ones leave no descriptor behind, the idle loop sleeps, close() lets Redis see the connection go', async () => {
+      // libuv watches the script's socket itself (crates/kavach-node/src/event_loop/socket_watch.rs)
+      // through a duplicate descriptor. A killed socket stays readable (end of file): a watch
+      // that outlived its reader would spin the loop, one that was never freed would leak the
+      // duplicate, and a duplicate left open would keep the connection alive after close().
+      const store = await RedisRateLimitStore.connect(server.url, { prefix: prefix('killed'), commandTimeoutMs: 400 })
+      const gate = Gate.fromObject(policy(1_000), { rateStore: store, enableDrift: false })
+      const admin = ioredis(server.url)
+      const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+      const permitAgain = async (): Promise<void> => {
+        for (let i = 0; i < 50; i++) {
+          const v = await gate.evaluateAsync(CALL)
+          if (v.isPermit) return
+          expect(v.code).toBe('STORE_UNAVAILABLE')
+          await sleep(20)
+        }
+        throw new Error('no permit after the connection was killed')
+      }
+      await permitAgain()
+      const openFds = (): number => readdirSync('/proc/self/fd').length
+      const fdsBefore = openFds()
+      let idleCpuUs = 0
+      const ROUNDS = 20
+      const IDLE_MS = 200
+      for (let round = 0; round < ROUNDS; round++) {
+        expect(Number(await admin.call('CLIENT', 'KILL', 'SKIPME', 'yes'))).toBeGreaterThan(0)
+        const cpu = process.cpuUsage()
+        await sleep(IDLE_MS)
+        const used = process.cpuUsage(cpu)
+        idleCpuUs += used.user + used.system
+        await permitAgain()
+      }
+      // A spinning loop would burn about all of the idle time (4 s); a sleeping one a sliver.
+      expect(idleCpuUs / 1000).toBeLessThan((ROUNDS * IDLE_MS) / 4)
+      expect(openFds()).toBeLessThanOrEqual(fdsBefore + 2)
+
+      await gate.close()
+      store.close()
+      const others = async (): Promise<number> => {
+        const me = Number(await admin.call('CLIENT', 'ID'))
+        const list = String(await admin.call('CLIENT', 'LIST'))
+        return list.split('\n').filter((l) => l.startsWith('id=') && !l.startsWith(`id=${me} `)).length
+      }
+      for (let i = 0; i < 100 && (await others()) > 0; i++) await sleep(20)
+      expect(await others()).toBe(0)
+      admin.disconnect()
+    }, 30_000)
   })
 
   test('in a worker thread (its own event loop) the gate runs on the thread pool and stays exact', async () => {

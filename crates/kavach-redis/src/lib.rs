@@ -21,6 +21,7 @@ pub use broadcaster::{
     BroadcasterOptions, RedisBroadcaster, DEFAULT_CHANNEL, DEFAULT_REVOCATION_TTL_SECONDS,
 };
 pub use connect::{ConnectOptions, RedisConn, ScriptLoad, Target};
+pub use direct::{set_socket_watcher, SocketWatch, SocketWatcher};
 pub use error::RedisStoreError;
 pub use rate_limit::RedisRateLimitStore;
 pub use session::RedisSessionStore;

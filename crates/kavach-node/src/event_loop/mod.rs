@@ -14,7 +14,9 @@
 //! descriptor quiet and wakes the tick's future, which then finishes). The JS thread never
 //! blocks in here. Timers (command timeouts, reconnect backoff) are not on the epoll
 //! descriptor, so while tracked work is in flight a 1 ms libuv timer ticks as well; it also
-//! picks up any task woken by I/O that raced in during a tick's last look.
+//! picks up any task woken by I/O that raced in during a tick's last look. The rate-limit
+//! script's socket is also watched by libuv directly (`socket_watch.rs`), so its replies
+//! never wait for that timer.
 //!
 //! Only on the main thread (the default libuv loop, which lives as long as the process), only
 //! on Linux, and only when the libuv symbols resolve; otherwise `current()` is None and
@@ -22,6 +24,7 @@
 //! and tasks end with the process (stores' `close()` releases connections earlier).
 
 mod poll_fd;
+mod socket_watch;
 mod uv;
 
 use poll_fd::RawFd;
@@ -50,6 +53,10 @@ const IN_FLIGHT_TICK_MS: u64 = 1;
 
 thread_local! {
     static CURRENT: OnceCell<Option<Rc<EventLoopRuntime>>> = const { OnceCell::new() };
+    /// A watched Redis socket's callback ran a tick (see `on_readable`).
+    static SOCKET_TICKED: Cell<bool> = const { Cell::new(false) };
+    /// The runtime descriptor's callback ran a tick (see `tick_for_socket`).
+    static POLL_FD_TICKED: Cell<bool> = const { Cell::new(false) };
 }
 
 pub struct EventLoopRuntime {
@@ -87,11 +94,11 @@ const NEVER_SKIP: usize = usize::MAX;
 impl Settle {
     /// The runtime is about to park: no task is ready. It must not block the JS thread.
     ///
-    /// If the descriptor has events waiting, a no-op task is queued: tokio then polls the
-    /// driver without waiting and runs whatever the events wake. (Waking the tick future
-    /// would do the same but costs a write to the runtime's eventfd.) Otherwise the runtime is
-    /// idle: the tick future is woken, tokio polls the driver once more without waiting, and
-    /// the future ends the tick.
+    /// If the descriptor has events waiting, the tick future is woken but not marked idle:
+    /// tokio then polls the driver without waiting and runs whatever the events wake.
+    /// Otherwise the runtime is idle: the tick future is woken and marked idle, tokio polls
+    /// the driver once more without waiting (tokio 1.54 always does after a park hook left
+    /// work), and the future ends the tick.
     ///
     /// The readiness check is a `poll` syscall, two per evaluation at concurrency 1 (about 3 µs
     /// of its ~100 µs p50 on the 2-vCPU AMD VM, measured with the checks removed). It is skipped when nothing tracked can be
@@ -100,7 +107,8 @@ impl Settle {
     /// readable I/O once no tracked task is left. If an event does slip in then, tokio's last
     /// driver poll takes it and its task waits for the next tick, which the in-flight timer
     /// brings within a period: `sync_timer` keeps it running for one more period after a
-    /// tick that skipped.
+    /// tick that skipped. (Replies on a watched Redis socket do not wait: see
+    /// `socket_watch.rs`; the last driver poll can take their event even after a check.)
     fn on_park(&self) {
         let skip_up_to = self.skip_up_to.load(Ordering::Acquire);
         let readable = if self.assume_readable.swap(false, Ordering::AcqRel) {
@@ -112,7 +120,14 @@ impl Settle {
             poll_fd::readable(self.poll_fd)
         };
         if readable && self.busy_parks.fetch_add(1, Ordering::AcqRel) < MAX_BUSY_PARKS_PER_TICK {
-            drop(tokio::spawn(async {}));
+            // Waking the tick future from inside the runtime sets a flag (no eventfd write):
+            // tokio then polls the driver without waiting, and the future, not idle, waits on.
+            // Without a waker (not expected: the future is polled before any park), a no-op
+            // task does the same, so the runtime never parks with a wait.
+            match self.waker.lock().as_ref() {
+                Some(w) => w.wake_by_ref(),
+                None => drop(tokio::spawn(async {})),
+            }
             return;
         }
         // Idle, or busy for too long: end the tick (libuv calls again if work is left).
@@ -128,6 +143,16 @@ impl EventLoopRuntime {
     /// where it is unsupported (see the module docs).
     pub fn current(env: &Env) -> Option<Rc<Self>> {
         CURRENT.with(|c| c.get_or_init(|| Self::create(env).map(Rc::new)).clone())
+    }
+
+    /// This thread's runtime, if it exists and is inside a tick (so that whatever is being
+    /// built now belongs to it). Never creates it.
+    fn if_ticking() -> Option<Rc<Self>> {
+        CURRENT
+            .try_with(|c| c.get().cloned().flatten())
+            .ok()
+            .flatten()
+            .filter(|rt| rt.ticking.get())
     }
 
     fn create(env: &Env) -> Option<Self> {
@@ -189,6 +214,9 @@ impl EventLoopRuntime {
                 tokio::time::sleep(TIMER_FLOOR).await;
             }
         });
+        // Direct Redis connections made inside this runtime's ticks get a libuv watch of
+        // their own (`socket_watch.rs`).
+        kavach_redis::set_socket_watcher(socket_watch::watch_socket);
         let poll = uv::leak_handle(uv, uv::UV_POLL);
         // SAFETY: fresh handles on the loop of this (the JS) thread; the callbacks only run
         // on this thread. Both are unreferenced: they never keep the process alive (pending
@@ -351,11 +379,37 @@ fn tick_current(readable: bool) {
     });
 }
 
+/// The runtime's descriptor is readable. A watched Redis socket usually turns readable in
+/// the same libuv poll, and its callback runs first (its registration is the newer one, so
+/// the kernel queues it first); if that tick already took the events, a `poll` syscall says
+/// so and this tick is skipped. (Costs one syscall per reply; a whole tick costs more.)
 unsafe extern "C" fn on_readable(
     _handle: *mut uv::Handle,
     _status: std::ffi::c_int,
     _events: std::ffi::c_int,
 ) {
+    if SOCKET_TICKED.with(|t| t.replace(false)) {
+        let quiet = CURRENT.with(|c| {
+            c.get()
+                .and_then(Option::as_ref)
+                .is_some_and(|rt| !poll_fd::readable(rt.settle.poll_fd))
+        });
+        if quiet {
+            return;
+        }
+    }
+    POLL_FD_TICKED.with(|t| t.set(true));
+    tick_current(true);
+}
+
+/// A watched Redis socket (`socket_watch.rs`, descriptor `fd`) has bytes to read. Skipped
+/// when the runtime descriptor's callback just ticked and the bytes are gone (read by that
+/// tick), as in `on_readable`.
+fn tick_for_socket(fd: RawFd) {
+    if POLL_FD_TICKED.with(|t| t.replace(false)) && !poll_fd::readable(fd) {
+        return;
+    }
+    SOCKET_TICKED.with(|t| t.set(true));
     tick_current(true);
 }
 

@@ -11,6 +11,7 @@ pub type Loop = c_void;
 pub type Handle = c_void;
 pub type PollCb = unsafe extern "C" fn(*mut Handle, c_int, c_int);
 pub type TimerCb = unsafe extern "C" fn(*mut Handle);
+pub type CloseCb = unsafe extern "C" fn(*mut Handle);
 
 /// `uv_handle_type` values (uv.h, stable across libuv 1.x).
 pub const UV_POLL: c_int = 8;
@@ -22,6 +23,8 @@ type DefaultLoopFn = unsafe extern "C" fn() -> *mut Loop;
 type HandleSizeFn = unsafe extern "C" fn(c_int) -> usize;
 type PollInitFn = unsafe extern "C" fn(*mut Loop, *mut Handle, c_int) -> c_int;
 type PollStartFn = unsafe extern "C" fn(*mut Handle, c_int, PollCb) -> c_int;
+type PollStopFn = unsafe extern "C" fn(*mut Handle) -> c_int;
+type CloseFn = unsafe extern "C" fn(*mut Handle, Option<CloseCb>);
 type TimerInitFn = unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int;
 type TimerStartFn = unsafe extern "C" fn(*mut Handle, TimerCb, u64, u64) -> c_int;
 type TimerStopFn = unsafe extern "C" fn(*mut Handle) -> c_int;
@@ -32,6 +35,8 @@ pub struct Uv {
     pub handle_size: HandleSizeFn,
     pub poll_init: PollInitFn,
     pub poll_start: PollStartFn,
+    pub poll_stop: PollStopFn,
+    pub close: CloseFn,
     pub timer_init: TimerInitFn,
     pub timer_start: TimerStartFn,
     pub timer_stop: TimerStopFn,
@@ -65,6 +70,8 @@ fn load() -> Option<Uv> {
         handle_size: sym!(c"uv_handle_size" as HandleSizeFn),
         poll_init: sym!(c"uv_poll_init" as PollInitFn),
         poll_start: sym!(c"uv_poll_start" as PollStartFn),
+        poll_stop: sym!(c"uv_poll_stop" as PollStopFn),
+        close: sym!(c"uv_close" as CloseFn),
         timer_init: sym!(c"uv_timer_init" as TimerInitFn),
         timer_start: sym!(c"uv_timer_start" as TimerStartFn),
         timer_stop: sym!(c"uv_timer_stop" as TimerStopFn),
@@ -77,13 +84,24 @@ fn load() -> Option<Uv> {
     None
 }
 
-/// Zeroed, 8-aligned memory for one handle of `kind`, never freed: handles live as long as
-/// the process (the main thread's loop; see `mod.rs`).
-pub fn leak_handle(uv: &Uv, kind: c_int) -> *mut Handle {
+/// Zeroed, 8-aligned memory for one handle of `kind`.
+pub fn handle_memory(uv: &Uv, kind: c_int) -> Box<[u64]> {
     // SAFETY: uv_handle_size is a pure lookup.
     let bytes = unsafe { (uv.handle_size)(kind) };
-    let words = bytes.div_ceil(8).max(1);
-    Box::leak(vec![0u64; words].into_boxed_slice())
-        .as_mut_ptr()
-        .cast()
+    vec![0u64; bytes.div_ceil(8).max(1)].into_boxed_slice()
+}
+
+/// A handle of `kind` that is never freed: it lives as long as the process (the main
+/// thread's loop; see `mod.rs`).
+pub fn leak_handle(uv: &Uv, kind: c_int) -> *mut Handle {
+    Box::leak(handle_memory(uv, kind)).as_mut_ptr().cast()
+}
+
+/// `uv_handle_t.data`, the first field of every handle (uv.h `UV_HANDLE_FIELDS`): the
+/// user's pointer, which libuv never touches.
+///
+/// # Safety
+/// `handle` points to a handle's memory.
+pub unsafe fn data_slot(handle: *mut Handle) -> *mut *mut c_void {
+    handle.cast()
 }

@@ -84,6 +84,22 @@ impl Shared {
     }
 }
 
+/// Something kept alive as long as a connection, dropped (on any thread) with it.
+pub type SocketWatch = Box<dyn Send + Sync>;
+
+/// Called with each new connection's socket (Unix), on the thread and runtime that connected
+/// it; what it returns lives as long as the connection's reader (until the connection ends or
+/// is dropped). The Node binding uses it to have libuv watch the socket when the JS thread's
+/// event-loop runtime owns it (kavach-node `event_loop/socket_watch.rs`).
+pub type SocketWatcher = fn(std::ffi::c_int) -> Option<SocketWatch>;
+
+static SOCKET_WATCHER: std::sync::OnceLock<SocketWatcher> = std::sync::OnceLock::new();
+
+/// Installs the process's socket watcher (the first call wins).
+pub fn set_socket_watcher(watcher: SocketWatcher) {
+    let _ = SOCKET_WATCHER.set(watcher);
+}
+
 pub struct DirectConn {
     write: tokio::sync::Mutex<OwnedWriteHalf>,
     shared: Arc<Shared>,
@@ -114,9 +130,15 @@ impl DirectConn {
             let select = redis::cmd("SELECT").arg(target.db).get_packed_command();
             handshake(&mut stream, &mut buf, &select, "SELECT").await?;
         }
+        #[cfg(unix)]
+        let watch = SOCKET_WATCHER
+            .get()
+            .and_then(|watch| watch(std::os::fd::AsRawFd::as_raw_fd(&stream)));
+        #[cfg(not(unix))]
+        let watch = None;
         let (read, write) = stream.into_split();
         let shared = Arc::new(Shared::default());
-        let reader = tokio::spawn(read_replies(read, buf, shared.clone())).abort_handle();
+        let reader = tokio::spawn(read_replies(read, buf, shared.clone(), watch)).abort_handle();
         Ok(Self {
             write: tokio::sync::Mutex::new(write),
             shared,
@@ -206,7 +228,15 @@ async fn handshake(
 }
 
 /// The connection's reader: answers waiting callers in order until the connection ends.
-async fn read_replies(mut read: OwnedReadHalf, mut buf: Vec<u8>, shared: Arc<Shared>) {
+/// `watch` goes with it: a socket at end of file stays readable, and a level-triggered
+/// watch of a socket nobody reads any more would fire on every turn of the loop.
+async fn read_replies(
+    mut read: OwnedReadHalf,
+    mut buf: Vec<u8>,
+    shared: Arc<Shared>,
+    watch: Option<SocketWatch>,
+) {
+    let _watch = watch;
     let why = 'read: loop {
         let mut used = 0;
         loop {

@@ -65,13 +65,18 @@ impl RedisRateLimitStore {
         let (answer, lead) = self.queues.join(&lane, group);
         if lead {
             let conn = self.conn.clone();
-            let drain = self
-                .queues
-                .clone()
-                .drain(lane, MAX_HITS_PER_CALL, move |groups| {
-                    record(conn.clone(), groups)
-                });
-            tokio::spawn(drain);
+            let call = move |groups| record(conn.clone(), groups);
+            let queues = self.queues.clone();
+            // A current-thread runtime (the JS thread's event-loop runtime) runs the first
+            // call in this future (`drain_inline`); a multi-thread one in a task of its own.
+            if matches!(
+                tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+                Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
+            ) {
+                queues.drain_inline(lane, MAX_HITS_PER_CALL, call).await;
+            } else {
+                tokio::spawn(queues.drain(lane, MAX_HITS_PER_CALL, call));
+            }
         }
         answer.await.unwrap_or_else(|_| {
             Err(RedisStoreError::Unavailable(
