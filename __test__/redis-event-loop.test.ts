@@ -145,7 +145,7 @@ describe('evaluateAsync on the event-loop runtime', () => {
     sessions.close()
   })
 
-  describe('with a Redis that stalls', () => {
+  describe('on a Redis server of its own (paused, clients killed)', () => {
     let server: RedisProcess
     beforeAll(async () => {
       server = await RedisProcess.start()
@@ -186,16 +186,6 @@ describe('evaluateAsync on the event-loop runtime', () => {
       await gate.close()
       store.close()
     }, 20_000)
-  })
-
-  describe('on a server of its own', () => {
-    let server: RedisProcess
-    beforeAll(async () => {
-      server = await RedisProcess.start()
-    })
-    afterAll(async () => {
-      await server.destroy()
-    })
 
     test('connections killed again and again: each comes back, the killed ones leave no descriptor behind, the idle loop sleeps, close() lets Redis see the connection go', async () => {
       // libuv watches the script's socket itself (crates/kavach-node/src/event_loop/socket_watch.rs)
