@@ -14,9 +14,9 @@
 //! The watch holds a duplicate of the socket's descriptor, closed only once both the
 //! connection and the stopped handle are gone: the connection may be dropped on any thread,
 //! and libuv must never be left watching a descriptor number that was closed and reused.
-//! Dropping the connection shuts the socket down (through the duplicate), which makes it
-//! readable (end of file); the callback then sees the connection gone, stops the watch and
-//! frees it. After a watch error the handle stops and goes; the guard closes the duplicate.
+//! When the connection's reader ends (the server closed it, it broke, or it was dropped), the
+//! guard shuts the socket down (through the duplicate), which makes it readable (end of
+//! file); the callback then sees the guard gone, stops the watch and frees it. After a watch error the handle stops and goes; the guard closes the duplicate.
 
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};

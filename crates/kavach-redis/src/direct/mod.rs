@@ -84,7 +84,7 @@ impl Shared {
     }
 }
 
-/// Something kept alive as long as a connection, dropped (on any thread) with it.
+/// Something kept alive as long as a connection's reader, dropped (on any thread) with it.
 pub type SocketWatch = Box<dyn Send + Sync>;
 
 /// Called with each new connection's socket (Unix), on the thread and runtime that connected
