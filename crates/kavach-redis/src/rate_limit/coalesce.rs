@@ -80,10 +80,7 @@ impl Queues {
         let mut q = self.by_lane.lock();
         let l = q.get_mut(lane)?;
         if l.waiting.is_empty() {
-            l.draining -= 1;
-            if l.draining == 0 {
-                q.remove(lane);
-            }
+            release_slot(&mut q, lane);
             return None;
         }
         let n = l.waiting.len().min(limit);
@@ -105,10 +102,7 @@ impl Queues {
         let mut q = self.by_lane.lock();
         if let Some(l) = q.get_mut(lane) {
             drop(std::mem::take(&mut l.waiting));
-            l.draining -= 1;
-            if l.draining == 0 {
-                q.remove(lane);
-            }
+            release_slot(&mut q, lane);
         }
     }
 
@@ -153,10 +147,7 @@ impl Queues {
         if !l.waiting.is_empty() {
             return true;
         }
-        l.draining -= 1;
-        if l.draining == 0 {
-            q.remove(lane);
-        }
+        release_slot(&mut q, lane);
         false
     }
 
@@ -240,6 +231,16 @@ impl std::future::Future for YieldOnce {
         self.0 = true;
         cx.waker().wake_by_ref();
         std::task::Poll::Pending
+    }
+}
+
+/// A drain ends: one slot fewer on `lane`, and the lane goes with its last one.
+fn release_slot(q: &mut HashMap<String, Lane>, lane: &str) {
+    if let Some(l) = q.get_mut(lane) {
+        l.draining -= 1;
+        if l.draining == 0 {
+            q.remove(lane);
+        }
     }
 }
 
