@@ -12,7 +12,16 @@ import { Worker } from 'node:worker_threads'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
 import { eventLoopRuntimeActive } from '../binding.js'
-import { Gate, RedisRateLimitStore, RedisSessionStore, type EvaluateOptions, type PolicySetInput, type Verdict } from '../index'
+import {
+  Gate,
+  KavachKeyPair,
+  PqTokenSigner,
+  RedisRateLimitStore,
+  RedisSessionStore,
+  type EvaluateOptions,
+  type PolicySetInput,
+  type Verdict,
+} from '../index'
 import { REDIS_URL, RedisProcess, ioredis, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
 
 const prefix = prefixesCleanedAfterAll()
@@ -145,6 +154,35 @@ describe('evaluateAsync on the event-loop runtime', () => {
     sessions.close()
   })
 
+  test('a signing gate (thread pool) and a plain gate (event loop) share one store: exactly the limit permits between them', async () => {
+    // The store's script connection is read by the JS thread's event loop, while the signing
+    // gate's evaluations wait on it from a tokio worker: replies cross threads both ways
+    // (crates/kavach-node/src/event_loop/local_tasks.rs), and the two gates' hits share calls.
+    const store = await RedisRateLimitStore.connect(REDIS_URL, { prefix: prefix('shared-store') })
+    const signer = PqTokenSigner.fromKeypairHybrid(KavachKeyPair.generate())
+    const signing = Gate.fromObject(policy(150), { rateStore: store, tokenSigner: signer, enableDrift: false })
+    const plain = Gate.fromObject(policy(150), { rateStore: store, enableDrift: false })
+    const verdicts: Verdict[][] = [[], []]
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, chain) => {
+        for (let i = 0; i < 50; i++) {
+          const which = (chain + i) % 2
+          verdicts[which]!.push(await (which === 0 ? signing : plain).evaluateAsync(CALL))
+        }
+      }),
+    )
+    const all = [...verdicts[0]!, ...verdicts[1]!]
+    expect(tally(all)).toEqual({ permit: 150, RATE_LIMIT_EXCEEDED: 250 })
+    // Both gates got permits, and every permit of the signing gate verifies.
+    const signed = verdicts[0]!.filter((v) => v.isPermit)
+    expect(signed.length).toBeGreaterThan(0)
+    expect(verdicts[1]!.some((v) => v.isPermit)).toBe(true)
+    for (const v of signed) signer.verify(v.permitToken!, v.signature!)
+    await signing.close()
+    await plain.close()
+    store.close()
+  })
+
   describe('on a Redis server of its own (paused, clients killed)', () => {
     let server: RedisProcess
     beforeAll(async () => {
@@ -186,6 +224,35 @@ describe('evaluateAsync on the event-loop runtime', () => {
       await gate.close()
       store.close()
     }, 20_000)
+
+    test('a server that stops reading (SIGSTOP) while calls larger than the socket buffers go out: every call arrives whole once it resumes', async () => {
+      // The script's socket is written without waiting (crates/kavach-redis/src/direct/loop_io.rs).
+      // With the server stopped, two calls of 6 hits on 1 MiB keys (12 MiB) cannot all fit in
+      // the kernel's buffers (a loopback send buffer grows to 4 MiB at most here): the rest
+      // must wait in order and go out as the socket drains, or Redis would read half a command
+      // followed by the next one.
+      const store = await RedisRateLimitStore.connect(server.url, { prefix: prefix('stopped'), commandTimeoutMs: 10_000 })
+      const gate = Gate.fromObject(policy(1), { rateStore: store, enableDrift: false })
+      expect((await gate.evaluateAsync(CALL)).isPermit).toBe(true)
+      const ids = Array.from({ length: 24 }, (_, i) => `${i}-`.padEnd(1024 * 1024, 'x'))
+      const pid = server.child!.pid!
+      process.kill(pid, 'SIGSTOP')
+      let verdicts: Promise<Verdict[]>
+      try {
+        // Each principal twice: the first permits, the second is over its limit of 1.
+        verdicts = Promise.all([...ids, ...ids].map((principalId) => gate.evaluateAsync({ ...CALL, principalId })))
+        await new Promise((r) => setTimeout(r, 300))
+      } finally {
+        process.kill(pid, 'SIGCONT')
+      }
+      const got = await verdicts
+      expect(got.slice(0, 24).every((v) => v.isPermit)).toBe(true)
+      expect(tally(got.slice(24))).toEqual({ RATE_LIMIT_EXCEEDED: 24 })
+      // The connection is still in step: the next call gets its own answer.
+      expect((await gate.evaluateAsync({ ...CALL, principalId: 'after-resume' })).isPermit).toBe(true)
+      await gate.close()
+      store.close()
+    }, 30_000)
 
     test('connections killed again and again: each comes back, the killed ones leave no descriptor behind, the idle loop sleeps, close() lets Redis see the connection go', async () => {
       // libuv watches the script's socket itself (crates/kavach-node/src/event_loop/socket_watch.rs)

@@ -13,6 +13,7 @@ mod direct;
 pub mod error;
 mod keys;
 mod known;
+pub mod loop_hooks;
 pub mod rate_limit;
 mod revocation_log;
 pub mod session;
@@ -21,7 +22,7 @@ pub use broadcaster::{
     BroadcasterOptions, RedisBroadcaster, DEFAULT_CHANNEL, DEFAULT_REVOCATION_TTL_SECONDS,
 };
 pub use connect::{ConnectOptions, RedisConn, ScriptLoad, Target};
-pub use direct::{set_socket_watcher, SocketWatch, SocketWatcher};
 pub use error::RedisStoreError;
+pub use loop_hooks::{set_loop_hooks, LoopHooks};
 pub use rate_limit::RedisRateLimitStore;
 pub use session::RedisSessionStore;

@@ -9,23 +9,29 @@
 //! readable, the way a JS Redis client works. The script is written during the JS call that
 //! submitted it, and the reply is read on the JS thread.
 //!
+//! The evaluations themselves are not tokio tasks: `local_tasks.rs` polls them on this thread,
+//! and libuv reads the rate-limit script's socket itself (`socket_watch.rs`), so an evaluation
+//! at concurrency 1 runs without a single tokio tick. Ticks still drive everything else on
+//! this runtime (connects, timers, the redis crate's connections).
+//!
 //! A "tick" runs the runtime until it is idle: every ready task, and the I/O driver without
 //! blocking, until the driver reports nothing new (the `on_thread_park` hook sees the epoll
 //! descriptor quiet and wakes the tick's future, which then finishes). The JS thread never
 //! blocks in here. Timers (command timeouts, reconnect backoff) are not on the epoll
 //! descriptor, so while tracked work is in flight a 1 ms libuv timer ticks as well; it also
-//! picks up any task woken by I/O that raced in during a tick's last look. The rate-limit
-//! script's socket is also watched by libuv directly (`socket_watch.rs`), so its replies
-//! never wait for that timer.
+//! picks up any task woken by I/O that raced in during a tick's last look.
 //!
 //! Only on the main thread (the default libuv loop, which lives as long as the process), only
 //! on Linux, and only when the libuv symbols resolve; otherwise `current()` is None and
 //! callers use the multi-thread runtime as before. The runtime is never dropped: its sockets
 //! and tasks end with the process (stores' `close()` releases connections earlier).
 
+mod local_tasks;
 mod poll_fd;
 mod socket_watch;
 mod uv;
+
+use local_tasks::LocalTasks;
 
 use poll_fd::RawFd;
 
@@ -37,8 +43,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
-use futures::stream::{FuturesUnordered, StreamExt};
-use futures::FutureExt;
 use napi::{sys, Env};
 use parking_lot::Mutex;
 use tokio::runtime::{Builder, Runtime};
@@ -53,10 +57,6 @@ const IN_FLIGHT_TICK_MS: u64 = 1;
 
 thread_local! {
     static CURRENT: OnceCell<Option<Rc<EventLoopRuntime>>> = const { OnceCell::new() };
-    /// A watched Redis socket's callback ran a tick (see `on_readable`).
-    static SOCKET_TICKED: Cell<bool> = const { Cell::new(false) };
-    /// The runtime descriptor's callback ran a tick (see `tick_for_socket`).
-    static POLL_FD_TICKED: Cell<bool> = const { Cell::new(false) };
 }
 
 pub struct EventLoopRuntime {
@@ -66,8 +66,10 @@ pub struct EventLoopRuntime {
     timer_on: Cell<bool>,
     ticking: Cell<bool>,
     settle: Arc<Settle>,
-    /// Tracked tasks (`spawn`) not finished yet.
+    /// Tracked tasks (`spawn`, and every local task) not finished yet.
     in_flight: Arc<AtomicUsize>,
+    /// Evaluations, polled outside tokio's scheduler.
+    tasks: LocalTasks,
 }
 
 /// Shared with the park hook: whether the driver went quiet, and the tick future's waker.
@@ -145,14 +147,14 @@ impl EventLoopRuntime {
         CURRENT.with(|c| c.get_or_init(|| Self::create(env).map(Rc::new)).clone())
     }
 
-    /// This thread's runtime, if it exists and is inside a tick (so that whatever is being
-    /// built now belongs to it). Never creates it.
-    fn if_ticking() -> Option<Rc<Self>> {
+    /// This thread's runtime, if it exists and is running something now, a tick or its local
+    /// tasks (so that whatever is being built now belongs to it). Never creates it.
+    fn if_active() -> Option<Rc<Self>> {
         CURRENT
             .try_with(|c| c.get().cloned().flatten())
             .ok()
             .flatten()
-            .filter(|rt| rt.ticking.get())
+            .filter(|rt| rt.ticking.get() || rt.tasks.polling())
     }
 
     fn create(env: &Env) -> Option<Self> {
@@ -192,6 +194,7 @@ impl EventLoopRuntime {
             skipped: AtomicBool::new(false),
         });
         *settle_slot.lock() = Some(settle.clone());
+        let tasks = LocalTasks::new(rt.handle().clone(), in_flight.clone());
         let this = Self {
             rt,
             uv,
@@ -200,6 +203,7 @@ impl EventLoopRuntime {
             ticking: Cell::new(false),
             settle,
             in_flight,
+            tasks,
         };
         if !this.verify_poll_fd() {
             return None;
@@ -214,9 +218,12 @@ impl EventLoopRuntime {
                 tokio::time::sleep(TIMER_FLOOR).await;
             }
         });
-        // Direct Redis connections made inside this runtime's ticks get a libuv watch of
-        // their own (`socket_watch.rs`).
-        kavach_redis::set_socket_watcher(socket_watch::watch_socket);
+        // Direct Redis connections made on this runtime are read by libuv (`socket_watch.rs`),
+        // and the rate-limit drains they need run as local tasks.
+        kavach_redis::set_loop_hooks(kavach_redis::LoopHooks {
+            watch_socket: socket_watch::watch_socket,
+            spawn_local,
+        });
         let poll = uv::leak_handle(uv, uv::UV_POLL);
         // SAFETY: fresh handles on the loop of this (the JS) thread; the callbacks only run
         // on this thread. Both are unreferenced: they never keep the process alive (pending
@@ -256,70 +263,54 @@ impl EventLoopRuntime {
         self.sync_timer();
     }
 
-    /// Starts `tasks` (tracked) and ticks: everything they can do without waiting (build the
-    /// Redis call, write it) happens before this returns, and so do verdicts whose replies
-    /// were already in.
+    /// Starts `tasks` as local tasks and polls them: everything they can do without waiting
+    /// (build the Redis call, write it) happens before this returns, and so do verdicts that
+    /// need no I/O.
     pub fn run_now<F>(&self, tasks: Vec<F>)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        if self.ticking.get() {
-            tasks.into_iter().for_each(|t| self.spawn(t));
+        // Evaluations already waiting on Redis: their replies may be in, and reading them now
+        // lets their drains send the next call while JS goes on submitting.
+        let others = self.in_flight.load(Ordering::Acquire) > 0;
+        for t in tasks {
+            self.tasks.spawn(Box::pin(t));
+        }
+        if !self.ticking.get() {
+            if others {
+                socket_watch::read_now();
+            }
+            self.run_local(true);
+        }
+    }
+
+    /// Polls the local tasks that are ready and hands finished verdicts to JS. `in_js`:
+    /// called during a JS call rather than from a libuv callback (`dispatch::deliver`).
+    fn run_local(&self, in_js: bool) {
+        self.tasks.run_ready(&self.rt);
+        crate::dispatch::deliver(in_js);
+        self.sync_timer();
+    }
+
+    /// Runs the runtime until nothing is ready (see the module docs), from a libuv callback,
+    /// then the local tasks it woke. Never blocks.
+    /// `readable`: libuv reported the descriptor readable (not the in-flight timer); the
+    /// descriptor is then known to have events (see `Settle`).
+    fn tick(&self, readable: bool) {
+        if self.ticking.get() || self.tasks.polling() {
             return;
         }
-        self.tick_with(Some((InFlight::new(&self.in_flight), tasks)), true, false);
-    }
-
-    /// Runs the runtime until nothing is ready (see the module docs), from a libuv callback.
-    /// Never blocks.
-    /// `readable`: libuv reported the descriptor readable (not the in-flight timer).
-    fn tick(&self, readable: bool) {
-        if !self.ticking.get() {
-            self.tick_with(
-                None::<(InFlight, Vec<std::future::Ready<()>>)>,
-                false,
-                readable,
-            );
-        }
-    }
-
-    /// `in_js`: called during a JS call rather than from a libuv callback (`dispatch::deliver`).
-    /// `readable`: the descriptor is known to have events (see `Settle`).
-    fn tick_with<F>(&self, start: Option<(InFlight, Vec<F>)>, in_js: bool, readable: bool)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
         self.ticking.set(true);
         let settle = self.settle.clone();
         settle.idle.store(false, Ordering::Release);
         settle.assume_readable.store(readable, Ordering::Release);
         settle.busy_parks.store(0, Ordering::Release);
         settle.skipped.store(false, Ordering::Release);
-        // See `Settle::on_park`: a group's own tick may skip with only that group alive; a
-        // readable tick with nothing tracked alive; the timer's tick never skips.
-        let skip_up_to = if start.is_some() {
-            1
-        } else if readable {
-            0
-        } else {
-            NEVER_SKIP
-        };
+        // See `Settle::on_park`: a readable tick may skip with nothing tracked alive; the
+        // timer's tick never skips.
+        let skip_up_to = if readable { 0 } else { NEVER_SKIP };
         settle.skip_up_to.store(skip_up_to, Ordering::Release);
-        let mut start = start;
         self.rt.block_on(poll_fn(|cx| {
-            // One task for the group, spawned from inside the runtime: onto its local queue, no
-            // wake-up write. Each evaluation is polled only when woken, and one that panics
-            // ends alone, as it would in a task of its own (the panic hook reports it).
-            if let Some((guard, tasks)) = start.take() {
-                tokio::spawn(async move {
-                    let _guard = guard;
-                    let mut all: FuturesUnordered<_> = tasks
-                        .into_iter()
-                        .map(|t| AssertUnwindSafe(t).catch_unwind())
-                        .collect();
-                    while all.next().await.is_some() {}
-                });
-            }
             if settle.idle.swap(false, Ordering::AcqRel) {
                 return Poll::Ready(());
             }
@@ -327,8 +318,7 @@ impl EventLoopRuntime {
             Poll::Pending
         }));
         self.ticking.set(false);
-        crate::dispatch::deliver(in_js);
-        self.sync_timer();
+        self.run_local(false);
     }
 
     /// Starts the in-flight timer when tracked work appears, stops it when none is left and
@@ -367,54 +357,52 @@ impl Drop for InFlight {
     }
 }
 
-/// libuv callbacks: tick this thread's runtime. A panic must not unwind into C; it is
+/// libuv callbacks: run `f` on this thread's runtime. A panic must not unwind into C; it is
 /// reported by the panic hook (lib.rs) and the loop carries on.
-fn tick_current(readable: bool) {
-    let _ = std::panic::catch_unwind(|| {
+fn with_current(f: impl FnOnce(&EventLoopRuntime)) {
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
         CURRENT.with(|c| {
             if let Some(Some(rt)) = c.get() {
-                rt.tick(readable);
+                f(rt);
             }
         });
+    }));
+}
+
+/// A watched Redis socket was read (`socket_watch.rs`): poll the tasks its replies woke.
+fn after_socket_read() {
+    with_current(|rt| {
+        if !rt.ticking.get() {
+            rt.run_local(false);
+        }
     });
 }
 
-/// The runtime's descriptor is readable. A watched Redis socket usually turns readable in
-/// the same libuv poll, and its callback runs first (its registration is the newer one, so
-/// the kernel queues it first); if that tick already took the events, a `poll` syscall says
-/// so and this tick is skipped. (Costs one syscall per reply; a whole tick costs more.)
+/// kavach-redis `LoopHooks::spawn_local`: a local task when this thread's runtime is running
+/// (a tick or its local tasks), so the task is polled before control goes back to libuv.
+fn spawn_local(
+    task: kavach_redis::loop_hooks::LoopTask,
+) -> Result<(), kavach_redis::loop_hooks::LoopTask> {
+    match EventLoopRuntime::if_active() {
+        Some(rt) => {
+            rt.tasks.spawn(task);
+            Ok(())
+        }
+        None => Err(task),
+    }
+}
+
+/// The runtime's descriptor is readable.
 unsafe extern "C" fn on_readable(
     _handle: *mut uv::Handle,
     _status: std::ffi::c_int,
     _events: std::ffi::c_int,
 ) {
-    if SOCKET_TICKED.with(|t| t.replace(false)) {
-        let quiet = CURRENT.with(|c| {
-            c.get()
-                .and_then(Option::as_ref)
-                .is_some_and(|rt| !poll_fd::readable(rt.settle.poll_fd))
-        });
-        if quiet {
-            return;
-        }
-    }
-    POLL_FD_TICKED.with(|t| t.set(true));
-    tick_current(true);
-}
-
-/// A watched Redis socket (`socket_watch.rs`, descriptor `fd`) has bytes to read. Skipped
-/// when the runtime descriptor's callback just ticked and the bytes are gone (read by that
-/// tick), as in `on_readable`.
-fn tick_for_socket(fd: RawFd) {
-    if POLL_FD_TICKED.with(|t| t.replace(false)) && !poll_fd::readable(fd) {
-        return;
-    }
-    SOCKET_TICKED.with(|t| t.set(true));
-    tick_current(true);
+    with_current(|rt| rt.tick(true));
 }
 
 unsafe extern "C" fn on_timer(_handle: *mut uv::Handle) {
-    tick_current(false);
+    with_current(|rt| rt.tick(false));
 }
 
 /// Internal (tests, diagnostics): whether this JS thread runs the event-loop runtime, so that

@@ -1,26 +1,29 @@
-//! libuv watches the rate-limit script's Redis socket itself, level-triggered, so a reply can
-//! never sit unread while the JS thread waits for the in-flight timer.
+//! libuv reads the rate-limit script's Redis socket itself (kavach-redis `loop_hooks`): when
+//! the socket is readable, the connection's reader reads the reply and answers the waiting
+//! callers, and the evaluations that wakes are polled right away (`local_tasks.rs`), with no
+//! tokio tick in between.
 //!
-//! Why: libuv otherwise learns of the reply only through the runtime's epoll descriptor,
-//! which is edge-triggered inside. Every tick ends with tokio polling that descriptor once
-//! without waiting (tokio 1.54 does after a park hook left work). When the reply lands
-//! before that last poll (the JS thread was preempted after writing the command, say by
-//! the Redis server waking on the same core), the poll takes the event, queues the reader
-//! task and the tick ends: the descriptor is quiet, and the verdict waited for the 1 ms timer.
-//! At concurrency 1 on the 2-vCPU AMD VM that hit 14 to 417 calls in 15,000 (up to 40 µs on
-//! the mean latency). A socket with unread bytes keeps this watch firing until the reader
-//! has read them.
+//! Why: the socket used to be read by a tokio task, so each reply cost a tick, and libuv
+//! learned of it only through the runtime's epoll descriptor (edge-triggered inside, and
+//! drained by every tick's last driver poll). When the reply landed before that poll (the JS
+//! thread preempted right after writing the command), the verdict waited for the 1 ms
+//! in-flight timer: 14 to 417 calls in 15,000 at concurrency 1 on the 2-vCPU AMD VM. The
+//! watch is level-triggered: a reply not read yet keeps it firing.
 //!
 //! The watch holds a duplicate of the socket's descriptor, closed only once both the
 //! connection and the stopped handle are gone: the connection may be dropped on any thread,
 //! and libuv must never be left watching a descriptor number that was closed and reused.
-//! When the connection's reader ends (the server closed it, it broke, or it was dropped), the
-//! guard shuts the socket down (through the duplicate), which makes it readable (end of
-//! file); the callback then sees the guard gone, stops the watch and frees it. After a watch error the handle stops and goes; the guard closes the duplicate.
+//! When the connection goes, the guard shuts the socket down (through the duplicate), which
+//! makes it readable (end of file); the callback then sees the guard gone, lets the reader
+//! fail whoever still waits, stops the watch and frees it. It also stops when the reader
+//! reports the connection over, or after a watch error.
 
+use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use kavach_redis::loop_hooks::OnReadable;
 
 use super::{uv, EventLoopRuntime};
 
@@ -40,6 +43,22 @@ impl Drop for Shared {
     }
 }
 
+thread_local! {
+    /// The readers of this thread's live watches, by handle address (`read_now`).
+    static READERS: RefCell<Vec<(usize, OnReadable)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads whatever replies are already in on every watched socket, without waiting for libuv to
+/// report them (`EventLoopRuntime::run_now`). A socket that is over is left to its callback,
+/// which stops the watch.
+pub fn read_now() {
+    let readers: Vec<OnReadable> =
+        READERS.with(|r| r.borrow().iter().map(|(_, f)| f.clone()).collect());
+    for reader in readers {
+        reader();
+    }
+}
+
 /// What the connection keeps (kavach-redis `SocketWatch`).
 struct Guard(Arc<Shared>);
 
@@ -54,14 +73,18 @@ impl Drop for Guard {
 /// What the handle's `data` points to.
 struct Watch {
     shared: Arc<Shared>,
+    reader: OnReadable,
     /// The handle itself (freed with this, after `on_close`).
     _memory: Box<[u64]>,
 }
 
-/// kavach-redis `SocketWatcher`: watches `fd` when this thread runs the event-loop runtime
-/// and is inside one of its ticks (so the connection belongs to that runtime).
-pub fn watch_socket(fd: c_int) -> Option<kavach_redis::SocketWatch> {
-    let rt = EventLoopRuntime::if_ticking()?;
+/// kavach-redis `LoopHooks::watch_socket`: watches `fd` when this thread runs the event-loop
+/// runtime and is running it now (so the connection belongs to that runtime).
+pub fn watch_socket(
+    fd: c_int,
+    reader: OnReadable,
+) -> Option<kavach_redis::loop_hooks::SocketWatch> {
+    let rt = EventLoopRuntime::if_active()?;
     let uv = rt.uv;
     // SAFETY: duplicating a descriptor the caller holds open.
     let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
@@ -83,6 +106,7 @@ pub fn watch_socket(fd: c_int) -> Option<kavach_redis::SocketWatch> {
         }
         *uv::data_slot(handle) = Box::into_raw(Box::new(Watch {
             shared: shared.clone(),
+            reader: reader.clone(),
             _memory: memory,
         }))
         .cast::<c_void>();
@@ -92,6 +116,7 @@ pub fn watch_socket(fd: c_int) -> Option<kavach_redis::SocketWatch> {
             return None;
         }
     }
+    READERS.with(|r| r.borrow_mut().push((handle as usize, reader)));
     Some(Box::new(Guard(shared)))
 }
 
@@ -99,7 +124,13 @@ unsafe extern "C" fn on_socket(handle: *mut uv::Handle, status: c_int, _events: 
     // SAFETY: `data` was set to a live `Watch` before the watch started; it is freed only in
     // `on_close`, after the watch is stopped.
     let watch = unsafe { &*(*uv::data_slot(handle)).cast::<Watch>() };
-    if status < 0 || watch.shared.dropped.load(Ordering::Acquire) {
+    let dropped = watch.shared.dropped.load(Ordering::Acquire);
+    // A panic in the reader must not unwind into C (the panic hook reports it); the watch
+    // then stops, and the connection's callers time out.
+    let open = status >= 0
+        && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (watch.reader)()))
+            .unwrap_or(false);
+    if !open || dropped {
         if let Some(uv) = uv::get() {
             // SAFETY: an active poll handle of this thread's loop, stopped and closed once
             // (`on_close` frees it; libuv calls no callback of a closing handle).
@@ -108,12 +139,12 @@ unsafe extern "C" fn on_socket(handle: *mut uv::Handle, status: c_int, _events: 
                 (uv.close)(handle, Some(on_close));
             }
         }
-        return;
     }
-    super::tick_for_socket(watch.shared.fd);
+    super::after_socket_read();
 }
 
 unsafe extern "C" fn on_close(handle: *mut uv::Handle) {
+    let _ = READERS.try_with(|r| r.borrow_mut().retain(|(h, _)| *h != handle as usize));
     // SAFETY: the pointer set in `watch_socket`, taken back once; the handle is closed, so
     // libuv no longer uses its memory (`Watch::_memory`). The duplicate closes with the last
     // holder of `Shared`.

@@ -9,12 +9,16 @@
 //! keeps writes and the queue of waiting callers in the same order, and one reader task per
 //! connection parses replies and answers the callers in that order.
 //!
+//! On the JS thread the host event loop reads the socket instead of a tokio task
+//! (`loop_io.rs`, through `loop_hooks`); elsewhere a tokio task does.
+//!
 //! Only what the script needs: RESP2, replies that are integer arrays or errors
 //! (`resp.rs`), `AUTH`/`SELECT` from the URL. Anything unexpected breaks the connection:
 //! every waiting caller gets an error (a refusal) and the owner (`connect.rs`) builds a new one
 //! for the next call. Other URLs (TLS, Unix sockets, RESP3) keep the redis crate's
 //! connection.
 
+mod loop_io;
 mod resp;
 
 use std::collections::VecDeque;
@@ -28,6 +32,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
+use loop_io::LoopIo;
 pub use resp::Reply;
 
 /// Where a direct connection goes, read from a URL the redis crate parsed; None for anything
@@ -64,6 +69,8 @@ impl DirectTarget {
 struct Waiting {
     queue: VecDeque<oneshot::Sender<Reply>>,
     broken: Option<String>,
+    /// Loop-read connections: bytes the socket did not take yet, in order (`loop_io.rs`).
+    out: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -84,31 +91,27 @@ impl Shared {
     }
 }
 
-/// Something kept alive as long as a connection's reader, dropped (on any thread) with it.
-pub type SocketWatch = Box<dyn Send + Sync>;
-
-/// Called with each new connection's socket (Unix), on the thread and runtime that connected
-/// it; what it returns lives as long as the connection's reader (until the connection ends or
-/// is dropped). The Node binding uses it to have libuv watch the socket when the JS thread's
-/// event-loop runtime owns it (kavach-node `event_loop/socket_watch.rs`).
-pub type SocketWatcher = fn(std::ffi::c_int) -> Option<SocketWatch>;
-
-static SOCKET_WATCHER: std::sync::OnceLock<SocketWatcher> = std::sync::OnceLock::new();
-
-/// Installs the process's socket watcher (the first call wins).
-pub fn set_socket_watcher(watcher: SocketWatcher) {
-    let _ = SOCKET_WATCHER.set(watcher);
+pub struct DirectConn {
+    io: Io,
+    shared: Arc<Shared>,
 }
 
-pub struct DirectConn {
-    write: tokio::sync::Mutex<OwnedWriteHalf>,
-    shared: Arc<Shared>,
-    reader: AbortHandle,
+/// Who reads the socket.
+enum Io {
+    /// A tokio task (`read_replies`); callers write through the lock.
+    Tokio {
+        write: tokio::sync::Mutex<OwnedWriteHalf>,
+        reader: AbortHandle,
+    },
+    /// The host event loop (`loop_io.rs`).
+    Loop(LoopIo),
 }
 
 impl Drop for DirectConn {
     fn drop(&mut self) {
-        self.reader.abort();
+        if let Io::Tokio { reader, .. } = &self.io {
+            reader.abort();
+        }
     }
 }
 
@@ -130,19 +133,24 @@ impl DirectConn {
             let select = redis::cmd("SELECT").arg(target.db).get_packed_command();
             handshake(&mut stream, &mut buf, &select, "SELECT").await?;
         }
-        #[cfg(unix)]
-        let watch = SOCKET_WATCHER
-            .get()
-            .and_then(|watch| watch(std::os::fd::AsRawFd::as_raw_fd(&stream)));
-        #[cfg(not(unix))]
-        let watch = None;
-        let (read, write) = stream.into_split();
         let shared = Arc::new(Shared::default());
-        let reader = tokio::spawn(read_replies(read, buf, shared.clone(), watch)).abort_handle();
+        let stream = match LoopIo::start(stream, buf, &shared)? {
+            Ok(io) => {
+                return Ok(Self {
+                    io: Io::Loop(io),
+                    shared,
+                })
+            }
+            Err(stream) => stream,
+        };
+        let (read, write) = stream.into_split();
+        let reader = tokio::spawn(read_replies(read, Vec::new(), shared.clone())).abort_handle();
         Ok(Self {
-            write: tokio::sync::Mutex::new(write),
+            io: Io::Tokio {
+                write: tokio::sync::Mutex::new(write),
+                reader,
+            },
             shared,
-            reader,
         })
     }
 
@@ -154,8 +162,28 @@ impl DirectConn {
     /// Sends one packed command and waits for its reply. Errors are connection-level; a
     /// server error is `Ok(Reply::Error)`.
     pub async fn call(&self, packed: &[u8]) -> Result<Reply, String> {
+        let write = match &self.io {
+            Io::Tokio { write, .. } => write,
+            Io::Loop(io) => {
+                let answer = {
+                    let mut w = self.shared.waiting.lock();
+                    if let Some(why) = &w.broken {
+                        return Err(why.clone());
+                    }
+                    let (tx, rx) = oneshot::channel();
+                    w.queue.push_back(tx);
+                    if let Err(why) = io.send(packed, &mut w, &self.shared) {
+                        w.broken.get_or_insert(why.clone());
+                        w.queue.clear();
+                        return Err(why);
+                    }
+                    rx
+                };
+                return self.answer(answer).await;
+            }
+        };
         let answer = {
-            let mut write = self.write.lock().await;
+            let mut write = write.lock().await;
             let (tx, rx) = oneshot::channel();
             {
                 let mut w = self.shared.waiting.lock();
@@ -174,7 +202,11 @@ impl DirectConn {
             guard.written();
             rx
         };
-        answer.await.map_err(|_| {
+        self.answer(answer).await
+    }
+
+    async fn answer(&self, rx: oneshot::Receiver<Reply>) -> Result<Reply, String> {
+        rx.await.map_err(|_| {
             self.shared
                 .broken()
                 .unwrap_or_else(|| "connection closed".into())
@@ -227,37 +259,13 @@ async fn handshake(
     }
 }
 
-/// The connection's reader: answers waiting callers in order until the connection ends.
-/// `watch` goes with it: a socket at end of file stays readable, and a level-triggered
-/// watch of a socket nobody reads any more would fire on every turn of the loop.
-async fn read_replies(
-    mut read: OwnedReadHalf,
-    mut buf: Vec<u8>,
-    shared: Arc<Shared>,
-    watch: Option<SocketWatch>,
-) {
-    let _watch = watch;
-    let why = 'read: loop {
-        let mut used = 0;
-        loop {
-            match resp::parse(&buf[used..]) {
-                Ok(Some((Reply::Status(s), _))) => {
-                    break 'read format!("unexpected status reply '{s}'");
-                }
-                Ok(Some((reply, n))) => {
-                    used += n;
-                    let Some(tx) = shared.waiting.lock().queue.pop_front() else {
-                        break 'read "a reply nobody asked for".to_owned();
-                    };
-                    // A caller that gave up (timed out) dropped its receiver: its reply is
-                    // read and discarded, and the order holds for the rest.
-                    let _ = tx.send(reply);
-                }
-                Ok(None) => break,
-                Err(e) => break 'read format!("unreadable reply: {e}"),
-            }
+/// The connection's reader on tokio: answers waiting callers in order until the connection
+/// ends.
+async fn read_replies(mut read: OwnedReadHalf, mut buf: Vec<u8>, shared: Arc<Shared>) {
+    let why = loop {
+        if let Err(why) = answer_replies(&mut buf, &shared) {
+            break why;
         }
-        buf.drain(..used);
         match read.read_buf(&mut buf).await {
             Ok(0) => break "connection closed by the server".to_owned(),
             Ok(_) => {}
@@ -265,4 +273,28 @@ async fn read_replies(
         }
     };
     shared.break_with(why);
+}
+
+/// Answers the waiting callers, in order, with every complete reply in `buf` (and removes
+/// those bytes). An error means the connection is no longer usable.
+fn answer_replies(buf: &mut Vec<u8>, shared: &Shared) -> Result<(), String> {
+    let mut used = 0;
+    let outcome = loop {
+        match resp::parse(&buf[used..]) {
+            Ok(Some((Reply::Status(s), _))) => break Err(format!("unexpected status reply '{s}'")),
+            Ok(Some((reply, n))) => {
+                used += n;
+                let Some(tx) = shared.waiting.lock().queue.pop_front() else {
+                    break Err("a reply nobody asked for".to_owned());
+                };
+                // A caller that gave up (timed out) dropped its receiver: its reply is read
+                // and discarded, and the order holds for the rest.
+                let _ = tx.send(reply);
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(format!("unreadable reply: {e}")),
+        }
+    };
+    buf.drain(..used);
+    outcome
 }

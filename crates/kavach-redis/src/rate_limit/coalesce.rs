@@ -132,7 +132,7 @@ impl Queues {
         self.call_once(&lane, batch, &call).await;
         std::mem::forget(guard);
         if self.more_waiting(&lane) {
-            tokio::spawn(self.drain(lane, limit, call));
+            crate::loop_hooks::spawn(self.drain(lane, limit, call));
         }
     }
 
