@@ -221,12 +221,12 @@ mod tests {
             .unwrap()
     }
 
-    fn tasks(rt: &Runtime) -> (LocalTasks, Arc<AtomicUsize>) {
+    /// A runtime, its local tasks and their in-flight count.
+    fn setup() -> (Runtime, LocalTasks, Arc<AtomicUsize>) {
+        let rt = runtime();
         let in_flight = Arc::new(AtomicUsize::new(0));
-        (
-            LocalTasks::new(rt.handle().clone(), in_flight.clone()),
-            in_flight,
-        )
+        let tasks = LocalTasks::new(rt.handle().clone(), in_flight.clone());
+        (rt, tasks, in_flight)
     }
 
     /// Pending until woken `n` times by itself, counting its polls.
@@ -245,8 +245,7 @@ mod tests {
 
     #[test]
     fn a_task_that_wakes_itself_runs_to_the_end_in_one_run() {
-        let rt = runtime();
-        let (t, in_flight) = tasks(&rt);
+        let (rt, t, in_flight) = setup();
         let polls = Arc::new(AtomicU32::new(0));
         t.spawn(yields(3, polls.clone()));
         assert_eq!(in_flight.load(Ordering::Relaxed), 1);
@@ -257,8 +256,7 @@ mod tests {
 
     #[test]
     fn a_wake_from_another_thread_is_polled_by_the_next_run_on_this_one() {
-        let rt = runtime();
-        let (t, in_flight) = tasks(&rt);
+        let (rt, t, in_flight) = setup();
         let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
         let got = Arc::new(AtomicU32::new(0));
         let seen = got.clone();
@@ -278,8 +276,7 @@ mod tests {
 
     #[test]
     fn a_panicking_task_ends_alone() {
-        let rt = runtime();
-        let (t, in_flight) = tasks(&rt);
+        let (rt, t, in_flight) = setup();
         let polls = Arc::new(AtomicU32::new(0));
         t.spawn(Box::pin(async { panic!("task failed") }));
         t.spawn(yields(1, polls.clone()));
@@ -291,8 +288,7 @@ mod tests {
 
     #[test]
     fn a_finished_tasks_waker_does_not_poll_the_next_tenant_of_its_slot() {
-        let rt = runtime();
-        let (t, _) = tasks(&rt);
+        let (rt, t, _) = setup();
         let kept: Arc<Mutex<Option<Waker>>> = Arc::default();
         let keep = kept.clone();
         t.spawn(Box::pin(std::future::poll_fn(move |cx| {
@@ -325,8 +321,7 @@ mod tests {
 
     #[test]
     fn tasks_spawned_while_polling_run_in_the_same_run_with_tokio_in_context() {
-        let rt = runtime();
-        let (t, in_flight) = tasks(&rt);
+        let (rt, t, in_flight) = setup();
         let t = Rc::new(t);
         SPAWN_INTO.with(|s| *s.borrow_mut() = Some(t.clone()));
         let done = Arc::new(AtomicU32::new(0));
