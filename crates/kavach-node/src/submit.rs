@@ -99,8 +99,8 @@ pub fn evaluate_submit(
 /// Starts every evaluation the gate `handle` submitted since the last flush. The TS layer
 /// calls this at the end of each tick (a microtask) and whenever a group of evaluations is
 /// waiting (see `START_GROUP_AT` in src/gate.ts), so the evaluations submitted together start
-/// as one unit: on the event-loop runtime one task whose Redis calls go out before this
-/// returns; on the thread pool one wake-up of its worker. Either way hits for the same
+/// as one unit: on the event-loop runtime as local tasks polled at once, whose Redis calls go
+/// out before this returns; on the thread pool one wake-up of its worker. Either way hits for the same
 /// rate-limit lane land in the same Redis call (kavach-redis `coalesce.rs`).
 #[cfg_attr(test, allow(dead_code))] // only called from JS
 #[napi]

@@ -102,15 +102,14 @@ impl Settle {
     /// the driver once more without waiting (tokio 1.54 always does after a park hook left
     /// work), and the future ends the tick.
     ///
-    /// The readiness check is a `poll` syscall, two per evaluation at concurrency 1 (about 3 µs
-    /// of its ~100 µs p50 on the 2-vCPU AMD VM, measured with the checks removed). It is skipped when nothing tracked can be
-    /// waiting on an event yet: in the tick that submitted a group (its own reply cannot be
-    /// in so soon) when no other tracked task is alive, and in a tick libuv started for
-    /// readable I/O once no tracked task is left. If an event does slip in then, tokio's last
-    /// driver poll takes it and its task waits for the next tick, which the in-flight timer
-    /// brings within a period: `sync_timer` keeps it running for one more period after a
-    /// tick that skipped. (Replies on a watched Redis socket do not wait: see
-    /// `socket_watch.rs`; the last driver poll can take their event even after a check.)
+    /// The readiness check is a `poll` syscall (it was two per evaluation at concurrency 1
+    /// when evaluations ran in ticks: about 3 µs of a ~100 µs p50 on the 2-vCPU AMD VM). It
+    /// is skipped when nothing tracked can be waiting on an event: in a tick libuv started
+    /// for readable I/O once no tracked task is left. If an event does slip in then, tokio's
+    /// last driver poll takes it and its task waits for the next tick, which the in-flight
+    /// timer brings within a period: `sync_timer` keeps it running for one more period after
+    /// a tick that skipped. (The rate-limit script's socket is not in this runtime's epoll at
+    /// all on this thread: libuv reads it, see `socket_watch.rs`.)
     fn on_park(&self) {
         let skip_up_to = self.skip_up_to.load(Ordering::Acquire);
         let readable = if self.assume_readable.swap(false, Ordering::AcqRel) {

@@ -30,22 +30,21 @@ pub struct LoopIo {
 
 impl LoopIo {
     /// Hands `stream`'s reads to this thread's host loop, if it has one; otherwise gives the
-    /// stream back (tokio keeps it).
+    /// stream back with `buf` (bytes read past the handshake), and tokio keeps it.
     pub fn start(
         stream: tokio::net::TcpStream,
         buf: Vec<u8>,
         shared: &Arc<Shared>,
-    ) -> std::io::Result<Result<Self, tokio::net::TcpStream>> {
+    ) -> std::io::Result<Result<Self, (tokio::net::TcpStream, Vec<u8>)>> {
         let Some(hooks) = hooks() else {
-            return Ok(Err(stream));
+            return Ok(Err((stream, buf)));
         };
         // Out of tokio's reactor; the socket stays non-blocking.
         let stream = Arc::new(stream.into_std()?);
         let fd = std::os::fd::AsRawFd::as_raw_fd(&*stream);
+        let buf = Arc::new(parking_lot::Mutex::new(buf));
         let reader = {
-            let stream = stream.clone();
-            let shared = shared.clone();
-            let buf = parking_lot::Mutex::new(buf);
+            let (stream, shared, buf) = (stream.clone(), shared.clone(), buf.clone());
             Arc::new(move || read_ready(&stream, &mut buf.lock(), &shared))
         };
         match (hooks.watch_socket)(fd, reader) {
@@ -56,7 +55,8 @@ impl LoopIo {
             None => {
                 let stream = Arc::try_unwrap(stream)
                     .map_err(|_| std::io::Error::other("socket still shared"))?;
-                Ok(Err(tokio::net::TcpStream::from_std(stream)?))
+                let buf = std::mem::take(&mut *buf.lock());
+                Ok(Err((tokio::net::TcpStream::from_std(stream)?, buf)))
             }
         }
     }

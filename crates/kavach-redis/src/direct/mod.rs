@@ -134,17 +134,17 @@ impl DirectConn {
             handshake(&mut stream, &mut buf, &select, "SELECT").await?;
         }
         let shared = Arc::new(Shared::default());
-        let stream = match LoopIo::start(stream, buf, &shared)? {
+        let (stream, buf) = match LoopIo::start(stream, buf, &shared)? {
             Ok(io) => {
                 return Ok(Self {
                     io: Io::Loop(io),
                     shared,
                 })
             }
-            Err(stream) => stream,
+            Err(back) => back,
         };
         let (read, write) = stream.into_split();
-        let reader = tokio::spawn(read_replies(read, Vec::new(), shared.clone())).abort_handle();
+        let reader = tokio::spawn(read_replies(read, buf, shared.clone())).abort_handle();
         Ok(Self {
             io: Io::Tokio {
                 write: tokio::sync::Mutex::new(write),
