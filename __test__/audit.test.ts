@@ -17,8 +17,8 @@ import {
 import { errorOf } from './fixtures/errors'
 
 const repoRoot = path.resolve(__dirname, '..')
-const sharedDir = process.env.KAVACH_SHARED_DIR || path.resolve(repoRoot, '../shared')
-const interop = (name: string): Buffer => readFileSync(path.join(sharedDir, 'interop', name))
+const interopDir = path.resolve(repoRoot, 'crates/kavach-pq/tests/data/interop')
+const interop = (name: string): Buffer => readFileSync(path.join(interopDir, name))
 const expected = JSON.parse(interop('expected.json').toString('utf8')) as Record<string, string | number>
 const signerBundle = PublicKeyBundle.fromJSON(interop('bundle.json'))
 

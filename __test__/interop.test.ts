@@ -1,4 +1,4 @@
-// Interop fixtures of ../shared/interop, written by an independent implementation from fixed
+// Interop fixtures of crates/kavach-pq/tests/data/interop, written by an independent implementation from fixed
 // seeds: bundle, manifests (unsigned and root-signed), token canonical bytes and envelopes
 // must all be read exactly as FORMATS.md says. (The audit JSONL fixtures are covered in
 // audit.test.ts.)
@@ -21,8 +21,8 @@ import {
 } from '../index'
 
 const repoRoot = path.resolve(__dirname, '..')
-const sharedDir = process.env.KAVACH_SHARED_DIR ?? path.resolve(repoRoot, '../shared')
-const fixture = (name: string): string => path.join(sharedDir, 'interop', name)
+const interopDir = path.resolve(repoRoot, 'crates/kavach-pq/tests/data/interop')
+const fixture = (name: string): string => path.join(interopDir, name)
 const read = (name: string): Buffer => readFileSync(fixture(name))
 
 const SIGNER_ID = 'kavach-key-00000000-0000-4000-8000-000000000001'

@@ -13,10 +13,7 @@ use kavach_pq::signed_payload::SignedPayload;
 use kavach_pq::{KavachKeyPair, PublicKeyBundle};
 
 fn shared_dir() -> PathBuf {
-    match std::env::var("KAVACH_SHARED_DIR") {
-        Ok(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
-    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data"))
 }
 
 fn interop(name: &str) -> Vec<u8> {

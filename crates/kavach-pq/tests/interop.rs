@@ -1,4 +1,4 @@
-//! Interop fixtures of ../shared/interop (written by an independent implementation from fixed
+//! Interop fixtures of tests/data/interop (written by an independent implementation from fixed
 //! seeds): everything listed in interop/README.md must hold here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,7 +1,7 @@
 //! Wycheproof known-answer tests for the channel's classical primitives: X25519,
 //! ChaCha20-Poly1305 and HKDF-SHA256, run through the exact wrappers the secure channel uses.
-//! Vectors are read at test time from `../shared/vectors/wycheproof` (origin recorded in
-//! `../shared/vectors/PROVENANCE.md`); `KAVACH_SHARED_DIR` overrides the shared directory.
+//! Vectors are read at test time from `tests/data/vectors/wycheproof` (origin recorded in
+//! `tests/data/vectors/PROVENANCE.md`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
@@ -12,10 +12,7 @@ use kavach_pq::channel::primitives::{
 use serde_json::Value;
 
 fn shared_dir() -> PathBuf {
-    match std::env::var("KAVACH_SHARED_DIR") {
-        Ok(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
-    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data"))
 }
 
 fn load(name: &str) -> Value {

@@ -1,5 +1,5 @@
 //! ML-DSA-65 known-answer tests: NIST ACVP (keyGen, sigGen, sigVer) and Wycheproof
-//! (verify, sign from seed), read from ../shared/vectors at test time.
+//! (verify, sign from seed), read from tests/data/vectors at test time.
 //! Run with `-- --nocapture` to see `N passed of M applicable` per file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, deprecated)]
 

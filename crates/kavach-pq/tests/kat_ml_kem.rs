@@ -1,6 +1,6 @@
 //! ML-KEM-768 known-answer tests: NIST ACVP (keyGen, encapDecap incl. key checks), Wycheproof
 //! (decaps from seed, encaps incl. modulus overflow, keygen from seed) and CCTV (modulus,
-//! strcmp), read from ../shared/vectors at test time.
+//! strcmp), read from tests/data/vectors at test time.
 //! Run with `-- --nocapture` to see `N passed of M applicable` per file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, deprecated)]
 

@@ -136,7 +136,7 @@ mod tests {
             },
         )
         .unwrap();
-        // Byte-for-byte the data of entry 0 in ../shared/interop/audit-hybrid.jsonl.
+        // Byte-for-byte the data of entry 0 in crates/kavach-pq/tests/data/interop/audit-hybrid.jsonl.
         assert_eq!(
             String::from_utf8(e.to_json_bytes().unwrap()).unwrap(),
             r#"{"id":"33333333-3333-4333-8333-333333333330","evaluation_id":"44444444-4444-4444-8444-444444444440","timestamp":"2026-01-01T00:00:00Z","principal_id":"agent-0","action_name":"issue_refund","resource":null,"verdict":"permit","verdict_detail":"token_id=abc","decided_by":null,"session_id":"55555555-5555-4555-8555-555555555550","ip":null,"context_snapshot":null}"#

@@ -1,4 +1,4 @@
-//! Shared helpers of the integration tests: locating ../shared and rebuilding fixture keys.
+//! Shared helpers of the integration tests: locating the test data and rebuilding fixture keys.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
@@ -6,16 +6,28 @@ use std::path::PathBuf;
 use chrono::{TimeZone, Utc};
 use kavach_pq::KavachKeyPair;
 
-/// `$KAVACH_SHARED_DIR`, else `<repo>/../shared`.
+/// `tests/data`: the known-answer vectors and interop fixtures (origin in
+/// `tests/data/vectors/PROVENANCE.md` and `tests/data/interop/README.md`).
 pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("KAVACH_SHARED_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
-    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data"))
 }
 
+/// Reads a data file; a file kept gzip-compressed (`<rel>.gz`, for files over 2 MiB) is
+/// decompressed with the system `gzip`.
 pub fn read_shared(rel: &str) -> String {
     let p = shared_dir().join(rel);
+    if !p.exists() {
+        let gz = shared_dir().join(format!("{rel}.gz"));
+        if gz.exists() {
+            let out = std::process::Command::new("gzip")
+                .arg("-dc")
+                .arg(&gz)
+                .output()
+                .unwrap_or_else(|e| panic!("gzip {}: {e}", gz.display()));
+            assert!(out.status.success(), "gzip -dc {} failed", gz.display());
+            return String::from_utf8(out.stdout).unwrap();
+        }
+    }
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
 
