@@ -61,11 +61,72 @@ describe('guarded()', () => {
     await expect(issueRefund('ORD-12', 1)).rejects.toThrow(/no caller/)
   })
 
-  test('only numbers and strings are forwarded as params', () => {
-    const fn = guarded(gate, { action: 'issue_refund', params: (amount: unknown) => ({ amount }) }, (amount: unknown) => amount)
-    // A boolean is dropped, so param_max sees no amount and the policy does not match.
-    expect(() => fn.as(bot)(true)).toThrow(Refused)
+  test('a param the gate cannot read refuses with INVALID_CONTEXT instead of being dropped', () => {
+    let runs = 0
+    const fn = guarded(gate, { action: 'issue_refund', params: (amount: unknown) => ({ amount }) }, (amount: unknown) => {
+      runs++
+      return amount
+    })
+    for (const bad of [true, null, undefined, {}, [1], 10n, new Number(5), Number.NaN, Infinity]) {
+      expect(() => fn.as(bot)(bad), String(bad)).toThrow(expect.objectContaining({ name: 'Refused', code: 'INVALID_CONTEXT' }))
+    }
+    expect(() => fn.as(bot)(true)).toThrow(/param 'amount' must be a finite number or a string, got boolean/)
+    expect(runs).toBe(0)
     expect(fn.as(bot)(999)).toBe(999)
+    expect(runs).toBe(1)
+  })
+
+  describe('an invariant amount <= 100 is never skipped by a value the gate cannot read', () => {
+    const capped = Gate.fromObject(
+      { policies: [{ name: 'all', effect: 'permit', conditions: [] }] },
+      { invariants: [{ name: 'cap', field: 'amount', maxValue: 100 }] },
+    )
+    const huge = 10n ** 20n
+
+    test('params(): bigint, boxed Number, object (sync and async)', async () => {
+      let runs = 0
+      const pay = guarded(capped, { action: 'pay', params: (a: unknown) => ({ amount: a }) }, (a: unknown) => {
+        runs++
+        return a
+      })
+      const payAsync = guarded(capped, { action: 'pay', params: (a: unknown) => ({ amount: a }) }, async (a: unknown) => {
+        runs++
+        return a
+      })
+      for (const bad of [huge, new Number(1e9), { valueOf: () => 1e9 }]) {
+        expect(() => pay.as(bot)(bad)).toThrow(expect.objectContaining({ code: 'INVALID_CONTEXT' }))
+        await expect(payAsync.as(bot)(bad)).rejects.toMatchObject({ code: 'INVALID_CONTEXT' })
+      }
+      expect(runs).toBe(0)
+      expect(() => pay.as(bot)(1e9)).toThrow(/INVARIANT_VIOLATION/)
+      expect(pay.as(bot)(50)).toBe(50)
+    })
+
+    test('paramFields: a bigint argument, and an index past the arguments', async () => {
+      let runs = 0
+      const pay = guarded(capped, { action: 'pay', paramFields: { amount: 1 } }, (...args: unknown[]) => {
+        runs++
+        return args.length
+      })
+      expect(() => pay.as(bot)('ORD', huge)).toThrow(expect.objectContaining({ code: 'INVALID_CONTEXT' }))
+      expect(() => pay.as(bot)('ORD')).toThrow(/param 'amount' reads argument 1, but the call has 1 argument/)
+      const payAsync = guarded(capped, { action: 'pay', paramFields: { amount: 1 } }, async (...args: unknown[]) => {
+        runs++
+        return args.length
+      })
+      await expect(payAsync.as(bot)('ORD')).rejects.toMatchObject({ code: 'INVALID_CONTEXT' })
+      await expect(payAsync.as(bot)('ORD', huge)).rejects.toMatchObject({ code: 'INVALID_CONTEXT' })
+      expect(runs).toBe(0)
+      expect(pay.as(bot)('ORD', 10)).toBe(2)
+    })
+
+    test('a paramFields index that is not an argument index throws at wrap time', () => {
+      for (const index of [-1, 1.5, Number.NaN, '0']) {
+        expect(() => guarded(capped, { action: 'pay', paramFields: { amount: index as number } }, () => 1)).toThrow(
+          expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('paramFields.amount') }),
+        )
+      }
+    })
   })
 
   test('a sync function cannot be guarded by a gate with network stores (throws at wrap time)', async () => {

@@ -5,7 +5,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { types } from 'node:util'
 
 import type { EvaluateOptions } from '../binding.js'
-import { Refused, SyncNotSupportedError, throwUnlessPermit } from './errors.js'
+import { InvalidArgumentError, Refused, SyncNotSupportedError, throwUnlessPermit } from './errors.js'
 import type { Gate } from './gate.js'
 
 /** Who is calling: everything in `EvaluateOptions` except the action and its params. */
@@ -17,9 +17,14 @@ type AnyFn = (...args: never[]) => unknown
 export interface GuardOptions<A extends unknown[]> {
   /** The action name the gate sees. */
   action: string
-  /** Build params from the call's arguments. Only numbers and strings are forwarded. */
+  /**
+   * Build params from the call's arguments. Each value must be a finite number or a string:
+   * anything else (a bigint, a boxed Number, an object, `undefined`) refuses the call with
+   * `INVALID_CONTEXT` naming the param, so an invariant can never be skipped by a value the
+   * gate cannot read.
+   */
   params?: (...args: A) => Record<string, unknown>
-  /** Or: param name → argument index (`{ amount: 1 }`). */
+  /** Or: param name → argument index (`{ amount: 1 }`); an index past the arguments refuses. */
   paramFields?: Record<string, number>
   /** A fixed resource, or one derived from the arguments. */
   resource?: string | ((...args: A) => string | undefined)
@@ -45,26 +50,63 @@ export function currentCaller(): Caller | undefined {
   return callerStore.getStore()
 }
 
-/** Numbers and strings pass; anything else is dropped (documented). */
-function scalarParams(raw: Record<string, unknown>): Record<string, number | string> {
+/** Refuses the call with `INVALID_CONTEXT` (the function does not run). */
+function badParam(action: string, reason: string): Refused {
+  return new Refused('INVALID_CONTEXT', 'guarded', `'${action}': ${reason}`)
+}
+
+/**
+ * The params the gate reads, or a refusal naming the first one it cannot read. Nothing is
+ * dropped: a missing value would let a policy or invariant on that param not apply.
+ */
+function readParams(action: string, raw: unknown): Record<string, number | string> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw badParam(action, `params() must return an object of numbers and strings, got ${raw === null ? 'null' : typeof raw}`)
+  }
   const out: Record<string, number | string> = {}
-  for (const [k, v] of Object.entries(raw)) {
-    if (typeof v === 'number' || typeof v === 'string') out[k] = v
+  for (const name of Object.keys(raw)) {
+    const v: unknown = (raw as Record<string, unknown>)[name]
+    if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) out[name] = v
+    else {
+      const what = v === null ? 'null' : typeof v === 'number' ? String(v) : typeof v
+      throw badParam(action, `param '${name}' must be a finite number or a string, got ${what}`)
+    }
   }
   return out
 }
 
+function fieldParams(action: string, fields: Record<string, number>, args: readonly unknown[]): Record<string, unknown> {
+  const raw: Record<string, unknown> = {}
+  for (const name of Object.keys(fields)) {
+    const index = fields[name]!
+    if (index >= args.length) {
+      throw badParam(action, `param '${name}' reads argument ${index}, but the call has ${args.length} argument(s)`)
+    }
+    raw[name] = args[index]
+  }
+  return raw
+}
+
 function buildContext<A extends unknown[]>(opts: GuardOptions<A>, caller: Caller | undefined, args: A): EvaluateOptions | undefined {
   if (caller === undefined) return undefined
-  let raw: Record<string, unknown> = {}
-  if (opts.params !== undefined) raw = opts.params(...args)
-  else if (opts.paramFields !== undefined) {
-    for (const [name, index] of Object.entries(opts.paramFields)) raw[name] = args[index]
-  }
-  const ctx: EvaluateOptions = { ...caller, actionName: opts.action, params: scalarParams(raw) }
+  let params: Record<string, number | string> = {}
+  if (opts.params !== undefined) params = readParams(opts.action, opts.params(...args))
+  else if (opts.paramFields !== undefined) params = readParams(opts.action, fieldParams(opts.action, opts.paramFields, args))
+  const ctx: EvaluateOptions = { ...caller, actionName: opts.action, params }
   const resource = typeof opts.resource === 'function' ? opts.resource(...args) : opts.resource
   if (resource !== undefined) ctx.resource = resource
   return ctx
+}
+
+/** `paramFields` indices are checked once, when the function is wrapped. */
+function checkParamFields(action: string, fields: Record<string, number> | undefined): void {
+  if (fields === undefined) return
+  for (const name of Object.keys(fields)) {
+    const index = fields[name]
+    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) {
+      throw new InvalidArgumentError(`guarded '${action}': paramFields.${name} must be an argument index (an integer >= 0), got ${String(index)}`)
+    }
+  }
 }
 
 function noCaller(action: string): Refused {
@@ -77,6 +119,7 @@ function isAsync(fn: AnyFn, forced: boolean | undefined): boolean {
 
 function wrap<F extends AnyFn>(gate: Gate, opts: GuardOptions<Parameters<F>>, fn: F, fixed: Caller | undefined): F {
   type A = Parameters<F>
+  checkParamFields(opts.action, opts.paramFields)
   if (isAsync(fn, opts.async)) {
     const wrapped = async function (this: unknown, ...args: A): Promise<unknown> {
       const ctx = buildContext(opts, fixed ?? currentCaller(), args)
