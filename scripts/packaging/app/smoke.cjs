@@ -1,0 +1,3 @@
+'use strict'
+// CommonJS consumer: the package's `require` entry.
+require('./exercise.cjs')(require('kavach-sdk'), 'cjs')
