@@ -8,15 +8,9 @@ export { ActionContext, GeoLocation, PRINCIPAL_KINDS } from './src/context.js'
 export type { ActionContextInput, DeviceInput, EvaluateOptions, GeoLocationInput, PrincipalKind } from './src/context.js'
 export type { LiftScope, ObservedVerdict, PermitTokenView, ScopeView, Verdict } from './src/native.js'
 export type { RefuseCode } from './src/verdict.js'
-export {
-  ConditionSchema,
-  GateOptionsSchema,
-  InvariantSchema,
-  PolicySchema,
-  PolicySetSchema,
-  policyJsonSchema,
-  validateGateOptions,
-} from './src/options.js'
+// The zod schemas (`PolicySetSchema`, `PolicySchema`, `ConditionSchema`, `InvariantSchema`,
+// `GateOptionsSchema`) live in `kavach-sdk/schema` (src/schema.ts), so this entry does not load zod.
+export { policyJsonSchema, validateGateOptions } from './src/options.js'
 export type { Condition, GateOptions, Policy, PolicySetInput } from './src/options.js'
 export { currentCaller, guard, guarded, runAs } from './src/guarded.js'
 export type { Caller, Guarded, GuardOptions } from './src/guarded.js'
@@ -71,6 +65,21 @@ export type { AuditEntryOptions, AuditFileOptions, VerifyJsonlOptions } from './
 export { SecureChannel } from './src/channel.js'
 export type { SecureChannelOptions } from './src/channel.js'
 export { ChainClosedError, ChainInvalidError, ContextMismatchError, DecryptionFailedError } from './src/errors.js'
+export { InMemorySessionStore } from './src/integrations/session-store.js'
+export type { SessionStore } from './src/integrations/session-store.js'
+export { McpKavachMiddleware } from './src/integrations/mcp.js'
+export type { McpCaller, McpMiddlewareOptions } from './src/integrations/mcp.js'
+export { gateMcpServer } from './src/integrations/mcp-server.js'
+export type { GateableMcpServer, GateMcpServerOptions, McpRefusalResult, McpRequestExtra } from './src/integrations/mcp-server.js'
+export { HttpKavachMiddleware, deriveActionName } from './src/integrations/http.js'
+export type { HttpHeaders, HttpMiddlewareOptions, HttpPrincipal, HttpRequestInfo } from './src/integrations/http.js'
+export { createExpressMiddleware } from './src/integrations/express.js'
+export type { ExpressRequestLike, ExpressResponseLike } from './src/integrations/express.js'
+export { createFastifyHook } from './src/integrations/fastify.js'
+export type { FastifyReplyLike, FastifyRequestLike } from './src/integrations/fastify.js'
+export { guardTools, isToolRefusal } from './src/integrations/ai-sdk.js'
+export type { GuardToolsOptions } from './src/integrations/ai-sdk.js'
+export type { ToolRefusal } from './src/integrations/refusal.js'
 
 // --- redis stores ---
 export { RedisInvalidationBroadcaster, RedisRateLimitStore, RedisSessionStore } from './src/redis.js'

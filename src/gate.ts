@@ -11,6 +11,7 @@ import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './nati
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import type { EvaluateOptions, LiftScope, Verdict } from './native.js'
 import { type GateOptions, type PolicySetInput, validateGateOptions } from './options.js'
+import { ownDeepCopy } from './own-properties.js'
 
 /** What `evaluate` accepts: a plain object, or a pre-validated `ActionContext`. */
 export type EvaluateInput = EvaluateOptions | ActionContext
@@ -247,7 +248,8 @@ export class Gate {
   /** A gate from a plain object: `{ policies: [...] }` (alias `policy`). Recommended. */
   static fromObject(policies: PolicySetInput, options?: GateOptions): Gate {
     const opts = validateGateOptions(options)
-    return new Gate(native(() => NativeGate.fromObject(policies, opts)))
+    // Own properties only (src/own-properties.ts): an inherited `effect` or `policies` never loads.
+    return new Gate(native(() => NativeGate.fromObject(ownDeepCopy(policies), opts)))
   }
 
   /** Alias of `fromObject` (the Python SDK's `Gate.from_dict`). */
@@ -354,7 +356,7 @@ export class Gate {
   }
 
   reloadObject(policies: PolicySetInput): void {
-    native(() => this.native.reloadObject(policies))
+    native(() => this.native.reloadObject(ownDeepCopy(policies)))
   }
 
   reloadJson(json: string): void {

@@ -1,8 +1,12 @@
-// Gate options are validated here once, at construction (never on evaluate), with messages
-// that name the option. The policy schema is exported for editors and pre-flight checks; the
-// native loader stays the authority on what a policy means.
-
-import { z } from 'zod'
+// Gate options, checked once at construction (never on evaluate). This module checks what the
+// native conversion cannot report well: unknown option names, and the JS type of each option
+// (napi would say "failed to convert" without the name, and ignores unknown keys). The native
+// side (crates/kavach-node/src/options.rs) checks values: ranges, integers, class instances.
+// Both name the option and throw `InvalidOptionsError` (`INVALID_OPTIONS`).
+//
+// Only own properties count: the native side receives a null-prototype copy, so an inherited
+// `observeOnly` (a polluted `Object.prototype`, or `Object.create({ observeOnly: true })`)
+// is never honoured.
 
 import type {
   InMemoryInvalidationBroadcaster,
@@ -14,39 +18,9 @@ import type {
   SignedAuditChain,
 } from '../binding.js'
 import { InvalidOptionsError } from './errors.js'
+import { isRecord, ownFields } from './own-properties.js'
 
-const finite = z.number().refine(Number.isFinite, 'must be a finite number')
-const nonNegInt = z.number().int('must be an integer').nonnegative('must be >= 0')
-const positiveInt = z.number().int('must be an integer').positive('must be >= 1')
-const nonEmpty = z.string().min(1, 'must be a non-empty string')
-/** Native class instances are checked natively (napi type tags); here only "is an object". */
-const instance = (what: string) =>
-  z.custom<object>((v) => typeof v === 'object' && v !== null, `must be a ${what} instance`)
-
-/** `{ name, field, maxValue }` or the Python SDK's `[name, field, max]` tuple. */
-export const InvariantSchema = z.union([
-  z.strictObject({ name: nonEmpty, field: nonEmpty, maxValue: finite }),
-  z.tuple([nonEmpty, nonEmpty, finite]),
-])
-
-export const GateOptionsSchema = z.strictObject({
-  invariants: z.array(InvariantSchema).optional(),
-  observeOnly: z.boolean().optional(),
-  maxSessionActions: nonNegInt.optional(),
-  enableDrift: z.boolean().optional(),
-  geoDriftMaxKm: finite.nonnegative('must be >= 0').optional(),
-  tokenSigner: instance('PqTokenSigner').optional(),
-  permitTtlSeconds: positiveInt.optional(),
-  rateStore: instance('RedisRateLimitStore').optional(),
-  sessionStore: instance('RedisSessionStore').optional(),
-  broadcaster: instance('InMemoryInvalidationBroadcaster or RedisInvalidationBroadcaster').optional(),
-  audit: instance('SignedAuditChain').optional(),
-  invalidationTtlSeconds: positiveInt.optional(),
-  /** Testing only: inject time. */
-  testClock: z
-    .strictObject({ nowMs: z.number().int().optional(), offsetMs: z.number().int().optional() })
-    .optional(),
-})
+export type { Condition, Policy, PolicySetInput } from './schema.js'
 
 /** Options accepted by every gate factory (see README, "Gate options"). */
 export type GateOptions = Omit<NativeGateOptions, 'tokenSigner' | 'rateStore' | 'sessionStore' | 'broadcaster' | 'audit'> & {
@@ -62,58 +36,99 @@ export type GateOptions = Omit<NativeGateOptions, 'tokenSigner' | 'rateStore' | 
   audit?: SignedAuditChain
 }
 
-/** Validates options (throws `InvalidOptionsError` naming the option) and returns them unchanged. */
-export function validateGateOptions(options: GateOptions | undefined): GateOptions | undefined {
-  if (options === undefined || options === null) return undefined
-  const result = GateOptionsSchema.safeParse(options)
-  if (!result.success) {
-    const issue = result.error.issues[0]
-    const path = issue === undefined ? '' : issue.path.map(String).join('.')
-    const message = issue?.code === 'unrecognized_keys' ? `unknown option(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}` : (issue?.message ?? 'invalid options')
-    throw new InvalidOptionsError(path === '' ? `gate options: ${message}` : `option '${path}': ${message}`)
-  }
-  return options
+type Check = (option: string, v: unknown) => unknown
+
+function fail(option: string, message: string): never {
+  throw new InvalidOptionsError(`option '${option}': ${message}`)
 }
 
-// --- the policy language as a schema (documentation, editor support, pre-flight checks) ---
+function typeName(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v
+}
 
-const duration = z.string().regex(/^[1-9][0-9]*[smhd]$/, "a duration like '30s', '15m', '24h' or '7d'")
-const pattern = nonEmpty
+const boolean: Check = (option, v) => (typeof v === 'boolean' ? v : fail(option, `must be a boolean, got ${typeName(v)}`))
+const number: Check = (option, v) => (typeof v === 'number' ? v : fail(option, `must be a number, got ${typeName(v)}`))
+/** A native class instance; which class is checked natively (napi type tags). */
+const instance =
+  (what: string): Check =>
+  (option, v) =>
+    typeof v === 'object' && v !== null ? v : fail(option, `must be a ${what} instance, got ${typeName(v)}`)
 
-export const ConditionSchema = z.union([
-  z.strictObject({ identity_kind: z.enum(['user', 'agent', 'service', 'scheduler', 'external']) }),
-  z.strictObject({ identity_role: nonEmpty }),
-  z.strictObject({ identity_id: nonEmpty }),
-  z.strictObject({ action: pattern }),
-  z.strictObject({ resource: pattern }),
-  z.strictObject({ param_max: z.strictObject({ field: nonEmpty, max: finite }) }),
-  z.strictObject({ param_min: z.strictObject({ field: nonEmpty, min: finite }) }),
-  z.strictObject({ param_in: z.strictObject({ field: nonEmpty, values: z.array(z.string()).min(1) }) }),
-  z.strictObject({ rate_limit: z.strictObject({ max: z.number().int().min(1).max(1_000_000), window: duration }) }),
-  z.strictObject({ session_age_max: duration }),
-  z.strictObject({ time_window: z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}( \S+)?$/, "'HH:MM-HH:MM' optionally followed by an IANA zone") }),
-])
+/** Own fields of `v` (a plain object), rejecting names outside `known`. */
+function record(option: string, v: unknown, known: readonly string[]): Record<string, unknown> {
+  if (!isRecord(v)) fail(option, `must be an object, got ${typeName(v)}`)
+  const fields = ownFields(v)
+  const unknown = Object.keys(fields).filter((k) => !known.includes(k))
+  if (unknown.length > 0) fail(option, `unknown field(s) ${unknown.map((k) => `'${k}'`).join(', ')}`)
+  return fields
+}
 
-export const PolicySchema = z.strictObject({
-  name: nonEmpty,
-  effect: z.enum(['permit', 'refuse']),
-  conditions: z.array(ConditionSchema),
-  description: z.string().optional(),
-  priority: z.number().int().optional(),
-})
+/** `{ name, field, maxValue }` or the Python SDK's `[name, field, max]` tuple. */
+function invariant(option: string, v: unknown): unknown {
+  if (Array.isArray(v)) {
+    if (v.length !== 3) fail(option, `a tuple must be [name, field, max], got ${v.length} element(s)`)
+    const [name, field, max] = [v[0], v[1], v[2]] as unknown[]
+    if (typeof name !== 'string' || typeof field !== 'string' || typeof max !== 'number') {
+      fail(option, 'a tuple must be [name: string, field: string, max: number]')
+    }
+    return [name, field, max]
+  }
+  const o = record(option, v, ['name', 'field', 'maxValue'])
+  if (typeof o.name !== 'string' || typeof o.field !== 'string' || typeof o.maxValue !== 'number') {
+    fail(option, 'must be { name: string, field: string, maxValue: number }')
+  }
+  return o
+}
 
-export const PolicySetSchema = z.union([
-  z.strictObject({ policies: z.array(PolicySchema) }),
-  z.strictObject({ policy: z.array(PolicySchema) }),
-  z.strictObject({}),
-])
+const invariants: Check = (option, v) => {
+  if (!Array.isArray(v)) fail(option, `must be an array, got ${typeName(v)}`)
+  return Array.from({ length: v.length }, (_, i) => invariant(`${option}[${i}]`, Object.hasOwn(v, i) ? v[i] : undefined))
+}
 
-export type Condition = z.infer<typeof ConditionSchema>
-export type Policy = z.infer<typeof PolicySchema>
-/** A policy set as a plain object: `{ policies: [...] }` (or the TOML-style alias `policy`). */
-export type PolicySetInput = z.infer<typeof PolicySetSchema>
+const testClock: Check = (option, v) => {
+  const o = record(option, v, ['nowMs', 'offsetMs'])
+  for (const k of Object.keys(o)) if (o[k] !== undefined) number(`${option}.${k}`, o[k])
+  return o
+}
 
-/** The policy language as JSON Schema (draft 2020-12), for editors and other tools. */
+const CHECKS: Record<keyof GateOptions, Check> = {
+  invariants,
+  observeOnly: boolean,
+  maxSessionActions: number,
+  enableDrift: boolean,
+  geoDriftMaxKm: number,
+  tokenSigner: instance('PqTokenSigner'),
+  permitTtlSeconds: number,
+  rateStore: instance('RedisRateLimitStore'),
+  sessionStore: instance('RedisSessionStore'),
+  broadcaster: instance('InMemoryInvalidationBroadcaster or RedisInvalidationBroadcaster'),
+  audit: instance('SignedAuditChain'),
+  invalidationTtlSeconds: number,
+  testClock,
+}
+
+/**
+ * Checks option names and types (throws `InvalidOptionsError` naming the option) and returns
+ * the copy the native side receives: own properties only, in a null-prototype object.
+ * `undefined` values count as absent.
+ */
+export function validateGateOptions(options: GateOptions | undefined | null): GateOptions | undefined {
+  if (options === undefined || options === null) return undefined
+  if (!isRecord(options)) throw new InvalidOptionsError(`gate options must be an object, got ${typeName(options)}`)
+  const given = ownFields(options)
+  const unknown = Object.keys(given).filter((k) => !Object.hasOwn(CHECKS, k))
+  if (unknown.length > 0) throw new InvalidOptionsError(`gate options: unknown option(s) ${unknown.map((k) => `'${k}'`).join(', ')}`)
+  const out = Object.create(null) as Record<string, unknown>
+  for (const key of Object.keys(given)) {
+    if (given[key] !== undefined) out[key] = CHECKS[key as keyof GateOptions](key, given[key])
+  }
+  return out as GateOptions
+}
+
+/**
+ * The policy language as JSON Schema (draft 2020-12), for editors and other tools. Loads the
+ * zod schemas (`kavach-sdk/schema`) on first call.
+ */
 export function policyJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(PolicySetSchema) as Record<string, unknown>
+  return (require('./schema.js') as typeof import('./schema.js')).policyJsonSchema()
 }

@@ -1,0 +1,38 @@
+// Own-property copies of objects handed to the native side. The native side reads objects
+// through the prototype chain (a property read, or a `for...in`-like key list), so a polluted
+// `Object.prototype` (or an `Object.create({ observeOnly: true })`) would be honoured there.
+// The copies hold own enumerable string keys only, in null-prototype objects, each value read
+// once (a getter cannot answer differently to a later read).
+
+/** Past this depth the original is passed on: the native loader rejects it (its limit is lower). */
+const MAX_COPY_DEPTH = 32
+
+/** A plain record (not an array, function or null). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** A null-prototype copy of `obj`'s own enumerable string-keyed values (not recursive). */
+export function ownFields(obj: object): Record<string, unknown> {
+  const out = Object.create(null) as Record<string, unknown>
+  for (const key of Object.keys(obj)) out[key] = (obj as Record<string, unknown>)[key]
+  return out
+}
+
+/**
+ * A deep copy of a JSON-like value (a policy set) made of own properties only: objects become
+ * null-prototype objects, arrays become dense arrays of their own elements (a hole or an
+ * inherited index becomes `undefined`, which the native loader rejects). Other values are
+ * passed as they are (the native loader names what it cannot read).
+ */
+export function ownDeepCopy(v: unknown, depth = 0): unknown {
+  if (typeof v !== 'object' || v === null || depth > MAX_COPY_DEPTH) return v
+  if (Array.isArray(v)) {
+    const out: unknown[] = new Array<unknown>(v.length)
+    for (let i = 0; i < v.length; i++) out[i] = Object.hasOwn(v, i) ? ownDeepCopy(v[i], depth + 1) : undefined
+    return out
+  }
+  const out = Object.create(null) as Record<string, unknown>
+  for (const key of Object.keys(v)) out[key] = ownDeepCopy((v as Record<string, unknown>)[key], depth + 1)
+  return out
+}
