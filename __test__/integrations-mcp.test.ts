@@ -1,0 +1,201 @@
+// McpKavachMiddleware: the earlier Node SDK's MCP middleware on the real gate, with in-process,
+// custom and Redis session stores (real Redis).
+
+import { afterAll, describe, expect, test } from 'vitest'
+
+import {
+  Gate,
+  InMemoryInvalidationBroadcaster,
+  InMemorySessionStore,
+  InvalidArgumentError,
+  InvalidOptionsError,
+  Invalidated,
+  KavachInvalidated,
+  KavachRefused,
+  McpKavachMiddleware,
+  RedisRateLimitStore,
+  RedisSessionStore,
+  Refused,
+  spawnInvalidationListener,
+  type InvalidationScope,
+  type McpCaller,
+  type SessionStore,
+} from '../index'
+import { REDIS_URL, uniquePrefix } from './fixtures/redis-helpers'
+
+const POLICY = {
+  policies: [
+    {
+      name: 'agents_refund',
+      effect: 'permit' as const,
+      conditions: [{ identity_kind: 'agent' as const }, { identity_role: 'support' }, { action: 'refund' }, { param_max: { field: 'amount', max: 1000 } }],
+    },
+    { name: 'users_lookup', effect: 'permit' as const, conditions: [{ identity_kind: 'user' as const }, { action: 'lookup' }] },
+  ],
+}
+const bot: McpCaller = { callerId: 'agent-1', roles: ['support'] }
+
+describe('McpKavachMiddleware: evaluate, check, guard', () => {
+  const gate = Gate.fromObject(POLICY)
+  const mw = new McpKavachMiddleware(gate)
+
+  test('evaluateToolCall: the tool name is the action, numbers and strings are forwarded, callerKind defaults to agent', async () => {
+    expect((await mw.evaluateToolCall('refund', { amount: 500, order: 'A-1' }, bot)).kind).toBe('permit')
+    const over = await mw.evaluateToolCall('refund', { amount: 5000 }, bot)
+    expect(over.kind).toBe('refuse')
+    expect(over.code).toBe('NO_POLICY_MATCH')
+    // A non-scalar param is dropped, so the amount cap still applies to the one that is forwarded.
+    expect((await mw.evaluateToolCall('refund', { amount: 5000, note: { nested: true } }, bot)).isPermit).toBe(false)
+    // `agents_refund` requires kind agent: the default. A user caller is refused; lookup is for users.
+    expect((await mw.evaluateToolCall('refund', { amount: 1 }, { ...bot, callerKind: 'user' })).isPermit).toBe(false)
+    expect((await mw.evaluateToolCall('lookup', {}, { callerId: 'u', callerKind: 'user' })).isPermit).toBe(true)
+  })
+
+  test('evaluateToolCall never throws for a refusal; a caller without an id rejects with InvalidArgumentError', async () => {
+    await expect(mw.evaluateToolCall('delete_everything', {}, bot)).resolves.toMatchObject({ kind: 'refuse', code: 'NO_POLICY_MATCH' })
+    await expect(mw.evaluateToolCall('refund', {}, { callerId: '' })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(mw.evaluateToolCall('refund', {}, undefined as unknown as McpCaller)).rejects.toThrow(/caller must be an object/)
+  })
+
+  test('the context fields beyond the earlier caller (originIp, device, resource...) reach the gate', async () => {
+    // Strict IP drift: origin and current IP differ, so an otherwise permitted call is invalidated.
+    const v = await mw.evaluateToolCall('refund', { amount: 1 }, { ...bot, sessionId: 'ctx-1', ip: '10.0.0.2', originIp: '10.0.0.1' })
+    expect(v.kind).toBe('invalidate')
+    expect(v.evaluator).toBe('drift')
+  })
+
+  test('checkToolCall throws Refused (the same class as KavachRefused), permits silently', async () => {
+    await expect(mw.checkToolCall('refund', { amount: 10 }, bot)).resolves.toBeUndefined()
+    const err = await mw.checkToolCall('refund', { amount: 10_000 }, bot).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(Refused)
+    expect(err).toBeInstanceOf(KavachRefused)
+    expect((err as Refused).code).toBe('NO_POLICY_MATCH')
+  })
+
+  test('guardTool: the handler runs only on Permit; the override is merged over the default caller', async () => {
+    const ran: number[] = []
+    const refund = mw.guardTool('refund', async (p: { amount: number }) => {
+      ran.push(p.amount)
+      return `refunded ${p.amount}`
+    }, bot)
+    await expect(refund({ amount: 100 })).resolves.toBe('refunded 100')
+    await expect(refund({ amount: 2000 })).rejects.toBeInstanceOf(Refused)
+    // Only roles are overridden: callerId and kind stay the default caller's, and no role matches.
+    await expect(refund({ amount: 100 }, { roles: ['intern'] })).rejects.toBeInstanceOf(Refused)
+    const userRefund = mw.guardTool('lookup', (p: { id: string }) => {
+      ran.push(-1)
+      return p.id
+    }, bot)
+    await expect(userRefund({ id: 'x' })).rejects.toBeInstanceOf(Refused)
+    await expect(userRefund({ id: 'x' }, { callerKind: 'user' })).resolves.toBe('x')
+    expect(ran).toEqual([100, -1])
+  })
+})
+
+describe('McpKavachMiddleware: session store', () => {
+  test('invalidateSession writes to the store; the next call is an Invalidate from session_store, without the gate', async () => {
+    const gate = Gate.fromObject(POLICY)
+    const sessionStore = new InMemorySessionStore()
+    const mw = new McpKavachMiddleware(gate, { sessionStore })
+    const caller = { ...bot, sessionId: 'sess-7' }
+    expect((await mw.evaluateToolCall('refund', { amount: 1 }, caller)).isPermit).toBe(true)
+    await mw.invalidateSession('sess-7', 'stolen token')
+    expect(sessionStore.size).toBe(1)
+    expect(sessionStore.isInvalidated('sess-7')).toBe(true)
+    const v = await mw.evaluateToolCall('refund', { amount: 1 }, caller)
+    expect(v).toMatchObject({ kind: 'invalidate', code: 'SESSION_INVALID', evaluator: 'session_store' })
+    expect(v.reason).toContain("'sess-7'")
+    expect(v.scope).toMatchObject({ targetKind: 'session', targetId: 'sess-7', evaluator: 'session_store' })
+    // The gate alone (no broadcaster, its own session store) still permits: the answer above came from the store.
+    expect(gate.evaluate({ principalId: 'agent-1', principalKind: 'agent', roles: ['support'], actionName: 'refund', params: { amount: 1 }, sessionId: 'sess-7' }).isPermit).toBe(true)
+    const err = await mw.checkToolCall('refund', { amount: 1 }, caller).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(Invalidated)
+    expect(err).toBeInstanceOf(KavachInvalidated)
+    expect((err as Invalidated).evaluator).toBe('session_store')
+    // Other sessions are not affected.
+    expect((await mw.evaluateToolCall('refund', { amount: 1 }, { ...bot, sessionId: 'sess-8' })).isPermit).toBe(true)
+  })
+
+  test('with a broadcaster, the gate revokes the session itself and listeners hear it', async () => {
+    const broadcaster = new InMemoryInvalidationBroadcaster()
+    const gate = Gate.fromObject(POLICY, { broadcaster })
+    const mw = new McpKavachMiddleware(gate, { broadcaster })
+    const heard: InvalidationScope[] = []
+    const handle = spawnInvalidationListener(broadcaster, (s) => {
+      heard.push(s)
+    })
+    try {
+      await mw.invalidateSession('sess-b', 'operator')
+      const direct = gate.evaluate({ principalId: 'agent-1', principalKind: 'agent', roles: ['support'], actionName: 'refund', params: { amount: 1 }, sessionId: 'sess-b' })
+      expect(direct.code).toBe('SESSION_INVALID')
+      await expect.poll(() => heard.length).toBe(1)
+      expect(heard[0]).toMatchObject({ targetKind: 'session', targetId: 'sess-b', reason: 'operator', evaluator: 'session_store' })
+    } finally {
+      handle.abort()
+    }
+  })
+
+  test('a store that throws, rejects or answers a non-boolean refuses the call (fail closed)', async () => {
+    const gate = Gate.fromObject(POLICY)
+    const stores: SessionStore[] = [
+      { isInvalidated: () => { throw new Error('disk gone') }, invalidate: () => undefined },
+      { isInvalidated: () => Promise.reject(new Error('network down')), invalidate: () => undefined },
+      { isInvalidated: () => undefined as unknown as boolean, invalidate: () => undefined },
+    ]
+    for (const sessionStore of stores) {
+      const mw = new McpKavachMiddleware(gate, { sessionStore })
+      const v = await mw.evaluateToolCall('refund', { amount: 1 }, { ...bot, sessionId: 's' })
+      expect(v).toMatchObject({ kind: 'refuse', code: 'STORE_UNAVAILABLE', evaluator: 'session_store' })
+      expect(v.reason).toContain("'s'")
+      // Without a session id the store is not asked.
+      expect((await mw.evaluateToolCall('refund', { amount: 1 }, bot)).isPermit).toBe(true)
+    }
+  })
+
+  test('a store of the wrong shape is an InvalidOptionsError; a bad session id an InvalidArgumentError', async () => {
+    const gate = Gate.fromObject(POLICY)
+    expect(() => new McpKavachMiddleware(gate, { sessionStore: { invalidate: () => undefined } as unknown as SessionStore })).toThrow(InvalidOptionsError)
+    await expect(new McpKavachMiddleware(gate).invalidateSession('')).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+})
+
+describe('McpKavachMiddleware with Redis (real server)', () => {
+  const closers: Array<() => unknown> = []
+  afterAll(() => {
+    for (const c of closers) c()
+  })
+
+  test('a RedisSessionStore is the store: a revocation on one replica refuses the session on another', async () => {
+    const prefix = uniquePrefix('mcp-sess')
+    const storeA = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix })
+    const storeB = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix })
+    closers.push(() => storeA.close(), () => storeB.close())
+    const a = new McpKavachMiddleware(Gate.fromObject(POLICY), { sessionStore: storeA })
+    const b = new McpKavachMiddleware(Gate.fromObject(POLICY), { sessionStore: storeB })
+    const caller = { ...bot, sessionId: 'shared-1' }
+    expect((await b.evaluateToolCall('refund', { amount: 1 }, caller)).isPermit).toBe(true)
+    await a.invalidateSession('shared-1', 'revoked on replica a')
+    const v = await b.evaluateToolCall('refund', { amount: 1 }, caller)
+    expect(v).toMatchObject({ kind: 'invalidate', evaluator: 'session_store' })
+    expect(v.reason).toContain("'shared-1'")
+    expect((await b.evaluateToolCall('refund', { amount: 1 }, { ...bot, sessionId: 'shared-2' })).isPermit).toBe(true)
+    // A closed store cannot answer: the call is refused, never permitted.
+    storeB.close()
+    const closed = await b.evaluateToolCall('refund', { amount: 1 }, { ...bot, sessionId: 'shared-3' })
+    expect(closed).toMatchObject({ kind: 'refuse', code: 'STORE_UNAVAILABLE', evaluator: 'session_store' })
+  })
+
+  test('a gate with a network store is evaluated on the async path', async () => {
+    const rateStore = await RedisRateLimitStore.connect(REDIS_URL, { prefix: uniquePrefix('mcp-rate') })
+    closers.push(() => rateStore.close())
+    const gate = Gate.fromObject(
+      { policies: [{ name: 'twice', effect: 'permit', conditions: [{ action: 'ping' }, { rate_limit: { max: 2, window: '1m' } }] }] },
+      { rateStore },
+    )
+    expect(gate.supportsSync).toBe(false)
+    const mw = new McpKavachMiddleware(gate)
+    const codes = []
+    for (let i = 0; i < 3; i++) codes.push((await mw.evaluateToolCall('ping', {}, bot)).code ?? 'permit')
+    expect(codes).toEqual(['permit', 'permit', 'RATE_LIMIT_EXCEEDED'])
+  })
+})

@@ -1,0 +1,127 @@
+// gateMcpServer(): every tool of an `McpServer` (@modelcontextprotocol/sdk 1.x), registered
+// before or after the call, goes through the gate. A refusal is a tool result with `isError`
+// (the agent loop reads it and goes on), not a protocol error.
+//
+// The SDK keeps its tools in `McpServer._registeredTools` (name -> RegisteredTool, whose
+// `handler` it calls for each `tools/call`). That map is not public API, so this file depends
+// on its shape and checks it: a server without it is rejected rather than left ungated.
+
+import { InvalidArgumentError } from '../errors.js'
+import type { Gate } from '../gate.js'
+import type { Verdict } from '../native.js'
+import { type McpCaller, McpKavachMiddleware, type McpMiddlewareOptions } from './mcp.js'
+import { refusalText, refuseVerdict } from './refusal.js'
+
+/** The SDK's `RegisteredTool`, as far as gating needs it. */
+interface RegisteredToolShape {
+  handler: unknown
+  inputSchema?: unknown
+}
+
+/** An `McpServer` from @modelcontextprotocol/sdk 1.x. */
+export interface GateableMcpServer {
+  readonly server: unknown
+}
+
+/** The request extra the SDK hands a tool handler (auth info, session id, `_meta`, ...). */
+export type McpRequestExtra = Record<string, unknown> & {
+  authInfo?: unknown
+  sessionId?: string
+  _meta?: Record<string, unknown>
+}
+
+export interface GateMcpServerOptions extends McpMiddlewareOptions {
+  /**
+   * Who is calling, from the request extra (verified auth info, the transport's session id).
+   * Nothing returned refuses the call (`INVALID_CONTEXT`).
+   */
+  identify: (extra: McpRequestExtra) => McpCaller | undefined | Promise<McpCaller | undefined>
+}
+
+/** An MCP tool result the model reads: `isError` with the refusal's code and reason. */
+export interface McpRefusalResult {
+  [key: string]: unknown
+  content: { type: 'text'; text: string }[]
+  isError: true
+}
+
+type ToolFn = (...args: unknown[]) => unknown
+
+function refusalResult(toolName: string, v: Verdict): McpRefusalResult {
+  return { content: [{ type: 'text', text: refusalText(toolName, v) }], isError: true }
+}
+
+/**
+ * Gates every tool of `server`; returns the middleware that evaluates the calls (for
+ * `invalidateSession`). Throws `InvalidArgumentError` for a server it cannot gate.
+ */
+export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: GateMcpServerOptions): McpKavachMiddleware {
+  if (typeof options?.identify !== 'function') throw new InvalidArgumentError("gateMcpServer needs options.identify(extra)")
+  const host = server as unknown as { _registeredTools?: unknown }
+  const registry = host._registeredTools
+  if (typeof registry !== 'object' || registry === null) {
+    throw new InvalidArgumentError('gateMcpServer needs an McpServer from @modelcontextprotocol/sdk 1.x (no tool registry found)')
+  }
+  const mw = new McpKavachMiddleware(gate, options)
+  const names = new WeakMap<object, string>()
+
+  /** The verdict for one call of the tool registered as `name`. */
+  const decide = async (name: string, args: unknown, extra: McpRequestExtra): Promise<Verdict> => {
+    const caller = await options.identify(extra)
+    if (caller === undefined) return refuseVerdict('INVALID_CONTEXT', 'mcp', `no caller for '${name}': identify() returned nothing`)
+    return mw.evaluateToolCall(name, args, caller)
+  }
+
+  const gateTool = (tool: RegisteredToolShape, name: string): void => {
+    const known = names.has(tool)
+    names.set(tool, name)
+    if (known) return
+    let inner = tool.handler
+    const call: ToolFn = async (...a) => {
+      // The SDK calls handler(args, extra), or handler(extra) for a tool without input schema.
+      const hasInput = Boolean(tool.inputSchema)
+      const extra = (hasInput ? a[1] : a[0]) as McpRequestExtra
+      const toolName = names.get(tool) ?? name
+      const v = await decide(toolName, hasInput ? a[0] : undefined, extra)
+      if (!v.isPermit) return refusalResult(toolName, v)
+      return await (inner as ToolFn)(...a)
+    }
+    Object.defineProperty(tool, 'handler', {
+      configurable: true,
+      enumerable: true,
+      get: () => {
+        // A task tool (experimental SDK API) is an object; its task starts only on Permit, and
+        // a refusal becomes the SDK's own tool error result.
+        if (typeof inner === 'object' && inner !== null && 'createTask' in inner) {
+          const h = inner as Record<string, unknown> & { createTask: ToolFn }
+          return {
+            ...h,
+            createTask: async (...a: unknown[]) => {
+              const hasInput = Boolean(tool.inputSchema)
+              const toolName = names.get(tool) ?? name
+              const v = await decide(toolName, hasInput ? a[0] : undefined, (hasInput ? a[1] : a[0]) as McpRequestExtra)
+              if (!v.isPermit) throw new Error(refusalText(toolName, v))
+              return await h.createTask(...a)
+            },
+          }
+        }
+        return call
+      },
+      // `RegisteredTool.update({ callback })` replaces the handler: the new one is gated too.
+      set: (h: unknown) => {
+        inner = h
+      },
+    })
+  }
+
+  const tools = registry as Record<string, RegisteredToolShape>
+  for (const [name, tool] of Object.entries(tools)) gateTool(tool, name)
+  // Tools registered (or renamed) later land in the registry through this proxy.
+  host._registeredTools = new Proxy(tools, {
+    set(target, key, value: unknown) {
+      if (typeof key === 'string' && typeof value === 'object' && value !== null) gateTool(value as RegisteredToolShape, key)
+      return Reflect.set(target, key, value)
+    },
+  })
+  return mw
+}

@@ -1,0 +1,139 @@
+// MCP middleware with the earlier Node SDK's names: evaluate, check or guard a tool call, and
+// revoke sessions in a session store that every call consults before the gate runs.
+
+import type { EvaluateOptions, PrincipalKind } from '../context.js'
+import { InvalidArgumentError, throwUnlessPermit } from '../errors.js'
+import type { Gate } from '../gate.js'
+import type { InvalidationBroadcaster } from '../invalidation.js'
+import type { Verdict } from '../native.js'
+import type { RedisSessionStore } from '../redis.js'
+import { refuseVerdict, revokedSessionVerdict, scalarFields } from './refusal.js'
+import { InMemorySessionStore, revocationReader, type RevocationReader, type SessionStore } from './session-store.js'
+
+/** Who calls a tool (the earlier SDK's field names; the rest are the gate context's). */
+export interface McpCaller {
+  callerId: string
+  /** @default 'agent' */
+  callerKind?: PrincipalKind
+  roles?: string[]
+  sessionId?: string
+  ip?: string
+  currentGeo?: EvaluateOptions['currentGeo']
+  originGeo?: EvaluateOptions['originGeo']
+  originIp?: string
+  device?: EvaluateOptions['device']
+  originDevice?: EvaluateOptions['originDevice']
+  /** Unix seconds. */
+  sessionStartedAt?: number
+  resource?: string
+}
+
+export interface McpMiddlewareOptions {
+  /** Revoked sessions: any `SessionStore`, or a `RedisSessionStore` shared by replicas. @default new InMemorySessionStore() */
+  sessionStore?: SessionStore | RedisSessionStore
+  /** `invalidateSession` also publishes the session scope here, so gates subscribed to it revoke it. */
+  broadcaster?: InvalidationBroadcaster
+}
+
+/** The evaluator named by refusals that come from the session store, not the gate. */
+const STORE_EVALUATOR = 'session_store'
+
+const CALLER_FIELDS = [
+  'roles',
+  'sessionId',
+  'ip',
+  'currentGeo',
+  'originGeo',
+  'originIp',
+  'device',
+  'originDevice',
+  'sessionStartedAt',
+  'resource',
+] as const satisfies readonly (keyof McpCaller & keyof EvaluateOptions)[]
+
+/** The gate context of one tool call. Throws `InvalidArgumentError` for a caller without an id. */
+export function toolCallContext(toolName: string, params: unknown, caller: McpCaller): EvaluateOptions {
+  if (typeof toolName !== 'string' || toolName.length === 0) throw new InvalidArgumentError('toolName must be a non-empty string')
+  if (typeof caller !== 'object' || caller === null) throw new InvalidArgumentError('caller must be an object { callerId, ... }')
+  if (typeof caller.callerId !== 'string' || caller.callerId.length === 0) {
+    throw new InvalidArgumentError('caller.callerId must be a non-empty string')
+  }
+  const ctx: EvaluateOptions = {
+    principalId: caller.callerId,
+    principalKind: caller.callerKind ?? 'agent',
+    actionName: toolName,
+    params: scalarFields(params),
+  }
+  const target = ctx as unknown as Record<string, unknown>
+  for (const field of CALLER_FIELDS) {
+    if (caller[field] !== undefined) target[field] = caller[field]
+  }
+  return ctx
+}
+
+export class McpKavachMiddleware {
+  readonly gate: Gate
+  readonly #store: RevocationReader
+  readonly #broadcaster: InvalidationBroadcaster | undefined
+
+  constructor(gate: Gate, options: McpMiddlewareOptions = {}) {
+    this.gate = gate
+    this.#store = revocationReader('sessionStore', options.sessionStore ?? new InMemorySessionStore())
+    this.#broadcaster = options.broadcaster
+  }
+
+  /**
+   * The verdict for `caller` calling `toolName` with `params` (numbers and strings are
+   * forwarded). A refusal is a verdict, never an exception; a malformed caller rejects with
+   * `InvalidArgumentError`. A session revoked in the store is answered here (Invalidate,
+   * evaluator `session_store`) without running the gate; a store that fails refuses.
+   */
+  async evaluateToolCall(toolName: string, params: unknown, caller: McpCaller): Promise<Verdict> {
+    const ctx = toolCallContext(toolName, params, caller)
+    const sid = ctx.sessionId
+    if (sid !== undefined) {
+      let revoked: unknown
+      try {
+        revoked = await this.#store.isInvalidated(sid, ctx)
+      } catch (e) {
+        return refuseVerdict('STORE_UNAVAILABLE', STORE_EVALUATOR, `session store failed for session '${sid}': ${(e as Error)?.message ?? String(e)}`)
+      }
+      if (revoked === true) return revokedSessionVerdict(sid, STORE_EVALUATOR)
+      if (revoked !== false) {
+        return refuseVerdict('STORE_UNAVAILABLE', STORE_EVALUATOR, `session store answered ${String(revoked)} for session '${sid}', not a boolean`)
+      }
+    }
+    return this.gate.evaluateAsync(ctx)
+  }
+
+  /** `evaluateToolCall`, throwing `Refused` / `Invalidated` unless the gate permits. */
+  async checkToolCall(toolName: string, params: unknown, caller: McpCaller): Promise<void> {
+    throwUnlessPermit(await this.evaluateToolCall(toolName, params, caller))
+  }
+
+  /**
+   * `handler` gated as `toolName`: it runs only on Permit (else the call rejects with
+   * `Refused` / `Invalidated`). A per-call override is merged over `defaultCaller`.
+   */
+  guardTool<P, T>(
+    toolName: string,
+    handler: (params: P) => T | Promise<T>,
+    defaultCaller: McpCaller,
+  ): (params: P, callerOverride?: Partial<McpCaller>) => Promise<T> {
+    return async (params, callerOverride) => {
+      await this.checkToolCall(toolName, params, { ...defaultCaller, ...callerOverride })
+      return await handler(params)
+    }
+  }
+
+  /**
+   * Revokes `sessionId`: written to the session store (every later call with it is refused
+   * before the gate runs, on every replica sharing the store) and, with a `broadcaster`,
+   * published as a session scope so the gates subscribed to it revoke it and listeners hear it.
+   */
+  async invalidateSession(sessionId: string, reason = 'invalidated by McpKavachMiddleware.invalidateSession'): Promise<void> {
+    if (typeof sessionId !== 'string' || sessionId.length === 0) throw new InvalidArgumentError('sessionId must be a non-empty string')
+    await this.#store.invalidate(sessionId, reason)
+    await this.#broadcaster?.publish('session', sessionId, reason, STORE_EVALUATOR)
+  }
+}
