@@ -65,6 +65,12 @@ export type { AuditEntryOptions, AuditFileOptions, VerifyJsonlOptions } from './
 export { SecureChannel } from './src/channel.js'
 export type { SecureChannelOptions } from './src/channel.js'
 export { ChainClosedError, ChainInvalidError, ContextMismatchError, DecryptionFailedError } from './src/errors.js'
+
+// --- redis stores ---
+export { RedisInvalidationBroadcaster, RedisRateLimitStore, RedisSessionStore } from './src/redis.js'
+export type { RedisBroadcasterOptions, RedisConnectOptions, RedisSessionStoreOptions } from './src/redis.js'
+
+// --- integrations ---
 export { InMemorySessionStore } from './src/integrations/session-store.js'
 export type { SessionStore } from './src/integrations/session-store.js'
 export { McpKavachMiddleware } from './src/integrations/mcp.js'
@@ -80,9 +86,3 @@ export type { FastifyReplyLike, FastifyRequestLike } from './src/integrations/fa
 export { guardTools, isToolRefusal } from './src/integrations/ai-sdk.js'
 export type { GuardToolsOptions } from './src/integrations/ai-sdk.js'
 export type { ToolRefusal } from './src/integrations/refusal.js'
-
-// --- redis stores ---
-export { RedisInvalidationBroadcaster, RedisRateLimitStore, RedisSessionStore } from './src/redis.js'
-export type { RedisBroadcasterOptions, RedisConnectOptions, RedisSessionStoreOptions } from './src/redis.js'
-
-// --- integrations ---
