@@ -2,12 +2,15 @@
 // patched in place (so every instance is covered, however it was made); static methods of
 // napi classes are read-only, so the TS classes in audit.ts / channel.ts override them.
 
-import { native } from './errors.js'
+import { native, nativeAsync } from './errors.js'
 
 type AnyFn = (...args: unknown[]) => unknown
 
-/** Wraps `methods` of `cls.prototype` in place. */
-export function wrapNativeMethods(cls: abstract new (...args: never[]) => unknown, methods: string[]): void {
+/**
+ * Wraps `methods` of `cls.prototype` in place: a sync method rethrows typed errors, an async
+ * one (`'async'`: returns a Promise) rejects with them.
+ */
+export function wrapNativeMethods(cls: abstract new (...args: never[]) => unknown, methods: string[], flavour: 'sync' | 'async' = 'sync'): void {
   const proto = cls.prototype as Record<string, unknown>
   for (const name of methods) {
     const desc = Object.getOwnPropertyDescriptor(proto, name)
@@ -17,9 +20,14 @@ export function wrapNativeMethods(cls: abstract new (...args: never[]) => unknow
     const fn = desc.value as AnyFn
     Object.defineProperty(proto, name, {
       ...desc,
-      value: function (this: unknown, ...args: unknown[]): unknown {
-        return native(() => fn.apply(this, args))
-      },
+      value:
+        flavour === 'sync'
+          ? function (this: unknown, ...args: unknown[]): unknown {
+              return native(() => fn.apply(this, args))
+            }
+          : function (this: unknown, ...args: unknown[]): Promise<unknown> {
+              return nativeAsync(async () => fn.apply(this, args))
+            },
     })
   }
 }

@@ -13,27 +13,7 @@ import type {
   RedisSessionStoreOptions,
 } from '../binding.js'
 import { nativeAsync } from './errors.js'
-import { rebrand } from './native-errors.js'
-
-type AsyncFn = (...args: unknown[]) => Promise<unknown>
-
-/** Wraps async prototype methods so their rejections carry typed errors too. */
-function wrapAsyncMethods(cls: abstract new (...args: never[]) => unknown, methods: string[]): void {
-  const proto = cls.prototype as Record<string, unknown>
-  for (const name of methods) {
-    const desc = Object.getOwnPropertyDescriptor(proto, name)
-    if (desc === undefined || typeof desc.value !== 'function') {
-      throw new Error(`internal: ${name} is not a method of ${cls.name}`)
-    }
-    const fn = desc.value as AsyncFn
-    Object.defineProperty(proto, name, {
-      ...desc,
-      value: function (this: unknown, ...args: unknown[]): Promise<unknown> {
-        return nativeAsync(() => fn.apply(this, args))
-      },
-    })
-  }
-}
+import { rebrand, wrapNativeMethods } from './native-errors.js'
 
 /**
  * Sliding-window rate limits shared by every replica: one atomic Lua script per hit, on the
@@ -65,7 +45,7 @@ export class RedisInvalidationBroadcaster extends NativeRedisInvalidationBroadca
   }
 }
 
-wrapAsyncMethods(NativeRedisInvalidationBroadcaster, ['publish', 'forget'])
-wrapAsyncMethods(NativeRedisSessionStore, ['invalidate'])
+wrapNativeMethods(NativeRedisInvalidationBroadcaster, ['publish', 'forget'], 'async')
+wrapNativeMethods(NativeRedisSessionStore, ['invalidate'], 'async')
 
 export type { RedisBroadcasterOptions, RedisConnectOptions, RedisSessionStoreOptions }
