@@ -1,0 +1,296 @@
+// HTTP integrations: HttpKavachMiddleware's core, and real express 5 and fastify 5 servers on
+// loopback answering real fetch requests (permit, 403, 401, excluded paths, GET passthrough,
+// identify, geoResolver, a Redis-backed gate).
+
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+
+import express from 'express'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+
+import {
+  Gate,
+  HttpKavachMiddleware,
+  InvalidArgumentError,
+  RedisRateLimitStore,
+  SyncNotSupportedError,
+  createExpressMiddleware,
+  createFastifyHook,
+  deriveActionName,
+  type HttpMiddlewareOptions,
+  type HttpPrincipal,
+  type HttpRequestInfo,
+} from '../index'
+import { REDIS_URL, uniquePrefix } from './fixtures/redis-helpers'
+
+const POLICY = {
+  policies: [
+    { name: 'support_refunds', effect: 'permit' as const, conditions: [{ identity_role: 'support' }, { action: 'refunds.create' }, { param_max: { field: 'amount', max: 1000 } }] },
+    { name: 'users_read', effect: 'permit' as const, conditions: [{ action: 'users.read' }] },
+    { name: 'agents_update', effect: 'permit' as const, conditions: [{ identity_kind: 'agent' as const }, { action: 'orders.update' }] },
+  ],
+}
+
+describe('deriveActionName and shouldGate', () => {
+  test('the last segment that is not api, a version or digits, then the verb', () => {
+    expect(deriveActionName('POST', '/api/v1/refunds')).toBe('refunds.create')
+    expect(deriveActionName('DELETE', '/users/42')).toBe('users.delete')
+    expect(deriveActionName('GET', '/api/v2/users/42/')).toBe('users.read')
+    expect(deriveActionName('PUT', '/orders/7')).toBe('orders.update')
+    expect(deriveActionName('PATCH', '/api/V3/orders')).toBe('orders.update')
+    expect(deriveActionName('OPTIONS', '/api/things')).toBe('things.options')
+    expect(deriveActionName('post', '/api/v1/refunds?dry=1')).toBe('refunds.create')
+    expect(deriveActionName('POST', '/api/v1/42')).toBe('root.create')
+  })
+
+  test('defaults: mutations only, /health /ready /metrics excluded by prefix', () => {
+    const mw = new HttpKavachMiddleware(Gate.fromObject(POLICY))
+    expect(mw.shouldGate('GET', '/users')).toBe(false)
+    expect(mw.shouldGate('HEAD', '/users')).toBe(false)
+    expect(mw.shouldGate('POST', '/users')).toBe(true)
+    expect(mw.shouldGate('DELETE', '/health/deep')).toBe(false)
+    expect(mw.shouldGate('POST', '/metrics')).toBe(false)
+    const all = new HttpKavachMiddleware(Gate.fromObject(POLICY), { gateMutationsOnly: false, excludedPaths: ['/public'] })
+    expect(all.shouldGate('GET', '/users')).toBe(true)
+    expect(all.shouldGate('POST', '/health')).toBe(true)
+    expect(all.shouldGate('POST', '/public/x')).toBe(false)
+  })
+})
+
+describe('HttpKavachMiddleware.evaluate', () => {
+  const gate = Gate.fromObject(POLICY)
+  const req = (over: Partial<HttpRequestInfo> = {}): HttpRequestInfo => ({
+    method: 'POST',
+    path: '/api/v1/refunds',
+    headers: { 'x-principal-id': 'alice', 'x-roles': 'viewer, support' },
+    body: { amount: 500, note: 'late', nested: { amount: 1 } },
+    ...over,
+  })
+
+  test('headers give the principal, the body numbers and strings the params (synchronous)', () => {
+    const mw = new HttpKavachMiddleware(gate)
+    expect(mw.evaluate(req()).isPermit).toBe(true)
+    expect(mw.evaluate(req({ body: { amount: 5000 } })).code).toBe('NO_POLICY_MATCH')
+    expect(mw.evaluate(req({ headers: { 'x-principal-id': 'alice' } })).isPermit).toBe(false)
+    // Missing principal: anonymous user; the kind header feeds identity_kind.
+    expect(mw.evaluate(req({ method: 'PUT', path: '/orders/9', headers: {} })).isPermit).toBe(false)
+    expect(mw.evaluate(req({ method: 'PUT', path: '/orders/9', headers: { 'x-principal-kind': 'agent' } })).isPermit).toBe(true)
+    // A kind the gate does not know is the client's error: a refusal, not a thrown error.
+    const bad = mw.evaluate(req({ headers: { 'x-principal-kind': 'root' } }))
+    expect(bad).toMatchObject({ kind: 'refuse', code: 'INVALID_CONTEXT' })
+    expect(bad.reason).toContain("'root'")
+  })
+
+  test('custom header names', async () => {
+    const mw = new HttpKavachMiddleware(gate, { principalHeader: 'X-User', rolesHeader: 'X-Groups', kindHeader: 'X-Kind' })
+    expect(mw.evaluate(req({ headers: { 'x-user': 'bob', 'x-groups': 'support' } })).isPermit).toBe(true)
+    expect((await mw.evaluateAsync(req({ headers: { 'x-principal-id': 'bob', 'x-roles': 'support' } }))).isPermit).toBe(false)
+  })
+
+  test('geoResolver is called only when the request carries no geo of its own', () => {
+    const seen: string[] = []
+    const mw = new HttpKavachMiddleware(gate, {
+      geoResolver: (r) => {
+        seen.push(r.path)
+        return { currentGeo: { countryCode: 'IN' } }
+      },
+    })
+    mw.evaluate(req())
+    mw.evaluate(req({ path: '/api/v1/refunds/with-geo', currentGeo: { countryCode: 'DE' } }))
+    mw.evaluate(req({ path: '/api/v1/refunds/with-origin', originGeo: { countryCode: 'DE' } }))
+    expect(seen).toEqual(['/api/v1/refunds'])
+  })
+
+  test('identify replaces the headers; sync evaluate refuses an async identify; a network gate needs evaluateAsync', async () => {
+    const mw = new HttpKavachMiddleware(gate, { identify: (r) => (r.headers.authorization === 'Bearer good' ? { principalId: 'svc', roles: ['support'] } : undefined) })
+    expect(mw.evaluate(req({ headers: { authorization: 'Bearer good' } })).isPermit).toBe(true)
+    // The role header is ignored: identify said anonymous.
+    expect(mw.evaluate(req()).isPermit).toBe(false)
+    const asyncMw = new HttpKavachMiddleware(gate, { identify: async () => ({ principalId: 'svc', roles: ['support'] }) })
+    expect(() => asyncMw.evaluate(req())).toThrow(InvalidArgumentError)
+    expect((await asyncMw.evaluateAsync(req())).isPermit).toBe(true)
+  })
+})
+
+// --- real servers ---
+
+/** A request counter per route, to prove a refused handler never ran. */
+const handled: string[] = []
+
+interface Harness {
+  base: string
+  close(): Promise<void>
+}
+
+async function startExpress(gate: Gate, options: HttpMiddlewareOptions): Promise<Harness> {
+  const app = express()
+  app.use(express.json())
+  app.use(createExpressMiddleware(gate, options))
+  app.all('/{*rest}', (req, res) => {
+    handled.push(`express ${req.method} ${req.path}`)
+    res.json({ ok: true })
+  })
+  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(500).json({ error: err.message })
+  })
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  const { port } = server.address() as AddressInfo
+  return { base: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) }
+}
+
+async function startFastify(gate: Gate, options: HttpMiddlewareOptions): Promise<Harness> {
+  const app: FastifyInstance = Fastify()
+  app.addHook('preHandler', createFastifyHook(gate, options))
+  app.all('/*', async (request) => {
+    handled.push(`fastify ${request.method} ${request.url.split('?')[0]}`)
+    return { ok: true }
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  return { base: `http://127.0.0.1:${port}`, close: () => app.close() }
+}
+
+/** Identity from a bearer token the test "verified"; the device header feeds device drift. */
+const identify = (r: HttpRequestInfo): HttpPrincipal | undefined => {
+  const auth = r.headers.authorization
+  if (auth !== 'Bearer support-token') return undefined
+  const device = r.headers['x-device']
+  return {
+    principalId: 'carol',
+    roles: ['support'],
+    sessionId: 'http-session-1',
+    device: typeof device === 'string' ? { hash: device } : undefined,
+    currentGeo: r.headers['x-geo'] === 'explicit' ? { countryCode: 'FR' } : undefined,
+  }
+}
+
+for (const [name, start] of [['express 5', startExpress], ['fastify 5', startFastify]] as const) {
+  describe(`${name}: real server, real fetch`, () => {
+    let plain: Harness
+    let withIdentify: Harness
+    const geoCalls: string[] = []
+    const tag = name.split(' ')[0]!
+
+    beforeAll(async () => {
+      plain = await start(Gate.fromObject(POLICY), {})
+      withIdentify = await start(Gate.fromObject(POLICY), {
+        identify,
+        geoResolver: (r) => {
+          geoCalls.push(r.path)
+          return { currentGeo: { countryCode: 'IN' } }
+        },
+      })
+    })
+    afterAll(async () => {
+      await plain.close()
+      await withIdentify.close()
+    })
+
+    const post = (h: Harness, path: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${h.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+
+    test('permit: the handler runs', async () => {
+      const r = await post(plain, '/api/v1/refunds', { amount: 100 }, { 'x-principal-id': 'alice', 'x-roles': 'support' })
+      expect(r.status).toBe(200)
+      expect(await r.json()).toEqual({ ok: true })
+      expect(handled).toContain(`${tag} POST /api/v1/refunds`)
+    })
+
+    test('refuse: 403 with code and reason; the handler never runs', async () => {
+      const before = handled.length
+      const r = await post(plain, '/api/v1/refunds', { amount: 5000 }, { 'x-principal-id': 'alice', 'x-roles': 'support' })
+      expect(r.status).toBe(403)
+      const body = (await r.json()) as Record<string, string>
+      expect(body.error).toBe('forbidden')
+      expect(body.code).toBe('NO_POLICY_MATCH')
+      expect(typeof body.reason).toBe('string')
+      expect((await post(plain, '/api/v1/refunds', { amount: 1 }, { 'x-principal-kind': 'wizard' })).status).toBe(403)
+      expect(handled.length).toBe(before)
+    })
+
+    test('excluded paths and GET pass ungated', async () => {
+      const before = handled.length
+      expect((await post(plain, '/health', {})).status).toBe(200)
+      expect((await post(plain, '/metrics/prom', {})).status).toBe(200)
+      expect((await fetch(`${plain.base}/api/v1/secrets`)).status).toBe(200)
+      expect(handled.length).toBe(before + 3)
+    })
+
+    test('identify: the verified principal is used and the headers are ignored', async () => {
+      const asAdmin = await post(withIdentify, '/api/v1/refunds', { amount: 10 }, { 'x-principal-id': 'root', 'x-roles': 'support' })
+      expect(asAdmin.status).toBe(403)
+      const verified = await post(withIdentify, '/api/v1/refunds', { amount: 10 }, { authorization: 'Bearer support-token', 'x-device': 'dev-a' })
+      expect(verified.status).toBe(200)
+    })
+
+    test('invalidate: 401 session_invalidated (device drift within a session); the handler never runs', async () => {
+      const before = handled.length
+      const r = await post(withIdentify, '/api/v1/refunds', { amount: 10 }, { authorization: 'Bearer support-token', 'x-device': 'dev-b' })
+      expect(r.status).toBe(401)
+      const body = (await r.json()) as Record<string, string>
+      expect(body.error).toBe('session_invalidated')
+      expect(body.reason).toMatch(/device/i)
+      // The session stays revoked for the original device too.
+      const again = await post(withIdentify, '/api/v1/refunds', { amount: 10 }, { authorization: 'Bearer support-token', 'x-device': 'dev-a' })
+      expect(again.status).toBe(403)
+      expect(((await again.json()) as Record<string, string>).code).toBe('SESSION_INVALID')
+      expect(handled.length).toBe(before)
+    })
+
+    test('geoResolver runs only for requests without explicit geo', async () => {
+      geoCalls.length = 0
+      await post(withIdentify, '/api/v1/geo-a', {})
+      await post(withIdentify, '/api/v1/geo-b', {}, { authorization: 'Bearer support-token', 'x-geo': 'explicit' })
+      expect(geoCalls).toEqual(['/api/v1/geo-a'])
+    })
+  })
+}
+
+describe('a Redis-backed gate behind express and fastify (real Redis)', () => {
+  test('rate limit shared by both servers: the third request is 403 RATE_LIMIT_EXCEEDED', async () => {
+    const rateStore = await RedisRateLimitStore.connect(REDIS_URL, { prefix: uniquePrefix('http-rate') })
+    const gate = Gate.fromObject(
+      { policies: [{ name: 'two_orders', effect: 'permit', conditions: [{ action: 'orders.create' }, { rate_limit: { max: 2, window: '1m' } }] }] },
+      { rateStore },
+    )
+    expect(() => new HttpKavachMiddleware(gate).evaluate({ method: 'POST', path: '/orders', headers: {} })).toThrow(SyncNotSupportedError)
+    const a = await startExpress(gate, {})
+    const b = await startFastify(gate, {})
+    try {
+      const statuses: number[] = []
+      for (const h of [a, b, a]) statuses.push((await fetch(`${h.base}/orders`, { method: 'POST' })).status)
+      expect(statuses).toEqual([200, 200, 403])
+      const r = await fetch(`${b.base}/orders`, { method: 'POST' })
+      expect(((await r.json()) as Record<string, string>).code).toBe('RATE_LIMIT_EXCEEDED')
+    } finally {
+      await a.close()
+      await b.close()
+      rateStore.close()
+    }
+  })
+
+  test('an identify that throws answers 500 from the framework; the handler never runs', async () => {
+    const options: HttpMiddlewareOptions = {
+      identify: () => {
+        throw new Error('token signature invalid')
+      },
+    }
+    const a = await startExpress(Gate.fromObject(POLICY), options)
+    const b = await startFastify(Gate.fromObject(POLICY), options)
+    const before = handled.length
+    try {
+      for (const h of [a, b]) {
+        const r = await fetch(`${h.base}/api/v1/refunds`, { method: 'POST' })
+        expect(r.status).toBe(500)
+        expect(await r.text()).toContain('token signature invalid')
+      }
+      expect(handled.length).toBe(before)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+})

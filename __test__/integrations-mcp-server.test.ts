@@ -1,0 +1,178 @@
+// gateMcpServer(): a real McpServer (@modelcontextprotocol/sdk) with every tool gated, called by
+// the SDK's own Client over its in-memory transport and over stdio (a child-process server).
+
+import { join } from 'node:path'
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { z } from 'zod'
+
+import { Gate, InvalidArgumentError, gateMcpServer, type McpCaller, type McpKavachMiddleware, type McpRequestExtra } from '../index'
+
+const root = join(__dirname, '..')
+
+const POLICY = {
+  policies: [
+    { name: 'support_refunds', effect: 'permit' as const, conditions: [{ identity_role: 'support' }, { action: 'refund' }, { param_max: { field: 'amount', max: 1000 } }] },
+    { name: 'anyone_pings', effect: 'permit' as const, conditions: [{ action: 'ping' }] },
+    { name: 'anyone_late', effect: 'permit' as const, conditions: [{ action: 'late_tool' }, { param_max: { field: 'n', max: 5 } }] },
+  ],
+}
+
+type ToolResult = { content: { type: string; text: string }[]; isError?: boolean }
+
+/** The caller from the request's `_meta` and the transport's session id. */
+function identify(extra: McpRequestExtra): McpCaller | undefined {
+  const meta = extra._meta ?? {}
+  if (typeof meta.callerId !== 'string') return undefined
+  return { callerId: meta.callerId, roles: Array.isArray(meta.roles) ? meta.roles.map(String) : [], sessionId: extra.sessionId }
+}
+
+const support = { callerId: 'agent-1', roles: ['support'] }
+
+describe('gateMcpServer over the in-memory transport', () => {
+  const ran: string[] = []
+  let client: Client
+  let server: McpServer
+  let mw: McpKavachMiddleware
+
+  const call = async (name: string, args: Record<string, unknown>, meta: Record<string, unknown> | null = support): Promise<ToolResult> =>
+    (await client.callTool({ name, arguments: args, ...(meta === null ? {} : { _meta: meta }) })) as ToolResult
+
+  beforeAll(async () => {
+    server = new McpServer({ name: 'gated', version: '1.0.0' })
+    server.registerTool('refund', { inputSchema: { amount: z.number() } }, ({ amount }) => {
+      ran.push(`refund:${amount}`)
+      return { content: [{ type: 'text', text: `refunded ${amount}` }] }
+    })
+    server.registerTool('ping', {}, () => {
+      ran.push('ping')
+      return { content: [{ type: 'text', text: 'pong' }] }
+    })
+    mw = gateMcpServer(server, Gate.fromObject(POLICY), { identify })
+    server.registerTool('late_tool', { inputSchema: { n: z.number() } }, ({ n }) => {
+      ran.push(`late:${n}`)
+      return { content: [{ type: 'text', text: `late ${n}` }] }
+    })
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    serverSide.sessionId = 'mem-session-1'
+    await server.connect(serverSide)
+    client = new Client({ name: 'test-client', version: '1.0.0' })
+    await client.connect(clientSide)
+  })
+  afterAll(async () => {
+    await client.close()
+    await server.close()
+  })
+
+  test('a permitted call runs the tool', async () => {
+    const r = await call('refund', { amount: 200 })
+    expect(r.isError).toBeFalsy()
+    expect(r.content[0]!.text).toBe('refunded 200')
+    expect(ran).toContain('refund:200')
+  })
+
+  test('a refused call returns an isError result with code and reason, and the tool never runs', async () => {
+    const before = ran.length
+    const r = await call('refund', { amount: 5000 })
+    expect(r.isError).toBe(true)
+    expect(r.content[0]!.text).toMatch(/^kavach refused 'refund': NO_POLICY_MATCH: /)
+    const stranger = await call('refund', { amount: 1 }, { callerId: 'agent-2', roles: ['intern'] })
+    expect(stranger.isError).toBe(true)
+    expect(ran.length).toBe(before)
+  })
+
+  test('no caller (identify returns nothing) is refused with INVALID_CONTEXT', async () => {
+    const before = ran.length
+    const r = await call('ping', {}, null)
+    expect(r.isError).toBe(true)
+    expect(r.content[0]!.text).toContain('INVALID_CONTEXT')
+    expect(ran.length).toBe(before)
+  })
+
+  test('tools without an input schema and tools registered after gating are gated', async () => {
+    expect((await call('ping', {})).content[0]!.text).toBe('pong')
+    expect((await call('late_tool', { n: 3 })).content[0]!.text).toBe('late 3')
+    const before = ran.length
+    const r = await call('late_tool', { n: 9 })
+    expect(r.isError).toBe(true)
+    expect(ran.length).toBe(before)
+  })
+
+  test('a handler replaced with update({ callback }) is gated too', async () => {
+    const tools = (server as unknown as { _registeredTools: Record<string, { update(u: { callback: () => unknown }): void }> })._registeredTools
+    tools.ping!.update({
+      callback: () => {
+        ran.push('ping2')
+        return { content: [{ type: 'text', text: 'pong2' }] }
+      },
+    })
+    expect((await call('ping', {})).content[0]!.text).toBe('pong2')
+    const before = ran.length
+    expect((await call('ping', {}, null)).isError).toBe(true)
+    expect(ran.length).toBe(before)
+  })
+
+  test('a revoked session is refused on the next call', async () => {
+    expect((await call('refund', { amount: 1 })).isError).toBeFalsy()
+    await mw.invalidateSession('mem-session-1', 'operator revoked it')
+    const before = ran.length
+    const r = await call('refund', { amount: 1 })
+    expect(r.isError).toBe(true)
+    expect(r.content[0]!.text).toContain("SESSION_INVALID: session 'mem-session-1' was invalidated")
+    expect(ran.length).toBe(before)
+  })
+
+  test('a server without a tool registry is rejected, not left ungated', () => {
+    expect(() => gateMcpServer({ server: {} }, Gate.fromObject(POLICY), { identify })).toThrow(InvalidArgumentError)
+  })
+})
+
+describe('gateMcpServer over stdio (child-process server)', () => {
+  let client: Client
+  const call = async (name: string, args: Record<string, unknown>, meta: Record<string, unknown>): Promise<ToolResult> =>
+    (await client.callTool({ name, arguments: args, _meta: meta })) as ToolResult
+
+  beforeAll(async () => {
+    const transport = new StdioClientTransport({
+      command: join(root, 'node_modules/.bin/tsx'),
+      args: [join(root, '__test__/fixtures/mcp-stdio-server.ts')],
+      cwd: root,
+      stderr: 'inherit',
+    })
+    client = new Client({ name: 'stdio-test-client', version: '1.0.0' })
+    await client.connect(transport)
+  }, 60_000)
+  afterAll(async () => {
+    await client.close()
+  })
+
+  test('permitted call runs, refused call returns the error result and never runs, a revoked session is refused next', async () => {
+    const agent = { ...support, sessionId: 'stdio-sess-1' }
+    const ok = await call('refund', { amount: 300 }, agent)
+    expect(ok.isError).toBeFalsy()
+    expect(ok.content[0]!.text).toBe('refunded 300')
+
+    const refused = await call('refund', { amount: 3000 }, agent)
+    expect(refused.isError).toBe(true)
+    expect(refused.content[0]!.text).toMatch(/^kavach refused 'refund': NO_POLICY_MATCH: /)
+
+    // Only an admin may revoke (the tool was registered after gating).
+    expect((await call('revoke_session', { sessionId: 'stdio-sess-1' }, support)).isError).toBe(true)
+    const revoked = await call('revoke_session', { sessionId: 'stdio-sess-1' }, { callerId: 'ops', roles: ['admin'] })
+    expect(revoked.content[0]!.text).toBe('revoked stdio-sess-1')
+
+    const after = await call('refund', { amount: 1 }, agent)
+    expect(after.isError).toBe(true)
+    expect(after.content[0]!.text).toContain('SESSION_INVALID')
+    // Another session of the same agent still works.
+    expect((await call('refund', { amount: 2 }, { ...support, sessionId: 'stdio-sess-2' })).isError).toBeFalsy()
+
+    // What ran in the server process: the permitted calls only.
+    const runs = JSON.parse((await call('runs', {}, support)).content[0]!.text) as string[]
+    expect(runs).toEqual(['refund:300', 'revoke_session:stdio-sess-1', 'refund:2'])
+  })
+})
