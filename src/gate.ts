@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 
 import { ActionContext } from './context.js'
-import { IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
+import { InvalidArgumentError, IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import type { EvaluateOptions, LiftScope, Verdict } from './native.js'
@@ -17,7 +17,13 @@ import { ownDeepCopy } from './own-properties.js'
 export type EvaluateInput = EvaluateOptions | ActionContext
 
 function toOptions(ctx: EvaluateInput): EvaluateOptions {
+  if (typeof ctx !== 'object' || ctx === null) throw notAnObject('context', '{ principalId, principalKind, actionName, ... }', ctx)
   return ctx instanceof ActionContext ? ctx.options : ctx
+}
+
+/** `InvalidArgumentError` for an argument that must be an object (evaluate(null), lift(null)). */
+function notAnObject(name: string, shape: string, v: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`${name} must be an object ${shape}, got ${v === null ? 'null' : typeof v}`)
 }
 
 /**
@@ -375,6 +381,7 @@ export class Gate {
 
   /** Undo a principal/role (or session) revocation on this gate. */
   lift(scope: LiftScope): void {
+    if (typeof scope !== 'object' || scope === null) throw notAnObject('lift scope', '{ targetKind, targetId }', scope)
     native(() => this.native.lift(scope))
   }
 

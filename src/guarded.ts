@@ -42,7 +42,15 @@ const callerStore = new AsyncLocalStorage<Caller>()
 
 /** Runs `fn` with `caller` as the current caller of every guarded function it calls. */
 export function runAs<T>(caller: Caller, fn: () => T): T {
-  return callerStore.run(caller, fn)
+  return callerStore.run(checkCaller('runAs', caller), fn)
+}
+
+/** A caller must be an object (its fields are checked by the gate on every call). */
+function checkCaller(where: string, caller: Caller): Caller {
+  if (typeof caller !== 'object' || caller === null) {
+    throw new InvalidArgumentError(`${where}: caller must be an object { principalId, principalKind, ... }, got ${caller === null ? 'null' : typeof caller}`)
+  }
+  return caller
 }
 
 /** The caller set by the innermost `runAs`, if any. */
@@ -150,7 +158,7 @@ function wrap<F extends AnyFn>(gate: Gate, opts: GuardOptions<Parameters<F>>, fn
 export function guarded<F extends AnyFn>(gate: Gate, opts: GuardOptions<Parameters<F>>, fn: F): Guarded<F> {
   const base = wrap(gate, opts, fn, undefined) as Guarded<F>
   Object.defineProperty(base, 'as', {
-    value: (caller: Caller): F => wrap(gate, opts, fn, caller),
+    value: (caller: Caller): F => wrap(gate, opts, fn, checkCaller('.as(caller)', caller)),
     enumerable: false,
   })
   Object.defineProperty(base, 'name', { value: fn.name })

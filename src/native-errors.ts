@@ -2,15 +2,40 @@
 // patched in place (so every instance is covered, however it was made); static methods of
 // napi classes are read-only, so the TS classes in audit.ts / channel.ts override them.
 
-import { native, nativeAsync } from './errors.js'
+import { InvalidArgumentError, native, nativeAsync } from './errors.js'
 
 type AnyFn = (...args: unknown[]) => unknown
 
 /**
- * Wraps `methods` of `cls.prototype` in place: a sync method rethrows typed errors, an async
- * one (`'async'`: returns a Promise) rejects with them.
+ * A `TypeError` from napi's argument conversion (no code, e.g. "Cannot convert undefined or
+ * null to object" for `verify(null, sig)`) becomes an `InvalidArgumentError` naming the method
+ * and the first missing argument (by name when `params` gives one). Anything else is mapped by
+ * `toKavachError`.
  */
-export function wrapNativeMethods(cls: abstract new (...args: never[]) => unknown, methods: string[], flavour: 'sync' | 'async' = 'sync'): void {
+function argumentError(e: unknown, where: string, args: unknown[], params: readonly string[] | undefined): unknown {
+  if (!(e instanceof TypeError) || 'code' in e) return e
+  const count = Math.max(args.length, params?.length ?? 0)
+  for (let i = 0; i < count; i++) {
+    const v = args[i]
+    if (v === null || v === undefined) {
+      const name = params?.[i] ?? `argument ${i + 1}`
+      return new InvalidArgumentError(`${where}: ${name} is required, got ${v === null ? 'null' : 'undefined'}`, { cause: e })
+    }
+  }
+  return e
+}
+
+/**
+ * Wraps `methods` of `cls.prototype` in place: a sync method rethrows typed errors, an async
+ * one (`'async'`: returns a Promise) rejects with them. `params` names each method's
+ * parameters for the messages of missing arguments.
+ */
+export function wrapNativeMethods(
+  cls: abstract new (...args: never[]) => unknown,
+  methods: string[],
+  flavour: 'sync' | 'async' = 'sync',
+  params: Record<string, readonly string[]> = {},
+): void {
   const proto = cls.prototype as Record<string, unknown>
   for (const name of methods) {
     const desc = Object.getOwnPropertyDescriptor(proto, name)
@@ -18,15 +43,29 @@ export function wrapNativeMethods(cls: abstract new (...args: never[]) => unknow
       throw new Error(`internal: ${name} is not a method of ${cls.name}`)
     }
     const fn = desc.value as AnyFn
+    const where = `${cls.name}.${name}`
+    const names = Object.hasOwn(params, name) ? params[name] : undefined
     Object.defineProperty(proto, name, {
       ...desc,
       value:
         flavour === 'sync'
           ? function (this: unknown, ...args: unknown[]): unknown {
-              return native(() => fn.apply(this, args))
+              return native(() => {
+                try {
+                  return fn.apply(this, args)
+                } catch (e) {
+                  throw argumentError(e, where, args, names)
+                }
+              })
             }
           : function (this: unknown, ...args: unknown[]): Promise<unknown> {
-              return nativeAsync(async () => fn.apply(this, args))
+              return nativeAsync(async () => {
+                try {
+                  return await fn.apply(this, args)
+                } catch (e) {
+                  throw argumentError(e, where, args, names)
+                }
+              })
             },
     })
   }

@@ -18,9 +18,9 @@ import { rebrand, wrapNativeMethods } from './native-errors.js'
 
 wrapNativeMethods(NativeKavachKeyPair, ['exportSecret', 'publicKeys', 'buildSignedManifest'])
 wrapNativeMethods(NativePublicKeyBundle, ['toJSON', 'toRecord'])
-wrapNativeMethods(NativePqTokenSigner, ['sign', 'verify'])
+wrapNativeMethods(NativePqTokenSigner, ['sign', 'verify'], 'sync', { sign: ['token'], verify: ['token', 'signature'] })
 wrapNativeMethods(NativePublicKeyDirectory, ['fetch', 'insert', 'remove', 'reload', 'keyIds'])
-wrapNativeMethods(NativeDirectoryTokenVerifier, ['verify'])
+wrapNativeMethods(NativeDirectoryTokenVerifier, ['verify'], 'sync', { verify: ['token', 'signature'] })
 
 /** The public keys of one identity (FORMATS.md bundle); `toJSON()` is the wire JSON. */
 export class PublicKeyBundle extends NativePublicKeyBundle {

@@ -1,0 +1,64 @@
+// A missing or non-object argument to a public method is an InvalidArgumentError
+// (INVALID_ARGUMENT) naming the argument, never a bare TypeError (issue 18 E1, TS side).
+
+import { describe, expect, test } from 'vitest'
+
+import { DirectoryTokenVerifier, Gate, InvalidArgumentError, PqTokenSigner, PublicKeyDirectory, guarded, runAs } from '../index'
+
+const gate = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [] }] })
+const TOKEN = { tokenId: '11111111-1111-4111-8111-111111111111', evaluationId: '22222222-2222-4222-8222-222222222222', issuedAt: 1_700_000_000, expiresAt: 4_000_000_000, actionName: 'read' }
+
+function caught(fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (e) {
+    return e
+  }
+  return undefined
+}
+
+function expectArgumentError(err: unknown, message: RegExp): void {
+  expect(err).toBeInstanceOf(InvalidArgumentError)
+  expect((err as InvalidArgumentError).code).toBe('INVALID_ARGUMENT')
+  expect((err as Error).message).toMatch(message)
+}
+
+describe('missing arguments name the argument and carry a code', () => {
+  test('evaluate / check / evaluateAsync / checkAsync with null, undefined or a number', async () => {
+    for (const bad of [null, undefined, 42]) {
+      expectArgumentError(caught(() => gate.evaluate(bad as never)), /context must be an object \{ principalId, principalKind, actionName, \.\.\. \}, got (null|undefined|number)/)
+      expectArgumentError(caught(() => gate.check(bad as never)), /context must be an object/)
+      expectArgumentError(await gate.evaluateAsync(bad as never).catch((e: unknown) => e), /context must be an object/)
+      expectArgumentError(await gate.checkAsync(bad as never).catch((e: unknown) => e), /context must be an object/)
+    }
+  })
+
+  test('lift(null) and lift(undefined)', () => {
+    expectArgumentError(caught(() => gate.lift(null as never)), /lift scope must be an object \{ targetKind, targetId \}, got null/)
+    expectArgumentError(caught(() => gate.lift(undefined as never)), /lift scope must be an object .*, got undefined/)
+  })
+
+  test('verify(null, sig) on the token signer and the directory verifier; sign(null)', () => {
+    const signer = PqTokenSigner.generateHybrid()
+    const sig = signer.sign(TOKEN)
+    expectArgumentError(caught(() => signer.verify(null as never, sig)), /PqTokenSigner\.verify: token is required, got null/)
+    expectArgumentError(caught(() => signer.verify(undefined as never, sig)), /PqTokenSigner\.verify: token is required, got undefined/)
+    expectArgumentError(caught(() => signer.sign(null as never)), /PqTokenSigner\.sign: token is required, got null/)
+    const verifier = new DirectoryTokenVerifier(PublicKeyDirectory.inMemory())
+    expectArgumentError(caught(() => verifier.verify(null as never, sig)), /DirectoryTokenVerifier\.verify: token is required, got null/)
+    // The well-formed call still verifies.
+    expect(() => signer.verify(TOKEN, sig)).not.toThrow()
+  })
+
+  test('runAs(null) and runAs(undefined) give the same error and code, before the function runs', () => {
+    let runs = 0
+    const fn = guarded(gate, { action: 'read' }, () => ++runs)
+    const a = caught(() => runAs(null as never, () => fn()))
+    const b = caught(() => runAs(undefined as never, () => fn()))
+    expectArgumentError(a, /runAs: caller must be an object \{ principalId, principalKind, \.\.\. \}, got null/)
+    expectArgumentError(b, /runAs: caller must be an object .*, got undefined/)
+    expect((a as InvalidArgumentError).code).toBe((b as InvalidArgumentError).code)
+    expectArgumentError(caught(() => fn.as(null as never)), /\.as\(caller\): caller must be an object/)
+    expect(runs).toBe(0)
+  })
+})
