@@ -1,0 +1,138 @@
+// guardTools() with the Vercel AI SDK (ai 6): generateText driven by the SDK's own mock model
+// (ai/test) calls a permitted and a refused tool; the refused tool never runs and the model
+// receives the refusal.
+
+import { generateText, stepCountIs, tool } from 'ai'
+import { MockLanguageModelV3 } from 'ai/test'
+import { describe, expect, test } from 'vitest'
+import { z } from 'zod'
+
+import { Gate, Invalidated, Refused, guardTools, isToolRefusal, runAs, type Caller } from '../index'
+
+const gate = Gate.fromObject({
+  policies: [
+    { name: 'lookup_orders', effect: 'permit', conditions: [{ identity_role: 'support' }, { action: 'lookupOrder' }] },
+    { name: 'small_refunds', effect: 'permit', conditions: [{ identity_role: 'support' }, { action: 'refund' }, { param_max: { field: 'amount', max: 100 } }] },
+  ],
+})
+const support: Caller = { principalId: 'agent-7', principalKind: 'agent', roles: ['support'] }
+
+const usage = {
+  inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: 1, text: 1, reasoning: undefined },
+}
+
+/** Step 1: the model calls both tools. Step 2: it answers with text. */
+function scriptedModel(): MockLanguageModelV3 {
+  return new MockLanguageModelV3({
+    doGenerate: [
+      {
+        content: [
+          { type: 'tool-call', toolCallId: 'call-1', toolName: 'lookupOrder', input: JSON.stringify({ orderId: 'ORD-9' }) },
+          { type: 'tool-call', toolCallId: 'call-2', toolName: 'refund', input: JSON.stringify({ orderId: 'ORD-9', amount: 5000 }) },
+        ],
+        finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+        usage,
+        warnings: [],
+      },
+      { content: [{ type: 'text', text: 'done' }], finishReason: { unified: 'stop', raw: 'stop' }, usage, warnings: [] },
+    ],
+  })
+}
+
+function toolKit(ran: string[]) {
+  return {
+    lookupOrder: tool({
+      description: 'Look up an order',
+      inputSchema: z.object({ orderId: z.string() }),
+      execute: async ({ orderId }) => {
+        ran.push(`lookup:${orderId}`)
+        return { orderId, status: 'shipped' }
+      },
+    }),
+    refund: tool({
+      description: 'Refund an order',
+      inputSchema: z.object({ orderId: z.string(), amount: z.number() }),
+      execute: async ({ orderId, amount }) => {
+        ran.push(`refund:${orderId}:${amount}`)
+        return { refunded: amount }
+      },
+    }),
+  }
+}
+
+/** The tool results the model was sent in its second call, by tool name. */
+function toolResultsSeen(model: MockLanguageModelV3): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const msg of model.doGenerateCalls[1]!.prompt) {
+    if (msg.role !== 'tool') continue
+    for (const part of msg.content) if (part.type === 'tool-result') out[part.toolName] = part.output
+  }
+  return out
+}
+
+describe('guardTools with generateText and the AI SDK mock model', () => {
+  test('the permitted tool runs; the refused one never runs and the model reads the refusal', async () => {
+    const ran: string[] = []
+    const model = scriptedModel()
+    const result = await generateText({ model, tools: guardTools(gate, toolKit(ran), { caller: support }), prompt: 'refund ORD-9', stopWhen: stepCountIs(3) })
+    expect(result.text).toBe('done')
+    expect(ran).toEqual(['lookup:ORD-9'])
+    const seen = toolResultsSeen(model)
+    expect(seen.lookupOrder).toEqual({ type: 'json', value: { orderId: 'ORD-9', status: 'shipped' } })
+    const refusal = seen.refund as { type: string; value: unknown }
+    expect(refusal.type).toBe('json')
+    expect(isToolRefusal(refusal.value)).toBe(true)
+    expect(refusal.value).toMatchObject({ refused: true, code: 'NO_POLICY_MATCH' })
+    expect(typeof (refusal.value as { reason: unknown }).reason).toBe('string')
+  })
+
+  test('the caller can come from runAs; without any caller every tool is refused', async () => {
+    const ran: string[] = []
+    const tools = guardTools(gate, toolKit(ran))
+    const model = scriptedModel()
+    await runAs(support, () => generateText({ model, tools, prompt: 'x', stopWhen: stepCountIs(3) }))
+    expect(ran).toEqual(['lookup:ORD-9'])
+
+    const anon = scriptedModel()
+    await generateText({ model: anon, tools, prompt: 'x', stopWhen: stepCountIs(3) })
+    expect(ran).toEqual(['lookup:ORD-9'])
+    const seen = toolResultsSeen(anon)
+    expect((seen.lookupOrder as { value: unknown }).value).toMatchObject({ refused: true, code: 'INVALID_CONTEXT' })
+  })
+
+  test("onRefuse: 'throw' throws Refused from execute; the SDK hands the model a tool error", async () => {
+    const ran: string[] = []
+    const tools = guardTools(gate, toolKit(ran), { caller: support, onRefuse: 'throw' })
+    await expect(tools.refund.execute!({ orderId: 'A', amount: 500 }, { toolCallId: 't', messages: [] })).rejects.toBeInstanceOf(Refused)
+    const model = scriptedModel()
+    await generateText({ model, tools, prompt: 'x', stopWhen: stepCountIs(3) })
+    expect(ran).toEqual(['lookup:ORD-9'])
+    const seen = toolResultsSeen(model) as Record<string, { type: string; value: unknown }>
+    expect(seen.refund!.type).toBe('error-text')
+    expect(String(seen.refund!.value)).toContain('NO_POLICY_MATCH')
+  })
+
+  test('a revoked session refuses with SESSION_INVALID; a tool without execute is left as it is; streaming tools stay streaming', async () => {
+    const ran: string[] = []
+    const local = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [{ action: 'stream' }] }] })
+    local.evaluate({ principalId: 'a', principalKind: 'agent', actionName: 'stream', sessionId: 's1', ip: '1.1.1.1' })
+    const stream = {
+      execute: async function* (input: { n: number }) {
+        ran.push(`stream:${input.n}`)
+        yield 'partial'
+        yield 'final'
+      },
+    }
+    const tools = guardTools(local, { stream, clientSide: { description: 'runs in the browser' } }, { caller: { principalId: 'a', principalKind: 'agent', sessionId: 's1', ip: '1.1.1.1' }, onRefuse: 'throw' })
+    expect(tools.clientSide).toEqual({ description: 'runs in the browser' })
+    const out: unknown[] = []
+    for await (const v of tools.stream.execute({ n: 1 }) as AsyncIterable<unknown>) out.push(v)
+    expect(out).toEqual(['partial', 'final'])
+    // Same session from another IP: drift invalidates it, and the generator never starts.
+    const moved = guardTools(local, { stream }, { caller: { principalId: 'a', principalKind: 'agent', sessionId: 's1', ip: '2.2.2.2' }, onRefuse: 'throw' })
+    const it = moved.stream.execute({ n: 2 }) as AsyncIterator<unknown>
+    await expect(it.next()).rejects.toBeInstanceOf(Invalidated)
+    expect(ran).toEqual(['stream:1'])
+  })
+})
