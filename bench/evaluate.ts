@@ -1,32 +1,19 @@
-// p50/p99 of gate.evaluate() through the public TS API: a 10-policy set (no signing) and
-// 1,000 policies on distinct actions (candidates are found by action name, so the larger set
-// should cost about the same).
+// p50/p99 of gate.evaluate() through the public TS API with tinybench: the policy set of
+// bench/peers.ts (one policy per action, no signing) at 10 and 1,000 policies (candidates are
+// found by action name, so the larger set should cost about the same).
 
 import { Bench } from 'tinybench'
 
-import { Gate, type EvaluateOptions, type PolicySetInput } from '../index'
+import { Gate, type EvaluateOptions } from '../index'
+import { kavachPolicies, ROLE } from './peers'
 import type { BenchRow } from './run'
-
-function policySet(n: number): PolicySetInput {
-  return {
-    policies: Array.from({ length: n }, (_, i) => ({
-      name: `policy_${i}`,
-      effect: 'permit' as const,
-      conditions: [
-        { identity_kind: 'agent' as const },
-        { action: `tool_${i}` },
-        { param_max: { field: 'amount', max: 1000 } },
-      ],
-    })),
-  }
-}
 
 export async function runBench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
   for (const n of [10, 1000]) {
-    const gate = Gate.fromObject(policySet(n), { enableDrift: false })
+    const gate = Gate.fromObject(kavachPolicies(n), { enableDrift: false })
     // The last policy's action: the worst case for any scan, the same for an index.
-    const ctx: EvaluateOptions = { principalId: 'agent-bot', principalKind: 'agent', actionName: `tool_${n - 1}`, params: { amount: 500 } }
+    const ctx: EvaluateOptions = { principalId: 'agent-bot', principalKind: 'agent', roles: [ROLE], actionName: `tool_${n - 1}`, params: { amount: 500 } }
     if (!gate.evaluate(ctx).isPermit) throw new Error('bench context must be permitted')
     const bench = new Bench({ time: 2000, warmupTime: 500 })
     bench.add(`gate.evaluate, ${n.toLocaleString('en-US')} policies`, () => {

@@ -4,18 +4,18 @@
 // (bench/rounds.ts); the speedup is the ratio of pooled throughputs. Signing is randomized
 // (hedged) on both sides, so its cost varies with the number of rejection rounds: the pools
 // hold hundreds of signatures per side. A signed `evaluate()` is timed with tinybench.
-// Runs alone (`npx tsx bench/pq.ts`) or from `npm run bench` (`runBench`).
+// Runs alone (`npx tsx bench/pq.ts`) or from `npm run bench -- pq` (`runSuite`, which saves
+// bench/results/pq.json for BENCHMARKS.md).
 //
 // Our sign/verify include building/parsing the JSON envelope; noble's are the bare
 // primitives, so the comparison is conservative.
 
-import { ed25519, x25519 } from '@noble/curves/ed25519.js'
-import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
 import { Bench } from 'tinybench'
 
 import { DirectoryTokenVerifier, Gate, KavachKeyPair, PqTokenSigner, PublicKeyDirectory } from '../index'
 import type { PermitTokenInput } from '../index'
+import { NobleSigner, nobleKeygen } from './noble'
+import { machine, versions, type Comparison, type SuiteResult } from './results'
 import { newPool, timeSync, toRow } from './rounds'
 import type { BenchRow } from './run'
 import { printRows } from './table'
@@ -67,8 +67,10 @@ function row(name: string, bench: Bench, taskName: string): BenchRow {
   }
 }
 
-/** Runs every benchmark; rows for the shared table plus the speedups over noble. */
-export async function runPqBench(): Promise<{ rows: BenchRow[]; comparisons: PqComparison[] }> {
+const NOBLE = '@noble/post-quantum + @noble/curves (pure JS)'
+
+/** Runs every benchmark; rows for the shared table, the speedups over noble, and the suite's saved comparisons. */
+export async function runPqBench(): Promise<{ rows: BenchRow[]; comparisons: PqComparison[]; suite: Comparison[] }> {
   const msg = canonical(TOKEN)
   const kp = KavachKeyPair.generate()
   const hybrid = PqTokenSigner.fromKeypairHybrid(kp)
@@ -80,14 +82,11 @@ export async function runPqBench(): Promise<{ rows: BenchRow[]; comparisons: PqC
   const pqSig = pqOnly.sign(TOKEN)
 
   // noble keys of the same kind; signatures over the same canonical bytes.
-  const nDsa = ml_dsa65.keygen(new Uint8Array(32).fill(7))
-  const nEdSk = new Uint8Array(32).fill(8)
-  const nEdPk = ed25519.getPublicKey(nEdSk)
-  const nDsaSig = ml_dsa65.sign(msg, nDsa.secretKey)
-  const nEdSig = ed25519.sign(msg, nEdSk)
-  if (!ml_dsa65.verify(nDsaSig, msg, nDsa.publicKey) || !ed25519.verify(nEdSig, msg, nEdPk)) {
-    throw new Error('noble self-check failed')
-  }
+  const nHybrid = new NobleSigner(true)
+  const nPqOnly = new NobleSigner(false)
+  const nHybridSig = nHybrid.sign(msg)
+  const nPqSig = nPqOnly.sign(msg)
+  if (!nHybrid.verify(nHybridSig, msg) || !nPqOnly.verify(nPqSig, msg)) throw new Error('noble self-check failed')
 
   const PERMIT_ALL = { policies: [{ name: 'all', effect: 'permit' as const, conditions: [] }] }
   const ctx = { principalId: 'agent-bench', principalKind: 'agent' as const, actionName: 'issue_refund', params: { amount: 10 } }
@@ -99,44 +98,37 @@ export async function runPqBench(): Promise<{ rows: BenchRow[]; comparisons: PqC
     {
       label: 'hybrid sign',
       ours: () => void hybrid.sign(TOKEN),
-      noble: () => {
-        ml_dsa65.sign(msg, nDsa.secretKey)
-        ed25519.sign(msg, nEdSk)
-      },
+      noble: () => void nHybrid.sign(msg),
     },
     {
       label: 'hybrid verify',
       ours: () => hybridVerifier.verify(TOKEN, hybridSig),
       noble: () => {
-        if (!ml_dsa65.verify(nDsaSig, msg, nDsa.publicKey) || !ed25519.verify(nEdSig, msg, nEdPk)) throw new Error('bad')
+        if (!nHybrid.verify(nHybridSig, msg)) throw new Error('bad')
       },
     },
     {
       label: 'PQ-only sign',
       ours: () => void pqOnly.sign(TOKEN),
-      noble: () => void ml_dsa65.sign(msg, nDsa.secretKey),
+      noble: () => void nPqOnly.sign(msg),
     },
     {
       label: 'PQ-only verify',
       ours: () => pqVerifier.verify(TOKEN, pqSig),
       noble: () => {
-        if (!ml_dsa65.verify(nDsaSig, msg, nDsa.publicKey)) throw new Error('bad')
+        if (!nPqOnly.verify(nPqSig, msg)) throw new Error('bad')
       },
     },
     {
       label: 'keygen (ML-DSA-65 + Ed25519 + ML-KEM-768 + X25519)',
       ours: () => void KavachKeyPair.generate(),
-      noble: () => {
-        ml_dsa65.keygen()
-        ed25519.keygen()
-        ml_kem768.keygen()
-        x25519.keygen()
-      },
+      noble: nobleKeygen,
     },
   ]
 
   const rows: BenchRow[] = []
   const comparisons: PqComparison[] = []
+  const suite: Comparison[] = []
   for (const p of pairs) {
     const ours = newPool()
     const noble = newPool()
@@ -152,6 +144,7 @@ export async function runPqBench(): Promise<{ rows: BenchRow[]; comparisons: PqC
     oursRow.name += ` ${speedup.toFixed(1)}x`
     rows.push(oursRow, nobleRow)
     comparisons.push({ label: p.label, oursOpsPerSec: oursRow.opsPerSec, nobleOpsPerSec: nobleRow.opsPerSec, speedup })
+    suite.push({ label: p.label, rows: [{ ...oursRow, library: 'kavach' }, { ...nobleRow, library: NOBLE }] })
   }
 
   const bench = new Bench({ time: 1_500, warmupTime: 200 })
@@ -159,15 +152,31 @@ export async function runPqBench(): Promise<{ rows: BenchRow[]; comparisons: PqC
   bench.add('evaluate (hybrid-signed permit)', () => void signedGate.evaluate(ctx))
   await bench.run()
 
-  rows.push(row('evaluate (unsigned)', bench, 'evaluate (unsigned)'))
-  rows.push(row('evaluate (hybrid-signed permit)', bench, 'evaluate (hybrid-signed permit)'))
+  for (const name of ['evaluate (unsigned)', 'evaluate (hybrid-signed permit)']) {
+    const r = row(name, bench, name)
+    rows.push(r)
+    suite.push({ label: name, rows: [{ ...r, library: 'kavach' }] })
+  }
   await Promise.all([signedGate.close(), plainGate.close()])
-  return { rows, comparisons }
+  return { rows, comparisons, suite }
 }
 
 /** Entry point of the shared bench runner (bench/run.ts). */
-export async function runBench(): Promise<BenchRow[]> {
-  return (await runPqBench()).rows
+export async function runSuite(): Promise<SuiteResult> {
+  const { suite } = await runPqBench()
+  return {
+    suite: 'pq',
+    title: 'Post-quantum signatures: kavach vs @noble (pure JS)',
+    recordedAt: new Date().toISOString(),
+    machine: machine(),
+    libraries: versions(['kavach-sdk', '@noble/post-quantum', '@noble/curves']),
+    method:
+      'Each operation signs or verifies the same FORMATS.md canonical permit-token bytes on both sides (kavach through PqTokenSigner / DirectoryTokenVerifier, ' +
+      `including its JSON envelope; @noble the bare primitives). The two alternate in ${ROUNDS} rounds of ${CELL_MS / ROUNDS} ms each after a warm-up, and each pools its rounds; ` +
+      'signing is hedged (randomized) on both sides. The ratio is kavach ops/s over noble ops/s. The two evaluate rows (tinybench) have no peer.',
+    chart: 'ratios',
+    comparisons: suite,
+  }
 }
 
 if (require.main === module) {

@@ -5,7 +5,8 @@
 // The two libraries alternate in short rounds (bench/rounds.ts). Each row also has the CPU
 // time per call of the JS thread and of the Redis server's main thread (bench/cpu.ts; the
 // server column only for a Redis on this machine).
-// Runs alone (`npx tsx bench/redis.ts`) or from `npm run bench` (exports `runBench`).
+// Runs alone (`npx tsx bench/redis.ts`) or from `npm run bench -- redis` (`runSuite`, which
+// saves bench/results/redis.json for BENCHMARKS.md).
 // Redis: KAVACH_REDIS_URL or redis://127.0.0.1:6379.
 
 import Redis from 'ioredis'
@@ -15,8 +16,8 @@ import { readFileSync } from 'node:fs'
 
 import { Gate, RedisRateLimitStore, type EvaluateOptions } from '../index'
 import { CpuTally, jsThreadCpu, threadCpu, type CpuClock } from './cpu'
+import { allRows, machine, versions, type Comparison, type SuiteResult } from './results'
 import { newPool, timeAsync, toRow } from './rounds'
-import type { BenchRow } from './run'
 import { printRows } from './table'
 
 const REDIS_URL = process.env.KAVACH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -54,7 +55,7 @@ async function redisServerCpu(client: Redis): Promise<CpuClock> {
   }
 }
 
-export async function runBench(): Promise<BenchRow[]> {
+export async function runSuite(): Promise<SuiteResult> {
   const run = `bench-${process.pid}-${Date.now().toString(36)}`
   const store = await RedisRateLimitStore.connect(REDIS_URL, { prefix: run })
   // A limit far above what the bench reaches, so every call does the full check and permits:
@@ -80,7 +81,7 @@ export async function runBench(): Promise<BenchRow[]> {
     await limiter.consume(`${c.caller(loop)}:call_tool`)
   }
 
-  const rows: BenchRow[] = []
+  const comparisons: Comparison[] = []
   for (const c of CASES) {
     const ours = newPool(new CpuTally(clocks))
     const theirs = newPool(new CpuTally(clocks))
@@ -91,22 +92,41 @@ export async function runBench(): Promise<BenchRow[]> {
       await timeAsync(ours, c.concurrency, CELL_MS / ROUNDS, (loop) => kavach(c, loop))
       await timeAsync(theirs, c.concurrency, CELL_MS / ROUNDS, (loop) => rlf(c, loop))
     }
-    rows.push(toRow(`redis: kavach evaluateAsync + rate limit, ${c.label}`, ours))
-    rows.push(toRow(`redis: rate-limiter-flexible consume, ${c.label}`, theirs))
+    comparisons.push({
+      label: c.label,
+      rows: [
+        { ...toRow(`redis: kavach evaluateAsync + rate limit, ${c.label}`, ours), library: 'kavach evaluateAsync + rate limit' },
+        { ...toRow(`redis: rate-limiter-flexible consume, ${c.label}`, theirs), library: 'rate-limiter-flexible consume (ioredis)' },
+      ],
+    })
   }
 
   await gate.close()
   store.close()
   const keys = await ioredis.keys(`*${run}*`)
   if (keys.length > 0) await ioredis.del(...keys)
+  const redisVersion = /redis_version:(\S+)/.exec(await ioredis.info('server'))?.[1] ?? 'unknown'
   ioredis.disconnect()
-  return rows
+  return {
+    suite: 'redis',
+    title: 'Redis rate limit: kavach evaluateAsync vs rate-limiter-flexible',
+    recordedAt: new Date().toISOString(),
+    machine: machine(),
+    libraries: { ...versions(['kavach-sdk', 'rate-limiter-flexible', 'ioredis']), 'redis-server': redisVersion },
+    method:
+      'kavach: gate.evaluateAsync with a one-policy set whose rate_limit (1,000,000 per 2 s, never reached) is kept in Redis by RedisRateLimitStore (a sliding window). ' +
+      'rate-limiter-flexible: RateLimiterRedis.consume on ioredis (a fixed window), same Redis. At concurrency N, N loops call back to back on one key ' +
+      `(the last case: 64 loops on 64 keys). The two alternate in ${ROUNDS} rounds of ${CELL_MS / ROUNDS} ms each after a 300 ms warm-up. ` +
+      'The ratio is kavach ops/s over rate-limiter-flexible ops/s.',
+    chart: 'ratios',
+    comparisons,
+  }
 }
 
 if (require.main === module) {
-  runBench().then(
-    (rows) => {
-      printRows(rows)
+  runSuite().then(
+    (result) => {
+      printRows(allRows(result))
     },
     (e: unknown) => {
       console.error(e)

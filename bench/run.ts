@@ -1,10 +1,16 @@
 // `npm run bench`: runs bench/evaluate.ts, then any other bench/*.ts module that exports
-// `runBench(): Promise<BenchRow[]>` (e.g. the Redis benchmarks), and prints one table.
+// `runSuite(): Promise<SuiteResult>` (a comparison with peer libraries, saved as
+// bench/results/<suite>.json) or `runBench(): Promise<BenchRow[]>`, and prints one table.
+// After a suite, BENCHMARKS.md and its charts are regenerated from the saved results.
+// `npm run bench -- <name>` runs only the files whose name contains <name>;
+// `npm run bench -- report` only regenerates BENCHMARKS.md and the charts.
 
 import { readdirSync } from 'node:fs'
 import { arch, cpus, platform } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { writeReport } from './report'
+import { allRows, writeResult, type SuiteResult } from './results'
 import { printRows } from './table'
 
 export interface BenchRow {
@@ -20,16 +26,29 @@ export interface BenchRow {
 async function main(): Promise<void> {
   const files = ['evaluate.ts', ...readdirSync(__dirname).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && f !== 'evaluate.ts').sort()]
   const only = process.argv[2]
+  if (only === 'report') return writeReport()
   const rows: BenchRow[] = []
+  let suites = 0
   for (const f of files) {
     if (only !== undefined && !f.includes(only)) continue
-    const mod = (await import(pathToFileURL(join(__dirname, f)).href)) as { runBench?: () => Promise<BenchRow[]> }
-    if (typeof mod.runBench !== 'function') continue
-    console.error(`running bench/${f} ...`)
-    rows.push(...(await mod.runBench()))
+    const mod = (await import(pathToFileURL(join(__dirname, f)).href)) as { runBench?: () => Promise<BenchRow[]>; runSuite?: () => Promise<SuiteResult> }
+    if (typeof mod.runSuite === 'function') {
+      console.error(`running bench/${f} ...`)
+      const result = await mod.runSuite()
+      console.error(`wrote ${writeResult(result)}`)
+      rows.push(...allRows(result))
+      suites++
+    } else if (typeof mod.runBench === 'function') {
+      console.error(`running bench/${f} ...`)
+      rows.push(...(await mod.runBench()))
+    }
   }
+  if (suites > 0) await writeReport()
   console.log(`\nnode ${process.version}, ${platform()}-${arch()}, ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}`)
   printRows(rows, 2)
 }
 
-void main()
+main().catch((e: unknown) => {
+  console.error(e)
+  process.exit(1)
+})
