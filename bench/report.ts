@@ -30,6 +30,8 @@ export function section(result: SuiteResult): string {
   const libs = Object.entries(result.libraries)
     .map(([name, version]) => `${name} ${version}`)
     .join(', ')
+  // CPU time per call by clock (bench/cpu.ts), where the suite measured it.
+  const clocks = [...new Set(result.comparisons.flatMap((c) => c.rows.flatMap((r) => Object.keys(r.cpuUsPerOp ?? {}))))]
   const lines = [
     `Recorded ${result.recordedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu}, ${m.cores} cores, ${m.os}` +
       `${m.load1 === undefined ? '' : ` (load average ${m.load1} at the end of the run)`}; Node ${m.node}; ${m.rust}.`,
@@ -37,14 +39,15 @@ export function section(result: SuiteResult): string {
     '',
     `Method: ${result.method}`,
     '',
-    '| comparison | library | p50 | p99 | ops/s | samples | kavach faster by (ops/s) | (p50) |',
-    '|---|---|--:|--:|--:|--:|--:|--:|',
+    `| comparison | library | p50 | p99 | ops/s | samples | kavach faster by (ops/s) | (p50) |${clocks.map((c) => ` ${c} CPU/call |`).join('')}`,
+    `|---|---|--:|--:|--:|--:|--:|--:|${clocks.map(() => '--:|').join('')}`,
   ]
   for (const c of result.comparisons) {
     for (const [i, r] of c.rows.entries()) {
       const ratio = i === 0 ? ['', ''] : (({ ops, p50 }) => [times(ops), times(p50)])(speedup(c, r))
       lines.push(
-        `| ${i === 0 ? c.label : ''} | ${r.library} | ${duration(r.p50us)} | ${duration(r.p99us)} | ${Math.round(r.opsPerSec).toLocaleString('en-US')} | ${r.samples.toLocaleString('en-US')} | ${ratio.join(' | ')} |`,
+        `| ${i === 0 ? c.label : ''} | ${r.library} | ${duration(r.p50us)} | ${duration(r.p99us)} | ${Math.round(r.opsPerSec).toLocaleString('en-US')} | ${r.samples.toLocaleString('en-US')} | ${ratio.join(' | ')} |` +
+          clocks.map((k) => ` ${((us) => (us === undefined ? '' : duration(us)))(r.cpuUsPerOp?.[k])} |`).join(''),
       )
     }
   }
