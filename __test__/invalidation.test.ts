@@ -253,12 +253,12 @@ describe('process lifetime', () => {
   const tsxLoader = pathToFileURL(createRequire(join(REPO_ROOT, 'package.json')).resolve('tsx')).href
 
   /** Runs a TS script in a child Node; resolves with how it ended (killed after 20 s). */
-  function runChild(source: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  function runChild(source: string, nodeArgs: string[] = []): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
     const dir = mkdtempSync(join(tmpdir(), 'kavach-listener-'))
     const script = join(dir, 'child.mts')
     writeFileSync(script, source)
     return new Promise((done, fail) => {
-      const child = spawn(process.execPath, ['--import', tsxLoader, script], { cwd: REPO_ROOT })
+      const child = spawn(process.execPath, [...nodeArgs, '--import', tsxLoader, script], { cwd: REPO_ROOT })
       let stdout = ''
       let stderr = ''
       child.stdout.on('data', (d) => (stdout += d))
@@ -307,6 +307,64 @@ describe('process lifetime', () => {
     expect(r.stderr).toBe('')
     expect(r.stdout).toBe('heard principal p-exit\n')
     expect(r.signal).toBeNull()
+    expect(r.code).toBe(0)
+  })
+
+  test('a listener whose handle and broadcaster are dropped (and collected) keeps the process alive until abort()', async () => {
+    // Only unref'd timers are left besides the listener: were the collected handle to release
+    // the listener, the process would exit at the first gc() and print nothing.
+    const r = await runChild(
+      `
+      import { InMemoryInvalidationBroadcaster, spawnInvalidationListener } from ${entry}
+      ;(() => {
+        spawnInvalidationListener(new InMemoryInvalidationBroadcaster(), () => {})
+      })()
+      let rounds = 0
+      const collect = () => {
+        globalThis.gc()
+        if (++rounds < 20) setTimeout(collect, 25).unref()
+        else {
+          console.log('collected')
+          setTimeout(() => {
+            console.log('alive')
+            process.exit(0)
+          }, 200).unref()
+        }
+      }
+      setTimeout(collect, 25).unref()
+    `,
+      ['--expose-gc'],
+    )
+    expect(r.stderr).toBe('')
+    expect(r.stdout).toBe('collected\nalive\n')
+    expect(r.code).toBe(0)
+  })
+
+  test('a dropped (and collected) Redis listener keeps hearing', async () => {
+    const r = await runChild(
+      `
+      import { RedisInvalidationBroadcaster, spawnInvalidationListener } from ${entry}
+      const bc = await RedisInvalidationBroadcaster.connect('redis://127.0.0.1:6379', {
+        channel: 'kavach-test:invalidation-dropped:' + process.pid,
+      })
+      ;(() => {
+        spawnInvalidationListener(bc, (scope) => {
+          console.log('heard', scope.targetId)
+          process.exit(0)
+        })
+      })()
+      let rounds = 0
+      const collect = () => {
+        globalThis.gc()
+        if (++rounds < 20) setTimeout(collect, 25).unref()
+        else void bc.publish('principal', 'after-gc', 'still listening')
+      }
+      setTimeout(collect, 25).unref()
+    `,
+      ['--expose-gc'],
+    )
+    expect(r.stderr).toBe('')
+    expect(r.stdout).toBe('heard after-gc\n')
     expect(r.code).toBe(0)
   })
 

@@ -3,10 +3,28 @@
 
 import {
   InMemoryInvalidationBroadcaster as NativeInMemoryInvalidationBroadcaster,
+  InvalidationListenerHandle,
   spawnInvalidationListener as nativeSpawnInvalidationListener,
 } from '../binding.js'
-import type { InvalidationListenerHandle, InvalidationScope, RedisInvalidationBroadcaster } from '../binding.js'
+import type { InvalidationScope, RedisInvalidationBroadcaster } from '../binding.js'
 import { native } from './errors.js'
+
+/**
+ * Listeners not yet aborted. Held here so that a handle the caller drops is never collected
+ * (collecting it would release the listener, and with it the process, at some later GC):
+ * a listener keeps delivering, and keeps the process alive, until `abort()`.
+ */
+const active = new Set<InvalidationListenerHandle>()
+
+const abortDescriptor = Object.getOwnPropertyDescriptor(InvalidationListenerHandle.prototype, 'abort')!
+const nativeAbort = abortDescriptor.value as (this: InvalidationListenerHandle) => void
+Object.defineProperty(InvalidationListenerHandle.prototype, 'abort', {
+  ...abortDescriptor,
+  value: function abort(this: InvalidationListenerHandle): void {
+    nativeAbort.call(this)
+    active.delete(this)
+  },
+})
 
 /** The kinds of target an invalidation revokes. */
 export type ScopeKind = InvalidationScope['targetKind']
@@ -31,14 +49,16 @@ export type InvalidationBroadcaster = NativeInMemoryInvalidationBroadcaster | Re
 /**
  * Calls `callback` on the event loop for every scope the broadcaster carries from now on.
  * A callback that throws (or rejects) is reported on stderr and the listener keeps going.
- * While active, the listener keeps the process alive (it waits for messages, like a socket);
- * `handle.abort()` stops it (idempotent) and lets the process exit.
+ * Until `handle.abort()` (idempotent) the listener keeps the process alive (it waits for
+ * messages, like a socket), even when the caller drops the handle; abort() lets it exit.
  */
 export function spawnInvalidationListener(
   broadcaster: InvalidationBroadcaster,
   callback: (scope: InvalidationScope) => unknown,
 ): InvalidationListenerHandle {
-  return native(() => nativeSpawnInvalidationListener(broadcaster, callback))
+  const handle = native(() => nativeSpawnInvalidationListener(broadcaster, callback))
+  active.add(handle)
+  return handle
 }
 
 export type { InvalidationListenerHandle, InvalidationScope }
