@@ -39,7 +39,7 @@ const envPq = read('envelope-pq-only.json')
 const rootVk = Buffer.from(read('root-ml-dsa-verifying-key.hex').toString('utf8').trim(), 'hex')
 
 /**
- * A plaintext secret export (format v1, see README) built by hand from the fixture seeds:
+ * A plaintext secret export (format v1, see docs/FORMATS.md) built by hand from the fixture seeds:
  * "KVSK" ‖ 1 ‖ 0 ‖ id_len u16 ‖ id ‖ created (i64 s, u32 ns) ‖ has_expiry ‖ expires (i64, u32)
  * ‖ ml-dsa seed ‖ ed25519 seed ‖ ml-kem seed ‖ x25519 secret ‖ SHA-256 of all that.
  */

@@ -2,8 +2,8 @@
 //! scheduler.
 //!
 //! Why: a tokio tick costs even when one task is ready: the runtime is entered, its park hook
-//! runs, and tokio polls the I/O driver (an `epoll_wait`) before the tick can end. At
-//! concurrency 1 an evaluation took two ticks (one to start it and write the script, one to
+//! runs, and tokio polls the I/O driver (an `epoll_wait`) before the tick can end, and an
+//! evaluation run as a tokio task needs two (one to start it and write the script, one to
 //! read the reply and finish it). Here `evaluateAsync`'s JS call polls the evaluation until
 //! it waits on Redis, and the libuv callback that reads the reply (`socket_watch.rs`) polls
 //! what the reply woke: no tick, no driver poll.

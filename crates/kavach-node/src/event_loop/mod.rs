@@ -1,13 +1,14 @@
 //! A tokio runtime driven by Node's own event loop, for `evaluateAsync` on gates whose only
 //! slow step is Redis I/O.
 //!
-//! Why: on the shared multi-thread runtime each evaluation crossed threads twice (the JS
-//! thread woke a tokio worker to send the script; the worker woke the JS thread with the
-//! verdict), and at concurrency 1 those two wake-ups cost as much as the Redis round trip
-//! itself. Here a current-thread runtime lives on the JS thread: libuv watches the runtime's
-//! epoll descriptor (`poll_fd.rs`) and runs the runtime whenever a socket it owns turns
-//! readable, the way a JS Redis client works. The script is written during the JS call that
-//! submitted it, and the reply is read on the JS thread.
+//! Why: on the multi-thread runtime each evaluation crosses threads twice (the JS thread
+//! wakes a tokio worker to send the script; the worker wakes the JS thread with the verdict),
+//! and at concurrency 1 those two wake-ups cost about as much as the Redis round trip. Here a
+//! current-thread runtime lives on the JS thread: libuv watches the runtime's epoll
+//! descriptor (`poll_fd.rs`) and runs the runtime whenever a socket it owns turns readable,
+//! the way a JS Redis client works. The script is written during the JS call that submitted
+//! it, and the reply is read on the JS thread. docs/ARCHITECTURE.md describes the whole path
+//! and what it relies on (tokio 1.54.1's park, pinned in Cargo.toml; `/proc/self/fd`; libuv).
 //!
 //! The evaluations themselves are not tokio tasks: `local_tasks.rs` polls them on this thread,
 //! and libuv reads the rate-limit script's socket itself (`socket_watch.rs`), so an evaluation
@@ -23,8 +24,8 @@
 //!
 //! Only on the main thread (the default libuv loop, which lives as long as the process), only
 //! on Linux, and only when the libuv symbols resolve; otherwise `current()` is None and
-//! callers use the multi-thread runtime as before. The runtime is never dropped: its sockets
-//! and tasks end with the process (stores' `close()` releases connections earlier).
+//! callers use the multi-thread runtime. The runtime is never dropped: its sockets and tasks
+//! end with the process (stores' `close()` releases connections earlier).
 
 mod local_tasks;
 mod poll_fd;
@@ -99,16 +100,15 @@ impl Settle {
     /// If the descriptor has events waiting, the tick future is woken but not marked idle:
     /// tokio then polls the driver without waiting and runs whatever the events wake.
     /// Otherwise the runtime is idle: the tick future is woken and marked idle, tokio polls
-    /// the driver once more without waiting (tokio 1.54 always does after a park hook left
-    /// work), and the future ends the tick.
+    /// the driver once more without waiting (tokio 1.54.1, pinned in Cargo.toml, always does
+    /// after a park hook left work), and the future ends the tick.
     ///
-    /// The readiness check is a `poll` syscall (it was two per evaluation at concurrency 1
-    /// when evaluations ran in ticks: about 3 µs of a ~100 µs p50 on the 2-vCPU AMD VM). It
-    /// is skipped when nothing tracked can be waiting on an event: in a tick libuv started
-    /// for readable I/O once no tracked task is left. If an event does slip in then, tokio's
-    /// last driver poll takes it and its task waits for the next tick, which the in-flight
-    /// timer brings within a period: `sync_timer` keeps it running for one more period after
-    /// a tick that skipped. (The rate-limit script's socket is not in this runtime's epoll at
+    /// The readiness check is a `poll` syscall (about 3 µs of a ~100 µs p50 at two per
+    /// evaluation; docs/ARCHITECTURE.md, "Speed layers"). It is skipped when nothing tracked
+    /// can be waiting on an event: in a tick libuv started for readable I/O once no tracked
+    /// task is left. If an event does slip in then, tokio's last driver poll takes it and its
+    /// task waits for the next tick, which the in-flight timer brings within a period:
+    /// `sync_timer` keeps it running for one more period after a tick that skipped. (The rate-limit script's socket is not in this runtime's epoll at
     /// all on this thread: libuv reads it, see `socket_watch.rs`.)
     fn on_park(&self) {
         let skip_up_to = self.skip_up_to.load(Ordering::Acquire);
@@ -209,7 +209,7 @@ impl EventLoopRuntime {
         }
         // Tokio's time driver writes to the runtime's eventfd whenever a new timer expires
         // before every timer it knows of: with no other timer, every Redis command's timeout
-        // did (one extra syscall, and one more trip through the driver, per call). A timer
+        // would (one extra syscall, and one more trip through the driver, per call). A timer
         // that is always pending and due sooner than any command timeout stops that; it fires
         // at most every 100 ms, and only when the runtime is ticking anyway.
         this.rt.spawn(async {

@@ -3,12 +3,11 @@
 //! callers, and the evaluations that wakes are polled right away (`local_tasks.rs`), with no
 //! tokio tick in between.
 //!
-//! Why: the socket used to be read by a tokio task, so each reply cost a tick, and libuv
-//! learned of it only through the runtime's epoll descriptor (edge-triggered inside, and
-//! drained by every tick's last driver poll). When the reply landed before that poll (the JS
-//! thread preempted right after writing the command), the verdict waited for the 1 ms
-//! in-flight timer: 14 to 417 calls in 15,000 at concurrency 1 on the 2-vCPU AMD VM. The
-//! watch is level-triggered: a reply not read yet keeps it firing.
+//! Why: read by a tokio task, each reply would cost a tick, and libuv would learn of it only
+//! through the runtime's epoll descriptor (edge-triggered inside, and drained by every tick's
+//! last driver poll): a reply landing before that poll (the JS thread preempted right after
+//! writing the command) would wait for the 1 ms in-flight timer. The watch is
+//! level-triggered: a reply not read yet keeps it firing (figures in docs/ARCHITECTURE.md).
 //!
 //! The watch holds a duplicate of the socket's descriptor, closed only once both the
 //! connection and the stopped handle are gone: the connection may be dropped on any thread,

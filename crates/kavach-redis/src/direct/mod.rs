@@ -1,13 +1,12 @@
 //! A lean pipelined connection for the rate-limit script on a single Redis server over TCP.
 //!
 //! Why: the redis crate's multiplexed connection hands every command to a pipeline task
-//! through a channel, which writes it, reads the reply and answers through a oneshot. At
-//! concurrency 1 that machinery measured about 13 µs of a call's latency: a current-thread
-//! tokio runtime calling our script by EVALSHA on one key took 76.7-77.1 µs p50 through
-//! `ConnectionManager` and 62.5-64.1 µs writing the packed command to a raw `TcpStream`
-//! (2-vCPU AMD VM, 2026-12-04). Here the caller writes its command itself, under a lock that
-//! keeps writes and the queue of waiting callers in the same order, and one reader task per
-//! connection parses replies and answers the callers in that order.
+//! through a channel, which writes it, reads the reply and answers through a oneshot; at
+//! concurrency 1 that machinery costs about 13 µs of a call's latency (EVALSHA on one key from
+//! a current-thread tokio runtime: 76.7-77.1 µs p50 through `ConnectionManager`, 62.5-64.1 µs
+//! writing the packed command to a raw `TcpStream`). Here the caller writes its command
+//! itself, under a lock that keeps writes and the queue of waiting callers in the same order,
+//! and one reader per connection parses replies and answers the callers in that order.
 //!
 //! On the JS thread the host event loop reads the socket instead of a tokio task
 //! (`loop_io.rs`, through `loop_hooks`); elsewhere a tokio task does.

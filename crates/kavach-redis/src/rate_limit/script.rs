@@ -16,12 +16,12 @@
 //! `hit` (no limit), or a push that crosses a multiple of `TIDY_EVERY` reads the oldest
 //! entries and counts exactly; so a count over the limit is always exact, and expired
 //! entries never make a hit refuse. Under a steady load far below the limit, each call costs
-//! TIME, RPUSH and PEXPIRE. Reading and parsing the oldest entries on every call cost 73.5k
-//! instructions per script call on one key; not reading them, 48.1k; and with a straight-line
-//! path for one hit on one key, which parses one number where the loop parses five (glibc's
-//! `strtod`, which Lua's `tonumber` calls, costs about 2k instructions even on short strings),
-//! 41.8k (callgrind instruction counts inside `EVALSHA`, 3,000 calls on a 2 s window, Redis
-//! 7.0.15, 2026-12-05; rate-limiter-flexible's script: 29.3k).
+//! TIME, RPUSH and PEXPIRE. One hit on one key takes a straight-line path that parses one
+//! number where the loop parses five (glibc's `strtod`, which Lua's `tonumber` calls, costs
+//! about 2k instructions even on short strings). In callgrind instruction counts inside
+//! `EVALSHA` (3,000 calls on a 2 s window, Redis 7.0.15) a call costs 41.8k this way, 48.1k
+//! through the loop without reading entries, and 73.5k reading and parsing the oldest
+//! entries every time; rate-limiter-flexible's script costs 29.3k.
 //!
 //! Trimming is lazy: expired entries at the head are counted out when the script looks, but
 //! removed only once `LINGER` of them have gathered, or on a tidy (every `TIDY_EVERY` pushes
@@ -29,21 +29,19 @@
 //! steady load a list holds about `TIDY_EVERY + LINGER` expired entries at most; under any
 //! load it never holds more than `max + 1` entries, and an idle key expires (below). Each
 //! command a script runs costs Redis 2-3 µs beyond the command's own time, and under a steady
-//! load one or two entries expire between calls, so an `LTRIM` on every call was a command
-//! spent on one entry: one key at concurrency 1 on a 2 s window went from 23.6 to 18.2 µs per
-//! script call (`INFO commandstats`, 2-vCPU AMD VM). The key's expiry is still set on every
-//! call (the window plus 1 s after the newest hit), so an entry can never leave before its
-//! window ends, whatever mix of script versions ran on the key before.
+//! load one or two entries expire between calls, so an `LTRIM` on every call would be a
+//! command spent on one entry (one key at concurrency 1 on a 2 s window: 23.6 µs per script
+//! call trimming every time, 18.2 µs trimming lazily, `INFO commandstats`). The key's expiry
+//! is still set on every call (the window plus 1 s after the newest hit), so an entry can
+//! never leave before its window ends, whatever mix of script versions ran on the key.
 //!
 //! Every argument the script hands to `redis.call` is a string. Redis 7.0 turns a Lua number
-//! argument into a string with `%.17g`, which measured 1-2 µs per number here: the timestamp is
-//! built by concatenation (cheaper than `string.format`; padding only when the microseconds
-//! have fewer than 6 digits, since a padding table built on every call cost 0.2-0.3 µs of the
-//! script's 5.3-5.9 µs per call, `INFO commandstats` over EVALSHA at concurrency 1, Intel VM,
-//! 2026-12-05), the expiry
-//! comes from the caller as text, and the one-hit LRANGE bounds are literals. With these,
-//! one key at concurrency 1 went from 29.6-30.3 to 24.3-24.7 µs per script
-//! call (`INFO commandstats` over a loop of EVALSHA on one key, 2-vCPU AMD VM, 2026-12-04).
+//! argument into a string with `%.17g`, 1-2 µs per number: so the timestamp is built by
+//! concatenation (cheaper than `string.format`), padded only when the microseconds have fewer
+//! than 6 digits (a padding table built on every call costs 0.2-0.3 µs of the script's 5.3-5.9
+//! µs), the expiry comes from the caller as text, and the one-hit LRANGE bounds are literals.
+//! One key at concurrency 1 costs 24.3-24.7 µs per script call this way against 29.6-30.3 µs
+//! with number arguments (`INFO commandstats` over a loop of EVALSHA on one key).
 //!
 //! KEYS[g]: group g's list (the same key may appear twice, for hits with another window or
 //! limit; groups run in order). ARGV[5g-4]: its window in ms. ARGV[5g-3]: its limit `max`, or
