@@ -86,3 +86,5 @@ export type { FastifyReplyLike, FastifyRequestLike } from './src/integrations/fa
 export { guardTools, isToolRefusal } from './src/integrations/ai-sdk.js'
 export type { GuardToolsOptions } from './src/integrations/ai-sdk.js'
 export type { ToolRefusal } from './src/integrations/refusal.js'
+export { guardAgentTools } from './src/integrations/openai-agents.js'
+export type { AgentRunContextLike, AgentToolLike, GuardAgentToolsOptions } from './src/integrations/openai-agents.js'
