@@ -3,7 +3,7 @@
 
 import { randomUUID } from 'node:crypto'
 
-import type { RefuseCode } from '../verdict.js'
+import { fromRaw, type RefuseCode } from '../verdict.js'
 import type { Verdict } from '../native.js'
 
 /**
@@ -38,43 +38,19 @@ export function refusalText(action: string, v: Verdict): string {
 }
 
 /**
- * A refusal decided before the gate ran (no caller, a session store that failed). Built like
- * the gate's own verdicts so callers handle one shape.
+ * A refusal decided before the gate ran (no caller, a session store that failed), in the gate's
+ * own verdict shape (built by `fromRaw` from the native flat layout: kind 1 = refuse).
  */
 export function refuseVerdict(code: RefuseCode, evaluator: string, reason: string): Verdict {
-  return {
-    kind: 'refuse',
-    isPermit: false,
-    isRefuse: true,
-    isInvalidate: false,
-    code,
-    evaluator,
-    reason,
-    tokenId: undefined,
-    permitToken: undefined,
-    signature: undefined,
-    scope: undefined,
-    evaluationId: randomUUID(),
-    observed: undefined,
-  }
+  return fromRaw([1, randomUUID(), code, evaluator, reason])
 }
 
-/** A session revoked in an integration's session store, answered without running the gate. */
+/**
+ * A session revoked in an integration's session store, answered without running the gate
+ * (kind 2 = invalidate; positions 12 and 13 are the scope's kind and target).
+ */
 export function revokedSessionVerdict(sessionId: string, evaluator: string): Verdict {
   const reason = `session '${sessionId}' was invalidated`
-  return {
-    kind: 'invalidate',
-    isPermit: false,
-    isRefuse: false,
-    isInvalidate: true,
-    code: 'SESSION_INVALID',
-    evaluator,
-    reason,
-    tokenId: undefined,
-    permitToken: undefined,
-    signature: undefined,
-    scope: { targetKind: 'session', targetId: sessionId, reason, evaluator },
-    evaluationId: randomUUID(),
-    observed: undefined,
-  }
+  const u = undefined
+  return fromRaw([2, randomUUID(), 'SESSION_INVALID', evaluator, reason, u, u, u, u, u, u, u, 'session', sessionId])
 }
