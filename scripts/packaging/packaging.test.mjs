@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -114,6 +115,20 @@ describe('packed tarballs install and run without a Rust toolchain', () => {
     }
   })
 
+  test('the release workflow builds every napi target and publishes with napi\'s own commands', () => {
+    // js-yaml comes with @napi-rs/cli, which reads workflow files itself.
+    const cliRequire = createRequire(createRequire(import.meta.url).resolve('@napi-rs/cli/package.json'))
+    const text = readFileSync(join(repo, '.github', 'workflows', 'release.yml'), 'utf8')
+    const workflow = cliRequire('js-yaml').load(text)
+    const built = workflow.jobs.build.strategy.matrix.settings.map((s) => s.target)
+    assert.deepEqual([...built].sort(), [...manifest.napi.targets].sort())
+    const publish = workflow.jobs.publish.steps.map((step) => step.run ?? '').join('\n')
+    for (const command of ['npm run artifacts', 'npm run test:packaging', 'napi pre-publish', 'npm publish --access public --provenance']) {
+      assert.ok(publish.includes(command), `the publish job runs \`${command}\``)
+    }
+    assert.equal(workflow.jobs.publish.permissions['id-token'], 'write', 'provenance needs an OIDC token')
+  })
+
   test('npm pack: the main tarball has what its entry points need and no binary or TS source', () => {
     main = pack(repo)
     const missing = [...entryFiles(manifest), 'binding.js', 'binding.d.ts', 'dist/binding.js', 'package.json'].filter((f) => !main.files.has(f))
@@ -166,6 +181,16 @@ describe('packed tarballs install and run without a Rust toolchain', () => {
       assert.ok(result.signatureBytes > 0)
       assert.equal(result.addon, join(app, 'node_modules', `${manifest.name}-${PLATFORM}`, addonName), 'the binary came from the platform package')
       assert.ok(!existsSync(compileLog), 'running the consumer tried to compile')
+    })
+  }
+
+  // A bin's runtime imports must be dependencies of the package, not devDependencies.
+  const bins = typeof manifest.bin === 'string' ? { [manifest.name]: manifest.bin } : (manifest.bin ?? {})
+  for (const bin of Object.keys(bins)) {
+    test(`the installed \`${bin}\` command starts`, () => {
+      const out = execFileSync(join(app, 'node_modules', '.bin', bin), ['--version'], { cwd: app, env: consumerEnv(), encoding: 'utf8' })
+      console.log(`--- ${bin} --version\n${out}---`)
+      assert.equal(out.trim(), manifest.version)
     })
   }
 })
