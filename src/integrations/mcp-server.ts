@@ -23,9 +23,13 @@ export interface GateableMcpServer {
   readonly server: unknown
 }
 
-/** The request extra the SDK hands a tool handler (auth info, session id, `_meta`, ...). */
+/**
+ * The request extra the SDK hands a tool handler: `authInfo` (set by an authenticating HTTP
+ * transport after it verified the bearer token), the transport's `sessionId`, the request's
+ * `_meta` (sent by the client: not verified), and more.
+ */
 export type McpRequestExtra = Record<string, unknown> & {
-  authInfo?: unknown
+  authInfo?: { token: string; clientId: string; scopes: string[]; expiresAt?: number; extra?: Record<string, unknown> }
   sessionId?: string
   _meta?: Record<string, unknown>
 }
