@@ -19,6 +19,7 @@ const POLICY = {
     { name: 'support_refunds', effect: 'permit' as const, conditions: [{ identity_role: 'support' }, { action: 'refund' }, { param_max: { field: 'amount', max: 1000 } }] },
     { name: 'anyone_pings', effect: 'permit' as const, conditions: [{ action: 'ping' }] },
     { name: 'anyone_late', effect: 'permit' as const, conditions: [{ action: 'late_tool' }, { param_max: { field: 'n', max: 5 } }] },
+    { name: 'anyone_small_tasks', effect: 'permit' as const, conditions: [{ action: 'late_tool_task' }, { param_max: { field: 'n', max: 5 } }] },
   ],
 }
 
@@ -124,6 +125,28 @@ describe('gateMcpServer over the in-memory transport', () => {
     expect(r.isError).toBe(true)
     expect(r.content[0]!.text).toContain("SESSION_INVALID: session 'mem-session-1' was invalidated")
     expect(ran.length).toBe(before)
+  })
+
+  test('a task tool (experimental SDK API): its task is created only on Permit', async () => {
+    const created: number[] = []
+    server.experimental.tasks.registerToolTask('late_tool_task', { inputSchema: { n: z.number() }, execution: { taskSupport: 'optional' } }, {
+      createTask: async ({ n }) => {
+        created.push(n)
+        return { task: { taskId: `t-${n}`, status: 'working', ttl: null, createdAt: new Date().toISOString(), lastUpdatedAt: new Date().toISOString() } }
+      },
+      getTask: async () => {
+        throw new Error('not used')
+      },
+      getTaskResult: async () => {
+        throw new Error('not used')
+      },
+    })
+    // The handler object the SDK calls for this tool (its registry is where gating hooks in).
+    const tools = (server as unknown as { _registeredTools: Record<string, { handler: { createTask(a: unknown, e: unknown): Promise<unknown> } }> })._registeredTools
+    const handler = tools.late_tool_task!.handler
+    await expect(handler.createTask({ n: 1 }, { _meta: support })).resolves.toMatchObject({ task: { taskId: 't-1' } })
+    await expect(handler.createTask({ n: 9 }, { _meta: support })).rejects.toThrow(/^kavach refused 'late_tool_task': NO_POLICY_MATCH/)
+    expect(created).toEqual([1])
   })
 
   test('a server without a tool registry is rejected, not left ungated', () => {
