@@ -310,28 +310,28 @@ describe('process lifetime', () => {
     expect(r.code).toBe(0)
   })
 
+  /** Child source: 20 rounds of gc() on unref'd timers (nothing else holds the loop), then `then`. */
+  const collectThen = (then: string): string => `
+      let rounds = 0
+      const collect = () => {
+        globalThis.gc()
+        if (++rounds < 20) setTimeout(collect, 25).unref()
+        else {
+          ${then}
+        }
+      }
+      setTimeout(collect, 25).unref()`
+
   test('a listener whose handle and broadcaster are dropped (and collected) keeps the process alive until abort()', async () => {
-    // Only unref'd timers are left besides the listener: were the collected handle to release
-    // the listener, the process would exit at the first gc() and print nothing.
+    // Were the collected handle to release the listener, the process would exit at the first
+    // gc() and print nothing.
     const r = await runChild(
       `
       import { InMemoryInvalidationBroadcaster, spawnInvalidationListener } from ${entry}
       ;(() => {
         spawnInvalidationListener(new InMemoryInvalidationBroadcaster(), () => {})
       })()
-      let rounds = 0
-      const collect = () => {
-        globalThis.gc()
-        if (++rounds < 20) setTimeout(collect, 25).unref()
-        else {
-          console.log('collected')
-          setTimeout(() => {
-            console.log('alive')
-            process.exit(0)
-          }, 200).unref()
-        }
-      }
-      setTimeout(collect, 25).unref()
+      ${collectThen("console.log('collected'); setTimeout(() => { console.log('alive'); process.exit(0) }, 200).unref()")}
     `,
       ['--expose-gc'],
     )
@@ -353,13 +353,7 @@ describe('process lifetime', () => {
           process.exit(0)
         })
       })()
-      let rounds = 0
-      const collect = () => {
-        globalThis.gc()
-        if (++rounds < 20) setTimeout(collect, 25).unref()
-        else void bc.publish('principal', 'after-gc', 'still listening')
-      }
-      setTimeout(collect, 25).unref()
+      ${collectThen("void bc.publish('principal', 'after-gc', 'still listening')")}
     `,
       ['--expose-gc'],
     )
