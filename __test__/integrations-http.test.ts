@@ -249,6 +249,30 @@ for (const [name, start] of [['express 5', startExpress], ['fastify 5', startFas
   })
 }
 
+describe('fastify onRequest hook (before the body is parsed)', () => {
+  test('refuses with 403 before parsing; permits what needs no body params', async () => {
+    const app = Fastify()
+    let runs = 0
+    app.addHook('onRequest', createFastifyHook(Gate.fromObject(POLICY), {}))
+    app.all('/*', async () => {
+      runs++
+      return { ok: true }
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as AddressInfo
+    try {
+      const refused = await fetch(`http://127.0.0.1:${port}/api/v1/refunds`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-roles': 'support' }, body: '{"amount":1}' })
+      // No body params at onRequest: param_max on a missing amount does not match, so no policy permits.
+      expect(refused.status).toBe(403)
+      const permitted = await fetch(`http://127.0.0.1:${port}/orders/3`, { method: 'PUT', headers: { 'x-principal-kind': 'agent' } })
+      expect(permitted.status).toBe(200)
+      expect(runs).toBe(1)
+    } finally {
+      await app.close()
+    }
+  })
+})
+
 describe('a Redis-backed gate behind express and fastify (real Redis)', () => {
   test('rate limit shared by both servers: the third request is 403 RATE_LIMIT_EXCEEDED', async () => {
     const rateStore = await RedisRateLimitStore.connect(REDIS_URL, { prefix: uniquePrefix('http-rate') })

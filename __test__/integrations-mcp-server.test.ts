@@ -149,6 +149,33 @@ describe('gateMcpServer over the in-memory transport', () => {
     expect(created).toEqual([1])
   })
 
+  test('an identify that throws gives the SDK\'s tool error result; the tool never runs', async () => {
+    let runs = 0
+    const s = new McpServer({ name: 'throwing-identify', version: '1.0.0' })
+    s.registerTool('ping', {}, () => {
+      runs++
+      return { content: [{ type: 'text', text: 'pong' }] }
+    })
+    gateMcpServer(s, Gate.fromObject(POLICY), {
+      identify: () => {
+        throw new Error('bearer token expired')
+      },
+    })
+    const [c, t] = InMemoryTransport.createLinkedPair()
+    await s.connect(t)
+    const cl = new Client({ name: 'c', version: '1.0.0' })
+    await cl.connect(c)
+    try {
+      const r = (await cl.callTool({ name: 'ping', arguments: {} })) as ToolResult
+      expect(r.isError).toBe(true)
+      expect(r.content[0]!.text).toContain('bearer token expired')
+      expect(runs).toBe(0)
+    } finally {
+      await cl.close()
+      await s.close()
+    }
+  })
+
   test('a server without a tool registry is rejected, not left ungated', () => {
     expect(() => gateMcpServer({ server: {} }, Gate.fromObject(POLICY), { identify })).toThrow(InvalidArgumentError)
   })
