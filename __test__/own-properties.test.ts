@@ -105,6 +105,15 @@ describe('policy objects: own properties only', () => {
     expect(gate.evaluate(ctx).isPermit).toBe(false)
   })
 
+  test('cycles and deep nesting are still rejected by the loader (the copy stops early)', () => {
+    const cyclic: Record<string, unknown> = { name: 'c', effect: 'permit' }
+    cyclic.conditions = [cyclic, cyclic, cyclic]
+    expect(() => Gate.fromObject({ policies: [cyclic] } as never)).toThrow(/nested too deeply/)
+    let deep: unknown = { action: 'x' }
+    for (let i = 0; i < 100; i++) deep = { nested: deep }
+    expect(() => Gate.fromObject({ policies: [{ name: 'd', effect: 'permit', conditions: [deep] }] } as never)).toThrow(PolicyParseError)
+  })
+
   test('an inherited array index is not read as a policy', () => {
     const sparse: unknown[] = []
     sparse.length = 1

@@ -4,8 +4,13 @@
 // The copies hold own enumerable string keys only, in null-prototype objects, each value read
 // once (a getter cannot answer differently to a later read).
 
-/** Past this depth the original is passed on: the native loader rejects it (its limit is lower). */
-const MAX_COPY_DEPTH = 32
+/**
+ * Past this depth the original is passed on: the native loader's limit (16, policy_value.rs)
+ * is lower, so it rejects the value ("nested too deeply (a cycle?)") before reaching it. Kept
+ * that close to the native limit so that a cycle with many branches costs the copy no more
+ * than it costs the loader.
+ */
+const MAX_COPY_DEPTH = 17
 
 /** A plain record (not an array, function or null). */
 export function isRecord(v: unknown): v is Record<string, unknown> {
