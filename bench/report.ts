@@ -14,10 +14,10 @@ const ROOT = join(__dirname, '..')
 const DOC = join(ROOT, 'BENCHMARKS.md')
 const CHART_DIR = 'docs/bench'
 
-/** 3 significant digits, in µs below a millisecond and ms above. */
+/** 3 significant digits, in µs below a millisecond, ms below a second, s above. */
 function duration(us: number): string {
   const sig = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2))
-  return us < 1000 ? `${sig(us)} µs` : `${sig(us / 1000)} ms`
+  return us < 1e3 ? `${sig(us)} µs` : us < 1e6 ? `${sig(us / 1e3)} ms` : `${sig(us / 1e6)} s`
 }
 
 function times(x: number): string {
