@@ -3,20 +3,28 @@
 
 import { describe, expect, test } from 'vitest'
 
-import { Gate, InvalidOptionsError, PolicyParseError } from '../index'
+import { ActionContext, Gate, InvalidOptionsError, PolicyParseError } from '../index'
 
 const ctx = { principalId: 'u1', principalKind: 'user' as const, actionName: 'delete_everything', params: { amount: 1e9 } }
 const PERMIT_ALL = { name: 'all', effect: 'permit', conditions: [] }
 
-/** Runs `fn` with `Object.prototype[key] = value`, always restoring it. */
+/** Runs `fn` with `Object.prototype[key] = value`, always restoring it (after `fn` settles). */
 function polluted<T>(key: string, value: unknown, fn: () => T): T {
   const proto = Object.prototype as Record<string, unknown>
   Object.defineProperty(proto, key, { value, enumerable: true, configurable: true, writable: true })
-  try {
-    return fn()
-  } finally {
+  const restore = (): void => {
     delete proto[key]
   }
+  let result: T
+  try {
+    result = fn()
+  } catch (e) {
+    restore()
+    throw e
+  }
+  if (result instanceof Promise) return result.finally(restore) as T
+  restore()
+  return result
 }
 
 describe('gate options: own properties only', () => {
@@ -120,5 +128,37 @@ describe('policy objects: own properties only', () => {
     polluted('0', PERMIT_ALL, () => {
       expect(() => Gate.fromObject({ policies: sparse } as never)).toThrow(PolicyParseError)
     })
+  })
+})
+
+describe('evaluation contexts: own properties only', () => {
+  const gate = Gate.fromObject({
+    policies: [
+      { name: 'admins', effect: 'permit', conditions: [{ identity_role: 'admin' }] },
+      { name: 'public', effect: 'permit', conditions: [{ resource: 'public/*' }] },
+      { name: 'small', effect: 'permit', conditions: [{ param_max: { field: 'amount', max: 10 } }] },
+    ],
+  })
+  const plain = { principalId: 'u1', principalKind: 'user' as const, actionName: 'delete_everything' }
+
+  test.each([
+    ['roles', ['admin']],
+    ['resource', 'public/x'],
+    ['params', { amount: 1 }],
+    ['amount', 1],
+  ])('Object.prototype.%s does not reach the gate (evaluate, evaluateAsync, ActionContext)', async (key, value) => {
+    await polluted(key, value, async () => {
+      expect(gate.evaluate(plain).code).toBe('NO_POLICY_MATCH')
+      expect((await gate.evaluateAsync(plain)).code).toBe('NO_POLICY_MATCH')
+      expect(gate.evaluate({ ...plain, params: { other: 1 } }).code).toBe('NO_POLICY_MATCH')
+      expect(gate.evaluate(new ActionContext(plain)).code).toBe('NO_POLICY_MATCH')
+    })
+    // Own fields still count.
+    expect(gate.evaluate({ ...plain, roles: ['admin'] }).isPermit).toBe(true)
+  })
+
+  test('a context made with Object.create does not lend its prototype\'s fields', () => {
+    const ctx = Object.assign(Object.create({ roles: ['admin'], resource: 'public/x' }) as object, plain)
+    expect(gate.evaluate(ctx as typeof plain).code).toBe('NO_POLICY_MATCH')
   })
 })

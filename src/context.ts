@@ -4,6 +4,7 @@
 
 import type { DeviceInput, EvaluateOptions, GeoLocationInput } from '../binding.js'
 import { InvalidArgumentError } from './errors.js'
+import { ownFields } from './own-properties.js'
 
 export type { DeviceInput, EvaluateOptions, GeoLocationInput }
 export type PrincipalKind = EvaluateOptions['principalKind']
@@ -55,7 +56,7 @@ export function validateParams(params: unknown): Record<string, number | string>
 function device(field: string, v: unknown): DeviceInput | undefined {
   if (v === undefined) return undefined
   if (typeof v !== 'object' || v === null) bad(`${field} must be an object { hash, description? }`)
-  const d = v as Record<string, unknown>
+  const d = ownFields(v)
   return { hash: requiredString(`${field}.hash`, d.hash), description: optionalString(`${field}.description`, d.description) }
 }
 
@@ -63,7 +64,7 @@ function geo(field: string, v: unknown): GeoLocationInput | undefined {
   if (v === undefined) return undefined
   if (v instanceof GeoLocation) return v.toInput()
   if (typeof v !== 'object' || v === null) bad(`${field} must be a GeoLocation or { countryCode, ... }`)
-  const g = v as Record<string, unknown>
+  const g = ownFields(v)
   return new GeoLocation(requiredString(`${field}.countryCode`, g.countryCode), {
     region: optionalString(`${field}.region`, g.region),
     city: optionalString(`${field}.city`, g.city),
@@ -125,8 +126,10 @@ export class ActionContext {
   /** The validated record handed to the gate as-is. */
   readonly options: Readonly<EvaluateOptions>
 
-  constructor(input: ActionContextInput) {
-    if (typeof input !== 'object' || input === null) bad('ActionContext needs an object')
+  constructor(context: ActionContextInput) {
+    if (typeof context !== 'object' || context === null) bad('ActionContext needs an object')
+    // Own fields only: an inherited `roles` (a polluted Object.prototype) is never read.
+    const input = ownFields(context) as ActionContextInput
     const kind = input.principalKind
     if (!PRINCIPAL_KINDS.includes(kind)) {
       bad(`principalKind must be one of ${PRINCIPAL_KINDS.join(', ')}, got '${String(kind)}'`)

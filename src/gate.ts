@@ -18,7 +18,21 @@ export type EvaluateInput = EvaluateOptions | ActionContext
 
 function toOptions(ctx: EvaluateInput): EvaluateOptions {
   if (typeof ctx !== 'object' || ctx === null) throw notAnObject('context', '{ principalId, principalKind, actionName, ... }', ctx)
-  return ctx instanceof ActionContext ? ctx.options : ctx
+  const o = ctx instanceof ActionContext ? ctx.options : ctx
+  return mayInherit(o) ? (ownDeepCopy(o) as EvaluateOptions) : o
+}
+
+/**
+ * Whether a context could supply fields it does not own: its prototype is not a plain
+ * object's, or `Object.prototype` has enumerable properties (prototype pollution elsewhere in
+ * the app, e.g. `Object.prototype.roles = ['admin']`). Such a context is read through an
+ * own-property copy; the common case costs one prototype read and an empty `for...in`.
+ */
+function mayInherit(o: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(o)
+  if (proto !== Object.prototype && proto !== null) return true
+  for (const _ in Object.prototype) return true
+  return false
 }
 
 /** `InvalidArgumentError` for an argument that must be an object (evaluate(null), lift(null)). */
