@@ -2,9 +2,7 @@
 // fan-out to several gates ("replicas" in one process), principal/role scopes and lift, and a
 // listener that lets the process exit after abort().
 
-import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -22,6 +20,7 @@ import {
   type ScopeKind,
   type Verdict,
 } from '../index'
+import { runTsx, type ChildResult } from './fixtures/run-tsx'
 
 const REPO_ROOT = resolve(__dirname, '..')
 const PERMIT_ALL = { policies: [{ name: 'all', effect: 'permit' as const, conditions: [] }] }
@@ -250,26 +249,12 @@ describe('fan-out: one broadcaster, three gates, three listeners', () => {
 })
 
 describe('process lifetime', () => {
-  const tsxLoader = pathToFileURL(createRequire(join(REPO_ROOT, 'package.json')).resolve('tsx')).href
 
   /** Runs a TS script in a child Node; resolves with how it ended (killed after 20 s). */
-  function runChild(source: string, nodeArgs: string[] = []): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-    const dir = mkdtempSync(join(tmpdir(), 'kavach-listener-'))
-    const script = join(dir, 'child.mts')
+  function runChild(source: string, nodeArgs: string[] = []): Promise<ChildResult> {
+    const script = join(mkdtempSync(join(tmpdir(), 'kavach-listener-')), 'child.mts')
     writeFileSync(script, source)
-    return new Promise((done, fail) => {
-      const child = spawn(process.execPath, [...nodeArgs, '--import', tsxLoader, script], { cwd: REPO_ROOT })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (d) => (stdout += d))
-      child.stderr.on('data', (d) => (stderr += d))
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-      child.on('error', fail)
-      child.on('exit', (code, signal) => {
-        clearTimeout(killer)
-        done({ code, signal, stdout, stderr })
-      })
-    })
+    return runTsx(script, { nodeArgs, killAfterMs: 20_000 })
   }
 
   const entry = JSON.stringify(pathToFileURL(join(REPO_ROOT, 'index.ts')).href)
