@@ -52,6 +52,7 @@ export interface SoakSummary {
   unsettled: number
   rssMiB: { start: number; end: number; max: number; growthPercent: number }
   samplesMiB: number[]
+  heapUsedMiB: number[]
   /** Whether each sample followed a full collection (--expose-gc). */
   collectedBeforeSamples: boolean
   ok: boolean
@@ -89,6 +90,8 @@ export async function soak(opts: SoakOptions): Promise<SoakSummary> {
   }
 
   const samples: number[] = []
+  /** V8 heap in use at each sample: tells a JS leak from native or allocator growth. */
+  const heapSamples: number[] = []
   const started = Date.now()
   let baseline: number | undefined
   // With --expose-gc (as `npm run soak` runs) each sample follows a full collection, so it
@@ -96,8 +99,9 @@ export async function soak(opts: SoakOptions): Promise<SoakSummary> {
   const gc = (globalThis as { gc?: () => void }).gc
   const sampler = setInterval(() => {
     gc?.()
-    const rss = process.memoryUsage().rss
+    const { rss, heapUsed } = process.memoryUsage()
     samples.push(rss)
+    heapSamples.push(heapUsed)
     if (baseline === undefined && Date.now() - started >= opts.warmupMs) baseline = rss
   }, opts.sampleMs)
 
@@ -198,6 +202,7 @@ export async function soak(opts: SoakOptions): Promise<SoakSummary> {
   clearInterval(sampler)
   gc?.()
   samples.push(process.memoryUsage().rss)
+  heapSamples.push(process.memoryUsage().heapUsed)
 
   const start = baseline ?? samples[0]!
   const end = samples[samples.length - 1]!
@@ -216,6 +221,7 @@ export async function soak(opts: SoakOptions): Promise<SoakSummary> {
     unsettled,
     rssMiB: { start: mib(start), end: mib(end), max: mib(Math.max(...samples)), growthPercent: Math.round(growth * 1000) / 10 },
     samplesMiB: samples.map(mib),
+    heapUsedMiB: heapSamples.map(mib),
     collectedBeforeSamples: gc !== undefined,
     ok: tally.errors === 0 && unsettled === 0 && (!opts.checkRss || growth <= MAX_GROWTH),
   }
