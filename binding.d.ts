@@ -65,6 +65,18 @@ export declare class DirectoryTokenVerifier {
 
 /** A compiled gate. Thread-safe: async evaluations run on the tokio runtime concurrently. */
 export declare class Gate {
+  /**
+   * Static analysis of the live policy set: policies that never decide, conditions that
+   * never hold, rate limits that never bind, overlaps, deny lists, unnamed actions.
+   */
+  analyze(options?: AnalyzeOptions | undefined | null): Array<PolicyFinding>
+  /**
+   * The evaluation of `ctx`, step by step, changing no state: no rate-limit hit counted,
+   * no session created or counted, nothing signed, audited or revoked.
+   */
+  explain(ctx: EvaluateOptions): Explanation
+  /** Policies in the live set. */
+  get policyCount(): number
   /** A gate from a plain JS object (`{ policies: [...] }` or `{ policy: [...] }`). */
   static fromObject(policies: unknown, options?: GateOptions | undefined | null): Gate
   /** A gate from a JSON document. */
@@ -431,6 +443,12 @@ export declare class SignedAuditChain {
   static verifyJsonl(blob: Buffer | string, bundle: PublicKeyBundle, options?: boolean | VerifyJsonlOptions | undefined | null): number
 }
 
+/** Options of `gate.analyze()`. */
+export interface AnalyzeOptions {
+  /** Actions the application performs: those no policy names are reported. */
+  knownActions?: Array<string>
+}
+
 /** Optional fields of an audit entry. */
 export interface AuditEntryOptions {
   resource?: string
@@ -519,6 +537,37 @@ export declare function evaluateSubmit(handle: number, id: number, text: string,
  * where unsupported (see the module docs).
  */
 export declare function eventLoopRuntimeActive(): boolean
+
+/** One condition of a policy as explain judged it. */
+export interface ExplainCheck {
+  /** The condition's key: `param_max`, `rate_limit`, ... */
+  condition: string
+  /** The values compared: `amount 1200 > max 1000`. */
+  detail: string
+  holds: boolean
+}
+
+/** One step of the evaluation pipeline. */
+export interface ExplainStep {
+  /** `gate`, `session`, `policy`, `drift` or `invariants`. */
+  evaluator: string
+  /** The policy, invariant or check this step is about. */
+  subject: string
+  /** Policies: `permit` or `refuse`. */
+  effect?: 'permit' | 'refuse'
+  /** `matched`, `not matched`, `rate limited`, `pass`, ... */
+  outcome: string
+  checks: Array<ExplainCheck>
+  notes: Array<string>
+  /** The step that decided the verdict. */
+  decisive: boolean
+}
+
+/** What `gate.explain(ctx)` returns: the verdict `evaluate` would give, and why. */
+export interface Explanation {
+  verdict: Verdict
+  steps: Array<ExplainStep>
+}
 
 /**
  * Starts every evaluation the gate `handle` submitted since the last flush. The TS layer
@@ -674,6 +723,20 @@ export interface PermitTokenView {
   signature?: Buffer
   /** True on observe-only gates: the permit was forced, not earned (never signed). */
   observeOnly: boolean
+}
+
+/** One finding of the policy analysis. */
+export interface PolicyFinding {
+  /**
+   * `shadowed`, `refuse_never_fires`, `unsatisfiable`, `param_min_above_max`,
+   * `time_window_never_opens`, `rate_limit_never_binds`, `overlap`, `deny_list`,
+   * `unmentioned_action`.
+   */
+  kind: string
+  severity: 'warning' | 'info'
+  /** The policies concerned, the one the finding is about first. */
+  policies: Array<string>
+  message: string
 }
 
 /** The public keys of an identity, as plain data. */

@@ -6,12 +6,14 @@ export { Gate } from './src/gate.js'
 export type { EvaluateInput } from './src/gate.js'
 export { ActionContext, GeoLocation, PRINCIPAL_KINDS } from './src/context.js'
 export type { ActionContextInput, DeviceInput, EvaluateOptions, GeoLocationInput, PrincipalKind } from './src/context.js'
-export type { LiftScope, ObservedVerdict, PermitTokenView, ScopeView, Verdict } from './src/native.js'
+export type { AnalyzeOptions, ExplainCheck, ExplainStep, Explanation, LiftScope, ObservedVerdict, PermitTokenView, PolicyFinding, ScopeView, Verdict } from './src/native.js'
 export type { RefuseCode } from './src/verdict.js'
 // The zod schemas (`PolicySetSchema`, `PolicySchema`, `ConditionSchema`, `InvariantSchema`,
 // `GateOptionsSchema`) live in `kavach-sdk/schema` (src/schema.ts), so this entry does not load zod.
 export { policyJsonSchema, validateGateOptions } from './src/options.js'
 export type { Condition, GateOptions, Policy, PolicySetInput } from './src/options.js'
+export { PolicyWatcher } from './src/watch.js'
+export type { PolicyWatcherEvents, WatchOptions } from './src/watch.js'
 export { currentCaller, guard, guarded, runAs } from './src/guarded.js'
 export type { Caller, Guarded, GuardOptions } from './src/guarded.js'
 export {

@@ -1,7 +1,7 @@
 // After `tsc -p tsconfig.build.json` (CommonJS in dist/): point dist at the generated napi
 // loader at the package root, and add the ESM entry. The ESM entry re-exports the CommonJS
 // build (one copy of every class, so `instanceof Refused` holds across import and require).
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,4 +24,7 @@ const lines = [
 ]
 writeFileSync(join(dist, 'index.mjs'), lines.join('\n'))
 writeFileSync(join(dist, 'index.d.mts'), "export * from './index.js'\n")
+// The `kavach` bin (package.json `bin`): executable when run from a checkout, as npm makes it
+// when installed.
+chmodSync(join(dist, 'src/cli/main.js'), 0o755)
 console.log(`dist: ${names.length} exports (CommonJS + ESM)`)

@@ -9,8 +9,9 @@ import { ActionContext } from './context.js'
 import { InvalidArgumentError, IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
-import type { EvaluateOptions, LiftScope, Verdict } from './native.js'
+import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, Verdict } from './native.js'
 import { type GateOptions, type PolicySetInput, validateGateOptions } from './options.js'
+import { PolicyWatcher, type WatchOptions } from './watch.js'
 import { ownDeepCopy } from './own-properties.js'
 
 /** What `evaluate` accepts: a plain object, or a pre-validated `ActionContext`. */
@@ -359,6 +360,40 @@ export class Gate {
     } catch (e) {
       return Promise.reject(toKavachError(e))
     }
+  }
+
+  /**
+   * The evaluation of `ctx` step by step (each policy's conditions with the values compared,
+   * drift, invariants, the decisive step marked) and the verdict `evaluate` would return for
+   * the same state. Changes no state: no rate-limit hit is counted, no session is created or
+   * counted, nothing is signed, audited or revoked. The trace comes from the Rust core.
+   */
+  explain(ctx: EvaluateInput): Explanation {
+    return native(() => this.native.explain(toOptions(ctx)))
+  }
+
+  /**
+   * Static analysis of the live policy set (from the Rust core): policies shadowed by an
+   * earlier one or that can never match, refuse policies that never fire, `param_min` above
+   * `param_max`, time windows that never open, rate limits that never bind, permit/refuse
+   * overlaps, deny lists, and (given `knownActions`) actions no policy names.
+   */
+  analyze(options?: AnalyzeOptions): PolicyFinding[] {
+    return native(() => this.native.analyze(options))
+  }
+
+  /**
+   * Reloads this gate's policy set whenever the file changes (TOML, or JSON by extension).
+   * A file that does not load keeps the previous set and emits `error`; a good one emits
+   * `reload` with the policy count. `close()` the watcher to stop (it holds nothing else open).
+   */
+  watch(path: string, options?: WatchOptions): PolicyWatcher {
+    return new PolicyWatcher(this, path, options)
+  }
+
+  /** Policies in the live set. */
+  get policyCount(): number {
+    return this.native.policyCount
   }
 
   /** Throws `Refused` / `Invalidated` unless the gate permits. */

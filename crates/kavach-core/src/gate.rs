@@ -3,6 +3,7 @@
 //! session action count → permit token → sign → audit (→ revoke + publish on Invalidate).
 //! Every failure along the way is a Refuse; nothing here panics or permits by default.
 
+mod explain;
 mod outcome;
 mod policy_step;
 mod refusals;
@@ -30,6 +31,8 @@ use crate::store::{RateLimitStore, SessionStore};
 use crate::verdict::{Decision, InvalidationScope, RefuseCode, ScopeKind, Verdict};
 
 use refusals::{refuse, store_unavailable};
+
+pub use explain::{ConditionCheck, Explanation, Step};
 
 /// Gate options after validation (the binding converts its options object into this once).
 #[derive(Clone)]

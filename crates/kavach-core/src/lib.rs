@@ -2,6 +2,7 @@
 //! sessions, verdicts and the store traits with their in-memory implementations.
 //! Plain Rust: no napi here, so every rule is testable with `cargo test` alone.
 
+pub mod analysis;
 pub mod audit;
 pub mod clock;
 pub mod context;

@@ -47,6 +47,19 @@ pub trait RateLimitStore: Send + Sync {
         let _ = max;
         self.hit(key, window_ms)
     }
+    /// What `hit_bounded` would return now, without recording the hit (`gate.explain`).
+    /// Stores that cannot read a window without counting keep this default, an error.
+    fn peek_bounded<'a>(
+        &'a self,
+        key: &'a str,
+        window_ms: u64,
+        max: u64,
+    ) -> StoreFuture<'a, RateHit> {
+        let _ = (key, window_ms, max);
+        Box::pin(std::future::ready(Err(StoreError(
+            "this rate-limit store cannot be read without counting".into(),
+        ))))
+    }
     /// True when every call completes without I/O (lets the gate offer sync `evaluate`).
     fn is_in_process(&self) -> bool;
 }
@@ -67,5 +80,13 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreFuture<'a, Option<u64>>;
     /// Mark the session revoked (kept until the session expires).
     fn invalidate<'a>(&'a self, session_id: &'a str, reason: &'a str) -> StoreFuture<'a, ()>;
+    /// The session's live state, if any, without creating or touching it (`gate.explain`).
+    /// Stores that cannot read without side effects keep this default, an error.
+    fn peek<'a>(&'a self, session_id: &'a str) -> StoreFuture<'a, Option<SessionState>> {
+        let _ = session_id;
+        Box::pin(std::future::ready(Err(StoreError(
+            "this session store cannot be read without recording the session".into(),
+        ))))
+    }
     fn is_in_process(&self) -> bool;
 }

@@ -24,6 +24,9 @@ use crate::policy_value::to_value;
 use crate::submit::Queue;
 use crate::verdict::{to_raw, Verdict};
 
+mod analyze;
+mod explain;
+
 /// Which revocation to undo.
 #[napi(object, object_to_js = false)]
 pub struct LiftScope {

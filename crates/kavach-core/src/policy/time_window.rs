@@ -66,6 +66,39 @@ impl TimeWindow {
     }
 }
 
+impl TimeWindow {
+    /// The local clock at `now_ms` against the window, for explanations:
+    /// `time 22:14 outside 09:00-18:00 Asia/Kolkata`. Judged by `contains`, so the words
+    /// always agree with the verdict.
+    pub fn describe_at(&self, now_ms: i64) -> String {
+        let local = Utc
+            .timestamp_millis_opt(now_ms)
+            .single()
+            .map(|utc| match self.zone {
+                Some(tz) => {
+                    let t = utc.with_timezone(&tz);
+                    (t.hour(), t.minute())
+                }
+                None => (utc.hour(), utc.minute()),
+            });
+        let clock = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        let zone = self.zone.map_or("UTC".to_owned(), |z| z.name().to_owned());
+        let now = local.map_or("(no valid time)".to_owned(), |(h, m)| {
+            format!("{h:02}:{m:02}")
+        });
+        let side = if self.contains(now_ms) {
+            "inside"
+        } else {
+            "outside"
+        };
+        format!(
+            "time {now} {side} {}-{} {zone}",
+            clock(self.start),
+            clock(self.end)
+        )
+    }
+}
+
 /// `HH:MM` with exactly two digits each, 00:00 to 23:59.
 fn clock_minutes(s: &str) -> Option<u16> {
     let b = s.as_bytes();

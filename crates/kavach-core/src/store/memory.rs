@@ -149,6 +149,42 @@ impl MemoryRateLimitStore {
     }
 }
 
+impl MemoryRateLimitStore {
+    /// What `record(key, window_ms, Some(max))` would return now, changing nothing.
+    pub fn peek(&self, key: &str, window_ms: u64, max: u64) -> RateHit {
+        let now = self.clock.now_ms();
+        let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(window);
+        let shard = self.shards[shard_of(&self.hasher, key)].lock();
+        let mut hits: VecDeque<i64> = shard
+            .keys
+            .get(key)
+            .map(|w| w.hits.iter().copied().filter(|&t| t > cutoff).collect())
+            .unwrap_or_default();
+        drop(shard);
+        hits.push_back(now);
+        let keep = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
+        while hits.len() > keep {
+            hits.pop_front();
+        }
+        let count = hits.len() as u64;
+        let leave_idx = if count > max {
+            usize::try_from(count - max).unwrap_or(0)
+        } else {
+            0
+        };
+        let frees_at = hits
+            .get(leave_idx)
+            .copied()
+            .unwrap_or(now)
+            .saturating_add(window);
+        RateHit {
+            count,
+            frees_in_ms: u64::try_from(frees_at.saturating_sub(now)).unwrap_or(0),
+        }
+    }
+}
+
 /// Drops keys whose newest hit has left its window; schedules the next sweep.
 fn sweep(shard: &mut RateShard, now: i64) {
     shard.keys.retain(|_, w| {
@@ -171,6 +207,15 @@ impl RateLimitStore for MemoryRateLimitStore {
         max: u64,
     ) -> StoreFuture<'a, RateHit> {
         ready(self.record(key, window_ms, Some(max)))
+    }
+
+    fn peek_bounded<'a>(
+        &'a self,
+        key: &'a str,
+        window_ms: u64,
+        max: u64,
+    ) -> StoreFuture<'a, RateHit> {
+        ready(Ok(self.peek(key, window_ms, max)))
     }
 
     fn is_in_process(&self) -> bool {
@@ -354,6 +399,10 @@ impl SessionStore for MemorySessionStore {
         ready(self.with_entry(session_id, fresh, |e| {
             e.state.invalidated = Some(reason.to_owned());
         }))
+    }
+
+    fn peek<'a>(&'a self, session_id: &'a str) -> StoreFuture<'a, Option<SessionState>> {
+        ready(Ok(self.get(session_id)))
     }
 
     fn is_in_process(&self) -> bool {

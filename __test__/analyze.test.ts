@@ -1,0 +1,125 @@
+// gate.analyze() (Rust core analysis) and `kavach lint` on the built binary: each finding kind
+// on a set made to have it, and no findings on the examples' and tests' policy sets.
+import { readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { beforeAll, describe, expect, test } from 'vitest'
+
+import { Gate, type PolicyFinding, type PolicySetInput } from '../index'
+import { ensureBuilt, kavach, tempDir } from './fixtures/cli'
+
+type P = { name: string; effect: 'permit' | 'refuse'; priority?: number; conditions: unknown[] }
+const analyze = (policies: P[], knownActions?: string[]): PolicyFinding[] =>
+  Gate.fromObject({ policies } as PolicySetInput).analyze(knownActions === undefined ? undefined : { knownActions })
+const kinds = (f: PolicyFinding[]) => f.map((x) => [x.kind, ...x.policies])
+
+beforeAll(ensureBuilt, 120_000)
+
+describe('gate.analyze', () => {
+  test('a policy shadowed by an earlier one whose conditions hold whenever its own do', () => {
+    const f = analyze([
+      { name: 'refunds', effect: 'permit', conditions: [{ action: 'refund.*' }, { param_max: { field: 'amount', max: 1000 } }] },
+      { name: 'small_refunds', effect: 'permit', conditions: [{ identity_kind: 'agent' }, { action: 'refund.issue' }, { param_max: { field: 'amount', max: 100 } }] },
+    ])
+    expect(kinds(f)).toEqual([['shadowed', 'small_refunds', 'refunds']])
+    expect(f[0]!.message).toContain("'refunds' (permit, evaluated first")
+  })
+
+  test('an earlier rate-limited policy does not shadow (it may not fire)', () => {
+    const f = analyze([
+      { name: 'limited', effect: 'permit', conditions: [{ action: 'read' }, { rate_limit: { max: 5, window: '1m' } }] },
+      { name: 'fallback', effect: 'refuse', conditions: [{ action: 'read' }] },
+    ])
+    // Both can match a call to 'read' (the refusal once the limit is reached): an overlap only.
+    expect(kinds(f)).toEqual([['overlap', 'limited', 'fallback']])
+  })
+
+  test('a refuse policy that never fires', () => {
+    const f = analyze([
+      { name: 'all_reads', effect: 'permit', conditions: [{ action: 'read*' }] },
+      { name: 'no_secret_reads', effect: 'refuse', conditions: [{ action: 'read.secrets' }] },
+    ])
+    expect(kinds(f)).toEqual([['refuse_never_fires', 'no_secret_reads', 'all_reads']])
+  })
+
+  test('param_min above param_max, windows that never open, contradictory conditions', () => {
+    const f = analyze([
+      { name: 'range', effect: 'permit', conditions: [{ param_min: { field: 'amount', min: 500 } }, { param_max: { field: 'amount', max: 100 } }] },
+      { name: 'night_and_day', effect: 'permit', conditions: [{ time_window: '09:00-12:00' }, { time_window: '13:00-17:00' }] },
+      { name: 'two_kinds', effect: 'permit', conditions: [{ identity_kind: 'user' }, { identity_kind: 'agent' }] },
+    ])
+    expect(kinds(f)).toEqual([
+      ['param_min_above_max', 'range'],
+      ['time_window_never_opens', 'night_and_day'],
+      ['unsatisfiable', 'two_kinds'],
+    ])
+    expect(f[0]!.message).toBe("policy 'range' can never match: param_min 500 is above param_max 100 on 'amount'")
+    // Zones are honoured: 09:00-18:00 Kolkata is 03:30-12:30 UTC, which meets 12:00-13:00 UTC.
+    expect(analyze([{ name: 'z', effect: 'permit', conditions: [{ time_window: '09:00-18:00 Asia/Kolkata' }, { time_window: '12:00-13:00' }] }])).toEqual([])
+  })
+
+  test('a rate limit that never binds', () => {
+    const f = analyze([{ name: 'r', effect: 'permit', conditions: [{ action: 'a' }, { rate_limit: { max: 10, window: '24h' } }, { rate_limit: { max: 100, window: '1h' } }] }])
+    expect(kinds(f)).toEqual([['rate_limit_never_binds', 'r']])
+    expect(f[0]!.message).toContain('rate limit 100 per 1h never binds: its rate limit 10 per 24h')
+  })
+
+  test('permit/refuse overlaps are info; disjoint actions are not reported', () => {
+    const f = analyze([
+      { name: 'no_big_refunds', effect: 'refuse', priority: 10, conditions: [{ action: 'refund' }, { param_min: { field: 'amount', min: 5000 } }] },
+      { name: 'agent_refunds', effect: 'permit', conditions: [{ identity_kind: 'agent' }, { action: 'refund' }] },
+      { name: 'reports', effect: 'permit', conditions: [{ action: 'report.*' }] },
+    ])
+    expect(kinds(f)).toEqual([['overlap', 'no_big_refunds', 'agent_refunds']])
+    expect(f[0]!.severity).toBe('info')
+  })
+
+  test('deny lists: refuse by name + permit *', () => {
+    const f = analyze([
+      { name: 'no_deletes', effect: 'refuse', priority: 1, conditions: [{ action: 'delete_user' }] },
+      { name: 'everything_else', effect: 'permit', conditions: [{ action: '*' }] },
+    ])
+    expect(kinds(f)).toContainEqual(['deny_list', 'everything_else', 'no_deletes'])
+    expect(f.find((x) => x.kind === 'deny_list')!.message).toContain('look-alikes')
+  })
+
+  test('known actions no policy names', () => {
+    const f = analyze([{ name: 'reads', effect: 'permit', conditions: [{ action: 'read.*' }] }], ['read.one', 'write.one'])
+    expect(kinds(f)).toEqual([['unmentioned_action']])
+    expect(f[0]!.message).toContain("'write.one'")
+  })
+})
+
+describe('no false positives', () => {
+  test('the examples have no warnings', () => {
+    const dir = join(__dirname, '../examples/policies')
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.toml') && !f.includes('.cases.'))) {
+      const findings = Gate.fromFile(join(dir, file)).analyze()
+      expect(findings, file).toEqual([])
+    }
+  })
+})
+
+describe('kavach lint', () => {
+  test('the example: no findings, exit 0', () => {
+    const r = kavach(['lint', 'examples/policies/support.toml'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toBe('4 policies, 0 warning(s), 0 info\n')
+  })
+
+  test('findings: human and --json, exit 1; --actions', () => {
+    const dir = tempDir('lint')
+    const file = join(dir, 'deny.toml')
+    writeFileSync(file, ['[[policy]]', 'name = "no_deletes"', 'effect = "refuse"', 'priority = 1', 'conditions = [{ action = "delete_user" }]', '', '[[policy]]', 'name = "everything_else"', 'effect = "permit"', 'conditions = [{ action = "*" }]', ''].join('\n'))
+    const r = kavach(['lint', file, '--actions', 'delete_user,export_all'])
+    expect(r.status).toBe(1)
+    expect(r.stdout).toContain("warning deny_list: deny list: 'everything_else' permits every action")
+    expect(r.stdout).toContain("info    unmentioned_action: action 'export_all' is named by no policy")
+    const j = kavach(['lint', file, '--json'])
+    expect(j.status).toBe(1)
+    const out = JSON.parse(j.stdout) as { policies: number; warnings: number; findings: PolicyFinding[] }
+    expect(out.policies).toBe(2)
+    expect(out.warnings).toBe(1)
+    expect(out.findings.map((x) => x.kind)).toContain('deny_list')
+  })
+})

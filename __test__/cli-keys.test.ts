@@ -1,0 +1,116 @@
+// `kavach keygen`, `kavach manifest sign` and `kavach audit verify` on the built binary, with
+// the files checked through the SDK itself (import, directory load, chain verification).
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { beforeAll, describe, expect, test } from 'vitest'
+
+import { AuditEntry, KavachKeyPair, PublicKeyBundle, PublicKeyDirectory, SignedAuditChain } from '../index'
+import { ensureBuilt, kavach, tempDir } from './fixtures/cli'
+import { tamperEntry } from './fixtures/tamper'
+
+beforeAll(ensureBuilt, 120_000)
+
+describe('kavach keygen', () => {
+  test('writes an encrypted secret (0600) and its public bundle; the secret imports with the passphrase', () => {
+    const dir = tempDir('keygen')
+    const r = kavach(['keygen', '--out', dir, '--passphrase-env', 'KAVACH_TEST_PASS', '--expires-in', '90d', '--json'], { KAVACH_TEST_PASS: 'correct horse' })
+    expect(r.status, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { keyId: string; secret: string; publicBundle: string; encrypted: boolean; expiresAt: string }
+    expect(out.encrypted).toBe(true)
+    expect(readdirSync(dir).sort()).toEqual([`${out.keyId}.public.json`, `${out.keyId}.secret`])
+    expect(statSync(out.secret).mode & 0o777).toBe(0o600)
+    const days = (Date.parse(out.expiresAt) - Date.now()) / 86_400_000
+    expect(days).toBeGreaterThan(89.9)
+    expect(days).toBeLessThan(90.1)
+    const kp = KavachKeyPair.importSecret(readFileSync(out.secret), 'correct horse')
+    expect(kp.id).toBe(out.keyId)
+    expect(PublicKeyBundle.fromJSON(readFileSync(out.publicBundle)).id).toBe(out.keyId)
+    expect(() => KavachKeyPair.importSecret(readFileSync(out.secret), 'wrong')).toThrow(expect.objectContaining({ code: 'PASSPHRASE_INVALID' }))
+  })
+
+  test('an unset passphrase variable or a bad duration is a usage error (exit 2), nothing written', () => {
+    const dir = tempDir('keygen-bad')
+    const unset = kavach(['keygen', '--out', dir, '--passphrase-env', 'KAVACH_UNSET_VAR_FOR_TEST'])
+    expect(unset.status).toBe(2)
+    expect(unset.stderr).toContain('KAVACH_UNSET_VAR_FOR_TEST')
+    const duration = kavach(['keygen', '--out', dir, '--expires-in', '90 days'])
+    expect(duration.status).toBe(2)
+    expect(duration.stderr).toContain("--expires-in '90 days'")
+    expect(readdirSync(dir)).toEqual([])
+  })
+})
+
+describe('kavach manifest sign', () => {
+  test('a root-signed manifest that PublicKeyDirectory.fromSignedFile loads', () => {
+    const dir = tempDir('manifest')
+    const gen = (): { keyId: string; secret: string; publicBundle: string } => JSON.parse(kavach(['keygen', '--out', dir, '--json']).stdout) as never
+    const root = gen()
+    const a = gen()
+    const b = gen()
+    const manifest = join(dir, 'manifest.json')
+    const r = kavach(['manifest', 'sign', '--root', root.secret, '--bundles', a.publicBundle, b.publicBundle, '--out', manifest])
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`2 key(s) signed by root ${root.keyId}`)
+    const rootVk = PublicKeyBundle.fromJSON(readFileSync(root.publicBundle)).mlDsaVerifyingKey
+    const directory = PublicKeyDirectory.fromSignedFile(manifest, rootVk)
+    expect(directory.keyIds().sort()).toEqual([a.keyId, b.keyId].sort())
+    // Signed by another root: refused.
+    const other = gen()
+    expect(() => PublicKeyDirectory.fromSignedFile(manifest, PublicKeyBundle.fromJSON(readFileSync(other.publicBundle)).mlDsaVerifyingKey)).toThrow()
+  })
+
+  test('a bad bundle file is named (exit 1)', () => {
+    const dir = tempDir('manifest-bad')
+    const root = JSON.parse(kavach(['keygen', '--out', dir, '--json']).stdout) as { secret: string }
+    const bad = join(dir, 'bad.public.json')
+    writeFileSync(bad, '{"id":"x"}')
+    const r = kavach(['manifest', 'sign', '--root', root.secret, '--bundles', bad])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain(`bundle '${bad}'`)
+  })
+})
+
+describe('kavach audit verify', () => {
+  function chainFile(entries: number): { dir: string; chain: string; bundle: string; checkpoint: string } {
+    const dir = tempDir('audit')
+    const kp = KavachKeyPair.generate()
+    const chain = new SignedAuditChain(kp)
+    for (let i = 0; i < entries; i++) chain.append(AuditEntry.new(`agent-${i % 3}`, 'issue_refund', i % 4 === 0 ? 'refuse' : 'permit', `detail ${i}`))
+    const paths = { dir, chain: join(dir, 'chain.jsonl'), bundle: join(dir, 'key.public.json'), checkpoint: join(dir, 'checkpoint.json') }
+    writeFileSync(paths.chain, chain.exportJsonl())
+    writeFileSync(paths.bundle, kp.publicKeys().toJSON())
+    writeFileSync(paths.checkpoint, chain.checkpoint().toJSON())
+    return paths
+  }
+
+  test('an intact chain verifies (with its checkpoint); piped output has no progress bar', () => {
+    const f = chainFile(12)
+    const r = kavach(['audit', 'verify', f.chain, '--bundle', f.bundle, '--checkpoint', f.checkpoint])
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toBe(`ok  ${f.chain}: 12 entries verified, checkpoint matches\n`)
+    expect(r.stderr).toBe('')
+    const j = kavach(['audit', 'verify', f.chain, '--bundle', f.bundle, '--json'])
+    expect(JSON.parse(j.stdout)).toEqual({ chain: f.chain, ok: true, entries: 12 })
+  })
+
+  test('a tampered entry is named; exit 1', () => {
+    const f = chainFile(12)
+    writeFileSync(f.chain, tamperEntry(readFileSync(f.chain, 'utf8'), 5, 'detail 5', 'detail 6'))
+    const r = kavach(['audit', 'verify', f.chain, '--bundle', f.bundle, '--json'])
+    expect(r.status).toBe(1)
+    const out = JSON.parse(r.stdout) as { ok: boolean; error: string; code: string }
+    expect(out.ok).toBe(false)
+    expect(out.code).toBe('CHAIN_INVALID')
+    expect(out.error).toContain('entry 5')
+  })
+
+  test('a truncated chain fails its checkpoint', () => {
+    const f = chainFile(12)
+    const lines = readFileSync(f.chain, 'utf8').split('\n').filter((l) => l !== '')
+    writeFileSync(f.chain, `${lines.slice(0, 10).join('\n')}\n`)
+    const r = kavach(['audit', 'verify', f.chain, '--bundle', f.bundle, '--checkpoint', f.checkpoint])
+    expect(r.status).toBe(1)
+    expect(r.stdout).toMatch(/^BAD /)
+  })
+})

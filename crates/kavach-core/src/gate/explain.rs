@@ -1,0 +1,466 @@
+//! `Gate::explain`: the evaluation pipeline of `Gate::evaluate`, step by step, with every
+//! condition's values and outcome, and without changing any state. Rate limits and sessions
+//! are read with the stores' `peek` methods (nothing counted, no session created or touched),
+//! nothing is signed, audited, revoked or published. Each step reaches its outcome through
+//! the same functions `evaluate` calls (`Condition::matches`, the drift evaluator,
+//! `Invariant::violation`, the session view), in the same order, so the verdict is the one
+//! `evaluate` would give for the same state (property-tested in `__test__/explain.test.ts`).
+//!
+//! Stores without a side-effect-free read (the Redis ones today) answer `peek` with an error,
+//! which explain reports as `evaluate` reports a failing store: a `STORE_UNAVAILABLE` refusal.
+
+mod condition_text;
+
+use crate::context::ActionContext;
+use crate::drift::{DriftOutcome, SessionView};
+use crate::policy::{Condition, Effect, EvalEnv, Policy, PolicySet};
+use crate::session::SessionState;
+use crate::store::RateHit;
+use crate::verdict::{Decision, InvalidationScope, RefuseCode, ScopeKind, Verdict};
+
+use super::policy_step::EVALUATOR as POLICY;
+use super::refusals::{refusal, store_unavailable};
+use super::{outcome, session_step, Gate};
+
+pub use condition_text::wait_text;
+
+/// One condition of a policy: what was compared, and whether it held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionCheck {
+    /// The condition's key (`param_max`, `rate_limit`, ...).
+    pub condition: &'static str,
+    /// The values compared, in words: `amount 1200 > max 1000`.
+    pub detail: String,
+    pub holds: bool,
+}
+
+/// One step of the pipeline: a policy, a drift detector summary, an invariant, a gate check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// `gate`, `session`, `policy`, `drift`, `invariants` or `identity`.
+    pub evaluator: &'static str,
+    /// The policy, invariant or check this step is about.
+    pub subject: String,
+    /// `permit` / `refuse` for policies.
+    pub effect: Option<&'static str>,
+    /// `matched`, `not matched`, `rate limited`, `not reached`, `pass`, `refuse`, ...
+    pub outcome: String,
+    /// Policies: each condition judged, in order, up to the first that failed.
+    pub checks: Vec<ConditionCheck>,
+    /// Drift warnings, session notes and the like.
+    pub notes: Vec<String>,
+    /// The step that decided the verdict.
+    pub decisive: bool,
+}
+
+impl Step {
+    fn new(
+        evaluator: &'static str,
+        subject: impl Into<String>,
+        outcome: impl Into<String>,
+    ) -> Self {
+        Self {
+            evaluator,
+            subject: subject.into(),
+            effect: None,
+            outcome: outcome.into(),
+            checks: Vec::new(),
+            notes: Vec::new(),
+            decisive: false,
+        }
+    }
+
+    fn decisive(mut self) -> Self {
+        self.decisive = true;
+        self
+    }
+}
+
+/// The trace and the verdict `evaluate` would return. The verdict's ids are fresh and a
+/// permit carries no signature: nothing is signed or recorded.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub verdict: Verdict,
+    pub steps: Vec<Step>,
+}
+
+struct Trace {
+    steps: Vec<Step>,
+}
+
+impl Trace {
+    fn push(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+
+    /// Ends the trace on `decision`, decided by `step`.
+    fn decide(mut self, step: Step, decision: Decision) -> (Vec<Step>, Decision) {
+        self.steps.push(step.decisive());
+        (self.steps, decision)
+    }
+}
+
+impl Gate {
+    /// Evaluates `ctx` like `evaluate`, changing no state, and says why (see the module docs).
+    pub async fn explain(&self, ctx: &ActionContext) -> Explanation {
+        let evaluation_id = crate::ids::new_v4();
+        let now_ms = self.config.clock.now_ms();
+        let policies = self.policies.load_full();
+        let (steps, decision) = self
+            .explain_decide(&policies, ctx, evaluation_id, now_ms)
+            .await;
+        let verdict = if self.config.observe_only {
+            let mut token = match &decision {
+                Decision::Permit(t) => t.clone(),
+                _ => outcome::permit_token(
+                    ctx,
+                    evaluation_id,
+                    now_ms.div_euclid(1000),
+                    self.config.permit_ttl_seconds,
+                ),
+            };
+            token.observe_only = true;
+            Verdict {
+                evaluation_id,
+                decision: Decision::Permit(token),
+                observed: Some(Box::new(decision)),
+            }
+        } else {
+            Verdict {
+                evaluation_id,
+                decision,
+                observed: None,
+            }
+        };
+        Explanation { verdict, steps }
+    }
+
+    async fn explain_decide(
+        &self,
+        policies: &PolicySet,
+        ctx: &ActionContext,
+        evaluation_id: uuid::Uuid,
+        now_ms: i64,
+    ) -> (Vec<Step>, Decision) {
+        let now_secs = now_ms.div_euclid(1000);
+        let mut trace = Trace { steps: Vec::new() };
+        let refuse = |code, evaluator: &str, reason: String| {
+            Decision::Refuse(refusal(code, evaluator, reason))
+        };
+
+        if let Err(e) = ctx.validate() {
+            let why = e.to_string();
+            return trace.decide(
+                Step::new("gate", "context", format!("invalid: {why}")),
+                refuse(RefuseCode::InvalidContext, "gate", why),
+            );
+        }
+        if let Some(reason) = self.revocations.check(ctx, now_ms) {
+            return trace.decide(
+                Step::new("gate", "revocations", format!("revoked: {reason}")),
+                refuse(RefuseCode::SessionInvalid, "gate", reason),
+            );
+        }
+        trace.push(Step::new("gate", "revocations", "none apply"));
+
+        // The session as `load_or_init` would return it, without creating it.
+        let stored: Option<SessionState> = match &ctx.session_id {
+            None => None,
+            Some(sid) => match self.session_store.peek(sid).await {
+                Err(e) => {
+                    let r = store_unavailable("session_store", "session", &e);
+                    return trace.decide(
+                        Step::new("session", sid.clone(), r.reason.clone()),
+                        Decision::Refuse(r),
+                    );
+                }
+                Ok(Some(state)) => {
+                    if let Some(why) = &state.invalidated {
+                        let reason = format!("session '{sid}' was invalidated: {why}");
+                        return trace.decide(
+                            Step::new("session", sid.clone(), reason.clone()),
+                            refuse(RefuseCode::SessionInvalid, "gate", reason),
+                        );
+                    }
+                    let mut step = Step::new("session", sid.clone(), "known");
+                    step.notes.push(format!(
+                        "started at {} (unix s), {} permitted action(s)",
+                        state.started_at, state.action_count
+                    ));
+                    trace.push(step);
+                    Some(state)
+                }
+                Ok(None) => {
+                    trace.push(Step::new(
+                        "session",
+                        sid.clone(),
+                        "first sight (evaluate would start it now)",
+                    ));
+                    Some(session_step::seed(ctx, now_secs))
+                }
+            },
+        };
+        let view = session_step::view(ctx, stored.as_ref());
+
+        let env = EvalEnv {
+            now_ms,
+            session_started_at: view
+                .started_at
+                .or(ctx.session_id.is_none().then_some(now_secs)),
+        };
+        let permitting = match self.explain_policies(policies, ctx, &env, &mut trace).await {
+            Ok(p) => p,
+            Err(decision) => return (trace.steps, decision),
+        };
+
+        if let Some(drift) = &self.drift {
+            match drift.evaluate(ctx, &view, now_secs) {
+                DriftOutcome::Pass { warnings } => {
+                    let mut step = Step::new("drift", "detectors", "pass");
+                    step.notes = warnings;
+                    trace.push(step);
+                }
+                DriftOutcome::Refuse(reason) => {
+                    return trace.decide(
+                        Step::new("drift", "detectors", format!("refuse: {reason}")),
+                        refuse(RefuseCode::DriftDetected, "drift", reason),
+                    );
+                }
+                DriftOutcome::Invalidate(reason) => {
+                    let (target_kind, target_id) = match &ctx.session_id {
+                        Some(sid) => (ScopeKind::Session, sid.clone()),
+                        None => (ScopeKind::Principal, ctx.principal_id.clone()),
+                    };
+                    return trace.decide(
+                        Step::new("drift", "detectors", format!("invalidate: {reason}")),
+                        Decision::Invalidate(InvalidationScope {
+                            target_kind,
+                            target_id,
+                            reason,
+                            evaluator: "drift".into(),
+                        }),
+                    );
+                }
+            }
+        }
+
+        for inv in &self.config.invariants {
+            if let Some(reason) = inv.violation(ctx) {
+                return trace.decide(
+                    Step::new(
+                        "invariants",
+                        inv.name.clone(),
+                        format!("violated: {reason}"),
+                    ),
+                    refuse(RefuseCode::InvariantViolation, "invariants", reason),
+                );
+            }
+            trace.push(Step::new("invariants", inv.name.clone(), "holds"));
+        }
+        if let Some((step, decision)) = self.explain_session_count(ctx, &view) {
+            return trace.decide(step, decision);
+        }
+
+        let token =
+            outcome::permit_token(ctx, evaluation_id, now_secs, self.config.permit_ttl_seconds);
+        let mut step = Step::new("policy", permitting.name.clone(), "permit");
+        step.effect = Some(Effect::Permit.as_str());
+        if self.config.token_signer.is_some() {
+            step.notes
+                .push("evaluate would sign the permit (explain signs nothing)".into());
+        }
+        if self.config.audit.is_some() {
+            step.notes
+                .push("evaluate would record the verdict in the audit chain".into());
+        }
+        // The permitting policy's own step is marked decisive.
+        if let Some(s) = trace
+            .steps
+            .iter_mut()
+            .rev()
+            .find(|s| s.evaluator == POLICY && s.subject == permitting.name)
+        {
+            s.decisive = true;
+            s.notes.append(&mut step.notes);
+        }
+        (trace.steps, Decision::Permit(token))
+    }
+
+    /// `policy_step::decide` with peeks instead of hits: every candidate policy, in order.
+    async fn explain_policies<'p>(
+        &self,
+        set: &'p PolicySet,
+        ctx: &ActionContext,
+        env: &EvalEnv,
+        trace: &mut Trace,
+    ) -> Result<&'p Policy, Decision> {
+        let mut limited_by: Option<(&Policy, &crate::policy::RateLimit, RateHit)> = None;
+        for policy in set.candidates(&ctx.action_name) {
+            let mut step = Step::new(POLICY, policy.name.clone(), "matched");
+            step.effect = Some(policy.effect.as_str());
+            let mut over: Option<(&crate::policy::RateLimit, RateHit)> = None;
+            let mut matched = true;
+            for cond in &policy.conditions {
+                if let Condition::RateLimit(rl) = cond {
+                    let hit = if rl.max == 0 {
+                        RateHit {
+                            count: 1,
+                            frees_in_ms: 0,
+                        }
+                    } else {
+                        let key = rl.key(&ctx.principal_id, &ctx.action_name);
+                        match self
+                            .rate_store
+                            .peek_bounded(&key, rl.window_ms, rl.max)
+                            .await
+                        {
+                            Ok(h) => h,
+                            Err(e) => {
+                                let r = store_unavailable("rate_store", "rate limit", &e);
+                                step.outcome = r.reason.clone();
+                                trace.steps.push(step.decisive());
+                                return Err(Decision::Refuse(r));
+                            }
+                        }
+                    };
+                    let holds = hit.count <= rl.max;
+                    let used = hit.count.saturating_sub(1).min(rl.max);
+                    let detail = if holds {
+                        format!(
+                            "rate {used}/{} in {}: this call fits",
+                            rl.max, rl.window_text
+                        )
+                    } else if rl.max == 0 {
+                        "rate limit 0: never permits".to_owned()
+                    } else {
+                        format!(
+                            "rate {used}/{} in {}, frees in {}",
+                            rl.max,
+                            rl.window_text,
+                            wait_text(hit.frees_in_ms)
+                        )
+                    };
+                    step.checks.push(ConditionCheck {
+                        condition: "rate_limit",
+                        detail,
+                        holds,
+                    });
+                    if !holds && over.is_none() {
+                        over = Some((rl, hit));
+                    }
+                } else {
+                    let holds = cond.matches(ctx, env);
+                    step.checks.push(ConditionCheck {
+                        condition: condition_text::key(cond),
+                        detail: condition_text::describe(cond, holds, ctx, env),
+                        holds,
+                    });
+                    if !holds {
+                        matched = false;
+                        break;
+                    }
+                }
+            }
+            if !matched {
+                step.outcome = "not matched".into();
+                trace.push(step);
+                continue;
+            }
+            if let Some((rl, hit)) = over {
+                step.outcome = "rate limited".into();
+                trace.push(step);
+                if policy.effect == Effect::Permit && limited_by.is_none() {
+                    limited_by = Some((policy, rl, hit));
+                }
+                continue;
+            }
+            return match policy.effect {
+                Effect::Permit => {
+                    trace.push(step);
+                    Ok(policy)
+                }
+                Effect::Refuse => {
+                    let reason = match &policy.description {
+                        Some(d) => format!("refused by policy '{}': {d}", policy.name),
+                        None => format!("refused by policy '{}'", policy.name),
+                    };
+                    step.outcome = "refuse".into();
+                    trace.steps.push(step.decisive());
+                    Err(Decision::Refuse(refusal(
+                        RefuseCode::PolicyDenied,
+                        POLICY,
+                        reason,
+                    )))
+                }
+            };
+        }
+        Err(Decision::Refuse(match limited_by {
+            Some((policy, rl, hit)) => {
+                if let Some(s) = trace
+                    .steps
+                    .iter_mut()
+                    .find(|s| s.evaluator == POLICY && s.subject == policy.name)
+                {
+                    s.decisive = true;
+                }
+                refusal(
+                    RefuseCode::RateLimitExceeded,
+                    POLICY,
+                    format!(
+                        "policy '{}': rate limit of {} per {} exceeded for principal '{}' on '{}'; {}",
+                        policy.name,
+                        rl.max,
+                        rl.window_text,
+                        ctx.principal_id,
+                        ctx.action_name,
+                        if rl.max == 0 {
+                            "a limit of 0 never frees a slot".to_owned()
+                        } else {
+                            format!("a slot frees up in {}s", hit.frees_in_ms.div_ceil(1000))
+                        }
+                    ),
+                )
+            }
+            None => {
+                trace.push(
+                    Step::new(POLICY, "(default deny)", "no policy permits this action").decisive(),
+                );
+                refusal(
+                    RefuseCode::NoPolicyMatch,
+                    POLICY,
+                    format!(
+                        "no policy permits '{}' for principal '{}' (default deny)",
+                        ctx.action_name, ctx.principal_id
+                    ),
+                )
+            }
+        }))
+    }
+
+    /// `count_session_action` without counting: would the session's cap refuse this permit?
+    fn explain_session_count(
+        &self,
+        ctx: &ActionContext,
+        view: &SessionView<'_>,
+    ) -> Option<(Step, Decision)> {
+        let max = self.config.max_session_actions?;
+        let over = |count: u64| {
+            let reason = format!(
+                "invariant 'max_session_actions' violated: the session already has {count} permitted actions (max {max})"
+            );
+            (
+                Step::new("invariants", "max_session_actions", reason.clone()),
+                Decision::Refuse(refusal(
+                    RefuseCode::InvariantViolation,
+                    "invariants",
+                    reason,
+                )),
+            )
+        };
+        if let Some(count) = ctx.action_count {
+            return (count >= max).then(|| over(count));
+        }
+        ctx.session_id.as_ref()?;
+        (view.action_count >= max).then(|| over(max))
+    }
+}

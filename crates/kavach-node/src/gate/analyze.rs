@@ -1,0 +1,51 @@
+//! `gate.analyze()` for JS: the core's static analysis of the live policy set
+//! (`kavach_core::analysis`), as plain objects.
+
+use kavach_core::analysis::{analyze, Finding};
+use napi_derive::napi;
+
+use super::Gate;
+
+/// One finding of the policy analysis.
+#[napi(object, object_from_js = false)]
+pub struct PolicyFinding {
+    /// `shadowed`, `refuse_never_fires`, `unsatisfiable`, `param_min_above_max`,
+    /// `time_window_never_opens`, `rate_limit_never_binds`, `overlap`, `deny_list`,
+    /// `unmentioned_action`.
+    pub kind: String,
+    #[napi(ts_type = "'warning' | 'info'")]
+    pub severity: String,
+    /// The policies concerned, the one the finding is about first.
+    pub policies: Vec<String>,
+    pub message: String,
+}
+
+/// Options of `gate.analyze()`.
+#[napi(object, object_to_js = false)]
+pub struct AnalyzeOptions {
+    /// Actions the application performs: those no policy names are reported.
+    pub known_actions: Option<Vec<String>>,
+}
+
+fn to_js(f: Finding) -> PolicyFinding {
+    PolicyFinding {
+        kind: f.kind.to_owned(),
+        severity: f.severity.as_str().to_owned(),
+        policies: f.policies,
+        message: f.message,
+    }
+}
+
+#[napi]
+impl Gate {
+    /// Static analysis of the live policy set: policies that never decide, conditions that
+    /// never hold, rate limits that never bind, overlaps, deny lists, unnamed actions.
+    #[napi]
+    pub fn analyze(&self, options: Option<AnalyzeOptions>) -> Vec<PolicyFinding> {
+        let known = options.and_then(|o| o.known_actions);
+        analyze(&self.inner.policies(), known.as_deref())
+            .into_iter()
+            .map(to_js)
+            .collect()
+    }
+}

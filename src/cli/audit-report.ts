@@ -1,0 +1,27 @@
+// `kavach audit report CHAIN.jsonl --out report.html [--bundle B.json]`: one self-contained
+// HTML file (report-html.ts). With a bundle the chain is verified first and the report shows
+// the result; a bad chain still gets its report (exit 1), so the operator can look at it.
+
+import { readFileSync, writeFileSync } from 'node:fs'
+
+import { PublicKeyBundle } from '../pq.js'
+import { readEntries } from './audit-entries.js'
+import { type ChainStatus, verifyChain } from './audit-verify.js'
+import { EXIT_FINDINGS, EXIT_OK } from './exit.js'
+import { reportHtml } from './report-html.js'
+
+interface ReportOptions {
+  out: string
+  bundle?: string
+  json?: boolean
+}
+
+export async function run(chain: string, opts: ReportOptions): Promise<number> {
+  const blob = readFileSync(chain)
+  const status: ChainStatus | undefined = opts.bundle === undefined ? undefined : verifyChain(blob, PublicKeyBundle.fromJSON(readFileSync(opts.bundle)), undefined)
+  const entries = readEntries(blob)
+  writeFileSync(opts.out, await reportHtml({ chain, status, entries }))
+  const summary = { out: opts.out, entries: entries.length, verified: status?.ok ?? null, error: status?.error }
+  process.stdout.write(opts.json === true ? `${JSON.stringify(summary, null, 2)}\n` : `report ${opts.out}: ${entries.length} entries${status === undefined ? ' (not verified)' : status.ok ? ' (chain verified)' : ` (chain INVALID: ${status.error})`}\n`)
+  return status === undefined || status.ok ? EXIT_OK : EXIT_FINDINGS
+}

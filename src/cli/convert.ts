@@ -1,0 +1,30 @@
+// `kavach convert FILE --to toml|json`: the same policy set in the other format. The input
+// must load, and the output is loaded again before it is written, so a conversion can never
+// produce a file that means something else (or nothing).
+
+import { writeFileSync } from 'node:fs'
+
+import { Gate } from '../gate.js'
+import { EXIT_OK } from './exit.js'
+import { describe, loadPolicyFile, readDocument } from './policy-files.js'
+
+export async function run(file: string, opts: { to: 'toml' | 'json'; out?: string }): Promise<number> {
+  const loaded = loadPolicyFile(file)
+  if ('error' in loaded) throw Object.assign(new Error(describe(loaded.error)), { code: loaded.error.code })
+  await loaded.gate.close()
+  const doc = await readDocument(file)
+  let text: string
+  if (opts.to === 'json') {
+    text = `${JSON.stringify(doc, null, 2)}\n`
+    await Gate.fromJsonString(text).close()
+  } else {
+    const { stringify } = await import('smol-toml')
+    // TOML writes the list under `policy` ([[policy]] tables), the language's TOML spelling.
+    const { policies, ...rest } = doc
+    text = `${stringify(policies === undefined ? doc : { ...rest, policy: policies })}\n`
+    await Gate.fromToml(text).close()
+  }
+  if (opts.out === undefined) process.stdout.write(text)
+  else writeFileSync(opts.out, text)
+  return EXIT_OK
+}

@@ -1,0 +1,35 @@
+// `kavach explain FILE --context ctx.json [--now ISO]`: the trace of `gate.explain` for one
+// context. Exit 0 for a permit, 1 for a refusal or invalidation (scripts can branch on it).
+
+import { readFileSync } from 'node:fs'
+
+import type { EvaluateOptions } from '../native.js'
+import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit.js'
+import { describe, loadPolicyFile } from './policy-files.js'
+import { explainText } from './trace-text.js'
+
+interface ExplainOptions {
+  context: string
+  now?: string
+  json?: boolean
+}
+
+export async function run(file: string, opts: ExplainOptions): Promise<number> {
+  let ctx: EvaluateOptions
+  try {
+    ctx = JSON.parse(readFileSync(opts.context, 'utf8')) as EvaluateOptions
+  } catch (e) {
+    throw new UsageError(`--context '${opts.context}': ${(e as Error).message}`)
+  }
+  let nowMs: number | undefined
+  if (opts.now !== undefined) {
+    nowMs = Date.parse(opts.now)
+    if (!Number.isFinite(nowMs)) throw new UsageError(`--now '${opts.now}': not an ISO 8601 time`)
+  }
+  const loaded = loadPolicyFile(file, nowMs === undefined ? undefined : { testClock: { nowMs } })
+  if ('error' in loaded) throw Object.assign(new Error(describe(loaded.error)), { code: loaded.error.code })
+  const e = loaded.gate.explain(ctx)
+  await loaded.gate.close()
+  process.stdout.write(opts.json === true ? `${JSON.stringify(e, (_, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v), 2)}\n` : `${explainText(e)}\n`)
+  return e.verdict.isPermit ? EXIT_OK : EXIT_FINDINGS
+}
