@@ -2,8 +2,14 @@
 //! (Node exports libuv to addons). They are resolved at run time instead of linked, so the
 //! addon still loads where one is missing: the runtime then stays off and `evaluateAsync`
 //! keeps the thread-pool path (`mod.rs`).
+//!
+//! The function types, the handle-type values and `data_slot` below follow libuv 1.x, whose
+//! ABI libuv keeps stable within the major version. `load` checks the running libuv against
+//! that (`uv_version` major 1, handle sizes that fit a handle) and turns the runtime off
+//! otherwise; `__test__/redis-event-loop.test.ts` `runs on this (main) thread` fails if the
+//! check refuses the Node it runs on.
 
-use std::ffi::{c_int, c_void, CStr};
+use std::ffi::{c_int, c_uint, c_void, CStr};
 use std::sync::OnceLock;
 
 /// `uv_loop_t` and `uv_handle_t` are only ever handled by pointer.
@@ -18,7 +24,13 @@ pub const UV_POLL: c_int = 8;
 pub const UV_TIMER: c_int = 13;
 /// `uv_poll_event`.
 pub const UV_READABLE: c_int = 1;
+/// The libuv major version whose ABI this file follows.
+const UV_MAJOR: c_uint = 1;
+/// Plausible handle sizes: room for the `data` pointer at least, and nowhere near the
+/// `(size_t)-1` that `uv_handle_size` gives for a handle type it does not know.
+const HANDLE_BYTES: std::ops::RangeInclusive<usize> = std::mem::size_of::<usize>()..=4096;
 
+type VersionFn = unsafe extern "C" fn() -> c_uint;
 type DefaultLoopFn = unsafe extern "C" fn() -> *mut Loop;
 type HandleSizeFn = unsafe extern "C" fn(c_int) -> usize;
 type PollInitFn = unsafe extern "C" fn(*mut Loop, *mut Handle, c_int) -> c_int;
@@ -65,7 +77,12 @@ fn load() -> Option<Uv> {
             unsafe { std::mem::transmute::<*mut c_void, $ty>(p) }
         }};
     }
-    Some(Uv {
+    let version = sym!(c"uv_version" as VersionFn);
+    // SAFETY: uv_version takes no argument and returns the packed version number.
+    if unsafe { version() } >> 16 != UV_MAJOR {
+        return None;
+    }
+    let uv = Uv {
         default_loop: sym!(c"uv_default_loop" as DefaultLoopFn),
         handle_size: sym!(c"uv_handle_size" as HandleSizeFn),
         poll_init: sym!(c"uv_poll_init" as PollInitFn),
@@ -76,7 +93,13 @@ fn load() -> Option<Uv> {
         timer_start: sym!(c"uv_timer_start" as TimerStartFn),
         timer_stop: sym!(c"uv_timer_stop" as TimerStopFn),
         unref: sym!(c"uv_unref" as UnrefFn),
-    })
+    };
+    let fits = |kind| {
+        // SAFETY: uv_handle_size is a pure lookup of a handle type's size.
+        let bytes = unsafe { (uv.handle_size)(kind) };
+        HANDLE_BYTES.contains(&bytes)
+    };
+    (fits(UV_POLL) && fits(UV_TIMER)).then_some(uv)
 }
 
 #[cfg(not(unix))]
