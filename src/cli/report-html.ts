@@ -2,6 +2,7 @@
 // the page script are inlined, so opening it makes no network request.
 
 import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 
 import { type ReportEntry, top } from './audit-entries.js'
 import type { ChainStatus } from './audit-verify.js'
@@ -63,7 +64,8 @@ export async function reportHtml(input: ReportInput): Promise<string> {
         ? `<p id="status" class="ok">Chain verified: ${status.entries} entries, every signature and link intact.</p>`
         : `<p id="status" class="bad">Chain INVALID: ${esc(status.error ?? '')}</p>`
   const counts = ['permit', 'refuse', 'invalidate'].map((k) => `${k} ${entries.filter((e) => e.verdict === k).length}`).join(' · ')
-  const vega = readFileSync(require.resolve('vega/build/vega.min.js'), 'utf8').replace(/<\/script/gi, '<\\/script')
+  // The browser bundle sits next to the package entry (build/); `exports` does not list it.
+  const vega = readFileSync(join(dirname(require.resolve('vega')), 'vega.min.js'), 'utf8').replace(/<\/script/gi, '<\\/script')
   const spec = await chartSpec(entries)
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
