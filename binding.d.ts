@@ -280,6 +280,8 @@ export declare class PublicKeyDirectory {
   reload(): number
   /** Number of bundles. */
   get length(): number
+  /** True when the directory holds no bundle. */
+  get isEmpty(): boolean
   /** Key ids, sorted. */
   keyIds(): Array<string>
 }
@@ -706,8 +708,11 @@ export interface PermitTokenInput {
   /** Unix seconds. */
   expiresAt: number
   actionName: string
-  /** Ignored (present on `verdict.permitToken`). */
-  signature?: Buffer
+  /**
+   * Ignored: a verdict's `permitToken` carries one, and the earlier SDK's input has
+   * `signature: null` before signing. `verify` takes the signature as its own argument.
+   */
+  signature?: Buffer | null
   /** Ignored (present on `verdict.permitToken`). */
   observeOnly?: boolean
 }

@@ -86,7 +86,7 @@ describe('InMemoryInvalidationBroadcaster', () => {
     }
     expect(err).toBeInstanceOf(InvalidArgumentError)
     expect((err as InvalidArgumentError).code).toBe('INVALID_ARGUMENT')
-    expect((err as Error).message).toBe("unknown scope kind 'tenant': expected session, principal or role")
+    expect((err as Error).message).toBe("targetKind must be one of session, principal, role (got 'tenant')")
     expect(() => bc.publish('session', '', 'x')).toThrow(InvalidArgumentError)
   })
 

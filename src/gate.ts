@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 
 import { ActionContext } from './context.js'
-import { InvalidArgumentError, IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
+import { InternalError, InvalidArgumentError, IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, Verdict } from './native.js'
@@ -164,6 +164,8 @@ const START_GROUP_AT = 6
  * on a path taken once per evaluation.
  */
 const resolvers: Array<((v: Verdict) => void) | undefined> = []
+/** Their rejecters, same ids: an evaluation that ended without a verdict rejects (`INTERNAL`). */
+const rejecters: Array<((e: unknown) => void) | undefined> = []
 const freeIds: number[] = []
 let pendingCount = 0
 /**
@@ -181,8 +183,9 @@ function release(id: number): void {
   freeIds.push(id)
 }
 
-function submitted(id: number, resolve: (v: Verdict) => void): void {
+function submitted(id: number, resolve: (v: Verdict) => void, reject: (e: unknown) => void): void {
   resolvers[id] = resolve
+  rejecters[id] = reject
   if (++pendingCount === 1) {
     keepAlive ??= setInterval(() => {}, 1 << 30)
     keepAlive.ref()
@@ -194,6 +197,8 @@ function submitted(id: number, resolve: (v: Verdict) => void): void {
 // as raw arrays.
 const HEADER = 17
 const RAW = 0xffff
+/** An evaluation that ended without a verdict; its text is the reason (completion.rs). */
+const FAILED = 0xfffe
 /** The current verdict's `fast_out` slots, decoded from its header for `fromFastAt`. */
 const slots = new Float64Array(5)
 
@@ -212,10 +217,14 @@ function complete(batch: string | [text: string, raws: RawVerdict[]]): void {
     const end = start + text.charCodeAt(at + HEADER - 2) + text.charCodeAt(at + HEADER - 1) * 0x1_0000
     const resolve = resolvers[id]
     if (resolve !== undefined) {
+      const reject = rejecters[id]!
       resolvers[id] = undefined
+      rejecters[id] = undefined
       release(id)
       pendingCount--
-      if (kind === RAW) {
+      if (kind === FAILED) {
+        reject(new InternalError(text.slice(start, end)))
+      } else if (kind === RAW) {
         resolve(fromRaw((batch as [string, RawVerdict[]])[1][u48(text, at + 3)]!))
       } else {
         slots[0] = kind
@@ -345,8 +354,8 @@ export class Gate {
       }
       // Registered before any flush: a flush may deliver verdicts at once (ours included, if
       // its Redis reply is already in).
-      const verdict = new Promise<Verdict>((resolve) => {
-        submitted(id, resolve)
+      const verdict = new Promise<Verdict>((resolve, reject) => {
+        submitted(id, resolve, reject)
       })
       if (++this.#unflushed >= START_GROUP_AT) {
         this.#unflushed = 0

@@ -279,7 +279,11 @@ impl Gate {
         // Policy (priority 50).
         let env = EvalEnv {
             now_ms,
-            session_started_at: view.started_at,
+            // No session at all: the call is a fresh session starting now (age 0), as the
+            // earlier SDKs' contexts are. A session id always has a start (first sight).
+            session_started_at: view
+                .started_at
+                .or(ctx.session_id.is_none().then_some(now_secs)),
         };
         let permitting =
             match policy_step::decide(policies, ctx, &env, self.rate_store.as_ref()).await {

@@ -177,10 +177,6 @@ fn rate_limit_not_the_cause_when_other_conditions_fail() {
 #[test]
 fn session_age_max() {
     let (g, clock) = gate_json(&one(r#"[{"session_age_max":"1h"}]"#));
-    assert!(
-        !permitted(&g, &agent("x")),
-        "no session: age unknown, false"
-    );
     let mut c = agent("x");
     c.session_started_at = Some(NOON_MS / 1000 - 3600);
     assert!(permitted(&g, &c), "exactly 1h old");
@@ -219,7 +215,7 @@ fn time_windows_with_injected_clock() {
 fn empty_conditions_match_everything_and_empty_set_refuses_everything() {
     let (g, _) = gate_json(&one("[]"));
     assert!(permitted(&g, &agent("anything")));
-    for empty in ["", "  ", "{}", r#"{"policies":[]}"#, r#"{"policy":[]}"#] {
+    for empty in ["{}", r#"{"policies":[]}"#, r#"{"policy":[]}"#] {
         let (g, _) = gate_json(empty);
         assert_eq!(
             code(&eval(&g, &agent("x"))),
@@ -295,4 +291,53 @@ fn conditions_short_circuit_in_order() {
     let u = ctx("u", PrincipalKind::User, "x");
     assert!(permitted(&g, &u));
     assert_eq!(code(&eval(&g, &u)), Some(RefuseCode::RateLimitExceeded));
+}
+
+#[test]
+fn rate_limit_max_zero_refuses_from_the_first_call_like_an_exhausted_limit() {
+    let (g, clock) = gate_json(&one(
+        r#"[{"action":"pay"},{"rate_limit":{"max":0,"window":"1h"}}]"#,
+    ));
+    for _ in 0..3 {
+        let v = eval(&g, &agent("pay"));
+        let r = refusal(&v);
+        assert_eq!(r.code, RefuseCode::RateLimitExceeded);
+        assert!(
+            r.reason.contains("rate limit of 0 per 1h exceeded") && r.reason.contains("policy 'p'"),
+            "{}",
+            r.reason
+        );
+        clock.advance_ms(3_600_000);
+    }
+    // A later permit policy still decides, as after any exhausted limit.
+    let (g, _) = gate_json(
+        r#"{"policies":[
+        {"name":"off","effect":"permit","priority":1,"conditions":[{"action":"x"},{"rate_limit":{"max":0,"window":"1m"}}]},
+        {"name":"small","effect":"permit","priority":2,"conditions":[{"action":"x"},{"param_max":{"field":"n","max":5}}]}]}"#,
+    );
+    assert!(permitted(&g, &with_num(agent("x"), "n", 1.0)));
+    assert_eq!(
+        code(&eval(&g, &with_num(agent("x"), "n", 9.0))),
+        Some(RefuseCode::RateLimitExceeded)
+    );
+}
+
+#[test]
+fn session_age_max_without_session_fields_is_a_fresh_session() {
+    let (g, _) = gate_json(&one(r#"[{"session_age_max":"1h"}]"#));
+    assert!(permitted(&g, &agent("x")), "no session fields: age 0");
+    let (g, _) = gate_json(&one(r#"[{"session_age_max":"1s"}]"#));
+    assert!(permitted(&g, &agent("x")), "age 0 fits the smallest maximum");
+}
+
+#[test]
+fn empty_json_document_is_a_parse_error_and_empty_toml_the_kill_switch() {
+    for blank in ["", "  ", "\n\t "] {
+        let err = kavach_core::policy::PolicySet::from_json(blank).unwrap_err();
+        assert_eq!(err.code().as_str(), "POLICY_PARSE", "{blank:?}");
+        assert!(err.to_string().contains("empty JSON document"), "{err}");
+    }
+    assert!(kavach_core::policy::PolicySet::from_toml("")
+        .unwrap()
+        .is_empty());
 }

@@ -41,7 +41,6 @@ fn malformed_policies_name_the_policy_and_the_key() {
         (cond(r#"{"param_in":{"field":"c","values":["INR",1]}}"#), vec!["policy 'x'", "'param_in'", "key 'values'", "only strings"]),
         (cond(r#"{"param_in":{"field":"c","values":[]}}"#), vec!["policy 'x'", "'param_in'", "key 'values'"]),
         (cond(r#"{"rate_limit":{"max":-1,"window":"1h"}}"#), vec!["policy 'x'", "'rate_limit'", "key 'max'"]),
-        (cond(r#"{"rate_limit":{"max":0,"window":"1h"}}"#), vec!["policy 'x'", "'rate_limit'", "key 'max'"]),
         (cond(r#"{"rate_limit":{"max":2.5,"window":"1h"}}"#), vec!["policy 'x'", "'rate_limit'", "key 'max'"]),
         (cond(r#"{"rate_limit":{"max":5,"window":"1 hour"}}"#), vec!["policy 'x'", "'rate_limit'", "key 'window'", "'1 hour'"]),
         (cond(r#"{"rate_limit":{"max":5,"window":3600}}"#), vec!["policy 'x'", "'rate_limit'", "key 'window'"]),

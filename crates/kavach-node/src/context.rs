@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use kavach_core::verdict::ScopeKind;
 use kavach_core::{ActionContext, DeviceFingerprint, GeoLocation, ParamValue, PrincipalKind};
-use napi::bindgen_prelude::{Float64Array, FromNapiValue, TypeName, Unknown, ValidateNapiValue};
+use napi::bindgen_prelude::{FromNapiValue, TypeName, Unknown, ValidateNapiValue};
 use napi::{sys, JsValue, ValueType};
 use napi_derive::napi;
 
-use crate::error::{codes, invalid_argument, to_js, Result};
+use crate::error::{codes, invalid_argument, to_js, CoreResultExt, Result};
 
 #[napi(object, object_to_js = false)]
 pub struct GeoLocationInput {
@@ -89,33 +89,134 @@ pub fn from_parts(
     Ok(ctx)
 }
 
-/// A JS-owned `Float64Array` shared with one TS `Gate` (src/gate.ts): the fast path reads the
+/// A JS `Float64Array` shared with one TS `Gate` (src/gate.ts): the fast path reads the
 /// principal kind and the params' numbers from it and writes the verdict's numbers back, so
-/// none of them costs an N-API call. Only touched on the JS thread, inside a call that the TS
-/// side makes synchronously, so nothing else reads or writes it meanwhile.
+/// none of them costs a property read. Rust holds only a strong reference, never a pointer
+/// across calls: JS can detach or shrink the buffer at any time (`attachScratch` is reachable
+/// through `gate.native`, and `structuredClone(a, { transfer: [a.buffer] })` detaches), so
+/// every call re-derives the data pointer and length from the live array ([`Scratch::view`]).
 pub struct Scratch {
+    env: sys::napi_env,
+    array: sys::napi_ref,
+}
+
+/// The typed array's backing store as it is during one native call (see [`Scratch::view`]).
+pub struct ScratchView<'a> {
     ptr: *mut f64,
     len: usize,
-    /// Keeps the buffer alive (a strong reference) as long as the gate.
-    _buf: Float64Array,
+    _scratch: std::marker::PhantomData<&'a Scratch>,
+}
+
+/// `attachScratch`'s argument: any value, checked to be a `Float64Array` by [`Scratch::new`].
+pub struct ScratchArg {
+    env: sys::napi_env,
+    value: sys::napi_value,
+}
+
+impl TypeName for ScratchArg {
+    fn type_name() -> &'static str {
+        "Float64Array"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ValidateNapiValue for ScratchArg {}
+
+impl FromNapiValue for ScratchArg {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        Ok(Self { env, value })
+    }
 }
 
 impl Scratch {
-    pub fn new(mut buf: Float64Array) -> Self {
-        // SAFETY: the slice covers the typed array's live backing store, which the reference in
-        // `buf` keeps alive and in place (ArrayBuffers here are never resizable or detached:
-        // the TS layer creates this one and never hands it out).
-        let slice = unsafe { buf.as_mut() };
-        Self {
-            ptr: slice.as_mut_ptr(),
-            len: slice.len(),
-            _buf: buf,
+    pub fn new(arg: ScratchArg) -> Result<Self> {
+        let mut is_typed = false;
+        // SAFETY: `env`/`value` belong to the current call (`attachScratch`).
+        let status = unsafe { sys::napi_is_typedarray(arg.env, arg.value, &mut is_typed) };
+        if status != sys::Status::napi_ok || !is_typed {
+            return Err(invalid_argument("attachScratch needs a Float64Array"));
         }
+        let mut array = std::ptr::null_mut();
+        // SAFETY: as above; the reference is deleted in `Drop`, on the same thread.
+        let status = unsafe { sys::napi_create_reference(arg.env, arg.value, 1, &mut array) };
+        if status != sys::Status::napi_ok {
+            return Err(to_js(
+                codes::INTERNAL,
+                "attachScratch: cannot hold the array",
+            ));
+        }
+        let scratch = Self {
+            env: arg.env,
+            array,
+        };
+        // Checks the element type once; each call re-checks the length.
+        scratch.view()?;
+        Ok(scratch)
     }
 
+    /// The array's data as it is now. Only valid until JS runs again: callers derive it
+    /// inside one native call and never keep it, so a detach between calls is seen as an
+    /// empty array (an `INTERNAL` error), never as freed memory.
+    pub fn view(&self) -> Result<ScratchView<'_>> {
+        let mut value = std::ptr::null_mut();
+        let mut kind = sys::TypedarrayType::int8_array;
+        let mut len = 0usize;
+        let mut data = std::ptr::null_mut();
+        let mut buffer = std::ptr::null_mut();
+        let mut offset = 0usize;
+        // SAFETY: on the JS thread that created the reference (the registry is thread-local),
+        // inside a native call; the out-pointers are live locals.
+        let status = unsafe {
+            let s = sys::napi_get_reference_value(self.env, self.array, &mut value);
+            if s != sys::Status::napi_ok || value.is_null() {
+                s
+            } else {
+                sys::napi_get_typedarray_info(
+                    self.env,
+                    value,
+                    &mut kind,
+                    &mut len,
+                    &mut data,
+                    &mut buffer,
+                    &mut offset,
+                )
+            }
+        };
+        if status != sys::Status::napi_ok || kind != sys::TypedarrayType::float64_array {
+            return Err(invalid_argument("attachScratch needs a Float64Array"));
+        }
+        if len == 0 || data.is_null() {
+            return Err(to_js(
+                codes::INTERNAL,
+                "the gate's scratch array was detached or emptied; build a new Gate",
+            ));
+        }
+        Ok(ScratchView {
+            ptr: data.cast(),
+            len,
+            _scratch: std::marker::PhantomData,
+        })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // SAFETY: dropped on the JS thread (the registry entry is an `Rc` in a thread-local,
+        // the gate a JS-thread object); a failure only leaks the reference.
+        unsafe {
+            sys::napi_delete_reference(self.env, self.array);
+        }
+    }
+}
+
+impl ScratchView<'_> {
     pub fn get(&self, i: usize) -> f64 {
         if i < self.len {
-            // SAFETY: in bounds of the live backing store (see `new`).
+            // SAFETY: `ptr`/`len` were read from the live array in this native call and no JS
+            // has run since (see `Scratch::view`); `i` is in bounds. Exercised by
+            // __test__/native-safety.test.ts (detached scratch).
             unsafe { *self.ptr.add(i) }
         } else {
             f64::NAN
@@ -124,7 +225,7 @@ impl Scratch {
 
     pub fn set(&self, i: usize, v: f64) {
         if i < self.len {
-            // SAFETY: in bounds of the live backing store (see `new`); JS thread only.
+            // SAFETY: as in `get`; JS thread only, nothing else touches the array meanwhile.
             unsafe { *self.ptr.add(i) = v }
         }
     }
@@ -208,7 +309,7 @@ impl RawText {
 /// action are strings, and every param is a finite number or a string (anything else goes
 /// through `from_parts` and its errors).
 pub fn from_fast(
-    scratch: &Scratch,
+    scratch: &ScratchView<'_>,
     text: &RawText,
     roles: Option<Vec<String>>,
     extras: Option<ContextExtras>,
@@ -494,11 +595,7 @@ fn whole(field: &str, v: f64) -> Result<i64> {
 /// A revocation target from JS (`lift`, `publish`, `forget`): its kind, checked, and a
 /// non-empty id.
 pub(crate) fn scope_target(target_kind: &str, target_id: &str) -> Result<ScopeKind> {
-    let kind = ScopeKind::parse(target_kind).ok_or_else(|| {
-        invalid_argument(format!(
-            "targetKind must be one of session, principal, role, got '{target_kind}'"
-        ))
-    })?;
+    let kind = kavach_core::invalidation::parse_scope_kind(target_kind).js()?;
     if target_id.is_empty() {
         return Err(invalid_argument("targetId must be a non-empty string"));
     }

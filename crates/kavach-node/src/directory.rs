@@ -90,6 +90,12 @@ impl PublicKeyDirectory {
         u32::try_from(self.inner.len()).unwrap_or(u32::MAX)
     }
 
+    /// True when the directory holds no bundle.
+    #[napi(getter)]
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
     /// Key ids, sorted.
     #[napi]
     pub fn key_ids(&self) -> Vec<String> {

@@ -13,16 +13,17 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::thread::ThreadId;
 
-use kavach_core::Verdict;
 use napi::bindgen_prelude::{Array, Function, ToNapiValue};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, JsValue, Status};
 use parking_lot::Mutex;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+use crate::completion::Outcome;
+use crate::faults::{self, Fault};
 use crate::verdict::{fits_batch, to_raw, write_fast_with};
 
-type Queue = Arc<Mutex<Vec<(u32, Verdict)>>>;
+type Queue = Arc<Mutex<Vec<(u32, Outcome)>>>;
 
 /// The verdicts drained for one JS call, handed over as one UTF-16 string (plus, rarely, an
 /// array of raw verdicts): a batch costs two or three N-API calls instead of a dozen per
@@ -34,14 +35,17 @@ type Queue = Arc<Mutex<Vec<(u32, Verdict)>>>;
 /// raws array), the `fast_out` slots 1-4 (3 units each, 48 bits, low first; for `RAW`, slot 1
 /// is its index in the raws array) and the text's length (2 units). The raws array holds
 /// `verdict::to_raw` arrays for what the encoding does not carry (signed permits, observe-
-/// only twins). The callback gets the string alone, or `[string, raws]`. src/gate.ts
-/// `complete` reads it.
-pub struct Batch(Vec<(u32, Verdict)>);
+/// only twins). An evaluation that ended without a verdict (`completion.rs`) has kind
+/// `FAILED` and its message as text: JS rejects it with code `INTERNAL`. The callback gets
+/// the string alone, or `[string, raws]`. src/gate.ts `complete` reads it.
+pub struct Batch(Vec<(u32, Outcome)>);
 
 /// Code units before each verdict's text.
 const HEADER: usize = 2 + 1 + 4 * 3 + 2;
 /// The kind of a verdict carried in the raws array.
 const RAW: u16 = 0xFFFF;
+/// The kind of an evaluation that ended without a verdict.
+const FAILED: u16 = 0xFFFE;
 
 fn push_u32(out: &mut Vec<u16>, v: u32) {
     out.extend([(v & 0xFFFF) as u16, (v >> 16) as u16]);
@@ -63,61 +67,96 @@ fn put_u48(out: &mut [u16], at: usize, v: f64) {
 impl ToNapiValue for Batch {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         let env = Env::from_raw(env);
-        let mut text: Vec<u16> = Vec::with_capacity(val.0.len() * (HEADER + 96));
-        let mut raws: Option<Array> = None;
-        let mut raw_count = 0u32;
-        for (id, verdict) in val.0 {
-            let head = text.len();
-            push_u32(&mut text, id);
-            text.resize(head + HEADER, 0);
-            if fits_batch(&verdict) {
-                let slots = &mut text[head + 3..head + 3 + 12];
-                let mut kind = 0.0;
-                let part = write_fast_with(
-                    verdict,
-                    |slot, x| {
-                        if slot == 0 {
-                            kind = x;
-                        } else {
-                            put_u48(slots, (slot - 1) * 3, x);
-                        }
-                    },
-                    true,
-                );
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    clippy::cast_sign_loss,
-                    reason = "kind is 0, 1 or 2"
-                )]
-                {
-                    text[head + 2] = kind as u16;
-                }
-                text.extend(part.encode_utf16());
-                let len = u32::try_from(text.len() - head - HEADER).unwrap_or(u32::MAX);
-                text[head + HEADER - 2] = (len & 0xFFFF) as u16;
-                text[head + HEADER - 1] = (len >> 16) as u16;
-            } else {
-                text[head + 2] = RAW;
-                put_u48(&mut text[head + 3..], 0, f64::from(raw_count));
-                let raws = match raws.as_mut() {
-                    Some(r) => r,
-                    None => raws.insert(env.create_array(0)?),
-                };
-                raws.set(raw_count, to_raw(&env, verdict)?)?;
-                raw_count += 1;
-            }
+        let ids: Vec<u32> = val.0.iter().map(|(id, _)| *id).collect();
+        match encode(&env, val.0) {
+            Ok(v) => Ok(v),
+            // Every id still settles: as failures, in a batch that needs only one string.
+            Err(e) => encode(
+                &env,
+                ids.into_iter()
+                    .map(|id| {
+                        let why = format!("the verdict could not be delivered: {}", e.reason);
+                        (id, Err(why))
+                    })
+                    .collect(),
+            ),
         }
-        let text = env.create_string_utf16(&text)?;
-        match raws {
-            // SAFETY: `text` is a live value of this env's current scope.
-            None => unsafe { ToNapiValue::to_napi_value(env.raw(), text) },
-            Some(r) => {
-                let mut out = env.create_array(2)?;
-                out.set(0, text)?;
-                out.set(1, r)?;
-                // SAFETY: `out` is a live value of this env's current scope.
-                unsafe { ToNapiValue::to_napi_value(env.raw(), out) }
+    }
+}
+
+/// Appends one header's length fields for the text written since `head`.
+fn close_entry(text: &mut [u16], head: usize) {
+    let len = u32::try_from(text.len() - head - HEADER).unwrap_or(u32::MAX);
+    text[head + HEADER - 2] = (len & 0xFFFF) as u16;
+    text[head + HEADER - 1] = (len >> 16) as u16;
+}
+
+/// The batch as a JS value (see [`Batch`]).
+fn encode(env: &Env, entries: Vec<(u32, Outcome)>) -> napi::Result<sys::napi_value> {
+    if faults::take(Fault::Batch) {
+        return Err(napi::Error::from_reason("test fault: batch build failed"));
+    }
+    let mut text: Vec<u16> = Vec::with_capacity(entries.len() * (HEADER + 96));
+    let mut raws: Option<Array> = None;
+    let mut raw_count = 0u32;
+    for (id, outcome) in entries {
+        let head = text.len();
+        push_u32(&mut text, id);
+        text.resize(head + HEADER, 0);
+        let verdict = match outcome {
+            Ok(v) => v,
+            Err(why) => {
+                text[head + 2] = FAILED;
+                text.extend(why.encode_utf16());
+                close_entry(&mut text, head);
+                continue;
             }
+        };
+        if fits_batch(&verdict) {
+            let slots = &mut text[head + 3..head + 3 + 12];
+            let mut kind = 0.0;
+            let part = write_fast_with(
+                verdict,
+                |slot, x| {
+                    if slot == 0 {
+                        kind = x;
+                    } else {
+                        put_u48(slots, (slot - 1) * 3, x);
+                    }
+                },
+                true,
+            );
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "kind is 0, 1 or 2"
+            )]
+            {
+                text[head + 2] = kind as u16;
+            }
+            text.extend(part.encode_utf16());
+            close_entry(&mut text, head);
+        } else {
+            text[head + 2] = RAW;
+            put_u48(&mut text[head + 3..], 0, f64::from(raw_count));
+            let raws = match raws.as_mut() {
+                Some(r) => r,
+                None => raws.insert(env.create_array(0)?),
+            };
+            raws.set(raw_count, to_raw(env, verdict)?)?;
+            raw_count += 1;
+        }
+    }
+    let text = env.create_string_utf16(&text)?;
+    match raws {
+        // SAFETY: `text` is a live value of this env's current scope.
+        None => unsafe { ToNapiValue::to_napi_value(env.raw(), text) },
+        Some(r) => {
+            let mut out = env.create_array(2)?;
+            out.set(0, text)?;
+            out.set(1, r)?;
+            // SAFETY: `out` is a live value of this env's current scope.
+            unsafe { ToNapiValue::to_napi_value(env.raw(), out) }
         }
     }
 }
@@ -183,10 +222,10 @@ impl Dispatcher {
     /// this one too, since it drains under the same lock). On the multi-thread runtime the
     /// call is made after one yield: evaluations answered by the same Redis reply finish on
     /// this worker right after this one, and this way they reach JS in the same batch.
-    pub fn complete(self: &Arc<Self>, id: u32, verdict: Verdict) {
+    pub fn complete(self: &Arc<Self>, id: u32, outcome: Outcome) {
         let first = {
             let mut q = self.queue.lock();
-            q.push((id, verdict));
+            q.push((id, outcome));
             q.len() == 1
         };
         if !first {

@@ -124,10 +124,10 @@ pub fn evaluate_fast<'env>(
     extras: Option<ContextExtras>,
 ) -> Result<Either<JsText, Array<'env>>> {
     let e = entry(handle)?;
-    let ctx = from_fast(&e.scratch, &text, roles, extras)?;
+    let ctx = from_fast(&e.scratch.view()?, &text, roles, extras)?;
     let verdict = e.gate.evaluate_sync(&ctx).js()?;
     if fits_fast(&verdict, &ctx.action_name) {
-        Ok(Either::A(JsText(write_fast(verdict, &e.scratch))))
+        Ok(Either::A(JsText(write_fast(verdict, &e.scratch.view()?))))
     } else {
         to_raw(env, verdict)
             .map(Either::B)

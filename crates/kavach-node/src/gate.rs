@@ -6,14 +6,16 @@ use std::sync::Arc;
 use kavach_core::clock::ManualClock;
 use kavach_core::policy::PolicySet;
 use kavach_core::ActionContext;
-use napi::bindgen_prelude::{Array, Float64Array, Function, PromiseRaw, Unknown};
+use napi::bindgen_prelude::{Array, Function, PromiseRaw, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::context::{from_parts, scope_target, ContextExtras, EvaluateOptions, Scratch};
+use crate::context::{
+    from_parts, scope_target, ContextExtras, EvaluateOptions, Scratch, ScratchArg,
+};
 use crate::dispatch::{Batch, Dispatcher};
 use crate::error::{codes, to_js};
 use crate::error::{invalid_argument, CoreResultExt, Result};
@@ -97,8 +99,9 @@ impl Gate {
     /// `flushSubmitted` with the TS layer's shared `Float64Array` (layouts:
     /// `context::fast_in`, `verdict::fast_out`); returns the handle. Called again, it moves
     /// the `evaluateAsync` queue to the new handle.
-    #[napi]
-    pub fn attach_scratch(&mut self, buf: Float64Array) -> Result<u32> {
+    #[napi(ts_args_type = "buf: Float64Array")]
+    pub fn attach_scratch(&mut self, buf: ScratchArg) -> Result<u32> {
+        let scratch = Scratch::new(buf)?;
         let queue = Queue::new(self.loop_async);
         if let Some((h, old)) = self.fast.take() {
             fast::unregister(h);
@@ -106,7 +109,7 @@ impl Gate {
         }
         let entry = Rc::new(Entry {
             gate: self.inner.clone(),
-            scratch: Scratch::new(buf),
+            scratch,
             queue,
         });
         let h = fast::register(entry.clone())?;

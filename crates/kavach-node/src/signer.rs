@@ -5,8 +5,10 @@ use std::sync::Arc;
 use kavach_core::signing::PermitSigner;
 use kavach_core::PermitToken;
 use kavach_pq::TokenFields;
-use napi::bindgen_prelude::{Buffer, ClassInstance, FromNapiValue, Unknown};
-use napi::JsValue;
+use napi::bindgen_prelude::{
+    Buffer, ClassInstance, FromNapiValue, TypeName, Unknown, ValidateNapiValue,
+};
+use napi::{sys, JsValue, ValueType};
 use napi_derive::napi;
 
 use crate::error::{to_js, Result};
@@ -22,10 +24,32 @@ pub struct PermitTokenInput {
     /// Unix seconds.
     pub expires_at: f64,
     pub action_name: String,
-    /// Ignored (present on `verdict.permitToken`).
-    pub signature: Option<Buffer>,
+    /// Ignored: a verdict's `permitToken` carries one, and the earlier SDK's input has
+    /// `signature: null` before signing. `verify` takes the signature as its own argument.
+    #[napi(ts_type = "Buffer | null")]
+    pub signature: Option<Ignored>,
     /// Ignored (present on `verdict.permitToken`).
     pub observe_only: Option<bool>,
+}
+
+/// A field read as any value and never looked at (`PermitTokenInput.signature`).
+pub struct Ignored;
+
+impl TypeName for Ignored {
+    fn type_name() -> &'static str {
+        "unknown"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl ValidateNapiValue for Ignored {}
+
+impl FromNapiValue for Ignored {
+    unsafe fn from_napi_value(_env: sys::napi_env, _value: sys::napi_value) -> napi::Result<Self> {
+        Ok(Self)
+    }
 }
 
 fn whole_seconds(what: &str, v: f64) -> Result<i64> {

@@ -1,24 +1,27 @@
 //! `evaluateAsync`'s two calls per evaluation, as free functions on the fast path's registry
 //! (`fast.rs`): `evaluateSubmit` queues a context, `flushSubmitted` starts the queue as one
-//! unit. As class methods each call paid for unwrapping `this` (type-tag check, native-borrow
-//! scope): about 4% of the JS thread's time per evaluation at concurrency 1 in a perf profile
-//! (2-vCPU AMD VM, 2026-12-04), where a handle is one integer argument.
+//! unit. As class methods each call would pay for unwrapping `this` (type-tag check,
+//! native-borrow scope): about 4% of the JS thread's time per evaluation at concurrency 1 in a
+//! perf profile, where a handle is one integer argument.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::sync::Arc;
 
 use kavach_core::ActionContext;
 use napi::Env;
 use napi_derive::napi;
 
+use crate::completion::Completion;
 use crate::context::{from_fast, ContextExtras, RawText};
 use crate::dispatch::Dispatcher;
 use crate::error::{codes, to_js, Result};
 use crate::event_loop::EventLoopRuntime;
 use crate::fast;
+use crate::faults::{self, Fault};
 
-/// One `evaluateSubmit` call: its id, its context and where its verdict goes.
-type Submitted = (u32, ActionContext, Arc<Dispatcher>);
+/// One `evaluateSubmit` call: its context and the obligation to settle it.
+type Submitted = (ActionContext, Completion);
 
 /// A gate's submitted evaluations and where their verdicts go. Lives in the gate's registry
 /// entry, on the JS thread.
@@ -64,10 +67,29 @@ impl Queue {
     }
 }
 
-/// Evaluates one submitted call and hands its verdict to its dispatcher.
-async fn run_submitted(gate: Arc<kavach_core::gate::Gate>, (id, ctx, dispatcher): Submitted) {
+/// Evaluates one submitted call and hands its verdict to its dispatcher. If this future is
+/// dropped before the end (a panic, a cancelled task), `Completion` settles it with an
+/// `INTERNAL` failure instead.
+async fn run_submitted(gate: Arc<kavach_core::gate::Gate>, (ctx, completion): Submitted) {
+    #[allow(
+        clippy::panic,
+        reason = "test-only fault injection (false without the feature)"
+    )]
+    if faults::take(Fault::Panic) {
+        panic!("test fault: evaluation panicked");
+    }
     let verdict = gate.evaluate(&ctx).await;
-    dispatcher.complete(id, verdict);
+    completion.finish(verdict);
+}
+
+/// Starts one submission's future: `spawn` for the normal path; a test fault drops it unrun.
+fn start(gate: &Arc<kavach_core::gate::Gate>, s: Submitted) -> Option<impl Future<Output = ()>> {
+    let fut = run_submitted(gate.clone(), s);
+    if faults::take(Fault::Drop) {
+        drop(fut);
+        return None;
+    }
+    Some(fut)
 }
 
 /// `evaluateFast`'s input (same scratch layout and `text`), queued for evaluation; it starts
@@ -85,14 +107,17 @@ pub fn evaluate_submit(
     extras: Option<ContextExtras>,
 ) -> Result<()> {
     let e = fast::entry(handle)?;
-    let ctx = from_fast(&e.scratch, &text, roles, extras)?;
+    let ctx = from_fast(&e.scratch.view()?, &text, roles, extras)?;
     let dispatcher = e
         .queue
         .dispatcher
         .borrow()
         .clone()
         .ok_or_else(|| to_js(codes::INTERNAL, "attachCompletion was not called"))?;
-    e.queue.submitted.borrow_mut().push((id, ctx, dispatcher));
+    e.queue
+        .submitted
+        .borrow_mut()
+        .push((ctx, Completion::new(id, dispatcher)));
     Ok(())
 }
 
@@ -113,19 +138,16 @@ pub fn flush_submitted(env: &Env, handle: u32) -> Result<()> {
     let gate = e.gate.clone();
     if e.queue.loop_async {
         if let Some(rt) = EventLoopRuntime::current(env) {
-            rt.run_now(
-                batch
-                    .into_iter()
-                    .map(|s| run_submitted(gate.clone(), s))
-                    .collect(),
-            );
+            rt.run_now(batch.into_iter().filter_map(|s| start(&gate, s)).collect());
             return Ok(());
         }
     }
     napi::bindgen_prelude::spawn(async move {
         for s in batch {
             // On the worker already: a local spawn, no wake-up.
-            tokio::spawn(run_submitted(gate.clone(), s));
+            if let Some(fut) = start(&gate, s) {
+                tokio::spawn(fut);
+            }
         }
     });
     Ok(())

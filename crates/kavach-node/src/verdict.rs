@@ -329,7 +329,7 @@ pub fn fits_batch(v: &kavach_core::Verdict) -> bool {
 
 /// The verdict as numbers in `scratch` plus one string (layout in [`fast_out`]). Only for
 /// verdicts [`fits_fast`] accepts; it drops the fields that check found redundant.
-pub fn write_fast(v: kavach_core::Verdict, scratch: &crate::context::Scratch) -> String {
+pub fn write_fast(v: kavach_core::Verdict, scratch: &crate::context::ScratchView<'_>) -> String {
     write_fast_with(v, |i, x| scratch.set(i, x), false)
 }
 

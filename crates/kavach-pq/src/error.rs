@@ -18,7 +18,7 @@ pub enum PqError {
     #[error("public key not found: '{0}'")]
     KeyNotFound(String),
     /// The key (bundle or key pair) is past its `expires_at`.
-    #[error("key '{key_id}' expired at {expired_at}")]
+    #[error("keypair expired: key '{key_id}' expired at {expired_at}")]
     KeyExpired {
         /// Id of the expired key.
         key_id: String,

@@ -24,11 +24,19 @@ pub async fn decide<'p>(
         let mut matched = true;
         for cond in &policy.conditions {
             if let Condition::RateLimit(rl) = cond {
-                let key = rl.key(&ctx.principal_id, &ctx.action_name);
-                let hit = rates
-                    .hit_bounded(&key, rl.window_ms, rl.max)
-                    .await
-                    .map_err(|e| store_unavailable("rate_store", "rate limit", &e))?;
+                let hit = if rl.max == 0 {
+                    // Nothing to count: a zero limit is exhausted before the first call.
+                    RateHit {
+                        count: 1,
+                        frees_in_ms: 0,
+                    }
+                } else {
+                    let key = rl.key(&ctx.principal_id, &ctx.action_name);
+                    rates
+                        .hit_bounded(&key, rl.window_ms, rl.max)
+                        .await
+                        .map_err(|e| store_unavailable("rate_store", "rate limit", &e))?
+                };
                 if hit.count > rl.max && over.is_none() {
                     over = Some((rl, hit));
                 }
@@ -64,13 +72,17 @@ pub async fn decide<'p>(
             RefuseCode::RateLimitExceeded,
             EVALUATOR,
             format!(
-                "policy '{}': rate limit of {} per {} exceeded for principal '{}' on '{}'; a slot frees up in {}s",
+                "policy '{}': rate limit of {} per {} exceeded for principal '{}' on '{}'; {}",
                 policy.name,
                 rl.max,
                 rl.window_text,
                 ctx.principal_id,
                 ctx.action_name,
-                hit.frees_in_ms.div_ceil(1000)
+                if rl.max == 0 {
+                    "a limit of 0 never frees a slot".to_owned()
+                } else {
+                    format!("a slot frees up in {}s", hit.frees_in_ms.div_ceil(1000))
+                }
             ),
         ),
         None => refusal(

@@ -31,7 +31,7 @@ pub trait InvalidationBroadcaster: Send + Sync {
 pub fn parse_scope_kind(kind: &str) -> Result<ScopeKind> {
     ScopeKind::parse(kind).ok_or_else(|| {
         KavachError::InvalidArgument(format!(
-            "unknown scope kind '{kind}': expected session, principal or role"
+            "targetKind must be one of session, principal, role (got '{kind}')"
         ))
     })
 }
@@ -81,7 +81,7 @@ mod tests {
         assert_eq!(err.code(), ErrorCode::InvalidArgument);
         assert_eq!(
             err.to_string(),
-            "unknown scope kind 'tenant': expected session, principal or role"
+            "targetKind must be one of session, principal, role (got 'tenant')"
         );
         // Case matters: kinds are exact strings.
         assert!(parse_scope_kind("Session").is_err());
@@ -99,6 +99,6 @@ mod tests {
         assert!(parse_scope("x", "r", "x", "m")
             .unwrap_err()
             .to_string()
-            .starts_with("unknown scope kind 'x'"));
+            .ends_with("(got 'x')"));
     }
 }

@@ -70,10 +70,11 @@ impl PolicySet {
         Ok(Self { policies, index })
     }
 
-    /// From JSON text (duplicate keys rejected). Blank text is the empty set.
+    /// From JSON text (duplicate keys rejected). Blank text is a parse error, not the empty
+    /// set: a truncated deploy must not switch every action off on reload.
     pub fn from_json(text: &str) -> Result<Self> {
         if text.trim().is_empty() {
-            return Ok(Self::empty());
+            return Err(KavachError::PolicyParse("empty JSON document".into()));
         }
         let root = strict_json::parse(text)
             .map_err(|e| KavachError::PolicyParse(format!("invalid JSON: {e}")))?;

@@ -300,10 +300,11 @@ fn parse_condition(
             let max = match m.get("max") {
                 None => return Err(format!("{c}: missing key 'max'")),
                 Some(v) => match integer(v) {
-                    Some(n) if (1..=RATE_LIMIT_MAX as i64).contains(&n) => n.unsigned_abs(),
+                    // 0 switches the action off: an exhausted limit from the first call on.
+                    Some(n) if (0..=RATE_LIMIT_MAX as i64).contains(&n) => n.unsigned_abs(),
                     _ => {
                         return Err(format!(
-                            "{c}: key 'max' must be an integer from 1 to {RATE_LIMIT_MAX}, got {}",
+                            "{c}: key 'max' must be an integer from 0 to {RATE_LIMIT_MAX}, got {}",
                             describe(v)
                         ))
                     }

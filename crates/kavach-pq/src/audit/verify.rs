@@ -213,7 +213,10 @@ impl ChainVerifier {
             None => (entry_hash(n, &e.previous_hash, p), None),
         };
         if computed != e.entry_hash {
-            return Err(invalid(n, "entry hash mismatch (entry modified)"));
+            return Err(invalid(
+                n,
+                "signature verification failed (entry hash mismatch: entry modified)",
+            ));
         }
         signature
             .unwrap_or_else(|| self.verifier.verify(p, entry_mode))

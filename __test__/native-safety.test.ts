@@ -1,0 +1,27 @@
+// No JS-reachable API lets JS invalidate memory the native side holds: the fast path's scratch
+// array (`attachScratch`, reachable through `gate.native`) is re-read from the live array on
+// every call (crates/kavach-node/src/context.rs `Scratch`), so a detached or shrunk buffer is
+// a clean INTERNAL error. Run in a child process: a crash fails the test, not vitest.
+
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+
+import { expect, test } from 'vitest'
+
+test('attachScratch then detaching the buffer (structuredClone transfer): clean errors, never a crash', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures/detach-scratch.ts')], {
+    cwd: join(__dirname, '..'),
+    encoding: 'utf8',
+    timeout: 30_000,
+  })
+  expect(r.error).toBeUndefined()
+  expect(r.signal, r.stderr).toBeNull()
+  expect(r.status, r.stderr).toBe(0)
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!)
+  expect(out.attached).toBe('returned text')
+  expect(out.detached).toMatch(/^INTERNAL: .*scratch array was detached or emptied/)
+  expect(out.tsGate).toMatch(/^INTERNAL: /)
+  expect(out.shrunk).toMatch(/^INTERNAL: .*scratch array was detached or emptied/)
+  expect(out.notAnArray).toMatch(/^INVALID_ARGUMENT: attachScratch needs a Float64Array/)
+  expect(out.fresh).toBe('permit')
+}, 40_000)
