@@ -1,12 +1,12 @@
 //! Thin, typed wrappers over the primitives, in the exact modes FORMATS.md fixes:
 //! ML-DSA-65 pure mode with an empty context (hedged signing; Cryspen `libcrux-ml-dsa`),
-//! strict Ed25519, ML-KEM-768 with seed keys, X25519 refusing non-contributory results.
+//! strict Ed25519, ML-KEM-768 with seed keys (Cryspen `libcrux-ml-kem`), X25519 refusing non-contributory results.
 
 use libcrux_ml_dsa::ml_dsa_65::{
     self as ml_dsa_65, MLDSA65Signature, MLDSA65SigningKey, MLDSA65VerificationKey,
 };
 use libcrux_ml_dsa::SIGNING_RANDOMNESS_SIZE;
-use ml_kem::{Decapsulate, KeyExport, MlKem768};
+use libcrux_ml_kem::mlkem768::{self, MlKem768Ciphertext, MlKem768PrivateKey, MlKem768PublicKey};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{os_random, PqError, Result};
@@ -190,36 +190,50 @@ pub fn ml_kem_encapsulate_deterministic(
     m: &[u8; 32],
 ) -> Result<(Vec<u8>, SharedSecret)> {
     let ek = ml_kem_encapsulation_key(ek)?;
-    let (ct, ss) = ek.encapsulate_deterministic(&ml_kem::B32::from(*m));
-    Ok((ct.to_vec(), Zeroizing::new(ss.into())))
+    let (ct, ss) = mlkem768::encapsulate(&ek, *m);
+    Ok((ct.as_slice().to_vec(), Zeroizing::new(ss)))
 }
 
 /// Decode and check an ML-KEM-768 encapsulation key (length and FIPS 203 §7.2 modulus check).
-pub fn ml_kem_encapsulation_key(ek: &[u8]) -> Result<ml_kem::EncapsulationKey<MlKem768>> {
-    let arr = ml_kem::Key::<ml_kem::EncapsulationKey<MlKem768>>::try_from(ek).map_err(|_| {
+pub fn ml_kem_encapsulation_key(ek: &[u8]) -> Result<MlKem768PublicKey> {
+    let key = MlKem768PublicKey::try_from(ek).map_err(|_| {
         PqError::InvalidKey(format!(
             "ML-KEM-768 encapsulation key must be {ML_KEM_EK_LEN} bytes, got {}",
             ek.len()
         ))
     })?;
-    ml_kem::EncapsulationKey::<MlKem768>::new(&arr).map_err(|_| {
-        PqError::InvalidKey("ML-KEM-768 encapsulation key fails the modulus check".into())
-    })
+    if !mlkem768::validate_public_key(&key) {
+        return Err(PqError::InvalidKey(
+            "ML-KEM-768 encapsulation key fails the modulus check".into(),
+        ));
+    }
+    Ok(key)
 }
 
-/// An ML-KEM-768 decapsulation key from its 64-byte seed (d ‖ z); zeroizes on drop.
+/// An ML-KEM-768 decapsulation key from its 64-byte seed (d ‖ z). The expanded key
+/// (2400 bytes) is kept in our own wiped buffer: `libcrux-ml-kem`'s key type has no
+/// `Drop` wipe, so it is built only for the duration of a decapsulation.
 pub struct MlKemDecapsulator {
     seed: SecretBytes<ML_KEM_SEED_LEN>,
-    dk: Box<ml_kem::DecapsulationKey<MlKem768>>,
+    dk: Box<SecretBytes<ML_KEM_DK_LEN>>,
+    ek: Box<MlKem768PublicKey>,
 }
 
+/// FIPS 203 expanded decapsulation key length (ML-KEM-768).
+const ML_KEM_DK_LEN: usize = 2400;
+
 impl MlKemDecapsulator {
-    /// FIPS 203 KeyGen_internal(d, z).
+    /// FIPS 203 ML-KEM.KeyGen_internal(d, z).
     pub fn from_seed(seed: SecretBytes<ML_KEM_SEED_LEN>) -> Self {
-        let dk = Box::new(ml_kem::DecapsulationKey::<MlKem768>::from_seed(
-            ml_kem::Seed::from(*seed.expose()),
-        ));
-        Self { seed, dk }
+        let (sk, ek) = mlkem768::generate_key_pair(*seed.expose()).into_parts();
+        let mut sk: [u8; ML_KEM_DK_LEN] = sk.into();
+        let dk = Box::new(SecretBytes::new(sk));
+        sk.zeroize();
+        Self {
+            seed,
+            dk,
+            ek: Box::new(ek),
+        }
     }
 
     /// The seed (secret).
@@ -229,19 +243,23 @@ impl MlKemDecapsulator {
 
     /// Encapsulation key bytes (1184).
     pub fn encapsulation_key_bytes(&self) -> Vec<u8> {
-        self.dk.encapsulation_key().to_bytes().to_vec()
+        self.ek.as_slice().to_vec()
     }
 
     /// Decapsulate a 1088-byte ciphertext (implicit rejection: a bad ciphertext yields a
     /// pseudo-random secret, which the AEAD layer then rejects).
     pub fn decapsulate(&self, ct: &[u8]) -> Result<SharedSecret> {
-        let ss = self.dk.decapsulate_slice(ct).map_err(|_| {
+        let ct = MlKem768Ciphertext::try_from(ct).map_err(|_| {
             PqError::DecryptionFailed(format!(
                 "ML-KEM-768 ciphertext must be {ML_KEM_CT_LEN} bytes, got {}",
                 ct.len()
             ))
         })?;
-        Ok(Zeroizing::new(ss.into()))
+        let dk = MlKem768PrivateKey::from(self.dk.expose());
+        let ss = Zeroizing::new(mlkem768::decapsulate(&dk, &ct));
+        let mut wipe: [u8; ML_KEM_DK_LEN] = dk.into();
+        wipe.zeroize();
+        Ok(ss)
     }
 }
 
