@@ -1,10 +1,13 @@
-//! Thin, typed wrappers over the RustCrypto primitives, in the exact modes FORMATS.md fixes:
-//! ML-DSA-65 pure mode with an empty context (hedged signing), strict Ed25519, ML-KEM-768
-//! with seed keys, X25519 refusing non-contributory results.
+//! Thin, typed wrappers over the primitives, in the exact modes FORMATS.md fixes:
+//! ML-DSA-65 pure mode with an empty context (hedged signing; Cryspen `libcrux-ml-dsa`),
+//! strict Ed25519, ML-KEM-768 with seed keys (Cryspen `libcrux-ml-kem`), X25519 refusing non-contributory results.
 
-use ml_dsa::{EncodedSignature, EncodedVerifyingKey, ExpandedSigningKey, MlDsa65, Signature};
-use ml_kem::{Decapsulate, KeyExport, MlKem768};
-use zeroize::Zeroizing;
+use libcrux_ml_dsa::ml_dsa_65::{
+    self as ml_dsa_65, MLDSA65Signature, MLDSA65SigningKey, MLDSA65VerificationKey,
+};
+use libcrux_ml_dsa::SIGNING_RANDOMNESS_SIZE;
+use libcrux_ml_kem::mlkem768::{self, MlKem768Ciphertext, MlKem768PrivateKey, MlKem768PublicKey};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{os_random, PqError, Result};
 use crate::secret::SecretBytes;
@@ -16,29 +19,36 @@ pub type SharedSecret = Zeroizing<[u8; SHARED_SECRET_LEN]>;
 /// The FIPS 204 context string used everywhere: empty (pure ML-DSA).
 const ML_DSA_CONTEXT: &[u8] = b"";
 
-/// A decoded ML-DSA-65 verifying key (decoding expands the matrix A once, so keep it).
+/// An ML-DSA-65 verifying key (1952 bytes). `libcrux-ml-dsa` verifies from the encoded key
+/// (it re-expands the matrix A per call, inside the measured ~80 µs), so the encoded form
+/// is the decoded form; any 1952 bytes are a well-formed key (t1 is 10-bit packed).
 #[derive(Clone)]
 pub struct MlDsaVerifier {
-    vk: Box<ml_dsa::VerifyingKey<MlDsa65>>,
+    vk: Box<MLDSA65VerificationKey>,
 }
 
 impl MlDsaVerifier {
     /// Decode 1952 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let enc = EncodedVerifyingKey::<MlDsa65>::try_from(bytes).map_err(|_| {
+        let arr = <[u8; ML_DSA_VK_LEN]>::try_from(bytes).map_err(|_| {
             PqError::InvalidKey(format!(
                 "ML-DSA-65 verifying key must be {ML_DSA_VK_LEN} bytes, got {}",
                 bytes.len()
             ))
         })?;
         Ok(Self {
-            vk: Box::new(ml_dsa::VerifyingKey::<MlDsa65>::decode(&enc)),
+            vk: Box::new(MLDSA65VerificationKey::new(arr)),
         })
     }
 
     /// Encoded verifying key (1952 bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.vk.encode().to_vec()
+        self.vk.as_slice().to_vec()
+    }
+
+    /// Borrow the encoded verifying key.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.vk.as_slice()
     }
 
     /// True when `sig` is a valid pure-mode signature over `msg` with the empty context.
@@ -47,15 +57,13 @@ impl MlDsaVerifier {
         self.verify_with_context(msg, ML_DSA_CONTEXT, sig)
     }
 
-    /// Pure-mode verification with an explicit context (known-answer tests need it).
+    /// Pure-mode verification with an explicit context (known-answer tests need it); a
+    /// context over 255 bytes is false.
     pub fn verify_with_context(&self, msg: &[u8], ctx: &[u8], sig: &[u8]) -> bool {
-        let Ok(enc) = EncodedSignature::<MlDsa65>::try_from(sig) else {
+        let Ok(sig) = <[u8; ML_DSA_SIG_LEN]>::try_from(sig) else {
             return false;
         };
-        let Some(sig) = Signature::<MlDsa65>::decode(&enc) else {
-            return false;
-        };
-        self.vk.verify_with_context(msg, ctx, &sig)
+        ml_dsa_65::verify(&self.vk, msg, ctx, &MLDSA65Signature::new(sig)).is_ok()
     }
 }
 
@@ -65,20 +73,30 @@ impl std::fmt::Debug for MlDsaVerifier {
     }
 }
 
+/// The FIPS 204 encoded signing key (4032 bytes), wiped on drop (`libcrux-ml-dsa`'s key
+/// type is plain bytes without a `Drop`).
+struct ExpandedSigningKey(Box<MLDSA65SigningKey>);
+
+impl Drop for ExpandedSigningKey {
+    fn drop(&mut self) {
+        self.0.as_mut_slice().zeroize();
+    }
+}
+
 /// An ML-DSA-65 signing key built from its 32-byte seed; the expanded key zeroizes on drop.
 pub struct MlDsaSigner {
     seed: SecretBytes<ML_DSA_SEED_LEN>,
-    sk: Box<ExpandedSigningKey<MlDsa65>>,
+    sk: ExpandedSigningKey,
     verifier: MlDsaVerifier,
 }
 
 impl MlDsaSigner {
-    /// FIPS 204 KeyGen_internal from the seed xi.
+    /// FIPS 204 ML-DSA.KeyGen_internal from the seed xi.
     pub fn from_seed(seed: SecretBytes<ML_DSA_SEED_LEN>) -> Self {
-        let arr = ml_dsa::B32::from(*seed.expose());
-        let sk = Box::new(ExpandedSigningKey::<MlDsa65>::from_seed(&arr));
+        let pair = ml_dsa_65::generate_key_pair(*seed.expose());
+        let sk = ExpandedSigningKey(Box::new(pair.signing_key));
         let verifier = MlDsaVerifier {
-            vk: Box::new(sk.verifying_key()),
+            vk: Box::new(pair.verification_key),
         };
         Self { seed, sk, verifier }
     }
@@ -93,22 +111,29 @@ impl MlDsaSigner {
         &self.verifier
     }
 
-    /// Hedged signing (fresh randomness from the OS mixed into the nonce), empty context.
+    /// Hedged signing (FIPS 204 Algorithm 2 with 32 fresh bytes from the OS as `rnd`),
+    /// empty context.
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>> {
-        let sig = self
-            .sk
-            .sign_randomized(msg, ML_DSA_CONTEXT, &mut getrandom::SysRng)
-            .map_err(|_| PqError::SigningFailed("ML-DSA-65 signing failed".into()))?;
-        Ok(sig.encode().to_vec())
+        let rnd = SecretBytes::<SIGNING_RANDOMNESS_SIZE>::random()?;
+        self.sign_with_randomness(msg, ML_DSA_CONTEXT, *rnd.expose())
     }
 
-    /// Deterministic signing with an explicit context (known-answer tests only).
+    /// Deterministic signing (`rnd` = 32 zero bytes) with an explicit context (known-answer
+    /// tests, and the fallback when the OS RNG fails).
     pub fn sign_deterministic_with_context(&self, msg: &[u8], ctx: &[u8]) -> Result<Vec<u8>> {
-        let sig = self
-            .sk
-            .sign_deterministic(msg, ctx)
-            .map_err(|_| PqError::SigningFailed("ML-DSA-65 signing failed".into()))?;
-        Ok(sig.encode().to_vec())
+        self.sign_with_randomness(msg, ctx, [0u8; SIGNING_RANDOMNESS_SIZE])
+    }
+
+    fn sign_with_randomness(
+        &self,
+        msg: &[u8],
+        ctx: &[u8],
+        rnd: [u8; SIGNING_RANDOMNESS_SIZE],
+    ) -> Result<Vec<u8>> {
+        let rnd = Zeroizing::new(rnd);
+        let sig = ml_dsa_65::sign(&self.sk.0, msg, ctx, *rnd)
+            .map_err(|e| PqError::SigningFailed(format!("ML-DSA-65 signing failed: {e:?}")))?;
+        Ok(sig.as_slice().to_vec())
     }
 }
 
@@ -165,36 +190,50 @@ pub fn ml_kem_encapsulate_deterministic(
     m: &[u8; 32],
 ) -> Result<(Vec<u8>, SharedSecret)> {
     let ek = ml_kem_encapsulation_key(ek)?;
-    let (ct, ss) = ek.encapsulate_deterministic(&ml_kem::B32::from(*m));
-    Ok((ct.to_vec(), Zeroizing::new(ss.into())))
+    let (ct, ss) = mlkem768::encapsulate(&ek, *m);
+    Ok((ct.as_slice().to_vec(), Zeroizing::new(ss)))
 }
 
 /// Decode and check an ML-KEM-768 encapsulation key (length and FIPS 203 §7.2 modulus check).
-pub fn ml_kem_encapsulation_key(ek: &[u8]) -> Result<ml_kem::EncapsulationKey<MlKem768>> {
-    let arr = ml_kem::Key::<ml_kem::EncapsulationKey<MlKem768>>::try_from(ek).map_err(|_| {
+pub fn ml_kem_encapsulation_key(ek: &[u8]) -> Result<MlKem768PublicKey> {
+    let key = MlKem768PublicKey::try_from(ek).map_err(|_| {
         PqError::InvalidKey(format!(
             "ML-KEM-768 encapsulation key must be {ML_KEM_EK_LEN} bytes, got {}",
             ek.len()
         ))
     })?;
-    ml_kem::EncapsulationKey::<MlKem768>::new(&arr).map_err(|_| {
-        PqError::InvalidKey("ML-KEM-768 encapsulation key fails the modulus check".into())
-    })
+    if !mlkem768::validate_public_key(&key) {
+        return Err(PqError::InvalidKey(
+            "ML-KEM-768 encapsulation key fails the modulus check".into(),
+        ));
+    }
+    Ok(key)
 }
 
-/// An ML-KEM-768 decapsulation key from its 64-byte seed (d ‖ z); zeroizes on drop.
+/// An ML-KEM-768 decapsulation key from its 64-byte seed (d ‖ z). The expanded key
+/// (2400 bytes) is kept in our own wiped buffer: `libcrux-ml-kem`'s key type has no
+/// `Drop` wipe, so it is built only for the duration of a decapsulation.
 pub struct MlKemDecapsulator {
     seed: SecretBytes<ML_KEM_SEED_LEN>,
-    dk: Box<ml_kem::DecapsulationKey<MlKem768>>,
+    dk: Box<SecretBytes<ML_KEM_DK_LEN>>,
+    ek: Box<MlKem768PublicKey>,
 }
 
+/// FIPS 203 expanded decapsulation key length (ML-KEM-768).
+const ML_KEM_DK_LEN: usize = 2400;
+
 impl MlKemDecapsulator {
-    /// FIPS 203 KeyGen_internal(d, z).
+    /// FIPS 203 ML-KEM.KeyGen_internal(d, z).
     pub fn from_seed(seed: SecretBytes<ML_KEM_SEED_LEN>) -> Self {
-        let dk = Box::new(ml_kem::DecapsulationKey::<MlKem768>::from_seed(
-            ml_kem::Seed::from(*seed.expose()),
-        ));
-        Self { seed, dk }
+        let (sk, ek) = mlkem768::generate_key_pair(*seed.expose()).into_parts();
+        let mut sk: [u8; ML_KEM_DK_LEN] = sk.into();
+        let dk = Box::new(SecretBytes::new(sk));
+        sk.zeroize();
+        Self {
+            seed,
+            dk,
+            ek: Box::new(ek),
+        }
     }
 
     /// The seed (secret).
@@ -204,19 +243,23 @@ impl MlKemDecapsulator {
 
     /// Encapsulation key bytes (1184).
     pub fn encapsulation_key_bytes(&self) -> Vec<u8> {
-        self.dk.encapsulation_key().to_bytes().to_vec()
+        self.ek.as_slice().to_vec()
     }
 
     /// Decapsulate a 1088-byte ciphertext (implicit rejection: a bad ciphertext yields a
     /// pseudo-random secret, which the AEAD layer then rejects).
     pub fn decapsulate(&self, ct: &[u8]) -> Result<SharedSecret> {
-        let ss = self.dk.decapsulate_slice(ct).map_err(|_| {
+        let ct = MlKem768Ciphertext::try_from(ct).map_err(|_| {
             PqError::DecryptionFailed(format!(
                 "ML-KEM-768 ciphertext must be {ML_KEM_CT_LEN} bytes, got {}",
                 ct.len()
             ))
         })?;
-        Ok(Zeroizing::new(ss.into()))
+        let dk = MlKem768PrivateKey::from(self.dk.expose());
+        let ss = Zeroizing::new(mlkem768::decapsulate(&dk, &ct));
+        let mut wipe: [u8; ML_KEM_DK_LEN] = dk.into();
+        wipe.zeroize();
+        Ok(ss)
     }
 }
 
