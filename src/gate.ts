@@ -316,8 +316,10 @@ export class Gate {
       if (text === null) {
         return fromRaw(this.native.evaluateRaw(o.principalId, o.principalKind, o.actionName, o.roles, o.params, extras(o)))
       }
+      // The action as evaluated (from `text`): a getter is read once, never again for the verdict.
+      const action = text.slice(s[ID_LEN]!, s[ID_LEN]! + s[ACTION_LEN]!)
       const r = evaluateFast(this.#handle, text, o.roles, extras(o))
-      return typeof r === 'string' ? fromFast(r, s, o.actionName) : fromRaw(r)
+      return typeof r === 'string' ? fromFast(r, s, action) : fromRaw(r)
     } catch (e) {
       throw toKavachError(e)
     }
