@@ -245,6 +245,9 @@ impl Gate {
         if let Err(e) = ctx.validate() {
             return Decided::from(refuse(RefuseCode::InvalidContext, "gate", e.to_string()));
         }
+        if let Some(why) = session_step::start_problem(ctx, now_secs) {
+            return Decided::from(refuse(RefuseCode::InvalidContext, "gate", why));
+        }
         if let Some(reason) = self.revocations.check(ctx, now_ms) {
             return Decided::from(refuse(RefuseCode::SessionInvalid, "gate", reason));
         }

@@ -327,7 +327,10 @@ fn session_age_max_without_session_fields_is_a_fresh_session() {
     let (g, _) = gate_json(&one(r#"[{"session_age_max":"1h"}]"#));
     assert!(permitted(&g, &agent("x")), "no session fields: age 0");
     let (g, _) = gate_json(&one(r#"[{"session_age_max":"1s"}]"#));
-    assert!(permitted(&g, &agent("x")), "age 0 fits the smallest maximum");
+    assert!(
+        permitted(&g, &agent("x")),
+        "age 0 fits the smallest maximum"
+    );
 }
 
 #[test]
@@ -340,4 +343,30 @@ fn empty_json_document_is_a_parse_error_and_empty_toml_the_kill_switch() {
     assert!(kavach_core::policy::PolicySet::from_toml("")
         .unwrap()
         .is_empty());
+}
+
+#[test]
+fn session_started_at_in_the_future_or_in_milliseconds_is_invalid_context() {
+    let (g, _) = gate_json(&one(r#"[{"session_age_max":"1h"}]"#));
+    let now = NOON_MS / 1000;
+    let mut c = agent("x");
+    c.session_started_at = Some(now + 5 * 3600);
+    let v = eval(&g, &c);
+    assert_eq!(refusal(&v).code, RefuseCode::InvalidContext);
+    assert!(
+        refusal(&v).reason.contains("in the future"),
+        "{}",
+        refusal(&v).reason
+    );
+    c.session_started_at = Some(NOON_MS);
+    let v = eval(&g, &c);
+    assert_eq!(refusal(&v).code, RefuseCode::InvalidContext);
+    assert!(
+        refusal(&v).reason.contains("looks like milliseconds"),
+        "{}",
+        refusal(&v).reason
+    );
+    // Within the allowed skew: a fresh session.
+    c.session_started_at = Some(now + 60);
+    assert!(permitted(&g, &c));
 }

@@ -5,6 +5,29 @@ use crate::context::ActionContext;
 use crate::drift::SessionView;
 use crate::session::{SessionSeed, SessionState};
 
+/// How far ahead of the gate's clock a context's `sessionStartedAt` may be (replica clocks
+/// skew); further ahead would make the session look young for good.
+pub const MAX_START_SKEW_SECS: i64 = 300;
+/// A start at or above this is milliseconds, not seconds (1e11 s is the year 5138).
+const MS_LOOKING: i64 = 100_000_000_000;
+
+/// Why the context's `sessionStartedAt` cannot be used (the gate refuses with
+/// `INVALID_CONTEXT`), or `None`.
+pub fn start_problem(ctx: &ActionContext, now_secs: i64) -> Option<String> {
+    let started = ctx.session_started_at?;
+    if started >= MS_LOOKING {
+        return Some(format!(
+            "sessionStartedAt {started} looks like milliseconds; give unix seconds"
+        ));
+    }
+    (started > now_secs.saturating_add(MAX_START_SKEW_SECS)).then(|| {
+        format!(
+            "sessionStartedAt {started} is {}s in the future (more than the {MAX_START_SKEW_SECS}s clock skew allowed)",
+            started - now_secs
+        )
+    })
+}
+
 /// What the gate learns about a session the first time it sees it.
 pub fn seed(ctx: &ActionContext, now_secs: i64) -> SessionSeed {
     SessionState {
