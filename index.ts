@@ -11,6 +11,8 @@ export type { RefuseCode } from './src/verdict.js'
 // The zod schemas (`PolicySetSchema`, `PolicySchema`, `ConditionSchema`, `InvariantSchema`,
 // `GateOptionsSchema`) live in `kavach-sdk/schema` (src/schema.ts), so this entry does not load zod.
 export { policyJsonSchema, validateGateOptions } from './src/options.js'
+export { definePolicies } from './src/define-policies.js'
+export type { PolicySetDefinition } from './src/define-policies.js'
 export type { Condition, GateOptions, Policy, PolicySetInput } from './src/options.js'
 export { PolicyWatcher } from './src/watch.js'
 export type { PolicyWatcherEvents, WatchOptions } from './src/watch.js'

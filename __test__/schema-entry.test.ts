@@ -36,7 +36,7 @@ console.log(JSON.stringify([${ZOD_LOADED}, g.evaluatorCount]))`,
   })
 
   test("kavach-sdk/schema exports the zod schemas (CommonJS and ESM)", () => {
-    const names = ['ConditionSchema', 'GateOptionsSchema', 'InvariantSchema', 'PolicySchema', 'PolicySetSchema', 'policyJsonSchema']
+    const names = ['ConditionSchema', 'GateOptionsSchema', 'InvariantSchema', 'PolicySchema', 'PolicySetSchema', 'definePolicies', 'policyJsonSchema']
     const cjs = run(['-e', `console.log(JSON.stringify(Object.keys(require('kavach-sdk/schema')).sort()))`])
     expect(JSON.parse(cjs)).toEqual(names)
     const esm = run([

@@ -3,6 +3,15 @@
 // committing the regenerated files (or hand-edited them).
 import { execFileSync } from 'node:child_process'
 
+import { policySchemaIsCurrent } from './policy-schema.mjs'
+
+// policy.schema.json is generated from the zod schema (needs dist/, built by `npm test` first).
+if (!policySchemaIsCurrent()) {
+  console.error('policy.schema.json is out of date: run `npm run build:ts && node scripts/policy-schema.mjs` and commit it')
+  process.exit(1)
+}
+console.log('policy.schema.json is up to date')
+
 if (process.env.CI === 'true') {
   try {
     execFileSync('git', ['diff', '--exit-code', '--', 'binding.js', 'binding.d.ts'], { stdio: 'inherit' })

@@ -6,6 +6,8 @@
 
 import { z } from 'zod'
 
+export { definePolicies, type PolicySetDefinition } from './define-policies.js'
+
 const finite = z.number().refine(Number.isFinite, 'must be a finite number')
 const nonNegInt = z.number().int('must be an integer').nonnegative('must be >= 0')
 const positiveInt = z.number().int('must be an integer').positive('must be >= 1')
@@ -41,8 +43,48 @@ export const GateOptionsSchema = z.strictObject({
 
 // --- the policy language as a schema (documentation, editor support, pre-flight checks) ---
 
-const duration = z.string().regex(/^[1-9][0-9]*[smhd]$/, "a duration like '30s', '15m', '24h' or '7d'")
-const pattern = nonEmpty
+// Mirrors the native loader (crates/kavach-core/src/policy/schema.rs), which is the reference:
+// __test__/schema-corpus.test.ts loads a corpus through both and expects the same answers.
+// Regexes reach the JSON Schema (editors); refinements (ranges, zones, duplicate names) are
+// checked by zod only.
+
+/** The longest duration the loader accepts (10 years, policy/duration.rs). */
+const MAX_DURATION_MS = 10 * 366 * 24 * 3600 * 1000
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const duration = z
+  .string()
+  .regex(/^[0-9]+[smhd]$/, "a duration like '30s', '15m', '24h' or '7d'")
+  .refine((t) => {
+    const n = Number(t.slice(0, -1))
+    return n > 0 && n * UNIT_MS[t.slice(-1)]! <= MAX_DURATION_MS
+  }, 'a duration must be greater than zero and at most 10 years')
+/** An exact name, a prefix ending in `*` or `.*`, or `*` alone (policy/pattern.rs). */
+const pattern = nonEmpty.refine((t) => {
+  const stem = t.endsWith('.*') ? t.slice(0, -2) : t.endsWith('*') ? t.slice(0, -1) : t
+  return !stem.includes('*')
+}, "'*' is only allowed at the end ('name*' or 'name.*') or alone")
+
+/** An IANA zone as the native loader (chrono-tz) names it: case-exact. */
+function ianaZone(zone: string): boolean {
+  try {
+    const resolved = new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone
+    return resolved === zone || resolved.toLowerCase() !== zone.toLowerCase()
+  } catch {
+    return false
+  }
+}
+
+/** `HH:MM-HH:MM` (24-hour clock, start != end) and at most one zone (policy/time_window.rs). */
+function timeWindow(text: string): boolean {
+  const [range = '', zone, extra] = text.split(' ').filter((p) => p !== '')
+  const m = /^(\d\d):(\d\d)-(\d\d):(\d\d)$/.exec(range)
+  if (m === null || extra !== undefined) return false
+  const [h1, m1, h2, m2] = m.slice(1).map(Number) as [number, number, number, number]
+  if (h1 > 23 || h2 > 23 || m1 > 59 || m2 > 59 || h1 * 60 + m1 === h2 * 60 + m2) return false
+  return zone === undefined || ianaZone(zone)
+}
+
+const RATE_LIMIT_MAX = 1_000_000
 
 export const ConditionSchema = z.union([
   z.strictObject({ identity_kind: z.enum(['user', 'agent', 'service', 'scheduler', 'external']) }),
@@ -53,22 +95,42 @@ export const ConditionSchema = z.union([
   z.strictObject({ param_max: z.strictObject({ field: nonEmpty, max: finite }) }),
   z.strictObject({ param_min: z.strictObject({ field: nonEmpty, min: finite }) }),
   z.strictObject({ param_in: z.strictObject({ field: nonEmpty, values: z.array(z.string()).min(1) }) }),
-  z.strictObject({ rate_limit: z.strictObject({ max: z.number().int().min(1).max(1_000_000), window: duration }) }),
+  // max 0 switches the action off (an exhausted limit from the first call on).
+  z.strictObject({ rate_limit: z.strictObject({ max: z.number().int().min(0).max(RATE_LIMIT_MAX), window: duration }) }),
   z.strictObject({ session_age_max: duration }),
-  z.strictObject({ time_window: z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}( \S+)?$/, "'HH:MM-HH:MM' optionally followed by an IANA zone") }),
+  z.strictObject({
+    time_window: z
+      .string()
+      .regex(/^ *[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}( +[^ ]+)? *$/, "'HH:MM-HH:MM' optionally followed by an IANA zone")
+      .refine(timeWindow, 'a 24-hour clock range with start != end, and a known IANA zone'),
+  }),
 ])
 
-export const PolicySchema = z.strictObject({
-  name: nonEmpty,
-  effect: z.enum(['permit', 'refuse']),
-  conditions: z.array(ConditionSchema),
-  description: z.string().optional(),
-  priority: z.number().int().optional(),
+export const PolicySchema = z
+  .strictObject({
+    name: nonEmpty,
+    effect: z.enum(['permit', 'refuse']),
+    conditions: z.array(ConditionSchema),
+    description: z.string().optional(),
+    priority: z.number().int().optional(),
+  })
+  .refine((p) => p.effect === 'permit' || !p.conditions.some((c) => 'rate_limit' in c), {
+    message: "'rate_limit' is only allowed in permit policies",
+    path: ['conditions'],
+  })
+
+/** Policy names are unique within a set. */
+const policyList = z.array(PolicySchema).superRefine((list, ctx) => {
+  const seen = new Set<string>()
+  list.forEach((p, i) => {
+    if (seen.has(p.name)) ctx.addIssue({ code: 'custom', message: `duplicate policy name '${p.name}'`, path: [i, 'name'] })
+    seen.add(p.name)
+  })
 })
 
 export const PolicySetSchema = z.union([
-  z.strictObject({ policies: z.array(PolicySchema) }),
-  z.strictObject({ policy: z.array(PolicySchema) }),
+  z.strictObject({ policies: policyList }),
+  z.strictObject({ policy: policyList }),
   z.strictObject({}),
 ])
 

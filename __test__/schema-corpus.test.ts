@@ -1,0 +1,177 @@
+// The zod schema (src/schema.ts) and the native loader agree on what is a valid policy set.
+// The loader is the reference; the corpus: the example policies, every TOML policy set written
+// out in the TypeScript tests and the Rust loader's tests, and generated sets mixing valid and
+// invalid values for every key (fast-check).
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+import fc from 'fast-check'
+import { parse as parseToml } from 'smol-toml'
+import { describe, expect, test } from 'vitest'
+
+import { Gate, definePolicies } from '../index'
+import { PolicySetSchema } from '../src/schema'
+
+const root = join(__dirname, '..')
+
+function loads(build: () => Gate): string | true {
+  try {
+    build()
+    return true
+  } catch (e) {
+    expect((e as { code?: string }).code).toBe('POLICY_PARSE')
+    return (e as Error).message
+  }
+}
+
+/** Both verdicts for one policy set given as a plain object. */
+function judge(set: unknown): { zod: boolean; native: string | true } {
+  const native = loads(() => Gate.fromObject(set as never))
+  // The JSON text path reaches the same loader through serde's parser.
+  expect(loads(() => Gate.fromJsonString(JSON.stringify(set))) === true).toBe(native === true)
+  return { zod: PolicySetSchema.safeParse(set).success, native }
+}
+
+/** Escapes in a one-line string literal (TS '…' or Rust "…"): \n, \", \\. */
+const unescape = (t: string) => t.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))
+
+/** TOML policy sets written out in source files: TS template and quoted literals, Rust strings. */
+function tomlSetsIn(text: string): string[] {
+  const raw = [...text.matchAll(/`([^`]*\[\[policy\]\][^`]*)`/g)].map((m) => m[1]!)
+  const quoted = [...text.matchAll(/(['"])((?:[^'"\\\n]|\\.|(?!\1)['"])*\[\[policy\]\](?:[^'"\\\n]|\\.|(?!\1)['"])*)\1/g)].map((m) => unescape(m[2]!))
+  // Interpolated or formatted text is not a policy set as written.
+  return [...raw, ...quoted].filter((t) => !t.includes('${') && !/\{\w*\}/.test(t))
+}
+
+/** JSON policy sets and single conditions in the Rust loader's tests (raw strings). */
+function jsonSetsIn(text: string): unknown[] {
+  const out: unknown[] = []
+  for (const m of text.matchAll(/(cond\()?r#"(.*?)"#/g)) {
+    let v: unknown
+    try {
+      v = JSON.parse(m[2]!)
+    } catch {
+      continue
+    }
+    if (m[1] !== undefined) out.push({ policies: [{ name: 'x', effect: 'permit', conditions: [v] }] })
+    else if (typeof v === 'object' && v !== null && ('policies' in v || 'policy' in v)) out.push(v)
+  }
+  return out
+}
+
+const sourceFiles = () => [
+  ...readdirSync(join(root, '__test__'))
+    .filter((f) => f.endsWith('.test.ts') && f !== 'schema-corpus.test.ts')
+    .map((f) => join(root, '__test__', f)),
+  ...readdirSync(join(root, 'crates/kavach-core/tests'))
+    .filter((f) => f.endsWith('.rs'))
+    .map((f) => join(root, 'crates/kavach-core/tests', f)),
+]
+
+describe('zod schema and native loader agree', () => {
+  test('on the example policies and every policy set in the tests (TypeScript and Rust)', () => {
+    let valid = 0
+    let invalid = 0
+    const count = (native: string | true) => (native === true ? valid++ : invalid++)
+    const tomls = [{ file: 'examples/policies/support.toml', toml: readFileSync(join(root, 'examples/policies/support.toml'), 'utf8') }]
+    for (const file of sourceFiles()) {
+      const text = readFileSync(file, 'utf8')
+      for (const toml of tomlSetsIn(text)) tomls.push({ file, toml })
+      for (const set of jsonSetsIn(text)) {
+        const { zod, native } = judge(set)
+        expect({ file, set, native, zod }).toEqual({ file, set, native, zod: native === true })
+        count(native)
+      }
+    }
+    for (const { file, toml } of tomls) {
+      let set: unknown
+      try {
+        set = parseToml(toml)
+      } catch {
+        continue // a TOML syntax error: nothing for the schema to judge
+      }
+      const native = loads(() => Gate.fromToml(toml))
+      const zod = PolicySetSchema.safeParse(set).success
+      expect({ file, toml, native, zod }).toEqual({ file, toml, native, zod: native === true })
+      count(native)
+    }
+    // The corpus holds both kinds in numbers (a broken extraction must not pass vacuously).
+    expect(valid).toBeGreaterThan(5)
+    expect(invalid).toBeGreaterThan(20)
+  })
+
+  test('on generated policy sets with valid and invalid values for every key', () => {
+    const pick = (...xs: unknown[]) => fc.constantFrom(...xs)
+    const duration = pick('30s', '15m', '24h', '7d', '007s', '3660d', '3661d', '0s', '', '24', 'h', '1.5h', '24 h', '1w', 24)
+    const patternArb = pick('refund', 'refund.*', 'refund*', '*', 'ref*und', '*.refund', '', 'a.b.c', 7)
+    const windowArb = pick(
+      '09:00-18:00',
+      '22:00-06:00 Asia/Kolkata',
+      '  09:00-18:00   UTC ',
+      '09:00-18:00 US/Eastern',
+      '09:00-09:00',
+      '24:00-01:00',
+      '09:60-10:00',
+      '9:00-18:00',
+      '09:00-18:00 Mars/Olympus',
+      '09:00-18:00 utc',
+      '09:00-18:00 UTC extra',
+      '09:00 - 18:00',
+      '',
+    )
+    const num = pick(0, 1, -5, 2.5, 1000, 1_000_000, 1_000_001, '10', null, true)
+    const field = pick('amount', '', 3)
+    const condition = fc.oneof(
+      fc.record({ identity_kind: pick('user', 'agent', 'service', 'scheduler', 'external', 'robot', '', 1) }),
+      fc.record({ identity_role: pick('admin', '', 1) }),
+      fc.record({ identity_id: pick('u-1', '', null) }),
+      fc.record({ action: patternArb }),
+      fc.record({ resource: patternArb }),
+      fc.record({ param_max: fc.record({ field, max: num }, { requiredKeys: [] }) }),
+      fc.record({ param_min: fc.record({ field, min: num }, { requiredKeys: [] }) }),
+      fc.record({ param_in: fc.record({ field, values: pick(['a'], ['a', 'b'], [], ['a', 1], 'a') }, { requiredKeys: [] }) }),
+      fc.record({ rate_limit: fc.record({ max: num, window: duration }, { requiredKeys: [] }) }),
+      fc.record({ session_age_max: duration }),
+      fc.record({ time_window: windowArb }),
+      // Two keys in one condition, an unknown key, a non-object.
+      fc.record({ action: patternArb, resource: patternArb }),
+      fc.record({ actions: pick('refund') }),
+      pick('action', null, []),
+    )
+    const policy = fc.record(
+      {
+        name: pick('a', 'b', '', 1),
+        effect: pick('permit', 'refuse', 'allow'),
+        conditions: fc.oneof(fc.array(condition, { maxLength: 3 }), pick('action')),
+        description: pick('why', 1),
+        priority: pick(0, 1, -3, 2.5, 2 ** 53 - 1, 1e300, '1'),
+        prioirty: pick(1),
+      },
+      { requiredKeys: [] },
+    )
+    const policies = fc.oneof({ weight: 9, arbitrary: fc.array(policy, { maxLength: 3 }) }, { weight: 1, arbitrary: pick({}, 'x') })
+    const set = fc.oneof(
+      fc.record({ policies }),
+      fc.record({ policy: policies }),
+      fc.record({ policies, policy: policies }),
+      pick({}, { rules: [] }, [], 'x'),
+    )
+    let valid = 0
+    fc.assert(
+      fc.property(set, (s) => {
+        const { zod, native } = judge(s)
+        expect({ set: s, native, zod }).toEqual({ set: s, native, zod: native === true })
+        if (zod) valid++
+      }),
+      { numRuns: 3000 },
+    )
+    // Valid sets are generated too (not only rejections).
+    expect(valid).toBeGreaterThan(100)
+  })
+
+  test('definePolicies returns the set unchanged, and the gate loads it', () => {
+    const set = { policies: [{ name: 'small', effect: 'permit' as const, conditions: [{ param_max: { field: 'amount', max: 100 } }] }] }
+    expect(definePolicies(set)).toBe(set)
+    expect(Gate.fromObject(definePolicies(set)).policyCount).toBe(1)
+  })
+})
