@@ -10,7 +10,8 @@ import { InternalError, InvalidArgumentError, IoError, native, nativeAsync, thro
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, Verdict } from './native.js'
-import { type GateOptions, type PolicySetInput, validateGateOptions } from './options.js'
+import { type GateOptions, type PolicySetInput, gateHooks, validateGateOptions } from './options.js'
+import { instrument } from './telemetry.js'
 import { PolicyWatcher, type WatchOptions } from './watch.js'
 import { ownDeepCopy } from './own-properties.js'
 
@@ -269,17 +270,21 @@ export class Gate {
     flushSubmitted(this.#handle)
   }
 
-  private constructor(nativeGate: NativeGate) {
+  private constructor(nativeGate: NativeGate, options?: GateOptions) {
     this.native = nativeGate
     this.#handle = nativeGate.attachScratch(this.#scratch)
     this.#inline = nativeGate.inlineAsync
+    // `telemetry` / `onVerdict` wrap this instance's evaluate methods (src/telemetry.ts, which
+    // loads @opentelemetry/api only then); without them the plain prototype methods run.
+    const hooks = gateHooks(options)
+    if (hooks !== undefined) instrument(this, hooks)
   }
 
   /** A gate from a plain object: `{ policies: [...] }` (alias `policy`). Recommended. */
   static fromObject(policies: PolicySetInput, options?: GateOptions): Gate {
     const opts = validateGateOptions(options)
     // Own properties only (src/own-properties.ts): an inherited `effect` or `policies` never loads.
-    return new Gate(native(() => NativeGate.fromObject(ownDeepCopy(policies), opts)))
+    return new Gate(native(() => NativeGate.fromObject(ownDeepCopy(policies), opts)), opts)
   }
 
   /** Alias of `fromObject` (the Python SDK's `Gate.from_dict`). */
@@ -289,7 +294,7 @@ export class Gate {
 
   static fromJsonString(json: string, options?: GateOptions): Gate {
     const opts = validateGateOptions(options)
-    return new Gate(native(() => NativeGate.fromJson(json, opts)))
+    return new Gate(native(() => NativeGate.fromJson(json, opts)), opts)
   }
 
   static fromJsonFile(path: string, options?: GateOptions): Gate {
@@ -298,7 +303,7 @@ export class Gate {
 
   static fromToml(toml: string, options?: GateOptions): Gate {
     const opts = validateGateOptions(options)
-    return new Gate(native(() => NativeGate.fromToml(toml, opts)))
+    return new Gate(native(() => NativeGate.fromToml(toml, opts)), opts)
   }
 
   /** A gate from a policy file: TOML, or JSON when the file name ends in `.json`. */

@@ -19,6 +19,7 @@ import type {
 } from '../binding.js'
 import { InvalidOptionsError } from './errors.js'
 import { isRecord, ownFields } from './own-properties.js'
+import type { GateHooks, OnVerdict, TelemetryOptions } from './telemetry.js'
 
 export type { Condition, Policy, PolicySetInput } from './schema.js'
 
@@ -34,6 +35,10 @@ export type GateOptions = Omit<NativeGateOptions, 'tokenSigner' | 'rateStore' | 
   broadcaster?: InMemoryInvalidationBroadcaster | RedisInvalidationBroadcaster
   /** Append every verdict to a signed audit chain. */
   audit?: SignedAuditChain
+  /** OpenTelemetry verdict counter, latency histogram and a span per evaluation (src/telemetry.ts). */
+  telemetry?: boolean | TelemetryOptions
+  /** Called once per verdict; an error it throws is reported, never thrown into the evaluation. */
+  onVerdict?: OnVerdict
 }
 
 type Check = (option: string, v: unknown) => unknown
@@ -91,6 +96,28 @@ const testClock: Check = (option, v) => {
   return o
 }
 
+const telemetry: Check = (option, v) => {
+  // Checked here, before any native gate exists: the API is an optional peer dependency.
+  if (v !== false) {
+    try {
+      require.resolve('@opentelemetry/api')
+    } catch {
+      fail(option, 'needs the optional peer dependency @opentelemetry/api (npm install @opentelemetry/api)')
+    }
+  }
+  if (typeof v === 'boolean') return v
+  const o = record(option, v, ['meterProvider', 'tracerProvider'])
+  for (const k of Object.keys(o)) if (o[k] !== undefined) instance(k === 'meterProvider' ? 'MeterProvider' : 'TracerProvider')(`${option}.${k}`, o[k])
+  return o
+}
+
+const fn: Check = (option, v) => (typeof v === 'function' ? v : fail(option, `must be a function, got ${typeName(v)}`))
+
+/** Options handled in JavaScript (src/telemetry.ts): never passed to the native side. */
+const JS_ONLY: ReadonlySet<string> = new Set<keyof GateHooks>(['telemetry', 'onVerdict'])
+/** The JS-only options of each validated copy (the copy itself holds only native options). */
+const hooksOfCopy = new WeakMap<object, GateHooks>()
+
 const CHECKS: Record<keyof GateOptions, Check> = {
   invariants,
   observeOnly: boolean,
@@ -105,6 +132,8 @@ const CHECKS: Record<keyof GateOptions, Check> = {
   audit: instance('SignedAuditChain'),
   invalidationTtlSeconds: number,
   testClock,
+  telemetry,
+  onVerdict: fn,
 }
 
 /**
@@ -119,10 +148,20 @@ export function validateGateOptions(options: GateOptions | undefined | null): Ga
   const unknown = Object.keys(given).filter((k) => !Object.hasOwn(CHECKS, k))
   if (unknown.length > 0) throw new InvalidOptionsError(`gate options: unknown option(s) ${unknown.map((k) => `'${k}'`).join(', ')}`)
   const out = Object.create(null) as Record<string, unknown>
+  const hooks: Record<string, unknown> = {}
   for (const key of Object.keys(given)) {
-    if (given[key] !== undefined) out[key] = CHECKS[key as keyof GateOptions](key, given[key])
+    if (given[key] === undefined) continue
+    const value = CHECKS[key as keyof GateOptions](key, given[key])
+    if (JS_ONLY.has(key)) hooks[key] = value
+    else out[key] = value
   }
+  if (Object.keys(hooks).length > 0) hooksOfCopy.set(out, hooks as GateHooks)
   return out as GateOptions
+}
+
+/** The JS-only options (`telemetry`, `onVerdict`) given with a copy from `validateGateOptions`. */
+export function gateHooks(validated: GateOptions | undefined): GateHooks | undefined {
+  return validated === undefined ? undefined : hooksOfCopy.get(validated)
 }
 
 /**

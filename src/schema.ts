@@ -35,6 +35,11 @@ export const GateOptionsSchema = z.strictObject({
   broadcaster: instance('InMemoryInvalidationBroadcaster or RedisInvalidationBroadcaster').optional(),
   audit: instance('SignedAuditChain').optional(),
   invalidationTtlSeconds: positiveInt.optional(),
+  /** OpenTelemetry instruments (src/telemetry.ts); handled in JavaScript, not natively. */
+  telemetry: z
+    .union([z.boolean(), z.strictObject({ meterProvider: instance('MeterProvider').optional(), tracerProvider: instance('TracerProvider').optional() })])
+    .optional(),
+  onVerdict: z.custom<(...args: unknown[]) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   /** Testing only: inject time. */
   testClock: z
     .strictObject({ nowMs: z.number().int().optional(), offsetMs: z.number().int().optional() })

@@ -1,0 +1,208 @@
+// Gate telemetry (src/telemetry.ts) with the OpenTelemetry SDK: a MetricReader collected on
+// demand and an in-memory span exporter; and the onVerdict hook.
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
+import type { DataPoint, Histogram } from '@opentelemetry/sdk-metrics'
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { afterEach, beforeAll, describe, expect, test } from 'vitest'
+
+import { Gate, InvalidOptionsError, KavachKeyPair, PqTokenSigner, Refused, validateGateOptions } from '../index'
+import type { EvaluateInput, Verdict } from '../index'
+
+/** Collects on demand (no timer). */
+class CollectingReader extends MetricReader {
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve()
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve()
+  }
+}
+
+const POLICIES = {
+  policies: [
+    { name: 'block-delete', effect: 'refuse' as const, priority: 1, conditions: [{ action: 'delete' }] },
+    { name: 'reads', effect: 'permit' as const, conditions: [{ action: 'read' }] },
+  ],
+}
+const ctx = (actionName: string) => ({ principalId: 'agent-1', principalKind: 'agent' as const, actionName })
+
+function otel() {
+  const reader = new CollectingReader({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE })
+  const meterProvider = new MeterProvider({ readers: [reader] })
+  const spans = new InMemorySpanExporter()
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] })
+  const metrics = async () => {
+    const { resourceMetrics, errors } = await reader.collect()
+    expect(errors).toEqual([])
+    const all = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics)
+    const byName = (name: string) => all.find((m) => m.descriptor.name === name)
+    return { byName }
+  }
+  return { meterProvider, tracerProvider, spans, metrics }
+}
+
+beforeAll(() => {
+  // The child-process test runs the built package (dist/, built by `npm test` first).
+  const root = join(__dirname, '..')
+  if (!existsSync(join(root, 'dist/src/telemetry.js'))) execFileSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'inherit' })
+}, 120_000)
+
+const gates: Gate[] = []
+afterEach(async () => {
+  await Promise.all(gates.splice(0).map((g) => g.close()))
+})
+const track = (g: Gate) => (gates.push(g), g)
+
+describe('telemetry: true with OpenTelemetry providers', () => {
+  test('a permit, a refuse and an async evaluation: verdict counter, latency histogram, one span each', async () => {
+    const o = otel()
+    const gate = track(Gate.fromObject(POLICIES, { telemetry: { meterProvider: o.meterProvider, tracerProvider: o.tracerProvider } }))
+    expect(gate.evaluate(ctx('read')).kind).toBe('permit')
+    expect(gate.evaluate(ctx('delete')).code).toBe('POLICY_DENIED')
+    expect((await gate.evaluateAsync(ctx('write'))).code).toBe('NO_POLICY_MATCH')
+    expect((await gate.evaluateAsync(ctx('read'))).kind).toBe('permit')
+
+    const { byName } = await o.metrics()
+    const counter = byName('kavach.verdicts')!
+    const counts = counter.dataPoints.map((p) => [p.attributes, p.value]).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+    expect(counts).toEqual([
+      [{ 'kavach.verdict.kind': 'permit' }, 2],
+      [{ 'kavach.verdict.kind': 'refuse', 'kavach.verdict.code': 'NO_POLICY_MATCH', 'kavach.verdict.evaluator': 'policy' }, 1],
+      [{ 'kavach.verdict.kind': 'refuse', 'kavach.verdict.code': 'POLICY_DENIED', 'kavach.verdict.evaluator': 'policy' }, 1],
+    ])
+    const histogram = byName('kavach.evaluate.duration')!
+    expect(histogram.descriptor.unit).toBe('s')
+    const points = histogram.dataPoints as DataPoint<Histogram>[]
+    expect(points.reduce((n, p) => n + p.value.count, 0)).toBe(4)
+    for (const p of points) expect(p.value.min).toBeGreaterThanOrEqual(0)
+
+    const spans = o.spans.getFinishedSpans()
+    expect(spans.map((s) => s.name)).toEqual(['kavach.evaluate', 'kavach.evaluate', 'kavach.evaluate', 'kavach.evaluate'])
+    expect(spans.map((s) => s.attributes['kavach.verdict.code'] ?? s.attributes['kavach.verdict.kind'])).toEqual([
+      'permit',
+      'POLICY_DENIED',
+      'NO_POLICY_MATCH',
+      'permit',
+    ])
+    expect(spans[0]!.attributes['kavach.action']).toBe('read')
+    expect(typeof spans[1]!.attributes['kavach.evaluation_id']).toBe('string')
+  })
+
+  test('an async evaluation on the submitted path (a signing gate) is counted once, with its span', async () => {
+    const o = otel()
+    const tokenSigner = PqTokenSigner.fromKeypairHybrid(KavachKeyPair.generate())
+    const gate = track(Gate.fromObject(POLICIES, { tokenSigner, telemetry: { meterProvider: o.meterProvider, tracerProvider: o.tracerProvider } }))
+    const [a, b] = await Promise.all([gate.evaluateAsync(ctx('read')), gate.evaluateAsync(ctx('delete'))])
+    expect([a.kind, b.code]).toEqual(['permit', 'POLICY_DENIED'])
+    expect(a.signature).toBeInstanceOf(Buffer)
+    const counter = (await o.metrics()).byName('kavach.verdicts')!
+    expect(counter.dataPoints.map((p) => p.value).sort()).toEqual([1, 1])
+    expect(o.spans.getFinishedSpans()).toHaveLength(2)
+  })
+
+  test('an evaluation that throws ends its span with an error status and counts no verdict', async () => {
+    const o = otel()
+    const gate = track(Gate.fromObject(POLICIES, { telemetry: { meterProvider: o.meterProvider, tracerProvider: o.tracerProvider } }))
+    expect(() => gate.evaluate({ principalId: '', principalKind: 'agent', actionName: 'read' })).toThrow()
+    const [span] = o.spans.getFinishedSpans()
+    expect(span!.status.code).toBe(2)
+    expect(span!.attributes['kavach.error.code']).toBe('INVALID_ARGUMENT')
+    expect((await o.metrics()).byName('kavach.verdicts')).toBeUndefined()
+  })
+})
+
+describe('onVerdict', () => {
+  test('is called once per verdict with the verdict and the context (evaluate, evaluateAsync, check)', async () => {
+    const seen: [Verdict, EvaluateInput][] = []
+    const gate = track(Gate.fromObject(POLICIES, { onVerdict: (v, c) => seen.push([v, c]) }))
+    const c1 = ctx('read')
+    const c2 = ctx('delete')
+    const c3 = ctx('write')
+    const v1 = gate.evaluate(c1)
+    const v2 = await gate.evaluateAsync(c2)
+    expect(() => gate.check(c3)).toThrow(Refused)
+    expect(seen).toHaveLength(3)
+    expect(seen[0]![0]).toBe(v1)
+    expect(seen[0]![1]).toBe(c1)
+    expect(seen[1]![0]).toBe(v2)
+    expect(seen[1]![1]).toBe(c2)
+    expect(seen[2]![0].code).toBe('NO_POLICY_MATCH')
+    expect(seen[2]![1]).toBe(c3)
+  })
+
+  test('a throwing hook is reported as a warning and changes no verdict', async () => {
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    try {
+      let calls = 0
+      const gate = track(
+        Gate.fromObject(POLICIES, {
+          onVerdict: () => {
+            calls++
+            throw new Error('sink down')
+          },
+        }),
+      )
+      expect(gate.evaluate(ctx('delete')).code).toBe('POLICY_DENIED')
+      expect(() => gate.check(ctx('delete'))).toThrow(Refused)
+      expect((await gate.evaluateAsync(ctx('delete'))).code).toBe('POLICY_DENIED')
+      expect(gate.evaluate(ctx('read')).kind).toBe('permit')
+      expect(calls).toBe(4)
+      await new Promise((r) => setImmediate(r)) // warnings are emitted on the next tick
+      expect(warnings.map((w) => [(w as Error & { code?: string }).code, w.message])).toEqual(
+        Array.from({ length: 4 }, () => ['KAVACH_ON_VERDICT_FAILED', 'kavach: onVerdict threw (the verdict stands): sink down']),
+      )
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+})
+
+describe('the options', () => {
+  test('without telemetry or onVerdict the gate runs the plain methods (no wrapper)', () => {
+    const plain = track(Gate.fromObject(POLICIES, { observeOnly: false }))
+    expect(Object.hasOwn(plain, 'evaluate')).toBe(false)
+    expect(plain.evaluate).toBe(Gate.prototype.evaluate)
+    expect(plain.evaluateAsync).toBe(Gate.prototype.evaluateAsync)
+    const off = track(Gate.fromObject(POLICIES, { telemetry: false }))
+    expect(off.evaluate).toBe(Gate.prototype.evaluate)
+    const hooked = track(Gate.fromObject(POLICIES, { onVerdict: () => {} }))
+    expect(hooked.evaluate).not.toBe(Gate.prototype.evaluate)
+  })
+
+  test("require('kavach-sdk') loads no @opentelemetry module; a gate with telemetry: true loads the API", () => {
+    const root = join(__dirname, '..')
+    const OTEL = "Object.keys(require.cache).some((f) => f.includes('/node_modules/@opentelemetry/'))"
+    const script = `const { Gate } = require('kavach-sdk')
+const atStart = ${OTEL}
+Gate.fromObject({ policies: [] }).evaluate({ principalId: 'a', principalKind: 'agent', actionName: 'x' })
+const plainGate = ${OTEL}
+Gate.fromObject({ policies: [] }, { telemetry: true }).evaluate({ principalId: 'a', principalKind: 'agent', actionName: 'x' })
+console.log(JSON.stringify([atStart, plainGate, ${OTEL}]))`
+    const out = execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })
+    expect(JSON.parse(out)).toEqual([false, false, true])
+  })
+
+  test('are kept out of what the native side receives', () => {
+    const copy = validateGateOptions({ telemetry: true, onVerdict: () => {}, observeOnly: true })!
+    expect(Object.keys(copy)).toEqual(['observeOnly'])
+  })
+
+  test('of the wrong type are refused naming the option', () => {
+    const bad: [object, RegExp][] = [
+      [{ telemetry: 'yes' }, /option 'telemetry': must be an object, got string/],
+      [{ telemetry: { meterProvider: 1 } }, /option 'telemetry.meterProvider': must be a MeterProvider instance, got number/],
+      [{ telemetry: { exporter: {} } }, /option 'telemetry': unknown field\(s\) 'exporter'/],
+      [{ onVerdict: 'log' }, /option 'onVerdict': must be a function, got string/],
+    ]
+    for (const [options, message] of bad) {
+      expect(() => Gate.fromObject(POLICIES, options as never)).toThrow(InvalidOptionsError)
+      expect(() => Gate.fromObject(POLICIES, options as never)).toThrow(message)
+    }
+  })
+})
