@@ -29,10 +29,10 @@ pub struct RedisConnectOptions {
     pub cluster: Option<bool>,
     /// Give up connecting after this many milliseconds.
     /// @default 5000
-    pub connect_timeout_ms: Option<u32>,
+    pub connect_timeout_ms: Option<f64>,
     /// Every Redis command fails (and the gate refuses) after this many milliseconds.
     /// @default 2000
-    pub command_timeout_ms: Option<u32>,
+    pub command_timeout_ms: Option<f64>,
 }
 
 #[napi(object, object_to_js = false)]
@@ -43,9 +43,9 @@ pub struct RedisSessionStoreOptions {
     /// @default false
     pub cluster: Option<bool>,
     /// @default 5000
-    pub connect_timeout_ms: Option<u32>,
+    pub connect_timeout_ms: Option<f64>,
     /// @default 2000
-    pub command_timeout_ms: Option<u32>,
+    pub command_timeout_ms: Option<f64>,
 }
 
 #[napi(object, object_to_js = false)]
@@ -63,33 +63,47 @@ pub struct RedisBroadcasterOptions {
     /// @default false
     pub cluster: Option<bool>,
     /// @default 5000
-    pub connect_timeout_ms: Option<u32>,
+    pub connect_timeout_ms: Option<f64>,
     /// @default 2000
-    pub command_timeout_ms: Option<u32>,
+    pub command_timeout_ms: Option<f64>,
 }
 
 fn connect_options(
     cluster: Option<bool>,
-    connect_ms: Option<u32>,
-    command_ms: Option<u32>,
+    connect_ms: Option<f64>,
+    command_ms: Option<f64>,
 ) -> Result<ConnectOptions> {
     let mut o = ConnectOptions {
         cluster: cluster.unwrap_or(false),
         ..ConnectOptions::default()
     };
     if let Some(ms) = connect_ms {
-        if ms == 0 {
-            return Err(invalid_argument("connectTimeoutMs must be at least 1"));
-        }
-        o.connect_timeout = Duration::from_millis(u64::from(ms));
+        o.connect_timeout = timeout_ms("connectTimeoutMs", ms)?;
     }
     if let Some(ms) = command_ms {
-        if ms == 0 {
-            return Err(invalid_argument("commandTimeoutMs must be at least 1"));
-        }
-        o.command_timeout = Duration::from_millis(u64::from(ms));
+        o.command_timeout = timeout_ms("commandTimeoutMs", ms)?;
     }
     Ok(o)
+}
+
+/// Longest Redis timeout accepted: 10 minutes.
+const MAX_TIMEOUT_MS: f64 = 600_000.0;
+
+/// A Redis timeout: a whole number of milliseconds from 1 to 600,000. Read as a JS number
+/// (not `u32`, whose conversion wraps -1 to 4294967295 and 2^32 + 1000 to 1000).
+fn timeout_ms(name: &str, ms: f64) -> Result<Duration> {
+    if ms.is_finite() && ms.fract() == 0.0 && (1.0..=MAX_TIMEOUT_MS).contains(&ms) {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a whole number in 1..=600000"
+        )]
+        Ok(Duration::from_millis(ms as u64))
+    } else {
+        Err(invalid_argument(format!(
+            "{name} must be an integer from 1 to 600000 (milliseconds), got {ms}"
+        )))
+    }
 }
 
 fn js_err(e: &RedisStoreError) -> crate::error::JsErr {
