@@ -127,7 +127,13 @@ export declare class Gate {
   get supportsSync(): boolean
   /** Undo a principal/role (or session) revocation on this gate. */
   lift(scope: LiftScope): void
-  /** Release listeners and store connections; the gate keeps answering with what it has. */
+  /**
+   * Release listeners and store connections; the gate keeps answering with what it has.
+   * Revoke a session, principal or role on this gate as an Invalidate would: later
+   * evaluations refuse it, a session is marked in the session store, and the broadcaster
+   * (if any) tells the other gates.
+   */
+  revoke(scope: RevokeScope): Promise<void>
   close(): Promise<void>
   /** Testing only: set the gate's manual clock (needs `testClock: { nowMs }`). */
   setTestNow(nowMs: number): void
@@ -820,6 +826,16 @@ export interface RedisSessionStoreOptions {
   connectTimeoutMs?: number
   /** @default 2000 */
   commandTimeoutMs?: number
+}
+
+/** What to revoke, and why (`gate.revoke`). */
+export interface RevokeScope {
+  targetKind: 'session' | 'principal' | 'role'
+  targetId: string
+  /** Shown in later refusals; default `revoked by the application`. */
+  reason?: string
+  /** Who revoked it, as listeners see it; default `manual`. */
+  evaluator?: string
 }
 
 /** What an Invalidate revoked. */

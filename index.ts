@@ -6,7 +6,7 @@ export { Gate } from './src/gate.js'
 export type { EvaluateInput } from './src/gate.js'
 export { ActionContext, GeoLocation, PRINCIPAL_KINDS } from './src/context.js'
 export type { ActionContextInput, DeviceInput, EvaluateOptions, GeoLocationInput, PrincipalKind } from './src/context.js'
-export type { AnalyzeOptions, ExplainCheck, ExplainStep, Explanation, LiftScope, ObservedVerdict, PermitTokenView, PolicyFinding, ScopeView, Verdict } from './src/native.js'
+export type { AnalyzeOptions, ExplainCheck, ExplainStep, Explanation, LiftScope, ObservedVerdict, PermitTokenView, PolicyFinding, RevokeScope, ScopeView, Verdict } from './src/native.js'
 export type { RefuseCode } from './src/verdict.js'
 // The zod schemas (`PolicySetSchema`, `PolicySchema`, `ConditionSchema`, `InvariantSchema`,
 // `GateOptionsSchema`) live in `kavach-sdk/schema` (src/schema.ts), so this entry does not load zod.

@@ -106,8 +106,10 @@ describe('McpKavachMiddleware: session store', () => {
     expect(v).toMatchObject({ kind: 'invalidate', code: 'SESSION_INVALID', evaluator: 'session_store' })
     expect(v.reason).toContain("'sess-7'")
     expect(v.scope).toMatchObject({ targetKind: 'session', targetId: 'sess-7', evaluator: 'session_store' })
-    // The gate alone (no broadcaster, its own session store) still permits: the answer above came from the store.
-    expect(gate.evaluate({ principalId: 'agent-1', principalKind: 'agent', roles: ['support'], actionName: 'refund', params: { amount: 1 }, sessionId: 'sess-7' }).isPermit).toBe(true)
+    // The gate revoked the session itself (gate.revoke): a direct evaluation refuses it too.
+    const direct = gate.evaluate({ principalId: 'agent-1', principalKind: 'agent', roles: ['support'], actionName: 'refund', params: { amount: 1 }, sessionId: 'sess-7' })
+    expect(direct).toMatchObject({ kind: 'refuse', code: 'SESSION_INVALID' })
+    expect(direct.reason).toContain('stolen token')
     const err = await mw.checkToolCall('refund', { amount: 1 }, caller).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(Invalidated)
     expect(err).toBeInstanceOf(KavachInvalidated)
@@ -116,10 +118,11 @@ describe('McpKavachMiddleware: session store', () => {
     expect((await mw.evaluateToolCall('refund', { amount: 1 }, { ...bot, sessionId: 'sess-8' })).isPermit).toBe(true)
   })
 
-  test('with a broadcaster, the gate revokes the session itself and listeners hear it', async () => {
+  test("the gate's broadcaster carries the revocation: listeners hear it once, a replica gate refuses it", async () => {
     const broadcaster = new InMemoryInvalidationBroadcaster()
     const gate = Gate.fromObject(POLICY, { broadcaster })
-    const mw = new McpKavachMiddleware(gate, { broadcaster })
+    const replica = Gate.fromObject(POLICY, { broadcaster })
+    const mw = new McpKavachMiddleware(gate)
     const heard: InvalidationScope[] = []
     const handle = spawnInvalidationListener(broadcaster, (s) => {
       heard.push(s)
@@ -130,6 +133,10 @@ describe('McpKavachMiddleware: session store', () => {
       expect(direct.code).toBe('SESSION_INVALID')
       await expect.poll(() => heard.length).toBe(1)
       expect(heard[0]).toMatchObject({ targetKind: 'session', targetId: 'sess-b', reason: 'operator', evaluator: 'session_store' })
+      await expect
+        .poll(() => replica.evaluate({ principalId: 'agent-1', principalKind: 'agent', roles: ['support'], actionName: 'refund', params: { amount: 1 }, sessionId: 'sess-b' }).code)
+        .toBe('SESSION_INVALID')
+      expect(heard).toHaveLength(1)
     } finally {
       handle.abort()
     }
@@ -156,6 +163,48 @@ describe('McpKavachMiddleware: session store', () => {
     const gate = Gate.fromObject(POLICY)
     expect(() => new McpKavachMiddleware(gate, { sessionStore: { invalidate: () => undefined } as unknown as SessionStore })).toThrow(InvalidOptionsError)
     await expect(new McpKavachMiddleware(gate).invalidateSession('')).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+})
+
+describe('gate.revoke', () => {
+  const ctx = { principalId: 'agent-1', principalKind: 'agent' as const, roles: ['support'], actionName: 'refund', params: { amount: 1 } }
+
+  test('revokes a principal, a role or a session until lift, with the given reason', async () => {
+    const gate = Gate.fromObject(POLICY)
+    expect(gate.evaluate(ctx).isPermit).toBe(true)
+    await gate.revoke({ targetKind: 'principal', targetId: 'agent-1', reason: 'key leaked' })
+    const v = gate.evaluate(ctx)
+    expect(v).toMatchObject({ kind: 'refuse', code: 'SESSION_INVALID' })
+    expect(v.reason).toContain('key leaked')
+    expect(gate.evaluate({ ...ctx, principalId: 'agent-2' }).isPermit).toBe(true)
+    gate.lift({ targetKind: 'principal', targetId: 'agent-1' })
+    expect(gate.evaluate(ctx).isPermit).toBe(true)
+    await gate.revoke({ targetKind: 'role', targetId: 'support' })
+    expect(gate.evaluate({ ...ctx, principalId: 'agent-3' }).code).toBe('SESSION_INVALID')
+  })
+
+  test('a session revoked on one replica is refused by another sharing the RedisSessionStore', async () => {
+    const keyPrefix = uniquePrefix('revoke')
+    const storeA = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix: keyPrefix })
+    const storeB = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix: keyPrefix })
+    const a = Gate.fromObject(POLICY, { sessionStore: storeA })
+    const b = Gate.fromObject(POLICY, { sessionStore: storeB })
+    try {
+      expect((await b.evaluateAsync({ ...ctx, sessionId: 'r-1' })).isPermit).toBe(true)
+      await a.revoke({ targetKind: 'session', targetId: 'r-1', reason: 'operator' })
+      expect((await b.evaluateAsync({ ...ctx, sessionId: 'r-1' })).code).toBe('SESSION_INVALID')
+      expect((await b.evaluateAsync({ ...ctx, sessionId: 'r-2' })).isPermit).toBe(true)
+    } finally {
+      await Promise.all([a.close(), b.close()])
+      await Promise.all([storeA.close(), storeB.close()])
+    }
+  })
+
+  test('bad scopes are InvalidArgumentError (rejected promises, never a throw)', async () => {
+    const gate = Gate.fromObject(POLICY)
+    await expect(gate.revoke(null as never)).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(gate.revoke({ targetKind: 'tenant' as never, targetId: 'x' })).rejects.toThrow(/targetKind must be one of session, principal, role/)
+    await expect(gate.revoke({ targetKind: 'session', targetId: '' })).rejects.toBeInstanceOf(InvalidArgumentError)
   })
 })
 

@@ -9,7 +9,7 @@ import { ActionContext } from './context.js'
 import { InternalError, InvalidArgumentError, IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
-import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, Verdict } from './native.js'
+import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, RevokeScope, Verdict } from './native.js'
 import { type GateOptions, type PolicySetInput, gateHooks, validateGateOptions } from './options.js'
 import { instrument } from './telemetry.js'
 import { PolicyWatcher, type WatchOptions } from './watch.js'
@@ -146,12 +146,12 @@ function encode(o: EvaluateOptions, s: Float64Array): string | null {
  * or as soon as this many are waiting. Groups share one Redis call per rate-limit lane
  * (crates/kavach-redis/src/rate_limit/coalesce.rs); starting a group early lets Redis run it
  * while JS is still submitting the next one (two calls per lane may be in flight). Measured
- * with 16 and 64 callers awaiting evaluations in a loop on one key (final code): 4, 6, 8 and
+ * with 16 and 64 callers awaiting evaluations in a loop on one key: 4, 6, 8 and
  * 12 gave 163k, 167k, 118k, 112k/s at 16 and 189k, 201k, 236k, 242k/s at 64. Larger groups
  * win when JS is the bottleneck (64) and lose when Redis is (16: with two calls in flight,
- * 16 callers in groups of 8 leave nothing to overlap). A feedback rule that grew groups
- * while replies were already waiting won at 64 and lost at 16 as well, so the size is fixed
- * at the best compromise. End-of-tick only (no early start) was about 90k/s at 16.
+ * 16 callers in groups of 8 leave nothing to overlap). A feedback rule that grows groups
+ * while replies are already waiting wins at 64 and loses at 16 as well, so the size is fixed
+ * at the best compromise. End-of-tick only (no early start) gives about 90k/s at 16.
  */
 const START_GROUP_AT = 6
 
@@ -448,6 +448,20 @@ export class Gate {
   lift(scope: LiftScope): void {
     if (typeof scope !== 'object' || scope === null) throw notAnObject('lift scope', '{ targetKind, targetId }', scope)
     native(() => this.native.lift(scope))
+  }
+
+  /**
+   * Revoke a session, principal or role on this gate as an Invalidate verdict would: later
+   * evaluations refuse it (`SESSION_INVALID`) until `lift` or `invalidationTtlSeconds`, a
+   * session is also marked in the gate's session store, and the gate's broadcaster (if any)
+   * tells the other gates. `reason` defaults to `revoked by the application`, `evaluator` to
+   * `manual`.
+   */
+  revoke(scope: RevokeScope): Promise<void> {
+    if (typeof scope !== 'object' || scope === null) {
+      return Promise.reject(notAnObject('revoke scope', '{ targetKind, targetId, reason? }', scope))
+    }
+    return nativeAsync(() => this.native.revoke(scope))
   }
 
   /** Releases store connections and listeners. */

@@ -128,12 +128,15 @@ export class McpKavachMiddleware {
 
   /**
    * Revokes `sessionId`: written to the session store (every later call with it is refused
-   * before the gate runs, on every replica sharing the store) and, with a `broadcaster`,
-   * published as a session scope so the gates subscribed to it revoke it and listeners hear it.
+   * before the gate runs, on every replica sharing the store), revoked by the gate itself
+   * (`gate.revoke`: direct evaluations refuse it too, and the gate's own session store and
+   * broadcaster hear it) and, with a `broadcaster`, published as a session scope so the gates
+   * subscribed to it revoke it and listeners hear it.
    */
   async invalidateSession(sessionId: string, reason = 'invalidated by McpKavachMiddleware.invalidateSession'): Promise<void> {
     if (typeof sessionId !== 'string' || sessionId.length === 0) throw new InvalidArgumentError('sessionId must be a non-empty string')
     await this.#store.invalidate(sessionId, reason)
+    await this.gate.revoke({ targetKind: 'session', targetId: sessionId, reason, evaluator: STORE_EVALUATOR })
     await this.#broadcaster?.publish('session', sessionId, reason, STORE_EVALUATOR)
   }
 }

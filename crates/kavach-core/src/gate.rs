@@ -384,6 +384,14 @@ impl Gate {
         }
     }
 
+    /// Revoke a scope as an Invalidate verdict would (revocation list, session store for a
+    /// session, broadcaster), for a compromise learned outside an evaluation (an operator, an
+    /// MCP middleware's `invalidateSession`).
+    pub async fn revoke(&self, scope: &InvalidationScope) {
+        self.apply_invalidation(scope, self.config.clock.now_ms())
+            .await;
+    }
+
     /// Revoke locally, then tell the other gates. A publish failure is reported, never a
     /// reason to soften the local verdict.
     async fn apply_invalidation(&self, scope: &InvalidationScope, now_ms: i64) {

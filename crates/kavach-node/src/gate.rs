@@ -37,6 +37,18 @@ pub struct LiftScope {
     pub target_id: String,
 }
 
+/// What to revoke, and why (`gate.revoke`).
+#[napi(object, object_to_js = false)]
+pub struct RevokeScope {
+    #[napi(ts_type = "'session' | 'principal' | 'role'")]
+    pub target_kind: String,
+    pub target_id: String,
+    /// Shown in later refusals; default `revoked by the application`.
+    pub reason: Option<String>,
+    /// Who revoked it, as listeners see it; default `manual`.
+    pub evaluator: Option<String>,
+}
+
 /// A compiled gate. Thread-safe: async evaluations run on the tokio runtime concurrently.
 #[napi]
 pub struct Gate {
@@ -270,6 +282,29 @@ impl Gate {
     }
 
     /// Release listeners and store connections; the gate keeps answering with what it has.
+    /// Revoke a session, principal or role on this gate as an Invalidate would: later
+    /// evaluations refuse it, a session is marked in the session store, and the broadcaster
+    /// (if any) tells the other gates.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn revoke<'env>(&self, env: &'env Env, scope: RevokeScope) -> Result<PromiseRaw<'env, ()>> {
+        let scope = kavach_core::invalidation::parse_scope(
+            &scope.target_kind,
+            &scope.target_id,
+            scope
+                .reason
+                .as_deref()
+                .unwrap_or("revoked by the application"),
+            scope.evaluator.as_deref().unwrap_or("manual"),
+        )
+        .js()?;
+        let gate = self.inner.clone();
+        env.spawn_future(async move {
+            gate.revoke(&scope).await;
+            Ok(())
+        })
+        .map_err(|e| to_js(codes::INTERNAL, e.reason))
+    }
+
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         // In-flight evaluations keep their own handle and still resolve; the threadsafe function
