@@ -9,6 +9,7 @@ import {
   AlgorithmMismatchError,
   DirectoryTokenVerifier,
   Gate,
+  InvalidArgumentError,
   InvalidKeyError,
   KavachError,
   KavachKeyPair,
@@ -165,8 +166,10 @@ describe('PqTokenSigner', () => {
     for (const t of tampered) {
       expectThrow(() => signer.verify(t, sig), SignatureInvalidError, 'SIGNATURE_INVALID', 'signature verification failed')
     }
-    // Sub-second precision is not signed: a fractional time verifies as its whole second.
-    signer.verify({ ...TOKEN, issuedAt: TOKEN.issuedAt + 0.9 }, sig)
+    // Neither sub-second precision nor `observeOnly` is signed: such inputs are refused, not
+    // verified as the whole-second, non-observe token.
+    expectThrow(() => signer.verify({ ...TOKEN, expiresAt: TOKEN.expiresAt + 0.999 }, sig), InvalidArgumentError, 'INVALID_ARGUMENT', 'expiresAt')
+    expectThrow(() => signer.verify({ ...TOKEN, observeOnly: true }, sig), InvalidArgumentError, 'INVALID_ARGUMENT', 'observeOnly')
     for (const field of ['ml_dsa_signature', 'ed25519_signature'] as const) {
       for (const pos of [0, 20, 63]) {
         const env = envelope(sig)
