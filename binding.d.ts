@@ -842,6 +842,11 @@ export interface SecureChannelOptions {
   maxTrackedNonces?: number
   /** Also accept v1 signed messages (signature not bound to the context). @default false */
   acceptV1?: boolean
+  /**
+   * Largest sealed message sent or received, in bytes (an integer, 1 … 2^30); checked
+   * before any decoding, decryption or signature work. @default 4194304
+   */
+  maxMessageBytes?: number
 }
 
 /**
