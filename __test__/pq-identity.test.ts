@@ -110,6 +110,20 @@ describe('KavachKeyPair', () => {
     plain[40] ^= 1
     expect(() => KavachKeyPair.importSecret(plain)).toThrow(/modified/)
   })
+
+  test('an export asking for more scrypt work than the caps is refused before any key derivation', () => {
+    const blob = KavachKeyPair.generate().exportSecret('pw')
+    // Header bytes 6 (log_n), 7..10 (r), 11..14 (p): log_n 19 would cost ~600 MiB of scrypt.
+    const costly = Buffer.from(blob)
+    costly[6] = 19
+    expectThrow(() => KavachKeyPair.importSecret(costly, 'pw'), InvalidArgumentError, 'INVALID_ARGUMENT', 'log_n = 19')
+    const wideP = Buffer.from(blob)
+    wideP.writeUInt32LE(3, 11)
+    expectThrow(() => KavachKeyPair.importSecret(wideP, 'pw'), InvalidArgumentError, 'INVALID_ARGUMENT', 'p = 3')
+    // Raised caps get past the cap check to the AEAD, which refuses the changed header.
+    expectThrow(() => KavachKeyPair.importSecret(wideP, 'pw', { maxScryptP: 3 }), PassphraseInvalidError, 'PASSPHRASE_INVALID', 'modified')
+    expectThrow(() => KavachKeyPair.importSecret(blob, 'pw', { maxScryptLogN: 18.5 }), InvalidArgumentError, 'INVALID_ARGUMENT', 'maxScryptLogN')
+  })
 })
 
 describe('PublicKeyBundle', () => {
