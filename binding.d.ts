@@ -173,9 +173,11 @@ export declare class KavachKeyPair {
   static generateWithExpiry(seconds: number): KavachKeyPair
   /**
    * Restore a key pair from `exportSecret` bytes (same id, keys, creation and expiry).
-   * Encrypted exports need the passphrase; a wrong one is `PASSPHRASE_INVALID`.
+   * Encrypted exports need the passphrase; a wrong one is `PASSPHRASE_INVALID`. The
+   * export's scrypt cost is capped (log_n ≤ 18, r ≤ 8, p ≤ 2 unless `options` raise it)
+   * and refused with `INVALID_ARGUMENT` naming the parameter before any key derivation.
    */
-  static importSecret(bytes: Buffer, passphrase?: string | undefined | null): KavachKeyPair
+  static importSecret(bytes: Buffer, passphrase?: string | undefined | null, options?: ImportSecretOptions | undefined | null): KavachKeyPair
   /**
    * Every secret seed plus id and times, encrypted with scrypt + ChaCha20-Poly1305 when a
    * passphrase is given (see the README for the format). Without one, the bytes are the raw
@@ -667,6 +669,19 @@ export interface GeoLocationInput {
   longitude?: number
 }
 
+/**
+ * Options of `KavachKeyPair.importSecret(bytes, passphrase?, options?)`: caps on the scrypt
+ * work an export header may ask for (it is read before anything is authenticated).
+ */
+export interface ImportSecretOptions {
+  /** Largest accepted scrypt log2(N), 10 … 22. @default 18 */
+  maxScryptLogN?: number
+  /** Largest accepted scrypt r, 1 … 32. @default 8 */
+  maxScryptR?: number
+  /** Largest accepted scrypt p, 1 … 16. @default 2 */
+  maxScryptP?: number
+}
+
 /** One invalidation as a listener sees it. */
 export interface InvalidationScope {
   targetKind: 'session' | 'principal' | 'role'
@@ -858,6 +873,11 @@ export interface SecureChannelOptions {
   maxTrackedNonces?: number
   /** Also accept v1 signed messages (signature not bound to the context). @default false */
   acceptV1?: boolean
+  /**
+   * Largest sealed message sent or received, in bytes (an integer, 1 … 2^30); checked
+   * before any decoding, decryption or signature work. @default 4194304
+   */
+  maxMessageBytes?: number
 }
 
 /**

@@ -54,7 +54,7 @@ export type {
 
 // --- post-quantum identity: key pairs, token signer, directory ---
 export { DirectoryTokenVerifier, KavachKeyPair, PqTokenSigner, PublicKeyBundle, PublicKeyDirectory } from './src/pq.js'
-export type { PermitTokenInput, PublicKeyBundleRecord } from './src/pq.js'
+export type { ImportSecretOptions, PermitTokenInput, PublicKeyBundleRecord } from './src/pq.js'
 export {
   AlgorithmMismatchError,
   FormatInvalidError,

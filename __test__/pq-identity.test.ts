@@ -9,6 +9,7 @@ import {
   AlgorithmMismatchError,
   DirectoryTokenVerifier,
   Gate,
+  InvalidArgumentError,
   InvalidKeyError,
   KavachError,
   KavachKeyPair,
@@ -109,6 +110,20 @@ describe('KavachKeyPair', () => {
     plain[40] ^= 1
     expect(() => KavachKeyPair.importSecret(plain)).toThrow(/modified/)
   })
+
+  test('an export asking for more scrypt work than the caps is refused before any key derivation', () => {
+    const blob = KavachKeyPair.generate().exportSecret('pw')
+    // Header bytes 6 (log_n), 7..10 (r), 11..14 (p): log_n 19 would cost ~600 MiB of scrypt.
+    const costly = Buffer.from(blob)
+    costly[6] = 19
+    expectThrow(() => KavachKeyPair.importSecret(costly, 'pw'), InvalidArgumentError, 'INVALID_ARGUMENT', 'log_n = 19')
+    const wideP = Buffer.from(blob)
+    wideP.writeUInt32LE(3, 11)
+    expectThrow(() => KavachKeyPair.importSecret(wideP, 'pw'), InvalidArgumentError, 'INVALID_ARGUMENT', 'p = 3')
+    // Caps are options; a genuine export within them imports.
+    expect(KavachKeyPair.importSecret(blob, 'pw', { maxScryptLogN: 22, maxScryptR: 32, maxScryptP: 16 }).id).toBeTypeOf('string')
+    expectThrow(() => KavachKeyPair.importSecret(blob, 'pw', { maxScryptLogN: 18.5 }), InvalidArgumentError, 'INVALID_ARGUMENT', 'maxScryptLogN')
+  })
 })
 
 describe('PublicKeyBundle', () => {
@@ -165,8 +180,10 @@ describe('PqTokenSigner', () => {
     for (const t of tampered) {
       expectThrow(() => signer.verify(t, sig), SignatureInvalidError, 'SIGNATURE_INVALID', 'signature verification failed')
     }
-    // Sub-second precision is not signed: a fractional time verifies as its whole second.
-    signer.verify({ ...TOKEN, issuedAt: TOKEN.issuedAt + 0.9 }, sig)
+    // Neither sub-second precision nor `observeOnly` is signed: such inputs are refused, not
+    // verified as the whole-second, non-observe token.
+    expectThrow(() => signer.verify({ ...TOKEN, expiresAt: TOKEN.expiresAt + 0.999 }, sig), InvalidArgumentError, 'INVALID_ARGUMENT', 'expiresAt')
+    expectThrow(() => signer.verify({ ...TOKEN, observeOnly: true }, sig), InvalidArgumentError, 'INVALID_ARGUMENT', 'observeOnly')
     for (const field of ['ml_dsa_signature', 'ed25519_signature'] as const) {
       for (const pos of [0, 20, 63]) {
         const env = envelope(sig)

@@ -12,7 +12,7 @@ import {
   PublicKeyBundle as NativePublicKeyBundle,
   PublicKeyDirectory as NativePublicKeyDirectory,
 } from '../binding.js'
-import type { PermitTokenInput, PublicKeyBundleRecord } from '../binding.js'
+import type { ImportSecretOptions, PermitTokenInput, PublicKeyBundleRecord } from '../binding.js'
 import { native } from './errors.js'
 import { rebrand, wrapNativeMethods } from './native-errors.js'
 
@@ -46,8 +46,8 @@ export class KavachKeyPair extends NativeKavachKeyPair {
   }
 
   /** Restore an identity from `exportSecret()` bytes (same id, keys, creation and expiry). */
-  static override importSecret(bytes: Buffer, passphrase?: string | null): KavachKeyPair {
-    return rebrand(native(() => NativeKavachKeyPair.importSecret(bytes, passphrase)), KavachKeyPair)
+  static override importSecret(bytes: Buffer, passphrase?: string | null, options?: ImportSecretOptions | null): KavachKeyPair {
+    return rebrand(native(() => NativeKavachKeyPair.importSecret(bytes, passphrase, options)), KavachKeyPair)
   }
 
   override publicKeys(): PublicKeyBundle {
@@ -119,4 +119,4 @@ export class DirectoryTokenVerifier extends NativeDirectoryTokenVerifier {
   }
 }
 
-export type { PermitTokenInput, PublicKeyBundleRecord }
+export type { ImportSecretOptions, PermitTokenInput, PublicKeyBundleRecord }

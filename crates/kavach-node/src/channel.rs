@@ -22,6 +22,26 @@ pub struct SecureChannelOptions {
     pub max_tracked_nonces: Option<u32>,
     /// Also accept v1 signed messages (signature not bound to the context). @default false
     pub accept_v1: Option<bool>,
+    /// Largest sealed message sent or received, in bytes (an integer, 1 … 2^30); checked
+    /// before any decoding, decryption or signature work. @default 4194304
+    pub max_message_bytes: Option<f64>,
+}
+
+/// Upper bound of `maxMessageBytes` (1 GiB).
+const MAX_MESSAGE_BYTES_CAP: f64 = 1_073_741_824.0;
+
+fn message_bytes(v: f64) -> Result<usize> {
+    if !(v.fract() == 0.0 && (1.0..=MAX_MESSAGE_BYTES_CAP).contains(&v)) {
+        return Err(invalid_argument(format!(
+            "maxMessageBytes must be an integer from 1 to {MAX_MESSAGE_BYTES_CAP}, got {v}"
+        )));
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "checked above"
+    )]
+    Ok(v as usize)
 }
 
 fn seconds(name: &str, v: f64) -> Result<Duration> {
@@ -65,6 +85,9 @@ impl SecureChannel {
             }
             if let Some(v1) = opts.accept_v1 {
                 o.accept_v1 = v1;
+            }
+            if let Some(m) = opts.max_message_bytes {
+                o.max_message_bytes = message_bytes(m)?;
             }
         }
         Ok(Self {

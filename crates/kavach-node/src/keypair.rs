@@ -4,11 +4,61 @@
 use std::sync::Arc;
 
 use kavach_pq::chrono::{DateTime, Utc};
+use kavach_pq::secret_export::ScryptLimits;
 use kavach_pq::PqError;
 use napi::bindgen_prelude::{Buffer, ClassInstance, Either};
 use napi_derive::napi;
 
 use crate::error::{to_js, JsErr, Result};
+
+/// Options of `KavachKeyPair.importSecret(bytes, passphrase?, options?)`: caps on the scrypt
+/// work an export header may ask for (it is read before anything is authenticated).
+#[napi(object, object_to_js = false)]
+pub struct ImportSecretOptions {
+    /// Largest accepted scrypt log2(N), 10 … 22. @default 18
+    pub max_scrypt_log_n: Option<f64>,
+    /// Largest accepted scrypt r, 1 … 32. @default 8
+    pub max_scrypt_r: Option<f64>,
+    /// Largest accepted scrypt p, 1 … 16. @default 2
+    pub max_scrypt_p: Option<f64>,
+}
+
+/// An integer option in `lo..=hi` (the export format's own range), or an error naming it.
+fn cap(name: &str, v: Option<f64>, lo: u8, hi: u8, default: u32) -> Result<u32> {
+    match v {
+        None => Ok(default),
+        Some(v) if v.fract() == 0.0 && (f64::from(lo)..=f64::from(hi)).contains(&v) =>
+        {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "in range"
+            )]
+            Ok(v as u32)
+        }
+        Some(v) => Err(to_js(
+            "INVALID_ARGUMENT",
+            format!("{name} must be an integer from {lo} to {hi}, got {v}"),
+        )),
+    }
+}
+
+fn scrypt_limits(o: Option<ImportSecretOptions>) -> Result<ScryptLimits> {
+    let d = ScryptLimits::default();
+    let Some(o) = o else { return Ok(d) };
+    let log_n = cap(
+        "maxScryptLogN",
+        o.max_scrypt_log_n,
+        10,
+        22,
+        d.max_log_n.into(),
+    )?;
+    Ok(ScryptLimits {
+        max_log_n: u8::try_from(log_n).unwrap_or(d.max_log_n),
+        max_r: cap("maxScryptR", o.max_scrypt_r, 1, 32, d.max_r)?,
+        max_p: cap("maxScryptP", o.max_scrypt_p, 1, 16, d.max_p)?,
+    })
+}
 
 /// A kavach-pq error as a JS error with its stable code.
 pub(crate) fn from_pq(e: PqError) -> JsErr {
@@ -66,12 +116,24 @@ impl KavachKeyPair {
     }
 
     /// Restore a key pair from `exportSecret` bytes (same id, keys, creation and expiry).
-    /// Encrypted exports need the passphrase; a wrong one is `PASSPHRASE_INVALID`.
+    /// Encrypted exports need the passphrase; a wrong one is `PASSPHRASE_INVALID`. The
+    /// export's scrypt cost is capped (log_n ≤ 18, r ≤ 8, p ≤ 2 unless `options` raise it)
+    /// and refused with `INVALID_ARGUMENT` naming the parameter before any key derivation.
     #[napi(factory)]
-    pub fn import_secret(bytes: Buffer, passphrase: Option<String>) -> Result<Self> {
+    pub fn import_secret(
+        bytes: Buffer,
+        passphrase: Option<String>,
+        options: Option<ImportSecretOptions>,
+    ) -> Result<Self> {
+        let limits = scrypt_limits(options)?;
         Ok(Self {
             inner: Arc::new(
-                kavach_pq::KavachKeyPair::import_secret(&bytes, passphrase.as_deref()).pq()?,
+                kavach_pq::secret_export::import_secret_with_limits(
+                    &bytes,
+                    passphrase.as_deref(),
+                    limits,
+                )
+                .pq()?,
             ),
         })
     }

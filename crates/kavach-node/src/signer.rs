@@ -11,7 +11,7 @@ use napi::bindgen_prelude::{
 use napi::{sys, JsValue, ValueType};
 use napi_derive::napi;
 
-use crate::error::{to_js, Result};
+use crate::error::Result;
 use crate::keypair::{KavachKeyPair, PqResultExt};
 
 /// The token fields a signature covers. A verdict's `permitToken` can be passed as is.
@@ -19,16 +19,17 @@ use crate::keypair::{KavachKeyPair, PqResultExt};
 pub struct PermitTokenInput {
     pub token_id: String,
     pub evaluation_id: String,
-    /// Unix seconds (a fraction is dropped: sub-second precision is not signed).
+    /// Whole unix seconds (a fraction is an error: sub-second precision is not signed).
     pub issued_at: f64,
-    /// Unix seconds.
+    /// Whole unix seconds.
     pub expires_at: f64,
     pub action_name: String,
     /// Ignored: a verdict's `permitToken` carries one, and the earlier SDK's input has
     /// `signature: null` before signing. `verify` takes the signature as its own argument.
     #[napi(ts_type = "Buffer | null")]
     pub signature: Option<Ignored>,
-    /// Ignored (present on `verdict.permitToken`).
+    /// Present on `verdict.permitToken`; must be absent or `false`, since observe-only
+    /// permits are never signed and the flag is not in the signed bytes.
     pub observe_only: Option<bool>,
 }
 
@@ -52,25 +53,16 @@ impl FromNapiValue for Ignored {
     }
 }
 
-fn whole_seconds(what: &str, v: f64) -> Result<i64> {
-    if v.is_finite() && v.abs() <= 9_007_199_254_740_991.0 {
-        #[allow(clippy::cast_possible_truncation)]
-        Ok(v.floor() as i64)
-    } else {
-        Err(to_js(
-            "INVALID_ARGUMENT",
-            format!("{what} must be a unix time in seconds, got {v}"),
-        ))
-    }
-}
-
+/// Fractional times and `observeOnly: true` are refused by [`TokenFields::from_js`]: neither
+/// is in the signed bytes, so accepting them would verify a different token.
 pub(crate) fn token_fields(t: &PermitTokenInput) -> Result<TokenFields> {
-    TokenFields::parse(
+    TokenFields::from_js(
         &t.token_id,
         &t.evaluation_id,
-        whole_seconds("issuedAt", t.issued_at)?,
-        whole_seconds("expiresAt", t.expires_at)?,
+        t.issued_at,
+        t.expires_at,
         t.action_name.clone(),
+        t.observe_only,
     )
     .pq()
 }

@@ -18,8 +18,10 @@
 //! ```
 //!
 //! Defaults: scrypt N = 2^17, r = 8, p = 1 (128 MiB, the OWASP recommendation); salt and
-//! nonce are fresh from the OS RNG on every export. Import accepts log_n 10..=22, r 1..=32,
-//! p 1..=16, so a hostile blob cannot demand unbounded memory. The AEAD covers the scrypt
+//! nonce are fresh from the OS RNG on every export. The format allows log_n 10..=22, r 1..=32,
+//! p 1..=16. The parameters are read before anything is authenticated, so import caps them
+//! ([`ScryptLimits`], by default log_n ≤ 18, r ≤ 8, p ≤ 2: at most 256 MiB) and refuses a
+//! blob above the cap before any KDF work; a larger cap is an explicit caller choice. The AEAD covers the scrypt
 //! parameters, so no header byte can be changed unnoticed. A wrong passphrase or any modified
 //! byte is `PASSPHRASE_INVALID` (encrypted) or `FORMAT_INVALID` (plaintext checksum).
 //! A plaintext export holds the raw seeds: treat it as a secret.
@@ -81,6 +83,49 @@ impl ScryptCost {
     }
 }
 
+/// The most scrypt work an import will do for an (unauthenticated) export header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScryptLimits {
+    /// Largest accepted log2(N).
+    pub max_log_n: u8,
+    /// Largest accepted block size r.
+    pub max_r: u32,
+    /// Largest accepted parallelism p.
+    pub max_p: u32,
+}
+
+impl Default for ScryptLimits {
+    /// log_n ≤ 18, r ≤ 8, p ≤ 2: twice the default export cost in memory and time, at most.
+    fn default() -> Self {
+        Self {
+            max_log_n: 18,
+            max_r: 8,
+            max_p: 2,
+        }
+    }
+}
+
+impl ScryptLimits {
+    /// Refuse `cost` when any parameter is above its cap, naming it.
+    fn admit(self, cost: ScryptCost) -> Result<()> {
+        let over = [
+            ("log_n", u32::from(cost.log_n), u32::from(self.max_log_n)),
+            ("r", cost.r, self.max_r),
+            ("p", cost.p, self.max_p),
+        ]
+        .into_iter()
+        .find(|(_, v, max)| v > max);
+        match over {
+            Some((name, v, max)) => Err(PqError::InvalidArgument(format!(
+                "secret export asks for scrypt {name} = {v}, above the import limit {name} <= \
+                 {max}; no key derivation was attempted (raise the scrypt limits explicitly \
+                 to import it)"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Export `kp`; encrypted when `passphrase` is given (it must not be empty).
 pub fn export_secret(kp: &KavachKeyPair, passphrase: Option<&str>) -> Result<Vec<u8>> {
     export_secret_with_cost(kp, passphrase, ScryptCost::default())
@@ -135,8 +180,18 @@ pub fn export_secret_with_cost(
     }
 }
 
-/// Restore a key pair (same id, keys, creation and expiry times).
+/// Restore a key pair (same id, keys, creation and expiry times), with the default
+/// [`ScryptLimits`].
 pub fn import_secret(bytes: &[u8], passphrase: Option<&str>) -> Result<KavachKeyPair> {
+    import_secret_with_limits(bytes, passphrase, ScryptLimits::default())
+}
+
+/// [`import_secret`] with explicit caps on the scrypt work the export header may ask for.
+pub fn import_secret_with_limits(
+    bytes: &[u8],
+    passphrase: Option<&str>,
+    limits: ScryptLimits,
+) -> Result<KavachKeyPair> {
     if bytes.len() < 6 || &bytes[..4] != MAGIC {
         return Err(PqError::Format(
             "not a Kavach secret export (bad magic)".into(),
@@ -181,6 +236,7 @@ pub fn import_secret(bytes: &[u8], passphrase: Option<&str>) -> Result<KavachKey
             let params = cost.check().map_err(|e| {
                 PqError::PassphraseInvalid(format!("modified secret export header: {e}"))
             })?;
+            limits.admit(cost)?;
             let salt = &bytes[15..15 + SALT_LEN];
             let mut nonce = [0u8; NONCE_LEN];
             nonce.copy_from_slice(&bytes[15 + SALT_LEN..head_len]);

@@ -22,6 +22,7 @@ use crate::primitives::{ed25519_verify_strict, MlDsaVerifier};
 
 /// One signed byte string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignedPayload {
     /// The signed bytes themselves.
     #[serde(with = "crate::json_bytes::bytes")]

@@ -39,6 +39,36 @@ impl TokenFields {
         })
     }
 
+    /// Build from a token as JS hands it over: times as numbers, and the unsigned
+    /// `observeOnly` flag a verdict's `permitToken` carries. The signed bytes hold whole
+    /// seconds and no observe flag, so anything they would round or drop is refused here
+    /// instead of verifying as a different token: a time must be an integer (a fraction such
+    /// as `+0.999` is an error naming the field), and `observeOnly` must be absent or `false`
+    /// (observe-only permits are never signed, so a signed token cannot be one).
+    pub fn from_js(
+        token_id: &str,
+        evaluation_id: &str,
+        issued_at: f64,
+        expires_at: f64,
+        action_name: impl Into<String>,
+        observe_only: Option<bool>,
+    ) -> Result<Self> {
+        if observe_only == Some(true) {
+            return Err(PqError::InvalidArgument(
+                "observeOnly is true: observe-only permits are never signed, so no signature \
+                 can vouch for one (pass false or leave it out)"
+                    .into(),
+            ));
+        }
+        Self::parse(
+            token_id,
+            evaluation_id,
+            whole_unix_seconds("issuedAt", issued_at)?,
+            whole_unix_seconds("expiresAt", expires_at)?,
+            action_name,
+        )
+    }
+
     /// `token_id (16) ‖ evaluation_id (16) ‖ issued_at i64 LE ‖ expires_at i64 LE ‖ action UTF-8`.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(48 + self.action_name.len());
@@ -48,6 +78,21 @@ impl TokenFields {
         out.extend_from_slice(&self.expires_at.to_le_bytes());
         out.extend_from_slice(self.action_name.as_bytes());
         out
+    }
+}
+
+/// Largest integer a JS number holds exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// A JS number that is a whole unix second; anything the i64 field would round is refused.
+fn whole_unix_seconds(field: &str, v: f64) -> Result<i64> {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() <= MAX_SAFE_INTEGER {
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(v as i64)
+    } else {
+        Err(PqError::InvalidArgument(format!(
+            "{field} must be a whole unix time in seconds (an integer; fractions are not signed), got {v}"
+        )))
     }
 }
 

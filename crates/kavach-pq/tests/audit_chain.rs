@@ -585,3 +585,36 @@ fn close_flushes_releases_the_lock_and_refuses_appends() {
     assert_eq!(m.verify(&bundle()).unwrap(), 1);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// `line` with `extra` spliced in before the closing brace of the object that ends at `end`.
+fn with_field_before(line: &[u8], end: usize, extra: &str) -> Vec<u8> {
+    let mut out = line[..end].to_vec();
+    out.extend_from_slice(extra.as_bytes());
+    out.extend_from_slice(&line[end..]);
+    out
+}
+
+#[test]
+fn unsigned_extra_field_in_a_line_is_refused_naming_the_entry() {
+    for name in ["audit-hybrid.jsonl", "audit-pq-only.jsonl"] {
+        let good = lines(&interop(name));
+        let line = &good[1];
+        // At the end of the line object, and at the end of its `signed_payload` object.
+        let payload_end = line.windows(2).rposition(|w| w == b"},").unwrap();
+        for tampered in [
+            with_field_before(line, line.len() - 1, r#","verdict":"refuse""#),
+            with_field_before(line, payload_end, r#","verdict":"refuse""#),
+        ] {
+            let mut bad = good.clone();
+            bad[1] = tampered;
+            let blob = join(&bad);
+            for e in [
+                err_of(&blob, None),
+                err_one_by_one(&blob, None).expect("must be refused"),
+            ] {
+                assert!(e.contains("entry 1"), "{name}: '{e}' lacks 'entry 1'");
+                assert!(e.contains("unknown field `verdict`"), "{name}: {e}");
+            }
+        }
+    }
+}

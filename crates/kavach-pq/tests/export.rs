@@ -6,7 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use kavach_pq::secret_export::{export_secret_with_cost, ScryptCost};
+use kavach_pq::secret_export::{
+    export_secret_with_cost, import_secret_with_limits, ScryptCost, ScryptLimits,
+};
 use kavach_pq::{
     DirectoryTokenVerifier, KavachKeyPair, PqTokenSigner, PublicKeyDirectory, TokenFields,
 };
@@ -87,8 +89,10 @@ fn wrong_passphrase_and_modified_blobs_are_clear_errors() {
     let e = KavachKeyPair::import_secret(&blob, None).unwrap_err();
     assert_eq!(e.code(), "PASSPHRASE_INVALID");
     assert!(e.to_string().contains("passphrase is required"));
-    // Flip every byte position class: header params, salt, nonce, ciphertext, tag.
-    for pos in [7, 11, 15, 31, 40, 60, blob.len() - 17, blob.len() - 1] {
+    // Flip every byte position class: header params, salt, nonce, ciphertext, tag. (The
+    // header flips make r = 264 and p = 0, out of the format's range; a cost inside the range
+    // but above the import caps is `scrypt_cost_above_the_import_caps_is_refused_before_any_kdf`.)
+    for pos in [8, 11, 15, 31, 40, 60, blob.len() - 17, blob.len() - 1] {
         let mut m = blob.clone();
         m[pos] ^= 0x01;
         let e = KavachKeyPair::import_secret(&m, Some("pw-1")).unwrap_err();
@@ -142,5 +146,67 @@ fn wrong_passphrase_and_modified_blobs_are_clear_errors() {
     assert_eq!(
         kp.export_secret(Some("")).unwrap_err().code(),
         "INVALID_ARGUMENT"
+    );
+}
+
+/// `blob` with its header's scrypt parameters replaced (the AEAD then fails, but only after a
+/// key derivation at that cost, which is what the caps prevent).
+fn with_cost(blob: &[u8], cost: ScryptCost) -> Vec<u8> {
+    let mut m = blob.to_vec();
+    m[6] = cost.log_n;
+    m[7..11].copy_from_slice(&cost.r.to_le_bytes());
+    m[11..15].copy_from_slice(&cost.p.to_le_bytes());
+    m
+}
+
+#[test]
+fn scrypt_cost_above_the_import_caps_is_refused_before_any_kdf() {
+    assert_eq!(
+        ScryptLimits::default(),
+        ScryptLimits {
+            max_log_n: 18,
+            max_r: 8,
+            max_p: 2
+        }
+    );
+    let kp = KavachKeyPair::generate().unwrap();
+    let blob = export_secret_with_cost(&kp, Some("pw"), CHEAP).unwrap();
+    // Each parameter just above its default cap (log_n 19 alone would cost about 600 MiB and
+    // seconds of scrypt before the AEAD could refuse the header).
+    for (cost, name) in [
+        (ScryptCost { log_n: 19, ..CHEAP }, "log_n = 19"),
+        (ScryptCost { r: 9, ..CHEAP }, "r = 9"),
+        (ScryptCost { p: 3, ..CHEAP }, "p = 3"),
+        (
+            ScryptCost {
+                log_n: 22,
+                r: 32,
+                p: 16,
+            },
+            "log_n = 22",
+        ),
+    ] {
+        let e = KavachKeyPair::import_secret(&with_cost(&blob, cost), Some("pw")).unwrap_err();
+        assert_eq!(e.code(), "INVALID_ARGUMENT", "{e}");
+        assert!(e.to_string().contains(name), "'{e}' does not name {name}");
+        assert!(e.to_string().contains("import limit"), "{e}");
+    }
+    // A genuine export above the default caps imports only with explicitly raised caps.
+    let costly = ScryptCost {
+        log_n: 10,
+        r: 16,
+        p: 3,
+    };
+    let blob = export_secret_with_cost(&kp, Some("pw"), costly).unwrap();
+    let e = KavachKeyPair::import_secret(&blob, Some("pw")).unwrap_err();
+    assert!(e.to_string().contains("r = 16"), "{e}");
+    let raised = ScryptLimits {
+        max_log_n: 18,
+        max_r: 16,
+        max_p: 3,
+    };
+    assert_same(
+        &kp,
+        &import_secret_with_limits(&blob, Some("pw"), raised).unwrap(),
     );
 }

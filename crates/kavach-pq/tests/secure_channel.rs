@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use kavach_pq::channel::{ChannelMessage, ChannelOptions, SealedPayload, SecureChannel};
+use kavach_pq::channel::{
+    ChannelMessage, ChannelOptions, SealedPayload, SecureChannel, DEFAULT_MAX_MESSAGE_BYTES,
+};
 use kavach_pq::KavachKeyPair;
 
 fn kp() -> Arc<KavachKeyPair> {
@@ -125,4 +127,52 @@ fn out_of_window_messages_are_refused() {
         e.to_string().contains("older than the replay window"),
         "{e}"
     );
+}
+
+fn limited(a: &Arc<KavachKeyPair>, b: &Arc<KavachKeyPair>, max: usize) -> SecureChannel {
+    let opts = ChannelOptions {
+        max_message_bytes: max,
+        ..ChannelOptions::default()
+    };
+    SecureChannel::new(a.clone(), b.public_bundle(), opts).unwrap()
+}
+
+fn expect_over_limit(r: kavach_pq::Result<Vec<u8>>, max: usize) {
+    let e = r.expect_err("over the limit must be refused");
+    assert_eq!(e.code(), "INVALID_ARGUMENT", "{e}");
+    assert!(
+        e.to_string().contains(&format!("maxMessageBytes = {max}")),
+        "'{e}' does not name the limit"
+    );
+}
+
+#[test]
+fn max_message_bytes_is_checked_before_any_work() {
+    assert_eq!(ChannelOptions::default().max_message_bytes, 4 << 20);
+    assert_eq!(DEFAULT_MAX_MESSAGE_BYTES, 4 << 20);
+    let (a, b) = (kp(), kp());
+    let (ab, ba_default) = pair(&a, &b);
+    // Not even JSON: the size error comes first, so nothing was parsed or decrypted.
+    let junk = vec![b'['; DEFAULT_MAX_MESSAGE_BYTES + 1];
+    expect_over_limit(
+        ba_default.receive_signed(&junk, "ctx"),
+        DEFAULT_MAX_MESSAGE_BYTES,
+    );
+    expect_over_limit(ba_default.receive_data(&junk), DEFAULT_MAX_MESSAGE_BYTES);
+
+    // A genuine message over a smaller receiver limit is refused, and one at the limit is not.
+    let sealed = ab.send_signed(&[7u8; 2048], "ctx", "corr").unwrap();
+    let tight = limited(&b, &a, sealed.len() - 1);
+    expect_over_limit(tight.receive_signed(&sealed, "ctx"), sealed.len() - 1);
+    let exact = limited(&b, &a, sealed.len());
+    assert_eq!(
+        exact.receive_signed(&sealed, "ctx").unwrap(),
+        vec![7u8; 2048]
+    );
+
+    // The sender refuses what its own limit would refuse, raw or signed.
+    let small = limited(&a, &b, 1024);
+    expect_over_limit(small.send_data(&[0u8; 1025]), 1024);
+    expect_over_limit(small.send_data(&[0u8; 100]), 1024);
+    expect_over_limit(small.send_signed(b"x", "ctx", "corr"), 1024);
 }

@@ -478,3 +478,56 @@ fn bundle_json_rejects_bad_lengths_and_fields() {
     let b = PublicKeyBundle::from_json(&offset).unwrap();
     assert_eq!(b.to_json(), json);
 }
+
+/// Signs `token()` and verifies the same token as JS would pass it, with the given times and
+/// `observeOnly`.
+fn verify_js_input(
+    issued_at: f64,
+    expires_at: f64,
+    observe_only: Option<bool>,
+) -> kavach_pq::Result<()> {
+    let s = PqTokenSigner::generate_hybrid().unwrap();
+    let t = token();
+    let sig = s.sign(&t).unwrap();
+    let input = TokenFields::from_js(
+        &t.token_id.to_string(),
+        &t.evaluation_id.to_string(),
+        issued_at,
+        expires_at,
+        t.action_name.clone(),
+        observe_only,
+    )?;
+    s.verify(&input, &sig)
+}
+
+#[test]
+fn token_input_with_fractional_time_or_observe_only_is_not_the_signed_token() {
+    let (iat, exp) = (1_767_225_600.0, 1_767_225_630.0);
+    // The exact token verifies, with `observeOnly` absent or false.
+    verify_js_input(iat, exp, None).unwrap();
+    verify_js_input(iat, exp, Some(false)).unwrap();
+    // A fraction the i64 field would drop is refused, naming the field.
+    expect_code(
+        verify_js_input(iat, exp + 0.999, None),
+        "INVALID_ARGUMENT",
+        "expiresAt",
+    );
+    expect_code(
+        verify_js_input(iat + 0.5, exp, None),
+        "INVALID_ARGUMENT",
+        "issuedAt",
+    );
+    for bad in [f64::NAN, f64::INFINITY, 1e300] {
+        expect_code(
+            verify_js_input(iat, bad, None),
+            "INVALID_ARGUMENT",
+            "expiresAt",
+        );
+    }
+    // `observeOnly` is not signed: a flipped flag is refused instead of verifying.
+    expect_code(
+        verify_js_input(iat, exp, Some(true)),
+        "INVALID_ARGUMENT",
+        "observeOnly",
+    );
+}

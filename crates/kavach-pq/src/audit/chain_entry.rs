@@ -16,7 +16,10 @@ use crate::signed_payload::{render_ts, SignedPayload};
 pub const GENESIS: &str = "genesis";
 
 /// One chain line. Field order is the JSON field order of FORMATS.md.
+/// Unknown fields are an error: nothing outside the signed payload and the linkage hash may
+/// ride along a verified line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChainEntry {
     pub index: u64,
     pub previous_hash: String,

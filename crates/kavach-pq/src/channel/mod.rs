@@ -7,4 +7,4 @@ pub mod sealed;
 pub mod secure;
 
 pub use sealed::{ChannelMessage, SealedPayload};
-pub use secure::{ChannelOptions, SecureChannel};
+pub use secure::{ChannelOptions, SecureChannel, DEFAULT_MAX_MESSAGE_BYTES};

@@ -62,7 +62,14 @@ pub struct ChannelOptions {
     pub max_tracked_nonces: usize,
     /// Also accept v1 signed messages (signature without context binding).
     pub accept_v1: bool,
+    /// Largest sealed message, in bytes, that is sent or received. Checked on receipt before
+    /// any parsing, decapsulation, decryption or signature work, so an outsider cannot make
+    /// the receiver spend memory and CPU in proportion to what it sends.
+    pub max_message_bytes: usize,
 }
+
+/// Default [`ChannelOptions::max_message_bytes`]: 4 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 << 20;
 
 impl Default for ChannelOptions {
     fn default() -> Self {
@@ -72,6 +79,7 @@ impl Default for ChannelOptions {
             max_future_skew: Duration::seconds(30),
             max_tracked_nonces: 1 << 20,
             accept_v1: false,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -185,7 +193,21 @@ impl SecureChannel {
         self.clock.lock().unwrap_or_else(Utc::now)
     }
 
+    /// Refuse a message of `len` bytes over the size limit (`what` says which bytes).
+    fn check_size(&self, what: &str, len: usize) -> Result<()> {
+        let max = self.opts.max_message_bytes;
+        if len > max {
+            return Err(PqError::InvalidArgument(format!(
+                "{what} is {len} bytes, over the channel limit maxMessageBytes = {max}"
+            )));
+        }
+        Ok(())
+    }
+
     fn seal(&self, plaintext: &[u8], payload_id: String) -> Result<Vec<u8>> {
+        // The sealed form is larger than the plaintext, so this refuses early what the
+        // receiver would refuse anyway; the sealed length is checked again below.
+        self.check_size("message to send", plaintext.len())?;
         let (kem_ciphertext, kem_ss) = self.remote.ml_kem_encapsulate()?;
         let mut eph = zeroize::Zeroizing::new([0u8; 32]);
         os_random(eph.as_mut_slice())?;
@@ -211,11 +233,14 @@ impl SecureChannel {
             recipient_key_id: self.remote.id.clone(),
             payload_id,
         };
-        serde_json::to_vec(&sealed)
-            .map_err(|e| PqError::Format(format!("cannot serialise sealed payload: {e}")))
+        let out = serde_json::to_vec(&sealed)
+            .map_err(|e| PqError::Format(format!("cannot serialise sealed payload: {e}")))?;
+        self.check_size("sealed message to send", out.len())?;
+        Ok(out)
     }
 
     fn open(&self, sealed: &[u8]) -> Result<(SealedPayload, Vec<u8>)> {
+        self.check_size("received message", sealed.len())?;
         let mut s: SealedPayload = serde_json::from_slice(sealed)
             .map_err(|e| PqError::Format(format!("invalid sealed payload JSON: {e}")))?;
         if s.recipient_key_id != self.local.id() {
