@@ -724,9 +724,9 @@ export interface ObservedVerdict {
 export interface PermitTokenInput {
   tokenId: string
   evaluationId: string
-  /** Unix seconds (a fraction is dropped: sub-second precision is not signed). */
+  /** Whole unix seconds (a fraction is an error: sub-second precision is not signed). */
   issuedAt: number
-  /** Unix seconds. */
+  /** Whole unix seconds. */
   expiresAt: number
   actionName: string
   /**
@@ -734,7 +734,10 @@ export interface PermitTokenInput {
    * `signature: null` before signing. `verify` takes the signature as its own argument.
    */
   signature?: Buffer | null
-  /** Ignored (present on `verdict.permitToken`). */
+  /**
+   * Present on `verdict.permitToken`; must be absent or `false`, since observe-only
+   * permits are never signed and the flag is not in the signed bytes.
+   */
   observeOnly?: boolean
 }
 
