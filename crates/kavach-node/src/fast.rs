@@ -87,6 +87,9 @@ impl TypeName for JsText {
 impl ToNapiValue for JsText {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         if !val.0.is_ascii() {
+            // SAFETY: `env` is the live environment napi passed to this conversion, forwarded
+            // unchanged to napi's own String conversion (exercised by the non-ASCII reasons in
+            // __test__/gate.test.ts).
             return unsafe { String::to_napi_value(env, val.0) };
         }
         let mut out = std::ptr::null_mut();
