@@ -21,7 +21,7 @@ export async function run(chain: string, opts: ReportOptions): Promise<number> {
   const status: ChainStatus | undefined = opts.bundle === undefined ? undefined : verifyChain(blob, PublicKeyBundle.fromJSON(readFileSync(opts.bundle)), undefined)
   const entries = readEntries(blob)
   writeFileSync(opts.out, await reportHtml({ chain, status, entries }))
-  const summary = { out: opts.out, entries: entries.length, verified: status?.ok ?? null, error: status?.error }
+  const summary = { ok: status === undefined || status.ok, out: opts.out, entries: entries.length, verified: status?.ok ?? null, error: status?.error }
   process.stdout.write(opts.json === true ? `${JSON.stringify(summary, null, 2)}\n` : `report ${opts.out}: ${entries.length} entries${status === undefined ? ' (not verified)' : status.ok ? ' (chain verified)' : ` (chain INVALID: ${status.error})`}\n`)
   return status === undefined || status.ok ? EXIT_OK : EXIT_FINDINGS
 }

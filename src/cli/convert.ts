@@ -8,7 +8,13 @@ import { Gate } from '../gate.js'
 import { EXIT_OK } from './exit.js'
 import { describe, loadPolicyFile, readDocument } from './policy-files.js'
 
-export async function run(file: string, opts: { to: 'toml' | 'json'; out?: string }): Promise<number> {
+interface ConvertOptions {
+  to: 'toml' | 'json'
+  out?: string
+  json?: boolean
+}
+
+export async function run(file: string, opts: ConvertOptions): Promise<number> {
   const loaded = loadPolicyFile(file)
   if ('error' in loaded) throw Object.assign(new Error(describe(loaded.error)), { code: loaded.error.code })
   await loaded.gate.close()
@@ -24,7 +30,13 @@ export async function run(file: string, opts: { to: 'toml' | 'json'; out?: strin
     text = `${stringify(policies === undefined ? doc : { ...rest, policy: policies })}\n`
     await Gate.fromToml(text).close()
   }
-  if (opts.out === undefined) process.stdout.write(text)
-  else writeFileSync(opts.out, text)
+  if (opts.out !== undefined) writeFileSync(opts.out, text)
+  if (opts.json === true) {
+    // The converted text in `output` unless it went to --out.
+    const result = opts.out === undefined ? { ok: true, file, to: opts.to, output: text } : { ok: true, file, to: opts.to, out: opts.out }
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+  } else if (opts.out === undefined) {
+    process.stdout.write(text)
+  }
   return EXIT_OK
 }

@@ -23,15 +23,37 @@ export interface CommandModule {
  */
 export function runCommand(load: () => Promise<CommandModule>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
+    // commander passes the positional arguments, then the options object, then the command.
+    const json = (args.at(-2) as { json?: boolean } | undefined)?.json === true
     try {
       const mod = await load()
       process.exitCode = await (mod.run as (...a: unknown[]) => Promise<number> | number)(...args)
     } catch (e) {
       const usage = e instanceof UsageError
       const code = (e as { code?: unknown }).code
-      const label = typeof code === 'string' && !usage ? ` [${code}]` : ''
-      process.stderr.write(`kavach${label}: ${e instanceof Error ? e.message : String(e)}\n`)
+      const message = e instanceof Error ? e.message : String(e)
+      reportError(usage ? USAGE_CODE : typeof code === 'string' ? code : ERROR_CODE, message, json)
       process.exitCode = usage ? EXIT_USAGE : EXIT_FINDINGS
     }
   }
+}
+
+/** `error.code` of a usage error in `--json` output. */
+export const USAGE_CODE = 'USAGE'
+/** `error.code` of a failure that carries no code of its own (a missing file, say). */
+export const ERROR_CODE = 'ERROR'
+
+/**
+ * A command that could not run: `kavach [CODE]: message` on stderr, and with `--json` also
+ * `{ "ok": false, "error": { "code", "message" } }` on stdout, so scripts parse every outcome.
+ */
+export function reportError(code: string, message: string, json: boolean): void {
+  const label = code === USAGE_CODE || code === ERROR_CODE ? '' : ` [${code}]`
+  process.stderr.write(`kavach${label}: ${message}\n`)
+  if (json) writeJsonError(code, message)
+}
+
+/** The `--json` form of a command that could not run. */
+export function writeJsonError(code: string, message: string): void {
+  process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } }, null, 2)}\n`)
 }

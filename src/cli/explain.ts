@@ -30,6 +30,6 @@ export async function run(file: string, opts: ExplainOptions): Promise<number> {
   if ('error' in loaded) throw Object.assign(new Error(describe(loaded.error)), { code: loaded.error.code })
   const e = loaded.gate.explain(ctx)
   await loaded.gate.close()
-  process.stdout.write(opts.json === true ? `${JSON.stringify(e, (_, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v), 2)}\n` : `${explainText(e)}\n`)
+  process.stdout.write(opts.json === true ? `${JSON.stringify({ ok: e.verdict.isPermit, ...e }, (_, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v), 2)}\n` : `${explainText(e)}\n`)
   return e.verdict.isPermit ? EXIT_OK : EXIT_FINDINGS
 }

@@ -25,6 +25,7 @@ export function run(opts: KeygenOptions): number {
   writeFileSync(secretFile, kp.exportSecret(passphrase), { mode: 0o600, flag: 'wx' })
   writeFileSync(publicFile, `${kp.publicKeys().toJSON()}\n`, { flag: 'wx' })
   const result = {
+    ok: true,
     keyId: kp.id,
     secret: secretFile,
     encrypted: passphrase !== undefined,

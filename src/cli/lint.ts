@@ -22,7 +22,7 @@ export async function run(files: string[], opts: LintOptions): Promise<number> {
   await gate.close()
   const warnings = findings.filter((f) => f.severity === 'warning').length
   if (opts.json === true) {
-    process.stdout.write(`${JSON.stringify({ policies, warnings, findings }, null, 2)}\n`)
+    process.stdout.write(`${JSON.stringify({ ok: warnings === 0, policies, warnings, findings }, null, 2)}\n`)
   } else {
     for (const f of findings) process.stdout.write(`${f.severity.padEnd(7)} ${f.kind}: ${f.message}\n`)
     process.stdout.write(`${policies} policies, ${warnings} warning(s), ${findings.length - warnings} info\n`)

@@ -7,7 +7,7 @@
 
 import { Command, CommanderError, Option } from 'commander'
 
-import { EXIT_USAGE, runCommand } from './exit.js'
+import { ERROR_CODE, EXIT_USAGE, USAGE_CODE, reportError, runCommand, writeJsonError } from './exit.js'
 
 const program = new Command('kavach')
   .description('Kavach gate tooling: check, lint, explain and test policies; keys; audit chains')
@@ -48,6 +48,7 @@ program
   .argument('<file>', 'policy file')
   .addOption(new Option('--to <format>', 'output format').choices(['toml', 'json']).makeOptionMandatory())
   .option('--out <file>', 'write here instead of stdout')
+  .addOption(json())
   .action(runCommand(() => import('./convert.js')))
 
 program
@@ -97,6 +98,12 @@ program
   .addOption(json())
   .action(runCommand(() => import('./test-cases.js')))
 
+/** `--json` among the options (before a `--` that ends them). */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--')
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json')
+}
+
 /** The package's version: the nearest package.json above this file (dist/src/cli or src/cli). */
 function readVersion(): string {
   for (const up of ['../../../package.json', '../../package.json']) {
@@ -113,10 +120,14 @@ function readVersion(): string {
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) {
-    // --help and --version exit 0; every parse error is a usage error.
+    // --help and --version exit 0; every parse error is a usage error (commander has printed
+    // it on stderr; with --json it is also reported on stdout).
     process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE
+    if (e.exitCode !== 0 && wantsJson(process.argv)) {
+      writeJsonError(USAGE_CODE, e.message.replace(/^error: /, ''))
+    }
     return
   }
-  process.stderr.write(`kavach: ${e instanceof Error ? e.message : String(e)}\n`)
+  reportError(ERROR_CODE, e instanceof Error ? e.message : String(e), wantsJson(process.argv))
   process.exitCode = 1
 })

@@ -25,11 +25,16 @@ export function run(opts: ManifestOptions): number {
     }
   })
   const manifest = root.buildSignedManifest(bundles)
-  if (opts.out === undefined) process.stdout.write(manifest)
-  else writeFileSync(opts.out, manifest)
-  if (opts.out !== undefined) {
-    const summary = { out: opts.out, rootKeyId: root.id, keyIds: bundles.map((b) => b.id) }
-    process.stdout.write(opts.json === true ? `${JSON.stringify(summary, null, 2)}\n` : `manifest ${opts.out}: ${bundles.length} key(s) signed by root ${root.id}\n`)
+  if (opts.out !== undefined) writeFileSync(opts.out, manifest)
+  const summary = { ok: true, rootKeyId: root.id, keyIds: bundles.map((b) => b.id) }
+  if (opts.json === true) {
+    // The manifest itself (its signed text) in `manifest` unless it went to --out.
+    const result = opts.out === undefined ? { ...summary, manifest } : { ...summary, out: opts.out }
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+  } else if (opts.out === undefined) {
+    process.stdout.write(manifest)
+  } else {
+    process.stdout.write(`manifest ${opts.out}: ${bundles.length} key(s) signed by root ${root.id}\n`)
   }
   return EXIT_OK
 }

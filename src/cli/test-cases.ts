@@ -54,7 +54,7 @@ export async function run(policies: string[], opts: TestOptions): Promise<number
   const failed = results.filter((r) => !r.passed)
   if (opts.junit !== undefined) writeFileSync(opts.junit, junitXml(`kavach ${basename(opts.cases)}`, results))
   if (opts.json === true) {
-    process.stdout.write(`${JSON.stringify({ passed: results.length - failed.length, failed: failed.length, cases: results }, null, 2)}\n`)
+    process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, passed: results.length - failed.length, failed: failed.length, cases: results }, null, 2)}\n`)
   } else {
     for (const r of results) {
       process.stdout.write(r.passed ? `PASS ${r.name}\n` : `FAIL ${r.name}\n${indent(r.failure ?? '')}\n`)
