@@ -2,6 +2,7 @@
 //! binding from a typed JS object (no JSON on the hot path).
 
 use crate::error::{KavachError, Result};
+use crate::policy::identifier;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
@@ -152,40 +153,162 @@ impl ActionContext {
         self.roles.iter().any(|r| r == role)
     }
 
-    /// Checks what the type system cannot: non-empty ids, finite numbers.
+    /// Checks what the type system cannot: the name rules of [`identifier`] (and NFC) for the
+    /// principal id, action name, roles and resource, the length limits of [`limits`],
+    /// non-empty ids, finite numbers. An error names the field (JS spelling).
     pub fn validate(&self) -> Result<()> {
-        if self.principal_id.is_empty() {
-            return Err(KavachError::InvalidArgument(
-                "principalId must be a non-empty string".into(),
-            ));
+        name("principalId", &self.principal_id)?;
+        name("actionName", &self.action_name)?;
+        if self.roles.len() > limits::MAX_ROLES {
+            return Err(KavachError::InvalidArgument(format!(
+                "roles has {} entries, over the limit of {}",
+                self.roles.len(),
+                limits::MAX_ROLES
+            )));
         }
-        if self.action_name.is_empty() {
-            return Err(KavachError::InvalidArgument(
-                "actionName must be a non-empty string".into(),
-            ));
+        for (i, role) in self.roles.iter().enumerate() {
+            name(&format!("roles[{i}]"), role)?;
+        }
+        if let Some(r) = &self.resource {
+            name("resource", r)?;
         }
         if self.session_id.as_deref() == Some("") {
             return Err(KavachError::InvalidArgument(
                 "sessionId must be a non-empty string when given".into(),
             ));
         }
+        capped(
+            "sessionId",
+            self.session_id.as_deref(),
+            limits::MAX_ID_BYTES,
+        )?;
+        capped("ip", self.ip.as_deref(), limits::MAX_IP_BYTES)?;
+        capped("originIp", self.origin_ip.as_deref(), limits::MAX_IP_BYTES)?;
         for (what, geo) in [
             ("currentGeo", &self.current_geo),
             ("originGeo", &self.origin_geo),
         ] {
             if let Some(g) = geo {
                 g.validate(what)?;
+                capped(
+                    &format!("{what}.countryCode"),
+                    Some(&g.country_code),
+                    limits::MAX_COUNTRY_CODE_BYTES,
+                )?;
+                capped(
+                    &format!("{what}.region"),
+                    g.region.as_deref(),
+                    limits::MAX_ID_BYTES,
+                )?;
+                capped(
+                    &format!("{what}.city"),
+                    g.city.as_deref(),
+                    limits::MAX_ID_BYTES,
+                )?;
             }
         }
-        for (name, value) in &self.params {
-            if let ParamValue::Number(n) = value {
-                if !n.is_finite() {
+        for (what, device) in [
+            ("device", &self.device),
+            ("originDevice", &self.origin_device),
+        ] {
+            if let Some(d) = device {
+                if d.hash.is_empty() {
                     return Err(KavachError::InvalidArgument(format!(
-                        "param '{name}' must be a finite number, got {n}"
+                        "{what}.hash must be a non-empty string"
                     )));
                 }
+                capped(&format!("{what}.hash"), Some(&d.hash), limits::MAX_ID_BYTES)?;
+                capped(
+                    &format!("{what}.description"),
+                    d.description.as_deref(),
+                    limits::MAX_DESCRIPTION_BYTES,
+                )?;
             }
         }
+        if self.params.len() > limits::MAX_PARAMS {
+            return Err(KavachError::InvalidArgument(format!(
+                "params has {} entries, over the limit of {}",
+                self.params.len(),
+                limits::MAX_PARAMS
+            )));
+        }
+        let mut text_bytes = 0usize;
+        for (name, value) in &self.params {
+            capped("param name", Some(name), limits::MAX_ID_BYTES)?;
+            match value {
+                ParamValue::Number(n) if !n.is_finite() => {
+                    return Err(KavachError::InvalidArgument(format!(
+                        "param '{}' must be a finite number, got {n}",
+                        identifier::excerpt(name)
+                    )));
+                }
+                ParamValue::Number(_) => {}
+                ParamValue::Text(t) => text_bytes += t.len(),
+            }
+        }
+        if text_bytes > limits::MAX_PARAM_TEXT_BYTES {
+            return Err(KavachError::InvalidArgument(format!(
+                "params: the string values total {text_bytes} bytes, over the limit of {} bytes",
+                limits::MAX_PARAM_TEXT_BYTES
+            )));
+        }
         Ok(())
+    }
+
+    /// Puts the principal id, action name, roles and resource in NFC, the form policies hold
+    /// their names in (the binding calls this before evaluating; [`Self::validate`] refuses a
+    /// context that is not in NFC).
+    pub fn normalize(&mut self) {
+        identifier::nfc_in_place(&mut self.principal_id);
+        identifier::nfc_in_place(&mut self.action_name);
+        for r in &mut self.roles {
+            identifier::nfc_in_place(r);
+        }
+        if let Some(r) = &mut self.resource {
+            identifier::nfc_in_place(r);
+        }
+    }
+}
+
+/// Length limits of the context's fields, in UTF-8 bytes (names: [`identifier::MAX_NAME_BYTES`]).
+pub mod limits {
+    /// `sessionId`, `device.hash`, geo `region`/`city`, param names.
+    pub const MAX_ID_BYTES: usize = 256;
+    /// `ip`, `originIp` (an IPv6 address with a zone fits).
+    pub const MAX_IP_BYTES: usize = 64;
+    /// Geo `countryCode`.
+    pub const MAX_COUNTRY_CODE_BYTES: usize = 8;
+    /// `device.description` / `originDevice.description` (a user agent fits).
+    pub const MAX_DESCRIPTION_BYTES: usize = 1024;
+    /// Entries in `roles`.
+    pub const MAX_ROLES: usize = 256;
+    /// Entries in `params`.
+    pub const MAX_PARAMS: usize = 256;
+    /// All string param values together.
+    pub const MAX_PARAM_TEXT_BYTES: usize = 64 * 1024;
+}
+
+/// A name the gate matches on: [`identifier::name_problem`], and NFC.
+fn name(field: &str, s: &str) -> Result<()> {
+    if let Some(problem) = identifier::name_problem(s) {
+        return Err(KavachError::InvalidArgument(format!("{field} {problem}")));
+    }
+    if !identifier::is_nfc_name(s) {
+        return Err(KavachError::InvalidArgument(format!(
+            "{field} '{}' is not in Unicode NFC",
+            identifier::excerpt(s)
+        )));
+    }
+    Ok(())
+}
+
+/// A string field of at most `limit` bytes.
+fn capped(field: &str, s: Option<&str>, limit: usize) -> Result<()> {
+    match s {
+        Some(s) if s.len() > limit => Err(KavachError::InvalidArgument(format!(
+            "{field} is {} bytes long, over the limit of {limit} bytes",
+            s.len()
+        ))),
+        _ => Ok(()),
     }
 }

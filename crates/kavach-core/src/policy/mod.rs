@@ -3,6 +3,8 @@
 
 pub mod conditions;
 pub mod duration;
+pub mod file;
+pub mod identifier;
 pub mod index;
 pub mod pattern;
 pub mod schema;
@@ -73,6 +75,7 @@ impl PolicySet {
     /// From JSON text (duplicate keys rejected). Blank text is a parse error, not the empty
     /// set: a truncated deploy must not switch every action off on reload.
     pub fn from_json(text: &str) -> Result<Self> {
+        let text = file::strip_bom(text);
         if text.trim().is_empty() {
             return Err(KavachError::PolicyParse("empty JSON document".into()));
         }
@@ -83,17 +86,17 @@ impl PolicySet {
 
     /// From TOML text (`[[policy]]` tables). Blank text is the empty set.
     pub fn from_toml(text: &str) -> Result<Self> {
-        Self::from_value(&toml_source::toml_to_value(text)?)
+        Self::from_value(&toml_source::toml_to_value(file::strip_bom(text))?)
     }
 
-    /// From a JSON file (`Gate.fromJsonFile`). An unreadable file is an `INVALID_ARGUMENT`.
+    /// From a JSON file (`Gate.fromJsonFile`); see [`file::read_policy_file`] for the file rules.
     pub fn from_json_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        Self::from_json(&read(path.as_ref())?)
+        Self::from_json(&file::read_policy_file(path.as_ref())?)
     }
 
-    /// From a TOML file (`Gate.fromFile`). An unreadable file is an `INVALID_ARGUMENT`.
+    /// From a TOML file (`Gate.fromFile`); see [`file::read_policy_file`] for the file rules.
     pub fn from_toml_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        Self::from_toml(&read(path.as_ref())?)
+        Self::from_toml(&file::read_policy_file(path.as_ref())?)
     }
 
     pub fn len(&self) -> usize {
@@ -114,10 +117,4 @@ impl PolicySet {
         let ranks = self.index.candidates(action);
         ranks.filter_map(move |r| self.policies.get(r as usize))
     }
-}
-
-fn read(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        KavachError::InvalidArgument(format!("cannot read policy file '{}': {e}", path.display()))
-    })
 }

@@ -1,6 +1,10 @@
 //! Name patterns for `action` and `resource`: an exact name, a prefix ending in `*` or `.*`
 //! (`refund.*` and `refund*` both mean "starts with refund"), or `*` alone for everything.
 //! A `*` anywhere else is rejected: it would look like a glob this language does not have.
+//! Pattern text follows the name rules of [`super::identifier`] and is held in NFC, the form
+//! the gate compares context names in.
+
+use super::identifier;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pattern {
@@ -11,9 +15,10 @@ pub enum Pattern {
 
 impl Pattern {
     pub fn parse(text: &str) -> Result<Self, String> {
-        if text.is_empty() {
-            return Err("must be a non-empty string".into());
+        if let Some(problem) = identifier::name_problem(text) {
+            return Err(problem);
         }
+        let text = &*identifier::nfc(text);
         let stem = if let Some(s) = text.strip_suffix(".*") {
             Some(s)
         } else {
@@ -30,7 +35,8 @@ impl Pattern {
         };
         if body.contains('*') {
             return Err(format!(
-                "invalid pattern '{text}': '*' is only allowed at the end ('name*' or 'name.*') or alone"
+                "invalid pattern '{}': '*' is only allowed at the end ('name*' or 'name.*') or alone",
+                identifier::excerpt(text)
             ));
         }
         Ok(pattern)
@@ -71,11 +77,25 @@ mod tests {
         assert!(!p.matches("issue_refun"));
         // Unicode prefixes work on whole characters.
         assert!(Pattern::parse("zahlung.*").unwrap().matches("zahlungü"));
+        // Held in NFC: a decomposed pattern matches the composed name.
+        assert!(Pattern::parse("lo\u{0308}schen_*")
+            .unwrap()
+            .matches("löschen_alles"));
     }
 
     #[test]
     fn rejects() {
-        for bad in ["", "re*fund", "**", "refund**", "*.refund", "a*.*"] {
+        for bad in [
+            "",
+            "re*fund",
+            "**",
+            "refund**",
+            "*.refund",
+            "a*.*",
+            " ",
+            "\0",
+            "a\u{200b}*",
+        ] {
             assert!(Pattern::parse(bad).is_err(), "{bad}");
         }
     }

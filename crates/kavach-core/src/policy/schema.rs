@@ -9,6 +9,7 @@ use crate::error::{KavachError, Result};
 
 use super::conditions::{Condition, RateLimit, CONDITION_KEYS};
 use super::duration::parse_duration_ms;
+use super::identifier;
 use super::pattern::Pattern;
 use super::time_window::TimeWindow;
 use super::{Effect, Policy};
@@ -36,7 +37,7 @@ pub fn type_name(v: &Value) -> &'static str {
 /// `policy 'name'` when the policy has a usable name, else `policy #index`.
 pub fn policy_label(index: usize, policy: &Value) -> String {
     match policy.get("name").and_then(Value::as_str) {
-        Some(name) if !name.is_empty() => format!("policy '{name}'"),
+        Some(name) if !name.is_empty() => format!("policy '{}'", identifier::excerpt(name)),
         _ => format!("policy #{index}"),
     }
 }
@@ -55,7 +56,8 @@ pub fn policy_list(root: &Value) -> Result<&[Value]> {
     for key in map.keys() {
         if key != "policies" && key != "policy" {
             return Err(err(format!(
-                "unknown top-level key '{key}' (expected 'policies' or 'policy')"
+                "unknown top-level key '{}' (expected 'policies' or 'policy')",
+                identifier::excerpt(key)
             )));
         }
     }
@@ -114,14 +116,20 @@ fn parse_policy(index: usize, item: &Value) -> Result<Policy> {
     for key in map.keys() {
         if !POLICY_KEYS.contains(&key.as_str()) {
             return Err(err(format!(
-                "{label}: unknown key '{key}' (expected one of {})",
+                "{label}: unknown key '{}' (expected one of {})",
+                identifier::excerpt(key),
                 POLICY_KEYS.join(", ")
             )));
         }
     }
     let name = match map.get("name") {
         None => return Err(err(format!("{label}: missing key 'name'"))),
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(s)) if !s.is_empty() => {
+            if let Some(problem) = identifier::name_problem(s) {
+                return Err(err(format!("{label}: key 'name' {problem}")));
+            }
+            s.clone()
+        }
         Some(other) => {
             return Err(err(format!(
                 "{label}: key 'name' must be a non-empty string, got {}",
@@ -197,7 +205,7 @@ fn parse_policy(index: usize, item: &Value) -> Result<Policy> {
                     "{label}: condition #{j} must have exactly one key, got {} ({})",
                     m.len(),
                     m.keys()
-                        .map(|k| format!("'{k}'"))
+                        .map(|k| format!("'{}'", identifier::excerpt(k)))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )))
@@ -231,26 +239,19 @@ fn parse_condition(
     rate_limit_no: &mut usize,
     rate_limits: usize,
 ) -> std::result::Result<Condition, String> {
-    let c = format!("condition '{key}'");
+    let c = format!("condition '{}'", identifier::excerpt(key));
     Ok(match key {
         "identity_kind" => {
             let s = non_empty_str(value).map_err(|m| format!("{c}: {m}"))?;
             Condition::IdentityKind(PrincipalKind::parse(s).ok_or_else(|| {
                 format!(
-                    "{c}: unknown principal kind '{s}' (expected one of user, agent, service, scheduler, external)"
+                    "{c}: unknown principal kind '{}' (expected one of user, agent, service, scheduler, external)",
+                    identifier::excerpt(s)
                 )
             })?)
         }
-        "identity_role" => Condition::IdentityRole(
-            non_empty_str(value)
-                .map_err(|m| format!("{c}: {m}"))?
-                .into(),
-        ),
-        "identity_id" => Condition::IdentityId(
-            non_empty_str(value)
-                .map_err(|m| format!("{c}: {m}"))?
-                .into(),
-        ),
+        "identity_role" => Condition::IdentityRole(name(value).map_err(|m| format!("{c}: {m}"))?),
+        "identity_id" => Condition::IdentityId(name(value).map_err(|m| format!("{c}: {m}"))?),
         "action" | "resource" => {
             let s = non_empty_str(value).map_err(|m| format!("{c}: {m}"))?;
             let p = Pattern::parse(s).map_err(|m| format!("{c}: {m}"))?;
@@ -354,17 +355,29 @@ fn parse_condition(
         }
         unknown => {
             return Err(format!(
-                "unknown condition '{unknown}' (expected one of {})",
+                "unknown condition '{}' (expected one of {})",
+                identifier::excerpt(unknown),
                 CONDITION_KEYS.join(", ")
             ))
         }
     })
 }
 
-/// A short description of a wrong value for error messages: its type, and strings quoted.
+/// A name a condition compares with the context (`identity_role`, `identity_id`): the rules of
+/// [`identifier`], held in NFC.
+fn name(v: &Value) -> std::result::Result<String, String> {
+    let s = non_empty_str(v)?;
+    if let Some(problem) = identifier::name_problem(s) {
+        return Err(problem);
+    }
+    Ok(identifier::nfc(s).into_owned())
+}
+
+/// A short description of a wrong value for error messages: its type, and strings quoted
+/// (an excerpt of a long one).
 fn describe(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("'{s}'"),
+        Value::String(s) => format!("'{}'", identifier::excerpt(s)),
         Value::Number(n) => format!("number {n}"),
         other => type_name(other).to_owned(),
     }
@@ -394,7 +407,8 @@ fn object<'a>(
     };
     if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(format!(
-            "unknown key '{k}' (expected {})",
+            "unknown key '{}' (expected {})",
+            identifier::excerpt(k),
             allowed.join(", ")
         ));
     }

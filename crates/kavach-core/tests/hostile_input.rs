@@ -1,0 +1,298 @@
+//! Issue 18, the input-validation findings on the Rust side: policy files (P4 encoding, H1
+//! non-regular files and the size cap), look-alike names (P5), field length caps (U3) and
+//! short error messages (U5).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::*;
+use kavach_core::error::ErrorCode;
+use kavach_core::policy::file::MAX_POLICY_FILE_BYTES;
+use kavach_core::policy::PolicySet;
+use kavach_core::{ActionContext, DeviceFingerprint, PrincipalKind, RefuseCode};
+
+const DENY_LIST: &str = r#"{"policies":[
+  {"name":"no-delete","effect":"refuse","priority":1,"conditions":[{"action":"delete_user"}]},
+  {"name":"all","effect":"permit","conditions":[]}]}"#;
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kavach-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Runs `f` on a thread and fails (instead of hanging the test run) after 10 s.
+fn within_10s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the call did not return within 10 s (blocked on the file)")
+}
+
+#[test]
+fn latin1_policy_file_is_a_parse_error_naming_the_byte_offset() {
+    // `löschen_*` in Latin-1: ö is the single byte 0xF6.
+    let mut bytes =
+        b"[[policy]]\nname = \"no-delete\"\neffect = \"refuse\"\nconditions = [{ action = \"l"
+            .to_vec();
+    let offset = bytes.len();
+    bytes.extend_from_slice(b"\xF6schen_*\" }]\n");
+    let path = temp("latin1.toml");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = PolicySet::from_toml_file(&path).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::PolicyParse);
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("offset {offset}")), "{msg}");
+    assert!(msg.contains("0xF6"), "{msg}");
+}
+
+#[test]
+fn a_byte_order_mark_is_dropped_for_toml_and_json() {
+    let toml = "\u{FEFF}[[policy]]\nname = \"p\"\neffect = \"permit\"\nconditions = []\n";
+    assert_eq!(PolicySet::from_toml(toml).unwrap().len(), 1);
+    let json = "\u{FEFF}{\"policies\":[{\"name\":\"p\",\"effect\":\"permit\",\"conditions\":[]}]}";
+    assert_eq!(PolicySet::from_json(json).unwrap().len(), 1);
+    let path = temp("bom.json");
+    std::fs::write(&path, json).unwrap();
+    assert_eq!(PolicySet::from_json_file(&path).unwrap().len(), 1);
+    // A BOM alone is still an empty JSON document, not the empty set.
+    assert!(PolicySet::from_json("\u{FEFF}").is_err());
+}
+
+fn refused_without_blocking(path: &Path, expect: &str) {
+    let p = path.to_path_buf();
+    let toml = within_10s(move || PolicySet::from_toml_file(&p).map(|s| s.len()));
+    let p = path.to_path_buf();
+    let json = within_10s(move || PolicySet::from_json_file(&p).map(|s| s.len()));
+    for r in [toml, json] {
+        let err = r.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        let msg = err.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains(expect), "{msg}");
+    }
+}
+
+#[test]
+fn a_fifo_is_refused_instead_of_blocking() {
+    let path = temp("policy.fifo");
+    let _ = std::fs::remove_file(&path);
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo failed");
+    refused_without_blocking(&path, "is not a regular file (a FIFO)");
+}
+
+#[test]
+fn dev_zero_and_a_directory_are_refused() {
+    refused_without_blocking(Path::new("/dev/zero"), "a character device");
+    refused_without_blocking(&std::env::temp_dir(), "a directory");
+}
+
+#[test]
+fn a_policy_file_over_the_size_cap_is_refused_naming_the_limit() {
+    let path = temp("huge.toml");
+    let f = std::fs::File::create(&path).unwrap();
+    // Sparse: no disk is used for the bytes past the cap.
+    f.set_len(MAX_POLICY_FILE_BYTES + 1).unwrap();
+    let err = PolicySet::from_toml_file(&path).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("limit of {MAX_POLICY_FILE_BYTES} bytes")),
+        "{err}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn look_alike_action_names_are_invalid_context_naming_the_field() {
+    let (g, _) = gate_json(DENY_LIST);
+    assert_eq!(
+        code(&eval(&g, &agent("delete_user"))),
+        Some(RefuseCode::PolicyDenied)
+    );
+    for bad in [
+        "d\u{0435}lete_user",
+        "delete_user\u{200b}",
+        "delete_user ",
+        " delete_user",
+        "delete_user\0",
+        "delete\u{202e}_user",
+        "delete_user\u{feff}",
+        "delete_user\u{2060}",
+    ] {
+        let v = eval(&g, &agent(bad));
+        assert_eq!(code(&v), Some(RefuseCode::InvalidContext), "{bad:?}");
+        assert!(
+            refusal(&v).reason.starts_with("actionName "),
+            "{}",
+            refusal(&v).reason
+        );
+    }
+}
+
+#[test]
+fn principal_ids_roles_and_resources_follow_the_same_rules() {
+    let (g, _) = gate_json(DENY_LIST);
+    let mut c = ctx("bob\u{200d}", PrincipalKind::User, "read");
+    assert!(refusal(&eval(&g, &c)).reason.starts_with("principalId "));
+    c.principal_id = "bob".into();
+    c.roles = vec!["admin".into(), "admin\t".into()];
+    let v = eval(&g, &c);
+    assert_eq!(code(&v), Some(RefuseCode::InvalidContext));
+    assert!(
+        refusal(&v).reason.starts_with("roles[1] "),
+        "{}",
+        refusal(&v).reason
+    );
+    c.roles = vec!["admin".into()];
+    c.resource = Some("db\u{0}".into());
+    assert!(refusal(&eval(&g, &c)).reason.starts_with("resource "));
+    c.resource = Some("db".into());
+    assert!(permitted(&g, &c));
+}
+
+#[test]
+fn names_match_in_nfc_on_both_sides() {
+    // The policy is written decomposed (o + U+0308), the action composed, and the other way.
+    let decomposed = "lo\u{0308}schen";
+    let set = format!(
+        r#"{{"policies":[
+      {{"name":"no-delete","effect":"refuse","priority":1,"conditions":[{{"action":"{decomposed}_*"}}]}},
+      {{"name":"all","effect":"permit","conditions":[]}}]}}"#
+    );
+    let (g, _) = gate_json(&set);
+    assert_eq!(
+        code(&eval(&g, &agent("löschen_alles"))),
+        Some(RefuseCode::PolicyDenied)
+    );
+    let mut c = agent(&format!("{decomposed}_alles"));
+    // Not in NFC: refused as it stands, matched once normalised.
+    assert_eq!(code(&eval(&g, &c)), Some(RefuseCode::InvalidContext));
+    c.normalize();
+    assert_eq!(c.action_name, "löschen_alles");
+    assert_eq!(code(&eval(&g, &c)), Some(RefuseCode::PolicyDenied));
+}
+
+#[test]
+fn policy_names_and_patterns_follow_the_name_rules() {
+    for (cond, why) in [
+        (r#"{"action":" "}"#, "whitespace"),
+        (r#"{"action":"\u0000"}"#, "control character"),
+        (r#"{"action":"delete_user\u200b"}"#, "invisible"),
+        (r#"{"identity_role":"admin "}"#, "whitespace"),
+        (r#"{"identity_id":"b\u043eb"}"#, "scripts"),
+        (r#"{"resource":"db\u202e"}"#, "invisible"),
+    ] {
+        let err = PolicySet::from_json(&one(&format!("[{cond}]"))).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::PolicyParse);
+        assert!(err.to_string().contains(why), "{cond}: {err}");
+    }
+    let err = PolicySet::from_json(
+        r#"{"policies":[{"name":"p\u0007","effect":"permit","conditions":[]}]}"#,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("key 'name'"), "{err}");
+}
+
+#[test]
+fn context_fields_have_length_caps_naming_field_and_limit() {
+    let (g, _) = gate_json(DENY_LIST);
+    let long = |n: usize| "a".repeat(n);
+    let cases: Vec<(Box<dyn Fn(&mut ActionContext)>, &str)> = vec![
+        (
+            Box::new(move |c| c.principal_id = long(257)),
+            "principalId is 257 bytes long, over the limit of 256 bytes",
+        ),
+        (
+            Box::new(move |c| c.action_name = long(257)),
+            "actionName is 257 bytes long",
+        ),
+        (
+            Box::new(move |c| c.roles = vec![long(300)]),
+            "roles[0] is 300 bytes long",
+        ),
+        (
+            Box::new(move |c| c.ip = Some(long(65))),
+            "ip is 65 bytes long, over the limit of 64 bytes",
+        ),
+        (
+            Box::new(move |c| c.session_id = Some(long(1 << 20))),
+            "sessionId is 1048576 bytes long",
+        ),
+        (
+            Box::new(move |c| {
+                c.device = Some(DeviceFingerprint {
+                    hash: "h".into(),
+                    description: Some(long(1025)),
+                })
+            }),
+            "device.description is 1025 bytes long, over the limit of 1024 bytes",
+        ),
+        (
+            Box::new(move |c| {
+                c.params = vec![("note".into(), kavach_core::ParamValue::Text(long(70_000)))]
+            }),
+            "over the limit of 65536 bytes",
+        ),
+    ];
+    for (set, expect) in cases {
+        let mut c = agent("read");
+        set(&mut c);
+        let v = eval(&g, &c);
+        assert_eq!(code(&v), Some(RefuseCode::InvalidContext), "{expect}");
+        assert!(
+            refusal(&v).reason.contains(expect),
+            "{}",
+            refusal(&v).reason
+        );
+        assert!(refusal(&v).reason.len() < 200, "{}", refusal(&v).reason);
+    }
+    // At the limit: permitted.
+    let mut c = ctx(&long(256), PrincipalKind::User, "read");
+    c.ip = Some(long(64));
+    assert!(permitted(&g, &c));
+}
+
+#[test]
+fn an_empty_device_hash_is_invalid_context() {
+    let (g, _) = gate_json(DENY_LIST);
+    let mut c = agent("read");
+    c.device = Some(DeviceFingerprint {
+        hash: String::new(),
+        description: None,
+    });
+    let v = eval(&g, &c);
+    assert_eq!(code(&v), Some(RefuseCode::InvalidContext));
+    assert!(refusal(&v)
+        .reason
+        .contains("device.hash must be a non-empty string"));
+}
+
+#[test]
+fn error_messages_show_at_most_an_excerpt_of_the_value() {
+    let huge = "x".repeat(1 << 20);
+    let err =
+        PolicySet::from_json(&one(&format!(r#"[{{"identity_kind":"{huge}"}}]"#))).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.len() < 400, "{} bytes", msg.len());
+    assert!(msg.contains("… (1048576 characters)"), "{msg}");
+    let err = PolicySet::from_json(&one(&format!(r#"[{{"{huge}":1}}]"#))).unwrap_err();
+    assert!(err.to_string().len() < 400);
+    let (g, _) = gate_json(DENY_LIST);
+    let v = eval(&g, &agent(&format!("{huge}\u{200b}")));
+    assert!(
+        refusal(&v).reason.len() < 200,
+        "{}",
+        refusal(&v).reason.len()
+    );
+}
