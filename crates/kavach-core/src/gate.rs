@@ -24,13 +24,13 @@ use crate::error::{KavachError, Result};
 use crate::invalidation::revocations::RevocationList;
 use crate::invalidation::{InvalidationBroadcaster, ScopeListener};
 use crate::invariants::Invariant;
-use crate::policy::{EvalEnv, PolicySet};
+use crate::policy::PolicySet;
 use crate::signing::PermitSigner;
 use crate::store::memory::{MemoryRateLimitStore, MemorySessionStore};
 use crate::store::{RateLimitStore, SessionStore};
-use crate::verdict::{Decision, InvalidationScope, RefuseCode, ScopeKind, Verdict};
+use crate::verdict::{Decision, InvalidationScope, Refusal, RefuseCode, ScopeKind, Verdict};
 
-use refusals::{refuse, store_unavailable};
+use refusals::{refusal, refuse, store_unavailable};
 
 pub use explain::{ConditionCheck, Explanation, Step};
 
@@ -208,14 +208,25 @@ impl Gate {
                 observe,
             );
         }
-        if !observe {
+        self.verdict(ctx, evaluation_id, now_ms, decision)
+    }
+
+    /// The verdict for `decision`. Observe-only: always Permit, with an unsigned token marked
+    /// as forced, and the decision as observed.
+    fn verdict(
+        &self,
+        ctx: &ActionContext,
+        evaluation_id: Uuid,
+        now_ms: i64,
+        decision: Decision,
+    ) -> Verdict {
+        if !self.config.observe_only {
             return Verdict {
                 evaluation_id,
                 decision,
                 observed: None,
             };
         }
-        // Observe-only: the answer is always Permit, with an unsigned token marked as forced.
         let mut token = match &decision {
             Decision::Permit(t) => t.clone(),
             _ => outcome::permit_token(
@@ -242,10 +253,7 @@ impl Gate {
         now_ms: i64,
     ) -> Decided<'p> {
         let now_secs = now_ms.div_euclid(1000);
-        if let Err(e) = ctx.validate() {
-            return Decided::from(refuse(RefuseCode::InvalidContext, "gate", e.to_string()));
-        }
-        if let Some(why) = session_step::start_problem(ctx, now_secs) {
+        if let Some(why) = invalid_context(ctx, now_secs) {
             return Decided::from(refuse(RefuseCode::InvalidContext, "gate", why));
         }
         if let Some(reason) = self.revocations.check(ctx, now_ms) {
@@ -265,11 +273,11 @@ impl Gate {
                         )))
                     }
                     Ok(state) => {
-                        if let Some(why) = &state.invalidated {
+                        if let Some(reason) = session_step::revoked(sid, &state) {
                             return Decided::from(refuse(
                                 RefuseCode::SessionInvalid,
                                 "gate",
-                                format!("session '{sid}' was invalidated: {why}"),
+                                reason,
                             ));
                         }
                         Some(state)
@@ -280,14 +288,7 @@ impl Gate {
         let view = session_step::view(ctx, stored.as_ref());
 
         // Policy (priority 50).
-        let env = EvalEnv {
-            now_ms,
-            // No session at all: the call is a fresh session starting now (age 0), as the
-            // earlier SDKs' contexts are. A session id always has a start (first sight).
-            session_started_at: view
-                .started_at
-                .or(ctx.session_id.is_none().then_some(now_secs)),
-        };
+        let env = session_step::eval_env(ctx, &view, now_ms);
         let permitting =
             match policy_step::decide(policies, ctx, &env, self.rate_store.as_ref()).await {
                 Ok(p) => p,
@@ -302,16 +303,7 @@ impl Gate {
                     return Decided::from(refuse(RefuseCode::DriftDetected, "drift", reason))
                 }
                 DriftOutcome::Invalidate(reason) => {
-                    let (target_kind, target_id) = match &ctx.session_id {
-                        Some(sid) => (ScopeKind::Session, sid.clone()),
-                        None => (ScopeKind::Principal, ctx.principal_id.clone()),
-                    };
-                    return Decided::from(Decision::Invalidate(InvalidationScope {
-                        target_kind,
-                        target_id,
-                        reason,
-                        evaluator: "drift".into(),
-                    }));
+                    return Decided::from(drift_invalidation(ctx, reason))
                 }
             }
         }
@@ -350,18 +342,9 @@ impl Gate {
     /// An explicit `actionCount` in the context overrides the stored count.
     async fn count_session_action(&self, ctx: &ActionContext) -> Option<Decision> {
         let max = self.config.max_session_actions;
-        let over = |count: u64, max: u64| {
-            refuse(
-                RefuseCode::InvariantViolation,
-                "invariants",
-                format!(
-                    "invariant 'max_session_actions' violated: the session already has {count} permitted actions (max {max})"
-                ),
-            )
-        };
         if let (Some(max), Some(count)) = (max, ctx.action_count) {
             if count >= max {
-                return Some(over(count, max));
+                return Some(Decision::Refuse(session_cap_reached(count, max)));
             }
         }
         let sid = ctx.session_id.as_deref()?;
@@ -374,7 +357,7 @@ impl Gate {
             Ok(Some(_)) => None,
             Ok(None) => {
                 let max = max.unwrap_or(0);
-                Some(over(max, max))
+                Some(Decision::Refuse(session_cap_reached(max, max)))
             }
             Err(e) => Some(Decision::Refuse(store_unavailable(
                 "session_store",
@@ -472,4 +455,38 @@ impl Drop for Gate {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Why the gate cannot evaluate `ctx` at all (`INVALID_CONTEXT`): a field validation rejects,
+/// or a `sessionStartedAt` it cannot use.
+fn invalid_context(ctx: &ActionContext, now_secs: i64) -> Option<String> {
+    if let Err(e) = ctx.validate() {
+        return Some(e.to_string());
+    }
+    session_step::start_problem(ctx, now_secs)
+}
+
+/// Drift asks to invalidate: the session when the call has one, else the principal.
+fn drift_invalidation(ctx: &ActionContext, reason: String) -> Decision {
+    let (target_kind, target_id) = match &ctx.session_id {
+        Some(sid) => (ScopeKind::Session, sid.clone()),
+        None => (ScopeKind::Principal, ctx.principal_id.clone()),
+    };
+    Decision::Invalidate(InvalidationScope {
+        target_kind,
+        target_id,
+        reason,
+        evaluator: "drift".into(),
+    })
+}
+
+/// `max_session_actions` refuses: the session already has `count` permitted actions.
+fn session_cap_reached(count: u64, max: u64) -> Refusal {
+    refusal(
+        RefuseCode::InvariantViolation,
+        "invariants",
+        format!(
+            "invariant 'max_session_actions' violated: the session already has {count} permitted actions (max {max})"
+        ),
+    )
 }

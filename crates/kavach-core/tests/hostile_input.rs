@@ -296,3 +296,16 @@ fn error_messages_show_at_most_an_excerpt_of_the_value() {
         refusal(&v).reason.len()
     );
 }
+
+#[test]
+fn durations_with_leading_zeros_and_windows_with_extra_spaces_are_the_documented_forms() {
+    use kavach_core::policy::duration::parse_duration_ms;
+    use kavach_core::policy::time_window::TimeWindow;
+    assert_eq!(parse_duration_ms("0010s").unwrap(), 10_000);
+    assert_eq!(
+        TimeWindow::parse("09:00-18:00  UTC").unwrap(),
+        TimeWindow::parse("09:00-18:00 UTC").unwrap()
+    );
+    let long = format!("{}s", "9".repeat(100_000));
+    assert!(parse_duration_ms(&long).unwrap_err().len() < 300);
+}

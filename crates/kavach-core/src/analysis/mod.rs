@@ -58,11 +58,25 @@ fn conds(p: &Policy) -> Vec<&Condition> {
     p.conditions.iter().collect()
 }
 
-fn rate_limits(p: &Policy) -> impl Iterator<Item = &RateLimit> {
-    p.conditions.iter().filter_map(|c| match c {
-        Condition::RateLimit(rl) => Some(rl),
-        _ => None,
-    })
+/// The policy's rate limits with their index among its conditions.
+fn rate_limits(p: &Policy) -> impl Iterator<Item = (usize, &RateLimit)> {
+    p.conditions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c {
+            Condition::RateLimit(rl) => Some((i, rl)),
+            _ => None,
+        })
+}
+
+/// Every call the rate limit at `a` counts is counted by the one at `b` too. Conditions are
+/// judged in order and the first that fails ends the policy, so a limit after `a` counts
+/// fewer calls when a condition between them can fail (a limit before `a` counts all of `a`'s).
+fn counts_every_call_of(conds: &[Condition], b: usize, a: usize) -> bool {
+    b < a
+        || conds[a + 1..b]
+            .iter()
+            .all(|c| matches!(c, Condition::RateLimit(_)))
 }
 
 fn actions(p: &Policy) -> impl Iterator<Item = &Pattern> {
@@ -84,7 +98,7 @@ fn never_matches(p: &Policy) -> Option<(&'static str, String)> {
         };
         return Some((kind, why));
     }
-    rate_limits(p).any(|rl| rl.max == 0).then(|| {
+    rate_limits(p).any(|(_, rl)| rl.max == 0).then(|| {
         (
             "unsatisfiable",
             "its rate limit of 0 never lets a call through".to_owned(),
@@ -144,15 +158,16 @@ pub fn analyze(set: &PolicySet, known_actions: Option<&[String]>) -> Vec<Finding
             ));
             continue;
         }
-        let rls: Vec<&RateLimit> = rate_limits(q).collect();
-        for (a_i, a) in rls.iter().enumerate() {
-            let stricter = rls.iter().enumerate().find(|(b_i, b)| {
-                *b_i != a_i
+        let rls: Vec<(usize, &RateLimit)> = rate_limits(q).collect();
+        for &(a_i, a) in &rls {
+            let stricter = rls.iter().find(|&&(b_i, b)| {
+                b_i != a_i
+                    && counts_every_call_of(&q.conditions, b_i, a_i)
                     && a.max >= b.max
                     && a.window_ms <= b.window_ms
-                    && (a.max != b.max || a.window_ms != b.window_ms || *b_i < a_i)
+                    && (a.max != b.max || a.window_ms != b.window_ms || b_i < a_i)
             });
-            if let Some((_, b)) = stricter {
+            if let Some(&(_, b)) = stricter {
                 out.push(finding(
                     "rate_limit_never_binds",
                     Severity::Warning,
@@ -185,6 +200,12 @@ pub fn analyze(set: &PolicySet, known_actions: Option<&[String]>) -> Vec<Finding
     out
 }
 
+/// Some call might match both policies.
+fn can_meet(a: &Policy, b: &Policy) -> bool {
+    let both: Vec<&Condition> = a.conditions.iter().chain(&b.conditions).collect();
+    contradiction(&both).is_none()
+}
+
 /// A live permit and a live refuse that can match the same call: the earlier one wins.
 fn overlaps(policies: &[Policy], dead: &[bool], out: &mut Vec<Finding>) {
     for (i, a) in policies.iter().enumerate() {
@@ -192,8 +213,7 @@ fn overlaps(policies: &[Policy], dead: &[bool], out: &mut Vec<Finding>) {
             if dead[i] || dead[j] || a.effect == b.effect {
                 continue;
             }
-            let both: Vec<&Condition> = a.conditions.iter().chain(&b.conditions).collect();
-            if contradiction(&both).is_none() {
+            if can_meet(a, b) {
                 out.push(finding(
                     "overlap",
                     Severity::Info,
@@ -213,27 +233,33 @@ fn overlaps(policies: &[Policy], dead: &[bool], out: &mut Vec<Finding>) {
 }
 
 /// Refusing actions by name while a permit covers every action: names that merely look alike
-/// (another script, an invisible character, a new action) are permitted.
+/// (another script, an invisible character, a new action) are permitted. Only refusals that
+/// can meet the catch-all's calls count (a refusal for other principals is no exception to it).
 fn deny_lists(policies: &[Policy], dead: &[bool], out: &mut Vec<Finding>) {
-    let catch_all = policies.iter().enumerate().find(|(i, p)| {
-        !dead[*i] && p.effect == Effect::Permit && actions(p).all(|a| matches!(a, Pattern::Any))
-    });
-    let Some((_, permit)) = catch_all else {
-        return;
-    };
-    let refused: Vec<&Policy> = policies
+    let live = |i: usize| !dead[i];
+    let found = policies
         .iter()
         .enumerate()
-        .filter(|(i, p)| {
-            !dead[*i]
-                && p.effect == Effect::Refuse
-                && actions(p).any(|a| !matches!(a, Pattern::Any))
+        .filter(|&(i, p)| {
+            live(i) && p.effect == Effect::Permit && actions(p).all(|a| matches!(a, Pattern::Any))
         })
-        .map(|(_, p)| p)
-        .collect();
-    if refused.is_empty() {
+        .find_map(|(_, permit)| {
+            let refused: Vec<&Policy> = policies
+                .iter()
+                .enumerate()
+                .filter(|&(i, p)| {
+                    live(i)
+                        && p.effect == Effect::Refuse
+                        && actions(p).any(|a| !matches!(a, Pattern::Any))
+                        && can_meet(permit, p)
+                })
+                .map(|(_, p)| p)
+                .collect();
+            (!refused.is_empty()).then_some((permit, refused))
+        });
+    let Some((permit, refused)) = found else {
         return;
-    }
+    };
     let mut names = vec![permit.name.clone()];
     names.extend(refused.iter().map(|p| p.name.clone()));
     out.push(finding(

@@ -7,13 +7,18 @@ use crate::policy::pattern::Pattern;
 use crate::policy::time_window::TimeWindow;
 use crate::policy::Condition;
 
-/// Minutes sampled to compare time windows: every minute of a winter and a summer day (zones
-/// with daylight saving shift between them), as unix ms.
+/// Minutes sampled to compare time windows, as unix ms: every minute of one day in each month
+/// of a year. A window repeats daily, so 24 hours at a steady UTC offset show every local
+/// minute of the day; one day a month meets every offset a zone keeps for weeks (daylight
+/// saving either side of the equator, a month-long suspension of it such as Morocco's).
 fn sample_minutes() -> impl Iterator<Item = i64> {
-    // 2026-01-15T00:00Z and 2026-07-15T00:00Z.
-    const DAYS: [i64; 2] = [1_768_435_200_000, 1_784_073_600_000];
-    DAYS.into_iter()
-        .flat_map(|day| (0..24 * 60 + 24 * 60).map(move |m| day - 12 * 3_600_000 + m * 60_000))
+    // 2026-01-20T00:00Z, then every 30.5 days (the 20th or 21st of each month).
+    const FIRST_DAY: i64 = 1_768_867_200_000;
+    const DAY_MS: i64 = 86_400_000;
+    (0..12_i64).flat_map(|month| {
+        let day = FIRST_DAY + month * 61 * DAY_MS / 2;
+        (0..24 * 60).map(move |m| day + m * 60_000)
+    })
 }
 
 /// True when some sampled minute lies inside every window (an empty list: always).

@@ -16,11 +16,13 @@ use crate::drift::{DriftOutcome, SessionView};
 use crate::policy::{Condition, Effect, EvalEnv, Policy, PolicySet};
 use crate::session::SessionState;
 use crate::store::RateHit;
-use crate::verdict::{Decision, InvalidationScope, RefuseCode, ScopeKind, Verdict};
+use crate::verdict::{Decision, RefuseCode, Verdict};
 
-use super::policy_step::EVALUATOR as POLICY;
+use super::policy_step::{self, RateRead, EVALUATOR as POLICY};
 use super::refusals::{refusal, store_unavailable};
-use super::{outcome, session_step, Gate};
+use super::{
+    drift_invalidation, invalid_context, outcome, session_cap_reached, session_step, Gate,
+};
 
 pub use condition_text::wait_text;
 
@@ -109,30 +111,10 @@ impl Gate {
         let (steps, decision) = self
             .explain_decide(&policies, ctx, evaluation_id, now_ms)
             .await;
-        let verdict = if self.config.observe_only {
-            let mut token = match &decision {
-                Decision::Permit(t) => t.clone(),
-                _ => outcome::permit_token(
-                    ctx,
-                    evaluation_id,
-                    now_ms.div_euclid(1000),
-                    self.config.permit_ttl_seconds,
-                ),
-            };
-            token.observe_only = true;
-            Verdict {
-                evaluation_id,
-                decision: Decision::Permit(token),
-                observed: Some(Box::new(decision)),
-            }
-        } else {
-            Verdict {
-                evaluation_id,
-                decision,
-                observed: None,
-            }
-        };
-        Explanation { verdict, steps }
+        Explanation {
+            verdict: self.verdict(ctx, evaluation_id, now_ms, decision),
+            steps,
+        }
     }
 
     async fn explain_decide(
@@ -148,8 +130,7 @@ impl Gate {
             Decision::Refuse(refusal(code, evaluator, reason))
         };
 
-        if let Err(e) = ctx.validate() {
-            let why = e.to_string();
+        if let Some(why) = invalid_context(ctx, now_secs) {
             return trace.decide(
                 Step::new("gate", "context", format!("invalid: {why}")),
                 refuse(RefuseCode::InvalidContext, "gate", why),
@@ -175,8 +156,7 @@ impl Gate {
                     );
                 }
                 Ok(Some(state)) => {
-                    if let Some(why) = &state.invalidated {
-                        let reason = format!("session '{sid}' was invalidated: {why}");
+                    if let Some(reason) = session_step::revoked(sid, &state) {
                         return trace.decide(
                             Step::new("session", sid.clone(), reason.clone()),
                             refuse(RefuseCode::SessionInvalid, "gate", reason),
@@ -202,12 +182,7 @@ impl Gate {
         };
         let view = session_step::view(ctx, stored.as_ref());
 
-        let env = EvalEnv {
-            now_ms,
-            session_started_at: view
-                .started_at
-                .or(ctx.session_id.is_none().then_some(now_secs)),
-        };
+        let env = session_step::eval_env(ctx, &view, now_ms);
         let permitting = match self.explain_policies(policies, ctx, &env, &mut trace).await {
             Ok(p) => p,
             Err(decision) => return (trace.steps, decision),
@@ -227,18 +202,9 @@ impl Gate {
                     );
                 }
                 DriftOutcome::Invalidate(reason) => {
-                    let (target_kind, target_id) = match &ctx.session_id {
-                        Some(sid) => (ScopeKind::Session, sid.clone()),
-                        None => (ScopeKind::Principal, ctx.principal_id.clone()),
-                    };
                     return trace.decide(
                         Step::new("drift", "detectors", format!("invalidate: {reason}")),
-                        Decision::Invalidate(InvalidationScope {
-                            target_kind,
-                            target_id,
-                            reason,
-                            evaluator: "drift".into(),
-                        }),
+                        drift_invalidation(ctx, reason),
                     );
                 }
             }
@@ -302,25 +268,19 @@ impl Gate {
             let mut matched = true;
             for cond in &policy.conditions {
                 if let Condition::RateLimit(rl) = cond {
-                    let hit = if rl.max == 0 {
-                        RateHit {
-                            count: 1,
-                            frees_in_ms: 0,
-                        }
-                    } else {
-                        let key = rl.key(&ctx.principal_id, &ctx.action_name);
-                        match self
-                            .rate_store
-                            .peek_bounded(&key, rl.window_ms, rl.max)
-                            .await
-                        {
-                            Ok(h) => h,
-                            Err(e) => {
-                                let r = store_unavailable("rate_store", "rate limit", &e);
-                                step.outcome = r.reason.clone();
-                                trace.steps.push(step.decisive());
-                                return Err(Decision::Refuse(r));
-                            }
+                    let hit = match policy_step::rate_hit(
+                        self.rate_store.as_ref(),
+                        RateRead::Peek,
+                        rl,
+                        ctx,
+                    )
+                    .await
+                    {
+                        Ok(h) => h,
+                        Err(r) => {
+                            step.outcome = r.reason.clone();
+                            trace.steps.push(step.decisive());
+                            return Err(Decision::Refuse(r));
                         }
                     };
                     let holds = hit.count <= rl.max;
@@ -380,17 +340,9 @@ impl Gate {
                     Ok(policy)
                 }
                 Effect::Refuse => {
-                    let reason = match &policy.description {
-                        Some(d) => format!("refused by policy '{}': {d}", policy.name),
-                        None => format!("refused by policy '{}'", policy.name),
-                    };
                     step.outcome = "refuse".into();
                     trace.steps.push(step.decisive());
-                    Err(Decision::Refuse(refusal(
-                        RefuseCode::PolicyDenied,
-                        POLICY,
-                        reason,
-                    )))
+                    Err(Decision::Refuse(policy_step::refused_by(policy)))
                 }
             };
         }
@@ -403,36 +355,13 @@ impl Gate {
                 {
                     s.decisive = true;
                 }
-                refusal(
-                    RefuseCode::RateLimitExceeded,
-                    POLICY,
-                    format!(
-                        "policy '{}': rate limit of {} per {} exceeded for principal '{}' on '{}'; {}",
-                        policy.name,
-                        rl.max,
-                        rl.window_text,
-                        ctx.principal_id,
-                        ctx.action_name,
-                        if rl.max == 0 {
-                            "a limit of 0 never frees a slot".to_owned()
-                        } else {
-                            format!("a slot frees up in {}s", hit.frees_in_ms.div_ceil(1000))
-                        }
-                    ),
-                )
+                policy_step::rate_limited(policy, rl, hit, ctx)
             }
             None => {
                 trace.push(
                     Step::new(POLICY, "(default deny)", "no policy permits this action").decisive(),
                 );
-                refusal(
-                    RefuseCode::NoPolicyMatch,
-                    POLICY,
-                    format!(
-                        "no policy permits '{}' for principal '{}' (default deny)",
-                        ctx.action_name, ctx.principal_id
-                    ),
-                )
+                policy_step::default_deny(ctx)
             }
         }))
     }
@@ -445,16 +374,10 @@ impl Gate {
     ) -> Option<(Step, Decision)> {
         let max = self.config.max_session_actions?;
         let over = |count: u64| {
-            let reason = format!(
-                "invariant 'max_session_actions' violated: the session already has {count} permitted actions (max {max})"
-            );
+            let refused = session_cap_reached(count, max);
             (
-                Step::new("invariants", "max_session_actions", reason.clone()),
-                Decision::Refuse(refusal(
-                    RefuseCode::InvariantViolation,
-                    "invariants",
-                    reason,
-                )),
+                Step::new("invariants", "max_session_actions", refused.reason.clone()),
+                Decision::Refuse(refused),
             )
         };
         if let Some(count) = ctx.action_count {

@@ -3,6 +3,7 @@
 
 use crate::context::ActionContext;
 use crate::drift::SessionView;
+use crate::policy::EvalEnv;
 use crate::session::{SessionSeed, SessionState};
 
 /// How far ahead of the gate's clock a context's `sessionStartedAt` may be (replica clocks
@@ -60,5 +61,25 @@ pub fn view<'a>(ctx: &'a ActionContext, stored: Option<&'a SessionState>) -> Ses
             .action_count
             .or(stored.map(|s| s.action_count))
             .unwrap_or(0),
+    }
+}
+
+/// Why a stored session refuses every call (it was revoked), or `None`.
+pub fn revoked(session_id: &str, state: &SessionState) -> Option<String> {
+    state
+        .invalidated
+        .as_ref()
+        .map(|why| format!("session '{session_id}' was invalidated: {why}"))
+}
+
+/// What the policy conditions see. No session at all: the call is a fresh session starting
+/// now (age 0), as the earlier SDKs' contexts are. A session id always has a start (first
+/// sight).
+pub fn eval_env(ctx: &ActionContext, view: &SessionView<'_>, now_ms: i64) -> EvalEnv {
+    EvalEnv {
+        now_ms,
+        session_started_at: view
+            .started_at
+            .or(ctx.session_id.is_none().then_some(now_ms.div_euclid(1000))),
     }
 }

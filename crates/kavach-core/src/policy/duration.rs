@@ -1,6 +1,7 @@
 //! Durations in the policy language: a positive integer followed by one unit, `s`, `m`, `h` or
 //! `d` (`30s`, `15m`, `24h`, `7d`). Nothing else: no bare numbers, no fractions, no spaces, so
-//! a typo is a load error instead of a silently different window.
+//! a typo is a load error instead of a silently different window. Leading zeros are allowed
+//! and change nothing (`0010s` is ten seconds).
 
 /// The longest duration accepted (10 years): keeps every later millisecond sum far from overflow.
 const MAX_MS: u64 = 10 * 366 * 24 * 3600 * 1000;
@@ -8,8 +9,9 @@ const MAX_MS: u64 = 10 * 366 * 24 * 3600 * 1000;
 /// Parses a duration into milliseconds. The error text describes the problem and quotes the
 /// input; the caller adds the policy and key.
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let shown = super::identifier::excerpt(text);
     let bad = || {
-        format!("invalid duration '{text}': expected a positive integer followed by s, m, h or d (e.g. '30s', '24h')")
+        format!("invalid duration '{shown}': expected a positive integer followed by s, m, h or d (e.g. '30s', '24h')")
     };
     let unit = text.chars().last().ok_or_else(bad)?;
     let digits = &text[..text.len() - unit.len_utf8()];
@@ -26,12 +28,12 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let n: u64 = digits.parse().map_err(|_| bad())?;
     if n == 0 {
         return Err(format!(
-            "invalid duration '{text}': must be greater than zero"
+            "invalid duration '{shown}': must be greater than zero"
         ));
     }
     match n.checked_mul(unit_ms) {
         Some(ms) if ms <= MAX_MS => Ok(ms),
-        _ => Err(format!("invalid duration '{text}': longer than 10 years")),
+        _ => Err(format!("invalid duration '{shown}': longer than 10 years")),
     }
 }
 

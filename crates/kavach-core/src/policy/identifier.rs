@@ -113,6 +113,12 @@ pub fn name_problem(s: &str) -> Option<String> {
                 c.escape_unicode()
             ));
         }
+        if c == '\u{FFFD}' {
+            return Some(format!(
+                "'{}' contains U+FFFD at character {i} (text that was not valid Unicode, e.g. a lone surrogate)",
+                excerpt(s)
+            ));
+        }
         if is_invisible(c) {
             return Some(format!(
                 "'{}' contains the invisible (zero-width or bidirectional) character {} at character {i}",
@@ -189,6 +195,7 @@ mod tests {
             "de\u{202e}lete",
             "d\u{0435}lete_user",
             "\u{feff}delete",
+            "delete\u{fffd}",
         ] {
             assert!(name_problem(bad).is_some(), "{bad:?}");
         }

@@ -1,6 +1,7 @@
 //! `time_window`: `"HH:MM-HH:MM"` optionally followed by one IANA zone
 //! (`"09:00-18:00 Asia/Kolkata"`). The start is inclusive, the end exclusive; a start later
-//! than the end wraps over midnight (`22:00-06:00`). Without a zone the window is in UTC.
+//! than the end wraps over midnight (`22:00-06:00`). Without a zone the window is in UTC. The
+//! range and the zone are separated by one or more spaces (`'09:00-18:00  UTC'` is UTC).
 
 use chrono::{TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -15,29 +16,33 @@ pub struct TimeWindow {
 
 impl TimeWindow {
     pub fn parse(text: &str) -> Result<Self, String> {
+        let shown = super::identifier::excerpt(text);
         let mut parts = text.split(' ').filter(|p| !p.is_empty());
         let range = parts.next().unwrap_or("");
         let zone = parts.next();
         if parts.next().is_some() {
             return Err(format!(
-                "invalid time window '{text}': expected 'HH:MM-HH:MM' and at most one time zone"
+                "invalid time window '{shown}': expected 'HH:MM-HH:MM' and at most one time zone"
             ));
         }
         let (start, end) = range
             .split_once('-')
             .and_then(|(a, b)| Some((clock_minutes(a)?, clock_minutes(b)?)))
             .ok_or_else(|| {
-                format!("invalid time window '{text}': expected 'HH:MM-HH:MM' (24-hour clock)")
+                format!("invalid time window '{shown}': expected 'HH:MM-HH:MM' (24-hour clock)")
             })?;
         if start == end {
             return Err(format!(
-                "invalid time window '{text}': start and end are equal (empty or whole day is ambiguous)"
+                "invalid time window '{shown}': start and end are equal (empty or whole day is ambiguous)"
             ));
         }
         let zone = zone
             .map(|z| {
                 z.parse::<Tz>().map_err(|_| {
-                    format!("invalid time window '{text}': unknown IANA time zone '{z}'")
+                    format!(
+                        "invalid time window '{shown}': unknown IANA time zone '{}'",
+                        super::identifier::excerpt(z)
+                    )
                 })
             })
             .transpose()?;
