@@ -240,6 +240,7 @@ describe('PublicKeyDirectory and DirectoryTokenVerifier', () => {
     expectThrow(() => new DirectoryTokenVerifier(dir, false).verify(TOKEN, sig), AlgorithmMismatchError, 'ALGORITHM_MISMATCH', 'hybrid')
     // An expired bundle under the same keys: KEY_EXPIRED naming the key, unless not enforced.
     const rec = kp.publicKeys().toRecord()
+    expect(dir.remove(kp.id)).toBe(true)
     dir.insert(PublicKeyBundle.fromRecord({ ...rec, expiresAt: Date.now() / 1000 - 10 }))
     expectThrow(() => verifier.verify(TOKEN, sig), KeyExpiredError, 'KEY_EXPIRED', kp.id)
     expect(() => verifier.verify(TOKEN, sig)).toThrow(/expired/)

@@ -64,7 +64,8 @@ impl PublicKeyDirectory {
         })
     }
 
-    /// Add or replace a bundle (in-memory directories only).
+    /// Add a bundle (in-memory directories only); an id already present throws
+    /// `INVALID_ARGUMENT` (`remove` it first to replace its keys).
     #[napi]
     pub fn insert(&self, bundle: &PublicKeyBundle) -> Result<()> {
         self.inner.insert(bundle.inner.clone()).pq()

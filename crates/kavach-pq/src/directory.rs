@@ -92,14 +92,25 @@ impl PublicKeyDirectory {
             .ok_or_else(|| PqError::KeyNotFound(key_id.to_string()))
     }
 
-    /// Add or replace a bundle (in-memory directories only).
+    /// Add a bundle (in-memory directories only). An id already present is an
+    /// `INVALID_ARGUMENT`, as in [`Self::in_memory`]: replacing a key is `remove` then
+    /// `insert`, so a stray insert never swaps the key a verifier trusts.
     pub fn insert(&self, bundle: PublicKeyBundle) -> Result<()> {
         self.check_mutable("insert")?;
         let entry = decode_entry(bundle, PqError::InvalidArgument)?;
-        self.entries
-            .write()
-            .insert(entry.bundle.id.clone(), Arc::new(entry));
-        Ok(())
+        let mut entries = self.entries.write();
+        match entries.entry(entry.bundle.id.clone()) {
+            std::collections::btree_map::Entry::Occupied(e) => Err(PqError::InvalidArgument(
+                format!(
+                    "duplicate key id '{}': remove it first to replace its keys",
+                    e.key()
+                ),
+            )),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(Arc::new(entry));
+                Ok(())
+            }
+        }
     }
 
     /// Remove a bundle; returns whether it was present (in-memory directories only).

@@ -186,3 +186,14 @@ fn in_memory_directory() {
     let e = PublicKeyDirectory::in_memory(vec![a.public_bundle(), a.public_bundle()]).unwrap_err();
     assert!(e.to_string().contains("duplicate"));
 }
+
+#[test]
+fn insert_refuses_an_id_already_present_as_in_memory_does() {
+    let a = KavachKeyPair::generate().unwrap();
+    let dir = PublicKeyDirectory::in_memory(vec![a.public_bundle()]).unwrap();
+    let e = dir.insert(a.public_bundle()).unwrap_err();
+    assert_eq!(e.code(), "INVALID_ARGUMENT");
+    assert!(e.to_string().contains("duplicate key id"), "{e}");
+    assert!(dir.remove(a.id()).unwrap());
+    dir.insert(a.public_bundle()).unwrap();
+}
