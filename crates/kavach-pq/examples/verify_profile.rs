@@ -53,6 +53,21 @@ fn token() -> TokenFields {
     .expect("token")
 }
 
+/// CPU seconds this process has used (user + system, all threads; Linux `/proc`, else 0).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; 100 Hz.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg").unwrap_or_default()
 }
@@ -287,6 +302,7 @@ fn audit_steps(kp: &Arc<KavachKeyPair>) {
     let mut each_us = Vec::new();
     let mut batch_us: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     let mut verify_us: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut verify_cpu: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for _round in 0..3 {
         let t = Instant::now();
         for _ in 0..64 {
@@ -300,12 +316,13 @@ fn audit_steps(kp: &Arc<KavachKeyPair>) {
                 batched.append_batch(&batch).expect("batch");
                 batch_us[i].push(t.elapsed().as_secs_f64() * 1e6 / 64.0);
             }
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), cpu_seconds());
             assert_eq!(
                 verify_jsonl(&blob, &bundle, Some(true), None).expect("verify"),
                 10_000
             );
             verify_us[i].push(t.elapsed().as_secs_f64() * 1e3);
+            verify_cpu[i].push((cpu_seconds() - cpu) * 1e3);
         }
     }
     par::set_max_threads(4);
@@ -325,7 +342,8 @@ fn audit_steps(kp: &Arc<KavachKeyPair>) {
     }
     for (i, label) in ["1 thread", "all cores"].iter().enumerate() {
         let v = med(&mut verify_us[i]);
-        println!("{v:>10.1} ms  verifyJsonl of 10,000 hybrid entries, {label}");
+        let c = med(&mut verify_cpu[i]);
+        println!("{v:>10.1} ms  verifyJsonl of 10,000 hybrid entries, {label} ({c:.0} ms CPU)");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

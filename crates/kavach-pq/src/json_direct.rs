@@ -15,18 +15,23 @@
 
 use chrono::{DateTime, Utc};
 
-/// Decimal digits of every byte value (left-aligned) and how many there are.
-const DIGITS: [([u8; 3], usize); 256] = {
-    let mut t = [([0u8; 3], 0usize); 256];
+/// `"<decimal digits>,"` of every byte value, left-aligned in 4 bytes, and its length with
+/// the comma: the writer copies all 4 bytes (one fixed-size store) and advances by the length.
+const DIGITS: [([u8; 4], usize); 256] = {
+    let mut t = [([0u8; 4], 0usize); 256];
     let mut v = 0usize;
     while v < 256 {
-        let d = [(v / 100) as u8, (v / 10 % 10) as u8, (v % 10) as u8];
+        let d = [
+            b'0' + (v / 100) as u8,
+            b'0' + (v / 10 % 10) as u8,
+            b'0' + (v % 10) as u8,
+        ];
         t[v] = if v >= 100 {
-            ([b'0' + d[0], b'0' + d[1], b'0' + d[2]], 3)
+            ([d[0], d[1], d[2], b','], 4)
         } else if v >= 10 {
-            ([b'0' + d[1], b'0' + d[2], 0], 2)
+            ([d[1], d[2], b',', 0], 3)
         } else {
-            ([b'0' + d[2], 0, 0], 1)
+            ([d[2], b',', 0, 0], 2)
         };
         v += 1;
     }
@@ -35,16 +40,21 @@ const DIGITS: [([u8; 3], usize); 256] = {
 
 /// Append `bytes` as a JSON array of integers (`[1,2,3]`, serde_json's compact form).
 pub fn write_byte_array(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len() * 4 + 2);
-    out.push(b'[');
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let (digits, n) = &DIGITS[usize::from(*b)];
-        out.extend_from_slice(&digits[..*n]);
+    let start = out.len();
+    // "[" + at most 4 bytes per element + 3 bytes of slack for the last 4-byte store + "]".
+    out.resize(start + 1 + bytes.len() * 4 + 4, 0);
+    let buf = &mut out[start..];
+    buf[0] = b'[';
+    let mut pos = 1;
+    for b in bytes {
+        let (text, n) = &DIGITS[usize::from(*b)];
+        buf[pos..pos + 4].copy_from_slice(text);
+        pos += n;
     }
-    out.push(b']');
+    // Overwrite the last element's comma (or, for `[]`, the byte after `[`).
+    let end = if bytes.is_empty() { 1 } else { pos - 1 };
+    buf[end] = b']';
+    out.truncate(start + end + 1);
 }
 
 /// Append `s` as a JSON string, escaped exactly as serde_json escapes it.
@@ -148,38 +158,44 @@ impl<'a> Reader<'a> {
         (digits > 0 && !leading_zero && ends).then_some(v)
     }
 
-    /// A JSON array of integers 0-255 (`[]` allowed), decoded in the same pass.
+    /// A compact JSON array of integers 0-255 (`[]` allowed, no whitespace inside), decoded
+    /// in the same pass.
     pub fn byte_array(&mut self) -> Option<Vec<u8>> {
         self.lit(b"[")?;
         let b = self.b;
+        let mut i = self.i;
         // Each element takes at least two bytes of text (a digit and a separator).
-        let mut out = Vec::with_capacity(b.len().saturating_sub(self.i) / 2);
-        self.ws();
-        if b.get(self.i) == Some(&b']') {
-            self.i += 1;
+        let mut out = Vec::with_capacity(b.len().saturating_sub(i) / 2);
+        if b.get(i) == Some(&b']') {
+            self.i = i + 1;
             return Some(out);
         }
         loop {
-            self.ws();
-            let start = self.i;
-            let mut v: u32 = 0;
-            while let Some(d) = b.get(self.i).filter(|c| c.is_ascii_digit()) {
-                if self.i - start == 3 {
-                    return None;
-                }
-                v = v * 10 + u32::from(d - b'0');
-                self.i += 1;
-            }
-            let digits = self.i - start;
-            if digits == 0 || (digits > 1 && b[start] == b'0') {
+            let d0 = b.get(i)?.wrapping_sub(b'0');
+            if d0 > 9 {
                 return None;
             }
+            let mut v = u32::from(d0);
+            i += 1;
+            let mut c = *b.get(i)?;
+            // A leading 0 takes no more digits: `01` then fails at the separator check.
+            if d0 != 0 {
+                for _ in 0..2 {
+                    let d = c.wrapping_sub(b'0');
+                    if d > 9 {
+                        break;
+                    }
+                    v = v * 10 + u32::from(d);
+                    i += 1;
+                    c = *b.get(i)?;
+                }
+            }
             out.push(u8::try_from(v).ok()?);
-            self.ws();
-            match b.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
+            i += 1;
+            match c {
+                b',' => {}
+                b']' => {
+                    self.i = i;
                     return Some(out);
                 }
                 _ => return None,
@@ -228,7 +244,8 @@ mod tests {
     #[test]
     fn the_reader_leaves_the_fast_path_on_anything_unusual() {
         for bad in [
-            "[01]", "[256]", "[1000]", "[-1]", "[1.0]", "[1e2]", "[1,]", "[,1]", "[1 2]",
+            "[01]", "[00]", "[0", "[1", "[256]", "[1000]", "[-1]", "[1.0]", "[1e2]", "[1,]",
+            "[,1]", "[1 2]",
         ] {
             assert!(Reader::new(bad.as_bytes()).byte_array().is_none(), "{bad}");
         }
@@ -238,10 +255,12 @@ mod tests {
         for bad in ["01,", "-1,", "1.5,", "1e3,", "18446744073709551616,", ","] {
             assert!(Reader::new(bad.as_bytes()).u64().is_none(), "{bad}");
         }
+        assert!(Reader::new(b"[ 1 , 2 ]").byte_array().is_none());
         assert_eq!(
-            Reader::new(b" [ 1 , 2 ] ").byte_array().unwrap(),
-            vec![1, 2]
+            Reader::new(b" [1,2,255]").byte_array().unwrap(),
+            vec![1, 2, 255]
         );
+        assert_eq!(Reader::new(b"[0,0]").byte_array().unwrap(), vec![0, 0]);
         assert_eq!(Reader::new(b"18446744073709551615}").u64(), Some(u64::MAX));
     }
 }
