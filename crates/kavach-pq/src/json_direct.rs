@@ -15,6 +15,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::sizes::ML_DSA_SIG_LEN;
+
 /// `"<decimal digits>,"` of every byte value, left-aligned in 4 bytes, and its length with
 /// the comma: the writer copies all 4 bytes (one fixed-size store) and advances by the length.
 const DIGITS: [([u8; 4], usize); 256] = {
@@ -164,12 +166,14 @@ impl<'a> Reader<'a> {
         self.lit(b"[")?;
         let b = self.b;
         let mut i = self.i;
-        // Each element takes at least two bytes of text (a digit and a separator).
-        let mut out = Vec::with_capacity(b.len().saturating_sub(i) / 2);
         if b.get(i) == Some(&b']') {
             self.i = i + 1;
-            return Some(out);
+            return Some(Vec::new());
         }
+        // Each element takes at least two bytes of text (a digit and a separator); the cap
+        // (an ML-DSA-65 signature) keeps a short array early in a long line from reserving
+        // the rest of the line.
+        let mut out = Vec::with_capacity((b.len().saturating_sub(i) / 2).min(ML_DSA_SIG_LEN));
         loop {
             let d0 = b.get(i)?.wrapping_sub(b'0');
             if d0 > 9 {
@@ -196,6 +200,9 @@ impl<'a> Reader<'a> {
                 b',' => {}
                 b']' => {
                     self.i = i;
+                    if out.capacity() > out.len() * 2 {
+                        out.shrink_to_fit();
+                    }
                     return Some(out);
                 }
                 _ => return None,
