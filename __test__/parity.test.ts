@@ -18,16 +18,9 @@ import {
   PublicKeyBundle,
   PublicKeyDirectory,
   SignedAuditChain,
-  type PermitTokenInput,
 } from '../index'
+import { signingSetup, TOKEN } from './fixtures/pq-keys'
 
-const TOKEN: PermitTokenInput = {
-  tokenId: '11111111-1111-4111-8111-111111111111',
-  evaluationId: '22222222-2222-4222-8222-222222222222',
-  issuedAt: 1767225600,
-  expiresAt: 1767225630,
-  actionName: 'issue_refund',
-}
 const CTX = { principalId: 'u', principalKind: 'user', actionName: 'pay' } as const
 
 function errorOf(f: () => unknown): { code?: string; message: string; name: string } {
@@ -102,8 +95,7 @@ describe('API parity', () => {
   })
 
   test('token inputs accept signature: null or no signature; sign and verify ignore the field', () => {
-    const kp = KavachKeyPair.generate()
-    const signer = PqTokenSigner.fromKeypairHybrid(kp)
+    const { hybrid: signer, hybridVerifier } = signingSetup()
     const withNull = { ...TOKEN, signature: null }
     const sig = signer.sign(withNull)
     signer.verify(TOKEN, sig)
@@ -111,8 +103,7 @@ describe('API parity', () => {
     // A stale signature on the token is ignored: the argument is what is verified.
     signer.verify({ ...TOKEN, signature: Buffer.from('not a signature') }, sig)
     expect(errorOf(() => signer.verify({ ...TOKEN, signature: sig }, Buffer.from('{}'))).code).not.toBe(undefined)
-    const dir = PublicKeyDirectory.inMemory([kp.publicKeys()])
-    new DirectoryTokenVerifier(dir).verify(withNull, sig)
+    hybridVerifier.verify(withNull, sig)
   })
 })
 

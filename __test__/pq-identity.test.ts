@@ -24,17 +24,11 @@ import {
   SigningFailedError,
   type PermitTokenInput,
 } from '../index'
+import { signingSetup, TOKEN } from './fixtures/pq-keys'
 
 const tmp = mkdtempSync(join(tmpdir(), 'kavach-pq-identity-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
-const TOKEN: PermitTokenInput = {
-  tokenId: '11111111-1111-4111-8111-111111111111',
-  evaluationId: '22222222-2222-4222-8222-222222222222',
-  issuedAt: 1767225600,
-  expiresAt: 1767225630,
-  actionName: 'issue_refund',
-}
 
 function envelope(sig: Buffer): { key_id: string; algorithm: string; ml_dsa_signature: number[]; ed25519_signature?: number[] } {
   return JSON.parse(sig.toString('utf8'))
@@ -199,9 +193,7 @@ describe('PqTokenSigner', () => {
   })
 
   test('downgrade defence both ways', () => {
-    const kp = KavachKeyPair.generate()
-    const hybrid = PqTokenSigner.fromKeypairHybrid(kp)
-    const pq = PqTokenSigner.fromKeypairPqOnly(kp)
+    const { kp, hybrid, pqOnly: pq } = signingSetup()
     expect(hybrid.keyId).toBe(kp.id)
     expectThrow(() => hybrid.verify(TOKEN, pq.sign(TOKEN)), AlgorithmMismatchError, 'ALGORITHM_MISMATCH', 'hybrid')
     expectThrow(() => pq.verify(TOKEN, hybrid.sign(TOKEN)), AlgorithmMismatchError, 'ALGORITHM_MISMATCH', 'ml-dsa-65')

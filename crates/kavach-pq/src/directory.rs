@@ -11,15 +11,18 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::PublicKeyBundle;
 use crate::error::{PqError, Result};
 use crate::keys::KavachKeyPair;
-use crate::primitives::MlDsaVerifier;
+use crate::primitives::{Ed25519Verifier, MlDsaVerifier};
 
-/// A bundle with its ML-DSA key decoded once, shared by verifiers.
+/// A bundle with its verifying keys decoded once, shared by verifiers (a verify then does no
+/// key decoding).
 #[derive(Debug)]
 pub struct DirectoryEntry {
     /// The bundle as loaded.
     pub bundle: PublicKeyBundle,
-    /// Its decoded ML-DSA-65 verifying key.
+    /// Its ML-DSA-65 verifying key.
     pub ml_dsa: MlDsaVerifier,
+    /// Its Ed25519 verifying key, decoded.
+    pub ed25519: Ed25519Verifier,
 }
 
 #[derive(Debug)]
@@ -208,7 +211,12 @@ fn unsigned_json(bundles: &[PublicKeyBundle]) -> String {
 fn decode_entry(bundle: PublicKeyBundle, err: fn(String) -> PqError) -> Result<DirectoryEntry> {
     bundle.validate().map_err(|e| err(e.to_string()))?;
     let ml_dsa = bundle.ml_dsa_verifier().map_err(|e| err(e.to_string()))?;
-    Ok(DirectoryEntry { bundle, ml_dsa })
+    let ed25519 = Ed25519Verifier::from_bytes(&bundle.ed25519_verifying_key);
+    Ok(DirectoryEntry {
+        bundle,
+        ml_dsa,
+        ed25519,
+    })
 }
 
 fn index(bundles: Vec<PublicKeyBundle>, err: fn(String) -> PqError) -> Result<Entries> {

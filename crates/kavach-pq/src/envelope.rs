@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PqError, Result};
-use crate::primitives::{self, MlDsaVerifier};
+use crate::json_direct;
+use crate::primitives::{Ed25519Verifier, MlDsaVerifier};
 use crate::sizes::*;
 
 /// `algorithm` of a PQ-only envelope.
@@ -61,15 +62,84 @@ pub struct SignatureEnvelope {
 }
 
 impl SignatureEnvelope {
-    /// Compact JSON bytes (what `verdict.signature` carries).
+    /// Compact JSON bytes (what `verdict.signature` carries), written directly
+    /// ([`crate::json_direct`]); byte-identical to [`Self::to_bytes_serde`].
     pub fn to_bytes(&self) -> Vec<u8> {
+        Self::encode(
+            &self.key_id,
+            &self.algorithm,
+            &self.ml_dsa_signature,
+            self.ed25519_signature.as_deref(),
+        )
+    }
+
+    /// The envelope bytes of borrowed parts (signing writes them without building the struct).
+    pub fn encode(key_id: &str, algorithm: &str, ml_dsa: &[u8], ed25519: Option<&[u8]>) -> Vec<u8> {
+        let sig_len = ml_dsa.len() + ed25519.map_or(0, <[u8]>::len);
+        let mut out = Vec::with_capacity(96 + key_id.len() + sig_len * 4);
+        out.push(b'{');
+        json_direct::write_key(&mut out, "key_id", true);
+        json_direct::write_str(&mut out, key_id);
+        json_direct::write_key(&mut out, "algorithm", false);
+        json_direct::write_str(&mut out, algorithm);
+        json_direct::write_key(&mut out, "ml_dsa_signature", false);
+        json_direct::write_byte_array(&mut out, ml_dsa);
+        if let Some(ed) = ed25519 {
+            json_direct::write_key(&mut out, "ed25519_signature", false);
+            json_direct::write_byte_array(&mut out, ed);
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// The same bytes through serde (the reference the direct writer is tested against, and
+    /// the switched-off variant in the profile example).
+    pub fn to_bytes_serde(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    /// Parse envelope bytes (structure only; no algorithm or crypto check).
+    /// Parse envelope bytes (structure only; no algorithm or crypto check). The layout every
+    /// implementation writes is read in one pass; anything else goes through serde, so the
+    /// accepted inputs and the errors are serde's.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        match Self::read_direct(bytes) {
+            Some(env) => Ok(env),
+            None => Self::from_bytes_serde(bytes),
+        }
+    }
+
+    /// Parse through serde only (the fallback, and the switched-off variant in the profile).
+    pub fn from_bytes_serde(bytes: &[u8]) -> Result<Self> {
         serde_json::from_slice(bytes)
             .map_err(|e| PqError::SignatureInvalid(format!("malformed signature envelope: {e}")))
+    }
+
+    fn read_direct(bytes: &[u8]) -> Option<Self> {
+        let mut r = json_direct::Reader::new(bytes);
+        r.lit(b"{")?;
+        r.key("key_id")?;
+        let key_id = r.string()?.to_string();
+        r.next_key("algorithm")?;
+        let algorithm = r.string()?.to_string();
+        r.next_key("ml_dsa_signature")?;
+        let ml_dsa_signature = r.byte_array()?;
+        let ed25519_signature = if r.peek_is(b',') {
+            r.next_key("ed25519_signature")?;
+            if r.null() {
+                None
+            } else {
+                Some(r.byte_array()?)
+            }
+        } else {
+            None
+        };
+        r.end_object()?;
+        Some(Self {
+            key_id,
+            algorithm,
+            ml_dsa_signature,
+            ed25519_signature,
+        })
     }
 
     /// Downgrade defence, before any cryptography: a hybrid verifier accepts only
@@ -108,7 +178,7 @@ impl SignatureEnvelope {
         msg: &[u8],
         hybrid: bool,
         ml_dsa: &MlDsaVerifier,
-        ed25519_vk: Option<&[u8]>,
+        ed25519_vk: Option<&Ed25519Verifier>,
     ) -> Result<()> {
         self.check_algorithm(hybrid)?;
         if self.ml_dsa_signature.len() != ML_DSA_SIG_LEN {
@@ -137,7 +207,7 @@ impl SignatureEnvelope {
                     sig.len()
                 )));
             }
-            if !primitives::ed25519_verify_strict(vk, msg, sig) {
+            if !vk.verify_strict(msg, sig) {
                 return Err(PqError::SignatureInvalid(format!(
                     "Ed25519 signature does not verify under key '{}'",
                     self.key_id
@@ -145,5 +215,74 @@ impl SignatureEnvelope {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn env(ed: bool, key_id: &str) -> SignatureEnvelope {
+        SignatureEnvelope {
+            key_id: key_id.into(),
+            algorithm: if ed { ALG_HYBRID } else { ALG_PQ_ONLY }.into(),
+            ml_dsa_signature: (0..ML_DSA_SIG_LEN).map(|i| (i * 7 % 256) as u8).collect(),
+            ed25519_signature: ed.then(|| (0..64).collect()),
+        }
+    }
+
+    #[test]
+    fn direct_bytes_are_serdes_bytes_and_read_back() {
+        for e in [
+            env(true, "kavach-key-1"),
+            env(false, "kavach-key-1"),
+            env(true, "é\"\\"),
+        ] {
+            let bytes = e.to_bytes();
+            assert_eq!(bytes, e.to_bytes_serde());
+            assert_eq!(SignatureEnvelope::from_bytes(&bytes).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn envelopes_off_the_fast_path_get_serdes_result_and_errors() {
+        let text = String::from_utf8(env(true, "kavach-key-1").to_bytes()).unwrap();
+        let variants = [
+            text.clone(),
+            text.replacen("{\"key_id\"", "{ \"key_id\" ", 1),
+            text.replacen("\"algorithm\"", "\"algorithm\" ", 1),
+            text.replacen(
+                ",\"ed25519_signature\":[",
+                ",\"ed25519_signature\":null,\"x\":[",
+                1,
+            ),
+            text.replacen(
+                ",\"ed25519_signature\":[0,",
+                ",\"ed25519_signature\":[00,",
+                1,
+            ),
+            text.replacen("[0,7,", "[0,7.0,", 1),
+            text.replacen("kavach-key-1", "kavach\\u002dkey-1", 1),
+            format!("{text}  "),
+            format!("{text}x"),
+        ];
+        for v in &variants {
+            let direct = SignatureEnvelope::from_bytes(v.as_bytes()).map_err(|e| e.to_string());
+            let serde =
+                SignatureEnvelope::from_bytes_serde(v.as_bytes()).map_err(|e| e.to_string());
+            assert_eq!(direct, serde, "{}", &v[..40]);
+        }
+        let null_ed = text.replacen(
+            &text[text.find(",\"ed25519_signature\"").unwrap()..text.len() - 1],
+            ",\"ed25519_signature\":null",
+            1,
+        );
+        assert_eq!(
+            SignatureEnvelope::from_bytes(null_ed.as_bytes())
+                .unwrap()
+                .ed25519_signature,
+            None
+        );
     }
 }

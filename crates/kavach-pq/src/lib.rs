@@ -9,6 +9,7 @@ pub mod directory;
 pub mod envelope;
 pub mod error;
 pub mod json_bytes;
+pub mod json_direct;
 pub mod keys;
 pub mod primitives;
 pub mod secret;

@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::PublicKeyBundle;
 use crate::error::{PqError, Result};
+use crate::json_direct;
 use crate::keys::KavachKeyPair;
-use crate::primitives::{ed25519_verify_strict, MlDsaVerifier};
+use crate::primitives::{Ed25519Verifier, MlDsaVerifier};
 
 /// One signed byte string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +124,58 @@ impl SignedPayload {
         })
     }
 
+    /// Append the compact JSON of this payload (serde_json's bytes, written directly).
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        json_direct::write_key(out, "data", true);
+        json_direct::write_byte_array(out, &self.data);
+        json_direct::write_key(out, "ml_dsa_signature", false);
+        json_direct::write_byte_array(out, &self.ml_dsa_signature);
+        json_direct::write_key(out, "ed25519_signature", false);
+        match &self.ed25519_signature {
+            Some(ed) => json_direct::write_byte_array(out, ed),
+            None => out.extend_from_slice(b"null"),
+        }
+        json_direct::write_key(out, "key_id", false);
+        json_direct::write_str(out, &self.key_id);
+        json_direct::write_key(out, "signed_at", false);
+        json_direct::write_str(out, &crate::json_bytes::format_rfc3339_z(&self.signed_at));
+        json_direct::write_key(out, "nonce", false);
+        json_direct::write_str(out, &self.nonce);
+        out.push(b'}');
+    }
+
+    /// Read a payload object in the FORMATS.md layout ([`json_direct`] fast path; `None`
+    /// sends the caller back to serde).
+    pub(crate) fn read_json(r: &mut json_direct::Reader<'_>) -> Option<Self> {
+        r.lit(b"{")?;
+        r.key("data")?;
+        let data = r.byte_array()?;
+        r.next_key("ml_dsa_signature")?;
+        let ml_dsa_signature = r.byte_array()?;
+        r.next_key("ed25519_signature")?;
+        let ed25519_signature = if r.null() {
+            None
+        } else {
+            Some(r.byte_array()?)
+        };
+        r.next_key("key_id")?;
+        let key_id = r.string()?.to_string();
+        r.next_key("signed_at")?;
+        let signed_at = r.timestamp()?;
+        r.next_key("nonce")?;
+        let nonce = r.string()?.to_string();
+        r.lit(b"}")?;
+        Some(Self {
+            data,
+            ml_dsa_signature,
+            ed25519_signature,
+            key_id,
+            signed_at,
+            nonce,
+        })
+    }
+
     /// Deterministic ML-DSA-65 signing (FIPS 204 deterministic variant; Ed25519 is always
     /// deterministic). Only for golden tests and fixtures that must reproduce bytes exactly:
     /// production signing is hedged ([`Self::sign`]).
@@ -192,16 +245,17 @@ impl SignedPayload {
 pub struct PayloadVerifier {
     key_id: String,
     ml_dsa: MlDsaVerifier,
-    ed25519_vk: Vec<u8>,
+    ed25519: Ed25519Verifier,
 }
 
 impl PayloadVerifier {
-    /// Decode the ML-DSA-65 verifying key of `bundle` (the expensive part) once.
+    /// Decode the verifying keys of `bundle` once (the Ed25519 point decompression is what
+    /// decoding costs; libcrux verifies ML-DSA-65 from the encoded key).
     pub fn new(bundle: &PublicKeyBundle) -> Result<Self> {
         Ok(Self {
             key_id: bundle.id.clone(),
             ml_dsa: bundle.ml_dsa_verifier()?,
-            ed25519_vk: bundle.ed25519_verifying_key.clone(),
+            ed25519: Ed25519Verifier::from_bytes(&bundle.ed25519_verifying_key),
         })
     }
 
@@ -213,7 +267,7 @@ impl PayloadVerifier {
     /// Raw check of ML-DSA-65 (and Ed25519 when given) over `msg`.
     pub fn verify_raw(&self, msg: &[u8], ml_dsa_sig: &[u8], ed25519_sig: Option<&[u8]>) -> bool {
         self.ml_dsa.verify(msg, ml_dsa_sig)
-            && ed25519_sig.is_none_or(|ed| ed25519_verify_strict(&self.ed25519_vk, msg, ed))
+            && ed25519_sig.is_none_or(|ed| self.ed25519.verify_strict(msg, ed))
     }
 
     /// Verify `payload` in the shared format.
@@ -244,7 +298,7 @@ impl PayloadVerifier {
             )));
         }
         if let Some(ed) = &payload.ed25519_signature {
-            if !ed25519_verify_strict(&self.ed25519_vk, &msg, ed) {
+            if !self.ed25519.verify_strict(&msg, ed) {
                 return Err(PqError::SignatureInvalid(format!(
                     "Ed25519 signature does not verify under key '{}'",
                     self.key_id

@@ -5,7 +5,7 @@
 use crate::envelope::{Algorithm, SignatureEnvelope};
 use crate::error::{PqError, Result};
 use crate::keys::KavachKeyPair;
-use crate::primitives::{self, MlDsaSigner, MlDsaVerifier};
+use crate::primitives::{self, Ed25519Verifier, MlDsaSigner, MlDsaVerifier};
 use crate::secret::SecretBytes;
 use crate::sizes::*;
 use crate::token::TokenFields;
@@ -14,6 +14,8 @@ use crate::token::TokenFields;
 struct EdKeys {
     sk: Option<ed25519_dalek::SigningKey>,
     vk: [u8; ED25519_VK_LEN],
+    /// `vk` decoded once for verification.
+    verifier: Ed25519Verifier,
 }
 
 /// Signs and verifies permit tokens under one key id.
@@ -46,6 +48,7 @@ impl PqTokenSigner {
             ed: Some(EdKeys {
                 sk: Some(ed_sk),
                 vk,
+                verifier: Ed25519Verifier::from_bytes(&vk),
             }),
         }
     }
@@ -102,7 +105,11 @@ impl PqTokenSigner {
             key_id,
             ml_dsa_sk,
             ml_dsa_vk,
-            ed: Some(EdKeys { sk, vk }),
+            ed: Some(EdKeys {
+                sk,
+                vk,
+                verifier: Ed25519Verifier::from_bytes(&vk),
+            }),
         })
     }
 
@@ -149,13 +156,31 @@ impl PqTokenSigner {
         self.ed.as_ref().map(|e| e.vk.to_vec())
     }
 
-    /// Sign the canonical bytes of `token`; returns the envelope JSON bytes.
+    /// Sign the canonical bytes of `token`; returns the envelope JSON bytes (written straight
+    /// from the signatures, no intermediate envelope).
     pub fn sign(&self, token: &TokenFields) -> Result<Vec<u8>> {
-        self.sign_envelope(token).map(|e| e.to_bytes())
+        let (ml_dsa, ed25519) = self.sign_parts(token)?;
+        Ok(SignatureEnvelope::encode(
+            &self.key_id,
+            self.algorithm().as_str(),
+            &ml_dsa,
+            ed25519.as_ref().map(|s| &s[..]),
+        ))
     }
 
     /// Sign and return the envelope structure.
     pub fn sign_envelope(&self, token: &TokenFields) -> Result<SignatureEnvelope> {
+        let (ml_dsa_signature, ed25519) = self.sign_parts(token)?;
+        Ok(SignatureEnvelope {
+            key_id: self.key_id.clone(),
+            algorithm: self.algorithm().as_str().to_string(),
+            ml_dsa_signature,
+            ed25519_signature: ed25519.map(|s| s.to_vec()),
+        })
+    }
+
+    /// ML-DSA-65 (and, hybrid, Ed25519) signatures over the canonical token bytes.
+    fn sign_parts(&self, token: &TokenFields) -> Result<(Vec<u8>, Option<[u8; ED25519_SIG_LEN]>)> {
         let Some(ml_dsa) = &self.ml_dsa_sk else {
             return Err(PqError::SigningFailed(format!(
                 "signer '{}' is verifier only (no signing key)",
@@ -168,7 +193,7 @@ impl PqTokenSigner {
             None => None,
             Some(EdKeys { sk: Some(sk), .. }) => {
                 use ed25519_dalek::Signer;
-                Some(sk.sign(&msg).to_bytes().to_vec())
+                Some(sk.sign(&msg).to_bytes())
             }
             Some(EdKeys { sk: None, .. }) => {
                 return Err(PqError::SigningFailed(format!(
@@ -177,12 +202,7 @@ impl PqTokenSigner {
                 )))
             }
         };
-        Ok(SignatureEnvelope {
-            key_id: self.key_id.clone(),
-            algorithm: self.algorithm().as_str().to_string(),
-            ml_dsa_signature,
-            ed25519_signature,
-        })
+        Ok((ml_dsa_signature, ed25519_signature))
     }
 
     /// Verify envelope bytes against `token`: the mode must match (downgrade defence, before
@@ -196,7 +216,7 @@ impl PqTokenSigner {
                 env.key_id, self.key_id
             )));
         }
-        let ed_vk = self.ed.as_ref().map(|e| &e.vk[..]);
+        let ed_vk = self.ed.as_ref().map(|e| &e.verifier);
         env.verify(
             &token.canonical_bytes(),
             self.is_hybrid(),

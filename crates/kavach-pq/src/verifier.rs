@@ -47,7 +47,7 @@ impl DirectoryTokenVerifier {
             &token.canonical_bytes(),
             self.hybrid,
             &entry.ml_dsa,
-            Some(&entry.bundle.ed25519_verifying_key),
+            Some(&entry.ed25519),
         )
     }
 }

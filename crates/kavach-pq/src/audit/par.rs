@@ -9,12 +9,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// balance a few hundred items over a few threads.
 const RUN: usize = 4;
 
+/// Upper bound on threads; 4 unless lowered by [`set_max_threads`].
+static MAX_THREADS: AtomicUsize = AtomicUsize::new(4);
+
+/// Lower (or restore) the thread cap for this process. Benchmarks set 1 to measure what the
+/// parallel path gains over one thread in the same run; applications have no need for it.
+pub fn set_max_threads(n: usize) {
+    MAX_THREADS.store(n.clamp(1, 4), Ordering::Relaxed);
+}
+
 /// Threads to use: the cores available to this process, at most 4 (more brings little for a
 /// library call and takes cores from the application).
 pub fn threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, 4)
+        .clamp(1, MAX_THREADS.load(Ordering::Relaxed))
 }
 
 /// `items.iter().map(f)` on up to `threads()` scoped threads, results in input order. `None`
