@@ -83,6 +83,34 @@ describe('gate.analyze', () => {
     expect(f.find((x) => x.kind === 'deny_list')!.message).toContain('look-alikes')
   })
 
+  test('a rate limit after a condition that can fail counts fewer calls: it can bind', () => {
+    // The 100/1h limit also counts the calls of amount > 10 that the 10/24h limit never sees.
+    const free = analyze([{ name: 'r', effect: 'permit', conditions: [{ action: 'a' }, { rate_limit: { max: 100, window: '1h' } }, { param_max: { field: 'amount', max: 10 } }, { rate_limit: { max: 10, window: '24h' } }] }])
+    expect(free).toEqual([])
+    const bound = analyze([{ name: 'r', effect: 'permit', conditions: [{ action: 'a' }, { rate_limit: { max: 10, window: '24h' } }, { param_max: { field: 'amount', max: 10 } }, { rate_limit: { max: 100, window: '1h' } }] }])
+    expect(kinds(bound)).toEqual([['rate_limit_never_binds', 'r']])
+  })
+
+  test('a refusal for other principals than a catch-all permit covers is no deny list', () => {
+    const f = analyze([
+      { name: 'agents_never_delete', effect: 'refuse', priority: 1, conditions: [{ identity_kind: 'agent' }, { action: 'delete_user' }] },
+      { name: 'users_do_anything', effect: 'permit', conditions: [{ identity_kind: 'user' }] },
+    ])
+    expect(f).toEqual([])
+    const g = analyze([
+      { name: 'nobody_deletes', effect: 'refuse', priority: 1, conditions: [{ action: 'delete_user' }] },
+      { name: 'users_do_anything', effect: 'permit', conditions: [{ identity_kind: 'user' }] },
+    ])
+    expect(kinds(g)).toContainEqual(['deny_list', 'users_do_anything', 'nobody_deletes'])
+  })
+
+  test('time windows are compared over the whole year of a zone', () => {
+    // Casablanca is UTC+1 except during Ramadan (UTC+0 in February-March 2026): only then do
+    // 12:00-12:30 there and 12:00-12:30 UTC meet.
+    const f = analyze([{ name: 'ramadan_noon', effect: 'permit', conditions: [{ time_window: '12:00-12:30 Africa/Casablanca' }, { time_window: '12:00-12:30' }] }])
+    expect(f).toEqual([])
+  })
+
   test('known actions no policy names', () => {
     const f = analyze([{ name: 'reads', effect: 'permit', conditions: [{ action: 'read.*' }] }], ['read.one', 'write.one'])
     expect(kinds(f)).toEqual([['unmentioned_action']])

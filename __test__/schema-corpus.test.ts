@@ -11,6 +11,7 @@ import { describe, expect, test } from 'vitest'
 
 import { Gate, definePolicies } from '../index'
 import { PolicySetSchema } from '../src/schema'
+import { tomlSetsIn } from './fixtures/policy-corpus'
 
 const root = join(__dirname, '..')
 
@@ -30,17 +31,6 @@ function judge(set: unknown): { zod: boolean; native: string | true } {
   // The JSON text path reaches the same loader through serde's parser.
   expect(loads(() => Gate.fromJsonString(JSON.stringify(set))) === true).toBe(native === true)
   return { zod: PolicySetSchema.safeParse(set).success, native }
-}
-
-/** Escapes in a one-line string literal (TS '…' or Rust "…"): \n, \", \\. */
-const unescape = (t: string) => t.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))
-
-/** TOML policy sets written out in source files: TS template and quoted literals, Rust strings. */
-function tomlSetsIn(text: string): string[] {
-  const raw = [...text.matchAll(/`([^`]*\[\[policy\]\][^`]*)`/g)].map((m) => m[1]!)
-  const quoted = [...text.matchAll(/(['"])((?:[^'"\\\n]|\\.|(?!\1)['"])*\[\[policy\]\](?:[^'"\\\n]|\\.|(?!\1)['"])*)\1/g)].map((m) => unescape(m[2]!))
-  // Interpolated or formatted text is not a policy set as written.
-  return [...raw, ...quoted].filter((t) => !t.includes('${') && !/\{\w*\}/.test(t))
 }
 
 /** JSON policy sets and single conditions in the Rust loader's tests (raw strings). */
