@@ -72,11 +72,17 @@ export declare class Gate {
   analyze(options?: AnalyzeOptions | undefined | null): Array<PolicyFinding>
   /**
    * The evaluation of `ctx`, step by step, changing no state: no rate-limit hit counted,
-   * no session created or counted, nothing signed, audited or revoked.
+   * no session created or counted, nothing signed, audited or revoked. Stores that do
+   * network I/O (Redis) are read by `explainAsync`; here they throw `SYNC_NOT_SUPPORTED`.
    */
   explain(ctx: EvaluateOptions): Explanation
   /** Policies in the live set. */
   get policyCount(): number
+  /**
+   * `explain` for any gate (Redis stores included), without blocking the event loop.
+   * Argument errors are thrown synchronously (the TS wrapper turns them into a rejection).
+   */
+  explainAsync(ctx: EvaluateOptions): Promise<Explanation>
   /** A gate from a plain JS object (`{ policies: [...] }` or `{ policy: [...] }`). */
   static fromObject(policies: unknown, options?: GateOptions | undefined | null): Gate
   /** A gate from a JSON document. */

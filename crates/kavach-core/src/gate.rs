@@ -174,13 +174,18 @@ impl Gate {
 
     /// True when every store (and the broadcaster) is in-process, so `evaluate_sync` can answer.
     pub fn supports_sync(&self) -> bool {
-        self.rate_store.is_in_process()
-            && self.session_store.is_in_process()
+        self.stores_in_process()
             && self
                 .config
                 .broadcaster
                 .as_ref()
                 .is_none_or(|b| b.is_in_process())
+    }
+
+    /// True when the rate and session stores answer without I/O: `explain` (which publishes
+    /// nothing) can then be driven synchronously.
+    pub fn stores_in_process(&self) -> bool {
+        self.rate_store.is_in_process() && self.session_store.is_in_process()
     }
 
     /// The async pipeline: the one implementation behind sync and async evaluation.

@@ -12,6 +12,8 @@
 //! A revoked session is kept at least `REVOKED_RETENTION_SECONDS` (24 h) whatever the TTL:
 //! otherwise a hijacked session id would come back to life, fresh, after an idle hour.
 
+mod peek;
+
 use std::sync::{Arc, LazyLock};
 
 use kavach_core::session::{SessionSeed, SessionState};
@@ -297,6 +299,10 @@ impl SessionStore for RedisSessionStore {
 
     fn invalidate<'a>(&'a self, session_id: &'a str, reason: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move { self.revoke(session_id, reason).await.map_err(Into::into) })
+    }
+
+    fn peek<'a>(&'a self, session_id: &'a str) -> StoreFuture<'a, Option<SessionState>> {
+        Box::pin(async move { self.peek_state(session_id).await.map_err(Into::into) })
     }
 
     fn is_in_process(&self) -> bool {

@@ -6,8 +6,9 @@
 //! `Invariant::violation`, the session view), in the same order, so the verdict is the one
 //! `evaluate` would give for the same state (property-tested in `__test__/explain.test.ts`).
 //!
-//! Stores without a side-effect-free read (the Redis ones today) answer `peek` with an error,
-//! which explain reports as `evaluate` reports a failing store: a `STORE_UNAVAILABLE` refusal.
+//! The Redis stores peek with read-only commands (`kavach-redis`: `rate_limit/peek.rs`,
+//! `session/peek.rs`). A store without a side-effect-free read keeps the traits' default, an
+//! error, which explain reports as `evaluate` reports a failing store: `STORE_UNAVAILABLE`.
 
 mod condition_text;
 

@@ -54,6 +54,15 @@ fn check(c: ConditionCheck) -> ExplainCheck {
     }
 }
 
+impl From<kavach_core::gate::Explanation> for Explanation {
+    fn from(e: kavach_core::gate::Explanation) -> Self {
+        Self {
+            verdict: e.verdict.into(),
+            steps: e.steps.into_iter().map(step).collect(),
+        }
+    }
+}
+
 fn step(s: Step) -> ExplainStep {
     ExplainStep {
         evaluator: s.evaluator.to_owned(),
@@ -69,20 +78,27 @@ fn step(s: Step) -> ExplainStep {
 #[napi]
 impl Gate {
     /// The evaluation of `ctx`, step by step, changing no state: no rate-limit hit counted,
-    /// no session created or counted, nothing signed, audited or revoked.
+    /// no session created or counted, nothing signed, audited or revoked. Stores that do
+    /// network I/O (Redis) are read by `explainAsync`; here they throw `SYNC_NOT_SUPPORTED`.
     #[napi]
     pub fn explain(&self, ctx: EvaluateOptions) -> Result<Explanation> {
         let ctx = ActionContext::try_from(ctx)?;
-        let e = self.inner.explain(&ctx).now_or_never().ok_or_else(|| {
+        let sync_not_supported = || {
             to_js(
                 codes::SYNC_NOT_SUPPORTED,
-                "explain did not complete synchronously",
+                "explain reads the stores synchronously, and this gate's stores do network I/O (Redis): use explainAsync",
             )
-        })?;
-        Ok(Explanation {
-            verdict: e.verdict.into(),
-            steps: e.steps.into_iter().map(step).collect(),
-        })
+        };
+        // A network store's future needs the runtime: never poll one here.
+        if !self.inner.stores_in_process() {
+            return Err(sync_not_supported());
+        }
+        let e = self
+            .inner
+            .explain(&ctx)
+            .now_or_never()
+            .ok_or_else(sync_not_supported)?;
+        Ok(e.into())
     }
 
     /// Policies in the live set.

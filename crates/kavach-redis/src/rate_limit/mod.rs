@@ -8,6 +8,7 @@
 //! (`coalesce.rs`): all of them on a single server, those for one key in a cluster.
 
 mod coalesce;
+mod peek;
 mod script;
 
 use std::sync::Arc;
@@ -126,6 +127,19 @@ impl RateLimitStore for RedisRateLimitStore {
     ) -> StoreFuture<'a, RateHit> {
         Box::pin(async move {
             self.hit_window(key, window_ms, Some(max))
+                .await
+                .map_err(Into::into)
+        })
+    }
+
+    fn peek_bounded<'a>(
+        &'a self,
+        key: &'a str,
+        window_ms: u64,
+        max: u64,
+    ) -> StoreFuture<'a, RateHit> {
+        Box::pin(async move {
+            self.peek_window(key, window_ms, max)
                 .await
                 .map_err(Into::into)
         })

@@ -1,0 +1,32 @@
+//! `gate.explainAsync(ctx)`: `explain` on the tokio runtime, for gates whose stores do network
+//! I/O (Redis): the rate-limit windows and the session are read from the stores (`peek`),
+//! nothing is counted or created.
+
+use kavach_core::ActionContext;
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Env;
+use napi_derive::napi;
+
+use super::explain::Explanation;
+use super::Gate;
+use crate::context::EvaluateOptions;
+use crate::error::{codes, to_js, Result};
+
+#[napi]
+impl Gate {
+    /// `explain` for any gate (Redis stores included), without blocking the event loop.
+    /// Argument errors are thrown synchronously (the TS wrapper turns them into a rejection).
+    #[napi(ts_return_type = "Promise<Explanation>")]
+    pub fn explain_async<'env>(
+        &self,
+        env: &'env Env,
+        ctx: EvaluateOptions,
+    ) -> Result<PromiseRaw<'env, Explanation>> {
+        let ctx = ActionContext::try_from(ctx)?;
+        let gate = self.inner.clone();
+        env.spawn_future_with_callback(async move { Ok(gate.explain(&ctx).await) }, |_env, e| {
+            Ok(Explanation::from(e))
+        })
+        .map_err(|e| to_js(codes::INTERNAL, e.reason))
+    }
+}
