@@ -2,10 +2,11 @@
 // arguments are shaped, native errors become typed errors, verdicts become exceptions on
 // request (check / checkAsync).
 
+import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 
-import { ActionContext, checkContextKeys, contextTypeProblem } from './context.js'
-import { InternalError, InvalidArgumentError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
+import { ActionContext } from './context.js'
+import { InternalError, InvalidArgumentError, IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, RevokeScope, Verdict } from './native.js'
@@ -13,29 +14,14 @@ import { type GateOptions, type PolicySetInput, gateHooks, validateGateOptions }
 import { instrument } from './telemetry.js'
 import { PolicyWatcher, type WatchOptions } from './watch.js'
 import { ownDeepCopy } from './own-properties.js'
-import { readPolicyFile } from './policy-file.js'
 
 /** What `evaluate` accepts: a plain object, or a pre-validated `ActionContext`. */
 export type EvaluateInput = EvaluateOptions | ActionContext
 
 function toOptions(ctx: EvaluateInput): EvaluateOptions {
   if (typeof ctx !== 'object' || ctx === null) throw notAnObject('context', '{ principalId, principalKind, actionName, ... }', ctx)
-  // An ActionContext's keys were checked when it was made.
-  const known = ctx instanceof ActionContext
-  const o = known ? ctx.options : ctx
-  const own = mayInherit(o) ? (ownDeepCopy(o) as EvaluateOptions) : o
-  if (!known) checkContextKeys(own)
-  return own
-}
-
-/**
- * A native error for a context, as thrown to the caller: a wrong JS type becomes an
- * `InvalidArgumentError` naming the field (napi's own conversion message names none and may
- * quote the value).
- */
-function contextError(o: EvaluateOptions, e: unknown): unknown {
-  const problem = contextTypeProblem(o as unknown as Record<string, unknown>)
-  return problem === undefined ? toKavachError(e) : new InvalidArgumentError(problem, { cause: e })
+  const o = ctx instanceof ActionContext ? ctx.options : ctx
+  return mayInherit(o) ? (ownDeepCopy(o) as EvaluateOptions) : o
 }
 
 /**
@@ -255,6 +241,14 @@ function complete(batch: string | [text: string, raws: RawVerdict[]]): void {
   if (pendingCount === 0) keepAlive?.unref()
 }
 
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new IoError(`cannot read policy file '${path}': ${(e as Error).message}`, { cause: e })
+  }
+}
+
 export class Gate {
   /** The native gate (for integrations in this package; not part of the public API). */
   readonly native: NativeGate
@@ -304,7 +298,7 @@ export class Gate {
   }
 
   static fromJsonFile(path: string, options?: GateOptions): Gate {
-    return Gate.fromJsonString(readPolicyFile(path), options)
+    return Gate.fromJsonString(readText(path), options)
   }
 
   static fromToml(toml: string, options?: GateOptions): Gate {
@@ -314,7 +308,7 @@ export class Gate {
 
   /** A gate from a policy file: TOML, or JSON when the file name ends in `.json`. */
   static fromFile(path: string, options?: GateOptions): Gate {
-    const text = readPolicyFile(path)
+    const text = readText(path)
     return extname(path).toLowerCase() === '.json' ? Gate.fromJsonString(text, options) : Gate.fromToml(text, options)
   }
 
@@ -332,7 +326,7 @@ export class Gate {
       const r = evaluateFast(this.#handle, text, o.roles, extras(o))
       return typeof r === 'string' ? fromFast(r, s, action) : fromRaw(r)
     } catch (e) {
-      throw contextError(o, e)
+      throw toKavachError(e)
     }
   }
 
@@ -346,17 +340,13 @@ export class Gate {
         return Promise.reject(e)
       }
     }
-    let o: EvaluateOptions | undefined
     try {
-      o = toOptions(ctx)
+      const o = toOptions(ctx)
       const text = encode(o, this.#scratch)
       if (text === null) {
-        const opts = o
         return nativeAsync(async () =>
-          fromRaw(await this.native.evaluateRawAsync(opts.principalId, opts.principalKind, opts.actionName, opts.roles, opts.params, extras(opts))),
-        ).catch((e: unknown) => {
-          throw contextError(opts, e)
-        })
+          fromRaw(await this.native.evaluateRawAsync(o.principalId, o.principalKind, o.actionName, o.roles, o.params, extras(o))),
+        )
       }
       if (!this.#attached) {
         this.native.attachCompletion(complete)
@@ -384,7 +374,7 @@ export class Gate {
       }
       return verdict
     } catch (e) {
-      return Promise.reject(o === undefined ? toKavachError(e) : contextError(o, e))
+      return Promise.reject(toKavachError(e))
     }
   }
 
@@ -395,12 +385,7 @@ export class Gate {
    * counted, nothing is signed, audited or revoked. The trace comes from the Rust core.
    */
   explain(ctx: EvaluateInput): Explanation {
-    const o = toOptions(ctx)
-    try {
-      return this.native.explain(o)
-    } catch (e) {
-      throw contextError(o, e)
-    }
+    return native(() => this.native.explain(toOptions(ctx)))
   }
 
   /**
