@@ -283,7 +283,10 @@ export declare class PublicKeyDirectory {
   static buildUnsignedManifest(bundles: Array<PublicKeyBundle>): Buffer
   /** The bundle of `keyId`; throws `KEY_NOT_FOUND` (`public key not found`). */
   fetch(keyId: string): PublicKeyBundle
-  /** Add or replace a bundle (in-memory directories only). */
+  /**
+   * Add a bundle (in-memory directories only); an id already present throws
+   * `INVALID_ARGUMENT` (`remove` it first to replace its keys).
+   */
   insert(bundle: PublicKeyBundle): void
   /** Remove a bundle; true when it was present (in-memory directories only). */
   remove(keyId: string): boolean
@@ -479,7 +482,7 @@ export interface AuditEntryOptions {
 export interface AuditFileOptions {
   /** Hybrid (ML-DSA-65 + Ed25519) or PQ-only; omitted = the file's mode, or hybrid when new. */
   hybrid?: boolean
-  /** fsync after every `syncEvery` appends (group commit). @default 1 */
+  /** fsync after every `syncEvery` appends (group commit; an integer, 1 … 1000000). @default 1 */
   syncEvery?: number
 }
 
@@ -878,7 +881,10 @@ export interface SecureChannelOptions {
   replayWindowSeconds?: number
   /** Newest accepted signing time, seconds after now (clock skew). @default 30 */
   maxFutureSkewSeconds?: number
-  /** Hard cap on remembered nonces; when full, new messages are refused. @default 1048576 */
+  /**
+   * Hard cap on remembered nonces (an integer, 1 … 16777216); when full, new messages are
+   * refused. @default 1048576
+   */
   maxTrackedNonces?: number
   /** Also accept v1 signed messages (signature not bound to the context). @default false */
   acceptV1?: boolean

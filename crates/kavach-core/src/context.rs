@@ -167,7 +167,11 @@ impl ActionContext {
             )));
         }
         for (i, role) in self.roles.iter().enumerate() {
-            name(&format!("roles[{i}]"), role)?;
+            if let Some(problem) = name_problem(role) {
+                return Err(KavachError::InvalidArgument(format!(
+                    "roles[{i}] {problem}"
+                )));
+            }
         }
         if let Some(r) = &self.resource {
             name("resource", r)?;
@@ -290,16 +294,24 @@ pub mod limits {
 
 /// A name the gate matches on: [`identifier::name_problem`], and NFC.
 fn name(field: &str, s: &str) -> Result<()> {
+    match name_problem(s) {
+        Some(problem) => Err(KavachError::InvalidArgument(format!("{field} {problem}"))),
+        None => Ok(()),
+    }
+}
+
+/// Why `s` cannot be a name the gate matches on (the field is added by the caller), or `None`.
+fn name_problem(s: &str) -> Option<String> {
     if let Some(problem) = identifier::name_problem(s) {
-        return Err(KavachError::InvalidArgument(format!("{field} {problem}")));
+        return Some(problem);
     }
     if !identifier::is_nfc_name(s) {
-        return Err(KavachError::InvalidArgument(format!(
-            "{field} '{}' is not in Unicode NFC",
+        return Some(format!(
+            "'{}' is not in Unicode NFC",
             identifier::excerpt(s)
-        )));
+        ));
     }
-    Ok(())
+    None
 }
 
 /// A string field of at most `limit` bytes.

@@ -171,8 +171,8 @@ impl Checkpoint {
 pub struct AuditFileOptions {
     /// Hybrid (ML-DSA-65 + Ed25519) or PQ-only; omitted = the file's mode, or hybrid when new.
     pub hybrid: Option<bool>,
-    /// fsync after every `syncEvery` appends (group commit). @default 1
-    pub sync_every: Option<u32>,
+    /// fsync after every `syncEvery` appends (group commit; an integer, 1 … 1000000). @default 1
+    pub sync_every: Option<f64>,
 }
 
 /// Options of `SignedAuditChain.verifyJsonl`.
@@ -224,8 +224,15 @@ impl SignedAuditChain {
     ) -> Result<Self> {
         let o = pq::FileOptions {
             hybrid: opts.as_ref().and_then(|o| o.hybrid),
-            sync_every: opts.as_ref().and_then(|o| o.sync_every).unwrap_or(1),
+            sync_every: match opts.as_ref().and_then(|o| o.sync_every) {
+                Some(n) => crate::options::whole_in("syncEvery", n, 1, 1_000_000)?,
+                None => 1,
+            },
         };
+        // A new chain creates the file; an existing path must be a regular file.
+        if std::path::Path::new(&path).exists() {
+            crate::directory::regular_file(&path)?;
+        }
         let chain =
             pq::SignedAuditChain::open_file(std::path::Path::new(&path), kp.as_pq(), o).pq()?;
         Ok(Self {

@@ -18,8 +18,9 @@ pub struct SecureChannelOptions {
     pub replay_window_seconds: Option<f64>,
     /// Newest accepted signing time, seconds after now (clock skew). @default 30
     pub max_future_skew_seconds: Option<f64>,
-    /// Hard cap on remembered nonces; when full, new messages are refused. @default 1048576
-    pub max_tracked_nonces: Option<u32>,
+    /// Hard cap on remembered nonces (an integer, 1 … 16777216); when full, new messages are
+    /// refused. @default 1048576
+    pub max_tracked_nonces: Option<f64>,
     /// Also accept v1 signed messages (signature not bound to the context). @default false
     pub accept_v1: Option<bool>,
     /// Largest sealed message sent or received, in bytes (an integer, 1 … 2^30); checked
@@ -81,7 +82,8 @@ impl SecureChannel {
                 o.max_future_skew = seconds("maxFutureSkewSeconds", s)?;
             }
             if let Some(n) = opts.max_tracked_nonces {
-                o.max_tracked_nonces = n as usize;
+                o.max_tracked_nonces =
+                    crate::options::whole_in("maxTrackedNonces", n, 1, 1 << 24)? as usize;
             }
             if let Some(v1) = opts.accept_v1 {
                 o.accept_v1 = v1;

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use kavach_core::policy::identifier::excerpt;
 use kavach_core::verdict::ScopeKind;
 use kavach_core::{ActionContext, DeviceFingerprint, GeoLocation, ParamValue, PrincipalKind};
 use napi::bindgen_prelude::{FromNapiValue, TypeName, Unknown, ValidateNapiValue};
@@ -86,6 +87,7 @@ pub fn from_parts(
     if let Some(e) = extras {
         apply_extras(&mut ctx, e.into())?;
     }
+    ctx.normalize();
     Ok(ctx)
 }
 
@@ -344,7 +346,8 @@ pub fn from_fast(
             let value = if scratch.get(i + 1) == 0.0 {
                 if !value.is_finite() {
                     return Err(invalid_argument(format!(
-                        "param '{name}' must be a finite number, got {value}"
+                        "param '{}' must be a finite number, got {value}",
+                        excerpt(&name)
                     )));
                 }
                 ParamValue::Number(value)
@@ -358,6 +361,7 @@ pub fn from_fast(
     if let Some(e) = extras {
         apply_extras(&mut ctx, e.into())?;
     }
+    ctx.normalize();
     Ok(ctx)
 }
 
@@ -411,7 +415,8 @@ fn base(
 ) -> Result<ActionContext> {
     let kind = PrincipalKind::parse(principal_kind).ok_or_else(|| {
         invalid_argument(format!(
-            "principalKind must be one of user, agent, service, scheduler, external, got '{principal_kind}'"
+            "principalKind must be one of user, agent, service, scheduler, external, got '{}'",
+            excerpt(principal_kind)
         ))
     })?;
     let mut ctx = checked(principal_id, kind, action_name, roles)?;
@@ -489,6 +494,7 @@ impl<'env> TryFrom<EvaluateOptions<'env>> for ActionContext {
                 action_count: o.action_count,
             },
         )?;
+        ctx.normalize();
         Ok(ctx)
     }
 }
@@ -496,16 +502,19 @@ impl<'env> TryFrom<EvaluateOptions<'env>> for ActionContext {
 fn param(name: String, value: Unknown<'_>) -> Result<(String, ParamValue)> {
     let ty = value
         .get_type()
-        .map_err(|e| invalid_argument(format!("param '{name}': {}", e.reason)))?;
+        .map_err(|e| invalid_argument(format!("param '{}': {}", excerpt(&name), e.reason)))?;
     let v = match ty {
         ValueType::Number => {
             let n: f64 = value
                 .coerce_to_number()
                 .and_then(|n| n.get_double())
-                .map_err(|e| invalid_argument(format!("param '{name}': {}", e.reason)))?;
+                .map_err(|e| {
+                    invalid_argument(format!("param '{}': {}", excerpt(&name), e.reason))
+                })?;
             if !n.is_finite() {
                 return Err(invalid_argument(format!(
-                    "param '{name}' must be a finite number, got {n}"
+                    "param '{}' must be a finite number, got {n}",
+                    excerpt(&name)
                 )));
             }
             ParamValue::Number(n)
@@ -515,12 +524,15 @@ fn param(name: String, value: Unknown<'_>) -> Result<(String, ParamValue)> {
                 .coerce_to_string()
                 .and_then(|s| s.into_utf8())
                 .and_then(|s| s.into_owned())
-                .map_err(|e| invalid_argument(format!("param '{name}': {}", e.reason)))?;
+                .map_err(|e| {
+                    invalid_argument(format!("param '{}': {}", excerpt(&name), e.reason))
+                })?;
             ParamValue::Text(s)
         }
         other => {
             return Err(invalid_argument(format!(
-                "param '{name}' must be a number or a string, got {}",
+                "param '{}' must be a number or a string, got {}",
+                excerpt(&name),
                 type_name(other)
             )))
         }

@@ -97,6 +97,9 @@ pub struct Converted {
 }
 
 /// The one conversion every factory uses. `None` means all defaults.
+/// Permit tokens are short-lived proofs of one decision: a day is the longest lifetime.
+const MAX_PERMIT_TTL_SECONDS: i64 = 86_400;
+
 pub fn into_config(options: Option<GateOptions<'_>>) -> Result<Converted> {
     let mut config = GateConfig::default();
     let Some(o) = options else {
@@ -128,6 +131,11 @@ pub fn into_config(options: Option<GateOptions<'_>>) -> Result<Converted> {
     }
     if let Some(ttl) = o.permit_ttl_seconds {
         config.permit_ttl_seconds = positive_seconds("permitTtlSeconds", ttl)?;
+        if config.permit_ttl_seconds > MAX_PERMIT_TTL_SECONDS {
+            return Err(invalid_options(format!(
+                "permitTtlSeconds must be at most {MAX_PERMIT_TTL_SECONDS} (one day), got {ttl}"
+            )));
+        }
     }
     if let Some(ttl) = o.invalidation_ttl_seconds {
         config.invalidation_ttl_seconds = positive_seconds("invalidationTtlSeconds", ttl)?;
@@ -265,4 +273,21 @@ fn broadcaster_from_js(
 
 fn audit_from_js(v: Unknown<'_>) -> Result<Arc<dyn kavach_core::audit::AuditSink>> {
     crate::audit::audit_sink_from_unknown(&v).ok_or_else(|| wrong("audit", "SignedAuditChain"))
+}
+
+/// A whole number from `min` to `max` for a numeric option read as a JS number (a `u32`
+/// conversion would wrap `-1` to 4294967295 and `1e12` modulo 2^32); the error names it.
+pub(crate) fn whole_in(option: &str, v: f64, min: u32, max: u32) -> Result<u32> {
+    if v.fract() == 0.0 && (f64::from(min)..=f64::from(max)).contains(&v) {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "checked above"
+        )]
+        Ok(v as u32)
+    } else {
+        Err(crate::error::invalid_argument(format!(
+            "{option} must be an integer from {min} to {max}, got {v}"
+        )))
+    }
 }

@@ -103,12 +103,12 @@ impl PublicKeyDirectory {
         let entry = decode_entry(bundle, PqError::InvalidArgument)?;
         let mut entries = self.entries.write();
         match entries.entry(entry.bundle.id.clone()) {
-            std::collections::btree_map::Entry::Occupied(e) => Err(PqError::InvalidArgument(
-                format!(
+            std::collections::btree_map::Entry::Occupied(e) => {
+                Err(PqError::InvalidArgument(format!(
                     "duplicate key id '{}': remove it first to replace its keys",
                     e.key()
-                ),
-            )),
+                )))
+            }
             std::collections::btree_map::Entry::Vacant(v) => {
                 v.insert(Arc::new(entry));
                 Ok(())

@@ -52,14 +52,8 @@ pub fn read_policy_file(path: &Path) -> Result<String> {
     let shown = path.display();
     let fail = |why: String| KavachError::InvalidArgument(format!("policy file '{shown}' {why}"));
     // A FIFO is refused before it is opened where the platform cannot open it without blocking.
-    let kind = std::fs::metadata(path)
-        .map_err(|e| fail(format!("cannot be read: {e}")))?
-        .file_type();
-    if !kind.is_file() {
-        return Err(fail(format!(
-            "is not a regular file ({})",
-            describe_kind(&kind)
-        )));
+    if let Some(why) = not_a_regular_file(path) {
+        return Err(fail(why));
     }
     let file = open(path).map_err(|e| fail(format!("cannot be read: {e}")))?;
     let meta = file
@@ -88,6 +82,20 @@ pub fn read_policy_file(path: &Path) -> Result<String> {
         return Err(too_big());
     }
     utf8_text(bytes, &format!("policy file '{shown}'"))
+}
+
+/// Why `path` cannot be read as a file (`is not a regular file (a FIFO)`, `cannot be read: ...`),
+/// or `None`. For every API that reads a whole file the caller names: a FIFO, device, socket or
+/// directory would block or never end. The path is followed through symlinks.
+pub fn not_a_regular_file(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Err(e) => Some(format!("cannot be read: {e}")),
+        Ok(m) if m.file_type().is_file() => None,
+        Ok(m) => Some(format!(
+            "is not a regular file ({})",
+            describe_kind(&m.file_type())
+        )),
+    }
 }
 
 fn describe_kind(kind: &std::fs::FileType) -> &'static str {
