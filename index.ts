@@ -22,6 +22,7 @@ export type { Caller, Guarded, GuardOptions } from './src/guarded.js'
 export {
   InternalError,
   InvalidArgumentError,
+  InvalidContextError,
   InvalidKeyError,
   InvalidOptionsError,
   Invalidated,

@@ -62,3 +62,18 @@ describe('missing arguments name the argument and carry a code', () => {
     expect(runs).toBe(0)
   })
 })
+
+describe('context fields of the wrong type name the field (napi conversion errors replaced)', () => {
+  const ctx = { principalId: 'u', principalKind: 'user', actionName: 'read' }
+
+  test('principalId: 42 and roles: "x", sync and async', async () => {
+    const id = caught(() => gate.evaluate({ ...ctx, principalId: 42 } as never))
+    expectArgumentError(id, /^principalId must be a string \(got number\)$/)
+    const roles = caught(() => gate.evaluate({ ...ctx, roles: 'x' } as never))
+    expectArgumentError(roles, /^roles must be an array of strings \(got string\)$/)
+    expectArgumentError(await gate.evaluateAsync({ ...ctx, roles: 'x' } as never).catch((e: unknown) => e), /^roles must be an array of strings/)
+    // The value of an object is never printed.
+    const obj = caught(() => gate.evaluate({ ...ctx, principalId: { password: 'hunter2' } } as never))
+    expectArgumentError(obj, /^principalId must be a string \(got object\)$/)
+  })
+})

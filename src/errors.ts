@@ -37,6 +37,8 @@ function defineError<N extends string>(code: string, name: N): KavachErrorClass 
 export const PolicyParseError = defineError('POLICY_PARSE', 'PolicyParseError')
 /** A wrong argument at a call (context field, param value, scope kind...). */
 export const InvalidArgumentError = defineError('INVALID_ARGUMENT', 'InvalidArgumentError')
+/** A context the gate cannot read as given: an unknown key (a typo such as `role` for `roles`). */
+export const InvalidContextError = defineError('INVALID_CONTEXT', 'InvalidContextError')
 /** Gate options that cannot be honoured; the message names the option. */
 export const InvalidOptionsError = defineError('INVALID_OPTIONS', 'InvalidOptionsError')
 /** A store that cannot be reached at connect time. */
@@ -81,6 +83,7 @@ export const RngFailedError = defineError('RNG_FAILED', 'RngFailedError')
 
 export type PolicyParseError = InstanceType<typeof PolicyParseError>
 export type InvalidArgumentError = InstanceType<typeof InvalidArgumentError>
+export type InvalidContextError = InstanceType<typeof InvalidContextError>
 export type InvalidOptionsError = InstanceType<typeof InvalidOptionsError>
 export type StoreUnavailableError = InstanceType<typeof StoreUnavailableError>
 export type SyncNotSupportedError = InstanceType<typeof SyncNotSupportedError>
@@ -117,6 +120,21 @@ const NAPI_ARGUMENT_STATUSES = new Set([
   'ArrayBufferExpected',
   'DetachableArraybufferExpected',
 ])
+
+/** At most this many characters of an offending value go into a message (U5). */
+const EXCERPT_CHARS = 100
+
+/** `s` for an error message: at most 100 characters, then an ellipsis and the full length. */
+export function excerpt(s: string): string {
+  return s.length <= EXCERPT_CHARS ? s : `${s.slice(0, EXCERPT_CHARS)}… (${s.length} characters)`
+}
+
+/** A value's kind for an error message; never the content of an object. */
+export function kindOf(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'array'
+  return typeof v
+}
 
 /** Every stable code the SDK can throw. */
 export function errorCodes(): string[] {

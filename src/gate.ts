@@ -2,11 +2,10 @@
 // arguments are shaped, native errors become typed errors, verdicts become exceptions on
 // request (check / checkAsync).
 
-import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 
-import { ActionContext } from './context.js'
-import { InternalError, InvalidArgumentError, IoError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
+import { ActionContext, checkedExtras, contextTypeProblem } from './context.js'
+import { InternalError, InvalidArgumentError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, RevokeScope, Verdict } from './native.js'
@@ -14,6 +13,7 @@ import { type GateOptions, type PolicySetInput, gateHooks, validateGateOptions }
 import { instrument } from './telemetry.js'
 import { PolicyWatcher, type WatchOptions } from './watch.js'
 import { ownDeepCopy } from './own-properties.js'
+import { readPolicyFile } from './policy-file.js'
 
 /** What `evaluate` accepts: a plain object, or a pre-validated `ActionContext`. */
 export type EvaluateInput = EvaluateOptions | ActionContext
@@ -22,6 +22,16 @@ function toOptions(ctx: EvaluateInput): EvaluateOptions {
   if (typeof ctx !== 'object' || ctx === null) throw notAnObject('context', '{ principalId, principalKind, actionName, ... }', ctx)
   const o = ctx instanceof ActionContext ? ctx.options : ctx
   return mayInherit(o) ? (ownDeepCopy(o) as EvaluateOptions) : o
+}
+
+/**
+ * A native error for a context, as thrown to the caller: a wrong JS type becomes an
+ * `InvalidArgumentError` naming the field (napi's own conversion message names none and may
+ * quote the value).
+ */
+function contextError(o: EvaluateOptions, e: unknown): unknown {
+  const problem = contextTypeProblem(o as unknown as Record<string, unknown>)
+  return problem === undefined ? toKavachError(e) : new InvalidArgumentError(problem, { cause: e })
 }
 
 /**
@@ -40,26 +50,6 @@ function mayInherit(o: object): boolean {
 /** `InvalidArgumentError` for an argument that must be an object (evaluate(null), lift(null)). */
 function notAnObject(name: string, shape: string, v: unknown): InvalidArgumentError {
   return new InvalidArgumentError(`${name} must be an object ${shape}, got ${v === null ? 'null' : typeof v}`)
-}
-
-/**
- * The context's optional fields other than roles and params, or undefined when none is set:
- * the native side then reads no absent property (each property read is an N-API call, the
- * dominant cost of a microsecond evaluation). Plain JS property reads here are JIT-cheap.
- */
-function extras(o: EvaluateOptions): EvaluateOptions | undefined {
-  return o.resource !== undefined ||
-    o.sessionId !== undefined ||
-    o.ip !== undefined ||
-    o.originIp !== undefined ||
-    o.currentGeo !== undefined ||
-    o.originGeo !== undefined ||
-    o.device !== undefined ||
-    o.originDevice !== undefined ||
-    o.sessionStartedAt !== undefined ||
-    o.actionCount !== undefined
-    ? o
-    : undefined
 }
 
 // --- the fast path's inputs (positions: `fast_in` in crates/kavach-node/src/context.rs) ---
@@ -241,14 +231,6 @@ function complete(batch: string | [text: string, raws: RawVerdict[]]): void {
   if (pendingCount === 0) keepAlive?.unref()
 }
 
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch (e) {
-    throw new IoError(`cannot read policy file '${path}': ${(e as Error).message}`, { cause: e })
-  }
-}
-
 export class Gate {
   /** The native gate (for integrations in this package; not part of the public API). */
   readonly native: NativeGate
@@ -298,7 +280,7 @@ export class Gate {
   }
 
   static fromJsonFile(path: string, options?: GateOptions): Gate {
-    return Gate.fromJsonString(readText(path), options)
+    return Gate.fromJsonString(readPolicyFile(path), options)
   }
 
   static fromToml(toml: string, options?: GateOptions): Gate {
@@ -308,25 +290,26 @@ export class Gate {
 
   /** A gate from a policy file: TOML, or JSON when the file name ends in `.json`. */
   static fromFile(path: string, options?: GateOptions): Gate {
-    const text = readText(path)
+    const text = readPolicyFile(path)
     return extname(path).toLowerCase() === '.json' ? Gate.fromJsonString(text, options) : Gate.fromToml(text, options)
   }
 
   /** Synchronous evaluation (in-process stores only). A Refuse is a returned verdict. */
   evaluate(ctx: EvaluateInput): Verdict {
     const o = toOptions(ctx)
+    const ex = checkedExtras(o)
     const s = this.#scratch
     const text = encode(o, s)
     try {
       if (text === null) {
-        return fromRaw(this.native.evaluateRaw(o.principalId, o.principalKind, o.actionName, o.roles, o.params, extras(o)))
+        return fromRaw(this.native.evaluateRaw(o.principalId, o.principalKind, o.actionName, o.roles, o.params, ex))
       }
       // The action as evaluated (from `text`): a getter is read once, never again for the verdict.
       const action = text.slice(s[ID_LEN]!, s[ID_LEN]! + s[ACTION_LEN]!)
-      const r = evaluateFast(this.#handle, text, o.roles, extras(o))
+      const r = evaluateFast(this.#handle, text, o.roles, ex)
       return typeof r === 'string' ? fromFast(r, s, action) : fromRaw(r)
     } catch (e) {
-      throw toKavachError(e)
+      throw contextError(o, e)
     }
   }
 
@@ -340,13 +323,18 @@ export class Gate {
         return Promise.reject(e)
       }
     }
+    let o: EvaluateOptions | undefined
     try {
-      const o = toOptions(ctx)
+      o = toOptions(ctx)
+      const ex = checkedExtras(o)
       const text = encode(o, this.#scratch)
       if (text === null) {
+        const opts = o
         return nativeAsync(async () =>
-          fromRaw(await this.native.evaluateRawAsync(o.principalId, o.principalKind, o.actionName, o.roles, o.params, extras(o))),
-        )
+          fromRaw(await this.native.evaluateRawAsync(opts.principalId, opts.principalKind, opts.actionName, opts.roles, opts.params, ex)),
+        ).catch((e: unknown) => {
+          throw contextError(opts, e)
+        })
       }
       if (!this.#attached) {
         this.native.attachCompletion(complete)
@@ -354,7 +342,7 @@ export class Gate {
       }
       const id = takeId()
       try {
-        evaluateSubmit(this.#handle, id, text, o.roles, extras(o))
+        evaluateSubmit(this.#handle, id, text, o.roles, ex)
       } catch (e) {
         release(id)
         throw e
@@ -374,7 +362,7 @@ export class Gate {
       }
       return verdict
     } catch (e) {
-      return Promise.reject(toKavachError(e))
+      return Promise.reject(o === undefined ? toKavachError(e) : contextError(o, e))
     }
   }
 
@@ -385,7 +373,13 @@ export class Gate {
    * counted, nothing is signed, audited or revoked. The trace comes from the Rust core.
    */
   explain(ctx: EvaluateInput): Explanation {
-    return native(() => this.native.explain(toOptions(ctx)))
+    const o = toOptions(ctx)
+    checkedExtras(o)
+    try {
+      return this.native.explain(o)
+    } catch (e) {
+      throw contextError(o, e)
+    }
   }
 
   /**

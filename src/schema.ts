@@ -5,6 +5,7 @@
 // (values). Kept out of the main entry so that `require('kavach-sdk')` does not load zod.
 
 import { z } from 'zod'
+import { NAME_RULES, isValidName } from './names.js'
 
 export { definePolicies, type PolicySetDefinition } from './define-policies.js'
 
@@ -63,8 +64,11 @@ const duration = z
     const n = Number(t.slice(0, -1))
     return n > 0 && n * UNIT_MS[t.slice(-1)]! <= MAX_DURATION_MS
   }, 'a duration must be greater than zero and at most 10 years')
+/** A name a policy matches on or is called by (policy/identifier.rs, src/names.ts). */
+const name = nonEmpty.refine(isValidName, NAME_RULES)
+
 /** An exact name, a prefix ending in `*` or `.*`, or `*` alone (policy/pattern.rs). */
-const pattern = nonEmpty.refine((t) => {
+const pattern = name.refine((t) => {
   const stem = t.endsWith('.*') ? t.slice(0, -2) : t.endsWith('*') ? t.slice(0, -1) : t
   return !stem.includes('*')
 }, "'*' is only allowed at the end ('name*' or 'name.*') or alone")
@@ -93,8 +97,8 @@ const RATE_LIMIT_MAX = 1_000_000
 
 export const ConditionSchema = z.union([
   z.strictObject({ identity_kind: z.enum(['user', 'agent', 'service', 'scheduler', 'external']) }),
-  z.strictObject({ identity_role: nonEmpty }),
-  z.strictObject({ identity_id: nonEmpty }),
+  z.strictObject({ identity_role: name }),
+  z.strictObject({ identity_id: name }),
   z.strictObject({ action: pattern }),
   z.strictObject({ resource: pattern }),
   z.strictObject({ param_max: z.strictObject({ field: nonEmpty, max: finite }) }),
@@ -113,7 +117,7 @@ export const ConditionSchema = z.union([
 
 export const PolicySchema = z
   .strictObject({
-    name: nonEmpty,
+    name,
     effect: z.enum(['permit', 'refuse']),
     conditions: z.array(ConditionSchema),
     description: z.string().optional(),

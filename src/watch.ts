@@ -3,12 +3,12 @@
 // the old set stays live). Events: `reload` (policy count) and `error` (the typed error).
 
 import { EventEmitter } from 'node:events'
-import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 
 import type { FSWatcher } from 'chokidar'
 
 import { IoError, KavachError } from './errors.js'
+import { readPolicyFile } from './policy-file.js'
 
 export interface WatchOptions {
   /** Wait this long after the last change before reloading (editors write in bursts). @default 100 */
@@ -72,7 +72,8 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
   async #load(): Promise<void> {
     if (this.#closed) return
     try {
-      const text = await readFile(this.path, 'utf8')
+      // The loader's file rules (regular file, size cap, strict UTF-8): src/policy-file.ts.
+      const text = readPolicyFile(this.path)
       if (this.#closed) return
       if (extname(this.path).toLowerCase() === '.json') this.#gate.reloadJson(text)
       else this.#gate.reload(text)

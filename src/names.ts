@@ -1,0 +1,25 @@
+// The name rules of crates/kavach-core/src/policy/identifier.rs, for the zod schema: names a
+// policy matches on (patterns, identity_role, identity_id) and policy names. The native loader
+// is the authority; this mirrors it so that the schema and the loader agree.
+
+/** The longest name, in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 256
+
+const CONTROL_OR_SURROGATE = /[\p{Cc}\p{Cs}\uFFFD]/u
+const INVISIBLE = /[\u200B-\u200F\u2060\uFEFF\u061C\u202A-\u202E\u2066-\u2069]/
+const EDGE_SPACE = /^\p{White_Space}|\p{White_Space}$/u
+const SCRIPTS = [
+  /[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]/,
+  /[\u0370-\u03FF\u1F00-\u1FFF]/,
+  /[\u0400-\u052F\u1C80-\u1C8F\u2DE0-\u2DFF\uA640-\uA69F]/,
+]
+
+/** Whether `s` may be a name the gate matches on (the normal form aside: the loader makes it NFC). */
+export function isValidName(s: string): boolean {
+  if (s.length === 0 || Buffer.byteLength(s) > MAX_NAME_BYTES) return false
+  if (CONTROL_OR_SURROGATE.test(s) || INVISIBLE.test(s) || EDGE_SPACE.test(s)) return false
+  return SCRIPTS.filter((r) => r.test(s)).length <= 1
+}
+
+export const NAME_RULES =
+  'a name of at most 256 bytes without control, zero-width or bidi characters, surrounding whitespace, or mixed Latin/Greek/Cyrillic letters'
