@@ -204,11 +204,14 @@ fn policy_names_and_patterns_follow_the_name_rules() {
     assert!(err.to_string().contains("key 'name'"), "{err}");
 }
 
+/// Sets one field of a context.
+type Setter = Box<dyn Fn(&mut ActionContext)>;
+
 #[test]
 fn context_fields_have_length_caps_naming_field_and_limit() {
     let (g, _) = gate_json(DENY_LIST);
     let long = |n: usize| "a".repeat(n);
-    let cases: Vec<(Box<dyn Fn(&mut ActionContext)>, &str)> = vec![
+    let cases: Vec<(Setter, &str)> = vec![
         (
             Box::new(move |c| c.principal_id = long(257)),
             "principalId is 257 bytes long, over the limit of 256 bytes",

@@ -23,8 +23,7 @@ pub const EXCERPT_CHARS: usize = 100;
 /// escaped, and when cut, an ellipsis and the full length.
 pub fn excerpt(s: &str) -> String {
     let mut out = String::new();
-    let mut shown = 0usize;
-    for c in s.chars() {
+    for (shown, c) in s.chars().enumerate() {
         if shown == EXCERPT_CHARS {
             let total = s.chars().count();
             out.push_str(&format!("… ({total} characters)"));
@@ -35,7 +34,6 @@ pub fn excerpt(s: &str) -> String {
         } else {
             out.push(c);
         }
-        shown += 1;
     }
     out
 }
