@@ -73,6 +73,19 @@ impl OverflowSlots {
     }
 }
 
+/// The longest prefix of `s` within `max` bytes, cut on a character boundary (reasons that
+/// quote a caller's field are kept short).
+pub fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// The text of a refusal for an id whose slot holds a dropped entry.
 pub fn refused_text(what: &str, limit: &str, until_ms: i64) -> String {
     let until = chrono::DateTime::from_timestamp_millis(until_ms)

@@ -13,7 +13,7 @@ use parking_lot::RwLock;
 use crate::context::ActionContext;
 use crate::verdict::{InvalidationScope, ScopeKind};
 
-use super::overflow::{refused_text, OverflowSlots};
+use super::overflow::{clip, refused_text, OverflowSlots};
 
 /// Default cap on live revocations per kind (session, principal, role) per gate.
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
@@ -34,18 +34,6 @@ struct Entry {
 
 fn entry_bytes(id: &str, why: &str) -> usize {
     id.len() + why.len() + ENTRY_OVERHEAD
-}
-
-/// The longest prefix of `s` within `max` bytes, cut on a character boundary.
-fn clip(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// One kind's revocations.
