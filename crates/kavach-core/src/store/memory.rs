@@ -425,8 +425,6 @@ struct SessionShard {
     sessions: AHashMap<String, SessionEntry>,
     bytes: usize,
     next_sweep_ms: i64,
-    /// Revoked sessions evicted from this shard.
-    revoked_overflow: OverflowSlots,
 }
 
 impl SessionShard {
@@ -464,6 +462,8 @@ pub struct MemorySessionStore {
     idle_ttl_ms: i64,
     max_per_shard: usize,
     max_bytes_per_shard: usize,
+    /// Revoked sessions evicted from any shard (locked after a shard, never before).
+    revoked_overflow: Mutex<OverflowSlots>,
 }
 
 impl std::fmt::Debug for MemorySessionStore {
@@ -514,6 +514,7 @@ impl MemorySessionStore {
             idle_ttl_ms: idle_ttl_seconds.max(1).saturating_mul(1000),
             max_per_shard: max_sessions.div_ceil(SHARDS).max(1),
             max_bytes_per_shard: max_bytes.div_ceil(SHARDS),
+            revoked_overflow: Mutex::new(OverflowSlots::new()),
         }
     }
 
@@ -532,16 +533,12 @@ impl MemorySessionStore {
 
     /// Revoked sessions moved to the overflow slots so far.
     pub fn revoked_overflowed(&self) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| s.lock().revoked_overflow.dropped())
-            .sum()
+        self.revoked_overflow.lock().dropped()
     }
 
     /// Whether `a`, were it evicted revoked, would share an overflow slot with `b`.
     pub fn share_overflow_slot(&self, a: &str, b: &str) -> bool {
-        let (i, j) = (shard_of(&self.hasher, a), shard_of(&self.hasher, b));
-        i == j && self.shards[i].lock().revoked_overflow.same_slot(a, b)
+        self.revoked_overflow.lock().same_slot(a, b)
     }
 
     /// A copy of the session's state, if live.
@@ -586,7 +583,7 @@ impl MemorySessionStore {
                         .last_seen_ms
                         .saturating_add(self.idle_ttl_ms.max(REVOKED_RETENTION_MS));
                     if until > now {
-                        shard.revoked_overflow.drop_id(&id, until);
+                        self.revoked_overflow.lock().drop_id(&id, until);
                     }
                 }
             }
@@ -611,7 +608,8 @@ impl MemorySessionStore {
             shard.remove(id);
             let mut state = seed(now);
             // An id in the slot of an evicted revoked session is revoked too.
-            if let Some(until) = shard.revoked_overflow.live_until(id, now) {
+            let dropped = self.revoked_overflow.lock().live_until(id, now);
+            if let Some(until) = dropped {
                 state.invalidated = Some(refused_text(
                     "a revocation of this session",
                     &format!(
