@@ -13,7 +13,7 @@ import {
   PublicKeyDirectory as NativePublicKeyDirectory,
 } from '../binding.js'
 import type { ImportSecretOptions, PermitTokenInput, PublicKeyBundleRecord } from '../binding.js'
-import { native } from './errors.js'
+import { native, toKavachError } from './errors.js'
 import { rebrand, wrapNativeMethods } from './native-errors.js'
 
 wrapNativeMethods(NativeKavachKeyPair, ['exportSecret', 'publicKeys', 'buildSignedManifest'])
@@ -115,7 +115,11 @@ export class PublicKeyDirectory extends NativePublicKeyDirectory {
 /** Verifies permit envelopes against a directory, accepting only its own mode (hybrid by default). */
 export class DirectoryTokenVerifier extends NativeDirectoryTokenVerifier {
   constructor(directory: NativePublicKeyDirectory, hybrid = true) {
-    super(directory, hybrid)
+    try {
+      super(directory, hybrid)
+    } catch (e) {
+      throw toKavachError(e, 'DirectoryTokenVerifier constructor')
+    }
   }
 }
 

@@ -92,7 +92,7 @@ pub struct KavachKeyPair {
 #[napi]
 impl KavachKeyPair {
     /// Fresh keys from the OS RNG; id `kavach-key-<uuid>`; no expiry.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn generate() -> Result<Self> {
         Ok(Self {
             inner: Arc::new(kavach_pq::KavachKeyPair::generate().pq()?),
@@ -100,7 +100,7 @@ impl KavachKeyPair {
     }
 
     /// Fresh keys that expire `seconds` from now.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn generate_with_expiry(seconds: f64) -> Result<Self> {
         if !(seconds.is_finite() && seconds >= 0.0 && seconds.fract() == 0.0 && seconds <= 9.0e15) {
             return Err(to_js(
@@ -119,7 +119,7 @@ impl KavachKeyPair {
     /// Encrypted exports need the passphrase; a wrong one is `PASSPHRASE_INVALID`. The
     /// export's scrypt cost is capped (log_n ≤ 18, r ≤ 8, p ≤ 2 unless `options` raise it)
     /// and refused with `INVALID_ARGUMENT` naming the parameter before any key derivation.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn import_secret(
         bytes: Buffer,
         passphrase: Option<String>,
@@ -141,37 +141,37 @@ impl KavachKeyPair {
     /// Every secret seed plus id and times, encrypted with scrypt + ChaCha20-Poly1305 when a
     /// passphrase is given (see the README for the format). Without one, the bytes are the raw
     /// secret: store them like a private key.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn export_secret(&self, passphrase: Option<String>) -> Result<Buffer> {
         Ok(self.inner.export_secret(passphrase.as_deref()).pq()?.into())
     }
 
     /// `kavach-key-<uuid>`.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn id(&self) -> String {
         self.inner.id().to_string()
     }
 
     /// Creation time, unix seconds.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn created_at(&self) -> f64 {
         unix_seconds(self.inner.created_at())
     }
 
     /// Expiry time, unix seconds, or null.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn expires_at(&self) -> Option<f64> {
         self.inner.expires_at().map(unix_seconds)
     }
 
     /// True when now is past `expiresAt`.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_expired(&self) -> bool {
         self.inner.is_expired()
     }
 
     /// The public keys, for distribution in a directory.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn public_keys(&self) -> PublicKeyBundle {
         PublicKeyBundle {
             inner: self.inner.public_bundle(),
@@ -179,7 +179,7 @@ impl KavachKeyPair {
     }
 
     /// A root-signed directory manifest of `bundles`, signed by this key pair (ML-DSA-65).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn build_signed_manifest(
         &self,
         bundles: Vec<ClassInstance<'_, PublicKeyBundle>>,
@@ -193,7 +193,7 @@ impl KavachKeyPair {
     }
 
     /// `KavachKeyPair { id: '…' }` (never any secret).
-    #[napi(js_name = "toString")]
+    #[napi(catch_unwind, js_name = "toString")]
     pub fn describe(&self) -> String {
         format!("KavachKeyPair {{ id: '{}' }}", self.inner.id())
     }
@@ -226,7 +226,7 @@ pub struct PublicKeyBundle {
 #[napi]
 impl PublicKeyBundle {
     /// Parse bundle JSON (string or UTF-8 bytes); key lengths are checked.
-    #[napi(factory, js_name = "fromJSON")]
+    #[napi(catch_unwind, factory, js_name = "fromJSON")]
     pub fn from_json(json: Either<String, Buffer>) -> Result<Self> {
         let text = match &json {
             Either::A(s) => s.as_str(),
@@ -239,7 +239,7 @@ impl PublicKeyBundle {
     }
 
     /// From the record shape (`toRecord()`); key lengths are checked.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn from_record(record: PublicKeyBundleRecord) -> Result<Self> {
         let time = |what: &str, s: f64| -> Result<DateTime<Utc>> {
             let bad = || to_js("INVALID_ARGUMENT", format!("{what} {s} is not a unix time"));
@@ -272,13 +272,13 @@ impl PublicKeyBundle {
     }
 
     /// The bundle JSON of FORMATS.md (compact, byte-exact with other implementations).
-    #[napi(js_name = "toJSON")]
+    #[napi(catch_unwind, js_name = "toJSON")]
     pub fn to_json(&self) -> String {
         self.inner.to_json()
     }
 
     /// The record shape with Buffers.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn to_record(&self) -> PublicKeyBundleRecord {
         let b = &self.inner;
         PublicKeyBundleRecord {
@@ -292,49 +292,49 @@ impl PublicKeyBundle {
         }
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn id(&self) -> String {
         self.inner.id.clone()
     }
 
     /// 1952 bytes.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn ml_dsa_verifying_key(&self) -> Buffer {
         self.inner.ml_dsa_verifying_key.clone().into()
     }
 
     /// 1184 bytes.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn ml_kem_encapsulation_key(&self) -> Buffer {
         self.inner.ml_kem_encapsulation_key.clone().into()
     }
 
     /// 32 bytes.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn ed25519_verifying_key(&self) -> Buffer {
         self.inner.ed25519_verifying_key.clone().into()
     }
 
     /// 32 bytes.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn x25519_public_key(&self) -> Buffer {
         self.inner.x25519_public_key.clone().into()
     }
 
     /// Unix seconds.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn created_at(&self) -> f64 {
         unix_seconds(self.inner.created_at)
     }
 
     /// Unix seconds, or null.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn expires_at(&self) -> Option<f64> {
         self.inner.expires_at.map(unix_seconds)
     }
 
     /// True when now is past `expiresAt`.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_expired(&self) -> bool {
         self.inner.is_expired()
     }

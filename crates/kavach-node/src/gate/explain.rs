@@ -70,7 +70,7 @@ fn step(s: Step) -> ExplainStep {
 impl Gate {
     /// The evaluation of `ctx`, step by step, changing no state: no rate-limit hit counted,
     /// no session created or counted, nothing signed, audited or revoked.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn explain(&self, ctx: EvaluateOptions) -> Result<Explanation> {
         let ctx = ActionContext::try_from(ctx)?;
         let e = self.inner.explain(&ctx).now_or_never().ok_or_else(|| {
@@ -86,7 +86,7 @@ impl Gate {
     }
 
     /// Policies in the live set.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn policy_count(&self) -> u32 {
         u32::try_from(self.inner.policies().len()).unwrap_or(u32::MAX)
     }
