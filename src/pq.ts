@@ -13,7 +13,7 @@ import {
   PublicKeyDirectory as NativePublicKeyDirectory,
 } from '../binding.js'
 import type { ImportSecretOptions, PermitTokenInput, PublicKeyBundleRecord } from '../binding.js'
-import { native, toKavachError } from './errors.js'
+import { native, nativeAsync, toKavachError } from './errors.js'
 import { rebrand, wrapNativeMethods } from './native-errors.js'
 
 wrapNativeMethods(NativeKavachKeyPair, ['exportSecret', 'publicKeys', 'buildSignedManifest'])
@@ -48,6 +48,16 @@ export class KavachKeyPair extends NativeKavachKeyPair {
   /** Restore an identity from `exportSecret()` bytes (same id, keys, creation and expiry). */
   static override importSecret(bytes: Buffer, passphrase?: string | null, options?: ImportSecretOptions | null): KavachKeyPair {
     return rebrand(native(() => NativeKavachKeyPair.importSecret(bytes, passphrase, options)), KavachKeyPair)
+  }
+
+  /**
+   * `importSecret` with the key derivation (scrypt) off the event loop: resolves to the same
+   * identity, rejects with the same errors (`PASSPHRASE_INVALID`, `FORMAT_INVALID`,
+   * `INVALID_ARGUMENT` naming a scrypt parameter above its cap).
+   */
+  static override async importSecretAsync(bytes: Buffer, passphrase?: string | null, options?: ImportSecretOptions | null): Promise<KavachKeyPair> {
+    const kp = await nativeAsync(() => NativeKavachKeyPair.importSecretAsync(bytes, passphrase, options), 'KavachKeyPair.importSecretAsync')
+    return rebrand(kp, KavachKeyPair)
   }
 
   override publicKeys(): PublicKeyBundle {

@@ -44,6 +44,8 @@ pub struct GateConfig {
     pub geo_drift_max_km: Option<f64>,
     pub permit_ttl_seconds: i64,
     pub invalidation_ttl_seconds: i64,
+    /// How far ahead of the clock a context's `sessionStartedAt` may be (0 ..= a day).
+    pub max_clock_skew_seconds: i64,
     pub token_signer: Option<Arc<dyn PermitSigner>>,
     pub rate_store: Option<Arc<dyn RateLimitStore>>,
     pub session_store: Option<Arc<dyn SessionStore>>,
@@ -62,6 +64,7 @@ impl Default for GateConfig {
             geo_drift_max_km: None,
             permit_ttl_seconds: 30,
             invalidation_ttl_seconds: 3600,
+            max_clock_skew_seconds: session_step::DEFAULT_MAX_START_SKEW_SECS,
             token_signer: None,
             rate_store: None,
             session_store: None,
@@ -87,6 +90,13 @@ impl GateConfig {
             return Err(KavachError::InvalidOptions(format!(
                 "invalidationTtlSeconds must be at least 1, got {}",
                 self.invalidation_ttl_seconds
+            )));
+        }
+        if !(0..=session_step::MAX_START_SKEW_LIMIT_SECS).contains(&self.max_clock_skew_seconds) {
+            return Err(KavachError::InvalidOptions(format!(
+                "maxClockSkewSeconds must be an integer from 0 to {}, got {}",
+                session_step::MAX_START_SKEW_LIMIT_SECS,
+                self.max_clock_skew_seconds
             )));
         }
         if let Some(km) = self.geo_drift_max_km {
@@ -245,7 +255,9 @@ impl Gate {
         if let Err(e) = ctx.validate() {
             return Decided::from(refuse(RefuseCode::InvalidContext, "gate", e.to_string()));
         }
-        if let Some(why) = session_step::start_problem(ctx, now_secs) {
+        if let Some(why) =
+            session_step::start_problem(ctx, now_secs, self.config.max_clock_skew_seconds)
+        {
             return Decided::from(refuse(RefuseCode::InvalidContext, "gate", why));
         }
         if let Some(reason) = self.revocations.check(ctx, now_ms) {

@@ -318,7 +318,10 @@ fn a_flood_of_new_sessions_keeps_active_sessions_and_every_revocation() {
         }
         if i % 16 == 0 {
             // The well-behaved session stays active, so it is never the least recently seen.
-            assert_eq!(load("good", "10.0.0.2").origin_ip.as_deref(), Some("10.0.0.1"));
+            assert_eq!(
+                load("good", "10.0.0.2").origin_ip.as_deref(),
+                Some("10.0.0.1")
+            );
         }
         assert!(store.len() <= 256);
     }

@@ -20,8 +20,7 @@ fn drifting_gate() -> (std::sync::Arc<Gate>, std::sync::Arc<ManualClock>) {
         clock: clock.clone(),
         ..GateConfig::default()
     };
-    let set = PolicySet::from_json(&one(r#"[{"rate_limit":{"max":1000,"window":"1h"}}]"#))
-        .unwrap();
+    let set = PolicySet::from_json(&one(r#"[{"rate_limit":{"max":1000,"window":"1h"}}]"#)).unwrap();
     (Gate::new(set, config).unwrap(), clock)
 }
 
@@ -85,6 +84,56 @@ fn a_drift_invalidation_flood_past_every_bound_refuses_no_existing_principal() {
             Some(&format!("made-up-session-{i}")),
             "203.0.113.9",
         );
-        assert_eq!(code(&eval(&gate, &c)), Some(RefuseCode::SessionInvalid), "{i}");
+        assert_eq!(
+            code(&eval(&gate, &c)),
+            Some(RefuseCode::SessionInvalid),
+            "{i}"
+        );
+    }
+}
+
+#[test]
+fn the_allowed_clock_skew_is_a_validated_option() {
+    let set = || PolicySet::from_json(&one(r#"[{"session_age_max":"1h"}]"#)).unwrap();
+    let now = NOON_MS / 1000;
+    let mut c = caller("p", None, "10.0.0.1");
+    c.session_started_at = Some(now + 120);
+    // Default 300 s: two minutes ahead is a fresh session.
+    let (g, _) = gate_with(set(), GateConfig::default());
+    assert!(permitted(&g, &c));
+    // 60 s allowed: two minutes ahead is refused, naming the option.
+    let (g, _) = gate_with(
+        set(),
+        GateConfig {
+            max_clock_skew_seconds: 60,
+            ..GateConfig::default()
+        },
+    );
+    let v = eval(&g, &c);
+    assert_eq!(refusal(&v).code, RefuseCode::InvalidContext);
+    assert!(
+        refusal(&v).reason.contains(
+            "120s in the future (more than the 60s clock skew allowed by maxClockSkewSeconds)"
+        ),
+        "{}",
+        refusal(&v).reason
+    );
+    for bad in [-1, 86_401] {
+        let err = Gate::new(
+            set(),
+            GateConfig {
+                max_clock_skew_seconds: bad,
+                ..GateConfig::default()
+            },
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.code(), kavach_core::ErrorCode::InvalidOptions);
+        assert!(
+            err.to_string().contains(&format!(
+                "maxClockSkewSeconds must be an integer from 0 to 86400, got {bad}"
+            )),
+            "{err}"
+        );
     }
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use kavach_pq::chrono::{DateTime, Utc};
 use kavach_pq::secret_export::ScryptLimits;
-use kavach_pq::PqError;
-use napi::bindgen_prelude::{Buffer, ClassInstance, Either};
+use kavach_pq::{PqError, SecretVec};
+use napi::bindgen_prelude::{AsyncTask, Buffer, ClassInstance, Either};
+use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::error::{to_js, JsErr, Result};
@@ -136,6 +137,23 @@ impl KavachKeyPair {
                 .pq()?,
             ),
         })
+    }
+
+    /// `importSecret` with the key derivation (scrypt) on the thread pool, so the event loop
+    /// keeps running during an expensive import: a promise of the key pair, rejected with the
+    /// same errors. Options are checked at the call (a sync throw the TS layer turns into a
+    /// rejection), the cost caps before any key derivation.
+    #[napi(catch_unwind, ts_return_type = "Promise<KavachKeyPair>")]
+    pub fn import_secret_async(
+        bytes: Buffer,
+        passphrase: Option<String>,
+        options: Option<ImportSecretOptions>,
+    ) -> Result<AsyncTask<ImportSecretTask>> {
+        Ok(AsyncTask::new(ImportSecretTask {
+            bytes: SecretVec::new(bytes.to_vec()),
+            passphrase: passphrase.map(|p| SecretVec::new(p.into_bytes())),
+            limits: scrypt_limits(options)?,
+        }))
     }
 
     /// Every secret seed plus id and times, encrypted with scrypt + ChaCha20-Poly1305 when a
@@ -353,5 +371,61 @@ impl KavachKeyPair {
     #[allow(dead_code, reason = "used by the audit and channel binding files")]
     pub(crate) fn as_pq(&self) -> Arc<kavach_pq::KavachKeyPair> {
         self.inner.clone()
+    }
+}
+
+/// `importSecretAsync`'s work: the export and passphrase (wiped on drop) and the cost caps.
+pub struct ImportSecretTask {
+    bytes: SecretVec,
+    passphrase: Option<SecretVec>,
+    limits: ScryptLimits,
+}
+
+/// Why an import on the thread pool failed.
+pub enum ImportFailure {
+    Pq(PqError),
+    /// A panic in the import, caught on the worker thread.
+    Panic,
+}
+
+impl Task for ImportSecretTask {
+    type Output = std::result::Result<kavach_pq::KavachKeyPair, ImportFailure>;
+    type JsValue = KavachKeyPair;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let passphrase = match &self.passphrase {
+                None => None,
+                // Came from a JS string, so it is UTF-8.
+                Some(p) => Some(std::str::from_utf8(p.expose()).map_err(|_| {
+                    PqError::InvalidArgument("passphrase is not valid UTF-8".into())
+                })?),
+            };
+            kavach_pq::secret_export::import_secret_with_limits(
+                self.bytes.expose(),
+                passphrase,
+                self.limits,
+            )
+        }));
+        Ok(match run {
+            Ok(r) => r.map_err(ImportFailure::Pq),
+            Err(_) => Err(ImportFailure::Panic),
+        })
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        match output {
+            Ok(kp) => Ok(KavachKeyPair {
+                inner: Arc::new(kp),
+            }),
+            Err(ImportFailure::Pq(e)) => Err(crate::error::settle_error(&env, from_pq(e))),
+            Err(ImportFailure::Panic) => Err(crate::error::settle_error(
+                &env,
+                to_js(
+                    crate::error::codes::INTERNAL,
+                    "KavachKeyPair.importSecretAsync: internal error in the native addon (a caught panic)",
+                ),
+            )),
+        }
     }
 }

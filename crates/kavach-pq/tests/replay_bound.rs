@@ -29,7 +29,8 @@ fn the_replay_cache_refuses_past_its_bound_naming_it() {
     let e = ba.receive_signed(&m, "ctx").unwrap_err();
     assert_eq!(e.code(), "REPLAY");
     assert!(
-        e.to_string().contains("replay cache is full (3 nonces within the window)"),
+        e.to_string()
+            .contains("replay cache is full (3 nonces within the window)"),
         "{e}"
     );
     assert_eq!(ba.tracked_nonces(), 3);

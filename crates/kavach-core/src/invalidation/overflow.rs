@@ -46,8 +46,8 @@ impl OverflowSlots {
     /// Remember that `id` was dropped while it mattered until `until_ms`.
     pub fn drop_id(&mut self, id: &str, until_ms: i64) {
         let i = self.slot(id);
-        let secs = u32::try_from(until_ms.saturating_add(999).div_euclid(1000).max(1))
-            .unwrap_or(u32::MAX);
+        let secs =
+            u32::try_from(until_ms.saturating_add(999).div_euclid(1000).max(1)).unwrap_or(u32::MAX);
         let slots = self
             .until_secs
             .get_or_insert_with(|| vec![0u32; SLOTS].into_boxed_slice());

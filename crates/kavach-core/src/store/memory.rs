@@ -495,7 +495,12 @@ impl MemorySessionStore {
     }
 
     pub fn with_limits(clock: Arc<dyn Clock>, max_sessions: usize, idle_ttl_seconds: i64) -> Self {
-        Self::with_byte_limit(clock, max_sessions, idle_ttl_seconds, Self::DEFAULT_MAX_BYTES)
+        Self::with_byte_limit(
+            clock,
+            max_sessions,
+            idle_ttl_seconds,
+            Self::DEFAULT_MAX_BYTES,
+        )
     }
 
     /// Bounds in sessions and in bytes (both split evenly over the shards).
