@@ -185,6 +185,13 @@ export declare class KavachKeyPair {
    */
   static importSecret(bytes: Buffer, passphrase?: string | undefined | null, options?: ImportSecretOptions | undefined | null): KavachKeyPair
   /**
+   * `importSecret` with the key derivation (scrypt) on the thread pool, so the event loop
+   * keeps running during an expensive import: a promise of the key pair, rejected with the
+   * same errors. Options are checked at the call (a sync throw the TS layer turns into a
+   * rejection), the cost caps before any key derivation.
+   */
+  static importSecretAsync(bytes: Buffer, passphrase?: string | undefined | null, options?: ImportSecretOptions | undefined | null): Promise<KavachKeyPair>
+  /**
    * Every secret seed plus id and times, encrypted with scrypt + ChaCha20-Poly1305 when a
    * passphrase is given (see the README for the format). Without one, the bytes are the raw
    * secret: store them like a private key.
@@ -662,6 +669,12 @@ export interface GateOptions {
    * @default 3600
    */
   invalidationTtlSeconds?: number
+  /**
+   * How far in the future a context's `sessionStartedAt` may be, in seconds (0 to 86400):
+   * clocks of replicas skew; a start further ahead is refused with `INVALID_CONTEXT`.
+   * @default 300
+   */
+  maxClockSkewSeconds?: number
   /**
    * Testing only: inject time (see `TestClockOptions`).
    * @default undefined (system clock)

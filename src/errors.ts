@@ -136,6 +136,12 @@ export function kindOf(v: unknown): string {
   return typeof v
 }
 
+/**
+ * Every napi entry point is `#[napi(catch_unwind)]`: a Rust panic becomes a JS error with napi's
+ * status `GenericFailure` (no entry point of ours returns that status), mapped to `INTERNAL`.
+ */
+const PANIC_STATUS = 'GenericFailure'
+
 /** Every stable code the SDK can throw. */
 export function errorCodes(): string[] {
   return [...byCode.keys()]
@@ -150,30 +156,34 @@ export function errorClassFor(code: string): KavachErrorClass | undefined {
  * Turns an error thrown by the native addon into the typed subclass for its code, keeping the
  * original as `cause`. Anything that is not a coded native error is returned unchanged.
  */
-export function toKavachError(err: unknown): unknown {
+export function toKavachError(err: unknown, entryPoint?: string): unknown {
   if (err instanceof KavachError || !(err instanceof Error)) return err
   const code = (err as Error & { code?: unknown }).code
   if (typeof code !== 'string') return err
+  if (code === PANIC_STATUS) {
+    const where = entryPoint ?? 'a native entry point'
+    return new InternalError(`${where}: internal error in the native addon (a caught panic): ${err.message}`, { cause: err })
+  }
   const cls = byCode.get(code) ?? (NAPI_ARGUMENT_STATUSES.has(code) ? InvalidArgumentError : undefined)
   if (cls === undefined) return err
   return new cls(err.message, { cause: err })
 }
 
-/** Runs `fn`, rethrowing native errors as typed `KavachError`s. */
-export function native<T>(fn: () => T): T {
+/** Runs `fn`, rethrowing native errors as typed `KavachError`s (`entryPoint` names a panic's). */
+export function native<T>(fn: () => T, entryPoint?: string): T {
   try {
     return fn()
   } catch (e) {
-    throw toKavachError(e)
+    throw toKavachError(e, entryPoint)
   }
 }
 
 /** Awaits `promise`, rethrowing native errors as typed `KavachError`s. */
-export async function nativeAsync<T>(promise: () => Promise<T>): Promise<T> {
+export async function nativeAsync<T>(promise: () => Promise<T>, entryPoint?: string): Promise<T> {
   try {
     return await promise()
   } catch (e) {
-    throw toKavachError(e)
+    throw toKavachError(e, entryPoint)
   }
 }
 

@@ -56,7 +56,7 @@ export function wrapNativeMethods(
                 } catch (e) {
                   throw argumentError(e, where, args, names)
                 }
-              })
+              }, where)
             }
           : function (this: unknown, ...args: unknown[]): Promise<unknown> {
               return nativeAsync(async () => {
@@ -65,7 +65,7 @@ export function wrapNativeMethods(
                 } catch (e) {
                   throw argumentError(e, where, args, names)
                 }
-              })
+              }, where)
             },
     })
   }

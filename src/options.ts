@@ -131,6 +131,7 @@ const CHECKS: Record<keyof GateOptions, Check> = {
   broadcaster: instance('InMemoryInvalidationBroadcaster or RedisInvalidationBroadcaster'),
   audit: instance('SignedAuditChain'),
   invalidationTtlSeconds: number,
+  maxClockSkewSeconds: number,
   testClock,
   telemetry,
   onVerdict: fn,

@@ -13,7 +13,7 @@ import {
   PublicKeyDirectory as NativePublicKeyDirectory,
 } from '../binding.js'
 import type { ImportSecretOptions, PermitTokenInput, PublicKeyBundleRecord } from '../binding.js'
-import { native } from './errors.js'
+import { native, nativeAsync, toKavachError } from './errors.js'
 import { rebrand, wrapNativeMethods } from './native-errors.js'
 
 wrapNativeMethods(NativeKavachKeyPair, ['exportSecret', 'publicKeys', 'buildSignedManifest'])
@@ -48,6 +48,16 @@ export class KavachKeyPair extends NativeKavachKeyPair {
   /** Restore an identity from `exportSecret()` bytes (same id, keys, creation and expiry). */
   static override importSecret(bytes: Buffer, passphrase?: string | null, options?: ImportSecretOptions | null): KavachKeyPair {
     return rebrand(native(() => NativeKavachKeyPair.importSecret(bytes, passphrase, options)), KavachKeyPair)
+  }
+
+  /**
+   * `importSecret` with the key derivation (scrypt) off the event loop: resolves to the same
+   * identity, rejects with the same errors (`PASSPHRASE_INVALID`, `FORMAT_INVALID`,
+   * `INVALID_ARGUMENT` naming a scrypt parameter above its cap).
+   */
+  static override async importSecretAsync(bytes: Buffer, passphrase?: string | null, options?: ImportSecretOptions | null): Promise<KavachKeyPair> {
+    const kp = await nativeAsync(() => NativeKavachKeyPair.importSecretAsync(bytes, passphrase, options), 'KavachKeyPair.importSecretAsync')
+    return rebrand(kp, KavachKeyPair)
   }
 
   override publicKeys(): PublicKeyBundle {
@@ -115,7 +125,11 @@ export class PublicKeyDirectory extends NativePublicKeyDirectory {
 /** Verifies permit envelopes against a directory, accepting only its own mode (hybrid by default). */
 export class DirectoryTokenVerifier extends NativeDirectoryTokenVerifier {
   constructor(directory: NativePublicKeyDirectory, hybrid = true) {
-    super(directory, hybrid)
+    try {
+      super(directory, hybrid)
+    } catch (e) {
+      throw toKavachError(e, 'DirectoryTokenVerifier constructor')
+    }
   }
 }
 

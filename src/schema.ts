@@ -36,6 +36,7 @@ export const GateOptionsSchema = z.strictObject({
   broadcaster: instance('InMemoryInvalidationBroadcaster or RedisInvalidationBroadcaster').optional(),
   audit: instance('SignedAuditChain').optional(),
   invalidationTtlSeconds: positiveInt.optional(),
+  maxClockSkewSeconds: nonNegInt.max(86_400).optional(),
   /** OpenTelemetry instruments (src/telemetry.ts); handled in JavaScript, not natively. */
   telemetry: z
     .union([z.boolean(), z.strictObject({ meterProvider: instance('MeterProvider').optional(), tracerProvider: instance('TracerProvider').optional() })])

@@ -44,6 +44,8 @@ pub struct GateConfig {
     pub geo_drift_max_km: Option<f64>,
     pub permit_ttl_seconds: i64,
     pub invalidation_ttl_seconds: i64,
+    /// How far ahead of the clock a context's `sessionStartedAt` may be (0 ..= a day).
+    pub max_clock_skew_seconds: i64,
     pub token_signer: Option<Arc<dyn PermitSigner>>,
     pub rate_store: Option<Arc<dyn RateLimitStore>>,
     pub session_store: Option<Arc<dyn SessionStore>>,
@@ -62,6 +64,7 @@ impl Default for GateConfig {
             geo_drift_max_km: None,
             permit_ttl_seconds: 30,
             invalidation_ttl_seconds: 3600,
+            max_clock_skew_seconds: session_step::DEFAULT_MAX_START_SKEW_SECS,
             token_signer: None,
             rate_store: None,
             session_store: None,
@@ -87,6 +90,13 @@ impl GateConfig {
             return Err(KavachError::InvalidOptions(format!(
                 "invalidationTtlSeconds must be at least 1, got {}",
                 self.invalidation_ttl_seconds
+            )));
+        }
+        if !(0..=session_step::MAX_START_SKEW_LIMIT_SECS).contains(&self.max_clock_skew_seconds) {
+            return Err(KavachError::InvalidOptions(format!(
+                "maxClockSkewSeconds must be an integer from 0 to {}, got {}",
+                session_step::MAX_START_SKEW_LIMIT_SECS,
+                self.max_clock_skew_seconds
             )));
         }
         if let Some(km) = self.geo_drift_max_km {
@@ -258,7 +268,7 @@ impl Gate {
         now_ms: i64,
     ) -> Decided<'p> {
         let now_secs = now_ms.div_euclid(1000);
-        if let Some(why) = invalid_context(ctx, now_secs) {
+        if let Some(why) = invalid_context(ctx, now_secs, self.config.max_clock_skew_seconds) {
             return Decided::from(refuse(RefuseCode::InvalidContext, "gate", why));
         }
         if let Some(reason) = self.revocations.check(ctx, now_ms) {
@@ -464,11 +474,11 @@ impl Drop for Gate {
 
 /// Why the gate cannot evaluate `ctx` at all (`INVALID_CONTEXT`): a field validation rejects,
 /// or a `sessionStartedAt` it cannot use.
-fn invalid_context(ctx: &ActionContext, now_secs: i64) -> Option<String> {
+fn invalid_context(ctx: &ActionContext, now_secs: i64, max_skew_secs: i64) -> Option<String> {
     if let Err(e) = ctx.validate() {
         return Some(e.to_string());
     }
-    session_step::start_problem(ctx, now_secs)
+    session_step::start_problem(ctx, now_secs, max_skew_secs)
 }
 
 /// Drift asks to invalidate: the session when the call has one, else the principal.

@@ -88,28 +88,76 @@ fn sliding_window_and_frees_in() {
 }
 
 #[test]
-fn rate_keys_are_bounded_and_idle_keys_dropped() {
+fn a_flood_of_new_rate_keys_refuses_no_one_and_memory_stays_bounded() {
     let clock = ManualClock::new(T0);
-    let store = MemoryRateLimitStore::with_capacity(clock.clone(), 64);
-    let mut refused = 0;
-    for i in 0..1000 {
-        if store.record(&format!("k{i}"), 1_000, Some(5)).is_err() {
-            refused += 1;
+    let store = MemoryRateLimitStore::with_capacity(clock.clone(), 256);
+    // A well-behaved key at its limit, and one under it that keeps hitting.
+    for _ in 0..5 {
+        store.record("at-limit", 60_000, Some(5)).unwrap();
+    }
+    for i in 0..4000 {
+        clock.advance_ms(1);
+        // Made-up keys, one hit each: every one is accepted (the least recently hit go).
+        store.record(&format!("k{i}"), 60_000, Some(5)).unwrap();
+        if i % 64 == 0 {
+            store.record("steady", 60_000, Some(100)).unwrap();
+        }
+        assert!(store.len() <= 256, "{}", store.len());
+    }
+    // The refusing counter was never evicted: still over its limit.
+    let h = store.record("at-limit", 60_000, Some(5)).unwrap();
+    assert!(h.count > 5, "{h:?}");
+    // The active key kept its exact count.
+    assert_eq!(store.record("steady", 60_000, Some(100)).unwrap().count, 64);
+    // An evicted key comes back with at least the count it had (never under-counted).
+    let h = store.record("k0", 60_000, Some(5)).unwrap();
+    assert!(h.count >= 2, "{h:?}");
+}
+
+#[test]
+fn rate_store_refuses_new_keys_only_when_every_counter_is_refusing() {
+    let clock = ManualClock::new(T0);
+    // One key per shard: a new key in a shard whose only key is at its limit is refused.
+    let store = MemoryRateLimitStore::with_capacity(clock.clone(), 16);
+    let mut refused = None;
+    for i in 0..200 {
+        let key = format!("k{i}");
+        match store.record(&key, 1_000, Some(1)) {
+            Ok(_) => {
+                store.record(&key, 1_000, Some(1)).unwrap();
+            }
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
         }
     }
-    assert!(store.len() <= 64, "{}", store.len());
-    assert!(refused >= 1000 - 64);
-    let err = store.record("new-key", 1_000, Some(5)).unwrap_err();
-    assert!(err.0.contains("full"), "{err}");
-    // Once their windows pass, idle keys go and new keys fit again (4 keys fit even if they
-    // all land in one shard: 64 keys over 16 shards).
+    let err = refused.expect("a shard full of refusing counters refuses a new key");
+    assert!(
+        err.0.contains("at its bound (1 keys or") && err.0.contains("at its limit"),
+        "{err}"
+    );
+    // Once the windows pass, idle keys go and new keys fit again.
     clock.advance_ms(1_001);
     for i in 0..4 {
         store.record(&format!("fresh{i}"), 1_000, Some(5)).unwrap();
     }
-    assert!(store.len() <= 64);
-    // A key already present keeps counting even when the store is full.
-    assert!(store.record("fresh0", 1_000, Some(5)).is_ok());
+    assert!(store.len() <= 16);
+}
+
+#[test]
+fn rate_store_is_bounded_in_bytes() {
+    let clock = ManualClock::new(T0);
+    let store = MemoryRateLimitStore::with_limits(clock.clone(), 1_000_000, 16 * 4096);
+    let long = "x".repeat(2000);
+    for i in 0..500 {
+        clock.advance_ms(1);
+        store
+            .record(&format!("{long}{i}"), 60_000, Some(1000))
+            .unwrap();
+        assert!(store.bytes() <= 16 * 4096, "{}", store.bytes());
+    }
+    assert!(store.len() < 500);
 }
 
 #[test]
@@ -210,22 +258,15 @@ fn sessions_expire_when_idle_and_are_bounded() {
         .unwrap();
     assert_eq!((s.started_at, s.invalidated), (3, None));
 
-    let mut full = 0;
+    // Past the bound, the least recently seen sessions make room: nothing is refused.
     for i in 0..500 {
-        if store
+        store
             .load_or_init(&format!("s{i}"), &seed(0))
             .now_or_never()
             .unwrap()
-            .is_err()
-        {
-            full += 1;
-        }
+            .unwrap();
     }
-    assert!(
-        store.len() <= 32 && full >= 500 - 32,
-        "{} {full}",
-        store.len()
-    );
+    assert!(store.len() <= 32, "{}", store.len());
     clock.advance_ms(61_000);
     // Capacity is per shard (32 over 16 shards = 2 each) and keys hash to random shards, so
     // only 2 new sessions are guaranteed to fit whatever shards they land in.
@@ -242,4 +283,80 @@ fn sessions_expire_when_idle_and_are_bounded() {
                 kavach_core::clock::SystemClock
             )))
     );
+}
+
+#[test]
+fn a_flood_of_new_sessions_keeps_active_sessions_and_every_revocation() {
+    let clock = ManualClock::new(T0);
+    let store = MemorySessionStore::with_limits(clock.clone(), 256, 3600);
+    let seed = |ip: &str| SessionState {
+        started_at: 7,
+        origin_ip: Some(ip.into()),
+        ..SessionState::default()
+    };
+    let load = |id: &str, ip: &str| {
+        store
+            .load_or_init(id, &seed(ip))
+            .now_or_never()
+            .unwrap()
+            .unwrap()
+    };
+    load("good", "10.0.0.1");
+    let mut revoked = Vec::new();
+    for i in 0..4000 {
+        clock.advance_ms(1);
+        let id = format!("made-up-{i}");
+        // Every new session is accepted (no store-full refusal for anyone).
+        load(&id, "10.9.9.9");
+        if i % 2 == 0 {
+            store
+                .invalidate(&id, &"drift ".repeat(10_000))
+                .now_or_never()
+                .unwrap()
+                .unwrap();
+            revoked.push(id);
+        }
+        if i % 16 == 0 {
+            // The well-behaved session stays active, so it is never the least recently seen.
+            assert_eq!(
+                load("good", "10.0.0.2").origin_ip.as_deref(),
+                Some("10.0.0.1")
+            );
+        }
+        assert!(store.len() <= 256);
+    }
+    assert!(store.revoked_overflowed() > 0);
+    // No revocation was forgotten: every revoked id is still refused.
+    for id in &revoked {
+        let state = load(id, "10.9.9.9");
+        assert!(state.invalidated.is_some(), "{id} came back unrevoked");
+        assert!(state.invalidated.unwrap().len() <= 600);
+    }
+    // A new id that shares no slot with a revoked one starts a clean session.
+    let fresh = (0..)
+        .map(|i| format!("new-{i}"))
+        .find(|n| !revoked.iter().any(|r| store.share_overflow_slot(n, r)))
+        .unwrap();
+    assert_eq!(load(&fresh, "10.1.1.1").invalidated, None);
+}
+
+#[test]
+fn session_store_is_bounded_in_bytes() {
+    let clock = ManualClock::new(T0);
+    let store = MemorySessionStore::with_byte_limit(clock.clone(), 1_000_000, 3600, 16 * 8192);
+    let big_ip = "1".repeat(4000);
+    for i in 0..300 {
+        clock.advance_ms(1);
+        let seed = SessionState {
+            origin_ip: Some(big_ip.clone()),
+            ..SessionState::default()
+        };
+        store
+            .load_or_init(&format!("s{i}"), &seed)
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        assert!(store.bytes() <= 16 * 8192, "{}", store.bytes());
+    }
+    assert!(store.len() < 300);
 }

@@ -33,7 +33,7 @@ pub struct AuditEntry {
 #[napi]
 impl AuditEntry {
     /// A new entry stamped now. An unknown verdict throws `INVALID_ARGUMENT`.
-    #[napi(factory, js_name = "new")]
+    #[napi(catch_unwind, factory, js_name = "new")]
     pub fn create(
         principal_id: String,
         action_name: String,
@@ -54,54 +54,54 @@ impl AuditEntry {
         })
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn id(&self) -> String {
         self.inner.id.clone()
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn evaluation_id(&self) -> String {
         self.inner.evaluation_id.clone()
     }
     /// RFC 3339 (UTC, `Z`).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn timestamp(&self) -> String {
         kavach_pq::json_bytes::format_rfc3339_z(&self.inner.timestamp)
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn principal_id(&self) -> String {
         self.inner.principal_id.clone()
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn action_name(&self) -> String {
         self.inner.action_name.clone()
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn resource(&self) -> Option<String> {
         self.inner.resource.clone()
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn verdict(&self) -> String {
         self.inner.verdict.clone()
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn verdict_detail(&self) -> String {
         self.inner.verdict_detail.clone()
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn decided_by(&self) -> Option<String> {
         self.inner.decided_by.clone()
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn session_id(&self) -> Option<String> {
         self.inner.session_id.clone()
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn ip(&self) -> Option<String> {
         self.inner.ip.clone()
     }
 
     /// The compact JSON that the chain signs as the payload's `data`.
-    #[napi(js_name = "toJSON")]
+    #[napi(catch_unwind, js_name = "toJSON")]
     pub fn to_json(&self) -> Result<String> {
         let bytes = self.inner.to_json_bytes().pq()?;
         String::from_utf8(bytes).map_err(invalid_argument)
@@ -118,7 +118,7 @@ pub struct Checkpoint {
 #[napi]
 impl Checkpoint {
     /// Parse the JSON written by `toJSON()`.
-    #[napi(factory, js_name = "fromJSON")]
+    #[napi(catch_unwind, factory, js_name = "fromJSON")]
     pub fn from_json(json: Either<String, Buffer>) -> Result<Self> {
         let bytes: &[u8] = match &json {
             Either::A(s) => s.as_bytes(),
@@ -130,13 +130,13 @@ impl Checkpoint {
     }
 
     /// Compact JSON (see the README for the signed bytes).
-    #[napi(js_name = "toJSON")]
+    #[napi(catch_unwind, js_name = "toJSON")]
     pub fn to_json(&self) -> Result<String> {
         self.inner.to_json().pq()
     }
 
     /// Number of entries covered.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn length(&self) -> f64 {
         #[allow(
             clippy::cast_precision_loss,
@@ -146,21 +146,21 @@ impl Checkpoint {
         n
     }
     /// Hash of entry `length - 1` (`genesis` for 0).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn head_hash(&self) -> String {
         self.inner.head_hash.clone()
     }
     /// When it was signed, unix seconds.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn time(&self) -> f64 {
         unix_seconds(self.inner.time)
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn key_id(&self) -> String {
         self.inner.key_id.clone()
     }
     /// `ml-dsa-65+ed25519` or `ml-dsa-65`.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn algorithm(&self) -> String {
         self.inner.algorithm.clone()
     }
@@ -203,7 +203,7 @@ fn u64_to_f64(n: u64) -> f64 {
 #[napi]
 impl SignedAuditChain {
     /// An empty in-memory chain signed by `kp`. @param hybrid @default true
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(kp: &KavachKeyPair, hybrid: Option<bool>) -> Self {
         Self {
             inner: Arc::new(Mutex::new(pq::SignedAuditChain::new(
@@ -216,7 +216,7 @@ impl SignedAuditChain {
     /// Open (or create) a durable chain file: the existing entries are verified (streaming),
     /// a torn final line from a crash is truncated (see `tornBytesTruncated`), and appends
     /// continue the chain with write + fsync.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn open_file(
         path: String,
         kp: &KavachKeyPair,
@@ -242,53 +242,53 @@ impl SignedAuditChain {
 
     /// Sign and append `entry`; returns the new length. For a file chain the line is on disk
     /// (fsynced, unless `syncEvery` > 1) when this returns.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn append(&self, entry: &AuditEntry) -> Result<f64> {
         Ok(u64_to_f64(self.inner.lock().append(&entry.inner).pq()?))
     }
 
     /// Group commit: sign the entries (in parallel), append them in order with one write and
     /// one fsync; returns the new length. All of them are acknowledged when this returns.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn append_batch(&self, entries: Vec<ClassInstance<'_, AuditEntry>>) -> Result<f64> {
         let list: Vec<pq::AuditEntry> = entries.iter().map(|e| e.inner.clone()).collect();
         Ok(u64_to_f64(self.inner.lock().append_batch(&list).pq()?))
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn length(&self) -> f64 {
         u64_to_f64(self.inner.lock().len())
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_empty(&self) -> bool {
         self.inner.lock().is_empty()
     }
     /// Hash of the last entry, `genesis` when empty.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn head_hash(&self) -> String {
         self.inner.lock().head_hash().to_string()
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_hybrid(&self) -> bool {
         self.inner.lock().is_hybrid()
     }
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn key_id(&self) -> String {
         self.inner.lock().key_id().to_string()
     }
     /// Entries known to be fsynced (= `length` for in-memory chains).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn durable_length(&self) -> f64 {
         u64_to_f64(self.inner.lock().durable_len())
     }
     /// Bytes of an incomplete final line removed when the file was opened (0 if clean).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn torn_bytes_truncated(&self) -> f64 {
         u64_to_f64(self.inner.lock().torn_bytes_truncated())
     }
 
     /// fsync pending appends now (file chains with `syncEvery` > 1).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn sync(&self) -> Result<()> {
         self.inner.lock().sync().pq()
     }
@@ -296,31 +296,31 @@ impl SignedAuditChain {
     /// Flush pending appends (fsync), release the file lock and close the file; idempotent.
     /// Later appends throw `CHAIN_CLOSED`; reads, `verify` and `checkpoint` keep working.
     /// In-memory chains just stop accepting appends.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) -> Result<()> {
         self.inner.lock().close().pq()
     }
 
     /// True after `close()`.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_closed(&self) -> bool {
         self.inner.lock().is_closed()
     }
 
     /// Verify the chain under `bundle`; returns the entry count.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn verify(&self, bundle: &PublicKeyBundle) -> Result<f64> {
         Ok(u64_to_f64(self.inner.lock().verify(bundle.as_pq()).pq()?))
     }
 
     /// The chain as JSONL bytes.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn export_jsonl(&self) -> Result<Buffer> {
         Ok(self.inner.lock().export_jsonl().pq()?.into())
     }
 
     /// A signed checkpoint of the current length and head.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn checkpoint(&self) -> Result<Checkpoint> {
         Ok(Checkpoint {
             inner: self.inner.lock().checkpoint().pq()?,
@@ -330,7 +330,7 @@ impl SignedAuditChain {
     /// Verify a JSONL chain (streaming, line by line) and return its entry count. The third
     /// argument is the mode (`true` hybrid, `false` PQ-only, omitted: inferred) or
     /// `{ hybrid?, checkpoint? }`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn verify_jsonl(
         blob: Either<Buffer, String>,
         bundle: &PublicKeyBundle,

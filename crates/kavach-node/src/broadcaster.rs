@@ -35,7 +35,7 @@ impl Default for InMemoryInvalidationBroadcaster {
 
 #[napi]
 impl InMemoryInvalidationBroadcaster {
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new() -> Self {
         Self {
             inner: Arc::new(invalidation::InMemoryInvalidationBroadcaster::new()),
@@ -45,6 +45,7 @@ impl InMemoryInvalidationBroadcaster {
     /// Revoke `targetId` everywhere this broadcaster reaches. `targetKind` is `session`,
     /// `principal` or `role`; anything else throws `INVALID_ARGUMENT`.
     #[napi(
+        catch_unwind,
         ts_args_type = "targetKind: 'session' | 'principal' | 'role', targetId: string, reason: string, evaluator?: string"
     )]
     pub fn publish(
@@ -73,7 +74,7 @@ impl InMemoryInvalidationBroadcaster {
     }
 
     /// Gates and listeners currently subscribed.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn subscriber_count(&self) -> u32 {
         u32::try_from(self.inner.subscriber_count()).unwrap_or(u32::MAX)
     }

@@ -64,7 +64,7 @@ pub struct SecureChannel {
 
 #[napi]
 impl SecureChannel {
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(
         local_kp: &KavachKeyPair,
         remote_bundle: &PublicKeyBundle,
@@ -98,24 +98,24 @@ impl SecureChannel {
         })
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn local_key_id(&self) -> String {
         self.inner.local_key_id().to_string()
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn remote_key_id(&self) -> String {
         self.inner.remote_key_id().to_string()
     }
 
     /// Nonces currently remembered by the replay guard (bounded by the window).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn tracked_nonces(&self) -> u32 {
         u32::try_from(self.inner.tracked_nonces()).unwrap_or(u32::MAX)
     }
 
     /// Sign `data` bound to `contextId` and `correlationId`, and encrypt it to the remote.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_signed(
         &self,
         data: Buffer,
@@ -131,7 +131,7 @@ impl SecureChannel {
 
     /// Decrypt, verify the sender's signature and context, refuse replays and messages outside
     /// the time window; returns the data.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn receive_signed(&self, sealed: Buffer, expected_context_id: String) -> Result<Buffer> {
         Ok(self
             .inner
@@ -141,20 +141,20 @@ impl SecureChannel {
     }
 
     /// Encrypt raw bytes (no signature, no replay protection).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_data(&self, data: Buffer) -> Result<Buffer> {
         Ok(self.inner.send_data(&data).pq()?.into())
     }
 
     /// Decrypt raw bytes addressed to us.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn receive_data(&self, sealed: Buffer) -> Result<Buffer> {
         Ok(self.inner.receive_data(&sealed).pq()?.into())
     }
 
     /// TESTING ONLY: pin the channel's clock (signing time and window checks) to `unixMs`, or
     /// `null` to return to the system clock. Not part of the stable API.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_clock_for_testing(&self, unix_ms: Option<f64>) -> Result<()> {
         let now = match unix_ms {
             None => None,

@@ -23,7 +23,7 @@ fn bundles_of(list: &[ClassInstance<'_, PublicKeyBundle>]) -> Vec<kavach_pq::Pub
 #[napi]
 impl PublicKeyDirectory {
     /// An in-memory directory, optionally pre-filled.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn in_memory(bundles: Option<Vec<ClassInstance<'_, PublicKeyBundle>>>) -> Result<Self> {
         let list = bundles.as_deref().map(bundles_of).unwrap_or_default();
         Ok(Self {
@@ -32,7 +32,7 @@ impl PublicKeyDirectory {
     }
 
     /// Load an unsigned manifest file (a JSON array of bundles).
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn from_file(path: String) -> Result<Self> {
         regular_file(&path)?;
         Ok(Self {
@@ -41,7 +41,7 @@ impl PublicKeyDirectory {
     }
 
     /// Load a root-signed manifest; the root ML-DSA-65 signature is verified before use.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn from_signed_file(path: String, root_ml_dsa_verifying_key: Buffer) -> Result<Self> {
         regular_file(&path)?;
         Ok(Self {
@@ -53,13 +53,13 @@ impl PublicKeyDirectory {
     }
 
     /// Unsigned manifest bytes (JSON array of bundles), to write to a file.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn build_unsigned_manifest(bundles: Vec<ClassInstance<'_, PublicKeyBundle>>) -> Buffer {
         kavach_pq::PublicKeyDirectory::build_unsigned_manifest(&bundles_of(&bundles)).into()
     }
 
     /// The bundle of `keyId`; throws `KEY_NOT_FOUND` (`public key not found`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn fetch(&self, key_id: String) -> Result<PublicKeyBundle> {
         Ok(PublicKeyBundle {
             inner: self.inner.fetch(&key_id).pq()?,
@@ -68,40 +68,41 @@ impl PublicKeyDirectory {
 
     /// Add a bundle (in-memory directories only); an id already present throws
     /// `INVALID_ARGUMENT` (`remove` it first to replace its keys).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn insert(&self, bundle: &PublicKeyBundle) -> Result<()> {
         self.inner.insert(bundle.inner.clone()).pq()
     }
 
     /// Remove a bundle; true when it was present (in-memory directories only).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn remove(&self, key_id: String) -> Result<bool> {
         self.inner.remove(&key_id).pq()
     }
 
     /// Re-read the backing file; returns the number of bundles. On failure this throws and the
     /// previous bundles stay.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn reload(&self) -> Result<u32> {
         let n = self.inner.reload().pq()?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     /// Number of bundles.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn length(&self) -> u32 {
         u32::try_from(self.inner.len()).unwrap_or(u32::MAX)
     }
 
     /// True when the directory holds no bundle.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_empty(&self) -> bool {
         self.inner.is_empty()
     }
 
     /// Key ids, sorted.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn key_ids(&self) -> Vec<String> {
+        crate::faults::panic_if_armed();
         self.inner.key_ids()
     }
 }
@@ -115,8 +116,9 @@ pub struct DirectoryTokenVerifier {
 #[napi]
 impl DirectoryTokenVerifier {
     /// `hybrid` (default true) selects the only algorithm accepted.
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(directory: &PublicKeyDirectory, hybrid: Option<bool>) -> Self {
+        crate::faults::panic_if_armed();
         Self {
             inner: kavach_pq::DirectoryTokenVerifier::new(
                 directory.inner.clone(),
@@ -125,7 +127,7 @@ impl DirectoryTokenVerifier {
         }
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_hybrid(&self) -> bool {
         self.inner.is_hybrid()
     }
@@ -134,7 +136,7 @@ impl DirectoryTokenVerifier {
     /// (`public key not found`, `KEY_EXPIRED` when `enforceExpiry` (default true) and the
     /// key's bundle has expired, `signature verification failed`). The token's own
     /// `expiresAt` is not judged.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn verify(
         &self,
         token: PermitTokenInput,

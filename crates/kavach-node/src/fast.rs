@@ -116,6 +116,7 @@ impl ToNapiValue for JsText {
 // The napi registration is not compiled into the unit-test build, which sees no caller.
 #[cfg_attr(test, allow(dead_code))]
 #[napi(
+    catch_unwind,
     ts_args_type = "handle: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null",
     ts_return_type = "string | ReturnType<Gate['evaluateRaw']>"
 )]

@@ -1,6 +1,9 @@
 //! Test-only fault injection (cargo feature `test-faults`, never in release builds): arms one
 //! failure of a kind so a test can prove each evaluation still settles exactly once
 //! (`completion.rs`). __test__/settle-once.test.ts builds a debug addon with the feature.
+//! `entry` makes the next synchronous entry point that calls [`panic_if_armed`] panic, so a
+//! test can prove every napi entry point turns a panic into an `INTERNAL` error instead of
+//! aborting the process (__test__/no-abort.test.ts).
 //! Without the feature, [`take`] is a constant `false` and nothing is exported.
 
 /// The failures a test can arm.
@@ -12,6 +15,8 @@ pub enum Fault {
     Drop,
     /// The next completion batch fails to build.
     Batch,
+    /// The next entry point calling [`panic_if_armed`] panics.
+    Entry,
 }
 
 #[cfg(feature = "test-faults")]
@@ -30,6 +35,7 @@ mod armed {
             Fault::Panic => 1,
             Fault::Drop => 2,
             Fault::Batch => 4,
+            Fault::Entry => 8,
         }
     }
 
@@ -37,13 +43,14 @@ mod armed {
         ARMED.fetch_and(!bit(f), Ordering::AcqRel) & bit(f) != 0
     }
 
-    /// Arms one fault: `panic`, `drop` or `batch`.
-    #[napi]
+    /// Arms one fault: `panic`, `drop`, `batch` or `entry`.
+    #[napi(catch_unwind)]
     pub fn test_arm_fault(kind: String) -> Result<()> {
         let f = match kind.as_str() {
             "panic" => Fault::Panic,
             "drop" => Fault::Drop,
             "batch" => Fault::Batch,
+            "entry" => Fault::Entry,
             _ => return Err(invalid_argument(format!("unknown fault '{kind}'"))),
         };
         ARMED.fetch_or(bit(f), Ordering::AcqRel);
@@ -60,4 +67,12 @@ pub fn take(f: Fault) -> bool {
 #[cfg(not(feature = "test-faults"))]
 pub fn take(_f: Fault) -> bool {
     false
+}
+
+/// Panics when `entry` was armed (test builds only): a stand-in for a bug in an entry point.
+#[allow(clippy::panic, reason = "the test-only switch exists to panic")]
+pub fn panic_if_armed() {
+    if take(Fault::Entry) {
+        panic!("test fault: forced panic");
+    }
 }

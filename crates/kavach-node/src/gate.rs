@@ -69,6 +69,7 @@ pub struct Gate {
 impl Gate {
     /// A gate from a plain JS object (`{ policies: [...] }` or `{ policy: [...] }`).
     #[napi(
+        catch_unwind,
         factory,
         ts_args_type = "policies: unknown, options?: GateOptions | undefined | null"
     )]
@@ -77,13 +78,13 @@ impl Gate {
     }
 
     /// A gate from a JSON document.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn from_json(json: String, options: Option<GateOptions>) -> Result<Self> {
         Self::build(load::json(&json).js()?, options)
     }
 
     /// A gate from a TOML document (`[[policy]]` tables).
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn from_toml(toml: String, options: Option<GateOptions>) -> Result<Self> {
         Self::build(load::toml(&toml).js()?, options)
     }
@@ -103,7 +104,7 @@ impl Gate {
 
     /// True when `evaluateAsync` can answer from the sync path (in-process stores, no token
     /// signer, no audit sink: nothing slow or blocking in the pipeline).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn inline_async(&self) -> bool {
         self.inline_async
     }
@@ -112,7 +113,7 @@ impl Gate {
     /// `flushSubmitted` with the TS layer's shared `Float64Array` (layouts:
     /// `context::fast_in`, `verdict::fast_out`); returns the handle. Called again, it moves
     /// the `evaluateAsync` queue to the new handle.
-    #[napi(ts_args_type = "buf: Float64Array")]
+    #[napi(catch_unwind, ts_args_type = "buf: Float64Array")]
     pub fn attach_scratch(&mut self, buf: ScratchArg) -> Result<u32> {
         let scratch = Scratch::new(buf)?;
         let queue = Queue::new(self.loop_async);
@@ -134,6 +135,7 @@ impl Gate {
     /// (one string, or `[string, raws]`; see `dispatch.rs`). Replaces any earlier one. Needs
     /// `attachScratch` first (the queue lives in the fast path's entry).
     #[napi(
+        catch_unwind,
         ts_args_type = "callback: (batch: string | [text: string, raws: Array<ReturnType<Gate['evaluateRaw']>>]) => void"
     )]
     pub fn attach_completion(&self, env: &Env, callback: Function<'_, Batch, ()>) -> Result<()> {
@@ -153,7 +155,7 @@ impl Gate {
     }
 
     /// Synchronous evaluation (in-process stores only): one boundary crossing.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn evaluate(&self, ctx: EvaluateOptions) -> Result<Verdict> {
         let ctx = ActionContext::try_from(ctx)?;
         Ok(self.inner.evaluate_sync(&ctx).js()?.into())
@@ -229,7 +231,7 @@ impl Gate {
 
     /// The same pipeline on the tokio runtime; never blocks the event loop. Argument errors are
     /// thrown synchronously (the TS wrapper is `async`, so callers see a rejection).
-    #[napi(ts_return_type = "Promise<Verdict>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<Verdict>")]
     pub fn evaluate_async<'env>(
         &self,
         env: &'env Env,
@@ -244,38 +246,38 @@ impl Gate {
     }
 
     /// Swap in a TOML policy set atomically; on error the previous set stays live.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn reload(&self, toml: String) -> Result<()> {
         self.inner.reload(load::toml(&toml).js()?);
         Ok(())
     }
 
-    #[napi(ts_args_type = "policies: unknown")]
+    #[napi(catch_unwind, ts_args_type = "policies: unknown")]
     pub fn reload_object(&self, policies: Unknown) -> Result<()> {
         self.inner.reload(load::object(&to_value(policies)?).js()?);
         Ok(())
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn reload_json(&self, json: String) -> Result<()> {
         self.inner.reload(load::json(&json).js()?);
         Ok(())
     }
 
     /// policy + drift (unless disabled) + invariants (if any).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn evaluator_count(&self) -> u32 {
         self.inner.evaluator_count()
     }
 
     /// False when a store does network I/O: use `evaluateAsync`.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn supports_sync(&self) -> bool {
         self.inner.supports_sync()
     }
 
     /// Undo a principal/role (or session) revocation on this gate.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn lift(&self, scope: LiftScope) -> Result<()> {
         let kind = scope_target(&scope.target_kind, &scope.target_id)?;
         self.inner.lift(kind, &scope.target_id);
@@ -286,7 +288,7 @@ impl Gate {
     /// Revoke a session, principal or role on this gate as an Invalidate would: later
     /// evaluations refuse it, a session is marked in the session store, and the broadcaster
     /// (if any) tells the other gates.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn revoke<'env>(&self, env: &'env Env, scope: RevokeScope) -> Result<PromiseRaw<'env, ()>> {
         let scope = kavach_core::invalidation::parse_scope(
             &scope.target_kind,
@@ -306,7 +308,7 @@ impl Gate {
         .map_err(|e| to_js(codes::INTERNAL, e.reason))
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         // In-flight evaluations keep their own handle and still resolve; the threadsafe function
         // is released with the last of them.
@@ -322,7 +324,7 @@ impl Gate {
     }
 
     /// Testing only: set the gate's manual clock (needs `testClock: { nowMs }`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_test_now(&self, now_ms: f64) -> Result<()> {
         let clock = self.manual_clock.as_ref().ok_or_else(|| {
             invalid_argument("setTestNow needs a gate built with testClock: { nowMs }")

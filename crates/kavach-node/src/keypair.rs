@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use kavach_pq::chrono::{DateTime, Utc};
 use kavach_pq::secret_export::ScryptLimits;
-use kavach_pq::PqError;
-use napi::bindgen_prelude::{Buffer, ClassInstance, Either};
+use kavach_pq::{PqError, SecretVec};
+use napi::bindgen_prelude::{AsyncTask, Buffer, ClassInstance, Either};
+use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::error::{to_js, JsErr, Result};
@@ -92,7 +93,7 @@ pub struct KavachKeyPair {
 #[napi]
 impl KavachKeyPair {
     /// Fresh keys from the OS RNG; id `kavach-key-<uuid>`; no expiry.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn generate() -> Result<Self> {
         Ok(Self {
             inner: Arc::new(kavach_pq::KavachKeyPair::generate().pq()?),
@@ -100,7 +101,7 @@ impl KavachKeyPair {
     }
 
     /// Fresh keys that expire `seconds` from now.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn generate_with_expiry(seconds: f64) -> Result<Self> {
         if !(seconds.is_finite() && seconds >= 0.0 && seconds.fract() == 0.0 && seconds <= 9.0e15) {
             return Err(to_js(
@@ -119,7 +120,7 @@ impl KavachKeyPair {
     /// Encrypted exports need the passphrase; a wrong one is `PASSPHRASE_INVALID`. The
     /// export's scrypt cost is capped (log_n ≤ 18, r ≤ 8, p ≤ 2 unless `options` raise it)
     /// and refused with `INVALID_ARGUMENT` naming the parameter before any key derivation.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn import_secret(
         bytes: Buffer,
         passphrase: Option<String>,
@@ -138,40 +139,57 @@ impl KavachKeyPair {
         })
     }
 
+    /// `importSecret` with the key derivation (scrypt) on the thread pool, so the event loop
+    /// keeps running during an expensive import: a promise of the key pair, rejected with the
+    /// same errors. Options are checked at the call (a sync throw the TS layer turns into a
+    /// rejection), the cost caps before any key derivation.
+    #[napi(catch_unwind, ts_return_type = "Promise<KavachKeyPair>")]
+    pub fn import_secret_async(
+        bytes: Buffer,
+        passphrase: Option<String>,
+        options: Option<ImportSecretOptions>,
+    ) -> Result<AsyncTask<ImportSecretTask>> {
+        Ok(AsyncTask::new(ImportSecretTask {
+            bytes: SecretVec::new(bytes.to_vec()),
+            passphrase: passphrase.map(|p| SecretVec::new(p.into_bytes())),
+            limits: scrypt_limits(options)?,
+        }))
+    }
+
     /// Every secret seed plus id and times, encrypted with scrypt + ChaCha20-Poly1305 when a
     /// passphrase is given (see the README for the format). Without one, the bytes are the raw
     /// secret: store them like a private key.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn export_secret(&self, passphrase: Option<String>) -> Result<Buffer> {
         Ok(self.inner.export_secret(passphrase.as_deref()).pq()?.into())
     }
 
     /// `kavach-key-<uuid>`.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn id(&self) -> String {
         self.inner.id().to_string()
     }
 
     /// Creation time, unix seconds.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn created_at(&self) -> f64 {
         unix_seconds(self.inner.created_at())
     }
 
     /// Expiry time, unix seconds, or null.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn expires_at(&self) -> Option<f64> {
         self.inner.expires_at().map(unix_seconds)
     }
 
     /// True when now is past `expiresAt`.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_expired(&self) -> bool {
         self.inner.is_expired()
     }
 
     /// The public keys, for distribution in a directory.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn public_keys(&self) -> PublicKeyBundle {
         PublicKeyBundle {
             inner: self.inner.public_bundle(),
@@ -179,7 +197,7 @@ impl KavachKeyPair {
     }
 
     /// A root-signed directory manifest of `bundles`, signed by this key pair (ML-DSA-65).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn build_signed_manifest(
         &self,
         bundles: Vec<ClassInstance<'_, PublicKeyBundle>>,
@@ -193,7 +211,7 @@ impl KavachKeyPair {
     }
 
     /// `KavachKeyPair { id: '…' }` (never any secret).
-    #[napi(js_name = "toString")]
+    #[napi(catch_unwind, js_name = "toString")]
     pub fn describe(&self) -> String {
         format!("KavachKeyPair {{ id: '{}' }}", self.inner.id())
     }
@@ -226,7 +244,7 @@ pub struct PublicKeyBundle {
 #[napi]
 impl PublicKeyBundle {
     /// Parse bundle JSON (string or UTF-8 bytes); key lengths are checked.
-    #[napi(factory, js_name = "fromJSON")]
+    #[napi(catch_unwind, factory, js_name = "fromJSON")]
     pub fn from_json(json: Either<String, Buffer>) -> Result<Self> {
         let text = match &json {
             Either::A(s) => s.as_str(),
@@ -239,7 +257,7 @@ impl PublicKeyBundle {
     }
 
     /// From the record shape (`toRecord()`); key lengths are checked.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn from_record(record: PublicKeyBundleRecord) -> Result<Self> {
         let time = |what: &str, s: f64| -> Result<DateTime<Utc>> {
             let bad = || to_js("INVALID_ARGUMENT", format!("{what} {s} is not a unix time"));
@@ -272,13 +290,13 @@ impl PublicKeyBundle {
     }
 
     /// The bundle JSON of FORMATS.md (compact, byte-exact with other implementations).
-    #[napi(js_name = "toJSON")]
+    #[napi(catch_unwind, js_name = "toJSON")]
     pub fn to_json(&self) -> String {
         self.inner.to_json()
     }
 
     /// The record shape with Buffers.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn to_record(&self) -> PublicKeyBundleRecord {
         let b = &self.inner;
         PublicKeyBundleRecord {
@@ -292,49 +310,49 @@ impl PublicKeyBundle {
         }
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn id(&self) -> String {
         self.inner.id.clone()
     }
 
     /// 1952 bytes.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn ml_dsa_verifying_key(&self) -> Buffer {
         self.inner.ml_dsa_verifying_key.clone().into()
     }
 
     /// 1184 bytes.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn ml_kem_encapsulation_key(&self) -> Buffer {
         self.inner.ml_kem_encapsulation_key.clone().into()
     }
 
     /// 32 bytes.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn ed25519_verifying_key(&self) -> Buffer {
         self.inner.ed25519_verifying_key.clone().into()
     }
 
     /// 32 bytes.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn x25519_public_key(&self) -> Buffer {
         self.inner.x25519_public_key.clone().into()
     }
 
     /// Unix seconds.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn created_at(&self) -> f64 {
         unix_seconds(self.inner.created_at)
     }
 
     /// Unix seconds, or null.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn expires_at(&self) -> Option<f64> {
         self.inner.expires_at.map(unix_seconds)
     }
 
     /// True when now is past `expiresAt`.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_expired(&self) -> bool {
         self.inner.is_expired()
     }
@@ -353,5 +371,61 @@ impl KavachKeyPair {
     #[allow(dead_code, reason = "used by the audit and channel binding files")]
     pub(crate) fn as_pq(&self) -> Arc<kavach_pq::KavachKeyPair> {
         self.inner.clone()
+    }
+}
+
+/// `importSecretAsync`'s work: the export and passphrase (wiped on drop) and the cost caps.
+pub struct ImportSecretTask {
+    bytes: SecretVec,
+    passphrase: Option<SecretVec>,
+    limits: ScryptLimits,
+}
+
+/// Why an import on the thread pool failed.
+pub enum ImportFailure {
+    Pq(PqError),
+    /// A panic in the import, caught on the worker thread.
+    Panic,
+}
+
+impl Task for ImportSecretTask {
+    type Output = std::result::Result<kavach_pq::KavachKeyPair, ImportFailure>;
+    type JsValue = KavachKeyPair;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let passphrase = match &self.passphrase {
+                None => None,
+                // Came from a JS string, so it is UTF-8.
+                Some(p) => Some(std::str::from_utf8(p.expose()).map_err(|_| {
+                    PqError::InvalidArgument("passphrase is not valid UTF-8".into())
+                })?),
+            };
+            kavach_pq::secret_export::import_secret_with_limits(
+                self.bytes.expose(),
+                passphrase,
+                self.limits,
+            )
+        }));
+        Ok(match run {
+            Ok(r) => r.map_err(ImportFailure::Pq),
+            Err(_) => Err(ImportFailure::Panic),
+        })
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        match output {
+            Ok(kp) => Ok(KavachKeyPair {
+                inner: Arc::new(kp),
+            }),
+            Err(ImportFailure::Pq(e)) => Err(crate::error::settle_error(&env, from_pq(e))),
+            Err(ImportFailure::Panic) => Err(crate::error::settle_error(
+                &env,
+                to_js(
+                    crate::error::codes::INTERNAL,
+                    "KavachKeyPair.importSecretAsync: internal error in the native addon (a caught panic)",
+                ),
+            )),
+        }
     }
 }

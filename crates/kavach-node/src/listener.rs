@@ -69,7 +69,7 @@ pub struct InvalidationListenerHandle {
 impl InvalidationListenerHandle {
     /// Stop listening and release the threadsafe function, so the listener no longer keeps
     /// the process alive. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn abort(&mut self, env: Env) {
         if let Some(active) = self.active.take() {
             active.broadcaster.unsubscribe(active.subscription);
@@ -81,7 +81,7 @@ impl InvalidationListenerHandle {
     }
 
     /// True once `abort()` has been called.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_finished(&self) -> bool {
         self.active.is_none()
     }
@@ -92,6 +92,7 @@ impl InvalidationListenerHandle {
 /// (it is waiting for messages); `abort()` lets it exit. Scopes already queued when `abort()`
 /// is called may still be delivered.
 #[napi(
+    catch_unwind,
     ts_args_type = "broadcaster: InMemoryInvalidationBroadcaster | RedisInvalidationBroadcaster, callback: (scope: InvalidationScope) => unknown"
 )]
 pub fn spawn_invalidation_listener(

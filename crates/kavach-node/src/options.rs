@@ -85,6 +85,10 @@ pub struct GateOptions<'env> {
     /// How long a principal/role revocation heard from a broadcaster lasts, in seconds.
     /// @default 3600
     pub invalidation_ttl_seconds: Option<f64>,
+    /// How far in the future a context's `sessionStartedAt` may be, in seconds (0 to 86400):
+    /// clocks of replicas skew; a start further ahead is refused with `INVALID_CONTEXT`.
+    /// @default 300
+    pub max_clock_skew_seconds: Option<f64>,
     /// Testing only: inject time (see `TestClockOptions`).
     /// @default undefined (system clock)
     pub test_clock: Option<TestClockOptions>,
@@ -139,6 +143,10 @@ pub fn into_config(options: Option<GateOptions<'_>>) -> Result<Converted> {
     }
     if let Some(ttl) = o.invalidation_ttl_seconds {
         config.invalidation_ttl_seconds = positive_seconds("invalidationTtlSeconds", ttl)?;
+    }
+    if let Some(skew) = o.max_clock_skew_seconds {
+        config.max_clock_skew_seconds =
+            i64::try_from(non_negative_int("maxClockSkewSeconds", skew)?).unwrap_or(i64::MAX);
     }
     config.token_signer = present(o.token_signer).map(signer_from_js).transpose()?;
     config.rate_store = present(o.rate_store).map(rate_store_from_js).transpose()?;

@@ -176,7 +176,7 @@ pub struct RedisRateLimitStore {
 impl RedisRateLimitStore {
     /// Connect (fails within `connectTimeoutMs`, default 5 s: `redis connect timed out after 5s`).
     /// URL: `redis://host:port` or `redis+cluster://host:port,host:port`.
-    #[napi(ts_return_type = "Promise<RedisRateLimitStore>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<RedisRateLimitStore>")]
     pub fn connect<'env>(
         env: &'env Env,
         url: String,
@@ -198,18 +198,18 @@ impl RedisRateLimitStore {
     }
 
     /// The Redis key holding the window for a gate rate-limit key (for inspection).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn key_for(&self, key: String) -> String {
         self.inner.key_for(&key)
     }
 
     /// Drop the connection; gates using this store refuse from then on.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.inner.close();
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
     }
@@ -230,7 +230,7 @@ pub struct RedisSessionStore {
 
 #[napi]
 impl RedisSessionStore {
-    #[napi(ts_return_type = "Promise<RedisSessionStore>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<RedisSessionStore>")]
     pub fn connect<'env>(
         env: &'env Env,
         url: String,
@@ -257,18 +257,18 @@ impl RedisSessionStore {
     }
 
     /// The Redis key (a hash) holding a session's state (for inspection).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn key_for(&self, session_id: String) -> String {
         self.inner.key_for(&session_id)
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn ttl_seconds(&self) -> u32 {
         u32::try_from(self.inner.ttl_seconds()).unwrap_or(u32::MAX)
     }
 
     /// Mark a session revoked in Redis (every replica refuses it on its next evaluation).
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn invalidate<'env>(
         &self,
         env: &'env Env,
@@ -287,12 +287,12 @@ impl RedisSessionStore {
         )
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.inner.close();
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
     }
@@ -318,7 +318,7 @@ impl RedisInvalidationBroadcaster {
     /// Resolves once the subscription is live and the revocation log has been read: scopes
     /// published earlier (still within their TTL) are handed to every listener that
     /// subscribes, so a gate created now refuses them too.
-    #[napi(ts_return_type = "Promise<RedisInvalidationBroadcaster>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<RedisInvalidationBroadcaster>")]
     pub fn connect<'env>(
         env: &'env Env,
         url: String,
@@ -357,7 +357,7 @@ impl RedisInvalidationBroadcaster {
     /// `revocationTtlSeconds` so a replica that is disconnected or not started yet hears it
     /// when it (re)subscribes. A session scope is first written to the attached session store
     /// (`attachSessionStore`) as well.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn publish<'env>(
         &self,
         env: &'env Env,
@@ -386,7 +386,7 @@ impl RedisInvalidationBroadcaster {
     /// on no longer hear it. Gates that already applied it keep refusing until their
     /// `invalidationTtlSeconds` runs out or `gate.lift(scope)` (lifting is local to a gate).
     /// Resolves to whether the scope was recorded.
-    #[napi(ts_return_type = "Promise<boolean>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
     pub fn forget<'env>(
         &self,
         env: &'env Env,
@@ -404,54 +404,54 @@ impl RedisInvalidationBroadcaster {
     }
 
     /// The Redis hash holding the revocation log (field `<kind>:<id>` → the JSON message).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn revocations_key(&self) -> String {
         self.inner.revocations_key().to_owned()
     }
 
     /// Scopes this broadcaster delivered from the revocation log rather than live.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn replayed_count(&self) -> u32 {
         u32::try_from(self.inner.replayed()).unwrap_or(u32::MAX)
     }
 
     /// Also write revoked sessions to this store when publishing (see `publish`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn attach_session_store(&self, store: &RedisSessionStore) {
         self.inner.attach_session_store(store.as_core());
     }
 
     /// Listeners registered on this broadcaster in this process (gates and
     /// `spawnInvalidationListener`).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn subscriber_count(&self) -> u32 {
         u32::try_from(self.inner.subscriber_count()).unwrap_or(u32::MAX)
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn channel(&self) -> String {
         self.inner.channel().to_owned()
     }
 
     /// This replica's id: the `origin` field of the JSON it publishes.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn origin(&self) -> String {
         self.inner.origin().to_owned()
     }
 
     /// True while the pub/sub subscription is connected.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_subscribed(&self) -> bool {
         self.inner.is_subscribed()
     }
 
     /// Stop the subscription and drop the connections. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.inner.close();
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
     }

@@ -88,7 +88,7 @@ impl PqTokenSigner {
 #[napi]
 impl PqTokenSigner {
     /// A new random identity, hybrid (ML-DSA-65 + Ed25519).
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn generate_hybrid() -> Result<Self> {
         Ok(Self::wrap(
             kavach_pq::PqTokenSigner::generate_hybrid().pq()?,
@@ -96,7 +96,7 @@ impl PqTokenSigner {
     }
 
     /// A new random identity, ML-DSA-65 only.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn generate_pq_only() -> Result<Self> {
         Ok(Self::wrap(
             kavach_pq::PqTokenSigner::generate_pq_only().pq()?,
@@ -104,20 +104,20 @@ impl PqTokenSigner {
     }
 
     /// Hybrid signer with the key pair's keys and id.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn from_keypair_hybrid(kp: &KavachKeyPair) -> Self {
         Self::wrap(kavach_pq::PqTokenSigner::from_keypair_hybrid(&kp.inner))
     }
 
     /// ML-DSA-65-only signer with the key pair's key and id.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn from_keypair_pq_only(kp: &KavachKeyPair) -> Self {
         Self::wrap(kavach_pq::PqTokenSigner::from_keypair_pq_only(&kp.inner))
     }
 
     /// Hybrid signer from raw bytes: ML-DSA-65 seed (32 B) + verifying key (1952 B), Ed25519
     /// seed (32 B) + verifying key (32 B). Empty signing keys = verifier only.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn hybrid(
         ml_dsa_sk: Buffer,
         ml_dsa_vk: Buffer,
@@ -132,7 +132,7 @@ impl PqTokenSigner {
     }
 
     /// Alias of `hybrid`.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn hybrid_from_bytes(
         ml_dsa_sk: Buffer,
         ml_dsa_vk: Buffer,
@@ -145,37 +145,37 @@ impl PqTokenSigner {
 
     /// ML-DSA-65-only signer from raw bytes: seed (32 B, or empty = verifier only) +
     /// verifying key (1952 B).
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn pq_only(ml_dsa_sk: Buffer, ml_dsa_vk: Buffer, key_id: String) -> Result<Self> {
         Ok(Self::wrap(
             kavach_pq::PqTokenSigner::pq_only(&ml_dsa_sk, &ml_dsa_vk, key_id).pq()?,
         ))
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn key_id(&self) -> String {
         self.inner.key_id().to_string()
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn is_hybrid(&self) -> bool {
         self.inner.is_hybrid()
     }
 
     /// False for a verifier-only signer.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn can_sign(&self) -> bool {
         self.inner.can_sign()
     }
 
     /// The signature envelope (JSON bytes) over the token's canonical bytes.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn sign(&self, token: PermitTokenInput) -> Result<Buffer> {
         Ok(self.inner.sign(&token_fields(&token)?).pq()?.into())
     }
 
     /// Throws unless `signature` is a valid envelope of this signer's mode and key over `token`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn verify(&self, token: PermitTokenInput, signature: Buffer) -> Result<()> {
         self.inner.verify(&token_fields(&token)?, &signature).pq()
     }

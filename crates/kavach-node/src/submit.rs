@@ -97,6 +97,7 @@ fn start(gate: &Arc<kavach_core::gate::Gate>, s: Submitted) -> Option<impl Futur
 /// callback under `id`. Argument errors throw here, synchronously.
 #[cfg_attr(test, allow(dead_code))] // only called from JS
 #[napi(
+    catch_unwind,
     ts_args_type = "handle: number, id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null"
 )]
 pub fn evaluate_submit(
@@ -128,7 +129,7 @@ pub fn evaluate_submit(
 /// out before this returns; on the thread pool one wake-up of its worker. Either way hits for the same
 /// rate-limit lane land in the same Redis call (kavach-redis `coalesce.rs`).
 #[cfg_attr(test, allow(dead_code))] // only called from JS
-#[napi]
+#[napi(catch_unwind)]
 pub fn flush_submitted(env: &Env, handle: u32) -> Result<()> {
     let e = fast::entry(handle)?;
     let batch = std::mem::take(&mut *e.queue.submitted.borrow_mut());

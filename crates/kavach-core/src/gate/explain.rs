@@ -131,7 +131,7 @@ impl Gate {
             Decision::Refuse(refusal(code, evaluator, reason))
         };
 
-        if let Some(why) = invalid_context(ctx, now_secs) {
+        if let Some(why) = invalid_context(ctx, now_secs, self.config.max_clock_skew_seconds) {
             return trace.decide(
                 Step::new("gate", "context", format!("invalid: {why}")),
                 refuse(RefuseCode::InvalidContext, "gate", why),

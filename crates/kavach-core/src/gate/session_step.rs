@@ -6,24 +6,27 @@ use crate::drift::SessionView;
 use crate::policy::EvalEnv;
 use crate::session::{SessionSeed, SessionState};
 
-/// How far ahead of the gate's clock a context's `sessionStartedAt` may be (replica clocks
-/// skew); further ahead would make the session look young for good.
-pub const MAX_START_SKEW_SECS: i64 = 300;
+/// Default for how far ahead of the gate's clock a context's `sessionStartedAt` may be
+/// (replica clocks skew; the gate option `maxClockSkewSeconds`); further ahead would make the
+/// session look young for good.
+pub const DEFAULT_MAX_START_SKEW_SECS: i64 = 300;
+/// The largest `maxClockSkewSeconds` accepted (a day).
+pub const MAX_START_SKEW_LIMIT_SECS: i64 = 86_400;
 /// A start at or above this is milliseconds, not seconds (1e11 s is the year 5138).
 const MS_LOOKING: i64 = 100_000_000_000;
 
 /// Why the context's `sessionStartedAt` cannot be used (the gate refuses with
 /// `INVALID_CONTEXT`), or `None`.
-pub fn start_problem(ctx: &ActionContext, now_secs: i64) -> Option<String> {
+pub fn start_problem(ctx: &ActionContext, now_secs: i64, max_skew_secs: i64) -> Option<String> {
     let started = ctx.session_started_at?;
     if started >= MS_LOOKING {
         return Some(format!(
             "sessionStartedAt {started} looks like milliseconds; give unix seconds"
         ));
     }
-    (started > now_secs.saturating_add(MAX_START_SKEW_SECS)).then(|| {
+    (started > now_secs.saturating_add(max_skew_secs)).then(|| {
         format!(
-            "sessionStartedAt {started} is {}s in the future (more than the {MAX_START_SKEW_SECS}s clock skew allowed)",
+            "sessionStartedAt {started} is {}s in the future (more than the {max_skew_secs}s clock skew allowed by maxClockSkewSeconds)",
             started - now_secs
         )
     })

@@ -2,6 +2,7 @@
 //! in-process broadcaster, and the bounded revocation list a gate keeps for scopes it hears.
 
 pub mod memory;
+pub mod overflow;
 pub mod revocations;
 
 use std::sync::Arc;

@@ -1,9 +1,10 @@
 //! Bounded list of revocations a gate has issued or heard (session, principal, role scopes).
-//! Every entry lasts `ttl_seconds` or until lifted. Memory is bounded: at most `max_entries`
-//! live at once; when full, expired entries go first, then the ones closest to expiry (the
-//! oldest, since all share one TTL). Dropping a live revocation would let its target back in,
-//! so an overflow fails closed: until every dropped revocation would have expired, `check`
-//! refuses every context (the newest revocations stay exact for `is_revoked`).
+//! Every entry lasts `ttl_seconds` or until lifted. Each kind has its own budget (entries and
+//! bytes), so a flood of one kind never touches the others. Within a kind, expired entries go
+//! first; when the kind is still full of live revocations, the one closest to expiry moves to
+//! the kind's overflow slots (`overflow.rs`): dropping it outright would let its target back
+//! in, so its id's slot stays refused until it would have expired. Ids that do not share a
+//! slot with a dropped one are answered exactly as before.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,8 +13,16 @@ use parking_lot::RwLock;
 use crate::context::ActionContext;
 use crate::verdict::{InvalidationScope, ScopeKind};
 
-/// Default cap on live revocations per gate.
+use super::overflow::{clip, refused_text, OverflowSlots};
+
+/// Default cap on live revocations per kind (session, principal, role) per gate.
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+/// Default cap on the bytes held by one kind's revocations (ids and reasons).
+pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
+/// Reasons are kept up to this many bytes (a reason can quote a caller's field).
+pub const MAX_REASON_BYTES: usize = 256;
+/// Bookkeeping bytes counted per entry besides its id and reason.
+const ENTRY_OVERHEAD: usize = 96;
 
 #[derive(Debug)]
 struct Entry {
@@ -23,46 +32,34 @@ struct Entry {
     seq: u64,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    sessions: HashMap<String, Entry>,
-    principals: HashMap<String, Entry>,
-    roles: HashMap<String, Entry>,
-    /// Expiry order: `(expires_at_ms, seq)` → scope. The first key is the next to go.
-    by_expiry: BTreeMap<(i64, u64), (ScopeKind, String)>,
-    next_seq: u64,
-    /// After an overflow: until when live revocations are missing (0 = none missing).
-    saturated_until_ms: i64,
+fn entry_bytes(id: &str, why: &str) -> usize {
+    id.len() + why.len() + ENTRY_OVERHEAD
 }
 
-impl Inner {
-    fn map(&self, kind: ScopeKind) -> &HashMap<String, Entry> {
-        match kind {
-            ScopeKind::Session => &self.sessions,
-            ScopeKind::Principal => &self.principals,
-            ScopeKind::Role => &self.roles,
-        }
-    }
-    fn map_mut(&mut self, kind: ScopeKind) -> &mut HashMap<String, Entry> {
-        match kind {
-            ScopeKind::Session => &mut self.sessions,
-            ScopeKind::Principal => &mut self.principals,
-            ScopeKind::Role => &mut self.roles,
-        }
-    }
-    fn len(&self) -> usize {
-        self.by_expiry.len()
-    }
-    fn remove(&mut self, kind: ScopeKind, target_id: &str) {
-        if let Some(entry) = self.map_mut(kind).remove(target_id) {
+/// One kind's revocations.
+#[derive(Debug, Default)]
+struct KindList {
+    map: HashMap<String, Entry>,
+    /// Expiry order: `(expires_at_ms, seq)` → id. The first key is the next to go.
+    by_expiry: BTreeMap<(i64, u64), String>,
+    bytes: usize,
+    overflow: OverflowSlots,
+}
+
+impl KindList {
+    fn remove(&mut self, target_id: &str) {
+        if let Some(entry) = self.map.remove(target_id) {
             self.by_expiry.remove(&(entry.expires_at_ms, entry.seq));
+            self.bytes -= entry_bytes(target_id, &entry.why);
         }
     }
-    /// Drops the entry closest to expiry and returns its expiry; `None` when empty.
-    fn pop_first(&mut self) -> Option<i64> {
-        let ((expires_at_ms, _), (kind, id)) = self.by_expiry.pop_first()?;
-        self.map_mut(kind).remove(&id);
-        Some(expires_at_ms)
+    /// Drops the entry closest to expiry; returns its id and expiry.
+    fn pop_first(&mut self) -> Option<(String, i64)> {
+        let ((expires_at_ms, _), id) = self.by_expiry.pop_first()?;
+        if let Some(entry) = self.map.remove(&id) {
+            self.bytes -= entry_bytes(&id, &entry.why);
+        }
+        Some((id, expires_at_ms))
     }
     fn purge_expired(&mut self, now_ms: i64) {
         while let Some((&(expires_at_ms, _), _)) = self.by_expiry.first_key_value() {
@@ -72,12 +69,55 @@ impl Inner {
             self.pop_first();
         }
     }
+    fn live(&self, id: &str, now_ms: i64) -> Option<&str> {
+        self.map
+            .get(id)
+            .filter(|e| e.expires_at_ms > now_ms)
+            .map(|e| e.why.as_str())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sessions: KindList,
+    principals: KindList,
+    roles: KindList,
+    next_seq: u64,
+}
+
+impl Inner {
+    fn kind(&self, kind: ScopeKind) -> &KindList {
+        match kind {
+            ScopeKind::Session => &self.sessions,
+            ScopeKind::Principal => &self.principals,
+            ScopeKind::Role => &self.roles,
+        }
+    }
+    fn kind_mut(&mut self, kind: ScopeKind) -> &mut KindList {
+        match kind {
+            ScopeKind::Session => &mut self.sessions,
+            ScopeKind::Principal => &mut self.principals,
+            ScopeKind::Role => &mut self.roles,
+        }
+    }
+    fn len(&self) -> usize {
+        self.sessions.map.len() + self.principals.map.len() + self.roles.map.len()
+    }
+}
+
+fn kind_name(kind: ScopeKind) -> &'static str {
+    match kind {
+        ScopeKind::Session => "session",
+        ScopeKind::Principal => "principal",
+        ScopeKind::Role => "role",
+    }
 }
 
 #[derive(Debug)]
 pub struct RevocationList {
     ttl_ms: i64,
     max_entries: usize,
+    max_bytes: usize,
     inner: RwLock<Inner>,
 }
 
@@ -94,11 +134,17 @@ impl RevocationList {
         Self::with_capacity(ttl_seconds, DEFAULT_MAX_ENTRIES)
     }
 
-    /// Same, with a cap on live entries (at least one).
+    /// Same, with a cap on live entries per kind (at least one).
     pub fn with_capacity(ttl_seconds: i64, max_entries: usize) -> Self {
+        Self::with_limits(ttl_seconds, max_entries, DEFAULT_MAX_BYTES)
+    }
+
+    /// Same, with caps on live entries and on bytes per kind (at least one entry is kept).
+    pub fn with_limits(ttl_seconds: i64, max_entries: usize, max_bytes: usize) -> Self {
         Self {
             ttl_ms: ttl_seconds.max(1).saturating_mul(1000),
             max_entries: max_entries.max(1),
+            max_bytes,
             inner: RwLock::new(Inner::default()),
         }
     }
@@ -107,26 +153,31 @@ impl RevocationList {
     /// already revoked target refreshes its reason and expiry.
     pub fn revoke(&self, scope: &InvalidationScope, now_ms: i64) {
         let expires_at_ms = now_ms.saturating_add(self.ttl_ms);
-        let why = format!("revoked by {}: {}", scope.evaluator, scope.reason);
+        let why = format!(
+            "revoked by {}: {}",
+            clip(&scope.evaluator, MAX_REASON_BYTES),
+            clip(&scope.reason, MAX_REASON_BYTES)
+        );
+        let bytes = entry_bytes(&scope.target_id, &why);
         let mut inner = self.inner.write();
-        inner.remove(scope.target_kind, &scope.target_id);
-        inner.purge_expired(now_ms);
-        while inner.len() >= self.max_entries {
-            match inner.pop_first() {
-                // A live revocation is gone: refuse everyone until it would have expired.
-                Some(dropped_until) => {
-                    inner.saturated_until_ms = inner.saturated_until_ms.max(dropped_until);
-                }
+        let seq = inner.next_seq;
+        inner.next_seq = seq.wrapping_add(1);
+        let list = inner.kind_mut(scope.target_kind);
+        list.remove(&scope.target_id);
+        list.purge_expired(now_ms);
+        while !list.map.is_empty()
+            && (list.map.len() >= self.max_entries || list.bytes + bytes > self.max_bytes)
+        {
+            // A live revocation must go: its slot keeps refusing until it would have expired.
+            match list.pop_first() {
+                Some((id, until_ms)) => list.overflow.drop_id(&id, until_ms),
                 None => break,
             }
         }
-        let seq = inner.next_seq;
-        inner.next_seq = seq.wrapping_add(1);
-        inner.by_expiry.insert(
-            (expires_at_ms, seq),
-            (scope.target_kind, scope.target_id.clone()),
-        );
-        inner.map_mut(scope.target_kind).insert(
+        list.by_expiry
+            .insert((expires_at_ms, seq), scope.target_id.clone());
+        list.bytes += bytes;
+        list.map.insert(
             scope.target_id.clone(),
             Entry {
                 why,
@@ -140,62 +191,97 @@ impl RevocationList {
     /// e.g. `session 's1' revoked by drift: ...`.
     pub fn check(&self, ctx: &ActionContext, now_ms: i64) -> Option<String> {
         let inner = self.inner.read();
-        if inner.saturated_until_ms > now_ms {
-            return Some(format!(
-                "the revocation list overflowed (more than {} live revocations), so some revocations were dropped: every evaluation is refused until they expire",
-                self.max_entries
-            ));
-        }
-        if inner.len() == 0 {
+        // The common case, nothing revoked: no lookups on the evaluation path.
+        if inner.len() == 0
+            && [&inner.sessions, &inner.principals, &inner.roles]
+                .iter()
+                .all(|k| k.overflow.dropped() == 0)
+        {
             return None;
         }
-        let live = |kind: ScopeKind, id: &str| {
+        let dropped = |kind: ScopeKind, id: &str| {
             inner
-                .map(kind)
-                .get(id)
-                .filter(|e| e.expires_at_ms > now_ms)
-                .map(|e| e.why.as_str())
+                .kind(kind)
+                .overflow
+                .live_until(id, now_ms)
+                .map(|until| {
+                    refused_text(
+                        &format!("a revocation of {} '{id}'", kind_name(kind)),
+                        &format!(
+                            "the revocation list's bound ({} {} revocations or {} bytes)",
+                            self.max_entries,
+                            kind_name(kind),
+                            self.max_bytes
+                        ),
+                        until,
+                    )
+                })
         };
         if let Some(sid) = ctx.session_id.as_deref() {
-            if let Some(why) = live(ScopeKind::Session, sid) {
+            if let Some(why) = inner.sessions.live(sid, now_ms) {
                 return Some(format!("session '{sid}' {why}"));
             }
+            if let Some(why) = dropped(ScopeKind::Session, sid) {
+                return Some(why);
+            }
         }
-        if let Some(why) = live(ScopeKind::Principal, &ctx.principal_id) {
+        if let Some(why) = inner.principals.live(&ctx.principal_id, now_ms) {
             return Some(format!("principal '{}' {why}", ctx.principal_id));
         }
+        if let Some(why) = dropped(ScopeKind::Principal, &ctx.principal_id) {
+            return Some(why);
+        }
         for role in &ctx.roles {
-            if let Some(why) = live(ScopeKind::Role, role) {
+            if let Some(why) = inner.roles.live(role, now_ms) {
                 return Some(format!(
                     "role '{role}' of principal '{}' {why}",
                     ctx.principal_id
                 ));
             }
+            if let Some(why) = dropped(ScopeKind::Role, role) {
+                return Some(why);
+            }
         }
         None
     }
 
-    /// True when this exact scope target is revoked at `now_ms`.
+    /// True when this exact scope target is revoked at `now_ms` (held exactly, or in a live
+    /// overflow slot).
     pub fn is_revoked(&self, kind: ScopeKind, target_id: &str, now_ms: i64) -> bool {
-        self.inner
-            .read()
-            .map(kind)
-            .get(target_id)
-            .is_some_and(|e| e.expires_at_ms > now_ms)
+        let inner = self.inner.read();
+        let list = inner.kind(kind);
+        list.live(target_id, now_ms).is_some()
+            || list.overflow.live_until(target_id, now_ms).is_some()
     }
 
-    /// Undo a revocation (`gate.lift`). Lifting something not revoked is a no-op.
+    /// Undo a revocation (`gate.lift`). Lifting something not revoked is a no-op. A revocation
+    /// that went to the overflow slots cannot be lifted (its slot is shared); it expires.
     pub fn lift(&self, kind: ScopeKind, target_id: &str) {
-        self.inner.write().remove(kind, target_id);
+        self.inner.write().kind_mut(kind).remove(target_id);
     }
 
-    /// Entries held (expired ones included until the next `revoke` purges them).
+    /// Entries held exactly (expired ones included until the next `revoke` purges them).
     pub fn len(&self) -> usize {
         self.inner.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes held by one kind's exact entries (ids, reasons, bookkeeping).
+    pub fn bytes(&self, kind: ScopeKind) -> usize {
+        self.inner.read().kind(kind).bytes
+    }
+
+    /// Revocations of one kind moved to its overflow slots so far.
+    pub fn overflowed(&self, kind: ScopeKind) -> u64 {
+        self.inner.read().kind(kind).overflow.dropped()
+    }
+
+    /// Whether two ids of one kind share an overflow slot (tests choose ids that do not).
+    pub fn share_overflow_slot(&self, kind: ScopeKind, a: &str, b: &str) -> bool {
+        self.inner.read().kind(kind).overflow.same_slot(a, b)
     }
 }
 
@@ -332,7 +418,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_bounded_and_the_oldest_go_first() {
+    fn memory_is_bounded_and_the_oldest_go_to_the_overflow_slots() {
         let list = RevocationList::with_capacity(3600, 100);
         for i in 0..1000 {
             list.revoke(
@@ -342,24 +428,94 @@ mod tests {
             assert!(list.len() <= 100);
         }
         assert_eq!(list.len(), 100);
-        assert!(!list.is_revoked(ScopeKind::Session, "s899", T0 + 1000));
-        assert!(list.is_revoked(ScopeKind::Session, "s900", T0 + 1000));
-        assert!(list.is_revoked(ScopeKind::Session, "s999", T0 + 1000));
+        assert_eq!(list.overflowed(ScopeKind::Session), 900);
         {
             let inner = list.inner.read();
-            assert_eq!(inner.sessions.len(), 100);
-            assert_eq!(inner.by_expiry.len(), 100);
+            assert_eq!(inner.sessions.map.len(), 100);
+            assert_eq!(inner.sessions.by_expiry.len(), 100);
         }
-        // s0..s899 were dropped while live: fail closed, everyone is refused until the last
-        // of them (s899, revoked at T0 + 899) would have expired, then only s900.. remain.
-        let stranger = ctx("someone-else", Some("s0"), &[]);
-        let why = list.check(&stranger, T0 + 1000).unwrap();
-        assert!(why.contains("overflowed"), "{why}");
-        assert!(list.check(&stranger, T0 + 899 + 3_600_000 - 1).is_some());
-        assert_eq!(list.check(&stranger, T0 + 899 + 3_600_000), None);
+        // Nothing is forgotten early: every dropped session is still refused, naming the bound,
+        // until it would have expired.
+        for i in 0..900 {
+            assert!(list.is_revoked(ScopeKind::Session, &format!("s{i}"), T0 + 1000));
+        }
+        let why = list.check(&ctx("p", Some("s0"), &[]), T0 + 1000).unwrap();
+        assert!(
+            why.contains("revocation of session 's0'")
+                && why.contains("bound (100 session revocations or 33554432 bytes)"),
+            "{why}"
+        );
         assert!(list
-            .check(&ctx("p", Some("s999"), &[]), T0 + 899 + 3_600_000)
-            .is_some());
+            .check(&ctx("p", Some("s0"), &[]), T0 + 3_600_000 + 1_000)
+            .is_none());
+        // The exact entries answer as before.
+        assert!(list
+            .check(&ctx("p", Some("s999"), &[]), T0 + 1000)
+            .unwrap()
+            .starts_with("session 's999' revoked by drift"));
+    }
+
+    /// A well-behaved caller's id that does not share a slot with any flooded one.
+    fn bystander(list: &RevocationList, kind: ScopeKind, flood: &[String]) -> String {
+        (0..)
+            .map(|i| format!("good-{i}"))
+            .find(|g| !flood.iter().any(|f| list.share_overflow_slot(kind, g, f)))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_flood_of_one_kind_refuses_no_one_else() {
+        let list = RevocationList::with_capacity(3600, 100);
+        let flood: Vec<String> = (0..1000).map(|i| format!("made-up-{i}")).collect();
+        // Drift with made-up principals and no session: principal scopes.
+        for (i, id) in flood.iter().enumerate() {
+            list.revoke(
+                &scope(ScopeKind::Principal, id, "drift", "ip changed"),
+                T0 + i64::try_from(i).unwrap(),
+            );
+        }
+        // Existing revocations of other kinds are untouched by the flood.
+        list.revoke(&scope(ScopeKind::Role, "support", "ops", "x"), T0);
+        assert!(list.is_revoked(ScopeKind::Role, "support", T0 + 2000));
+        let good = bystander(&list, ScopeKind::Principal, &flood);
+        let now = T0 + 2000;
+        assert_eq!(list.check(&ctx(&good, None, &["viewer"]), now), None);
+        assert_eq!(list.check(&ctx(&good, Some("s-good"), &[]), now), None);
+        // Every flooded principal stays refused.
+        assert!(flood
+            .iter()
+            .all(|id| list.check(&ctx(id, None, &[]), now).is_some()));
+        // Same for a session flood against a principal with a session.
+        let sessions: Vec<String> = (0..1000).map(|i| format!("sess-{i}")).collect();
+        for id in &sessions {
+            list.revoke(&scope(ScopeKind::Session, id, "drift", "x"), T0);
+        }
+        let good_session = bystander(&list, ScopeKind::Session, &sessions);
+        assert_eq!(list.check(&ctx(&good, Some(&good_session), &[]), now), None);
+    }
+
+    #[test]
+    fn bytes_are_bounded_per_kind_and_reasons_clipped() {
+        let list = RevocationList::with_limits(3600, 1_000_000, 10_000);
+        let big_ip = "9".repeat(1 << 20);
+        for i in 0..100 {
+            list.revoke(
+                &scope(
+                    ScopeKind::Session,
+                    &format!("s{i}"),
+                    "drift",
+                    &format!("ip changed from 'a' to '{big_ip}'"),
+                ),
+                T0,
+            );
+            assert!(list.bytes(ScopeKind::Session) <= 10_000);
+        }
+        assert!(list.overflowed(ScopeKind::Session) > 0);
+        assert!(list.is_revoked(ScopeKind::Session, "s0", T0 + 1));
+        let why = list.check(&ctx("p", Some("s99"), &[]), T0).unwrap();
+        assert!(why.len() < 600, "{}", why.len());
+        // Other kinds have their own budget.
+        assert_eq!(list.bytes(ScopeKind::Principal), 0);
     }
 
     #[test]

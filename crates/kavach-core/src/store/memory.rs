@@ -1,7 +1,17 @@
-//! In-process stores: sharded `parking_lot` maps, bounded, idle entries dropped. Every call
-//! completes without I/O, so gates using them can evaluate synchronously. When full of live
-//! entries they refuse new keys (an error, which the gate turns into a Refuse) rather than
-//! evict live state: evicting a live counter or a revoked session would fail open.
+//! In-process stores: sharded `parking_lot` maps, bounded in entries and in bytes, idle entries
+//! dropped. Every call completes without I/O, so gates using them can evaluate synchronously.
+//!
+//! When a shard is full of live entries, the least recently used ones make room, so a flood of
+//! new keys never refuses everyone. What is let go must not fail open:
+//! - a rate counter that is refusing (at or over its max) is never evicted; an evicted counter
+//!   leaves its count in a keyed-hash slot, and a key created later in that slot starts from
+//!   that count (ids sharing the slot are over-counted, never under-counted);
+//! - a revoked session goes to the overflow slots (`invalidation::overflow`), so its id (and
+//!   ids sharing its slot) stay refused until its retention ends; a session that is not revoked
+//!   is forgotten, and its id starts a new session when seen again.
+//!
+//! Only when every entry of a shard is a refusing counter does a new key get an error (which
+//! the gate turns into a Refuse), naming the bound.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -10,6 +20,8 @@ use ahash::{AHashMap, RandomState};
 use parking_lot::Mutex;
 
 use crate::clock::{Clock, SystemClock};
+use crate::invalidation::overflow::{clip, refused_text, OverflowSlots};
+use crate::invalidation::revocations::MAX_REASON_BYTES;
 use crate::session::{SessionSeed, SessionState};
 
 use super::{RateHit, RateLimitStore, SessionStore, StoreError, StoreFuture};
@@ -25,6 +37,15 @@ fn shard_of(hasher: &RandomState, key: &str) -> usize {
     i
 }
 
+/// Bookkeeping bytes counted per entry besides its key and payload.
+const ENTRY_OVERHEAD: usize = 96;
+
+/// How many of the least recently used entries one eviction pass removes (of a full shard):
+/// a pass scans the shard, so it frees a batch rather than one entry.
+fn eviction_batch(cap: usize) -> usize {
+    (cap / 8).max(1)
+}
+
 fn ready<'a, T: Send + 'a>(v: Result<T, StoreError>) -> StoreFuture<'a, T> {
     Box::pin(std::future::ready(v))
 }
@@ -36,20 +57,52 @@ struct Window {
     /// Hit times (ms), oldest first; at most `max + 1` kept (enough to judge `max`).
     hits: VecDeque<i64>,
     window_ms: i64,
+    /// The limit of the last hit (`RATE_LIMIT_MAX` for a plain `hit`).
+    max: u64,
+}
+
+impl Window {
+    fn bytes(key: &str, hits: &VecDeque<i64>) -> usize {
+        key.len() + hits.capacity() * std::mem::size_of::<i64>() + ENTRY_OVERHEAD
+    }
+    /// Hits still inside the window at `now`.
+    fn live_hits(&self, now: i64) -> usize {
+        let cutoff = now.saturating_sub(self.window_ms);
+        self.hits.iter().filter(|&&t| t > cutoff).count()
+    }
+    /// At or over its max: evicting it would let a refused key back in.
+    fn refusing(&self, now: i64) -> bool {
+        self.live_hits(now) as u64 >= self.max
+    }
+}
+
+/// What an evicted counter leaves behind: its count and when its newest hit leaves the window.
+#[derive(Debug, Clone, Copy, Default)]
+struct CountSlot {
+    count: u32,
+    until_ms: i64,
 }
 
 #[derive(Debug, Default)]
 struct RateShard {
     keys: AHashMap<String, Window>,
+    bytes: usize,
     next_sweep_ms: i64,
+    /// Allocated on the first eviction.
+    evicted: Option<Box<[CountSlot]>>,
 }
 
-/// Sliding-window counters, bounded per key (`max + 1` timestamps) and in number of keys.
+/// Slots per shard for evicted counters.
+const COUNT_SLOTS: usize = 1 << 14;
+
+/// Sliding-window counters, bounded per key (`max + 1` timestamps), in keys and in bytes.
 pub struct MemoryRateLimitStore {
     shards: Vec<Mutex<RateShard>>,
     hasher: RandomState,
+    slot_hasher: RandomState,
     clock: Arc<dyn Clock>,
     max_keys_per_shard: usize,
+    max_bytes_per_shard: usize,
 }
 
 impl std::fmt::Debug for MemoryRateLimitStore {
@@ -62,6 +115,7 @@ impl std::fmt::Debug for MemoryRateLimitStore {
 
 impl MemoryRateLimitStore {
     pub const DEFAULT_MAX_KEYS: usize = 100_000;
+    pub const DEFAULT_MAX_BYTES: usize = 256 << 20;
 
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self::with_capacity(clock, Self::DEFAULT_MAX_KEYS)
@@ -69,13 +123,21 @@ impl MemoryRateLimitStore {
 
     /// `max_keys` live counters at most (rounded up to a multiple of the shard count).
     pub fn with_capacity(clock: Arc<dyn Clock>, max_keys: usize) -> Self {
+        Self::with_limits(clock, max_keys, Self::DEFAULT_MAX_BYTES)
+    }
+
+    /// Bounds in keys and in bytes (both split evenly over the shards). A single key's window
+    /// is kept whole whatever its size (at most `max + 1` timestamps of 8 bytes).
+    pub fn with_limits(clock: Arc<dyn Clock>, max_keys: usize, max_bytes: usize) -> Self {
         Self {
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(RateShard::default()))
                 .collect(),
             hasher: RandomState::new(),
+            slot_hasher: RandomState::new(),
             clock,
             max_keys_per_shard: max_keys.div_ceil(SHARDS).max(1),
+            max_bytes_per_shard: max_bytes.div_ceil(SHARDS),
         }
     }
 
@@ -86,6 +148,70 @@ impl MemoryRateLimitStore {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes held (keys, timestamps, bookkeeping).
+    pub fn bytes(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().bytes).sum()
+    }
+
+    fn count_slot(&self, key: &str) -> usize {
+        // The modulo keeps the value below COUNT_SLOTS, so the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation)]
+        let i = (self.slot_hasher.hash_one(key) % COUNT_SLOTS as u64) as usize;
+        i
+    }
+
+    fn full(&self, shard: &RateShard, extra_bytes: usize) -> bool {
+        shard.keys.len() >= self.max_keys_per_shard
+            || shard.bytes + extra_bytes > self.max_bytes_per_shard
+    }
+
+    /// Evicts a batch of the least recently hit counters that are not refusing, keeping
+    /// `keep`; each leaves its count in its slot. Returns how many went.
+    fn evict(&self, shard: &mut RateShard, now: i64, keep: &str) -> usize {
+        let mut candidates: Vec<(i64, String)> = shard
+            .keys
+            .iter()
+            .filter(|(k, w)| k.as_str() != keep && !w.refusing(now))
+            .map(|(k, w)| (w.hits.back().copied().unwrap_or(i64::MIN), k.clone()))
+            .collect();
+        let n = eviction_batch(self.max_keys_per_shard).min(candidates.len());
+        if n == 0 {
+            return 0;
+        }
+        if n < candidates.len() {
+            candidates.select_nth_unstable(n - 1);
+        }
+        for (_, key) in candidates.into_iter().take(n) {
+            let Some(w) = shard.keys.remove(&key) else {
+                continue;
+            };
+            shard.bytes -= Window::bytes(&key, &w.hits);
+            let slot = CountSlot {
+                count: u32::try_from(w.live_hits(now)).unwrap_or(u32::MAX),
+                until_ms: w
+                    .hits
+                    .back()
+                    .copied()
+                    .unwrap_or(now)
+                    .saturating_add(w.window_ms),
+            };
+            let i = self.count_slot(&key);
+            let slots = shard
+                .evicted
+                .get_or_insert_with(|| vec![CountSlot::default(); COUNT_SLOTS].into_boxed_slice());
+            let old = slots[i];
+            slots[i] = if old.until_ms > now {
+                CountSlot {
+                    count: old.count.max(slot.count),
+                    until_ms: old.until_ms.max(slot.until_ms),
+                }
+            } else {
+                slot
+            };
+        }
+        n
     }
 
     /// Records one hit and counts the hits in the window. With `max`, at most `max + 1`
@@ -99,36 +225,67 @@ impl MemoryRateLimitStore {
     ) -> Result<RateHit, StoreError> {
         let now = self.clock.now_ms();
         let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
+        // Plain `hit` (no max) is still bounded: beyond the largest limit the language allows,
+        // exact counts stop mattering.
+        let limit = max.unwrap_or(crate::policy::schema::RATE_LIMIT_MAX);
         let mut shard = self.shards[shard_of(&self.hasher, key)].lock();
-        let full = shard.keys.len() >= self.max_keys_per_shard;
-        if (full || now >= shard.next_sweep_ms) && !shard.keys.contains_key(key) {
-            sweep(&mut shard, now);
-            if shard.keys.len() >= self.max_keys_per_shard {
-                return Err(StoreError(format!(
-                    "in-process rate limit store is full ({} live keys per shard)",
-                    self.max_keys_per_shard
-                )));
+        let new_bytes = key.len() + std::mem::size_of::<i64>() + ENTRY_OVERHEAD;
+        if !shard.keys.contains_key(key) {
+            if self.full(&shard, new_bytes) || now >= shard.next_sweep_ms {
+                sweep(&mut shard, now);
             }
+            while self.full(&shard, new_bytes) {
+                if self.evict(&mut shard, now, key) == 0 {
+                    return Err(StoreError(format!(
+                        "in-process rate limit store is at its bound ({} keys or {} bytes per shard) and every counter in this key's shard is at its limit",
+                        self.max_keys_per_shard, self.max_bytes_per_shard
+                    )));
+                }
+            }
+            // A key in the slot of an evicted counter starts from that counter's count.
+            let mut hits = VecDeque::new();
+            if let Some(slot) = shard
+                .evicted
+                .as_ref()
+                .map(|s| s[self.count_slot(key)])
+                .filter(|s| s.until_ms > now)
+            {
+                let keep = usize::try_from(limit).unwrap_or(usize::MAX);
+                let n = usize::try_from(slot.count).unwrap_or(usize::MAX).min(keep);
+                hits.extend(std::iter::repeat_n(slot.until_ms.saturating_sub(window), n));
+            }
+            shard.bytes += Window::bytes(key, &hits);
+            shard.keys.insert(
+                key.to_owned(),
+                Window {
+                    hits,
+                    window_ms: window,
+                    max: limit,
+                },
+            );
         }
-        let entry = shard.keys.entry(key.to_owned()).or_insert_with(|| Window {
-            hits: VecDeque::new(),
-            window_ms: window,
-        });
+        let RateShard { keys, bytes, .. } = &mut *shard;
+        let Some(entry) = keys.get_mut(key) else {
+            return Err(StoreError(format!(
+                "rate key '{key}' vanished from the in-process store"
+            )));
+        };
+        let before = Window::bytes(key, &entry.hits);
         entry.window_ms = window;
+        entry.max = limit;
         let cutoff = now.saturating_sub(window);
         while entry.hits.front().is_some_and(|&t| t <= cutoff) {
             entry.hits.pop_front();
         }
         entry.hits.push_back(now);
-        {
-            // Plain `hit` (no max) is still bounded: beyond the largest limit the language
-            // allows, exact counts stop mattering.
-            let max = max.unwrap_or(crate::policy::schema::RATE_LIMIT_MAX);
-            let keep = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
-            while entry.hits.len() > keep {
-                entry.hits.pop_front();
-            }
+        let keep = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+        while entry.hits.len() > keep {
+            entry.hits.pop_front();
         }
+        if entry.hits.capacity() > 2 * entry.hits.len() + 16 {
+            entry.hits.shrink_to_fit();
+        }
+        *bytes = *bytes - before + Window::bytes(key, &entry.hits);
         let count = entry.hits.len() as u64;
         // The hit that must leave the window before a further hit fits within `max` (plain
         // `hit`: the oldest one).
@@ -142,10 +299,13 @@ impl MemoryRateLimitStore {
             .copied()
             .unwrap_or(now)
             .saturating_add(window);
-        Ok(RateHit {
+        let hit = RateHit {
             count,
             frees_in_ms: u64::try_from(frees_at.saturating_sub(now)).unwrap_or(0),
-        })
+        };
+        // A growing window may push the shard over its bytes: others make room.
+        while shard.bytes > self.max_bytes_per_shard && self.evict(&mut shard, now, key) > 0 {}
+        Ok(hit)
     }
 }
 
@@ -156,11 +316,22 @@ impl MemoryRateLimitStore {
         let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(window);
         let shard = self.shards[shard_of(&self.hasher, key)].lock();
-        let mut hits: VecDeque<i64> = shard
-            .keys
-            .get(key)
-            .map(|w| w.hits.iter().copied().filter(|&t| t > cutoff).collect())
-            .unwrap_or_default();
+        let mut hits: VecDeque<i64> = match shard.keys.get(key) {
+            Some(w) => w.hits.iter().copied().filter(|&t| t > cutoff).collect(),
+            // As `record` would create it: from an evicted counter's slot, if live.
+            None => shard
+                .evicted
+                .as_ref()
+                .map(|s| s[self.count_slot(key)])
+                .filter(|s| s.until_ms > now)
+                .map(|s| {
+                    let n = usize::try_from(s.count).unwrap_or(usize::MAX);
+                    std::iter::repeat_n(s.until_ms.saturating_sub(window), n)
+                        .filter(|&t| t > cutoff)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
         drop(shard);
         hits.push_back(now);
         let keep = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
@@ -187,10 +358,16 @@ impl MemoryRateLimitStore {
 
 /// Drops keys whose newest hit has left its window; schedules the next sweep.
 fn sweep(shard: &mut RateShard, now: i64) {
-    shard.keys.retain(|_, w| {
-        w.hits
+    let RateShard { keys, bytes, .. } = shard;
+    keys.retain(|k, w| {
+        let live = w
+            .hits
             .back()
-            .is_some_and(|&t| t > now.saturating_sub(w.window_ms))
+            .is_some_and(|&t| t > now.saturating_sub(w.window_ms));
+        if !live {
+            *bytes -= Window::bytes(k, &w.hits);
+        }
+        live
     });
     shard.next_sweep_ms = now.saturating_add(SWEEP_EVERY_MS);
 }
@@ -231,19 +408,62 @@ struct SessionEntry {
     last_seen_ms: i64,
 }
 
+fn session_bytes(id: &str, state: &SessionState) -> usize {
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let geo = state.origin_geo.as_ref().map_or(0, |g| {
+        g.country_code.len() + opt(&g.region) + opt(&g.city) + 32
+    });
+    let device = state
+        .origin_device
+        .as_ref()
+        .map_or(0, |d| d.hash.len() + opt(&d.description));
+    id.len() + opt(&state.origin_ip) + geo + device + opt(&state.invalidated) + ENTRY_OVERHEAD
+}
+
 #[derive(Debug, Default)]
 struct SessionShard {
     sessions: AHashMap<String, SessionEntry>,
+    bytes: usize,
     next_sweep_ms: i64,
 }
 
-/// Session state, bounded in number; sessions idle longer than the TTL expire.
+impl SessionShard {
+    fn remove(&mut self, id: &str) -> Option<SessionEntry> {
+        let e = self.sessions.remove(id)?;
+        self.bytes -= session_bytes(id, &e.state);
+        Some(e)
+    }
+    fn insert(&mut self, id: &str, entry: SessionEntry) {
+        self.bytes += session_bytes(id, &entry.state);
+        if let Some(old) = self.sessions.insert(id.to_owned(), entry) {
+            self.bytes -= session_bytes(id, &old.state);
+        }
+    }
+    fn sweep(&mut self, now: i64, idle_ttl_ms: i64) {
+        let Self {
+            sessions, bytes, ..
+        } = self;
+        sessions.retain(|id, e| {
+            let keep = !outlived(e, now, idle_ttl_ms);
+            if !keep {
+                *bytes -= session_bytes(id, &e.state);
+            }
+            keep
+        });
+        self.next_sweep_ms = now.saturating_add(SWEEP_EVERY_MS);
+    }
+}
+
+/// Session state, bounded in number and bytes; sessions idle longer than the TTL expire.
 pub struct MemorySessionStore {
     shards: Vec<Mutex<SessionShard>>,
     hasher: RandomState,
     clock: Arc<dyn Clock>,
     idle_ttl_ms: i64,
     max_per_shard: usize,
+    max_bytes_per_shard: usize,
+    /// Revoked sessions evicted from any shard (locked after a shard, never before).
+    revoked_overflow: Mutex<OverflowSlots>,
 }
 
 impl std::fmt::Debug for MemorySessionStore {
@@ -263,6 +483,7 @@ impl Default for MemorySessionStore {
 
 impl MemorySessionStore {
     pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
+    pub const DEFAULT_MAX_BYTES: usize = 128 << 20;
     pub const DEFAULT_IDLE_TTL_SECONDS: i64 = 3600;
 
     pub fn new(clock: Arc<dyn Clock>) -> Self {
@@ -274,6 +495,21 @@ impl MemorySessionStore {
     }
 
     pub fn with_limits(clock: Arc<dyn Clock>, max_sessions: usize, idle_ttl_seconds: i64) -> Self {
+        Self::with_byte_limit(
+            clock,
+            max_sessions,
+            idle_ttl_seconds,
+            Self::DEFAULT_MAX_BYTES,
+        )
+    }
+
+    /// Bounds in sessions and in bytes (both split evenly over the shards).
+    pub fn with_byte_limit(
+        clock: Arc<dyn Clock>,
+        max_sessions: usize,
+        idle_ttl_seconds: i64,
+        max_bytes: usize,
+    ) -> Self {
         Self {
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(SessionShard::default()))
@@ -282,6 +518,8 @@ impl MemorySessionStore {
             clock,
             idle_ttl_ms: idle_ttl_seconds.max(1).saturating_mul(1000),
             max_per_shard: max_sessions.div_ceil(SHARDS).max(1),
+            max_bytes_per_shard: max_bytes.div_ceil(SHARDS),
+            revoked_overflow: Mutex::new(OverflowSlots::new()),
         }
     }
 
@@ -291,6 +529,21 @@ impl MemorySessionStore {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes held (ids, origins, reasons, bookkeeping).
+    pub fn bytes(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().bytes).sum()
+    }
+
+    /// Revoked sessions moved to the overflow slots so far.
+    pub fn revoked_overflowed(&self) -> u64 {
+        self.revoked_overflow.lock().dropped()
+    }
+
+    /// Whether `a`, were it evicted revoked, would share an overflow slot with `b`.
+    pub fn share_overflow_slot(&self, a: &str, b: &str) -> bool {
+        self.revoked_overflow.lock().same_slot(a, b)
     }
 
     /// A copy of the session's state, if live.
@@ -308,6 +561,40 @@ impl MemorySessionStore {
         outlived(e, now, self.idle_ttl_ms)
     }
 
+    fn full(&self, shard: &SessionShard, extra_bytes: usize) -> bool {
+        shard.sessions.len() >= self.max_per_shard
+            || shard.bytes + extra_bytes > self.max_bytes_per_shard
+    }
+
+    /// Evicts a batch of the least recently seen sessions: revoked ones go to the overflow
+    /// slots until their retention ends, the others are forgotten.
+    fn evict(&self, shard: &mut SessionShard, now: i64) {
+        let mut candidates: Vec<(i64, String)> = shard
+            .sessions
+            .iter()
+            .map(|(id, e)| (e.last_seen_ms, id.clone()))
+            .collect();
+        let n = eviction_batch(self.max_per_shard).min(candidates.len());
+        if n == 0 {
+            return;
+        }
+        if n < candidates.len() {
+            candidates.select_nth_unstable(n - 1);
+        }
+        for (_, id) in candidates.into_iter().take(n) {
+            if let Some(e) = shard.remove(&id) {
+                if e.state.invalidated.is_some() {
+                    let until = e
+                        .last_seen_ms
+                        .saturating_add(self.idle_ttl_ms.max(REVOKED_RETENTION_MS));
+                    if until > now {
+                        self.revoked_overflow.lock().drop_id(&id, until);
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs `f` on the live entry for `id`, creating it from `seed` when absent or expired.
     fn with_entry<T>(
         &self,
@@ -323,30 +610,46 @@ impl MemorySessionStore {
             .get(id)
             .is_some_and(|e| !outlived(e, now, ttl));
         if !live {
-            shard.sessions.remove(id);
-            if shard.sessions.len() >= self.max_per_shard || now >= shard.next_sweep_ms {
-                shard.sessions.retain(|_, e| !outlived(e, now, ttl));
-                shard.next_sweep_ms = now.saturating_add(SWEEP_EVERY_MS);
+            shard.remove(id);
+            let mut state = seed(now);
+            // An id in the slot of an evicted revoked session is revoked too.
+            let dropped = self.revoked_overflow.lock().live_until(id, now);
+            if let Some(until) = dropped {
+                state.invalidated = Some(refused_text(
+                    "a revocation of this session",
+                    &format!(
+                        "the in-process session store's bound ({} sessions or {} bytes per shard)",
+                        self.max_per_shard, self.max_bytes_per_shard
+                    ),
+                    until,
+                ));
             }
-            if shard.sessions.len() >= self.max_per_shard {
-                return Err(StoreError(format!(
-                    "in-process session store is full ({} live sessions per shard)",
-                    self.max_per_shard
-                )));
+            let bytes = session_bytes(id, &state);
+            if self.full(&shard, bytes) || now >= shard.next_sweep_ms {
+                shard.sweep(now, ttl);
             }
-            shard.sessions.insert(
-                id.to_owned(),
+            while !shard.sessions.is_empty() && self.full(&shard, bytes) {
+                self.evict(&mut shard, now);
+            }
+            shard.insert(
+                id,
                 SessionEntry {
-                    state: seed(now),
+                    state,
                     last_seen_ms: now,
                 },
             );
         }
-        let entry = shard.sessions.get_mut(id).ok_or_else(|| {
+        let SessionShard {
+            sessions, bytes, ..
+        } = &mut *shard;
+        let entry = sessions.get_mut(id).ok_or_else(|| {
             StoreError(format!("session '{id}' vanished from the in-process store"))
         })?;
         entry.last_seen_ms = now;
-        Ok(f(entry))
+        let before = session_bytes(id, &entry.state);
+        let out = f(entry);
+        *bytes = *bytes - before + session_bytes(id, &entry.state);
+        Ok(out)
     }
 }
 
@@ -397,7 +700,7 @@ impl SessionStore for MemorySessionStore {
 
     fn invalidate<'a>(&'a self, session_id: &'a str, reason: &'a str) -> StoreFuture<'a, ()> {
         ready(self.with_entry(session_id, fresh, |e| {
-            e.state.invalidated = Some(reason.to_owned());
+            e.state.invalidated = Some(clip(reason, MAX_REASON_BYTES).to_owned());
         }))
     }
 

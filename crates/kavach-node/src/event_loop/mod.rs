@@ -407,7 +407,7 @@ unsafe extern "C" fn on_timer(_handle: *mut uv::Handle) {
 /// Internal (tests, diagnostics): whether this JS thread runs the event-loop runtime, so that
 /// `evaluateAsync` on Redis-only gates skips the thread pool. False off the main thread and
 /// where unsupported (see the module docs).
-#[napi_derive::napi]
+#[napi_derive::napi(catch_unwind)]
 #[cfg_attr(test, allow(dead_code))] // only called from JS
 pub fn event_loop_runtime_active(env: Env) -> bool {
     EventLoopRuntime::current(&env).is_some()

@@ -40,7 +40,7 @@ fn to_js(f: Finding) -> PolicyFinding {
 impl Gate {
     /// Static analysis of the live policy set: policies that never decide, conditions that
     /// never hold, rate limits that never bind, overlaps, deny lists, unnamed actions.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn analyze(&self, options: Option<AnalyzeOptions>) -> Vec<PolicyFinding> {
         let known = options.and_then(|o| o.known_actions);
         analyze(&self.inner.policies(), known.as_deref())

@@ -80,7 +80,7 @@ impl Gate {
     /// The evaluation of `ctx`, step by step, changing no state: no rate-limit hit counted,
     /// no session created or counted, nothing signed, audited or revoked. Stores that do
     /// network I/O (Redis) are read by `explainAsync`; here they throw `SYNC_NOT_SUPPORTED`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn explain(&self, ctx: EvaluateOptions) -> Result<Explanation> {
         let ctx = ActionContext::try_from(ctx)?;
         let sync_not_supported = || {
@@ -102,7 +102,7 @@ impl Gate {
     }
 
     /// Policies in the live set.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn policy_count(&self) -> u32 {
         u32::try_from(self.inner.policies().len()).unwrap_or(u32::MAX)
     }
