@@ -884,6 +884,13 @@ export interface SecureChannelOptions {
 }
 
 /**
+ * Internal (the ablation bench, bench/redis.ts): switches exactly the named speed layers off
+ * and every other on (kavach-redis `speed_layers`). Layers chosen at connect time follow the
+ * switches for stores connected afterwards.
+ */
+export declare function setSpeedLayersOff(names: Array<string>): void
+
+/**
  * Deliver every scope `broadcaster` carries to `callback`, on the JS event loop. Scopes
  * published before this call are not replayed. An active listener keeps the process alive
  * (it is waiting for messages); `abort()` lets it exit. Scopes already queued when `abort()`

@@ -16,6 +16,7 @@ use std::thread::ThreadId;
 use napi::bindgen_prelude::{Array, Function, ToNapiValue};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, JsValue, Status};
+use kavach_redis::speed_layers::{self, Layer};
 use parking_lot::Mutex;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
@@ -99,6 +100,7 @@ fn encode(env: &Env, entries: Vec<(u32, Outcome)>) -> napi::Result<sys::napi_val
     let mut text: Vec<u16> = Vec::with_capacity(entries.len() * (HEADER + 96));
     let mut raws: Option<Array> = None;
     let mut raw_count = 0u32;
+    let utf16 = speed_layers::on(Layer::Utf16Batch);
     for (id, outcome) in entries {
         let head = text.len();
         push_u32(&mut text, id);
@@ -112,7 +114,7 @@ fn encode(env: &Env, entries: Vec<(u32, Outcome)>) -> napi::Result<sys::napi_val
                 continue;
             }
         };
-        if fits_batch(&verdict) {
+        if utf16 && fits_batch(&verdict) {
             let slots = &mut text[head + 3..head + 3 + 12];
             let mut kind = 0.0;
             let part = write_fast_with(
@@ -234,7 +236,10 @@ impl Dispatcher {
         let rt = Handle::try_current();
         let on_loop = matches!(&rt, Ok(h) if h.runtime_flavor() == RuntimeFlavor::CurrentThread);
         let here = std::thread::current().id();
-        if on_loop && self.direct.is_some_and(|(thread, _)| thread == here) {
+        if on_loop
+            && self.direct.is_some_and(|(thread, _)| thread == here)
+            && speed_layers::on(Layer::DirectDeliver)
+        {
             READY.with(|r| r.borrow_mut().push(self.clone()));
             return;
         }

@@ -265,6 +265,9 @@ impl RedisConn {
             )),
         };
         let direct = match &clients {
+            Clients::Single(_) if !crate::speed_layers::on(crate::speed_layers::Layer::Direct) => {
+                None
+            }
             Clients::Single(client) => {
                 DirectTarget::from_info(client.get_connection_info()).map(|target| DirectSlot {
                     target,

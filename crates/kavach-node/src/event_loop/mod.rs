@@ -46,6 +46,7 @@ use std::task::{Poll, Waker};
 
 use napi::{sys, Env};
 use parking_lot::Mutex;
+use kavach_redis::speed_layers::{self, Layer};
 use tokio::runtime::{Builder, Runtime};
 
 /// Safety net: a tick ends after this many driver polls with events waiting, even if the
@@ -143,6 +144,9 @@ impl EventLoopRuntime {
     /// The JS thread's event-loop runtime, created on first use; None off the main thread or
     /// where it is unsupported (see the module docs).
     pub fn current(env: &Env) -> Option<Rc<Self>> {
+        if !speed_layers::on(Layer::EventLoop) {
+            return None;
+        }
         CURRENT.with(|c| c.get_or_init(|| Self::create(env).map(Rc::new)).clone())
     }
 
@@ -247,7 +251,7 @@ impl EventLoopRuntime {
     fn verify_poll_fd(&self) -> bool {
         self.rt.spawn(async {});
         let ok = poll_fd::readable(self.settle.poll_fd);
-        self.tick(false);
+        self.tick(false, false);
         ok && !poll_fd::readable(self.settle.poll_fd)
     }
 
@@ -271,6 +275,13 @@ impl EventLoopRuntime {
     {
         // Evaluations already waiting on Redis: their replies may be in, and reading them now
         // lets their drains send the next call while JS goes on submitting.
+        if !speed_layers::on(Layer::LocalTasks) {
+            for t in tasks {
+                self.spawn(t);
+            }
+            self.tick(false, true);
+            return;
+        }
         let others = self.in_flight.load(Ordering::Acquire) > 0;
         for t in tasks {
             self.tasks.spawn(Box::pin(t));
@@ -295,7 +306,8 @@ impl EventLoopRuntime {
     /// then the local tasks it woke. Never blocks.
     /// `readable`: libuv reported the descriptor readable (not the in-flight timer); the
     /// descriptor is then known to have events (see `Settle`).
-    fn tick(&self, readable: bool) {
+    /// `in_js`: called during a JS call (see `run_local`).
+    fn tick(&self, readable: bool, in_js: bool) {
         if self.ticking.get() || self.tasks.polling() {
             return;
         }
@@ -317,7 +329,7 @@ impl EventLoopRuntime {
             Poll::Pending
         }));
         self.ticking.set(false);
-        self.run_local(false);
+        self.run_local(in_js);
     }
 
     /// Starts the in-flight timer when tracked work appears, stops it when none is left and
@@ -382,7 +394,7 @@ fn after_socket_read() {
 fn spawn_local(
     task: kavach_redis::loop_hooks::LoopTask,
 ) -> Result<(), kavach_redis::loop_hooks::LoopTask> {
-    match EventLoopRuntime::if_active() {
+    match EventLoopRuntime::if_active().filter(|_| speed_layers::on(Layer::LocalTasks)) {
         Some(rt) => {
             rt.tasks.spawn(task);
             Ok(())
@@ -397,11 +409,11 @@ unsafe extern "C" fn on_readable(
     _status: std::ffi::c_int,
     _events: std::ffi::c_int,
 ) {
-    with_current(|rt| rt.tick(true));
+    with_current(|rt| rt.tick(true, false));
 }
 
 unsafe extern "C" fn on_timer(_handle: *mut uv::Handle) {
-    with_current(|rt| rt.tick(false));
+    with_current(|rt| rt.tick(false, false));
 }
 
 /// Internal (tests, diagnostics): whether this JS thread runs the event-loop runtime, so that
@@ -411,4 +423,20 @@ unsafe extern "C" fn on_timer(_handle: *mut uv::Handle) {
 #[cfg_attr(test, allow(dead_code))] // only called from JS
 pub fn event_loop_runtime_active(env: Env) -> bool {
     EventLoopRuntime::current(&env).is_some()
+}
+
+/// Internal (the ablation bench, bench/redis.ts): switches exactly the named speed layers off
+/// and every other on (kavach-redis `speed_layers`). Layers chosen at connect time follow the
+/// switches for stores connected afterwards.
+#[napi_derive::napi]
+#[cfg_attr(test, allow(dead_code))] // only called from JS
+pub fn set_speed_layers_off(names: Vec<String>) -> crate::error::Result<()> {
+    let layers = speed_layers::parse(&names.join(",")).map_err(|name| {
+        crate::error::to_js(
+            crate::error::codes::INVALID_ARGUMENT,
+            format!("unknown speed layer '{name}'"),
+        )
+    })?;
+    speed_layers::set_off(&layers);
+    Ok(())
 }

@@ -83,6 +83,9 @@ pub fn watch_socket(
     fd: c_int,
     reader: OnReadable,
 ) -> Option<kavach_redis::loop_hooks::SocketWatch> {
+    if !kavach_redis::speed_layers::on(kavach_redis::speed_layers::Layer::SocketWatch) {
+        return None;
+    }
     let rt = EventLoopRuntime::if_active()?;
     let uv = rt.uv;
     // SAFETY: duplicating a descriptor the caller holds open.

@@ -17,6 +17,7 @@ use kavach_core::store::{RateHit, RateLimitStore, StoreFuture};
 use crate::connect::{ConnectOptions, RedisConn};
 use crate::error::{RedisStoreError, Result};
 use crate::keys;
+use crate::speed_layers::{self, Layer};
 use coalesce::{Group, Queues};
 use script::{hit_call, MAX_HITS_PER_CALL};
 
@@ -62,6 +63,12 @@ impl RedisRateLimitStore {
             window_ms,
             max,
         };
+        if !speed_layers::on(Layer::Coalesce) {
+            let mut one = record(self.conn.clone(), vec![(group, 1)]).await?;
+            return one.pop().ok_or_else(|| {
+                RedisStoreError::Protocol("rate-limit script answered no hit".into())
+            });
+        }
         let (answer, lead) = self.queues.join(&lane, group);
         if lead {
             let conn = self.conn.clone();
@@ -69,11 +76,14 @@ impl RedisRateLimitStore {
             let queues = self.queues.clone();
             // A current-thread runtime (the JS thread's event-loop runtime) runs the first
             // call in this future (`drain_inline`); a multi-thread one in a task of its own.
-            if matches!(
+            let current_thread = matches!(
                 tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
                 Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
-            ) {
+            );
+            if current_thread && speed_layers::on(Layer::InlineDrain) {
                 queues.drain_inline(lane, MAX_HITS_PER_CALL, call).await;
+            } else if current_thread {
+                crate::loop_hooks::spawn(queues.drain(lane, MAX_HITS_PER_CALL, call));
             } else {
                 tokio::spawn(queues.drain(lane, MAX_HITS_PER_CALL, call));
             }
