@@ -138,7 +138,7 @@ async function runComparison(): Promise<SuiteResult> {
 // round to round, so a change in the machine's load touches all of them alike.
 
 /** Layers that can be switched off, as named by `KAVACH_SPEED_LAYERS_OFF`. */
-export const SPEED_LAYERS = ['coalesce', 'inline-drain', 'direct', 'event-loop', 'socket-watch', 'local-tasks', 'direct-deliver', 'utf16-batch'] as const
+export const SPEED_LAYERS = ['coalesce', 'direct', 'event-loop', 'socket-watch', 'local-tasks', 'direct-deliver', 'utf16-batch'] as const
 const ABLATION_ROUNDS = Number(process.env.KAVACH_BENCH_ROUNDS ?? 8)
 const ABLATION_CELL_MS = Number(process.env.KAVACH_BENCH_CELL_MS ?? 1_000)
 

@@ -17,9 +17,6 @@ use std::sync::Once;
 pub enum Layer {
     /// Concurrent hits on a lane share one script call (`rate_limit/coalesce.rs`).
     Coalesce,
-    /// On a current-thread runtime a lead hit runs its lane's first call in its own future
-    /// (`Queues::drain_inline`) instead of a drain task.
-    InlineDrain,
     /// The hand-written RESP connection for script calls (`direct`).
     Direct,
     /// kavach-node: `evaluateAsync` on Redis-only gates runs on a tokio runtime driven by
@@ -37,9 +34,8 @@ pub enum Layer {
 }
 
 impl Layer {
-    pub const ALL: [Layer; 8] = [
+    pub const ALL: [Layer; 7] = [
         Layer::Coalesce,
-        Layer::InlineDrain,
         Layer::Direct,
         Layer::EventLoop,
         Layer::SocketWatch,
@@ -52,7 +48,6 @@ impl Layer {
     pub fn name(self) -> &'static str {
         match self {
             Layer::Coalesce => "coalesce",
-            Layer::InlineDrain => "inline-drain",
             Layer::Direct => "direct",
             Layer::EventLoop => "event-loop",
             Layer::SocketWatch => "socket-watch",

@@ -44,16 +44,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
+use kavach_redis::speed_layers::{self, Layer};
 use napi::{sys, Env};
 use parking_lot::Mutex;
-use kavach_redis::speed_layers::{self, Layer};
 use tokio::runtime::{Builder, Runtime};
 
 /// Safety net: a tick ends after this many driver polls with events waiting, even if the
 /// descriptor never quiets (the rest waits for libuv's next callback).
 const MAX_BUSY_PARKS_PER_TICK: u32 = 256;
-/// See the timer task in `create`.
-const TIMER_FLOOR: std::time::Duration = std::time::Duration::from_millis(100);
 /// Timer period while tracked work is in flight (see the module docs).
 const IN_FLIGHT_TICK_MS: u64 = 1;
 
@@ -83,17 +81,7 @@ struct Settle {
     assume_readable: AtomicBool,
     /// Parks in this tick that found the descriptor readable.
     busy_parks: AtomicU32,
-    /// Tracked tasks alive (the runtime's `in_flight`).
-    in_flight: Arc<AtomicUsize>,
-    /// A park may skip the readiness check while at most this many tracked tasks are alive
-    /// (`NEVER_SKIP`: always check); see `on_park`.
-    skip_up_to: AtomicUsize,
-    /// A park in this tick skipped the check (the timer then runs one more period).
-    skipped: AtomicBool,
 }
-
-/// `skip_up_to` of a tick that always checks.
-const NEVER_SKIP: usize = usize::MAX;
 
 impl Settle {
     /// The runtime is about to park: no task is ready. It must not block the JS thread.
@@ -102,25 +90,11 @@ impl Settle {
     /// tokio then polls the driver without waiting and runs whatever the events wake.
     /// Otherwise the runtime is idle: the tick future is woken and marked idle, tokio polls
     /// the driver once more without waiting (tokio 1.54.1, pinned in Cargo.toml, always does
-    /// after a park hook left work), and the future ends the tick.
-    ///
-    /// The readiness check is a `poll` syscall (about 3 µs of a ~100 µs p50 at two per
-    /// evaluation; docs/ARCHITECTURE.md, "Speed layers"). It is skipped when nothing tracked
-    /// can be waiting on an event: in a tick libuv started for readable I/O once no tracked
-    /// task is left. If an event does slip in then, tokio's last driver poll takes it and its
-    /// task waits for the next tick, which the in-flight timer brings within a period:
-    /// `sync_timer` keeps it running for one more period after a tick that skipped. (The rate-limit script's socket is not in this runtime's epoll at
-    /// all on this thread: libuv reads it, see `socket_watch.rs`.)
+    /// after a park hook left work), and the future ends the tick. The readiness check is a
+    /// zero-timeout `poll` of the descriptor.
     fn on_park(&self) {
-        let skip_up_to = self.skip_up_to.load(Ordering::Acquire);
-        let readable = if self.assume_readable.swap(false, Ordering::AcqRel) {
-            true
-        } else if skip_up_to != NEVER_SKIP && self.in_flight.load(Ordering::Acquire) <= skip_up_to {
-            self.skipped.store(true, Ordering::Release);
-            false
-        } else {
-            poll_fd::readable(self.poll_fd)
-        };
+        let readable =
+            self.assume_readable.swap(false, Ordering::AcqRel) || poll_fd::readable(self.poll_fd);
         if readable && self.busy_parks.fetch_add(1, Ordering::AcqRel) < MAX_BUSY_PARKS_PER_TICK {
             // Waking the tick future from inside the runtime sets a flag (no eventfd write):
             // tokio then polls the driver without waiting, and the future, not idle, waits on.
@@ -163,9 +137,9 @@ impl EventLoopRuntime {
     fn create(env: &Env) -> Option<Self> {
         let uv = uv::get()?;
         let mut lp: *mut sys::uv_loop_s = std::ptr::null_mut();
-        // SAFETY: a live env on its own thread.
+        // SAFETY: a live env on its own thread. Exercised by __test__/redis-event-loop.test.ts `runs on this (main) thread`.
         let status = unsafe { sys::napi_get_uv_event_loop(env.raw(), &mut lp) };
-        // SAFETY: uv_default_loop only returns a pointer.
+        // SAFETY: uv_default_loop only returns a pointer (same test).
         if status != sys::Status::napi_ok
             || lp.is_null()
             || lp.cast() != unsafe { (uv.default_loop)() }
@@ -192,9 +166,6 @@ impl EventLoopRuntime {
             waker: Mutex::new(None),
             assume_readable: AtomicBool::new(false),
             busy_parks: AtomicU32::new(0),
-            in_flight: in_flight.clone(),
-            skip_up_to: AtomicUsize::new(NEVER_SKIP),
-            skipped: AtomicBool::new(false),
         });
         *settle_slot.lock() = Some(settle.clone());
         let tasks = LocalTasks::new(rt.handle().clone(), in_flight.clone());
@@ -211,16 +182,6 @@ impl EventLoopRuntime {
         if !this.verify_poll_fd() {
             return None;
         }
-        // Tokio's time driver writes to the runtime's eventfd whenever a new timer expires
-        // before every timer it knows of: with no other timer, every Redis command's timeout
-        // would (one extra syscall, and one more trip through the driver, per call). A timer
-        // that is always pending and due sooner than any command timeout stops that; it fires
-        // at most every 100 ms, and only when the runtime is ticking anyway.
-        this.rt.spawn(async {
-            loop {
-                tokio::time::sleep(TIMER_FLOOR).await;
-            }
-        });
         // Direct Redis connections made on this runtime are read by libuv (`socket_watch.rs`),
         // and the rate-limit drains they need run as local tasks.
         kavach_redis::set_loop_hooks(kavach_redis::LoopHooks {
@@ -230,7 +191,9 @@ impl EventLoopRuntime {
         let poll = uv::leak_handle(uv, uv::UV_POLL);
         // SAFETY: fresh handles on the loop of this (the JS) thread; the callbacks only run
         // on this thread. Both are unreferenced: they never keep the process alive (pending
-        // evaluations and connects do that on their own).
+        // evaluations and connects do that on their own). Exercised by
+        // __test__/redis-event-loop.test.ts `runs on this (main) thread` and, for the idle
+        // loop exiting, `connections killed again and again`.
         unsafe {
             if (uv.timer_init)(lp.cast(), this.timer) != 0
                 || (uv.poll_init)(lp.cast(), poll, poll_fd) != 0
@@ -316,11 +279,6 @@ impl EventLoopRuntime {
         settle.idle.store(false, Ordering::Release);
         settle.assume_readable.store(readable, Ordering::Release);
         settle.busy_parks.store(0, Ordering::Release);
-        settle.skipped.store(false, Ordering::Release);
-        // See `Settle::on_park`: a readable tick may skip with nothing tracked alive; the
-        // timer's tick never skips.
-        let skip_up_to = if readable { 0 } else { NEVER_SKIP };
-        settle.skip_up_to.store(skip_up_to, Ordering::Release);
         self.rt.block_on(poll_fn(|cx| {
             if settle.idle.swap(false, Ordering::AcqRel) {
                 return Poll::Ready(());
@@ -332,15 +290,14 @@ impl EventLoopRuntime {
         self.run_local(in_js);
     }
 
-    /// Starts the in-flight timer when tracked work appears, stops it when none is left and
-    /// the last tick checked the descriptor before it ended (see `Settle::on_park`).
+    /// Starts the in-flight timer when tracked work appears, stops it when none is left.
     fn sync_timer(&self) {
-        let want = self.in_flight.load(Ordering::Acquire) > 0
-            || self.settle.skipped.load(Ordering::Acquire);
+        let want = self.in_flight.load(Ordering::Acquire) > 0;
         if want == self.timer_on.get() {
             return;
         }
-        // SAFETY: the timer was initialized on this thread's loop in `create`.
+        // SAFETY: the timer was initialized on this thread's loop in `create`. Exercised by
+        // redis-event-loop.test.ts `timers and I/O keep running while evaluations wait`.
         unsafe {
             if want {
                 (self.uv.timer_start)(self.timer, on_timer, IN_FLIGHT_TICK_MS, IN_FLIGHT_TICK_MS);

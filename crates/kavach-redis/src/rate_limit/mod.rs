@@ -74,19 +74,9 @@ impl RedisRateLimitStore {
             let conn = self.conn.clone();
             let call = move |groups| record(conn.clone(), groups);
             let queues = self.queues.clone();
-            // A current-thread runtime (the JS thread's event-loop runtime) runs the first
-            // call in this future (`drain_inline`); a multi-thread one in a task of its own.
-            let current_thread = matches!(
-                tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
-                Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
-            );
-            if current_thread && speed_layers::on(Layer::InlineDrain) {
-                queues.drain_inline(lane, MAX_HITS_PER_CALL, call).await;
-            } else if current_thread {
-                crate::loop_hooks::spawn(queues.drain(lane, MAX_HITS_PER_CALL, call));
-            } else {
-                tokio::spawn(queues.drain(lane, MAX_HITS_PER_CALL, call));
-            }
+            // On the JS thread's event-loop runtime the drain is a local task polled right
+            // after this evaluation and the others submitted with it, which join its call.
+            crate::loop_hooks::spawn(queues.drain(lane, MAX_HITS_PER_CALL, call));
         }
         answer.await.unwrap_or_else(|_| {
             Err(RedisStoreError::Unavailable(
