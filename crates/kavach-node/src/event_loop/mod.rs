@@ -8,7 +8,8 @@
 //! descriptor (`poll_fd.rs`) and runs the runtime whenever a socket it owns turns readable,
 //! the way a JS Redis client works. The script is written during the JS call that submitted
 //! it, and the reply is read on the JS thread. docs/ARCHITECTURE.md describes the whole path
-//! and what it relies on (tokio 1.54.1's park, pinned in Cargo.toml; `/proc/self/fd`; libuv).
+//! and what it relies on (tokio 1.54.1's park, pinned in Cargo.toml; finding the runtime's
+//! epoll descriptor, `poll_fd.rs`; libuv, `uv.rs`).
 //!
 //! The evaluations themselves are not tokio tasks: `local_tasks.rs` polls them on this thread,
 //! and libuv reads the rate-limit script's socket itself (`socket_watch.rs`), so an evaluation
