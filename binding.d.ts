@@ -107,22 +107,18 @@ export declare class Gate {
    * `attachScratch` first (the queue lives in the fast path's entry).
    */
   attachCompletion(callback: (batch: string | [text: string, raws: Array<ReturnType<Gate['evaluateRaw']>>]) => void): void
-  /** Synchronous evaluation (in-process stores only): one boundary crossing. */
-  evaluate(ctx: EvaluateOptions): Verdict
   /**
    * The TS layer's hot path: the context's common fields cross as arguments (`extras` only
    * when one of its fields is set, so no absent property is read) and the verdict comes
    * back as a flat array (`RawVerdict`, positions in `verdict.rs`) that `src/verdict.ts`
-   * turns into a `Verdict`. Same validation, errors and pipeline as `evaluate`.
+   * turns into a `Verdict`.
    */
   evaluateRaw(principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null): [kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]
-  /** `evaluateRaw` on the tokio runtime (see `evaluateAsync`). */
-  evaluateRawAsync(principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null): Promise<[kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]>
   /**
-   * The same pipeline on the tokio runtime; never blocks the event loop. Argument errors are
-   * thrown synchronously (the TS wrapper is `async`, so callers see a rejection).
+   * `evaluateRaw` on the thread pool (tokio); never blocks the event loop. The TS layer uses
+   * it for gates whose evaluations are not submitted in groups (signer, audit sink).
    */
-  evaluateAsync(ctx: EvaluateOptions): Promise<Verdict>
+  evaluateRawAsync(principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null): Promise<[kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]>
   /** Swap in a TOML policy set atomically; on error the previous set stays live. */
   reload(toml: string): void
   reloadObject(policies: unknown): void
@@ -909,6 +905,13 @@ export interface SecureChannelOptions {
 }
 
 /**
+ * Internal (the ablation bench, bench/redis.ts): switches exactly the named speed layers off
+ * and every other on (kavach-redis `speed_layers`). Layers chosen at connect time follow the
+ * switches for stores connected afterwards.
+ */
+export declare function setSpeedLayersOff(names: Array<string>): void
+
+/**
  * Deliver every scope `broadcaster` carries to `callback`, on the JS event loop. Scopes
  * published before this call are not replayed. An active listener keeps the process alive
  * (it is waiting for messages); `abort()` lets it exit. Scopes already queued when `abort()`
@@ -924,7 +927,11 @@ export interface TestClockOptions {
   offsetMs?: number
 }
 
-/** The gate's answer. A Refuse is data, not an exception (`check()` throws). */
+/**
+ * The gate's answer as the TS `Verdict` type (src/verdict.ts builds it from the raw and
+ * fast-path encodings; `explain` returns it as a record). A Refuse is data, not an
+ * exception (`check()` throws).
+ */
 export interface Verdict {
   kind: 'permit' | 'refuse' | 'invalidate'
   isPermit: boolean

@@ -854,4 +854,5 @@ module.exports.evaluateFast = nativeBinding.evaluateFast
 module.exports.evaluateSubmit = nativeBinding.evaluateSubmit
 module.exports.eventLoopRuntimeActive = nativeBinding.eventLoopRuntimeActive
 module.exports.flushSubmitted = nativeBinding.flushSubmitted
+module.exports.setSpeedLayersOff = nativeBinding.setSpeedLayersOff
 module.exports.spawnInvalidationListener = nativeBinding.spawnInvalidationListener

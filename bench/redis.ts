@@ -13,11 +13,13 @@ import Redis from 'ioredis'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 
 import { readFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 
+import { setSpeedLayersOff } from '../binding.js'
 import { Gate, RedisRateLimitStore, type EvaluateOptions } from '../index'
 import { CpuTally, jsThreadCpu, threadCpu, type CpuClock } from './cpu'
 import { allRows, machine, versions, type Comparison, type SuiteResult } from './results'
-import { newPool, timeAsync, toRow } from './rounds'
+import { newPool, timeAsync, toRow, type Pool } from './rounds'
 import { printRows } from './table'
 
 const REDIS_URL = process.env.KAVACH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -56,6 +58,10 @@ async function redisServerCpu(client: Redis): Promise<CpuClock> {
 }
 
 export async function runSuite(): Promise<SuiteResult> {
+  return process.env.KAVACH_BENCH_ABLATION === '1' ? runAblation() : runComparison()
+}
+
+async function runComparison(): Promise<SuiteResult> {
   const run = `bench-${process.pid}-${Date.now().toString(36)}`
   const store = await RedisRateLimitStore.connect(REDIS_URL, { prefix: run })
   // A limit far above what the bench reaches, so every call does the full check and permits:
@@ -120,6 +126,108 @@ export async function runSuite(): Promise<SuiteResult> {
       'The ratio is kavach ops/s over rate-limiter-flexible ops/s.',
     chart: 'ratios',
     comparisons,
+  }
+}
+
+// --- Ablation (`KAVACH_BENCH_ABLATION=1 npm run bench -- redis`, bench/results/redis-ablation.json) ---
+// The same kavach call with each speed layer switched off in turn (kavach-redis
+// `speed_layers.rs`; `setSpeedLayersOff` in-process, `KAVACH_SPEED_LAYERS_OFF` for a whole
+// process), next to all layers on and rate-limiter-flexible. Every variant has its own store
+// and gate, connected while its switches are in force (some layers are chosen at connect
+// time). Within each round every variant runs once per case, in an order that rotates from
+// round to round, so a change in the machine's load touches all of them alike.
+
+/** Layers that can be switched off, as named by `KAVACH_SPEED_LAYERS_OFF`. */
+export const SPEED_LAYERS = ['coalesce', 'direct', 'event-loop', 'socket-watch', 'local-tasks', 'direct-deliver', 'utf16-batch'] as const
+const ABLATION_ROUNDS = Number(process.env.KAVACH_BENCH_ROUNDS ?? 8)
+const ABLATION_CELL_MS = Number(process.env.KAVACH_BENCH_CELL_MS ?? 1_000)
+
+interface Variant {
+  label: string
+  off: string[]
+  call?: (c: Case, loop: number) => Promise<void>
+  close?: () => Promise<void>
+}
+
+async function kavachVariant(run: string, off: string[]): Promise<Variant> {
+  setSpeedLayersOff(off)
+  const store = await RedisRateLimitStore.connect(REDIS_URL, { prefix: `${run}-${off.join('-') || 'all'}` })
+  const gate = Gate.fromObject(
+    { policies: [{ name: 'bench', effect: 'permit', conditions: [{ action: 'call_tool' }, { rate_limit: { max: 1_000_000, window: '2s' } }] }] },
+    { rateStore: store, enableDrift: false },
+  )
+  const ctx = (principalId: string): EvaluateOptions => ({ principalId, principalKind: 'agent', actionName: 'call_tool' })
+  const contexts = Array.from({ length: 64 }, (_, i) => [ctx(`agent-bench-${i}`), ctx('agent-bench')] as const)
+  const first = await gate.evaluateAsync(ctx('agent-bench'))
+  if (!first.isPermit) throw new Error(`bench context must be permitted, got ${first.code}: ${first.reason}`)
+  return {
+    label: off.length === 0 ? 'all layers on' : `without ${off.join(', ')}`,
+    off,
+    call: async (c, loop) => {
+      const v = await gate.evaluateAsync(c.caller(loop) === 'agent-bench' ? contexts[loop]![1] : contexts[loop]![0])
+      if (!v.isPermit) throw new Error(`refused during bench: ${v.code} ${v.reason}`)
+    },
+    close: async () => {
+      await gate.close()
+      store.close()
+    },
+  }
+}
+
+async function runAblation(): Promise<SuiteResult> {
+  const run = `ablation-${process.pid}-${Date.now().toString(36)}`
+  const variants: Variant[] = [await kavachVariant(run, [])]
+  for (const layer of SPEED_LAYERS) variants.push(await kavachVariant(run, [layer]))
+  setSpeedLayersOff([])
+  const ioredis = new Redis(REDIS_URL, { enableOfflineQueue: true })
+  const limiter = new RateLimiterRedis({ storeClient: ioredis, keyPrefix: `${run}-rlf`, points: 1_000_000, duration: 2 })
+  variants.push({ label: 'rate-limiter-flexible consume (ioredis)', off: [], call: async (c, loop) => void (await limiter.consume(`${c.caller(loop)}:call_tool`)) })
+
+  const pools: Pool[][] = CASES.map(() => variants.map(() => newPool()))
+  const loads: number[] = []
+  for (const c of CASES) {
+    for (const v of variants) {
+      setSpeedLayersOff(v.off)
+      await timeAsync(newPool(), c.concurrency, 200, (loop) => v.call!(c, loop))
+    }
+  }
+  for (let r = 0; r < ABLATION_ROUNDS; r++) {
+    loads.push(loadavg()[0]!)
+    for (const [ci, c] of CASES.entries()) {
+      for (let k = 0; k < variants.length; k++) {
+        const vi = (k + r + ci) % variants.length
+        const v = variants[vi]!
+        setSpeedLayersOff(v.off)
+        await timeAsync(pools[ci]![vi]!, c.concurrency, ABLATION_CELL_MS, (loop) => v.call!(c, loop))
+      }
+    }
+    console.error(`ablation round ${r + 1}/${ABLATION_ROUNDS} done (load ${loadavg()[0]!.toFixed(1)})`)
+  }
+  loads.push(loadavg()[0]!)
+  setSpeedLayersOff([])
+  for (const v of variants) await v.close?.()
+  const keys = await ioredis.keys(`*${run}*`)
+  if (keys.length > 0) await ioredis.del(...keys)
+  const redisVersion = /redis_version:(\S+)/.exec(await ioredis.info('server'))?.[1] ?? 'unknown'
+  ioredis.disconnect()
+  const load = `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`
+  return {
+    suite: 'redis-ablation',
+    title: 'Redis rate limit: what each speed layer of evaluateAsync buys',
+    recordedAt: new Date().toISOString(),
+    machine: machine(),
+    libraries: { ...versions(['kavach-sdk', 'rate-limiter-flexible', 'ioredis']), 'redis-server': redisVersion },
+    method:
+      `The Redis-limited gate.evaluateAsync of the comparison above, with all speed layers on (first row of each case), with one layer switched off (each next row, ` +
+      '`KAVACH_SPEED_LAYERS_OFF` names; docs/ARCHITECTURE.md, "Speed layers"), and rate-limiter-flexible for scale. ' +
+      `${ABLATION_ROUNDS} rounds; in each, every variant runs ${ABLATION_CELL_MS} ms per case, in an order that rotates between rounds, after a 200 ms warm-up each. ` +
+      `The machine was shared: 1-minute load average ${load} during the run (2 cores). ` +
+      '"kavach faster by" is all-layers-on over that row: how much the switched-off layer buys (1.1× or more at some concurrency keeps a layer).',
+    chart: 'ratios',
+    comparisons: CASES.map((c, ci) => ({
+      label: c.label,
+      rows: variants.map((v, vi) => ({ ...toRow(`redis ablation: ${v.label}, ${c.label}`, pools[ci]![vi]!), library: v.label })),
+    })),
   }
 }
 

@@ -1,6 +1,8 @@
-// In CI, regenerating the napi loader and typings must change nothing: binding.js and
-// binding.d.ts are committed, and a diff means someone changed the Rust API without
-// committing the regenerated files (or hand-edited them).
+// Generated files must match their sources: policy.schema.json (the zod schema),
+// src/generated/layout.ts (the fast-path and batch layouts, defined in Rust and rendered by
+// crates/kavach-node/src/layout.rs, whose test compares), and, in CI, the napi loader and
+// typings (binding.js and binding.d.ts are committed, and a diff means someone changed the
+// Rust API without committing the regenerated files, or hand-edited them).
 import { execFileSync } from 'node:child_process'
 
 import { policySchemaIsCurrent } from './policy-schema.mjs'
@@ -11,6 +13,14 @@ if (!policySchemaIsCurrent()) {
   process.exit(1)
 }
 console.log('policy.schema.json is up to date')
+
+try {
+  execFileSync('cargo', ['test', '--quiet', '-p', 'kavach-node', '--lib', 'layout::'], { stdio: 'inherit' })
+  console.log('src/generated/layout.ts is up to date')
+} catch {
+  console.error('src/generated/layout.ts is out of date: run `KAVACH_WRITE_GENERATED=1 cargo test -p kavach-node --lib layout` and commit it')
+  process.exit(1)
+}
 
 if (process.env.CI === 'true') {
   try {

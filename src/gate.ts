@@ -7,6 +7,7 @@ import { extname } from 'node:path'
 import { ActionContext, checkedExtras, contextTypeProblem } from './context.js'
 import { InternalError, InvalidArgumentError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
+import { BATCH_FAILED, BATCH_HEADER, BATCH_ID, BATCH_KIND, BATCH_RAW, BATCH_SLOTS, BATCH_SLOT_UNITS, BATCH_TEXT_LEN } from './generated/layout.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, RevokeScope, Verdict } from './native.js'
 import { type GateOptions, type PolicySetInput, gateHooks, validateGateOptions } from './options.js'
@@ -186,10 +187,8 @@ function submitted(id: number, resolve: (v: Verdict) => void, reject: (e: unknow
 // A completion batch (crates/kavach-node/src/dispatch.rs `Batch`): one string of verdicts,
 // each a header of code units then its text; or `[string, raws]` when some verdicts travel
 // as raw arrays.
-const HEADER = 17
-const RAW = 0xffff
-/** An evaluation that ended without a verdict; its text is the reason (completion.rs). */
-const FAILED = 0xfffe
+// Offsets `BATCH_*` (src/generated/layout.ts); kind `BATCH_FAILED`: an evaluation that ended
+// without a verdict, its text the reason (completion.rs).
 /** The current verdict's `fast_out` slots, decoded from its header for `fromFastAt`. */
 const slots = new Float64Array(5)
 
@@ -202,10 +201,10 @@ function complete(batch: string | [text: string, raws: RawVerdict[]]): void {
   const text = typeof batch === 'string' ? batch : batch[0]
   let at = 0
   while (at < text.length) {
-    const id = text.charCodeAt(at) + text.charCodeAt(at + 1) * 0x1_0000
-    const kind = text.charCodeAt(at + 2)
-    const start = at + HEADER
-    const end = start + text.charCodeAt(at + HEADER - 2) + text.charCodeAt(at + HEADER - 1) * 0x1_0000
+    const id = text.charCodeAt(at + BATCH_ID) + text.charCodeAt(at + BATCH_ID + 1) * 0x1_0000
+    const kind = text.charCodeAt(at + BATCH_KIND)
+    const start = at + BATCH_HEADER
+    const end = start + text.charCodeAt(at + BATCH_TEXT_LEN) + text.charCodeAt(at + BATCH_TEXT_LEN + 1) * 0x1_0000
     const resolve = resolvers[id]
     if (resolve !== undefined) {
       const reject = rejecters[id]!
@@ -213,16 +212,17 @@ function complete(batch: string | [text: string, raws: RawVerdict[]]): void {
       rejecters[id] = undefined
       release(id)
       pendingCount--
-      if (kind === FAILED) {
+      if (kind === BATCH_FAILED) {
         reject(new InternalError(text.slice(start, end)))
-      } else if (kind === RAW) {
-        resolve(fromRaw((batch as [string, RawVerdict[]])[1][u48(text, at + 3)]!))
+      } else if (kind === BATCH_RAW) {
+        resolve(fromRaw((batch as [string, RawVerdict[]])[1][u48(text, at + BATCH_SLOTS)]!))
       } else {
+        // The header carries `fast_out` slots 1-4 after the kind.
         slots[0] = kind
-        slots[1] = u48(text, at + 3)
-        slots[2] = u48(text, at + 6)
-        slots[3] = u48(text, at + 9)
-        slots[4] = u48(text, at + 12)
+        slots[1] = u48(text, at + BATCH_SLOTS)
+        slots[2] = u48(text, at + BATCH_SLOTS + BATCH_SLOT_UNITS)
+        slots[3] = u48(text, at + BATCH_SLOTS + 2 * BATCH_SLOT_UNITS)
+        slots[4] = u48(text, at + BATCH_SLOTS + 3 * BATCH_SLOT_UNITS)
         resolve(fromFastAt(text, start, end, slots, 0, undefined))
       }
     }

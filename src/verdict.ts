@@ -8,6 +8,35 @@
 // `undefined` (no spreads, no properties added later): V8 then gives all verdicts one hidden
 // class and the literal costs a few stores.
 
+import {
+  FAST_OUT_CODE,
+  FAST_OUT_EVALUATOR_LEN,
+  FAST_OUT_EXPIRES_AT,
+  FAST_OUT_ISSUED_AT,
+  FAST_OUT_KIND,
+  FAST_OUT_OBSERVE_ONLY,
+  FAST_OUT_REASON_LEN,
+  FAST_OUT_SCOPE_KIND,
+  KIND_PERMIT,
+  KIND_REFUSE,
+  RAW_ACTION_NAME,
+  RAW_CODE,
+  RAW_EVALUATION_ID,
+  RAW_EVALUATOR,
+  RAW_EXPIRES_AT,
+  RAW_ISSUED_AT,
+  RAW_KIND,
+  RAW_OBSERVE_ONLY,
+  RAW_OBSERVED,
+  RAW_REASON,
+  RAW_SCOPE_KIND,
+  RAW_SCOPE_TARGET,
+  RAW_SIGNATURE,
+  RAW_TOKEN_EVALUATION_ID,
+  RAW_TOKEN_ID,
+  REFUSE_CODES,
+  SCOPE_KINDS,
+} from './generated/layout.js'
 import type { NativeGate, ObservedVerdict, PermitTokenView, ScopeView, Verdict } from './native.js'
 
 /** Refuse codes the gate returns (`verdict.code`), as declared by the native binding. */
@@ -17,21 +46,6 @@ export type { Verdict }
 
 /** What `evaluateRaw` returns. */
 export type RawVerdict = ReturnType<NativeGate['evaluateRaw']>
-
-/** Positions as `code_index` in crates/kavach-node/src/verdict.rs. */
-const REFUSE_CODES: readonly RefuseCode[] = [
-  'NO_POLICY_MATCH',
-  'POLICY_DENIED',
-  'RATE_LIMIT_EXCEEDED',
-  'INVARIANT_VIOLATION',
-  'DRIFT_DETECTED',
-  'SESSION_INVALID',
-  'IDENTITY_FAILED',
-  'STORE_UNAVAILABLE',
-  'AUDIT_FAILED',
-  'INVALID_CONTEXT',
-]
-const SCOPE_KINDS: readonly ScopeView['targetKind'][] = ['session', 'principal', 'role']
 
 /** Length of a hyphenated UUID, the evaluation and token ids. */
 const ID_LEN = 36
@@ -113,36 +127,36 @@ export function fromFast(text: string, s: Float64Array, actionName: string): Ver
 
 /**
  * `fromFast` for one verdict of an `evaluateAsync` batch (crates/kavach-node/src/dispatch.rs):
- * its text is `text[start, end)`, its numbers start at `s[o]`, and a permit's action name
+ * its text is `text[start, end)`, its numbers start at `s[o]` (positions `FAST_OUT_*`), and a permit's action name
  * ends its text when `actionName` is undefined.
  */
 export function fromFastAt(text: string, start: number, end: number, s: Float64Array, o: number, actionName: string | undefined): Verdict {
   const b = start + ID_LEN
   const evaluationId = text.slice(start, b)
-  switch (s[o]) {
-    case 0:
+  switch (s[o + FAST_OUT_KIND]) {
+    case KIND_PERMIT:
       return permit(
         evaluationId,
-        token(text.slice(b, b + ID_LEN), evaluationId, s[o + 1]!, s[o + 2]!, actionName ?? text.slice(b + ID_LEN, end), undefined, s[o + 3] === 1),
+        token(text.slice(b, b + ID_LEN), evaluationId, s[o + FAST_OUT_ISSUED_AT]!, s[o + FAST_OUT_EXPIRES_AT]!, actionName ?? text.slice(b + ID_LEN, end), undefined, s[o + FAST_OUT_OBSERVE_ONLY] === 1),
         undefined,
       )
-    case 1: {
-      const e = b + s[o + 2]!
-      return refuse(evaluationId, REFUSE_CODES[s[o + 1]!], text.slice(b, e), text.slice(e, end), undefined)
+    case KIND_REFUSE: {
+      const e = b + s[o + FAST_OUT_EVALUATOR_LEN]!
+      return refuse(evaluationId, REFUSE_CODES[s[o + FAST_OUT_CODE]!], text.slice(b, e), text.slice(e, end), undefined)
     }
     default: {
-      const e = b + s[o + 2]!
-      const r = e + s[o + 3]!
-      return invalidate(evaluationId, scopeView(SCOPE_KINDS[s[o + 4]!]!, text.slice(r, end), text.slice(e, r), text.slice(b, e)), undefined)
+      const e = b + s[o + FAST_OUT_EVALUATOR_LEN]!
+      const r = e + s[o + FAST_OUT_REASON_LEN]!
+      return invalidate(evaluationId, scopeView(SCOPE_KINDS[s[o + FAST_OUT_SCOPE_KIND]!]!, text.slice(r, end), text.slice(e, r), text.slice(b, e)), undefined)
     }
   }
 }
 
 /** The would-be verdict of an observe-only gate (a verdict without `evaluationId`/`observed`). */
 function observedOf(a: RawVerdict, evaluationId: string): ObservedVerdict {
-  switch (a[0]) {
-    case 0: {
-      const t = token(a[5]!, a[6] ?? evaluationId, a[7]!, a[8]!, a[9]!, a[10], a[11] === true)
+  switch (a[RAW_KIND]) {
+    case KIND_PERMIT: {
+      const t = token(a[RAW_TOKEN_ID]!, a[RAW_TOKEN_EVALUATION_ID] ?? evaluationId, a[RAW_ISSUED_AT]!, a[RAW_EXPIRES_AT]!, a[RAW_ACTION_NAME]!, a[RAW_SIGNATURE], a[RAW_OBSERVE_ONLY] === true)
       return {
         kind: 'permit',
         isPermit: true,
@@ -157,15 +171,15 @@ function observedOf(a: RawVerdict, evaluationId: string): ObservedVerdict {
         scope: undefined,
       }
     }
-    case 1:
+    case KIND_REFUSE:
       return {
         kind: 'refuse',
         isPermit: false,
         isRefuse: true,
         isInvalidate: false,
-        code: a[2],
-        evaluator: a[3],
-        reason: a[4],
+        code: a[RAW_CODE],
+        evaluator: a[RAW_EVALUATOR],
+        reason: a[RAW_REASON],
         tokenId: undefined,
         permitToken: undefined,
         signature: undefined,
@@ -177,27 +191,27 @@ function observedOf(a: RawVerdict, evaluationId: string): ObservedVerdict {
         isPermit: false,
         isRefuse: false,
         isInvalidate: true,
-        code: a[2],
-        evaluator: a[3],
-        reason: a[4],
+        code: a[RAW_CODE],
+        evaluator: a[RAW_EVALUATOR],
+        reason: a[RAW_REASON],
         tokenId: undefined,
         permitToken: undefined,
         signature: undefined,
-        scope: scopeView(a[12]!, a[13]!, a[4]!, a[3]!),
+        scope: scopeView(a[RAW_SCOPE_KIND]!, a[RAW_SCOPE_TARGET]!, a[RAW_REASON]!, a[RAW_EVALUATOR]!),
       }
   }
 }
 
 /** The native flat array as a `Verdict`. */
 export function fromRaw(a: RawVerdict): Verdict {
-  const evaluationId = a[1]
-  const observed = a[14] === undefined ? undefined : observedOf(a[14] as RawVerdict, evaluationId)
-  switch (a[0]) {
-    case 0:
-      return permit(evaluationId, token(a[5]!, a[6] ?? evaluationId, a[7]!, a[8]!, a[9]!, a[10], a[11] === true), observed)
-    case 1:
-      return refuse(evaluationId, a[2], a[3]!, a[4]!, observed)
+  const evaluationId = a[RAW_EVALUATION_ID]
+  const observed = a[RAW_OBSERVED] === undefined ? undefined : observedOf(a[RAW_OBSERVED] as RawVerdict, evaluationId)
+  switch (a[RAW_KIND]) {
+    case KIND_PERMIT:
+      return permit(evaluationId, token(a[RAW_TOKEN_ID]!, a[RAW_TOKEN_EVALUATION_ID] ?? evaluationId, a[RAW_ISSUED_AT]!, a[RAW_EXPIRES_AT]!, a[RAW_ACTION_NAME]!, a[RAW_SIGNATURE], a[RAW_OBSERVE_ONLY] === true), observed)
+    case KIND_REFUSE:
+      return refuse(evaluationId, a[RAW_CODE], a[RAW_EVALUATOR]!, a[RAW_REASON]!, observed)
     default:
-      return invalidate(evaluationId, scopeView(a[12]!, a[13]!, a[4]!, a[3]!), observed)
+      return invalidate(evaluationId, scopeView(a[RAW_SCOPE_KIND]!, a[RAW_SCOPE_TARGET]!, a[RAW_REASON]!, a[RAW_EVALUATOR]!), observed)
   }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use kavach_core::clock::ManualClock;
 use kavach_core::policy::PolicySet;
-use kavach_core::ActionContext;
 use napi::bindgen_prelude::{Array, Function, PromiseRaw, Unknown};
 use napi::Env;
 use napi_derive::napi;
@@ -13,9 +12,7 @@ use napi_derive::napi;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::context::{
-    from_parts, scope_target, ContextExtras, EvaluateOptions, Scratch, ScratchArg,
-};
+use crate::context::{from_parts, scope_target, ContextExtras, Scratch, ScratchArg};
 use crate::dispatch::{Batch, Dispatcher};
 use crate::error::{codes, to_js};
 use crate::error::{invalid_argument, CoreResultExt, Result};
@@ -24,7 +21,7 @@ use crate::fast::{self, Entry};
 use crate::options::{into_config, ms, GateOptions};
 use crate::policy_value::to_value;
 use crate::submit::Queue;
-use crate::verdict::{to_raw, Verdict};
+use crate::verdict::to_raw;
 
 mod analyze;
 mod explain;
@@ -154,17 +151,10 @@ impl Gate {
             .ok_or_else(|| to_js(codes::INTERNAL, "attachScratch was not called"))
     }
 
-    /// Synchronous evaluation (in-process stores only): one boundary crossing.
-    #[napi(catch_unwind)]
-    pub fn evaluate(&self, ctx: EvaluateOptions) -> Result<Verdict> {
-        let ctx = ActionContext::try_from(ctx)?;
-        Ok(self.inner.evaluate_sync(&ctx).js()?.into())
-    }
-
     /// The TS layer's hot path: the context's common fields cross as arguments (`extras` only
     /// when one of its fields is set, so no absent property is read) and the verdict comes
     /// back as a flat array (`RawVerdict`, positions in `verdict.rs`) that `src/verdict.ts`
-    /// turns into a `Verdict`. Same validation, errors and pipeline as `evaluate`.
+    /// turns into a `Verdict`.
     #[napi(
         ts_args_type = "principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null",
         ts_return_type = "[kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]"
@@ -195,7 +185,8 @@ impl Gate {
         to_raw(env, verdict).map_err(|e| to_js(codes::INTERNAL, e.reason))
     }
 
-    /// `evaluateRaw` on the tokio runtime (see `evaluateAsync`).
+    /// `evaluateRaw` on the thread pool (tokio); never blocks the event loop. The TS layer uses
+    /// it for gates whose evaluations are not submitted in groups (signer, audit sink).
     #[napi(
         ts_args_type = "principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null",
         ts_return_type = "Promise<[kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]>"
@@ -225,22 +216,6 @@ impl Gate {
         let gate = self.inner.clone();
         env.spawn_future_with_callback(async move { Ok(gate.evaluate(&ctx).await) }, |env, v| {
             to_raw(env, v)
-        })
-        .map_err(|e| to_js(codes::INTERNAL, e.reason))
-    }
-
-    /// The same pipeline on the tokio runtime; never blocks the event loop. Argument errors are
-    /// thrown synchronously (the TS wrapper is `async`, so callers see a rejection).
-    #[napi(catch_unwind, ts_return_type = "Promise<Verdict>")]
-    pub fn evaluate_async<'env>(
-        &self,
-        env: &'env Env,
-        ctx: EvaluateOptions,
-    ) -> Result<PromiseRaw<'env, Verdict>> {
-        let ctx = ActionContext::try_from(ctx)?;
-        let gate = self.inner.clone();
-        env.spawn_future_with_callback(async move { Ok(gate.evaluate(&ctx).await) }, |_env, v| {
-            Ok(Verdict::from(v))
         })
         .map_err(|e| to_js(codes::INTERNAL, e.reason))
     }

@@ -15,6 +15,8 @@ mod fast;
 mod faults;
 mod gate;
 mod keypair;
+#[cfg(test)] // renders src/generated/layout.ts, checked by its test
+mod layout;
 mod listener;
 mod options;
 mod policy_value;

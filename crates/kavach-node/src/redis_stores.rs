@@ -93,11 +93,6 @@ const MAX_TIMEOUT_MS: f64 = 600_000.0;
 /// (not `u32`, whose conversion wraps -1 to 4294967295 and 2^32 + 1000 to 1000).
 fn timeout_ms(name: &str, ms: f64) -> Result<Duration> {
     if ms.is_finite() && ms.fract() == 0.0 && (1.0..=MAX_TIMEOUT_MS).contains(&ms) {
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "a whole number in 1..=600000"
-        )]
         Ok(Duration::from_millis(ms as u64))
     } else {
         Err(invalid_argument(format!(

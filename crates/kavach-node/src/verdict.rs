@@ -49,7 +49,9 @@ pub struct ObservedVerdict {
     pub scope: Option<ScopeView>,
 }
 
-/// The gate's answer. A Refuse is data, not an exception (`check()` throws).
+/// The gate's answer as the TS `Verdict` type (src/verdict.ts builds it from the raw and
+/// fast-path encodings; `explain` returns it as a record). A Refuse is data, not an
+/// exception (`check()` throws).
 #[napi(object, object_from_js = false)]
 pub struct Verdict {
     #[napi(ts_type = "'permit' | 'refuse' | 'invalidate'")]
@@ -184,12 +186,14 @@ fn token_view(t: PermitToken) -> PermitTokenView {
     }
 }
 
-/// Positions in the flat array `Gate.evaluateRaw` returns (mirrored by `src/verdict.ts`).
+/// Positions in the flat array `Gate.evaluateRaw` returns (generated into
+/// src/generated/layout.ts as `RAW`, `layout.rs`).
 /// An array of scalars is several times cheaper to build over N-API than a nested object
 /// (no property-name strings, no hidden-class transitions); the TS layer turns it into a
 /// `Verdict` object literal, which the JIT builds almost for free.
-mod raw {
-    pub const KIND: u32 = 0; // 0 permit, 1 refuse, 2 invalidate
+pub mod raw {
+    /// 0 permit, 1 refuse, 2 invalidate (`KIND_*` in `layout.rs`).
+    pub const KIND: u32 = 0;
     pub const EVALUATION_ID: u32 = 1;
     pub const CODE: u32 = 2;
     pub const EVALUATOR: u32 = 3;
@@ -260,8 +264,8 @@ fn decision_raw<'env>(
     Ok(a)
 }
 
-/// Positions of the fast path's numeric outputs in the scratch array (mirrored by
-/// src/verdict.ts). The strings come back as one string: the evaluation id (36 characters),
+/// Positions of the fast path's numeric outputs in the scratch array (generated into
+/// src/generated/layout.ts as `FAST_OUT`, `layout.rs`). The strings come back as one string: the evaluation id (36 characters),
 /// then per kind the pieces below, split by the lengths (UTF-16 code units) given here.
 pub mod fast_out {
     /// 0 permit, 1 refuse, 2 invalidate.
@@ -279,21 +283,47 @@ pub mod fast_out {
     pub const SCOPE_KIND: usize = 4;
 }
 
-/// A refuse code's position in src/verdict.ts's `REFUSE_CODES`.
-fn code_index(c: kavach_core::RefuseCode) -> f64 {
+/// The refuse codes in the order the fast path numbers them (`fast_out::CODE`): the enum's
+/// own order, so a code's number is its discriminant (checked at compile time below).
+pub const REFUSE_CODES: [kavach_core::RefuseCode; 10] = {
     use kavach_core::RefuseCode as C;
-    match c {
-        C::NoPolicyMatch => 0.0,
-        C::PolicyDenied => 1.0,
-        C::RateLimitExceeded => 2.0,
-        C::InvariantViolation => 3.0,
-        C::DriftDetected => 4.0,
-        C::SessionInvalid => 5.0,
-        C::IdentityFailed => 6.0,
-        C::StoreUnavailable => 7.0,
-        C::AuditFailed => 8.0,
-        C::InvalidContext => 9.0,
+    [
+        C::NoPolicyMatch,
+        C::PolicyDenied,
+        C::RateLimitExceeded,
+        C::InvariantViolation,
+        C::DriftDetected,
+        C::SessionInvalid,
+        C::IdentityFailed,
+        C::StoreUnavailable,
+        C::AuditFailed,
+        C::InvalidContext,
+    ]
+};
+
+/// The scope kinds in the order the fast path numbers them (`fast_out::SCOPE_KIND`).
+pub const SCOPE_KINDS: [kavach_core::verdict::ScopeKind; 3] = {
+    use kavach_core::verdict::ScopeKind as K;
+    [K::Session, K::Principal, K::Role]
+};
+
+// A code's or kind's number is its discriminant: both tables list the enums in their order.
+const _: () = {
+    let mut i = 0;
+    while i < REFUSE_CODES.len() {
+        assert!(REFUSE_CODES[i] as usize == i);
+        i += 1;
     }
+    let mut k = 0;
+    while k < SCOPE_KINDS.len() {
+        assert!(SCOPE_KINDS[k] as usize == k);
+        k += 1;
+    }
+};
+
+/// A refuse code's number (its position in [`REFUSE_CODES`]).
+fn code_index(c: kavach_core::RefuseCode) -> f64 {
+    f64::from(c as u8)
 }
 
 fn utf16_len(s: &str) -> f64 {
@@ -346,7 +376,6 @@ pub fn write_fast_with(
     match v.decision {
         Decision::Permit(t) => {
             set(fast_out::KIND, 0.0);
-            #[allow(clippy::cast_precision_loss, reason = "unix seconds, far below 2^53")]
             {
                 set(fast_out::ISSUED_AT, t.issued_at as f64);
                 set(fast_out::EXPIRES_AT, t.expires_at as f64);
@@ -368,14 +397,7 @@ pub fn write_fast_with(
             set(fast_out::KIND, 2.0);
             set(fast_out::EVALUATOR_LEN, utf16_len(&s.evaluator));
             set(fast_out::REASON_LEN, utf16_len(&s.reason));
-            set(
-                fast_out::SCOPE_KIND,
-                match s.target_kind {
-                    kavach_core::verdict::ScopeKind::Session => 0.0,
-                    kavach_core::verdict::ScopeKind::Principal => 1.0,
-                    kavach_core::verdict::ScopeKind::Role => 2.0,
-                },
-            );
+            set(fast_out::SCOPE_KIND, f64::from(s.target_kind as u8));
             out.push_str(&s.evaluator);
             out.push_str(&s.reason);
             out.push_str(&s.target_id);

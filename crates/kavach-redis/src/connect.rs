@@ -8,9 +8,11 @@
 //!
 //! Reconnection has two layers. A standalone server sits behind the redis crate's
 //! `ConnectionManager`, which reconnects after a dropped connection; a cluster connection
-//! re-resolves nodes by itself. On top, [`RedisConn`] counts consecutive connection-level
-//! failures (including timeouts) and, after three, throws the connection away so the next call
-//! builds a fresh one: a wedged connection can never outlive the outage.
+//! re-resolves nodes by itself. On top, every connection [`RedisConn`] holds (the redis
+//! crate's, and the direct one for script calls) sits in one `Rebuilt` slot, which counts
+//! consecutive connection-level failures (including timeouts) and, after three, throws the
+//! connection away so the next call builds a fresh one: a wedged connection can never outlive
+//! the outage.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -168,35 +170,47 @@ pub enum ScriptLoad {
     WithSource,
 }
 
-/// The direct connection for script calls on a single server over TCP (`direct`), built on
-/// first use and rebuilt after it breaks or times out `REBUILD_AFTER_FAILURES` times in a row.
-struct DirectSlot {
-    target: DirectTarget,
-    conn: parking_lot::Mutex<Option<Arc<DirectConn>>>,
-    /// Single flight for (re)connecting.
+/// A connection built on first use and rebuilt when it is unusable: it broke (`usable` says
+/// no) or failed `REBUILD_AFTER_FAILURES` times in a row. One of these holds the redis crate's
+/// connection, another the direct one for script calls (`direct`).
+struct Rebuilt<C> {
+    conn: parking_lot::Mutex<Option<C>>,
+    /// Single flight for (re)building, so an outage does not start one connect per call.
     building: tokio::sync::Mutex<()>,
     failures: AtomicU32,
 }
 
-impl DirectSlot {
-    /// The connection, built if there is none; `closed` (the owner's `close()`) stops a
-    /// rebuild, so nothing reconnects behind a closed store.
-    async fn current(&self, closed: &AtomicBool) -> Result<Arc<DirectConn>> {
-        if let Some(c) = self.usable() {
+impl<C: Clone> Rebuilt<C> {
+    fn new(conn: Option<C>) -> Self {
+        Self {
+            conn: parking_lot::Mutex::new(conn),
+            building: tokio::sync::Mutex::new(()),
+            failures: AtomicU32::new(0),
+        }
+    }
+
+    /// The connection, built by `build` if there is none usable; `closed` (the owner's
+    /// `close()`) stops a rebuild, so nothing reconnects behind a closed store.
+    async fn get<Fut>(
+        &self,
+        closed: &AtomicBool,
+        usable: impl Fn(&C) -> bool,
+        build: impl FnOnce() -> Fut,
+    ) -> Result<C>
+    where
+        Fut: Future<Output = Result<C>>,
+    {
+        if let Some(c) = self.take_usable(&usable) {
             return Ok(c);
         }
         let _guard = self.building.lock().await;
-        if let Some(c) = self.usable() {
+        if let Some(c) = self.take_usable(&usable) {
             return Ok(c);
         }
         if closed.load(Ordering::Acquire) {
             return Err(RedisStoreError::Closed);
         }
-        let conn = Arc::new(
-            DirectConn::connect(&self.target)
-                .await
-                .map_err(|e| RedisStoreError::Unavailable(e.to_string()))?,
-        );
+        let conn = build().await?;
         let mut slot = self.conn.lock();
         // `close()` takes the slot under this lock after setting `closed`.
         if closed.load(Ordering::Acquire) {
@@ -206,20 +220,51 @@ impl DirectSlot {
         Ok(conn)
     }
 
-    /// The connection unless it broke (a broken one is dropped here).
-    fn usable(&self) -> Option<Arc<DirectConn>> {
+    /// The connection unless it is unusable (an unusable one is dropped here).
+    fn take_usable(&self, usable: impl Fn(&C) -> bool) -> Option<C> {
         let mut slot = self.conn.lock();
-        if slot.as_ref().is_some_and(|c| c.broken().is_some()) {
+        if slot.as_ref().is_some_and(|c| !usable(c)) {
             slot.take();
         }
         slot.clone()
     }
 
-    fn note_failure(&self) {
+    fn succeeded(&self) {
+        self.failures.store(0, Ordering::Relaxed);
+    }
+
+    fn failed(&self) {
         if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= REBUILD_AFTER_FAILURES {
             self.failures.store(0, Ordering::Relaxed);
             self.conn.lock().take();
         }
+    }
+
+    fn drop_conn(&self) {
+        self.conn.lock().take();
+    }
+}
+
+/// The direct connection's target and slot.
+struct DirectSlot {
+    target: DirectTarget,
+    conn: Rebuilt<Arc<DirectConn>>,
+}
+
+impl DirectSlot {
+    async fn current(&self, closed: &AtomicBool) -> Result<Arc<DirectConn>> {
+        self.conn
+            .get(
+                closed,
+                |c| c.broken().is_none(),
+                || async {
+                    DirectConn::connect(&self.target)
+                        .await
+                        .map(Arc::new)
+                        .map_err(|e| RedisStoreError::Unavailable(e.to_string()))
+                },
+            )
+            .await
     }
 }
 
@@ -233,10 +278,7 @@ pub struct RedisConn {
     target: Target,
     clients: Clients,
     opts: ConnectOptions,
-    slot: parking_lot::Mutex<Option<Conn>>,
-    /// Single flight for (re)building, so an outage does not start one connect per call.
-    rebuilding: tokio::sync::Mutex<()>,
-    failures: AtomicU32,
+    slot: Rebuilt<Conn>,
     closed: AtomicBool,
     /// Script calls on a single server over TCP (see `script_ints`).
     direct: Option<DirectSlot>,
@@ -265,12 +307,13 @@ impl RedisConn {
             )),
         };
         let direct = match &clients {
+            Clients::Single(_) if !crate::speed_layers::on(crate::speed_layers::Layer::Direct) => {
+                None
+            }
             Clients::Single(client) => {
                 DirectTarget::from_info(client.get_connection_info()).map(|target| DirectSlot {
                     target,
-                    conn: parking_lot::Mutex::new(None),
-                    building: tokio::sync::Mutex::new(()),
-                    failures: AtomicU32::new(0),
+                    conn: Rebuilt::new(None),
                 })
             }
             Clients::Cluster(_) => None,
@@ -280,9 +323,7 @@ impl RedisConn {
             target,
             clients,
             opts: opts.clone(),
-            slot: parking_lot::Mutex::new(None),
-            rebuilding: tokio::sync::Mutex::new(()),
-            failures: AtomicU32::new(0),
+            slot: Rebuilt::new(None),
             closed: AtomicBool::new(false),
         });
         // A server that accepts but does not answer (black hole, paused) makes each attempt
@@ -297,7 +338,7 @@ impl RedisConn {
                 };
                 match attempt.await {
                     Ok(conn) => {
-                        *this.slot.lock() = Some(conn);
+                        *this.slot.conn.lock() = Some(conn);
                         return Ok(());
                     }
                     Err(e) if e.is_timeout() => {
@@ -348,19 +389,7 @@ impl RedisConn {
     }
 
     async fn current(&self) -> Result<Conn> {
-        if let Some(c) = self.slot.lock().clone() {
-            return Ok(c);
-        }
-        let _guard = self.rebuilding.lock().await;
-        if let Some(c) = self.slot.lock().clone() {
-            return Ok(c);
-        }
-        if self.closed.load(Ordering::Acquire) {
-            return Err(RedisStoreError::Closed);
-        }
-        let conn = self.build().await?;
-        *self.slot.lock() = Some(conn.clone());
-        Ok(conn)
+        self.slot.get(&self.closed, |_| true, || self.build()).await
     }
 
     /// Runs one command (or script) with the command timeout. Connection-level failures count
@@ -377,7 +406,7 @@ impl RedisConn {
             let conn = self.current().await?;
             f(conn).await.map_err(|e| {
                 if !matches!(e.kind(), ErrorKind::Server(_)) {
-                    self.note_failure();
+                    self.slot.failed();
                 }
                 if e.is_timeout() {
                     RedisStoreError::CommandTimeout(self.opts.command_timeout)
@@ -388,12 +417,12 @@ impl RedisConn {
         };
         match tokio::time::timeout(self.opts.command_timeout, work).await {
             Ok(Ok(v)) => {
-                self.failures.store(0, Ordering::Relaxed);
+                self.slot.succeeded();
                 Ok(v)
             }
             Ok(Err(e)) => Err(e),
             Err(_) => {
-                self.note_failure();
+                self.slot.failed();
                 Err(RedisStoreError::CommandTimeout(self.opts.command_timeout))
             }
         }
@@ -440,12 +469,12 @@ impl RedisConn {
         match tokio::time::timeout(self.opts.command_timeout, work).await {
             Ok(answer) => {
                 if answer.is_ok() {
-                    slot.failures.store(0, Ordering::Relaxed);
+                    slot.conn.succeeded();
                 }
                 answer
             }
             Err(_) => {
-                slot.note_failure();
+                slot.conn.failed();
                 Err(RedisStoreError::CommandTimeout(self.opts.command_timeout))
             }
         }
@@ -460,19 +489,12 @@ impl RedisConn {
         }
     }
 
-    fn note_failure(&self) {
-        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= REBUILD_AFTER_FAILURES {
-            self.failures.store(0, Ordering::Relaxed);
-            self.slot.lock().take();
-        }
-    }
-
     /// Drops the connection; every later call fails with `Closed`.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.slot.lock().take();
+        self.slot.drop_conn();
         if let Some(d) = &self.direct {
-            d.conn.lock().take();
+            d.conn.drop_conn();
         }
     }
 

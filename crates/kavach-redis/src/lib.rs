@@ -17,6 +17,7 @@ pub mod loop_hooks;
 pub mod rate_limit;
 mod revocation_log;
 pub mod session;
+pub mod speed_layers;
 
 pub use broadcaster::{
     BroadcasterOptions, RedisBroadcaster, DEFAULT_CHANNEL, DEFAULT_REVOCATION_TTL_SECONDS,

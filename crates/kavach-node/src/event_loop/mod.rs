@@ -8,7 +8,8 @@
 //! descriptor (`poll_fd.rs`) and runs the runtime whenever a socket it owns turns readable,
 //! the way a JS Redis client works. The script is written during the JS call that submitted
 //! it, and the reply is read on the JS thread. docs/ARCHITECTURE.md describes the whole path
-//! and what it relies on (tokio 1.54.1's park, pinned in Cargo.toml; `/proc/self/fd`; libuv).
+//! and what it relies on (tokio 1.54.1's park, pinned in Cargo.toml; finding the runtime's
+//! epoll descriptor, `poll_fd.rs`; libuv, `uv.rs`).
 //!
 //! The evaluations themselves are not tokio tasks: `local_tasks.rs` polls them on this thread,
 //! and libuv reads the rate-limit script's socket itself (`socket_watch.rs`), so an evaluation
@@ -44,6 +45,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
+use kavach_redis::speed_layers::{self, Layer};
 use napi::{sys, Env};
 use parking_lot::Mutex;
 use tokio::runtime::{Builder, Runtime};
@@ -51,8 +53,6 @@ use tokio::runtime::{Builder, Runtime};
 /// Safety net: a tick ends after this many driver polls with events waiting, even if the
 /// descriptor never quiets (the rest waits for libuv's next callback).
 const MAX_BUSY_PARKS_PER_TICK: u32 = 256;
-/// See the timer task in `create`.
-const TIMER_FLOOR: std::time::Duration = std::time::Duration::from_millis(100);
 /// Timer period while tracked work is in flight (see the module docs).
 const IN_FLIGHT_TICK_MS: u64 = 1;
 
@@ -82,17 +82,7 @@ struct Settle {
     assume_readable: AtomicBool,
     /// Parks in this tick that found the descriptor readable.
     busy_parks: AtomicU32,
-    /// Tracked tasks alive (the runtime's `in_flight`).
-    in_flight: Arc<AtomicUsize>,
-    /// A park may skip the readiness check while at most this many tracked tasks are alive
-    /// (`NEVER_SKIP`: always check); see `on_park`.
-    skip_up_to: AtomicUsize,
-    /// A park in this tick skipped the check (the timer then runs one more period).
-    skipped: AtomicBool,
 }
-
-/// `skip_up_to` of a tick that always checks.
-const NEVER_SKIP: usize = usize::MAX;
 
 impl Settle {
     /// The runtime is about to park: no task is ready. It must not block the JS thread.
@@ -101,25 +91,11 @@ impl Settle {
     /// tokio then polls the driver without waiting and runs whatever the events wake.
     /// Otherwise the runtime is idle: the tick future is woken and marked idle, tokio polls
     /// the driver once more without waiting (tokio 1.54.1, pinned in Cargo.toml, always does
-    /// after a park hook left work), and the future ends the tick.
-    ///
-    /// The readiness check is a `poll` syscall (about 3 µs of a ~100 µs p50 at two per
-    /// evaluation; docs/ARCHITECTURE.md, "Speed layers"). It is skipped when nothing tracked
-    /// can be waiting on an event: in a tick libuv started for readable I/O once no tracked
-    /// task is left. If an event does slip in then, tokio's last driver poll takes it and its
-    /// task waits for the next tick, which the in-flight timer brings within a period:
-    /// `sync_timer` keeps it running for one more period after a tick that skipped. (The rate-limit script's socket is not in this runtime's epoll at
-    /// all on this thread: libuv reads it, see `socket_watch.rs`.)
+    /// after a park hook left work), and the future ends the tick. The readiness check is a
+    /// zero-timeout `poll` of the descriptor.
     fn on_park(&self) {
-        let skip_up_to = self.skip_up_to.load(Ordering::Acquire);
-        let readable = if self.assume_readable.swap(false, Ordering::AcqRel) {
-            true
-        } else if skip_up_to != NEVER_SKIP && self.in_flight.load(Ordering::Acquire) <= skip_up_to {
-            self.skipped.store(true, Ordering::Release);
-            false
-        } else {
-            poll_fd::readable(self.poll_fd)
-        };
+        let readable =
+            self.assume_readable.swap(false, Ordering::AcqRel) || poll_fd::readable(self.poll_fd);
         if readable && self.busy_parks.fetch_add(1, Ordering::AcqRel) < MAX_BUSY_PARKS_PER_TICK {
             // Waking the tick future from inside the runtime sets a flag (no eventfd write):
             // tokio then polls the driver without waiting, and the future, not idle, waits on.
@@ -143,6 +119,9 @@ impl EventLoopRuntime {
     /// The JS thread's event-loop runtime, created on first use; None off the main thread or
     /// where it is unsupported (see the module docs).
     pub fn current(env: &Env) -> Option<Rc<Self>> {
+        if !speed_layers::on(Layer::EventLoop) {
+            return None;
+        }
         CURRENT.with(|c| c.get_or_init(|| Self::create(env).map(Rc::new)).clone())
     }
 
@@ -159,9 +138,9 @@ impl EventLoopRuntime {
     fn create(env: &Env) -> Option<Self> {
         let uv = uv::get()?;
         let mut lp: *mut sys::uv_loop_s = std::ptr::null_mut();
-        // SAFETY: a live env on its own thread.
+        // SAFETY: a live env on its own thread. Exercised by __test__/redis-event-loop.test.ts `runs on this (main) thread`.
         let status = unsafe { sys::napi_get_uv_event_loop(env.raw(), &mut lp) };
-        // SAFETY: uv_default_loop only returns a pointer.
+        // SAFETY: uv_default_loop only returns a pointer (same test).
         if status != sys::Status::napi_ok
             || lp.is_null()
             || lp.cast() != unsafe { (uv.default_loop)() }
@@ -188,9 +167,6 @@ impl EventLoopRuntime {
             waker: Mutex::new(None),
             assume_readable: AtomicBool::new(false),
             busy_parks: AtomicU32::new(0),
-            in_flight: in_flight.clone(),
-            skip_up_to: AtomicUsize::new(NEVER_SKIP),
-            skipped: AtomicBool::new(false),
         });
         *settle_slot.lock() = Some(settle.clone());
         let tasks = LocalTasks::new(rt.handle().clone(), in_flight.clone());
@@ -207,16 +183,6 @@ impl EventLoopRuntime {
         if !this.verify_poll_fd() {
             return None;
         }
-        // Tokio's time driver writes to the runtime's eventfd whenever a new timer expires
-        // before every timer it knows of: with no other timer, every Redis command's timeout
-        // would (one extra syscall, and one more trip through the driver, per call). A timer
-        // that is always pending and due sooner than any command timeout stops that; it fires
-        // at most every 100 ms, and only when the runtime is ticking anyway.
-        this.rt.spawn(async {
-            loop {
-                tokio::time::sleep(TIMER_FLOOR).await;
-            }
-        });
         // Direct Redis connections made on this runtime are read by libuv (`socket_watch.rs`),
         // and the rate-limit drains they need run as local tasks.
         kavach_redis::set_loop_hooks(kavach_redis::LoopHooks {
@@ -226,7 +192,9 @@ impl EventLoopRuntime {
         let poll = uv::leak_handle(uv, uv::UV_POLL);
         // SAFETY: fresh handles on the loop of this (the JS) thread; the callbacks only run
         // on this thread. Both are unreferenced: they never keep the process alive (pending
-        // evaluations and connects do that on their own).
+        // evaluations and connects do that on their own). Exercised by
+        // __test__/redis-event-loop.test.ts `runs on this (main) thread` and, for the idle
+        // loop exiting, `connections killed again and again`.
         unsafe {
             if (uv.timer_init)(lp.cast(), this.timer) != 0
                 || (uv.poll_init)(lp.cast(), poll, poll_fd) != 0
@@ -247,7 +215,7 @@ impl EventLoopRuntime {
     fn verify_poll_fd(&self) -> bool {
         self.rt.spawn(async {});
         let ok = poll_fd::readable(self.settle.poll_fd);
-        self.tick(false);
+        self.tick(false, false);
         ok && !poll_fd::readable(self.settle.poll_fd)
     }
 
@@ -271,6 +239,13 @@ impl EventLoopRuntime {
     {
         // Evaluations already waiting on Redis: their replies may be in, and reading them now
         // lets their drains send the next call while JS goes on submitting.
+        if !speed_layers::on(Layer::LocalTasks) {
+            for t in tasks {
+                self.spawn(t);
+            }
+            self.tick(false, true);
+            return;
+        }
         let others = self.in_flight.load(Ordering::Acquire) > 0;
         for t in tasks {
             self.tasks.spawn(Box::pin(t));
@@ -295,7 +270,8 @@ impl EventLoopRuntime {
     /// then the local tasks it woke. Never blocks.
     /// `readable`: libuv reported the descriptor readable (not the in-flight timer); the
     /// descriptor is then known to have events (see `Settle`).
-    fn tick(&self, readable: bool) {
+    /// `in_js`: called during a JS call (see `run_local`).
+    fn tick(&self, readable: bool, in_js: bool) {
         if self.ticking.get() || self.tasks.polling() {
             return;
         }
@@ -304,11 +280,6 @@ impl EventLoopRuntime {
         settle.idle.store(false, Ordering::Release);
         settle.assume_readable.store(readable, Ordering::Release);
         settle.busy_parks.store(0, Ordering::Release);
-        settle.skipped.store(false, Ordering::Release);
-        // See `Settle::on_park`: a readable tick may skip with nothing tracked alive; the
-        // timer's tick never skips.
-        let skip_up_to = if readable { 0 } else { NEVER_SKIP };
-        settle.skip_up_to.store(skip_up_to, Ordering::Release);
         self.rt.block_on(poll_fn(|cx| {
             if settle.idle.swap(false, Ordering::AcqRel) {
                 return Poll::Ready(());
@@ -317,18 +288,17 @@ impl EventLoopRuntime {
             Poll::Pending
         }));
         self.ticking.set(false);
-        self.run_local(false);
+        self.run_local(in_js);
     }
 
-    /// Starts the in-flight timer when tracked work appears, stops it when none is left and
-    /// the last tick checked the descriptor before it ended (see `Settle::on_park`).
+    /// Starts the in-flight timer when tracked work appears, stops it when none is left.
     fn sync_timer(&self) {
-        let want = self.in_flight.load(Ordering::Acquire) > 0
-            || self.settle.skipped.load(Ordering::Acquire);
+        let want = self.in_flight.load(Ordering::Acquire) > 0;
         if want == self.timer_on.get() {
             return;
         }
-        // SAFETY: the timer was initialized on this thread's loop in `create`.
+        // SAFETY: the timer was initialized on this thread's loop in `create`. Exercised by
+        // redis-event-loop.test.ts `timers and I/O keep running while evaluations wait`.
         unsafe {
             if want {
                 (self.uv.timer_start)(self.timer, on_timer, IN_FLIGHT_TICK_MS, IN_FLIGHT_TICK_MS);
@@ -382,7 +352,7 @@ fn after_socket_read() {
 fn spawn_local(
     task: kavach_redis::loop_hooks::LoopTask,
 ) -> Result<(), kavach_redis::loop_hooks::LoopTask> {
-    match EventLoopRuntime::if_active() {
+    match EventLoopRuntime::if_active().filter(|_| speed_layers::on(Layer::LocalTasks)) {
         Some(rt) => {
             rt.tasks.spawn(task);
             Ok(())
@@ -397,11 +367,11 @@ unsafe extern "C" fn on_readable(
     _status: std::ffi::c_int,
     _events: std::ffi::c_int,
 ) {
-    with_current(|rt| rt.tick(true));
+    with_current(|rt| rt.tick(true, false));
 }
 
 unsafe extern "C" fn on_timer(_handle: *mut uv::Handle) {
-    with_current(|rt| rt.tick(false));
+    with_current(|rt| rt.tick(false, false));
 }
 
 /// Internal (tests, diagnostics): whether this JS thread runs the event-loop runtime, so that
@@ -411,4 +381,20 @@ unsafe extern "C" fn on_timer(_handle: *mut uv::Handle) {
 #[cfg_attr(test, allow(dead_code))] // only called from JS
 pub fn event_loop_runtime_active(env: Env) -> bool {
     EventLoopRuntime::current(&env).is_some()
+}
+
+/// Internal (the ablation bench, bench/redis.ts): switches exactly the named speed layers off
+/// and every other on (kavach-redis `speed_layers`). Layers chosen at connect time follow the
+/// switches for stores connected afterwards.
+#[napi_derive::napi]
+#[cfg_attr(test, allow(dead_code))] // only called from JS
+pub fn set_speed_layers_off(names: Vec<String>) -> crate::error::Result<()> {
+    let layers = speed_layers::parse(&names.join(",")).map_err(|name| {
+        crate::error::to_js(
+            crate::error::codes::INVALID_ARGUMENT,
+            format!("unknown speed layer '{name}'"),
+        )
+    })?;
+    speed_layers::set_off(&layers);
+    Ok(())
 }

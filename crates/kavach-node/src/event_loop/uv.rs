@@ -68,6 +68,7 @@ fn load() -> Option<Uv> {
         ($name:literal as $ty:ty) => {{
             let name: &CStr = $name;
             // SAFETY: dlsym on the process's global scope with a NUL-terminated name.
+            // Exercised by __test__/redis-event-loop.test.ts `runs on this (main) thread`.
             let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
             if p.is_null() {
                 return None;
@@ -78,7 +79,7 @@ fn load() -> Option<Uv> {
         }};
     }
     let version = sym!(c"uv_version" as VersionFn);
-    // SAFETY: uv_version takes no argument and returns the packed version number.
+    // SAFETY: uv_version takes no argument and returns the packed version number (same test).
     if unsafe { version() } >> 16 != UV_MAJOR {
         return None;
     }
@@ -95,7 +96,7 @@ fn load() -> Option<Uv> {
         unref: sym!(c"uv_unref" as UnrefFn),
     };
     let fits = |kind| {
-        // SAFETY: uv_handle_size is a pure lookup of a handle type's size.
+        // SAFETY: uv_handle_size is a pure lookup of a handle type's size (same test).
         let bytes = unsafe { (uv.handle_size)(kind) };
         HANDLE_BYTES.contains(&bytes)
     };
@@ -109,7 +110,7 @@ fn load() -> Option<Uv> {
 
 /// Zeroed, 8-aligned memory for one handle of `kind`.
 pub fn handle_memory(uv: &Uv, kind: c_int) -> Box<[u64]> {
-    // SAFETY: uv_handle_size is a pure lookup.
+    // SAFETY: uv_handle_size is a pure lookup. Exercised by __test__/redis-event-loop.test.ts `runs on this (main) thread`.
     let bytes = unsafe { (uv.handle_size)(kind) };
     vec![0u64; bytes.div_ceil(8).max(1)].into_boxed_slice()
 }

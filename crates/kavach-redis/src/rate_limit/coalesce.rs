@@ -106,51 +106,6 @@ impl Queues {
         }
     }
 
-    /// A lead's drain on a current-thread runtime: the first call runs in the caller's own
-    /// future, and a task takes over only if hits are left for the lane after it.
-    ///
-    /// Why: at concurrency 1 a spawned drain task cost a task (allocate, schedule, complete)
-    /// and a second hop when the reply came in: the task woke, answered through a channel,
-    /// and that woke the evaluation. Here the reply wakes the evaluation itself. The caller
-    /// first yields once, so the evaluations submitted with it (polled in the same group)
-    /// join its call, as they joined a spawned task's before. If the caller's future is
-    /// dropped mid-call, `DropGuard` fails everything queued, as for a task that dies.
-    pub async fn drain_inline<F, Fut>(self: Arc<Self>, lane: String, limit: usize, call: F)
-    where
-        F: Fn(Vec<(Group, usize)>) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Result<Vec<RateHit>>> + Send + 'static,
-    {
-        YieldOnce(false).await;
-        let guard = DropGuard {
-            queues: &self,
-            lane: &lane,
-        };
-        let Some(batch) = self.take(&lane, limit) else {
-            std::mem::forget(guard);
-            return;
-        };
-        self.call_once(&lane, batch, &call).await;
-        std::mem::forget(guard);
-        if self.more_waiting(&lane) {
-            crate::loop_hooks::spawn(self.drain(lane, limit, call));
-        }
-    }
-
-    /// After a lead's own call: true if hits wait (the lane keeps this drain slot for the task
-    /// the caller starts); otherwise the slot is released, under the same lock a newcomer
-    /// checks.
-    fn more_waiting(&self, lane: &str) -> bool {
-        let mut q = self.by_lane.lock();
-        let Some(l) = q.get_mut(lane) else {
-            return false;
-        };
-        if !l.waiting.is_empty() {
-            return true;
-        }
-        release_slot(&mut q, lane);
-        false
-    }
-
     /// Runs calls for `lane` until its queue is empty. `call(groups)` records, for each
     /// `(group, n)` in order, `n` hits, and returns one `RateHit` per hit in the same order.
     pub async fn drain<F, Fut>(self: Arc<Self>, lane: String, limit: usize, call: F)
@@ -210,27 +165,6 @@ impl Queues {
                 fail(self.take_waiting(lane).into_iter().map(|w| w.answer), &e);
             }
         }
-    }
-}
-
-/// Pending once (waking itself), then ready: lets the futures polled after this one in the
-/// same pass run first. Unlike `tokio::task::yield_now`, the wake is not deferred until the
-/// runtime has polled its I/O driver (a syscall).
-struct YieldOnce(bool);
-
-impl std::future::Future for YieldOnce {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        if self.0 {
-            return std::task::Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
     }
 }
 
@@ -377,81 +311,6 @@ mod tests {
             q.clone().drain(String::new(), 1, numbered).await;
         }
         assert!(q.join("", group("a")).1, "lane freed after the failure");
-    }
-
-    /// One hit as `RedisRateLimitStore::hit_window` takes it on a current-thread runtime.
-    async fn inline_hit<F, Fut>(q: Arc<Queues>, call: F) -> Result<RateHit>
-    where
-        F: Fn(Vec<(Group, usize)>) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Result<Vec<RateHit>>> + Send + 'static,
-    {
-        let (answer, lead) = q.join("", group("a"));
-        if lead {
-            q.clone().drain_inline(String::new(), 256, call).await;
-        }
-        answer.await.unwrap()
-    }
-
-    #[tokio::test]
-    async fn an_inline_lead_takes_the_hits_polled_with_it_and_later_ones_go_out_in_a_second_call() {
-        let q = Arc::new(Queues::default());
-        let calls = Arc::new(Mutex::new(Vec::<usize>::new()));
-        let late_slot = Arc::new(Mutex::new(None));
-        let (seen, joiner, slot) = (calls.clone(), q.clone(), late_slot.clone());
-        let call = move |groups: Vec<(Group, usize)>| {
-            seen.lock().push(groups.iter().map(|(_, n)| n).sum());
-            // During the first call a hit arrives that must wait for the next call.
-            if seen.lock().len() == 1 {
-                *slot.lock() = Some(joiner.join("", group("a")));
-            }
-            numbered(groups)
-        };
-        // Three evaluations polled together (as in one submitted group).
-        let together: Vec<_> = (0..3)
-            .map(|_| inline_hit(q.clone(), call.clone()))
-            .collect();
-        let hits = futures::future::join_all(together).await;
-        let counts: Vec<u64> = hits.into_iter().map(|h| h.unwrap().count).collect();
-        assert_eq!(counts, [100, 101, 102], "one call, in arrival order");
-        let (late, late_leads) = late_slot.lock().take().unwrap();
-        assert!(!late_leads, "both call slots were taken when it arrived");
-        assert_eq!(
-            late.await.unwrap().unwrap().count,
-            100,
-            "a second call answered it"
-        );
-        assert_eq!(*calls.lock(), [3, 1]);
-        // Every drain slot came back: the next hit leads again.
-        tokio::task::yield_now().await;
-        assert!(q.join("", group("a")).1);
-    }
-
-    #[tokio::test]
-    async fn an_inline_lead_dropped_mid_call_fails_what_waits_and_frees_the_lane() {
-        let q = Arc::new(Queues::default());
-        let waiting = Arc::new(Mutex::new(Vec::new()));
-        let (joiner, slot) = (q.clone(), waiting.clone());
-        let never = move |_groups: Vec<(Group, usize)>| {
-            // Fill the other call slot, then queue one hit behind the stuck call.
-            loop {
-                let (rx, lead) = joiner.join("", group("a"));
-                slot.lock().push(rx);
-                if !lead {
-                    break;
-                }
-            }
-            std::future::pending::<Result<Vec<RateHit>>>()
-        };
-        let lead = inline_hit(q.clone(), never);
-        let cut = tokio::time::timeout(std::time::Duration::from_millis(20), lead).await;
-        assert!(cut.is_err(), "the call never answers");
-        let queued = std::mem::take(&mut *waiting.lock());
-        for rx in queued {
-            assert!(rx.await.is_err(), "no waiter hangs or gets a hit");
-        }
-        // The slot the extra arrival took was never used by a task: free it as its drain would.
-        q.clone().drain(String::new(), 256, numbered).await;
-        assert!(q.join("", group("a")).1, "the lane is free again");
     }
 
     #[tokio::test]

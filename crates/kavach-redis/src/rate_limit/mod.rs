@@ -18,6 +18,7 @@ use kavach_core::store::{RateHit, RateLimitStore, StoreFuture};
 use crate::connect::{ConnectOptions, RedisConn};
 use crate::error::{RedisStoreError, Result};
 use crate::keys;
+use crate::speed_layers::{self, Layer};
 use coalesce::{Group, Queues};
 use script::{hit_call, MAX_HITS_PER_CALL};
 
@@ -63,21 +64,20 @@ impl RedisRateLimitStore {
             window_ms,
             max,
         };
+        if !speed_layers::on(Layer::Coalesce) {
+            let mut one = record(self.conn.clone(), vec![(group, 1)]).await?;
+            return one.pop().ok_or_else(|| {
+                RedisStoreError::Protocol("rate-limit script answered no hit".into())
+            });
+        }
         let (answer, lead) = self.queues.join(&lane, group);
         if lead {
             let conn = self.conn.clone();
             let call = move |groups| record(conn.clone(), groups);
             let queues = self.queues.clone();
-            // A current-thread runtime (the JS thread's event-loop runtime) runs the first
-            // call in this future (`drain_inline`); a multi-thread one in a task of its own.
-            if matches!(
-                tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
-                Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
-            ) {
-                queues.drain_inline(lane, MAX_HITS_PER_CALL, call).await;
-            } else {
-                tokio::spawn(queues.drain(lane, MAX_HITS_PER_CALL, call));
-            }
+            // On the JS thread's event-loop runtime the drain is a local task polled right
+            // after this evaluation and the others submitted with it, which join its call.
+            crate::loop_hooks::spawn(queues.drain(lane, MAX_HITS_PER_CALL, call));
         }
         answer.await.unwrap_or_else(|_| {
             Err(RedisStoreError::Unavailable(
