@@ -156,6 +156,7 @@ impl Gate {
     /// back as a flat array (`RawVerdict`, positions in `verdict.rs`) that `src/verdict.ts`
     /// turns into a `Verdict`.
     #[napi(
+        catch_unwind,
         ts_args_type = "principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null",
         ts_return_type = "[kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]"
     )]
@@ -188,6 +189,7 @@ impl Gate {
     /// `evaluateRaw` on the thread pool (tokio); never blocks the event loop. The TS layer uses
     /// it for gates whose evaluations are not submitted in groups (signer, audit sink).
     #[napi(
+        catch_unwind,
         ts_args_type = "principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null",
         ts_return_type = "Promise<[kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]>"
     )]

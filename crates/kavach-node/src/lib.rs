@@ -9,6 +9,8 @@ mod completion;
 mod context;
 mod directory;
 mod dispatch;
+#[cfg(test)] // every exported function is #[napi(catch_unwind)]
+mod entry_points;
 mod error;
 mod event_loop;
 mod fast;

@@ -386,7 +386,7 @@ pub fn event_loop_runtime_active(env: Env) -> bool {
 /// Internal (the ablation bench, bench/redis.ts): switches exactly the named speed layers off
 /// and every other on (kavach-redis `speed_layers`). Layers chosen at connect time follow the
 /// switches for stores connected afterwards.
-#[napi_derive::napi]
+#[napi_derive::napi(catch_unwind)]
 #[cfg_attr(test, allow(dead_code))] // only called from JS
 pub fn set_speed_layers_off(names: Vec<String>) -> crate::error::Result<()> {
     let layers = speed_layers::parse(&names.join(",")).map_err(|name| {

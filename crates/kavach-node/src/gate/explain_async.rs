@@ -16,7 +16,7 @@ use crate::error::{codes, to_js, Result};
 impl Gate {
     /// `explain` for any gate (Redis stores included), without blocking the event loop.
     /// Argument errors are thrown synchronously (the TS wrapper turns them into a rejection).
-    #[napi(ts_return_type = "Promise<Explanation>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<Explanation>")]
     pub fn explain_async<'env>(
         &self,
         env: &'env Env,
