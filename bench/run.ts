@@ -6,6 +6,7 @@
 // `npm run bench -- report` only regenerates BENCHMARKS.md and the charts.
 
 import { readdirSync } from 'node:fs'
+import { setFlagsFromString } from 'node:v8'
 import { arch, cpus, platform } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -22,6 +23,12 @@ export interface BenchRow {
   /** CPU time per operation (µs) by clock (bench/cpu.ts), where the bench measures it. */
   cpuUsPerOp?: Record<string, number | undefined>
 }
+
+// Node 20's V8 aborts the process ("unreachable code" in Deoptimizer::DoComputeBuiltinContinuation)
+// when casbin and @cedar-policy/cedar-wasm (preparsed) are timed in turn in one process, with or
+// without kavach; not inlining JS-to-wasm calls avoids it. It changes nothing for code without
+// wasm, and only that inlining for cedar-wasm (bench/peers.ts). Set before any bench code runs.
+setFlagsFromString('--no-turbo-inline-js-wasm-calls')
 
 async function main(): Promise<void> {
   const files = ['evaluate.ts', ...readdirSync(__dirname).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && f !== 'evaluate.ts').sort()]
