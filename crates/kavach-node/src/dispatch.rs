@@ -331,10 +331,9 @@ impl Direct {
 
     fn call(&self, batch: Batch, in_js: bool) {
         let env = self.env;
-        // SAFETY: on the env's own thread (checked when the verdict was queued);
-        // every value lives in the handle scope opened here. Exercised by
-        // __test__/redis-event-loop.test.ts `16 chains of 300 awaited evaluations` (from libuv
-        // callbacks) and `a burst of 2,000 submitted in one tick` (during a JS call).
+        // SAFETY: on the env's own thread (checked when queued); every value lives in the handle
+        // scope opened here. Tests: redis-event-loop.test.ts `16 chains of 300 awaited evaluations`
+        // (libuv callbacks) and `a burst of 2,000 submitted in one tick` (during a JS call).
         unsafe {
             let mut hs = std::ptr::null_mut();
             if sys::napi_open_handle_scope(env, &mut hs) != sys::Status::napi_ok {

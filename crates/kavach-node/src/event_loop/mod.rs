@@ -190,11 +190,9 @@ impl EventLoopRuntime {
             spawn_local,
         });
         let poll = uv::leak_handle(uv, uv::UV_POLL);
-        // SAFETY: fresh handles on the loop of this (the JS) thread; the callbacks only run
-        // on this thread. Both are unreferenced: they never keep the process alive (pending
-        // evaluations and connects do that on their own). Exercised by
-        // __test__/redis-event-loop.test.ts `runs on this (main) thread` and, for the idle
-        // loop exiting, `connections killed again and again`.
+        // SAFETY: fresh, unreferenced handles on this (JS) thread's loop; callbacks run only here
+        // and never keep the process alive. Tests: redis-event-loop.test.ts `runs on this (main)
+        // thread`, and `connections killed again and again` (the idle loop exits).
         unsafe {
             if (uv.timer_init)(lp.cast(), this.timer) != 0
                 || (uv.poll_init)(lp.cast(), poll, poll_fd) != 0

@@ -27,10 +27,9 @@ fn lowest_free() -> Option<RawFd> {
 #[cfg(target_os = "linux")]
 fn watches(candidate: RawFd, probe: RawFd) -> bool {
     let mut event = libc::epoll_event { events: 0, u64: 0 };
-    // SAFETY: epoll_ctl only reads `event`; a failure leaves every descriptor as it was, and
-    // a success on a foreign instance is undone by the EPOLL_CTL_DEL below. Exercised by
-    // __test__/redis-event-loop.test.ts `runs on this (main) thread` (the runtime only starts
-    // when the search finds the runtime's descriptor and `verify_poll_fd` confirms it).
+    // SAFETY: epoll_ctl only reads `event`; a failure changes nothing, a success on a foreign
+    // instance is undone by the DEL below. Test: redis-event-loop.test.ts `runs on this (main)
+    // thread` (the runtime starts only once this search and `verify_poll_fd` find its fd).
     unsafe {
         if libc::epoll_ctl(candidate, libc::EPOLL_CTL_ADD, probe, &mut event) == 0 {
             libc::epoll_ctl(candidate, libc::EPOLL_CTL_DEL, probe, &mut event);
