@@ -102,10 +102,9 @@ pub fn watch_socket(
     });
     let mut memory = uv::handle_memory(uv, uv::UV_POLL);
     let handle: *mut uv::Handle = memory.as_mut_ptr().cast();
-    // SAFETY: a fresh handle on this (the JS) thread's default loop; the callback runs on
-    // this thread. The handle is unreferenced: it never keeps the process alive. On failure
-    // before start, the handle was never active and its memory can simply go. Exercised by
-    // __test__/redis-event-loop.test.ts `16 chains of 300 awaited evaluations`.
+    // SAFETY: a fresh, unreferenced handle on this (JS) thread's loop, callback on this thread;
+    // a handle that fails before start was never active, so its memory can go. Test:
+    // redis-event-loop.test.ts `16 chains of 300 awaited evaluations`.
     unsafe {
         if (uv.poll_init)((uv.default_loop)(), handle, dup) != 0 {
             return None;
@@ -153,9 +152,8 @@ unsafe extern "C" fn on_socket(handle: *mut uv::Handle, status: c_int, _events: 
 
 unsafe extern "C" fn on_close(handle: *mut uv::Handle) {
     let _ = READERS.try_with(|r| r.borrow_mut().retain(|(h, _)| *h != handle as usize));
-    // SAFETY: the pointer set in `watch_socket`, taken back once; the handle is closed, so
-    // libuv no longer uses its memory (`Watch::_memory`). The duplicate closes with the last
-    // holder of `Shared`. Exercised by redis-event-loop.test.ts `connections killed again and
-    // again` (the killed ones leave no descriptor behind).
+    // SAFETY: the pointer set in `watch_socket`, taken back once; the handle is closed, so libuv
+    // no longer uses its memory. Test: redis-event-loop.test.ts `connections killed again and
+    // again` (the killed ones leave no descriptor behind; the dup closes with `Shared`).
     drop(unsafe { Box::from_raw((*uv::data_slot(handle)).cast::<Watch>()) });
 }
