@@ -37,11 +37,7 @@ fn message_bytes(v: f64) -> Result<usize> {
             "maxMessageBytes must be an integer from 1 to {MAX_MESSAGE_BYTES_CAP}, got {v}"
         )));
     }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "checked above"
-    )]
+    // A whole number in 1..=2^30 (checked above): exact as a usize.
     Ok(v as usize)
 }
 
@@ -51,7 +47,7 @@ fn seconds(name: &str, v: f64) -> Result<Duration> {
             "{name} must be a finite number of seconds >= 0, got {v}"
         )));
     }
-    #[allow(clippy::cast_possible_truncation, reason = "bounded above")]
+    // At most 1e12 (bounded above): exact as an i64.
     let ms = (v * 1000.0).round() as i64;
     Ok(Duration::milliseconds(ms))
 }
@@ -159,7 +155,7 @@ impl SecureChannel {
         let now = match unix_ms {
             None => None,
             Some(ms) if ms.is_finite() => {
-                #[allow(clippy::cast_possible_truncation, reason = "finite, checked below")]
+                // Finite; `as` saturates, and an out-of-range time is rejected below.
                 let ms = ms.round() as i64;
                 Some(
                     DateTime::<Utc>::from_timestamp_millis(ms)

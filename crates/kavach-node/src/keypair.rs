@@ -28,15 +28,8 @@ pub struct ImportSecretOptions {
 fn cap(name: &str, v: Option<f64>, lo: u8, hi: u8, default: u32) -> Result<u32> {
     match v {
         None => Ok(default),
-        Some(v) if v.fract() == 0.0 && (f64::from(lo)..=f64::from(hi)).contains(&v) =>
-        {
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "in range"
-            )]
-            Ok(v as u32)
-        }
+        // A whole number in lo..=hi: exact as a u32.
+        Some(v) if v.fract() == 0.0 && (f64::from(lo)..=f64::from(hi)).contains(&v) => Ok(v as u32),
         Some(v) => Err(to_js(
             "INVALID_ARGUMENT",
             format!("{name} must be an integer from {lo} to {hi}, got {v}"),
@@ -79,9 +72,8 @@ impl<T> PqResultExt<T> for std::result::Result<T, PqError> {
 
 /// Unix seconds (with fraction) of a UTC instant.
 pub(crate) fn unix_seconds(t: DateTime<Utc>) -> f64 {
-    #[allow(clippy::cast_precision_loss)]
-    let s = t.timestamp() as f64;
-    s + f64::from(t.timestamp_subsec_nanos()) / 1e9
+    // Seconds since 1970 stay far below 2^53: exact as an f64.
+    t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9
 }
 
 /// A Kavach identity: ML-DSA-65 + Ed25519 signing keys, ML-KEM-768 + X25519 agreement keys.
@@ -109,7 +101,7 @@ impl KavachKeyPair {
                 format!("seconds must be a non-negative integer, got {seconds}"),
             ));
         }
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        // A whole number in [0, 9e15] (checked above): exact as a u64.
         let secs = seconds as u64;
         Ok(Self {
             inner: Arc::new(kavach_pq::KavachKeyPair::generate_with_expiry(secs).pq()?),
@@ -270,7 +262,7 @@ impl PublicKeyBundle {
             if micros.abs() > 9.0e18 {
                 return Err(bad());
             }
-            #[allow(clippy::cast_possible_truncation)]
+            // Whole and below 9e18 (checked above): fits an i64.
             DateTime::from_timestamp_micros(micros as i64).ok_or_else(bad)
         };
         let inner = kavach_pq::PublicKeyBundle {

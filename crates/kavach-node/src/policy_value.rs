@@ -46,7 +46,6 @@ fn convert(v: Unknown<'_>, path: &mut Vec<String>, policy: Option<&str>) -> Resu
                 .map_err(|e| fail(path, e.reason))?;
             // Integral values stay integers so `priority: 3` and TOML's `3` read the same.
             let num = if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-                #[allow(clippy::cast_possible_truncation)]
                 Some(Number::from(n as i64))
             } else {
                 Number::from_f64(n)

@@ -87,7 +87,6 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 /// A JS number that is a whole unix second; anything the i64 field would round is refused.
 fn whole_unix_seconds(field: &str, v: f64) -> Result<i64> {
     if v.is_finite() && v.fract() == 0.0 && v.abs() <= MAX_SAFE_INTEGER {
-        #[allow(clippy::cast_possible_truncation)]
         Ok(v as i64)
     } else {
         Err(PqError::InvalidArgument(format!(

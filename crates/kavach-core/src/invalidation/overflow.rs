@@ -38,9 +38,7 @@ impl OverflowSlots {
 
     fn slot(&self, id: &str) -> usize {
         // The modulo keeps the value below SLOTS, so the cast cannot truncate.
-        #[allow(clippy::cast_possible_truncation)]
-        let i = (self.hasher.hash_one(id) % SLOTS as u64) as usize;
-        i
+        (self.hasher.hash_one(id) % SLOTS as u64) as usize
     }
 
     /// Remember that `id` was dropped while it mattered until `until_ms`.

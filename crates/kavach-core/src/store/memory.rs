@@ -32,9 +32,7 @@ const SWEEP_EVERY_MS: i64 = 60_000;
 
 fn shard_of(hasher: &RandomState, key: &str) -> usize {
     // The modulo keeps the value below SHARDS, so the cast cannot truncate.
-    #[allow(clippy::cast_possible_truncation)]
-    let i = (hasher.hash_one(key) % SHARDS as u64) as usize;
-    i
+    (hasher.hash_one(key) % SHARDS as u64) as usize
 }
 
 /// Bookkeeping bytes counted per entry besides its key and payload.
@@ -157,9 +155,7 @@ impl MemoryRateLimitStore {
 
     fn count_slot(&self, key: &str) -> usize {
         // The modulo keeps the value below COUNT_SLOTS, so the cast cannot truncate.
-        #[allow(clippy::cast_possible_truncation)]
-        let i = (self.slot_hasher.hash_one(key) % COUNT_SLOTS as u64) as usize;
-        i
+        (self.slot_hasher.hash_one(key) % COUNT_SLOTS as u64) as usize
     }
 
     fn full(&self, shard: &RateShard, extra_bytes: usize) -> bool {
