@@ -22,6 +22,7 @@ test('attachScratch then detaching the buffer (structuredClone transfer): clean 
   expect(out.detached).toMatch(/^INTERNAL: .*scratch array was detached or emptied/)
   expect(out.tsGate).toMatch(/^INTERNAL: /)
   expect(out.shrunk).toMatch(/^INTERNAL: .*scratch array was detached or emptied/)
+  expect(out.tooShort).toBe('INVALID_ARGUMENT: attachScratch needs a Float64Array of at least 29 numbers')
   expect(out.notAnArray).toMatch(/^INVALID_ARGUMENT: attachScratch needs a Float64Array/)
   expect(out.fresh).toBe('permit')
 }, 40_000)

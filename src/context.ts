@@ -4,11 +4,13 @@
 
 import type { DeviceInput, EvaluateOptions, GeoLocationInput } from '../binding.js'
 import { InvalidArgumentError, InvalidContextError, excerpt, kindOf } from './errors.js'
+import { PRINCIPAL_KINDS as KINDS } from './generated/layout.js'
 import { ownFields } from './own-properties.js'
 
 export type { DeviceInput, EvaluateOptions, GeoLocationInput }
 export type PrincipalKind = EvaluateOptions['principalKind']
-export const PRINCIPAL_KINDS: readonly PrincipalKind[] = ['user', 'agent', 'service', 'scheduler', 'external']
+/** The principal kinds (the core's `PrincipalKind`, generated). */
+export const PRINCIPAL_KINDS: readonly PrincipalKind[] = KINDS
 
 function bad(message: string): never {
   throw new InvalidArgumentError(message)

@@ -7,7 +7,26 @@ import { extname } from 'node:path'
 import { ActionContext, checkedExtras, contextTypeProblem } from './context.js'
 import { InternalError, InvalidArgumentError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
-import { BATCH_FAILED, BATCH_HEADER, BATCH_ID, BATCH_KIND, BATCH_RAW, BATCH_SLOTS, BATCH_SLOT_UNITS, BATCH_TEXT_LEN } from './generated/layout.js'
+import {
+  BATCH_FAILED,
+  BATCH_HEADER,
+  BATCH_ID,
+  BATCH_KIND,
+  BATCH_RAW,
+  BATCH_SLOTS,
+  BATCH_SLOT_UNITS,
+  BATCH_TEXT_LEN,
+  FAST_IN_ACTION_LEN,
+  FAST_IN_ID_LEN,
+  FAST_IN_KIND,
+  FAST_IN_PARAMS,
+  FAST_IN_PARAM_COUNT,
+  FAST_IN_SCRATCH_LEN,
+  FAST_IN_STRIDE,
+  FAST_IN_TEXT_LEN,
+  FAST_OUT_LEN,
+  principalKindIndex,
+} from './generated/layout.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, RevokeScope, Verdict } from './native.js'
 import { type GateOptions, type PolicySetInput, gateHooks, validateGateOptions } from './options.js'
@@ -53,61 +72,30 @@ function notAnObject(name: string, shape: string, v: unknown): InvalidArgumentEr
   return new InvalidArgumentError(`${name} must be an object ${shape}, got ${v === null ? 'null' : typeof v}`)
 }
 
-// --- the fast path's inputs (positions: `fast_in` in crates/kavach-node/src/context.rs) ---
-const KIND = 0
-const PARAM_COUNT = 1
-const ID_LEN = 2
-const ACTION_LEN = 3
-const TEXT_LEN = 4
-const PARAMS = 5
-const STRIDE = 3
-/** More params than this take the general path. */
-const MAX_FAST_PARAMS = 8
-/** Also holds the outputs (`fast_out` in verdict.rs, 5 numbers). */
-const SCRATCH_LEN = PARAMS + STRIDE * MAX_FAST_PARAMS
-
-/** The kind's index in `KINDS` (context.rs), or -1 (the general path reports the error). */
-function kindIndex(kind: string): number {
-  switch (kind) {
-    case 'user':
-      return 0
-    case 'agent':
-      return 1
-    case 'service':
-      return 2
-    case 'scheduler':
-      return 3
-    case 'external':
-      return 4
-    default:
-      return -1
-  }
-}
-
 /**
- * Writes the fast path's input (layout `fast_in`, context.rs): the numbers into `s`, and
- * returns the principal id, the action name and the params' names and string values as one
+ * Writes the fast path's input (`FAST_IN_*`, crates/kavach-node/src/layout.rs): the numbers
+ * into `s`, and returns the principal id, the action name and the params' names and string values as one
  * string (lengths in `s`). Null when the fast path cannot carry the context (unknown kind, a
  * non-string id or action, params that are not a plain record of finite numbers and strings,
  * too many params): the general path then validates it and names the culprit. `for...in`
  * visits what the general path's property-name read visits.
  */
 function encode(o: EvaluateOptions, s: Float64Array): string | null {
-  const kind = kindIndex(o.principalKind)
+  const kind = principalKindIndex(o.principalKind)
   const id: unknown = o.principalId
   const action: unknown = o.actionName
   if (kind < 0 || typeof id !== 'string' || typeof action !== 'string') return null
-  s[KIND] = kind
-  s[ID_LEN] = id.length
-  s[ACTION_LEN] = action.length
+  s[FAST_IN_KIND] = kind
+  s[FAST_IN_ID_LEN] = id.length
+  s[FAST_IN_ACTION_LEN] = action.length
   let text = id + action
-  let i = PARAMS
+  let i = FAST_IN_PARAMS
   const params: unknown = o.params
   if (params !== undefined) {
     if (typeof params !== 'object' || params === null) return null
     const p = params as Record<string, unknown>
     for (const name in p) {
-      if (i === SCRATCH_LEN) return null
+      if (i === FAST_IN_SCRATCH_LEN) return null
       const v = p[name]
       if (typeof v === 'number') {
         if (v - v !== 0) return null // NaN or ±Infinity
@@ -124,11 +112,11 @@ function encode(o: EvaluateOptions, s: Float64Array): string | null {
       } else {
         return null
       }
-      i += STRIDE
+      i += FAST_IN_STRIDE
     }
   }
-  s[PARAM_COUNT] = (i - PARAMS) / STRIDE
-  s[TEXT_LEN] = text.length
+  s[FAST_IN_PARAM_COUNT] = (i - FAST_IN_PARAMS) / FAST_IN_STRIDE
+  s[FAST_IN_TEXT_LEN] = text.length
   return text
 }
 
@@ -190,7 +178,7 @@ function submitted(id: number, resolve: (v: Verdict) => void, reject: (e: unknow
 // Offsets `BATCH_*` (src/generated/layout.ts); kind `BATCH_FAILED`: an evaluation that ended
 // without a verdict, its text the reason (completion.rs).
 /** The current verdict's `fast_out` slots, decoded from its header for `fromFastAt`. */
-const slots = new Float64Array(5)
+const slots = new Float64Array(FAST_OUT_LEN)
 
 function u48(t: string, i: number): number {
   return t.charCodeAt(i) + t.charCodeAt(i + 1) * 0x1_0000 + t.charCodeAt(i + 2) * 0x1_0000_0000
@@ -235,7 +223,7 @@ export class Gate {
   /** The native gate (for integrations in this package; not part of the public API). */
   readonly native: NativeGate
   /** Shared with the native gate: fast-path inputs and verdict numbers. */
-  readonly #scratch = new Float64Array(SCRATCH_LEN)
+  readonly #scratch = new Float64Array(FAST_IN_SCRATCH_LEN)
   /** This gate in the native fast path's registry. */
   readonly #handle: number
   /** In-process gate without signer or audit: `evaluateAsync` answers from the sync path. */
@@ -305,7 +293,7 @@ export class Gate {
         return fromRaw(this.native.evaluateRaw(o.principalId, o.principalKind, o.actionName, o.roles, o.params, ex))
       }
       // The action as evaluated (from `text`): a getter is read once, never again for the verdict.
-      const action = text.slice(s[ID_LEN]!, s[ID_LEN]! + s[ACTION_LEN]!)
+      const action = text.slice(s[FAST_IN_ID_LEN]!, s[FAST_IN_ID_LEN]! + s[FAST_IN_ACTION_LEN]!)
       const r = evaluateFast(this.#handle, text, o.roles, ex)
       return typeof r === 'string' ? fromFast(r, s, action) : fromRaw(r)
     } catch (e) {

@@ -5,6 +5,7 @@
 // (values). Kept out of the main entry so that `require('kavach-sdk')` does not load zod.
 
 import { z } from 'zod'
+import { PRINCIPAL_KINDS } from './generated/layout.js'
 import { NAME_RULES, isValidName } from './names.js'
 
 export { definePolicies, type PolicySetDefinition } from './define-policies.js'
@@ -97,7 +98,7 @@ function timeWindow(text: string): boolean {
 const RATE_LIMIT_MAX = 1_000_000
 
 export const ConditionSchema = z.union([
-  z.strictObject({ identity_kind: z.enum(['user', 'agent', 'service', 'scheduler', 'external']) }),
+  z.strictObject({ identity_kind: z.enum(PRINCIPAL_KINDS) }),
   z.strictObject({ identity_role: name }),
   z.strictObject({ identity_id: name }),
   z.strictObject({ action: pattern }),

@@ -2,10 +2,21 @@
 // `KAVACH_WRITE_GENERATED=1 cargo test -p kavach-node --lib layout`; `npm run check:generated`
 // checks it is current.
 
-/** Verdict kinds (the `KIND` slot of every encoding). */
+/** Verdict kinds (the `KIND` slot of every encoding; `verdict.rs` `kind`). */
 export const KIND_PERMIT = 0
 export const KIND_REFUSE = 1
 export const KIND_INVALIDATE = 2
+
+/** Positions of the fast path's inputs in the scratch array (`layout.rs` `fast_in`). */
+export const FAST_IN_KIND = 0
+export const FAST_IN_PARAM_COUNT = 1
+export const FAST_IN_ID_LEN = 2
+export const FAST_IN_ACTION_LEN = 3
+export const FAST_IN_TEXT_LEN = 4
+export const FAST_IN_PARAMS = 5
+export const FAST_IN_STRIDE = 3
+export const FAST_IN_MAX_PARAMS = 8
+export const FAST_IN_SCRATCH_LEN = 29
 
 /** Positions of the fast path's numbers (`verdict.rs` `fast_out`). */
 export const FAST_OUT_KIND = 0
@@ -16,6 +27,7 @@ export const FAST_OUT_CODE = 1
 export const FAST_OUT_EVALUATOR_LEN = 2
 export const FAST_OUT_REASON_LEN = 3
 export const FAST_OUT_SCOPE_KIND = 4
+export const FAST_OUT_LEN = 5
 
 /** Positions in the raw verdict array (`verdict.rs` `raw`). */
 export const RAW_KIND = 0
@@ -33,6 +45,7 @@ export const RAW_OBSERVE_ONLY = 11
 export const RAW_SCOPE_KIND = 12
 export const RAW_SCOPE_TARGET = 13
 export const RAW_OBSERVED = 14
+export const RAW_LEN = 15
 
 /** An `evaluateAsync` completion batch entry (`dispatch.rs` `batch`): code-unit offsets in its header, and its special kinds. */
 export const BATCH_ID = 0
@@ -44,8 +57,29 @@ export const BATCH_HEADER = 17
 export const BATCH_RAW = 0xffff
 export const BATCH_FAILED = 0xfffe
 
-/** Refuse codes by number (`fast_out` `CODE`). */
+/** Principal kinds by number (`FAST_IN_KIND`). */
+export const PRINCIPAL_KINDS = ['user', 'agent', 'service', 'scheduler', 'external'] as const
+
+/** Refuse codes by number (`FAST_OUT_CODE`). */
 export const REFUSE_CODES = ['NO_POLICY_MATCH', 'POLICY_DENIED', 'RATE_LIMIT_EXCEEDED', 'INVARIANT_VIOLATION', 'DRIFT_DETECTED', 'SESSION_INVALID', 'IDENTITY_FAILED', 'STORE_UNAVAILABLE', 'AUDIT_FAILED', 'INVALID_CONTEXT'] as const
 
-/** Scope kinds by number (`fast_out` `SCOPE_KIND`). */
+/** Scope kinds by number (`FAST_OUT_SCOPE_KIND`). */
 export const SCOPE_KINDS = ['session', 'principal', 'role'] as const
+
+/** A principal kind's number (`FAST_IN_KIND`), or -1 for anything else. */
+export function principalKindIndex(kind: string): number {
+  switch (kind) {
+    case 'user':
+      return 0
+    case 'agent':
+      return 1
+    case 'service':
+      return 2
+    case 'scheduler':
+      return 3
+    case 'external':
+      return 4
+    default:
+      return -1
+  }
+}

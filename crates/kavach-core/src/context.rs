@@ -14,6 +14,8 @@ pub enum PrincipalKind {
 }
 
 impl PrincipalKind {
+    /// Every kind, in declaration order (a kind's position is its discriminant, checked below):
+    /// the binding's fast path sends a kind as its position.
     pub const ALL: [PrincipalKind; 5] = [
         PrincipalKind::User,
         PrincipalKind::Agent,
@@ -35,7 +37,20 @@ impl PrincipalKind {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// The kinds' names, for error messages (`user, agent, ...`).
+    pub fn names() -> String {
+        Self::ALL.map(Self::as_str).join(", ")
+    }
 }
+
+const _: () = {
+    let mut i = 0;
+    while i < PrincipalKind::ALL.len() {
+        assert!(PrincipalKind::ALL[i] as usize == i);
+        i += 1;
+    }
+};
 
 /// A param value: numbers feed param_max/param_min/invariants, strings feed param_in.
 #[derive(Debug, Clone, PartialEq)]

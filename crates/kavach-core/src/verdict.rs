@@ -18,6 +18,21 @@ pub enum RefuseCode {
 }
 
 impl RefuseCode {
+    /// Every code, in declaration order: a code's position is its discriminant (checked below),
+    /// the number the binding's fast path sends for it.
+    pub const ALL: [RefuseCode; 10] = [
+        RefuseCode::NoPolicyMatch,
+        RefuseCode::PolicyDenied,
+        RefuseCode::RateLimitExceeded,
+        RefuseCode::InvariantViolation,
+        RefuseCode::DriftDetected,
+        RefuseCode::SessionInvalid,
+        RefuseCode::IdentityFailed,
+        RefuseCode::StoreUnavailable,
+        RefuseCode::AuditFailed,
+        RefuseCode::InvalidContext,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             RefuseCode::NoPolicyMatch => "NO_POLICY_MATCH",
@@ -50,6 +65,9 @@ pub enum ScopeKind {
 }
 
 impl ScopeKind {
+    /// Every kind, in declaration order (a kind's position is its discriminant, checked below).
+    pub const ALL: [ScopeKind; 3] = [ScopeKind::Session, ScopeKind::Principal, ScopeKind::Role];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             ScopeKind::Session => "session",
@@ -58,14 +76,23 @@ impl ScopeKind {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "session" => Some(ScopeKind::Session),
-            "principal" => Some(ScopeKind::Principal),
-            "role" => Some(ScopeKind::Role),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
+
+// `ALL` lists each enum in declaration order, so a value's position is its discriminant.
+const _: () = {
+    let mut i = 0;
+    while i < RefuseCode::ALL.len() {
+        assert!(RefuseCode::ALL[i] as usize == i);
+        i += 1;
+    }
+    let mut k = 0;
+    while k < ScopeKind::ALL.len() {
+        assert!(ScopeKind::ALL[k] as usize == k);
+        k += 1;
+    }
+};
 
 /// What an Invalidate revokes, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

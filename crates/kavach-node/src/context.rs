@@ -12,6 +12,7 @@ use napi::{sys, JsValue, ValueType};
 use napi_derive::napi;
 
 use crate::error::{codes, invalid_argument, to_js, CoreResultExt, Result};
+use crate::layout::fast_in;
 
 #[napi(object, object_to_js = false)]
 pub struct GeoLocationInput {
@@ -153,8 +154,14 @@ impl Scratch {
             env: arg.env,
             array,
         };
-        // Checks the element type once; each call re-checks the length.
-        scratch.view()?;
+        // Checks the element type and the length once; each call re-checks that the array
+        // is still there.
+        if scratch.view()?.len < fast_in::SCRATCH_LEN {
+            return Err(invalid_argument(format!(
+                "attachScratch needs a Float64Array of at least {} numbers",
+                fast_in::SCRATCH_LEN
+            )));
+        }
         Ok(scratch)
     }
 
@@ -233,30 +240,6 @@ impl ScratchView<'_> {
     }
 }
 
-/// Positions of the fast path's inputs in the scratch array (mirrored by src/gate.ts).
-pub mod fast_in {
-    /// Index into [`super::KINDS`].
-    pub const KIND: usize = 0;
-    pub const PARAM_COUNT: usize = 1;
-    /// Lengths (UTF-16 code units) of the principal id, the action name and the whole `text`
-    /// argument, which holds the id, the action, then each param's name and string value.
-    pub const ID_LEN: usize = 2;
-    pub const ACTION_LEN: usize = 3;
-    pub const TEXT_LEN: usize = 4;
-    /// Then per param: name length, 0 (number) or 1 (string), the number or the string's length.
-    pub const PARAMS: usize = 5;
-    pub const STRIDE: usize = 3;
-}
-
-/// Principal kinds by their fast-path index.
-const KINDS: [PrincipalKind; 5] = [
-    PrincipalKind::User,
-    PrincipalKind::Agent,
-    PrincipalKind::Service,
-    PrincipalKind::Scheduler,
-    PrincipalKind::External,
-];
-
 /// A JS string argument read later, in one N-API call, with the length the TS layer wrote
 /// into the scratch array (napi-rs's `String` asks for the length first: two calls).
 pub struct RawText {
@@ -316,12 +299,9 @@ pub fn from_fast(
     roles: Option<Vec<String>>,
     extras: Option<ContextExtras>,
 ) -> Result<ActionContext> {
-    let kind = scratch.get(fast_in::KIND);
-    let kind = KINDS
-        .iter()
-        .zip(0u32..)
-        .find(|(_, i)| f64::from(*i) == kind)
-        .map(|(k, _)| *k)
+    let kind = PrincipalKind::ALL
+        .get(len_of(scratch.get(fast_in::KIND))?)
+        .copied()
         .ok_or_else(|| to_js(codes::INTERNAL, "fast path: bad principal kind index"))?;
     let text = text.read(len_of(scratch.get(fast_in::TEXT_LEN))?)?;
     let mut at = 0usize;
@@ -337,6 +317,9 @@ pub fn from_fast(
     let action_name = take(scratch.get(fast_in::ACTION_LEN))?;
     let mut ctx = checked(principal_id, kind, action_name, roles)?;
     let count = len_of(scratch.get(fast_in::PARAM_COUNT))?;
+    if count > fast_in::MAX_PARAMS {
+        return Err(to_js(codes::INTERNAL, "fast path: too many params"));
+    }
     if count > 0 {
         ctx.params.reserve(count);
         let mut i = fast_in::PARAMS;
@@ -368,7 +351,7 @@ pub fn from_fast(
 /// A length or count written by the TS layer.
 fn len_of(v: f64) -> Result<usize> {
     if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 1e9 {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        // A whole number in [0, 1e9]: exact as a usize.
         Ok(v as usize)
     } else {
         Err(to_js(codes::INTERNAL, "fast path: bad length"))
@@ -415,7 +398,8 @@ fn base(
 ) -> Result<ActionContext> {
     let kind = PrincipalKind::parse(principal_kind).ok_or_else(|| {
         invalid_argument(format!(
-            "principalKind must be one of user, agent, service, scheduler, external, got '{}'",
+            "principalKind must be one of {}, got '{}'",
+            PrincipalKind::names(),
             excerpt(principal_kind)
         ))
     })?;
@@ -595,7 +579,7 @@ fn device(d: DeviceInput) -> DeviceFingerprint {
 /// A non-negative whole number that fits JS's exact integer range.
 fn whole(field: &str, v: f64) -> Result<i64> {
     if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 {
-        #[allow(clippy::cast_possible_truncation)]
+        // A whole number below 2^53: exact as an i64.
         Ok(v as i64)
     } else {
         Err(invalid_argument(format!(

@@ -22,6 +22,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::completion::Outcome;
 use crate::faults::{self, Fault};
+use crate::layout::layout_consts;
 use crate::verdict::{fits_batch, to_raw, write_fast_with};
 
 type Queue = Arc<Mutex<Vec<(u32, Outcome)>>>;
@@ -41,24 +42,25 @@ type Queue = Arc<Mutex<Vec<(u32, Outcome)>>>;
 /// the string alone, or `[string, raws]`. src/gate.ts `complete` reads it.
 pub struct Batch(Vec<(u32, Outcome)>);
 
-/// Positions in a batch entry's header (generated into src/generated/layout.ts as `BATCH`,
-/// `layout.rs`).
-pub mod batch {
-    /// The id: 2 code units, low first.
-    pub const ID: usize = 0;
-    /// The kind: 1 unit (`fast_out::KIND`'s values, or `RAW`, `FAILED`).
-    pub const KIND: usize = 2;
-    /// `fast_out` slots 1-4, 3 units each, low first.
-    pub const SLOTS: usize = 3;
-    pub const SLOT_UNITS: usize = 3;
-    /// The text's length: 2 units, low first.
-    pub const TEXT_LEN: usize = SLOTS + 4 * SLOT_UNITS;
-    /// Code units before each verdict's text.
-    pub const HEADER: usize = TEXT_LEN + 2;
-    /// The kind of a verdict carried in the raws array.
-    pub const RAW: u16 = 0xFFFF;
-    /// The kind of an evaluation that ended without a verdict.
-    pub const FAILED: u16 = 0xFFFE;
+layout_consts! {
+    /// Positions in a batch entry's header (rendered by `layout.rs`).
+    pub mod batch: usize {
+        /// The id: 2 code units, low first.
+        ID = 0;
+        /// The kind: 1 unit (`verdict::kind`, or `RAW`, `FAILED`).
+        KIND = 2;
+        /// `fast_out` slots 1-4, 3 units each, low first.
+        SLOTS = 3;
+        SLOT_UNITS = 3;
+        /// The text's length: 2 units, low first.
+        TEXT_LEN = SLOTS + 4 * SLOT_UNITS;
+        /// Code units before each verdict's text.
+        HEADER = TEXT_LEN + 2;
+        /// The kind of a verdict carried in the raws array.
+        RAW: u16 = 0xFFFF;
+        /// The kind of an evaluation that ended without a verdict.
+        FAILED: u16 = 0xFFFE;
+    }
 }
 use batch::{FAILED, HEADER, RAW};
 

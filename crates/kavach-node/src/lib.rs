@@ -17,7 +17,6 @@ mod fast;
 mod faults;
 mod gate;
 mod keypair;
-#[cfg(test)] // renders src/generated/layout.ts, checked by its test
 mod layout;
 mod listener;
 mod options;

@@ -5,6 +5,8 @@ use napi::bindgen_prelude::{Array, Buffer};
 use napi::Env;
 use napi_derive::napi;
 
+use crate::layout::layout_consts;
+
 /// A permit's token. Times are unix seconds.
 #[napi(object, object_from_js = false)]
 pub struct PermitTokenView {
@@ -186,30 +188,40 @@ fn token_view(t: PermitToken) -> PermitTokenView {
     }
 }
 
-/// Positions in the flat array `Gate.evaluateRaw` returns (generated into
-/// src/generated/layout.ts as `RAW`, `layout.rs`).
-/// An array of scalars is several times cheaper to build over N-API than a nested object
-/// (no property-name strings, no hidden-class transitions); the TS layer turns it into a
-/// `Verdict` object literal, which the JIT builds almost for free.
-pub mod raw {
-    /// 0 permit, 1 refuse, 2 invalidate (`KIND_*` in `layout.rs`).
-    pub const KIND: u32 = 0;
-    pub const EVALUATION_ID: u32 = 1;
-    pub const CODE: u32 = 2;
-    pub const EVALUATOR: u32 = 3;
-    pub const REASON: u32 = 4;
-    pub const TOKEN_ID: u32 = 5;
-    /// Only when it differs from the verdict's evaluation id.
-    pub const TOKEN_EVALUATION_ID: u32 = 6;
-    pub const ISSUED_AT: u32 = 7;
-    pub const EXPIRES_AT: u32 = 8;
-    pub const ACTION_NAME: u32 = 9;
-    pub const SIGNATURE: u32 = 10;
-    pub const OBSERVE_ONLY: u32 = 11;
-    pub const SCOPE_KIND: u32 = 12;
-    pub const SCOPE_TARGET: u32 = 13;
-    pub const OBSERVED: u32 = 14;
-    pub const LEN: u32 = 15;
+layout_consts! {
+    /// The verdict kinds, in the `KIND` slot of every encoding.
+    pub mod kind: u32 {
+        PERMIT = 0;
+        REFUSE = 1;
+        INVALIDATE = 2;
+    }
+}
+
+layout_consts! {
+    /// Positions in the flat array `Gate.evaluateRaw` returns (rendered by `layout.rs`).
+    /// An array of scalars is several times cheaper to build over N-API than a nested object
+    /// (no property-name strings, no hidden-class transitions); the TS layer turns it into a
+    /// `Verdict` object literal, which the JIT builds almost for free.
+    pub mod raw: u32 {
+        /// A [`super::kind`].
+        KIND = 0;
+        EVALUATION_ID = 1;
+        CODE = 2;
+        EVALUATOR = 3;
+        REASON = 4;
+        TOKEN_ID = 5;
+        /// Only when it differs from the verdict's evaluation id.
+        TOKEN_EVALUATION_ID = 6;
+        ISSUED_AT = 7;
+        EXPIRES_AT = 8;
+        ACTION_NAME = 9;
+        SIGNATURE = 10;
+        OBSERVE_ONLY = 11;
+        SCOPE_KIND = 12;
+        SCOPE_TARGET = 13;
+        OBSERVED = 14;
+        LEN = 15;
+    }
 }
 
 /// The verdict as the flat array described in [`raw`].
@@ -232,7 +244,7 @@ fn decision_raw<'env>(
     let mut a = env.create_array(raw::LEN)?;
     match d {
         Decision::Permit(t) => {
-            a.set(raw::KIND, 0u32)?;
+            a.set(raw::KIND, kind::PERMIT)?;
             a.set(raw::TOKEN_ID, t.token_id.to_string())?;
             let token_eval = t.evaluation_id.to_string();
             if token_eval != evaluation_id {
@@ -247,13 +259,13 @@ fn decision_raw<'env>(
             a.set(raw::OBSERVE_ONLY, t.observe_only)?;
         }
         Decision::Refuse(r) => {
-            a.set(raw::KIND, 1u32)?;
+            a.set(raw::KIND, kind::REFUSE)?;
             a.set(raw::CODE, r.code.as_str())?;
             a.set(raw::EVALUATOR, r.evaluator)?;
             a.set(raw::REASON, r.reason)?;
         }
         Decision::Invalidate(s) => {
-            a.set(raw::KIND, 2u32)?;
+            a.set(raw::KIND, kind::INVALIDATE)?;
             a.set(raw::CODE, kavach_core::RefuseCode::SessionInvalid.as_str())?;
             a.set(raw::EVALUATOR, s.evaluator)?;
             a.set(raw::REASON, s.reason)?;
@@ -264,64 +276,31 @@ fn decision_raw<'env>(
     Ok(a)
 }
 
-/// Positions of the fast path's numeric outputs in the scratch array (generated into
-/// src/generated/layout.ts as `FAST_OUT`, `layout.rs`). The strings come back as one string: the evaluation id (36 characters),
-/// then per kind the pieces below, split by the lengths (UTF-16 code units) given here.
-pub mod fast_out {
-    /// 0 permit, 1 refuse, 2 invalidate.
-    pub const KIND: usize = 0;
-    /// Permit: then the token id (36 characters).
-    pub const ISSUED_AT: usize = 1;
-    pub const EXPIRES_AT: usize = 2;
-    pub const OBSERVE_ONLY: usize = 3;
-    /// Refuse: index into the refuse codes (`code_index`); then evaluator, reason.
-    pub const CODE: usize = 1;
-    /// Refuse / invalidate.
-    pub const EVALUATOR_LEN: usize = 2;
-    /// Invalidate: then evaluator, reason, scope target.
-    pub const REASON_LEN: usize = 3;
-    pub const SCOPE_KIND: usize = 4;
+layout_consts! {
+    /// Positions of the fast path's numeric outputs in the scratch array (rendered by
+    /// `layout.rs`). The strings come back as one string: the evaluation id (36 characters),
+    /// then per kind the pieces below, split by the lengths (UTF-16 code units) given here.
+    pub mod fast_out: usize {
+        /// A [`super::kind`].
+        KIND = 0;
+        /// Permit: then the token id (36 characters).
+        ISSUED_AT = 1;
+        EXPIRES_AT = 2;
+        OBSERVE_ONLY = 3;
+        /// Refuse: the code's position in `RefuseCode::ALL`; then evaluator, reason.
+        CODE = 1;
+        /// Refuse / invalidate.
+        EVALUATOR_LEN = 2;
+        /// Invalidate: the scope kind's position in `ScopeKind::ALL`; then evaluator, reason,
+        /// scope target.
+        REASON_LEN = 3;
+        SCOPE_KIND = 4;
+        /// Slots in use.
+        LEN = 5;
+    }
 }
 
-/// The refuse codes in the order the fast path numbers them (`fast_out::CODE`): the enum's
-/// own order, so a code's number is its discriminant (checked at compile time below).
-pub const REFUSE_CODES: [kavach_core::RefuseCode; 10] = {
-    use kavach_core::RefuseCode as C;
-    [
-        C::NoPolicyMatch,
-        C::PolicyDenied,
-        C::RateLimitExceeded,
-        C::InvariantViolation,
-        C::DriftDetected,
-        C::SessionInvalid,
-        C::IdentityFailed,
-        C::StoreUnavailable,
-        C::AuditFailed,
-        C::InvalidContext,
-    ]
-};
-
-/// The scope kinds in the order the fast path numbers them (`fast_out::SCOPE_KIND`).
-pub const SCOPE_KINDS: [kavach_core::verdict::ScopeKind; 3] = {
-    use kavach_core::verdict::ScopeKind as K;
-    [K::Session, K::Principal, K::Role]
-};
-
-// A code's or kind's number is its discriminant: both tables list the enums in their order.
-const _: () = {
-    let mut i = 0;
-    while i < REFUSE_CODES.len() {
-        assert!(REFUSE_CODES[i] as usize == i);
-        i += 1;
-    }
-    let mut k = 0;
-    while k < SCOPE_KINDS.len() {
-        assert!(SCOPE_KINDS[k] as usize == k);
-        k += 1;
-    }
-};
-
-/// A refuse code's number (its position in [`REFUSE_CODES`]).
+/// A refuse code's number: its position in `RefuseCode::ALL`, which is its discriminant.
 fn code_index(c: kavach_core::RefuseCode) -> f64 {
     f64::from(c as u8)
 }
@@ -375,7 +354,7 @@ pub fn write_fast_with(
     out.push_str(v.evaluation_id.hyphenated().encode_lower(&mut uuid));
     match v.decision {
         Decision::Permit(t) => {
-            set(fast_out::KIND, 0.0);
+            set(fast_out::KIND, f64::from(kind::PERMIT));
             {
                 set(fast_out::ISSUED_AT, t.issued_at as f64);
                 set(fast_out::EXPIRES_AT, t.expires_at as f64);
@@ -387,14 +366,14 @@ pub fn write_fast_with(
             }
         }
         Decision::Refuse(r) => {
-            set(fast_out::KIND, 1.0);
+            set(fast_out::KIND, f64::from(kind::REFUSE));
             set(fast_out::CODE, code_index(r.code));
             set(fast_out::EVALUATOR_LEN, utf16_len(&r.evaluator));
             out.push_str(&r.evaluator);
             out.push_str(&r.reason);
         }
         Decision::Invalidate(s) => {
-            set(fast_out::KIND, 2.0);
+            set(fast_out::KIND, f64::from(kind::INVALIDATE));
             set(fast_out::EVALUATOR_LEN, utf16_len(&s.evaluator));
             set(fast_out::REASON_LEN, utf16_len(&s.reason));
             set(fast_out::SCOPE_KIND, f64::from(s.target_kind as u8));

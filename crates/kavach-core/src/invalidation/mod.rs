@@ -32,7 +32,8 @@ pub trait InvalidationBroadcaster: Send + Sync {
 pub fn parse_scope_kind(kind: &str) -> Result<ScopeKind> {
     ScopeKind::parse(kind).ok_or_else(|| {
         KavachError::InvalidArgument(format!(
-            "targetKind must be one of session, principal, role (got '{kind}')"
+            "targetKind must be one of {} (got '{kind}')",
+            ScopeKind::ALL.map(ScopeKind::as_str).join(", ")
         ))
     })
 }

@@ -245,8 +245,9 @@ fn parse_condition(
             let s = non_empty_str(value).map_err(|m| format!("{c}: {m}"))?;
             Condition::IdentityKind(PrincipalKind::parse(s).ok_or_else(|| {
                 format!(
-                    "{c}: unknown principal kind '{}' (expected one of user, agent, service, scheduler, external)",
-                    identifier::excerpt(s)
+                    "{c}: unknown principal kind '{}' (expected one of {})",
+                    identifier::excerpt(s),
+                    PrincipalKind::names()
                 )
             })?)
         }
@@ -445,6 +446,5 @@ fn integer(v: &Value) -> Option<i64> {
     }
     let f = n.as_f64()?;
     const EXACT: f64 = 9_007_199_254_740_992.0;
-    #[allow(clippy::cast_possible_truncation)]
     (f.is_finite() && f.fract() == 0.0 && f.abs() < EXACT).then_some(f as i64)
 }
