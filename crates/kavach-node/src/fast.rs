@@ -14,6 +14,7 @@ use napi_derive::napi;
 
 use crate::context::{from_fast, ContextExtras, RawText, Scratch};
 use crate::error::{codes, to_js, CoreResultExt, Result};
+use crate::faults;
 use crate::submit::Queue;
 use crate::verdict::{fits_fast, to_raw, write_fast};
 
@@ -129,7 +130,7 @@ pub fn evaluate_fast<'env>(
 ) -> Result<Either<JsText, Array<'env>>> {
     let e = entry(handle)?;
     let ctx = from_fast(&e.scratch.view()?, &text, roles, extras)?;
-    let verdict = e.gate.evaluate_sync(&ctx).js()?;
+    let verdict = faults::forced(e.gate.evaluate_sync(&ctx).js()?);
     if fits_fast(&verdict, &ctx.action_name) {
         Ok(Either::A(JsText(write_fast(verdict, &e.scratch.view()?))))
     } else {

@@ -18,6 +18,7 @@ use crate::error::{codes, to_js};
 use crate::error::{invalid_argument, CoreResultExt, Result};
 use crate::event_loop::EventLoopRuntime;
 use crate::fast::{self, Entry};
+use crate::faults;
 use crate::options::{into_config, ms, GateOptions};
 use crate::policy_value::to_value;
 use crate::submit::Queue;
@@ -182,7 +183,7 @@ impl Gate {
             params,
             extras,
         )?;
-        let verdict = self.inner.evaluate_sync(&ctx).js()?;
+        let verdict = faults::forced(self.inner.evaluate_sync(&ctx).js()?);
         to_raw(env, verdict).map_err(|e| to_js(codes::INTERNAL, e.reason))
     }
 
@@ -216,9 +217,10 @@ impl Gate {
             extras,
         )?;
         let gate = self.inner.clone();
-        env.spawn_future_with_callback(async move { Ok(gate.evaluate(&ctx).await) }, |env, v| {
-            to_raw(env, v)
-        })
+        env.spawn_future_with_callback(
+            async move { Ok(faults::forced(gate.evaluate(&ctx).await)) },
+            to_raw,
+        )
         .map_err(|e| to_js(codes::INTERNAL, e.reason))
     }
 

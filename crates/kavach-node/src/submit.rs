@@ -78,7 +78,7 @@ async fn run_submitted(gate: Arc<kavach_core::gate::Gate>, (ctx, completion): Su
     if faults::take(Fault::Panic) {
         panic!("test fault: evaluation panicked");
     }
-    let verdict = gate.evaluate(&ctx).await;
+    let verdict = faults::forced(gate.evaluate(&ctx).await);
     completion.finish(verdict);
 }
 
