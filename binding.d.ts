@@ -517,7 +517,7 @@ export interface DeviceInput {
  * scratch array) for the common verdicts, the `evaluateRaw` array for the rest (signed,
  * observe-only). Same validation, errors and pipeline as `Gate.evaluateRaw`.
  */
-export declare function evaluateFast(handle: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null): string | ReturnType<Gate['evaluateRaw']>
+export declare function evaluateFast(handle: number, text: string, extras?: ContextExtras | undefined | null): string | ReturnType<Gate['evaluateRaw']>
 
 /** Everything the gate needs to know about one attempted action. */
 export interface EvaluateOptions {
@@ -551,7 +551,7 @@ export interface EvaluateOptions {
  * at the next `flushSubmitted` and its verdict goes to the gate's `attachCompletion`
  * callback under `id`. Argument errors throw here, synchronously.
  */
-export declare function evaluateSubmit(handle: number, id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null): void
+export declare function evaluateSubmit(handle: number, id: number, text: string, extras?: ContextExtras | undefined | null): void
 
 /**
  * Internal (tests, diagnostics): whether this JS thread runs the event-loop runtime, so that

@@ -8,6 +8,8 @@ import { join } from 'node:path'
 
 import { expect, test } from 'vitest'
 
+import { FAST_IN_SCRATCH_LEN } from '../src/generated/layout'
+
 test('attachScratch then detaching the buffer (structuredClone transfer): clean errors, never a crash', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures/detach-scratch.ts')], {
     cwd: join(__dirname, '..'),
@@ -22,7 +24,7 @@ test('attachScratch then detaching the buffer (structuredClone transfer): clean 
   expect(out.detached).toMatch(/^INTERNAL: .*scratch array was detached or emptied/)
   expect(out.tsGate).toMatch(/^INTERNAL: /)
   expect(out.shrunk).toMatch(/^INTERNAL: .*scratch array was detached or emptied/)
-  expect(out.tooShort).toBe('INVALID_ARGUMENT: attachScratch needs a Float64Array of at least 29 numbers')
+  expect(out.tooShort).toBe(`INVALID_ARGUMENT: attachScratch needs a Float64Array of at least ${FAST_IN_SCRATCH_LEN} numbers`)
   expect(out.notAnArray).toMatch(/^INVALID_ARGUMENT: attachScratch needs a Float64Array/)
   expect(out.fresh).toBe('permit')
 }, 40_000)

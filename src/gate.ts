@@ -19,8 +19,11 @@ import {
   FAST_IN_ACTION_LEN,
   FAST_IN_ID_LEN,
   FAST_IN_KIND,
+  FAST_IN_MAX_ROLES,
   FAST_IN_PARAMS,
   FAST_IN_PARAM_COUNT,
+  FAST_IN_ROLES,
+  FAST_IN_ROLE_COUNT,
   FAST_IN_SCRATCH_LEN,
   FAST_IN_STRIDE,
   FAST_IN_TEXT_LEN,
@@ -74,9 +77,10 @@ function notAnObject(name: string, shape: string, v: unknown): InvalidArgumentEr
 
 /**
  * Writes the fast path's input (`FAST_IN_*`, crates/kavach-node/src/layout.rs): the numbers
- * into `s`, and returns the principal id, the action name and the params' names and string values as one
- * string (lengths in `s`). Null when the fast path cannot carry the context (unknown kind, a
- * non-string id or action, params that are not a plain record of finite numbers and strings,
+ * into `s`, and returns the principal id, the action name, the roles and the params' names and
+ * string values as one string (lengths in `s`). Null when the fast path cannot carry the context
+ * (unknown kind, a non-string id or action, roles that are not an array of at most
+ * `FAST_IN_MAX_ROLES` strings, params that are not a plain record of finite numbers and strings,
  * too many params): the general path then validates it and names the culprit. `for...in`
  * visits what the general path's property-name read visits.
  */
@@ -89,6 +93,20 @@ function encode(o: EvaluateOptions, s: Float64Array): string | null {
   s[FAST_IN_ID_LEN] = id.length
   s[FAST_IN_ACTION_LEN] = action.length
   let text = id + action
+  const roles: unknown = o.roles
+  let roleCount = 0
+  if (roles !== undefined && roles !== null) {
+    if (!Array.isArray(roles)) return null
+    roleCount = roles.length
+    if (roleCount > FAST_IN_MAX_ROLES) return null
+    for (let r = 0; r < roleCount; r++) {
+      const role: unknown = roles[r]
+      if (typeof role !== 'string') return null
+      s[FAST_IN_ROLES + r] = role.length
+      text += role
+    }
+  }
+  s[FAST_IN_ROLE_COUNT] = roleCount
   let i = FAST_IN_PARAMS
   const params: unknown = o.params
   if (params !== undefined) {
@@ -294,7 +312,7 @@ export class Gate {
       }
       // The action as evaluated (from `text`): a getter is read once, never again for the verdict.
       const action = text.slice(s[FAST_IN_ID_LEN]!, s[FAST_IN_ID_LEN]! + s[FAST_IN_ACTION_LEN]!)
-      const r = evaluateFast(this.#handle, text, o.roles, ex)
+      const r = evaluateFast(this.#handle, text, ex)
       return typeof r === 'string' ? fromFast(r, s, action) : fromRaw(r)
     } catch (e) {
       throw contextError(o, e)
@@ -330,7 +348,7 @@ export class Gate {
       }
       const id = takeId()
       try {
-        evaluateSubmit(this.#handle, id, text, o.roles, ex)
+        evaluateSubmit(this.#handle, id, text, ex)
       } catch (e) {
         release(id)
         throw e

@@ -13,10 +13,13 @@ export const FAST_IN_PARAM_COUNT = 1
 export const FAST_IN_ID_LEN = 2
 export const FAST_IN_ACTION_LEN = 3
 export const FAST_IN_TEXT_LEN = 4
-export const FAST_IN_PARAMS = 5
+export const FAST_IN_ROLE_COUNT = 5
+export const FAST_IN_ROLES = 6
+export const FAST_IN_MAX_ROLES = 8
+export const FAST_IN_PARAMS = 14
 export const FAST_IN_STRIDE = 3
 export const FAST_IN_MAX_PARAMS = 8
-export const FAST_IN_SCRATCH_LEN = 29
+export const FAST_IN_SCRATCH_LEN = 38
 
 /** Positions of the fast path's numbers (`verdict.rs` `fast_out`). */
 export const FAST_OUT_KIND = 0

@@ -13,7 +13,18 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
+        system_ms()
+    }
+}
+
+/// The system clock in milliseconds since the epoch, read without a calendar conversion (every
+/// evaluation reads it; `chrono::Utc::now()` would compute a date only to undo it). A clock
+/// set before 1970 reads as negative, as chrono's does.
+fn system_ms() -> i64 {
+    let since = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => since(d),
+        Err(before) => -since(before.duration()),
     }
 }
 
@@ -45,6 +56,22 @@ pub struct OffsetClock(pub i64);
 
 impl Clock for OffsetClock {
     fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis() + self.0
+        system_ms() + self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Clock, SystemClock};
+
+    #[test]
+    fn system_clock_reads_the_same_time_as_a_calendar_clock() {
+        let before = chrono::Utc::now().timestamp_millis();
+        let ours = SystemClock.now_ms();
+        let after = chrono::Utc::now().timestamp_millis();
+        assert!(
+            before <= ours && ours <= after,
+            "{before} <= {ours} <= {after}"
+        );
     }
 }

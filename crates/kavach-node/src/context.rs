@@ -296,7 +296,6 @@ impl RawText {
 pub fn from_fast(
     scratch: &ScratchView<'_>,
     text: &RawText,
-    roles: Option<Vec<String>>,
     extras: Option<ContextExtras>,
 ) -> Result<ActionContext> {
     let kind = PrincipalKind::ALL
@@ -315,7 +314,15 @@ pub fn from_fast(
     };
     let principal_id = take(scratch.get(fast_in::ID_LEN))?;
     let action_name = take(scratch.get(fast_in::ACTION_LEN))?;
-    let mut ctx = checked(principal_id, kind, action_name, roles)?;
+    // Roles travel in `text` too: one string read instead of an array and a string per role.
+    let role_count = len_of(scratch.get(fast_in::ROLE_COUNT))?;
+    if role_count > fast_in::MAX_ROLES {
+        return Err(to_js(codes::INTERNAL, "fast path: too many roles"));
+    }
+    let roles = (0..role_count)
+        .map(|r| take(scratch.get(fast_in::ROLES + r)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut ctx = checked(principal_id, kind, action_name, Some(roles))?;
     let count = len_of(scratch.get(fast_in::PARAM_COUNT))?;
     if count > fast_in::MAX_PARAMS {
         return Err(to_js(codes::INTERNAL, "fast path: too many params"));

@@ -118,21 +118,22 @@ impl ToNapiValue for JsText {
 #[cfg_attr(test, allow(dead_code))]
 #[napi(
     catch_unwind,
-    ts_args_type = "handle: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null",
+    ts_args_type = "handle: number, text: string, extras?: ContextExtras | undefined | null",
     ts_return_type = "string | ReturnType<Gate['evaluateRaw']>"
 )]
 pub fn evaluate_fast<'env>(
     env: &'env Env,
     handle: u32,
     text: RawText,
-    roles: Option<Vec<String>>,
     extras: Option<ContextExtras>,
 ) -> Result<Either<JsText, Array<'env>>> {
     let e = entry(handle)?;
-    let ctx = from_fast(&e.scratch.view()?, &text, roles, extras)?;
+    // One view for input and output: no JS runs in between (evaluate_sync is Rust only).
+    let scratch = e.scratch.view()?;
+    let ctx = from_fast(&scratch, &text, extras)?;
     let verdict = faults::forced(e.gate.evaluate_sync(&ctx).js()?);
     if fits_fast(&verdict, &ctx.action_name) {
-        Ok(Either::A(JsText(write_fast(verdict, &e.scratch.view()?))))
+        Ok(Either::A(JsText(write_fast(verdict, &scratch))))
     } else {
         to_raw(env, verdict)
             .map(Either::B)

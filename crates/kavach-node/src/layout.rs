@@ -35,14 +35,19 @@ layout_consts! {
         KIND = 0;
         PARAM_COUNT = 1;
         /// Lengths (UTF-16 code units) of the principal id, the action name and the whole
-        /// `text` argument, which holds the id, the action, then each param's name and string
-        /// value.
+        /// `text` argument, which holds the id, the action, each role, then each param's name
+        /// and string value.
         ID_LEN = 2;
         ACTION_LEN = 3;
         TEXT_LEN = 4;
+        /// How many roles; their lengths follow, one slot each.
+        ROLE_COUNT = 5;
+        ROLES = 6;
+        /// Contexts with more roles take the general path.
+        MAX_ROLES = 8;
         /// Then per param: name length, 0 (number) or 1 (string), the number or the string's
         /// length.
-        PARAMS = 5;
+        PARAMS = ROLES + MAX_ROLES;
         STRIDE = 3;
         /// Contexts with more params take the general path.
         MAX_PARAMS = 8;

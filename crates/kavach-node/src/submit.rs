@@ -98,17 +98,16 @@ fn start(gate: &Arc<kavach_core::gate::Gate>, s: Submitted) -> Option<impl Futur
 #[cfg_attr(test, allow(dead_code))] // only called from JS
 #[napi(
     catch_unwind,
-    ts_args_type = "handle: number, id: number, text: string, roles?: Array<string> | undefined | null, extras?: ContextExtras | undefined | null"
+    ts_args_type = "handle: number, id: number, text: string, extras?: ContextExtras | undefined | null"
 )]
 pub fn evaluate_submit(
     handle: u32,
     id: u32,
     text: RawText,
-    roles: Option<Vec<String>>,
     extras: Option<ContextExtras>,
 ) -> Result<()> {
     let e = fast::entry(handle)?;
-    let ctx = from_fast(&e.scratch.view()?, &text, roles, extras)?;
+    let ctx = from_fast(&e.scratch.view()?, &text, extras)?;
     let dispatcher = e
         .queue
         .dispatcher
