@@ -116,9 +116,15 @@ export declare class Gate {
   evaluateRaw(principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null): [kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]
   /**
    * `evaluateRaw` on the thread pool (tokio); never blocks the event loop. The TS layer uses
-   * it for gates whose evaluations are not submitted in groups (signer, audit sink).
+   * it for contexts the fast path's layout cannot carry. Counts towards
+   * `maxPendingEvaluations` like `evaluateSubmit`; at the bound it resolves at once.
    */
   evaluateRawAsync(principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null): Promise<[kind: 0 | 1 | 2, evaluationId: string, code?: NonNullable<Verdict['code']>, evaluator?: string, reason?: string, tokenId?: string, tokenEvaluationId?: string, issuedAt?: number, expiresAt?: number, actionName?: string, signature?: Buffer, observeOnly?: boolean, scopeKind?: ScopeView['targetKind'], scopeTarget?: string, observed?: unknown[]]>
+  /**
+   * `evaluateAsync` calls in flight on this gate (submitted, verdict not yet delivered);
+   * at most `maxPendingEvaluations`.
+   */
+  get pendingEvaluations(): number
   /** Swap in a TOML policy set atomically; on error the previous set stays live. */
   reload(toml: string): void
   reloadObject(policies: unknown): void
@@ -549,9 +555,11 @@ export interface EvaluateOptions {
 /**
  * `evaluateFast`'s input (same scratch layout and `text`), queued for evaluation; it starts
  * at the next `flushSubmitted` and its verdict goes to the gate's `attachCompletion`
- * callback under `id`. Argument errors throw here, synchronously.
+ * callback under `id`, and this returns `null`. Argument errors throw here, synchronously.
+ * With `maxPendingEvaluations` already in flight nothing is queued: this returns the verdict
+ * (`evaluateRaw`'s array; `Gate::admit`), and `id` stays free.
  */
-export declare function evaluateSubmit(handle: number, id: number, text: string, extras?: ContextExtras | undefined | null): void
+export declare function evaluateSubmit(handle: number, id: number, text: string, extras?: ContextExtras | undefined | null): ReturnType<Gate['evaluateRaw']> | null
 
 /**
  * Internal (tests, diagnostics): whether this JS thread runs the event-loop runtime, so that
@@ -671,6 +679,13 @@ export interface GateOptions {
    * @default 300
    */
   maxClockSkewSeconds?: number
+  /**
+   * `evaluateAsync` calls this gate holds in flight at once (1 to 1000000); one more
+   * resolves at once to a Refuse `STORE_UNAVAILABLE` naming this option, and capacity comes
+   * back as pending ones settle.
+   * @default 100000
+   */
+  maxPendingEvaluations?: number
   /**
    * Testing only: inject time (see `TestClockOptions`).
    * @default undefined (system clock)

@@ -347,11 +347,17 @@ export class Gate {
         this.#attached = true
       }
       const id = takeId()
+      let refused: RawVerdict | null
       try {
-        evaluateSubmit(this.#handle, id, text, ex)
+        refused = evaluateSubmit(this.#handle, id, text, ex)
       } catch (e) {
         release(id)
         throw e
+      }
+      if (refused !== null) {
+        // `maxPendingEvaluations` in flight: the gate answered at once and queued nothing.
+        release(id)
+        return Promise.resolve(fromRaw(refused))
       }
       // Registered before any flush: a flush may deliver verdicts at once (ours included, if
       // its Redis reply is already in).
@@ -418,6 +424,15 @@ export class Gate {
    */
   watch(path: string, options?: WatchOptions): PolicyWatcher {
     return new PolicyWatcher(this, path, options)
+  }
+
+  /**
+   * `evaluateAsync` calls in flight on this gate (submitted, verdict not yet delivered); at
+   * most the `maxPendingEvaluations` option. Always 0 on an in-process gate without signer or
+   * audit, whose `evaluateAsync` answers at once.
+   */
+  get pendingEvaluations(): number {
+    return this.native.pendingEvaluations
   }
 
   /** Policies in the live set. */

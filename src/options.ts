@@ -132,6 +132,7 @@ const CHECKS: Record<keyof GateOptions, Check> = {
   audit: instance('SignedAuditChain'),
   invalidationTtlSeconds: number,
   maxClockSkewSeconds: number,
+  maxPendingEvaluations: number,
   testClock,
   telemetry,
   onVerdict: fn,

@@ -5,6 +5,7 @@
 
 mod explain;
 mod outcome;
+mod pending;
 mod policy_step;
 mod refusals;
 mod session_step;
@@ -33,6 +34,9 @@ use crate::verdict::{Decision, InvalidationScope, Refusal, RefuseCode, ScopeKind
 use refusals::{refusal, refuse, store_unavailable};
 
 pub use explain::{ConditionCheck, Explanation, Step};
+pub use pending::{PendingSlot, DEFAULT_MAX_PENDING, MAX_PENDING_LIMIT};
+
+use pending::PendingEvaluations;
 
 /// Gate options after validation (the binding converts its options object into this once).
 #[derive(Clone)]
@@ -46,6 +50,8 @@ pub struct GateConfig {
     pub invalidation_ttl_seconds: i64,
     /// How far ahead of the clock a context's `sessionStartedAt` may be (0 ..= a day).
     pub max_clock_skew_seconds: i64,
+    /// Asynchronous evaluations in flight at once (1 ..= `MAX_PENDING_LIMIT`); see `admit`.
+    pub max_pending_evaluations: usize,
     pub token_signer: Option<Arc<dyn PermitSigner>>,
     pub rate_store: Option<Arc<dyn RateLimitStore>>,
     pub session_store: Option<Arc<dyn SessionStore>>,
@@ -65,6 +71,7 @@ impl Default for GateConfig {
             permit_ttl_seconds: 30,
             invalidation_ttl_seconds: 3600,
             max_clock_skew_seconds: session_step::DEFAULT_MAX_START_SKEW_SECS,
+            max_pending_evaluations: DEFAULT_MAX_PENDING,
             token_signer: None,
             rate_store: None,
             session_store: None,
@@ -99,6 +106,12 @@ impl GateConfig {
                 self.max_clock_skew_seconds
             )));
         }
+        if !(1..=MAX_PENDING_LIMIT).contains(&self.max_pending_evaluations) {
+            return Err(KavachError::InvalidOptions(format!(
+                "maxPendingEvaluations must be an integer from 1 to {MAX_PENDING_LIMIT}, got {}",
+                self.max_pending_evaluations
+            )));
+        }
         if let Some(km) = self.geo_drift_max_km {
             if !km.is_finite() || km < 0.0 {
                 return Err(KavachError::InvalidOptions(format!(
@@ -117,6 +130,8 @@ pub struct Gate {
     session_store: Arc<dyn SessionStore>,
     revocations: Arc<RevocationList>,
     drift: Option<DriftEvaluator>,
+    /// Asynchronous evaluations in flight (`admit`).
+    pending: Arc<PendingEvaluations>,
     /// The broadcaster subscription, until `close()`.
     subscription: Mutex<Option<u64>>,
 }
@@ -171,6 +186,7 @@ impl Gate {
             });
             bc.subscribe(listener)
         });
+        let pending = PendingEvaluations::new(config.max_pending_evaluations);
         Ok(Arc::new(Self {
             config,
             policies: ArcSwap::from_pointee(policies),
@@ -178,6 +194,7 @@ impl Gate {
             session_store,
             revocations,
             drift,
+            pending,
             subscription: Mutex::new(subscription),
         }))
     }
@@ -414,6 +431,40 @@ impl Gate {
                 );
             }
         }
+    }
+
+    /// Admission of an asynchronous evaluation of `ctx`: a slot to hold until its verdict has
+    /// been delivered, or, with `maxPendingEvaluations` already in flight, the verdict to give
+    /// at once instead of evaluating. That verdict is a Refuse `STORE_UNAVAILABLE` (evaluator
+    /// `gate`) naming the limit (on an observe-only gate, its forced Permit with the refusal
+    /// as observed, as for any refusal). It is not audited: it is produced on the caller's
+    /// thread without running the pipeline, and writing it would be the work the bound sheds.
+    /// Boxed: the refusal is the rare case, and a slot is one pointer.
+    pub fn admit(&self, ctx: &ActionContext) -> std::result::Result<PendingSlot, Box<Verdict>> {
+        if let Some(slot) = self.pending.try_admit() {
+            return Ok(slot);
+        }
+        let evaluation_id = crate::ids::new_v4();
+        let decision = refuse(
+            RefuseCode::StoreUnavailable,
+            "gate",
+            format!(
+                "{} evaluations pending (maxPendingEvaluations): refused without evaluating \
+                 until some finish (failing closed)",
+                self.pending.max()
+            ),
+        );
+        Err(Box::new(self.verdict(
+            ctx,
+            evaluation_id,
+            self.config.clock.now_ms(),
+            decision,
+        )))
+    }
+
+    /// Asynchronous evaluations in flight (admitted, verdict not yet delivered).
+    pub fn pending_evaluations(&self) -> usize {
+        self.pending.count()
     }
 
     pub fn evaluate_sync(&self, ctx: &ActionContext) -> Result<Verdict> {

@@ -137,3 +137,90 @@ fn the_allowed_clock_skew_is_a_validated_option() {
         );
     }
 }
+
+#[test]
+fn pending_evaluations_are_bounded_and_the_one_past_the_bound_is_refused_at_once() {
+    let set = || PolicySet::from_json(&one(r#"[{"action":"read"}]"#)).unwrap();
+    let (gate, _) = gate_with(
+        set(),
+        GateConfig {
+            max_pending_evaluations: 3,
+            ..GateConfig::default()
+        },
+    );
+    let c = caller("p", None, "10.0.0.1");
+    let slots: Vec<_> = (0..3).map(|_| gate.admit(&c).ok().unwrap()).collect();
+    assert_eq!(gate.pending_evaluations(), 3);
+    let v = gate.admit(&c).err().unwrap();
+    let r = refusal(&v);
+    assert_eq!(r.code, RefuseCode::StoreUnavailable);
+    assert_eq!(r.evaluator, "gate");
+    assert!(
+        r.reason
+            .starts_with("3 evaluations pending (maxPendingEvaluations)"),
+        "{}",
+        r.reason
+    );
+    assert_eq!(gate.pending_evaluations(), 3);
+    // Capacity comes back as evaluations finish, one slot each.
+    drop(slots);
+    assert_eq!(gate.pending_evaluations(), 0);
+    let slot = gate.admit(&c).ok().unwrap();
+    assert!(permitted(&gate, &c));
+    drop(slot);
+    assert_eq!(gate.pending_evaluations(), 0);
+
+    // Observe-only: the refusal is observed under the forced permit, as any refusal is.
+    let (observing, _) = gate_with(
+        set(),
+        GateConfig {
+            max_pending_evaluations: 1,
+            observe_only: true,
+            ..GateConfig::default()
+        },
+    );
+    let _held = observing.admit(&c).ok().unwrap();
+    let v = observing.admit(&c).err().unwrap();
+    match (&v.decision, v.observed.as_deref()) {
+        (Decision::Permit(t), Some(Decision::Refuse(r))) => {
+            assert!(t.observe_only);
+            assert!(t.signature.is_none());
+            assert_eq!(r.code, RefuseCode::StoreUnavailable);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_pending_evaluations_bound_is_a_validated_option() {
+    let set = || PolicySet::from_json(&one(r#"[{"action":"read"}]"#)).unwrap();
+    assert_eq!(
+        GateConfig::default().max_pending_evaluations,
+        kavach_core::gate::DEFAULT_MAX_PENDING
+    );
+    for bad in [0, kavach_core::gate::MAX_PENDING_LIMIT + 1] {
+        let err = Gate::new(
+            set(),
+            GateConfig {
+                max_pending_evaluations: bad,
+                ..GateConfig::default()
+            },
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.code(), kavach_core::ErrorCode::InvalidOptions);
+        assert!(
+            err.to_string().contains(&format!(
+                "maxPendingEvaluations must be an integer from 1 to 1000000, got {bad}"
+            )),
+            "{err}"
+        );
+    }
+    for good in [1, kavach_core::gate::MAX_PENDING_LIMIT] {
+        let config = GateConfig {
+            max_pending_evaluations: good,
+            ..GateConfig::default()
+        };
+        assert!(Gate::new(set(), config).is_ok());
+    }
+}

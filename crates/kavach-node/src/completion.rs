@@ -2,10 +2,13 @@
 //! resolved by its dispatcher (`dispatch.rs`); if its future ends without a verdict (it
 //! panicked, its task was dropped, or its runtime went away), the guard's `Drop` completes it
 //! with an `INTERNAL` failure instead, so no promise is left pending and no keep-alive in
-//! src/gate.ts holds the process open. A failure is never a Permit.
+//! src/gate.ts holds the process open. A failure is never a Permit. Each completion carries
+//! its evaluation's `maxPendingEvaluations` slot to the dispatcher, which drops it when the
+//! verdict goes to JS: capacity comes back on every one of these paths.
 
 use std::sync::Arc;
 
+use kavach_core::gate::PendingSlot;
 use kavach_core::Verdict;
 
 use crate::dispatch::Dispatcher;
@@ -17,28 +20,28 @@ pub type Outcome = std::result::Result<Verdict, String>;
 pub struct Completion {
     id: u32,
     /// Taken when settled; still here on drop means the evaluation never finished.
-    dispatcher: Option<Arc<Dispatcher>>,
+    settle: Option<(Arc<Dispatcher>, PendingSlot)>,
 }
 
 impl Completion {
-    pub fn new(id: u32, dispatcher: Arc<Dispatcher>) -> Self {
+    pub fn new(id: u32, dispatcher: Arc<Dispatcher>, slot: PendingSlot) -> Self {
         Self {
             id,
-            dispatcher: Some(dispatcher),
+            settle: Some((dispatcher, slot)),
         }
     }
 
     /// Delivers the verdict (the normal end).
     pub fn finish(mut self, verdict: Verdict) {
-        if let Some(d) = self.dispatcher.take() {
-            d.complete(self.id, Ok(verdict));
+        if let Some((d, slot)) = self.settle.take() {
+            d.complete(self.id, Ok(verdict), slot);
         }
     }
 }
 
 impl Drop for Completion {
     fn drop(&mut self) {
-        if let Some(d) = self.dispatcher.take() {
+        if let Some((d, slot)) = self.settle.take() {
             d.complete(
                 self.id,
                 Err(
@@ -46,6 +49,7 @@ impl Drop for Completion {
                      nothing was permitted"
                         .into(),
                 ),
+                slot,
             );
         }
     }

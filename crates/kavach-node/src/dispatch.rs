@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::thread::ThreadId;
 
+use kavach_core::gate::PendingSlot;
 use kavach_redis::speed_layers::{self, Layer};
 use napi::bindgen_prelude::{Array, Function, ToNapiValue};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -25,7 +26,11 @@ use crate::faults::{self, Fault};
 use crate::layout::layout_consts;
 use crate::verdict::{fits_batch, to_raw, write_fast_with};
 
-type Queue = Arc<Mutex<Vec<(u32, Outcome)>>>;
+/// A finished evaluation waiting for JS: its id, its outcome, and its `maxPendingEvaluations`
+/// slot, dropped as the batch carrying it is built (or with the queue, if no JS call is left
+/// to take it).
+type Finished = (u32, Outcome, PendingSlot);
+type Queue = Arc<Mutex<Vec<Finished>>>;
 
 /// The verdicts drained for one JS call, handed over as one UTF-16 string (plus, rarely, an
 /// array of raw verdicts): a batch costs two or three N-API calls instead of a dozen per
@@ -40,7 +45,7 @@ type Queue = Arc<Mutex<Vec<(u32, Outcome)>>>;
 /// only twins). An evaluation that ended without a verdict (`completion.rs`) has kind
 /// `FAILED` and its message as text: JS rejects it with code `INTERNAL`. The callback gets
 /// the string alone, or `[string, raws]`. src/gate.ts `complete` reads it.
-pub struct Batch(Vec<(u32, Outcome)>);
+pub struct Batch(Vec<Finished>);
 
 layout_consts! {
     /// Positions in a batch entry's header (rendered by `layout.rs`).
@@ -75,18 +80,18 @@ fn put_u48(out: &mut [u16], at: usize, v: f64) {
 impl ToNapiValue for Batch {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         let env = Env::from_raw(env);
-        let ids: Vec<u32> = val.0.iter().map(|(id, _)| *id).collect();
-        match encode(&env, val.0) {
+        let ids: Vec<u32> = val.0.iter().map(|(id, _, _)| *id).collect();
+        // The verdict is handed over: its evaluation no longer counts as pending.
+        let entries = val.0.into_iter().map(|(id, outcome, _slot)| (id, outcome));
+        match encode(&env, entries) {
             Ok(v) => Ok(v),
             // Every id still settles: as failures, in a batch that needs only one string.
             Err(e) => encode(
                 &env,
-                ids.into_iter()
-                    .map(|id| {
-                        let why = format!("the verdict could not be delivered: {}", e.reason);
-                        (id, Err(why))
-                    })
-                    .collect(),
+                ids.into_iter().map(|id| {
+                    let why = format!("the verdict could not be delivered: {}", e.reason);
+                    (id, Err(why))
+                }),
             ),
         }
     }
@@ -100,7 +105,10 @@ fn close_entry(text: &mut [u16], head: usize) {
 }
 
 /// The batch as a JS value (see [`Batch`]).
-fn encode(env: &Env, entries: Vec<(u32, Outcome)>) -> napi::Result<sys::napi_value> {
+fn encode(
+    env: &Env,
+    entries: impl ExactSizeIterator<Item = (u32, Outcome)>,
+) -> napi::Result<sys::napi_value> {
     if faults::take(Fault::Batch) {
         return Err(napi::Error::from_reason("test fault: batch build failed"));
     }
@@ -227,11 +235,12 @@ impl Dispatcher {
     /// `deliver`; elsewhere a JS call is scheduled unless one is already due (it will take
     /// this one too, since it drains under the same lock). On the multi-thread runtime the
     /// call is made after one yield: evaluations answered by the same Redis reply finish on
-    /// this worker right after this one, and this way they reach JS in the same batch.
-    pub fn complete(self: &Arc<Self>, id: u32, outcome: Outcome) {
+    /// this worker right after this one, and this way they reach JS in the same batch. `slot`
+    /// (`maxPendingEvaluations`) is held until then.
+    pub fn complete(self: &Arc<Self>, id: u32, outcome: Outcome, slot: PendingSlot) {
         let first = {
             let mut q = self.queue.lock();
-            q.push((id, outcome));
+            q.push((id, outcome, slot));
             q.len() == 1
         };
         if !first {

@@ -188,7 +188,8 @@ impl Gate {
     }
 
     /// `evaluateRaw` on the thread pool (tokio); never blocks the event loop. The TS layer uses
-    /// it for gates whose evaluations are not submitted in groups (signer, audit sink).
+    /// it for contexts the fast path's layout cannot carry. Counts towards
+    /// `maxPendingEvaluations` like `evaluateSubmit`; at the bound it resolves at once.
     #[napi(
         catch_unwind,
         ts_args_type = "principalId: string, principalKind: EvaluateOptions['principalKind'], actionName: string, roles?: Array<string> | undefined | null, params?: Record<string, number | string> | undefined | null, extras?: ContextExtras | undefined | null",
@@ -216,12 +217,29 @@ impl Gate {
             params,
             extras,
         )?;
+        let slot = match self.inner.admit(&ctx) {
+            Ok(slot) => slot,
+            // `maxPendingEvaluations` in flight: answered at once, nothing spawned.
+            Err(verdict) => {
+                let raw = to_raw(env, *verdict).map_err(|e| to_js(codes::INTERNAL, e.reason))?;
+                return PromiseRaw::resolve(env, raw).map_err(|e| to_js(codes::INTERNAL, e.reason));
+            }
+        };
         let gate = self.inner.clone();
+        // The slot travels with the verdict and is dropped as it goes to JS (or with the future
+        // if it never finishes).
         env.spawn_future_with_callback(
-            async move { Ok(faults::forced(gate.evaluate(&ctx).await)) },
-            to_raw,
+            async move { Ok((faults::forced(gate.evaluate(&ctx).await), slot)) },
+            |env, (v, _slot)| to_raw(env, v),
         )
         .map_err(|e| to_js(codes::INTERNAL, e.reason))
+    }
+
+    /// `evaluateAsync` calls in flight on this gate (submitted, verdict not yet delivered);
+    /// at most `maxPendingEvaluations`.
+    #[napi(catch_unwind, getter)]
+    pub fn pending_evaluations(&self) -> u32 {
+        u32::try_from(self.inner.pending_evaluations()).unwrap_or(u32::MAX)
     }
 
     /// Swap in a TOML policy set atomically; on error the previous set stays live.

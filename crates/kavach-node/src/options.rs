@@ -89,6 +89,11 @@ pub struct GateOptions<'env> {
     /// clocks of replicas skew; a start further ahead is refused with `INVALID_CONTEXT`.
     /// @default 300
     pub max_clock_skew_seconds: Option<f64>,
+    /// `evaluateAsync` calls this gate holds in flight at once (1 to 1000000); one more
+    /// resolves at once to a Refuse `STORE_UNAVAILABLE` naming this option, and capacity comes
+    /// back as pending ones settle.
+    /// @default 100000
+    pub max_pending_evaluations: Option<f64>,
     /// Testing only: inject time (see `TestClockOptions`).
     /// @default undefined (system clock)
     pub test_clock: Option<TestClockOptions>,
@@ -147,6 +152,11 @@ pub fn into_config(options: Option<GateOptions<'_>>) -> Result<Converted> {
     if let Some(skew) = o.max_clock_skew_seconds {
         config.max_clock_skew_seconds =
             i64::try_from(non_negative_int("maxClockSkewSeconds", skew)?).unwrap_or(i64::MAX);
+    }
+    if let Some(n) = o.max_pending_evaluations {
+        // The range (from 1) is checked with the rest of the config (`GateConfig::validate`).
+        config.max_pending_evaluations =
+            usize::try_from(non_negative_int("maxPendingEvaluations", n)?).unwrap_or(usize::MAX);
     }
     config.token_signer = present(o.token_signer).map(signer_from_js).transpose()?;
     config.rate_store = present(o.rate_store).map(rate_store_from_js).transpose()?;

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use kavach_core::ActionContext;
+use napi::bindgen_prelude::Array;
 use napi::Env;
 use napi_derive::napi;
 
@@ -19,6 +20,7 @@ use crate::error::{codes, to_js, Result};
 use crate::event_loop::EventLoopRuntime;
 use crate::fast;
 use crate::faults::{self, Fault};
+use crate::verdict::to_raw;
 
 /// One `evaluateSubmit` call: its context and the obligation to settle it.
 type Submitted = (ActionContext, Completion);
@@ -94,18 +96,22 @@ fn start(gate: &Arc<kavach_core::gate::Gate>, s: Submitted) -> Option<impl Futur
 
 /// `evaluateFast`'s input (same scratch layout and `text`), queued for evaluation; it starts
 /// at the next `flushSubmitted` and its verdict goes to the gate's `attachCompletion`
-/// callback under `id`. Argument errors throw here, synchronously.
+/// callback under `id`, and this returns `null`. Argument errors throw here, synchronously.
+/// With `maxPendingEvaluations` already in flight nothing is queued: this returns the verdict
+/// (`evaluateRaw`'s array; `Gate::admit`), and `id` stays free.
 #[cfg_attr(test, allow(dead_code))] // only called from JS
 #[napi(
     catch_unwind,
-    ts_args_type = "handle: number, id: number, text: string, extras?: ContextExtras | undefined | null"
+    ts_args_type = "handle: number, id: number, text: string, extras?: ContextExtras | undefined | null",
+    ts_return_type = "ReturnType<Gate['evaluateRaw']> | null"
 )]
-pub fn evaluate_submit(
+pub fn evaluate_submit<'env>(
+    env: &'env Env,
     handle: u32,
     id: u32,
     text: RawText,
     extras: Option<ContextExtras>,
-) -> Result<()> {
+) -> Result<Option<Array<'env>>> {
     let e = fast::entry(handle)?;
     let ctx = from_fast(&e.scratch.view()?, &text, extras)?;
     let dispatcher = e
@@ -114,11 +120,18 @@ pub fn evaluate_submit(
         .borrow()
         .clone()
         .ok_or_else(|| to_js(codes::INTERNAL, "attachCompletion was not called"))?;
-    e.queue
-        .submitted
-        .borrow_mut()
-        .push((ctx, Completion::new(id, dispatcher)));
-    Ok(())
+    match e.gate.admit(&ctx) {
+        Ok(slot) => {
+            e.queue
+                .submitted
+                .borrow_mut()
+                .push((ctx, Completion::new(id, dispatcher, slot)));
+            Ok(None)
+        }
+        Err(verdict) => to_raw(env, *verdict)
+            .map(Some)
+            .map_err(|err| to_js(codes::INTERNAL, err.reason)),
+    }
 }
 
 /// Starts every evaluation the gate `handle` submitted since the last flush. The TS layer
