@@ -204,7 +204,6 @@ fn invariant(i: usize, item: InvariantInput) -> Result<Invariant> {
 fn non_negative_int(option: &str, n: f64) -> Result<u64> {
     if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 {
         // In range and integral (checked above), so the cast is exact.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         Ok(n as u64)
     } else {
         Err(invalid_options(format!(
@@ -243,7 +242,7 @@ fn test_clock(tc: TestClockOptions) -> Result<ClockChoice> {
 /// Milliseconds as an integer (JS numbers hold integers exactly up to 2^53).
 pub fn ms(what: &str, v: f64) -> Result<i64> {
     if v.is_finite() && v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_991.0 {
-        #[allow(clippy::cast_possible_truncation)]
+        // Integral and within ±2^53 (checked above), so the cast is exact.
         Ok(v as i64)
     } else {
         Err(invalid_options(format!(
