@@ -31,7 +31,7 @@ export const GateOptionsSchema = z.strictObject({
   enableDrift: z.boolean().optional(),
   geoDriftMaxKm: finite.nonnegative('must be >= 0').optional(),
   tokenSigner: instance('PqTokenSigner').optional(),
-  permitTtlSeconds: positiveInt.optional(),
+  permitTtlSeconds: positiveInt.max(86_400).optional(),
   rateStore: instance('RedisRateLimitStore').optional(),
   sessionStore: instance('RedisSessionStore').optional(),
   broadcaster: instance('InMemoryInvalidationBroadcaster or RedisInvalidationBroadcaster').optional(),
