@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
 import { Gate, KavachKeyPair, PqTokenSigner, RedisRateLimitStore, type EvaluateOptions, type GateOptions, type Verdict } from '../index'
 import { GateOptionsSchema } from '../src/schema'
-import { RedisProcess, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
+import { RedisProcess, prefixesCleanedAfterAll, tally } from './fixtures/redis-helpers'
 
 const prefix = prefixesCleanedAfterAll()
 let server: RedisProcess
@@ -61,15 +61,6 @@ function track(ps: Promise<Verdict>[]): { all: Promise<Verdict[]>; settled: () =
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-function tally(verdicts: Verdict[]): Record<string, number> {
-  const t: Record<string, number> = {}
-  for (const v of verdicts) {
-    const k = v.isPermit ? 'permit' : (v.code ?? 'other')
-    t[k] = (t[k] ?? 0) + 1
-  }
-  return t
-}
 
 function expectBoundRefusal(v: Outcome, bound: number): void {
   expect(v).not.toBe('pending')

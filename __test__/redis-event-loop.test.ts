@@ -22,7 +22,7 @@ import {
   type PolicySetInput,
   type Verdict,
 } from '../index'
-import { REDIS_URL, RedisProcess, ioredis, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
+import { REDIS_URL, RedisProcess, ioredis, prefixesCleanedAfterAll, tally } from './fixtures/redis-helpers'
 
 const prefix = prefixesCleanedAfterAll()
 const root = resolve(__dirname, '..')
@@ -34,15 +34,6 @@ function policy(max: number): PolicySetInput {
 }
 
 const CALL = { principalId: 'agent-loop', principalKind: 'agent' as const, actionName: 'call_tool' }
-
-function tally(verdicts: Verdict[]): Record<string, number> {
-  const t: Record<string, number> = {}
-  for (const v of verdicts) {
-    const k = v.isPermit ? 'permit' : (v.code ?? 'other')
-    t[k] = (t[k] ?? 0) + 1
-  }
-  return t
-}
 
 describe('evaluateAsync on the event-loop runtime', () => {
   test('runs on this (main) thread', () => {

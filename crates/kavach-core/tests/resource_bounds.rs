@@ -119,21 +119,14 @@ fn the_allowed_clock_skew_is_a_validated_option() {
         refusal(&v).reason
     );
     for bad in [-1, 86_401] {
-        let err = Gate::new(
+        let config = GateConfig {
+            max_clock_skew_seconds: bad,
+            ..GateConfig::default()
+        };
+        assert_invalid_option(
             set(),
-            GateConfig {
-                max_clock_skew_seconds: bad,
-                ..GateConfig::default()
-            },
-        )
-        .err()
-        .unwrap();
-        assert_eq!(err.code(), kavach_core::ErrorCode::InvalidOptions);
-        assert!(
-            err.to_string().contains(&format!(
-                "maxClockSkewSeconds must be an integer from 0 to 86400, got {bad}"
-            )),
-            "{err}"
+            config,
+            &format!("maxClockSkewSeconds must be an integer from 0 to 86400, got {bad}"),
         );
     }
 }
@@ -199,21 +192,14 @@ fn the_pending_evaluations_bound_is_a_validated_option() {
         kavach_core::gate::DEFAULT_MAX_PENDING
     );
     for bad in [0, kavach_core::gate::MAX_PENDING_LIMIT + 1] {
-        let err = Gate::new(
+        let config = GateConfig {
+            max_pending_evaluations: bad,
+            ..GateConfig::default()
+        };
+        assert_invalid_option(
             set(),
-            GateConfig {
-                max_pending_evaluations: bad,
-                ..GateConfig::default()
-            },
-        )
-        .err()
-        .unwrap();
-        assert_eq!(err.code(), kavach_core::ErrorCode::InvalidOptions);
-        assert!(
-            err.to_string().contains(&format!(
-                "maxPendingEvaluations must be an integer from 1 to 1000000, got {bad}"
-            )),
-            "{err}"
+            config,
+            &format!("maxPendingEvaluations must be an integer from 1 to 1000000, got {bad}"),
         );
     }
     for good in [1, kavach_core::gate::MAX_PENDING_LIMIT] {
@@ -223,4 +209,11 @@ fn the_pending_evaluations_bound_is_a_validated_option() {
         };
         assert!(Gate::new(set(), config).is_ok());
     }
+}
+
+/// `Gate::new` refuses `config` with `INVALID_OPTIONS` and a message containing `expected`.
+fn assert_invalid_option(set: PolicySet, config: GateConfig, expected: &str) {
+    let err = Gate::new(set, config).err().unwrap();
+    assert_eq!(err.code(), kavach_core::ErrorCode::InvalidOptions);
+    assert!(err.to_string().contains(expected), "{err}");
 }
