@@ -1,4 +1,5 @@
-// Secure channel (format v2): round trip, replay, context, recipient, tamper, re-wrap, window.
+// Secure channel (format v2): round trip, replay, context, recipient, tamper, re-wrap, window,
+// default message size limit.
 import { describe, expect, it } from 'vitest'
 
 import {
@@ -145,5 +146,19 @@ describe('SecureChannel', () => {
     const strict = new SecureChannel(bob, alice.publicKeys(), { replayWindowSeconds: 5 })
     ab.setClockForTesting(now - 10_000)
     expect(errorOf(() => strict.receiveSigned(ab.sendSigned(Buffer.from('x'), 'ctx', 'c'), 'ctx')).message).toMatch(/older/)
+  })
+
+  it('has a message size limit by default: a 20 MiB payload is refused on send, an oversized receipt before any parsing (issue 18 U4)', () => {
+    const ab = channel(alice, bob)
+    const big = Buffer.alloc(20 << 20, 7)
+    for (const send of [() => ab.sendData(big), () => ab.sendSigned(big, 'ctx', 'c')]) {
+      const err = errorOf(send)
+      expect(err.code).toBe('INVALID_ARGUMENT')
+      expect(err.message).toMatch(/maxMessageBytes/)
+    }
+    // Not even JSON: refused for its size, so it was never parsed or decrypted.
+    const err = errorOf(() => channel(bob, alice).receiveSigned(Buffer.alloc(5 << 20, '['.charCodeAt(0)), 'ctx'))
+    expect(err.code).toBe('INVALID_ARGUMENT')
+    expect(err.message).toMatch(/maxMessageBytes/)
   })
 })

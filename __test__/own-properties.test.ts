@@ -43,6 +43,16 @@ describe('gate options: own properties only', () => {
     expect(({} as Record<string, unknown>).observeOnly).toBeUndefined()
   })
 
+  test('Object.prototype.observeOnly = true does not make a gate built from policy text permit', () => {
+    // No policy object here: only the `{}` options object inherits the polluted key.
+    const gates = polluted('observeOnly', true, () => [Gate.fromToml('', {}), Gate.fromJsonString('{"policies":[]}', {})])
+    for (const gate of gates) {
+      const v = gate.evaluate(ctx)
+      expect(v.isPermit).toBe(false)
+      expect(v.code).toBe('NO_POLICY_MATCH')
+    }
+  })
+
   test('Object.create({ observeOnly: true }) as options is not observe-only', () => {
     const gate = Gate.fromObject({}, Object.create({ observeOnly: true }) as object)
     expect(gate.evaluate(ctx).isPermit).toBe(false)

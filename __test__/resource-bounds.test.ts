@@ -1,7 +1,9 @@
 // Resource bounds through the public API (docs/SECURITY.md, "Resource bounds"): a flood of drift
 // invalidations with made-up principals and sessions, past every default bound of the
-// in-process stores and the revocation list, refuses no existing, well-behaved principal; and
-// the allowed clock skew of `sessionStartedAt` is a validated gate option.
+// in-process stores and the revocation list, refuses no existing, well-behaved principal (nor
+// does a flood of one kind alone: principal revocations, rate keys); a `sessionStartedAt` ahead
+// of the clock or in milliseconds is INVALID_CONTEXT; and the allowed clock skew is a validated
+// gate option.
 
 import { describe, expect, test } from 'vitest'
 
@@ -44,6 +46,52 @@ describe('one caller cannot refuse everyone', () => {
     const again = gate.evaluate(call('made-up-0', { sessionId: 'made-up-session-0', ip: '203.0.113.9' }))
     expect(again.kind === 'refuse' && again.code).toBe('SESSION_INVALID')
   }, 120_000)
+})
+
+describe('a flood of one kind, through the public API', () => {
+  const OPEN = { policies: [{ name: 'reads', effect: 'permit' as const, conditions: [{ action: 'read' }] }] }
+
+  test('drift invalidations of made-up principals (no session) past the revocation bound refuse (almost) no newcomer', () => {
+    const gate = Gate.fromObject(OPEN)
+    let invalidated = 0
+    for (let i = 0; i < DEFAULT_BOUND + PAST_BOUND; i++) {
+      if (gate.evaluate(call(`made-up-${i}`, { originIp: '10.9.9.9', ip: '203.0.113.9' })).kind === 'invalidate') invalidated++
+    }
+    // Only an id sharing an overflow slot with a dropped revocation is refused, never everyone.
+    let refused = 0
+    for (let i = 0; i < 100; i++) if (gate.evaluate(call(`newcomer-${i}`, { ip: '10.0.0.3' })).kind !== 'permit') refused++
+    expect(refused).toBeLessThan(20)
+    // Each flooded call drifted and was invalidated: none was refused because the list was full.
+    expect(invalidated).toBe(DEFAULT_BOUND + PAST_BOUND)
+  }, 120_000)
+
+  test('rate keys of made-up principals past the rate store bound: every call and every newcomer is permitted', () => {
+    const gate = Gate.fromObject(POLICY, { enableDrift: false })
+    const kinds = new Set<string>()
+    for (let i = 0; i < DEFAULT_BOUND + PAST_BOUND; i++) {
+      const v = gate.evaluate(call(`made-up-${i}`))
+      kinds.add(v.kind === 'refuse' ? `refuse:${v.code}` : v.kind)
+    }
+    expect([...kinds]).toEqual(['permit'])
+    for (let i = 0; i < 64; i++) expect(gate.evaluate(call(`newcomer-${i}`)).kind).toBe('permit')
+  }, 120_000)
+})
+
+describe('sessionStartedAt ahead of the clock (default gate options)', () => {
+  const nowSecs = () => Math.floor(Date.now() / 1000)
+
+  test.each([
+    ['under session_age_max', { policies: [{ name: 'young', effect: 'permit' as const, conditions: [{ session_age_max: '1h' }] }] }],
+    ['with drift on and no session_age_max', { policies: [{ name: 'all', effect: 'permit' as const, conditions: [] }] }],
+  ])('%s: now + 5 h and a start in milliseconds refuse with INVALID_CONTEXT', (_, policies) => {
+    const gate = Gate.fromObject(policies)
+    const ahead = gate.evaluate(call('p', { sessionStartedAt: nowSecs() + 5 * 3600 }))
+    expect(ahead.kind === 'refuse' && ahead.code).toBe('INVALID_CONTEXT')
+    expect(ahead.kind === 'refuse' && ahead.reason).toMatch(/in the future/)
+    const millis = gate.evaluate(call('p', { sessionStartedAt: Date.now() }))
+    expect(millis.kind === 'refuse' && millis.code).toBe('INVALID_CONTEXT')
+    expect(millis.kind === 'refuse' && millis.reason).toMatch(/milliseconds/)
+  })
 })
 
 describe('maxClockSkewSeconds', () => {
