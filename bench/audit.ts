@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { AuditEntry, KavachKeyPair, SecureChannel, SignedAuditChain } from '../index'
+import { AuditEntry, KavachKeyPair, SecureChannel, SignedAuditChain } from './kavach'
 import { NobleAuditLog, NobleSigner, nobleReceiveSigned, nobleSendSigned } from './noble'
 import { allRows, machine, versions, type Comparison, type Contender, type SuiteResult } from './results'
 import { newPool, timeSync, toRow } from './rounds'

@@ -9,7 +9,7 @@
 
 import { parseArgs } from 'node:util'
 
-import { Gate, InMemoryInvalidationBroadcaster, RedisRateLimitStore, spawnInvalidationListener } from '../index'
+import { Gate, InMemoryInvalidationBroadcaster, RedisRateLimitStore, spawnInvalidationListener } from './kavach'
 
 const REDIS_URL = process.env.KAVACH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const POLICY = { policies: [{ name: 'p', effect: 'permit' as const, conditions: [{ action: 'a' }, { rate_limit: { max: 1_000_000, window: '1m' } }] }] }

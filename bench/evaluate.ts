@@ -4,7 +4,7 @@
 
 import { Bench } from 'tinybench'
 
-import { Gate, type EvaluateOptions } from '../index'
+import { Gate, type EvaluateOptions } from './kavach'
 import { kavachPolicies, ROLE } from './peers'
 import type { BenchRow } from './run'
 

@@ -15,7 +15,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs'
 import { newEnforcer, newModelFromString, StringAdapter, type Enforcer } from 'casbin'
 
-import { Gate, type EvaluateOptions, type PolicySetInput } from '../index'
+import { Gate, type EvaluateOptions, type PolicySetInput } from './kavach'
 import { machine, versions, type Comparison, type SuiteResult } from './results'
 import { newPool, timeSync, toRow } from './rounds'
 

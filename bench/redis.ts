@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 
 import { setSpeedLayersOff } from '../binding.js'
-import { Gate, RedisRateLimitStore, type EvaluateOptions } from '../index'
+import { Gate, RedisRateLimitStore, type EvaluateOptions } from './kavach'
 import { CpuTally, jsThreadCpu, threadCpu, type CpuClock } from './cpu'
 import { allRows, machine, versions, type Comparison, type SuiteResult } from './results'
 import { newPool, timeAsync, toRow, type Pool } from './rounds'

@@ -23,7 +23,7 @@ import {
   spawnInvalidationListener,
   type EvaluateOptions,
   type PolicySetInput,
-} from '../index'
+} from './kavach'
 
 const REDIS_URL = process.env.KAVACH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const CONCURRENCY = 64

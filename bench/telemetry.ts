@@ -4,7 +4,7 @@
 // in the machine's load during the run does not favour any of them. "Off" must match the
 // plain gate within noise: without the options the gate keeps its plain methods.
 
-import { Gate, type EvaluateOptions } from '../index'
+import { Gate, type EvaluateOptions } from './kavach'
 import { kavachPolicies, ROLE } from './peers'
 import { newPool, type Pool, timeSync, toRow } from './rounds'
 import type { BenchRow } from './run'
