@@ -4,21 +4,18 @@
 // only into a debug addon built here; the run is a child process, so an abort fails the test
 // instead of vitest.
 
-import { execFileSync, spawnSync } from 'node:child_process'
-import { copyFileSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 
 import { beforeAll, expect, test } from 'vitest'
+
+import { buildTestFaultsAddon } from './fixtures/test-faults-addon'
 
 const ROOT = join(__dirname, '..')
 let addon = ''
 
 beforeAll(() => {
-  execFileSync('cargo', ['build', '-p', 'kavach-node', '--features', 'test-faults'], { cwd: ROOT, stdio: 'inherit' })
-  const lib = { darwin: 'libkavach_node.dylib', win32: 'kavach_node.dll' }[process.platform as string] ?? 'libkavach_node.so'
-  addon = join(mkdtempSync(join(tmpdir(), 'kavach-no-abort-')), 'kavach-test-faults.node')
-  copyFileSync(join(ROOT, 'target', 'debug', lib), addon)
+  addon = buildTestFaultsAddon()
 }, 1_200_000)
 
 test('a panic in a sync method or a constructor is an INTERNAL error naming the entry point; the process lives on', () => {

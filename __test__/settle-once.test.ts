@@ -5,25 +5,20 @@
 // compiled only into a debug addon built here (the dev profile `cargo test` already builds);
 // each run is a child process, so a hang or a crash fails the test instead of vitest.
 
-import { execFileSync, spawnSync } from 'node:child_process'
-import { copyFileSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 
 import { beforeAll, describe, expect, test } from 'vitest'
 
 import { REDIS_URL, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
+import { buildTestFaultsAddon } from './fixtures/test-faults-addon'
 
 const ROOT = join(__dirname, '..')
 const prefix = prefixesCleanedAfterAll()
 let addon = ''
 
 beforeAll(() => {
-  execFileSync('cargo', ['build', '-p', 'kavach-node', '--features', 'test-faults'], { cwd: ROOT, stdio: 'inherit' })
-  const lib = { darwin: 'libkavach_node.dylib', win32: 'kavach_node.dll' }[process.platform as string] ?? 'libkavach_node.so'
-  // A `.node` name: require() loads anything else as JavaScript.
-  addon = join(mkdtempSync(join(tmpdir(), 'kavach-faults-')), 'kavach-test-faults.node')
-  copyFileSync(join(ROOT, 'target', 'debug', lib), addon)
+  addon = buildTestFaultsAddon()
 }, 1_200_000)
 
 function runFault(fault: string, route: string): { before: string; faulted: Record<string, string>; pendingAfterFault: number; after: string } {

@@ -13,9 +13,7 @@
 // decision: the real encoders and decoders run, including for verdicts no real input
 // produces on a route (AUDIT_FAILED on a Redis gate, a role-scope Invalidate).
 
-import { execFileSync, spawnSync } from 'node:child_process'
-import { copyFileSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -35,6 +33,7 @@ import { REFUSE_CODES, SCOPE_KINDS } from '../src/generated/layout'
 import type { ChildOutput, ForcedVerdict } from './fixtures/verdict-encodings'
 import { countRawCalls } from './fixtures/raw-calls'
 import { REDIS_URL, RedisProcess, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
+import { buildTestFaultsAddon } from './fixtures/test-faults-addon'
 
 const ROOT = join(__dirname, '..')
 const prefix = prefixesCleanedAfterAll()
@@ -347,10 +346,7 @@ describe('every refuse code x every evaluator, every scope kind, on every route 
   const forced = matrix()
 
   beforeAll(() => {
-    execFileSync('cargo', ['build', '-p', 'kavach-node', '--features', 'test-faults'], { cwd: ROOT, stdio: 'inherit' })
-    const lib = { darwin: 'libkavach_node.dylib', win32: 'kavach_node.dll' }[process.platform as string] ?? 'libkavach_node.so'
-    const addon = join(mkdtempSync(join(tmpdir(), 'kavach-encodings-')), 'kavach-test-faults.node')
-    copyFileSync(join(ROOT, 'target', 'debug', lib), addon)
+    const addon = buildTestFaultsAddon()
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures/verdict-encodings.ts'), REDIS_URL, prefix('forced')], {
       cwd: ROOT,
       encoding: 'utf8',
