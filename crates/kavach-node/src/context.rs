@@ -310,7 +310,7 @@ pub fn from_fast(
             .get(at..end)
             .ok_or_else(|| to_js(codes::INTERNAL, "fast path: text out of range"))?;
         at = end;
-        Ok(String::from_utf16_lossy(s))
+        Ok(text_of(s))
     };
     let principal_id = take(scratch.get(fast_in::ID_LEN))?;
     let action_name = take(scratch.get(fast_in::ACTION_LEN))?;
@@ -353,6 +353,19 @@ pub fn from_fast(
     }
     ctx.normalize();
     Ok(ctx)
+}
+
+/// UTF-16 code units as a `String` (lone surrogates become U+FFFD, which the name rules
+/// refuse). Names are nearly always ASCII: those are copied unit by unit into an exactly sized
+/// buffer instead of decoded character by character into a growing one.
+fn text_of(units: &[u16]) -> String {
+    if units.iter().all(|&u| u < 0x80) {
+        let bytes: Vec<u8> = units.iter().map(|&u| u.to_le_bytes()[0]).collect();
+        // ASCII is valid UTF-8, so the fallback is never taken.
+        String::from_utf8(bytes).unwrap_or_else(|_| String::from_utf16_lossy(units))
+    } else {
+        String::from_utf16_lossy(units)
+    }
 }
 
 /// A length or count written by the TS layer.
@@ -603,4 +616,31 @@ pub(crate) fn scope_target(target_kind: &str, target_id: &str) -> Result<ScopeKi
         return Err(invalid_argument("targetId must be a non-empty string"));
     }
     Ok(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_of;
+
+    fn units(s: &str) -> Vec<u16> {
+        s.encode_utf16().collect()
+    }
+
+    #[test]
+    fn text_of_reads_ascii_and_any_other_text_as_utf16_says() {
+        for s in [
+            "",
+            "read",
+            "delete_user",
+            "agent-bot 7~",
+            "opérateur",
+            "dеlete",
+            "日本",
+            "🔑key",
+        ] {
+            assert_eq!(text_of(&units(s)), s);
+        }
+        assert_eq!(text_of(&[0x61, 0xD800, 0x62]), "a\u{FFFD}b");
+        assert_eq!(text_of(&[0x7F, 0x80]), "\u{7F}\u{80}");
+    }
 }
