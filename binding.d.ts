@@ -518,13 +518,6 @@ export interface DeviceInput {
   description?: string
 }
 
-/**
- * `gate.evaluate()`'s hot path (see the module docs). Returns a string (numbers in the
- * scratch array) for the common verdicts, the `evaluateRaw` array for the rest (signed,
- * observe-only). Same validation, errors and pipeline as `Gate.evaluateRaw`.
- */
-export declare function evaluateFast(handle: number, text: string, extras?: ContextExtras | undefined | null): string | ReturnType<Gate['evaluateRaw']>
-
 /** Everything the gate needs to know about one attempted action. */
 export interface EvaluateOptions {
   principalId: string
@@ -598,6 +591,14 @@ export interface Explanation {
   verdict: Verdict
   steps: Array<ExplainStep>
 }
+
+/**
+ * The function the TS layer calls for `gate.evaluate()`'s hot path (see the module docs),
+ * created once at load: `evaluateFast(handle, text, extras?)` returns a string (numbers in the
+ * scratch array) for the common verdicts, the `evaluateRaw` array for the rest (signed,
+ * observe-only). Same validation, errors and pipeline as `Gate.evaluateRaw`.
+ */
+export declare function fastEvaluator(): (handle: number, text: string, extras?: ContextExtras | undefined | null) => string | ReturnType<Gate['evaluateRaw']>
 
 /**
  * Starts every evaluation the gate `handle` submitted since the last flush. The TS layer

@@ -23,6 +23,7 @@ test('attachScratch then detaching the buffer (structuredClone transfer): clean 
   expect(out.attached).toBe('returned text')
   expect(out.detached).toMatch(/^INTERNAL: .*scratch array was detached or emptied/)
   expect(out.tsGate).toMatch(/^INTERNAL: /)
+  expect(out.shortened).toMatch(/^INTERNAL: .*scratch array was detached or emptied/)
   expect(out.shrunk).toMatch(/^INTERNAL: .*scratch array was detached or emptied/)
   expect(out.tooShort).toBe(`INVALID_ARGUMENT: attachScratch needs a Float64Array of at least ${FAST_IN_SCRATCH_LEN} numbers`)
   expect(out.notAnArray).toMatch(/^INVALID_ARGUMENT: attachScratch needs a Float64Array/)

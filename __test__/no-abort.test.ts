@@ -18,7 +18,7 @@ beforeAll(() => {
   addon = buildTestFaultsAddon()
 }, 1_200_000)
 
-test('a panic in a sync method or a constructor is an INTERNAL error naming the entry point; the process lives on', () => {
+test('a panic in a sync method, a constructor or gate.evaluate is an INTERNAL error naming the entry point; the process lives on', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures/no-abort.ts')], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -35,4 +35,7 @@ test('a panic in a sync method or a constructor is an INTERNAL error naming the 
   expect(out.ctor).toMatchObject({ threw: true, isError: true, code: 'INTERNAL' })
   expect(out.ctor.message).toMatch(/^DirectoryTokenVerifier constructor: internal error in the native addon .*forced panic/)
   expect(out.ctorAfter).toEqual({ threw: false })
+  expect(out.evaluate).toMatchObject({ threw: true, isError: true, code: 'INTERNAL' })
+  expect(out.evaluate.message).toMatch(/internal error in the native addon .*forced panic/)
+  expect(out.evaluateAfter).toEqual({ kind: 'permit' })
 }, 120_000)

@@ -24,7 +24,7 @@ import {
   type Verdict,
 } from '../index'
 
-const RUNS = { contexts: 300, loaders: 150, syncAsync: 100, bytes: 300 }
+const RUNS = { contexts: 300, reuse: 200, loaders: 150, syncAsync: 100, bytes: 300 }
 
 // --- arbitraries: well-typed contexts and policy sets over small shared vocabularies, so that
 // random policies and random contexts actually meet ---
@@ -100,6 +100,40 @@ describe('contexts', () => {
       }),
       { numRuns: RUNS.contexts },
     )
+  })
+})
+
+describe('one gate, many contexts', () => {
+  // The synchronous path refills one context and one text buffer per gate from call to call
+  // (crates/kavach-node/src/fast.rs `Reuse`): no field, role, param or extra of one call may
+  // reach the next. A long-lived gate must decide every context as a fresh gate does. No
+  // sessions here: session state is meant to carry over.
+  const withoutSession = contextArb.map(({ sessionId: _, ...ctx }) => ctx)
+
+  test(`a gate decides each of a sequence of contexts as a fresh gate would (${RUNS.reuse} runs)`, () => {
+    fc.assert(
+      fc.property(policySetArb, fc.array(withoutSession, { minLength: 2, maxLength: 8 }), (set, contexts) => {
+        const longLived = Gate.fromObject(set, STATELESS)
+        for (const ctx of contexts) {
+          expect(decision(longLived.evaluate(ctx))).toEqual(decision(Gate.fromObject(set, STATELESS).evaluate(ctx)))
+        }
+      }),
+      { numRuns: RUNS.reuse },
+    )
+  })
+
+  test('a huge context, then small ones: each decided on its own', () => {
+    const gate = Gate.fromObject(
+      { policies: [{ name: 'eu_refunds', effect: 'permit', conditions: [{ action: 'refund' }, { param_in: { field: 'region', values: ['eu'] } }, { resource: 'orders/*' }] }] },
+      STATELESS,
+    )
+    const base = { principalId: 'u1', principalKind: 'user', actionName: 'refund' } as const
+    expect(gate.evaluate({ ...base, params: { region: 'x'.repeat(60_000) }, resource: 'orders/1' }).code).toBe('NO_POLICY_MATCH')
+    expect(gate.evaluate({ ...base, params: { region: 'eu' }, resource: 'orders/1' }).kind).toBe('permit')
+    expect(gate.evaluate({ ...base, params: { region: 'eu' } }).code).toBe('NO_POLICY_MATCH')
+    expect(gate.evaluate({ ...base, params: { region: 7 }, resource: 'orders/1' }).code).toBe('NO_POLICY_MATCH')
+    expect(gate.evaluate({ ...base, params: {}, resource: 'orders/1' }).code).toBe('NO_POLICY_MATCH')
+    expect(gate.evaluate({ ...base, params: { region: 'eu' }, resource: 'orders/2' }).kind).toBe('permit')
   })
 })
 

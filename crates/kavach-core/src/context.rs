@@ -317,6 +317,9 @@ fn name(field: &str, s: &str) -> Result<()> {
 
 /// Why `s` cannot be a name the gate matches on (the field is added by the caller), or `None`.
 fn name_problem(s: &str) -> Option<String> {
+    if identifier::is_plain_ascii_name(s) {
+        return None;
+    }
     if let Some(problem) = identifier::name_problem(s) {
         return Some(problem);
     }

@@ -94,13 +94,19 @@ pub fn from_parts(
 
 /// A JS `Float64Array` shared with one TS `Gate` (src/gate.ts): the fast path reads the
 /// principal kind and the params' numbers from it and writes the verdict's numbers back, so
-/// none of them costs a property read. Rust holds only a strong reference, never a pointer
-/// across calls: JS can detach or shrink the buffer at any time (`attachScratch` is reachable
-/// through `gate.native`, and `structuredClone(a, { transfer: [a.buffer] })` detaches), so
-/// every call re-derives the data pointer and length from the live array ([`Scratch::view`]).
+/// none of them costs a property read. Rust holds only a strong reference to the array's
+/// `ArrayBuffer` and the view's position in it, never a pointer across calls: JS can detach
+/// or shrink the buffer at any time (`attachScratch` is reachable through `gate.native`, and
+/// `structuredClone(a, { transfer: [a.buffer] })` detaches), so every call re-derives the data
+/// pointer and checks the buffer still holds the view ([`Scratch::view`]). The buffer, not the
+/// typed array, is what each call asks for: `napi_get_arraybuffer_info` costs a fraction of
+/// `napi_get_typedarray_info`, which also walks the element types.
 pub struct Scratch {
     env: sys::napi_env,
-    array: sys::napi_ref,
+    buffer: sys::napi_ref,
+    /// The view's start in the buffer, in bytes, and its length in numbers, as attached.
+    byte_offset: usize,
+    len: usize,
 }
 
 /// The typed array's backing store as it is during one native call (see [`Scratch::view`]).
@@ -135,15 +141,42 @@ impl FromNapiValue for ScratchArg {
 
 impl Scratch {
     pub fn new(arg: ScratchArg) -> Result<Self> {
+        let not_an_array = || invalid_argument("attachScratch needs a Float64Array");
         let mut is_typed = false;
         // SAFETY: `env`/`value` belong to the current call (`attachScratch`).
         let status = unsafe { sys::napi_is_typedarray(arg.env, arg.value, &mut is_typed) };
         if status != sys::Status::napi_ok || !is_typed {
-            return Err(invalid_argument("attachScratch needs a Float64Array"));
+            return Err(not_an_array());
         }
-        let mut array = std::ptr::null_mut();
+        let mut kind = sys::TypedarrayType::int8_array;
+        let mut len = 0usize;
+        let mut data = std::ptr::null_mut();
+        let mut buffer = std::ptr::null_mut();
+        let mut byte_offset = 0usize;
+        // SAFETY: as above; the out-pointers are live locals.
+        let status = unsafe {
+            sys::napi_get_typedarray_info(
+                arg.env,
+                arg.value,
+                &mut kind,
+                &mut len,
+                &mut data,
+                &mut buffer,
+                &mut byte_offset,
+            )
+        };
+        if status != sys::Status::napi_ok || kind != sys::TypedarrayType::float64_array {
+            return Err(not_an_array());
+        }
+        if len < fast_in::SCRATCH_LEN {
+            return Err(invalid_argument(format!(
+                "attachScratch needs a Float64Array of at least {} numbers",
+                fast_in::SCRATCH_LEN
+            )));
+        }
+        let mut reference = std::ptr::null_mut();
         // SAFETY: as above; the reference is deleted in `Drop`, on the same thread.
-        let status = unsafe { sys::napi_create_reference(arg.env, arg.value, 1, &mut array) };
+        let status = unsafe { sys::napi_create_reference(arg.env, buffer, 1, &mut reference) };
         if status != sys::Status::napi_ok {
             return Err(to_js(
                 codes::INTERNAL,
@@ -152,59 +185,51 @@ impl Scratch {
         }
         let scratch = Self {
             env: arg.env,
-            array,
+            buffer: reference,
+            byte_offset,
+            len,
         };
-        // Checks the element type and the length once; each call re-checks that the array
-        // is still there.
-        if scratch.view()?.len < fast_in::SCRATCH_LEN {
-            return Err(invalid_argument(format!(
-                "attachScratch needs a Float64Array of at least {} numbers",
-                fast_in::SCRATCH_LEN
-            )));
-        }
+        scratch.view()?;
         Ok(scratch)
     }
 
     /// The array's data as it is now. Only valid until JS runs again: callers derive it
-    /// inside one native call and never keep it, so a detach between calls is seen as an
-    /// empty array (an `INTERNAL` error), never as freed memory.
+    /// inside one native call and never keep it, so a detached or shrunk buffer is an
+    /// `INTERNAL` error, never freed memory.
     pub fn view(&self) -> Result<ScratchView<'_>> {
         let mut value = std::ptr::null_mut();
-        let mut kind = sys::TypedarrayType::int8_array;
-        let mut len = 0usize;
-        let mut data = std::ptr::null_mut();
-        let mut buffer = std::ptr::null_mut();
-        let mut offset = 0usize;
+        let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
+        let mut byte_len = 0usize;
         // SAFETY: on the JS thread that created the reference (the registry is thread-local),
         // inside a native call; the out-pointers are live locals.
         let status = unsafe {
-            let s = sys::napi_get_reference_value(self.env, self.array, &mut value);
+            let s = sys::napi_get_reference_value(self.env, self.buffer, &mut value);
             if s != sys::Status::napi_ok || value.is_null() {
-                s
+                sys::Status::napi_generic_failure
             } else {
-                sys::napi_get_typedarray_info(
-                    self.env,
-                    value,
-                    &mut kind,
-                    &mut len,
-                    &mut data,
-                    &mut buffer,
-                    &mut offset,
-                )
+                sys::napi_get_arraybuffer_info(self.env, value, &mut data, &mut byte_len)
             }
         };
-        if status != sys::Status::napi_ok || kind != sys::TypedarrayType::float64_array {
-            return Err(invalid_argument("attachScratch needs a Float64Array"));
-        }
-        if len == 0 || data.is_null() {
+        let view_end = self
+            .len
+            .checked_mul(std::mem::size_of::<f64>())
+            .and_then(|n| n.checked_add(self.byte_offset));
+        let holds_view = view_end.is_some_and(|end| end <= byte_len);
+        let start = (data as usize).wrapping_add(self.byte_offset);
+        if status != sys::Status::napi_ok
+            || data.is_null()
+            || !holds_view
+            || !start.is_multiple_of(std::mem::align_of::<f64>())
+        {
             return Err(to_js(
                 codes::INTERNAL,
                 "the gate's scratch array was detached or emptied; build a new Gate",
             ));
         }
         Ok(ScratchView {
-            ptr: data.cast(),
-            len,
+            // In bounds: the buffer holds `byte_offset + len * 8` bytes (checked above).
+            ptr: data.cast::<u8>().wrapping_add(self.byte_offset).cast(),
+            len: self.len,
             _scratch: std::marker::PhantomData,
         })
     }
@@ -215,7 +240,7 @@ impl Drop for Scratch {
         // SAFETY: dropped on the JS thread (the registry entry is an `Rc` in a thread-local,
         // the gate a JS-thread object); a failure only leaks the reference.
         unsafe {
-            sys::napi_delete_reference(self.env, self.array);
+            sys::napi_delete_reference(self.env, self.buffer);
         }
     }
 }
@@ -265,9 +290,11 @@ impl FromNapiValue for RawText {
 }
 
 impl RawText {
-    /// The string as UTF-16; `len` must be its exact length.
-    fn read(&self, len: usize) -> Result<Vec<u16>> {
-        let mut buf = vec![0u16; len + 1];
+    /// Reads the string as UTF-16 into `buf` (replacing its contents); `len` must be its exact
+    /// length. The buffer is reused from call to call by the synchronous fast path.
+    fn read_into(&self, len: usize, buf: &mut Vec<u16>) -> Result<()> {
+        buf.clear();
+        buf.resize(len + 1, 0);
         let mut written = 0usize;
         // SAFETY: `env`/`value` belong to the current call; the buffer holds `len + 1` units.
         let status = unsafe {
@@ -286,93 +313,132 @@ impl RawText {
             return Err(to_js(codes::INTERNAL, "fast path: text length mismatch"));
         }
         buf.truncate(len);
-        Ok(buf)
+        Ok(())
     }
 }
 
-/// The fast path's context: the TS layer already checked the kind is known, the id and the
-/// action are strings, and every param is a finite number or a string (anything else goes
-/// through `from_parts` and its errors).
+/// The fast path's context as an owned value (`evaluateSubmit` queues it).
 pub fn from_fast(
     scratch: &ScratchView<'_>,
     text: &RawText,
     extras: Option<ContextExtras>,
 ) -> Result<ActionContext> {
-    let kind = PrincipalKind::ALL
+    let mut units = Vec::new();
+    let mut ctx = ActionContext::new(String::new(), PrincipalKind::User, String::new());
+    read_fast(scratch, text, &mut units)?;
+    fill_fast(scratch, &units, extras, &mut ctx)?;
+    Ok(ctx)
+}
+
+/// Reads the fast path's text (its length is in the scratch array) into `units`.
+pub fn read_fast(scratch: &ScratchView<'_>, text: &RawText, units: &mut Vec<u16>) -> Result<()> {
+    text.read_into(len_of(scratch.get(fast_in::TEXT_LEN))?, units)
+}
+
+/// Sets every field of `ctx` from the fast path's input, keeping the strings' and vectors'
+/// buffers, so the synchronous path allocates nothing for a context it has seen the shape of.
+/// The TS layer already checked the kind is known, the id and the action are strings, and
+/// every param is a finite number or a string (anything else goes through `from_parts` and
+/// its errors).
+pub fn fill_fast(
+    scratch: &ScratchView<'_>,
+    text: &[u16],
+    extras: Option<ContextExtras>,
+    ctx: &mut ActionContext,
+) -> Result<()> {
+    ctx.principal_kind = PrincipalKind::ALL
         .get(len_of(scratch.get(fast_in::KIND))?)
         .copied()
         .ok_or_else(|| to_js(codes::INTERNAL, "fast path: bad principal kind index"))?;
-    let text = text.read(len_of(scratch.get(fast_in::TEXT_LEN))?)?;
     let mut at = 0usize;
-    let mut take = |len: f64| -> Result<String> {
+    let mut take = |len: f64, into: &mut String| -> Result<()> {
         let end = at.saturating_add(len_of(len)?);
         let s = text
             .get(at..end)
             .ok_or_else(|| to_js(codes::INTERNAL, "fast path: text out of range"))?;
         at = end;
-        Ok(text_of(s))
+        set_text(into, s);
+        Ok(())
     };
-    let principal_id = take(scratch.get(fast_in::ID_LEN))?;
-    let action_name = take(scratch.get(fast_in::ACTION_LEN))?;
+    take(scratch.get(fast_in::ID_LEN), &mut ctx.principal_id)?;
+    take(scratch.get(fast_in::ACTION_LEN), &mut ctx.action_name)?;
+    if ctx.principal_id.is_empty() {
+        return Err(invalid_argument("principalId must be a non-empty string"));
+    }
+    if ctx.action_name.is_empty() {
+        return Err(invalid_argument("actionName must be a non-empty string"));
+    }
     // Roles travel in `text` too: one string read instead of an array and a string per role.
     let role_count = len_of(scratch.get(fast_in::ROLE_COUNT))?;
     if role_count > fast_in::MAX_ROLES {
         return Err(to_js(codes::INTERNAL, "fast path: too many roles"));
     }
-    let roles = (0..role_count)
-        .map(|r| take(scratch.get(fast_in::ROLES + r)))
-        .collect::<Result<Vec<_>>>()?;
-    let mut ctx = checked(principal_id, kind, action_name, Some(roles))?;
+    ctx.roles.truncate(role_count);
+    for r in 0..role_count {
+        if r == ctx.roles.len() {
+            ctx.roles.push(String::new());
+        }
+        take(scratch.get(fast_in::ROLES + r), &mut ctx.roles[r])?;
+    }
     let count = len_of(scratch.get(fast_in::PARAM_COUNT))?;
     if count > fast_in::MAX_PARAMS {
         return Err(to_js(codes::INTERNAL, "fast path: too many params"));
     }
-    if count > 0 {
-        ctx.params.reserve(count);
-        let mut i = fast_in::PARAMS;
-        for _ in 0..count {
-            let name = take(scratch.get(i))?;
-            let value = scratch.get(i + 2);
-            let value = if scratch.get(i + 1) == 0.0 {
-                if !value.is_finite() {
-                    return Err(invalid_argument(format!(
-                        "param '{}' must be a finite number, got {value}",
-                        excerpt(&name)
-                    )));
-                }
-                ParamValue::Number(value)
-            } else {
-                ParamValue::Text(take(value)?)
-            };
-            ctx.params.push((name, value));
-            i += fast_in::STRIDE;
+    ctx.params.truncate(count);
+    let mut i = fast_in::PARAMS;
+    for p in 0..count {
+        if p == ctx.params.len() {
+            ctx.params.push((String::new(), ParamValue::Number(0.0)));
         }
+        let (name, value) = &mut ctx.params[p];
+        take(scratch.get(i), name)?;
+        let v = scratch.get(i + 2);
+        if scratch.get(i + 1) == 0.0 {
+            if !v.is_finite() {
+                return Err(invalid_argument(format!(
+                    "param '{}' must be a finite number, got {v}",
+                    excerpt(name)
+                )));
+            }
+            *value = ParamValue::Number(v);
+        } else {
+            if !matches!(value, ParamValue::Text(_)) {
+                *value = ParamValue::Text(String::new());
+            }
+            if let ParamValue::Text(t) = value {
+                take(v, t)?;
+            }
+        }
+        i += fast_in::STRIDE;
     }
-    if let Some(e) = extras {
-        apply_extras(&mut ctx, e.into())?;
-    }
+    // Every optional field is set on every call: none survives from the previous context.
+    apply_extras(ctx, extras.map(Extras::from).unwrap_or_default())?;
     ctx.normalize();
-    Ok(ctx)
+    Ok(())
 }
 
-/// UTF-16 code units as a `String` (lone surrogates become U+FFFD, which the name rules
-/// refuse). Names are nearly always ASCII: those are copied unit by unit into an exactly sized
-/// buffer instead of decoded character by character into a growing one.
-fn text_of(units: &[u16]) -> String {
+/// Replaces `out` by UTF-16 code units (lone surrogates become U+FFFD, which the name rules
+/// refuse). Names are nearly always ASCII: those are narrowed unit by unit into the buffer
+/// `out` already has, instead of decoded character by character.
+fn set_text(out: &mut String, units: &[u16]) {
+    out.clear();
     if units.iter().all(|&u| u < 0x80) {
-        let bytes: Vec<u8> = units.iter().map(|&u| u.to_le_bytes()[0]).collect();
-        // ASCII is valid UTF-8, so the fallback is never taken.
-        String::from_utf8(bytes).unwrap_or_else(|_| String::from_utf16_lossy(units))
+        // SAFETY: every unit is below 0x80 (checked just above), so every byte pushed is ASCII
+        // and the string stays valid UTF-8. Exercised by `tests::set_text_reads_ascii_and_any_
+        // other_text_as_utf16_says` and by every `gate.evaluate` in __test__/.
+        unsafe { out.as_mut_vec() }.extend(units.iter().map(|&u| u.to_le_bytes()[0]));
     } else {
-        String::from_utf16_lossy(units)
+        out.push_str(&String::from_utf16_lossy(units));
     }
 }
 
 /// A length or count written by the TS layer.
 fn len_of(v: f64) -> Result<usize> {
-    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 1e9 {
-        // A whole number in [0, 1e9]: exact as a usize.
-        Ok(v as usize)
+    // `as` truncates (NaN becomes 0, out-of-range values saturate): the round trip gives `v`
+    // back only for a whole number in range.
+    let n = v as usize;
+    if n <= 1_000_000_000 && n as f64 == v {
+        Ok(n)
     } else {
         Err(to_js(codes::INTERNAL, "fast path: bad length"))
     }
@@ -396,6 +462,7 @@ impl From<ContextExtras> for Extras {
 }
 
 /// Field bundle shared by both entry points.
+#[derive(Default)]
 struct Extras {
     resource: Option<String>,
     ip: Option<String>,
@@ -620,14 +687,21 @@ pub(crate) fn scope_target(target_kind: &str, target_id: &str) -> Result<ScopeKi
 
 #[cfg(test)]
 mod tests {
-    use super::text_of;
+    use super::set_text;
+
+    fn text_of(units: &[u16]) -> String {
+        // Starts from a used buffer: nothing of it may survive.
+        let mut out = String::from("previous contents");
+        set_text(&mut out, units);
+        out
+    }
 
     fn units(s: &str) -> Vec<u16> {
         s.encode_utf16().collect()
     }
 
     #[test]
-    fn text_of_reads_ascii_and_any_other_text_as_utf16_says() {
+    fn set_text_reads_ascii_and_any_other_text_as_utf16_says() {
         for s in [
             "",
             "read",
@@ -642,5 +716,12 @@ mod tests {
         }
         assert_eq!(text_of(&[0x61, 0xD800, 0x62]), "a\u{FFFD}b");
         assert_eq!(text_of(&[0x7F, 0x80]), "\u{7F}\u{80}");
+        // ASCII longer than one 64-unit chunk, at and around the chunk boundary.
+        for len in [63, 64, 65, 128, 150] {
+            let s: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            assert_eq!(text_of(&units(&s)), s);
+        }
     }
 }

@@ -113,6 +113,8 @@ fn encode(
         return Err(napi::Error::from_reason("test fault: batch build failed"));
     }
     let mut text: Vec<u16> = Vec::with_capacity(entries.len() * (HEADER + 96));
+    // One buffer for every verdict's text before it is appended as UTF-16.
+    let mut part = String::with_capacity(96);
     let mut raws: Option<Array> = None;
     let mut raw_count = 0u32;
     let utf16 = speed_layers::on(Layer::Utf16Batch);
@@ -133,7 +135,7 @@ fn encode(
         if utf16 && fits_batch(&verdict) {
             let slots = &mut text[head + batch::SLOTS..head + batch::TEXT_LEN];
             let mut kind = 0.0;
-            let part = write_fast_with(
+            write_fast_with(
                 verdict,
                 |slot, x| {
                     if slot == 0 {
@@ -143,6 +145,7 @@ fn encode(
                     }
                 },
                 true,
+                &mut part,
             );
             // `fast_out::KIND`: 0, 1 or 2.
             text[head + batch::KIND] = kind as u16;

@@ -8,12 +8,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Array, Either, ToNapiValue, TypeName};
-use napi::{sys, Env, ValueType};
+use napi::bindgen_prelude::{panic_to_error, Array, Either, FromNapiValue, Function, ToNapiValue};
+use napi::{sys, Env, JsError, JsString};
 use napi_derive::napi;
 
-use crate::context::{from_fast, ContextExtras, RawText, Scratch};
-use crate::error::{codes, to_js, CoreResultExt, Result};
+use kavach_core::{ActionContext, PrincipalKind};
+
+use crate::context::{fill_fast, read_fast, ContextExtras, RawText, Scratch, ScratchView};
+use crate::error::{codes, invalid_argument, to_js, CoreResultExt, Result};
 use crate::faults;
 use crate::submit::Queue;
 use crate::verdict::{fits_fast, to_raw, write_fast};
@@ -24,6 +26,40 @@ pub struct Entry {
     pub scratch: Scratch,
     /// `evaluateAsync`'s submissions (`submit.rs`).
     pub queue: Queue,
+    /// The synchronous path's buffers, kept from call to call.
+    pub reuse: RefCell<Reuse>,
+}
+
+/// What one synchronous evaluation needs besides the gate: the input text, the context and
+/// the verdict's text. Kept in the entry so a call allocates none of them: refilled in
+/// place, they keep their capacity (measured in docs/ARCHITECTURE.md, "The synchronous fast
+/// path").
+pub struct Reuse {
+    units: Vec<u16>,
+    ctx: ActionContext,
+    out: String,
+}
+
+impl Reuse {
+    /// Buffers larger than this are dropped after the call, so one huge context (a long param
+    /// string, say) does not pin its memory for the gate's lifetime.
+    const KEEP_BYTES: usize = 4096;
+
+    fn shed_if_large(&mut self) {
+        if self.units.capacity() * 2 > Self::KEEP_BYTES || self.out.capacity() > Self::KEEP_BYTES {
+            *self = Self::default();
+        }
+    }
+}
+
+impl Default for Reuse {
+    fn default() -> Self {
+        Self {
+            units: Vec::new(),
+            ctx: ActionContext::new(String::new(), PrincipalKind::User, String::new()),
+            out: String::new(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -73,67 +109,127 @@ pub fn entry(handle: u32) -> Result<Rc<Entry>> {
         .ok_or_else(|| to_js(codes::INTERNAL, "unknown gate handle"))
 }
 
-/// A string that is created as Latin-1 when it is ASCII (a plain copy, where UTF-8 is decoded).
-pub struct JsText(String);
-
-impl TypeName for JsText {
-    fn type_name() -> &'static str {
-        "string"
-    }
-    fn value_type() -> ValueType {
-        ValueType::String
-    }
-}
-
-impl ToNapiValue for JsText {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-        if !val.0.is_ascii() {
-            // SAFETY: `env` is the live environment napi passed to this conversion, forwarded
-            // unchanged to napi's own String conversion (exercised by the non-ASCII reasons in
-            // __test__/gate.test.ts).
-            return unsafe { String::to_napi_value(env, val.0) };
-        }
-        let mut out = std::ptr::null_mut();
-        // SAFETY: ASCII is valid Latin-1; pointer and length describe `val.0`.
-        let status = unsafe {
-            sys::napi_create_string_latin1(
-                env,
-                val.0.as_ptr().cast(),
-                val.0.len() as isize,
-                &mut out,
-            )
-        };
-        if status == sys::Status::napi_ok {
-            Ok(out)
-        } else {
-            Err(napi::Error::from_reason("cannot create a string"))
-        }
-    }
-}
-
-/// `gate.evaluate()`'s hot path (see the module docs). Returns a string (numbers in the
+/// The function the TS layer calls for `gate.evaluate()`'s hot path (see the module docs),
+/// created once at load: `evaluateFast(handle, text, extras?)` returns a string (numbers in the
 /// scratch array) for the common verdicts, the `evaluateRaw` array for the rest (signed,
 /// observe-only). Same validation, errors and pipeline as `Gate.evaluateRaw`.
 // The napi registration is not compiled into the unit-test build, which sees no caller.
 #[cfg_attr(test, allow(dead_code))]
 #[napi(
     catch_unwind,
-    ts_args_type = "handle: number, text: string, extras?: ContextExtras | undefined | null",
-    ts_return_type = "string | ReturnType<Gate['evaluateRaw']>"
+    ts_return_type = "(handle: number, text: string, extras?: ContextExtras | undefined | null) => string | ReturnType<Gate['evaluateRaw']>"
 )]
-pub fn evaluate_fast<'env>(
-    env: &'env Env,
-    handle: u32,
-    text: RawText,
-    extras: Option<ContextExtras>,
-) -> Result<Either<JsText, Array<'env>>> {
+pub fn fast_evaluator(env: &Env) -> Result<Function<'_>> {
+    env.create_function("evaluateFast", evaluate_fast_callback)
+        .map_err(|e| to_js(codes::INTERNAL, e.reason))
+}
+
+/// `evaluateFast`'s N-API callback. A plain callback rather than a `#[napi]` function: napi-rs
+/// wraps every one of those in a scope that records its arguments in case async work borrows
+/// them (allocations and thread-local bookkeeping on each call), about a sixth of an
+/// evaluation's native instructions; nothing here outlives the call. Panics are caught as
+/// `#[napi(catch_unwind)]` would: a JS error with napi's `GenericFailure` status, which the TS
+/// layer reports as `INTERNAL`.
+unsafe extern "C" fn evaluate_fast_callback(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: `env` and `info` are the ones Node passed to this callback, used only during it.
+    let outcome = std::panic::catch_unwind(|| unsafe { evaluate_fast_call(env, info) });
+    // SAFETY (both throws): `env` is this callback's live environment; a thrown error leaves a
+    // pending exception, and N-API expects a null result with it. Exercised by
+    // __test__/no-abort.test.ts (a forced panic in gate.evaluate) and __test__/gate.test.ts
+    // (coded errors).
+    match outcome {
+        Ok(Ok(value)) => return value,
+        Ok(Err(e)) => unsafe { JsError::from(e).throw_into(env) },
+        Err(panic) => unsafe { JsError::from(panic_to_error(panic)).throw_into(env) },
+    }
+    std::ptr::null_mut()
+}
+
+/// The body of [`evaluate_fast_callback`].
+///
+/// # Safety
+/// `env` and `info` must be a live N-API callback's, on its JS thread.
+unsafe fn evaluate_fast_call(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> Result<sys::napi_value> {
+    let mut argc = 3usize;
+    let mut argv = [std::ptr::null_mut(); 3];
+    // SAFETY: per this function's contract; `argv` has room for `argc` values, and N-API
+    // fills the ones JS did not pass with `undefined`.
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    if status != sys::Status::napi_ok {
+        return Err(to_js(
+            codes::INTERNAL,
+            "evaluateFast: cannot read its arguments",
+        ));
+    }
+    faults::panic_if_armed();
+    // SAFETY (the three conversions): values of this call, read during it.
+    let handle = unsafe { u32::from_napi_value(env, argv[0]) }
+        .map_err(|e| invalid_argument(format!("evaluateFast: handle: {}", e.reason)))?;
+    let text = unsafe { RawText::from_napi_value(env, argv[1]) }
+        .map_err(|e| to_js(codes::INTERNAL, e.reason))?;
+    // The TS layer passes `extras` only when the context has some: two arguments need no
+    // type check of a third.
+    let extras = if argc < 3 {
+        None
+    } else {
+        unsafe { Option::<ContextExtras>::from_napi_value(env, argv[2]) }
+            .map_err(|e| invalid_argument(e.reason))?
+    };
     let e = entry(handle)?;
-    // One view for input and output: no JS runs in between (evaluate_sync is Rust only).
+    // One view for input and output: no JS runs in between (evaluate_sync is Rust only), and
+    // for the same reason the buffers are never borrowed twice.
     let scratch = e.scratch.view()?;
-    let ctx = from_fast(&scratch, &text, extras)?;
-    let verdict = faults::forced(e.gate.evaluate_sync(&ctx).js()?);
+    let mut reuse = e
+        .reuse
+        .try_borrow_mut()
+        .map_err(|_| to_js(codes::INTERNAL, "evaluate re-entered the same gate"))?;
+    let env = Env::from(env);
+    let answer = evaluate_reusing(&env, &e.gate, &scratch, &text, extras, &mut reuse);
+    reuse.shed_if_large();
+    // SAFETY: `answer` holds values created in this call's scope of the same env.
+    unsafe { ToNapiValue::to_napi_value(env.raw(), answer?) }
+        .map_err(|e| to_js(codes::INTERNAL, e.reason))
+}
+
+/// The evaluation of [`evaluate_fast_call`], with the entry's buffers. The context's strings were copied out of
+/// `units`, so they are no larger than it.
+fn evaluate_reusing<'env>(
+    env: &'env Env,
+    gate: &kavach_core::gate::Gate,
+    scratch: &ScratchView<'_>,
+    text: &RawText,
+    extras: Option<ContextExtras>,
+    reuse: &mut Reuse,
+) -> Result<Either<JsString<'env>, Array<'env>>> {
+    let Reuse { units, ctx, out } = reuse;
+    read_fast(scratch, text, units)?;
+    fill_fast(scratch, units, extras, ctx)?;
+    let verdict = faults::forced(gate.evaluate_sync(ctx).js()?);
     if fits_fast(&verdict, &ctx.action_name) {
-        Ok(Either::A(JsText(write_fast(verdict, &scratch))))
+        write_fast(verdict, scratch, out);
+        // ASCII (nearly always) is valid Latin-1: a plain copy, where UTF-8 is decoded.
+        let s = if out.is_ascii() {
+            env.create_string_latin1(out.as_bytes())
+        } else {
+            env.create_string(out.as_str())
+        };
+        s.map(Either::A)
+            .map_err(|e| to_js(codes::INTERNAL, e.reason))
     } else {
         to_raw(env, verdict)
             .map(Either::B)

@@ -123,6 +123,7 @@ impl Gate {
             gate: self.inner.clone(),
             scratch,
             queue,
+            reuse: Default::default(),
         });
         let h = fast::register(entry.clone())?;
         self.fast = Some((h, entry));

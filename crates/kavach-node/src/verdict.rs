@@ -336,21 +336,28 @@ pub fn fits_batch(v: &kavach_core::Verdict) -> bool {
         }
 }
 
-/// The verdict as numbers in `scratch` plus one string (layout in [`fast_out`]). Only for
-/// verdicts [`fits_fast`] accepts; it drops the fields that check found redundant.
-pub fn write_fast(v: kavach_core::Verdict, scratch: &crate::context::ScratchView<'_>) -> String {
-    write_fast_with(v, |i, x| scratch.set(i, x), false)
+/// The verdict as numbers in `scratch` plus one string, written into `out` (layout in
+/// [`fast_out`]). Only for verdicts [`fits_fast`] accepts; it drops the fields that check
+/// found redundant.
+pub fn write_fast(
+    v: kavach_core::Verdict,
+    scratch: &crate::context::ScratchView<'_>,
+    out: &mut String,
+) {
+    write_fast_with(v, |i, x| scratch.set(i, x), false, out);
 }
 
 /// [`write_fast`] with the numbers going to `set(position, value)`; with `permit_action`, a
-/// permit's text ends with its action name (for batches, where JS does not know it).
+/// permit's text ends with its action name (for batches, where JS does not know it). `out` is
+/// cleared first; the caller may reuse one buffer for every verdict.
 pub fn write_fast_with(
     v: kavach_core::Verdict,
     mut set: impl FnMut(usize, f64),
     permit_action: bool,
-) -> String {
+    out: &mut String,
+) {
+    out.clear();
     let mut uuid = uuid_buf();
-    let mut out = String::with_capacity(96);
     out.push_str(v.evaluation_id.hyphenated().encode_lower(&mut uuid));
     match v.decision {
         Decision::Permit(t) => {
@@ -382,7 +389,6 @@ pub fn write_fast_with(
             out.push_str(&s.target_id);
         }
     }
-    out
 }
 
 fn uuid_buf() -> [u8; 45] {

@@ -73,9 +73,28 @@ fn script(c: char) -> Option<Script> {
     }
 }
 
+/// The common case of a valid name, in one pass: non-empty, within the length limit, printable
+/// ASCII (inner spaces allowed) without a space at either end. Such a name has one script and
+/// is in NFC.
+pub fn is_plain_ascii_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(&first), Some(&last)) => {
+            b.len() <= MAX_NAME_BYTES
+                && first != b' '
+                && last != b' '
+                && b.iter().all(|c| (0x20..0x7f).contains(c))
+        }
+        _ => false,
+    }
+}
+
 /// Why `s` cannot be a name the gate matches on, or `None`. Checks the length, the characters
 /// and the scripts; not the normal form (see [`nfc`]).
 pub fn name_problem(s: &str) -> Option<String> {
+    if is_plain_ascii_name(s) {
+        return None;
+    }
     if s.is_empty() {
         return Some("must be a non-empty string".into());
     }
@@ -91,10 +110,6 @@ pub fn name_problem(s: &str) -> Option<String> {
             "'{}' has leading or trailing whitespace",
             excerpt(s)
         ));
-    }
-    // The common case: printable ASCII (inner spaces allowed), one script.
-    if bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
-        return None;
     }
     if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return Some(format!(
