@@ -76,13 +76,22 @@ function notAnObject(name: string, shape: string, v: unknown): InvalidArgumentEr
 }
 
 /**
+ * The action name of the context `encode` last encoded: the verdict names the action as read
+ * (a getter is read once), without slicing it out of the text (the text is a chain of
+ * concatenations, and slicing it would flatten it in a runtime call; the native side flattens
+ * it anyway).
+ */
+let encodedAction = ''
+
+/**
  * Writes the fast path's input (`FAST_IN_*`, crates/kavach-node/src/layout.rs): the numbers
  * into `s`, and returns the principal id, the action name, the roles and the params' names and
  * string values as one string (lengths in `s`). Null when the fast path cannot carry the context
  * (unknown kind, a non-string id or action, roles that are not an array of at most
  * `FAST_IN_MAX_ROLES` strings, params that are not a plain record of finite numbers and strings,
  * too many params): the general path then validates it and names the culprit. `for...in`
- * visits what the general path's property-name read visits.
+ * visits what the general path's property-name read visits. The action read is left in
+ * `encodedAction` for the verdict.
  */
 function encode(o: EvaluateOptions, s: Float64Array): string | null {
   const kind = principalKindIndex(o.principalKind)
@@ -135,6 +144,8 @@ function encode(o: EvaluateOptions, s: Float64Array): string | null {
   }
   s[FAST_IN_PARAM_COUNT] = (i - FAST_IN_PARAMS) / FAST_IN_STRIDE
   s[FAST_IN_TEXT_LEN] = text.length
+  // Last: a getter on roles or params may run a nested evaluate, which encodes its own action.
+  encodedAction = action
   return text
 }
 
@@ -246,6 +257,13 @@ export class Gate {
   readonly #handle: number
   /** In-process gate without signer or audit: `evaluateAsync` answers from the sync path. */
   readonly #inline: boolean
+  /**
+   * Set while the scratch array holds this gate's current fast-path input or output: a getter
+   * of that context which evaluates on this gate again (while `encode` reads it, or while the
+   * native side reads its extras) takes the general path, so it cannot overwrite numbers the
+   * outer call has written and is about to use.
+   */
+  #busy = false
   /** Whether the native completion channel exists (attached on first use, dropped by close). */
   #attached = false
   /** Whether a microtask will call `flushSubmitted` (one per tick, see evaluateAsync). */
@@ -304,16 +322,30 @@ export class Gate {
   evaluate(ctx: EvaluateInput): Verdict {
     const o = toOptions(ctx)
     const ex = checkedExtras(o)
-    const s = this.#scratch
-    const text = encode(o, s)
+    if (this.#busy) return this.#evaluateRaw(o, ex)
+    this.#busy = true
     try {
-      if (text === null) {
-        return fromRaw(this.native.evaluateRaw(o.principalId, o.principalKind, o.actionName, o.roles, o.params, ex))
+      const s = this.#scratch
+      const text = encode(o, s)
+      if (text === null) return this.#evaluateRaw(o, ex)
+      try {
+        // Taken before the call: reading the extras there may run getters, even a nested evaluate.
+        const action = encodedAction
+        // Without extras the native side needs no look at a third argument.
+        const r = ex === undefined ? evaluateFast(this.#handle, text) : evaluateFast(this.#handle, text, ex)
+        return typeof r === 'string' ? fromFast(r, s, action) : fromRaw(r)
+      } catch (e) {
+        throw contextError(o, e)
       }
-      // The action as evaluated (from `text`): a getter is read once, never again for the verdict.
-      const action = text.slice(s[FAST_IN_ID_LEN]!, s[FAST_IN_ID_LEN]! + s[FAST_IN_ACTION_LEN]!)
-      const r = evaluateFast(this.#handle, text, ex)
-      return typeof r === 'string' ? fromFast(r, s, action) : fromRaw(r)
+    } finally {
+      this.#busy = false
+    }
+  }
+
+  /** `evaluate` through the general native path (contexts the fast path cannot carry). */
+  #evaluateRaw(o: EvaluateOptions, ex: EvaluateOptions | undefined): Verdict {
+    try {
+      return fromRaw(this.native.evaluateRaw(o.principalId, o.principalKind, o.actionName, o.roles, o.params, ex))
     } catch (e) {
       throw contextError(o, e)
     }
@@ -333,49 +365,59 @@ export class Gate {
     try {
       o = toOptions(ctx)
       const ex = checkedExtras(o)
-      const text = encode(o, this.#scratch)
-      if (text === null) {
-        const opts = o
-        return nativeAsync(async () =>
-          fromRaw(await this.native.evaluateRawAsync(opts.principalId, opts.principalKind, opts.actionName, opts.roles, opts.params, ex)),
-        ).catch((e: unknown) => {
-          throw contextError(opts, e)
-        })
+      if (!this.#busy) {
+        this.#busy = true
+        try {
+          const text = encode(o, this.#scratch)
+          if (text !== null) return this.#submit(text, ex)
+        } finally {
+          this.#busy = false
+        }
       }
-      if (!this.#attached) {
-        this.native.attachCompletion(complete)
-        this.#attached = true
-      }
-      const id = takeId()
-      let refused: RawVerdict | null
-      try {
-        refused = evaluateSubmit(this.#handle, id, text, ex)
-      } catch (e) {
-        release(id)
-        throw e
-      }
-      if (refused !== null) {
-        // `maxPendingEvaluations` in flight: the gate answered at once and queued nothing.
-        release(id)
-        return Promise.resolve(fromRaw(refused))
-      }
-      // Registered before any flush: a flush may deliver verdicts at once (ours included, if
-      // its Redis reply is already in).
-      const verdict = new Promise<Verdict>((resolve, reject) => {
-        submitted(id, resolve, reject)
+      const opts = o
+      return nativeAsync(async () =>
+        fromRaw(await this.native.evaluateRawAsync(opts.principalId, opts.principalKind, opts.actionName, opts.roles, opts.params, ex)),
+      ).catch((e: unknown) => {
+        throw contextError(opts, e)
       })
-      if (++this.#unflushed >= START_GROUP_AT) {
-        this.#unflushed = 0
-        flushSubmitted(this.#handle)
-      } else if (!this.#flushQueued) {
-        // The rest of this tick's evaluations start together, in one Redis call.
-        this.#flushQueued = true
-        queueMicrotask(this.#flush)
-      }
-      return verdict
     } catch (e) {
       return Promise.reject(o === undefined ? toKavachError(e) : contextError(o, e))
     }
+  }
+
+  /** Queues the evaluation `encode` wrote into the scratch array (see `START_GROUP_AT`). */
+  #submit(text: string, ex: EvaluateOptions | undefined): Promise<Verdict> {
+    if (!this.#attached) {
+      this.native.attachCompletion(complete)
+      this.#attached = true
+    }
+    const id = takeId()
+    let refused: RawVerdict | null
+    try {
+      refused = evaluateSubmit(this.#handle, id, text, ex)
+    } catch (e) {
+      release(id)
+      throw e
+    }
+    if (refused !== null) {
+      // `maxPendingEvaluations` in flight: the gate answered at once and queued nothing.
+      release(id)
+      return Promise.resolve(fromRaw(refused))
+    }
+    // Registered before any flush: a flush may deliver verdicts at once (ours included, if
+    // its Redis reply is already in).
+    const verdict = new Promise<Verdict>((resolve, reject) => {
+      submitted(id, resolve, reject)
+    })
+    if (++this.#unflushed >= START_GROUP_AT) {
+      this.#unflushed = 0
+      flushSubmitted(this.#handle)
+    } else if (!this.#flushQueued) {
+      // The rest of this tick's evaluations start together, in one Redis call.
+      this.#flushQueued = true
+      queueMicrotask(this.#flush)
+    }
+    return verdict
   }
 
   /**
