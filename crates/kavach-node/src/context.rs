@@ -351,13 +351,15 @@ pub fn fill_fast(
         .copied()
         .ok_or_else(|| to_js(codes::INTERNAL, "fast path: bad principal kind index"))?;
     let mut at = 0usize;
+    // Whether every text was ASCII, which is already in NFC (see the end).
+    let mut ascii = true;
     let mut take = |len: f64, into: &mut String| -> Result<()> {
         let end = at.saturating_add(len_of(len)?);
         let s = text
             .get(at..end)
             .ok_or_else(|| to_js(codes::INTERNAL, "fast path: text out of range"))?;
         at = end;
-        set_text(into, s);
+        ascii &= set_text(into, s);
         Ok(())
     };
     take(scratch.get(fast_in::ID_LEN), &mut ctx.principal_id)?;
@@ -411,18 +413,58 @@ pub fn fill_fast(
         }
         i += fast_in::STRIDE;
     }
-    // Every optional field is set on every call: none survives from the previous context.
-    apply_extras(ctx, extras.map(Extras::from).unwrap_or_default())?;
-    ctx.normalize();
+    match extras {
+        Some(e) => apply_extras(ctx, e.into())?,
+        // Every optional field is reset: none survives from the previous context.
+        None if has_extras(ctx) => apply_extras(ctx, Extras::default())?,
+        None => {}
+    }
+    // `normalize` rewrites the names and the resource into NFC; ASCII names need nothing.
+    if !ascii || ctx.resource.is_some() {
+        ctx.normalize();
+    }
     Ok(())
 }
 
+/// Whether any optional field of `ctx` is set. Lists every field, so a new one cannot be
+/// forgotten here (the pattern would not compile).
+fn has_extras(ctx: &ActionContext) -> bool {
+    let ActionContext {
+        principal_id: _,
+        principal_kind: _,
+        action_name: _,
+        roles: _,
+        params: _,
+        resource,
+        ip,
+        session_id,
+        origin_ip,
+        current_geo,
+        origin_geo,
+        device,
+        origin_device,
+        session_started_at,
+        action_count,
+    } = ctx;
+    resource.is_some()
+        || ip.is_some()
+        || session_id.is_some()
+        || origin_ip.is_some()
+        || current_geo.is_some()
+        || origin_geo.is_some()
+        || device.is_some()
+        || origin_device.is_some()
+        || session_started_at.is_some()
+        || action_count.is_some()
+}
+
 /// Replaces `out` by UTF-16 code units (lone surrogates become U+FFFD, which the name rules
-/// refuse). Names are nearly always ASCII: those are narrowed unit by unit into the buffer
-/// `out` already has, instead of decoded character by character.
-fn set_text(out: &mut String, units: &[u16]) {
+/// refuse); true when they were all ASCII. Names are nearly always ASCII: those are narrowed
+/// unit by unit into the buffer `out` already has, instead of decoded character by character.
+fn set_text(out: &mut String, units: &[u16]) -> bool {
     out.clear();
-    if units.iter().all(|&u| u < 0x80) {
+    let ascii = units.iter().all(|&u| u < 0x80);
+    if ascii {
         // SAFETY: every unit is below 0x80 (checked just above), so every byte pushed is ASCII
         // and the string stays valid UTF-8. Exercised by `tests::set_text_reads_ascii_and_any_
         // other_text_as_utf16_says` and by every `gate.evaluate` in __test__/.
@@ -430,6 +472,7 @@ fn set_text(out: &mut String, units: &[u16]) {
     } else {
         out.push_str(&String::from_utf16_lossy(units));
     }
+    ascii
 }
 
 /// A length or count written by the TS layer.
