@@ -136,13 +136,13 @@ unsafe extern "C" fn evaluate_fast_callback(
 ) -> sys::napi_value {
     // SAFETY: `env` and `info` are the ones Node passed to this callback, used only during it.
     let outcome = std::panic::catch_unwind(|| unsafe { evaluate_fast_call(env, info) });
-    // SAFETY (both throws): `env` is this callback's live environment; a thrown error leaves a
-    // pending exception, and N-API expects a null result with it. Exercised by
-    // __test__/no-abort.test.ts (a forced panic in gate.evaluate) and __test__/gate.test.ts
-    // (coded errors).
     match outcome {
         Ok(Ok(value)) => return value,
+        // SAFETY: `env` is this callback's live environment; a thrown error leaves a pending
+        // exception, and N-API expects a null result with it. Exercised by
+        // __test__/gate.test.ts (coded errors).
         Ok(Err(e)) => unsafe { JsError::from(e).throw_into(env) },
+        // SAFETY: as above. Exercised by __test__/no-abort.test.ts (a forced panic).
         Err(panic) => unsafe { JsError::from(panic_to_error(panic)).throw_into(env) },
     }
     std::ptr::null_mut()
@@ -177,9 +177,10 @@ unsafe fn evaluate_fast_call(
         ));
     }
     faults::panic_if_armed();
-    // SAFETY (the three conversions): values of this call, read during it.
+    // SAFETY: a value of this call, read during it.
     let handle = unsafe { u32::from_napi_value(env, argv[0]) }
         .map_err(|e| invalid_argument(format!("evaluateFast: handle: {}", e.reason)))?;
+    // SAFETY: as above; the text is read later in this call (`read_fast`).
     let text = unsafe { RawText::from_napi_value(env, argv[1]) }
         .map_err(|e| to_js(codes::INTERNAL, e.reason))?;
     // The TS layer passes `extras` only when the context has some: two arguments need no
@@ -187,6 +188,7 @@ unsafe fn evaluate_fast_call(
     let extras = if argc < 3 {
         None
     } else {
+        // SAFETY: as above.
         unsafe { Option::<ContextExtras>::from_napi_value(env, argv[2]) }
             .map_err(|e| invalid_argument(e.reason))?
     };
