@@ -32,8 +32,8 @@ pub struct Entry {
 
 /// What one synchronous evaluation needs besides the gate: the input text, the context and
 /// the verdict's text. Kept in the entry so a call allocates none of them: refilled in
-/// place, they keep their capacity (measured in docs/ARCHITECTURE.md, "The synchronous fast
-/// path").
+/// place, they keep their capacity (measured in docs/ARCHITECTURE.md, "Layers not
+/// switchable").
 pub struct Reuse {
     units: Vec<u16>,
     ctx: ActionContext,
