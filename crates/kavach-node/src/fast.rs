@@ -208,8 +208,8 @@ unsafe fn evaluate_fast_call(
         .map_err(|e| to_js(codes::INTERNAL, e.reason))
 }
 
-/// The evaluation of [`evaluate_fast_call`], with the entry's buffers. The context's strings were copied out of
-/// `units`, so they are no larger than it.
+/// The evaluation of [`evaluate_fast_call`], with the entry's buffers. The context's strings
+/// were copied out of `units`, so they are no larger than it.
 fn evaluate_reusing<'env>(
     env: &'env Env,
     gate: &kavach_core::gate::Gate,
