@@ -716,6 +716,12 @@ export interface ImportSecretOptions {
   maxScryptP?: number
 }
 
+/**
+ * Interns `name` for the gate `handle`: its index, or -1 when it must travel as text (see
+ * [`Names::add`]; also for a gate that is gone, whose evaluations fail on their own).
+ */
+export declare function internName(handle: number, name: string): number
+
 /** One invalidation as a listener sees it. */
 export interface InvalidationScope {
   targetKind: 'session' | 'principal' | 'role'

@@ -854,5 +854,6 @@ module.exports.evaluateSubmit = nativeBinding.evaluateSubmit
 module.exports.eventLoopRuntimeActive = nativeBinding.eventLoopRuntimeActive
 module.exports.fastEvaluator = nativeBinding.fastEvaluator
 module.exports.flushSubmitted = nativeBinding.flushSubmitted
+module.exports.internName = nativeBinding.internName
 module.exports.setSpeedLayersOff = nativeBinding.setSpeedLayersOff
 module.exports.spawnInvalidationListener = nativeBinding.spawnInvalidationListener

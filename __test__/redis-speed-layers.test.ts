@@ -11,7 +11,7 @@ import { REDIS_URL, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
 
 const prefix = prefixesCleanedAfterAll()
 
-const LAYERS = ['coalesce', 'direct', 'event-loop', 'socket-watch', 'local-tasks', 'direct-deliver', 'utf16-batch']
+const LAYERS = ['coalesce', 'direct', 'event-loop', 'socket-watch', 'local-tasks', 'direct-deliver', 'utf16-batch', 'interned-names']
 
 const CALL = { principalId: 'agent-layers', principalKind: 'agent' as const, actionName: 'call_tool' }
 

@@ -137,7 +137,10 @@ async function runComparison(): Promise<SuiteResult> {
 // time). Within each round every variant runs once per case, in an order that rotates from
 // round to round, so a change in the machine's load touches all of them alike.
 
-/** Layers that can be switched off, as named by `KAVACH_SPEED_LAYERS_OFF`. */
+/**
+ * Layers of the Redis path that can be switched off, as named by `KAVACH_SPEED_LAYERS_OFF`
+ * (`interned-names`, which every evaluation has, is measured by bench/evaluate.ts).
+ */
 export const SPEED_LAYERS = ['coalesce', 'direct', 'event-loop', 'socket-watch', 'local-tasks', 'direct-deliver', 'utf16-batch'] as const
 const ABLATION_ROUNDS = Number(process.env.KAVACH_BENCH_ROUNDS ?? 8)
 const ABLATION_CELL_MS = Number(process.env.KAVACH_BENCH_CELL_MS ?? 1_000)

@@ -31,6 +31,7 @@ import {
   principalKindIndex,
 } from './generated/layout.js'
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
+import { InternedNames } from './interned-names.js'
 import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, RevokeScope, Verdict } from './native.js'
 import { type GateOptions, type PolicySetInput, gateHooks, validateGateOptions } from './options.js'
 import { instrument } from './telemetry.js'
@@ -86,22 +87,22 @@ let encodedAction = ''
 /**
  * Writes the fast path's input (`FAST_IN_*`, crates/kavach-node/src/layout.rs): the numbers
  * into `s`, and returns the principal id, the action name, the roles and the params' names and
- * string values as one string (lengths in `s`). Null when the fast path cannot carry the context
- * (unknown kind, a non-string id or action, roles that are not an array of at most
- * `FAST_IN_MAX_ROLES` strings, params that are not a plain record of finite numbers and strings,
- * too many params): the general path then validates it and names the culprit. `for...in`
- * visits what the general path's property-name read visits. The action read is left in
- * `encodedAction` for the verdict.
+ * string values as one string (lengths in `s`), leaving out the names `names` has interned
+ * (their indexes in `s`; for a known vocabulary the text is the principal id itself). Null
+ * when the fast path cannot carry the context (unknown kind, a non-string id or action, roles
+ * that are not an array of at most `FAST_IN_MAX_ROLES` strings, params that are not a plain
+ * record of finite numbers and strings, too many params): the general path then validates it
+ * and names the culprit. `for...in` visits what the general path's property-name read visits.
+ * The action read is left in `encodedAction` for the verdict.
  */
-function encode(o: EvaluateOptions, s: Float64Array): string | null {
+function encode(o: EvaluateOptions, s: Float64Array, names: InternedNames): string | null {
   const kind = principalKindIndex(o.principalKind)
   const id: unknown = o.principalId
   const action: unknown = o.actionName
   if (kind < 0 || typeof id !== 'string' || typeof action !== 'string') return null
   s[FAST_IN_KIND] = kind
   s[FAST_IN_ID_LEN] = id.length
-  s[FAST_IN_ACTION_LEN] = action.length
-  let text = id + action
+  let text = id + names.slot(s, FAST_IN_ACTION_LEN, action)
   const roles: unknown = o.roles
   let roleCount = 0
   if (roles !== undefined && roles !== null) {
@@ -111,8 +112,7 @@ function encode(o: EvaluateOptions, s: Float64Array): string | null {
     for (let r = 0; r < roleCount; r++) {
       const role: unknown = roles[r]
       if (typeof role !== 'string') return null
-      s[FAST_IN_ROLES + r] = role.length
-      text += role
+      text += names.slot(s, FAST_IN_ROLES + r, role)
     }
   }
   s[FAST_IN_ROLE_COUNT] = roleCount
@@ -126,15 +126,13 @@ function encode(o: EvaluateOptions, s: Float64Array): string | null {
       const v = p[name]
       if (typeof v === 'number') {
         if (v - v !== 0) return null // NaN or ±Infinity
-        s[i] = name.length
+        text += names.slot(s, i, name)
         s[i + 1] = 0
         s[i + 2] = v
-        text += name
       } else if (typeof v === 'string') {
-        s[i] = name.length
+        text += names.slot(s, i, name)
         s[i + 1] = 1
         s[i + 2] = v.length
-        text += name
         text += v
       } else {
         return null
@@ -255,6 +253,8 @@ export class Gate {
   readonly #scratch = new Float64Array(FAST_IN_SCRATCH_LEN)
   /** This gate in the native fast path's registry. */
   readonly #handle: number
+  /** Names sent to the native side once, then by index (src/interned-names.ts). */
+  readonly #names: InternedNames
   /** In-process gate without signer or audit: `evaluateAsync` answers from the sync path. */
   readonly #inline: boolean
   /**
@@ -279,6 +279,7 @@ export class Gate {
   private constructor(nativeGate: NativeGate, options?: GateOptions) {
     this.native = nativeGate
     this.#handle = nativeGate.attachScratch(this.#scratch)
+    this.#names = new InternedNames(this.#handle)
     this.#inline = nativeGate.inlineAsync
     // `telemetry` / `onVerdict` wrap this instance's evaluate methods (src/telemetry.ts, which
     // loads @opentelemetry/api only then); without them the plain prototype methods run.
@@ -326,7 +327,7 @@ export class Gate {
     this.#busy = true
     try {
       const s = this.#scratch
-      const text = encode(o, s)
+      const text = encode(o, s, this.#names)
       if (text === null) return this.#evaluateRaw(o, ex)
       try {
         // Taken before the call: reading the extras there may run getters, even a nested evaluate.
@@ -368,7 +369,7 @@ export class Gate {
       if (!this.#busy) {
         this.#busy = true
         try {
-          const text = encode(o, this.#scratch)
+          const text = encode(o, this.#scratch, this.#names)
           if (text !== null) return this.#submit(text, ex)
         } finally {
           this.#busy = false

@@ -1,5 +1,5 @@
 // The one import of the generated napi loader for the foundation layer.
-import { Gate, evaluateSubmit as submit, fastEvaluator, flushSubmitted as flush } from '../binding.js'
+import { Gate, evaluateSubmit as submit, fastEvaluator, flushSubmitted as flush, internName as intern } from '../binding.js'
 
 export type { AnalyzeOptions, EvaluateOptions, ExplainCheck, ExplainStep, Explanation, GateOptions, LiftScope, ObservedVerdict, PolicyFinding, PermitTokenView, RevokeScope, ScopeView, Verdict } from '../binding.js'
 
@@ -12,3 +12,4 @@ export type NativeGate = Gate
 export const evaluateFast = fastEvaluator()
 export const evaluateSubmit: typeof submit = submit
 export const flushSubmitted: typeof flush = flush
+export const internName: typeof intern = intern

@@ -20,6 +20,8 @@ export const FAST_IN_PARAMS = 14
 export const FAST_IN_STRIDE = 3
 export const FAST_IN_MAX_PARAMS = 8
 export const FAST_IN_SCRATCH_LEN = 38
+export const FAST_IN_MAX_NAMES = 0x400
+export const FAST_IN_MAX_NAME_UNITS = 64
 
 /** Positions of the fast path's numbers (`verdict.rs` `fast_out`). */
 export const FAST_OUT_KIND = 0

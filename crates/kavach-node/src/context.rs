@@ -13,6 +13,7 @@ use napi_derive::napi;
 
 use crate::error::{codes, invalid_argument, to_js, CoreResultExt, Result};
 use crate::layout::fast_in;
+use crate::names::Names;
 
 #[napi(object, object_to_js = false)]
 pub struct GeoLocationInput {
@@ -321,12 +322,13 @@ impl RawText {
 pub fn from_fast(
     scratch: &ScratchView<'_>,
     text: &RawText,
+    names: &Names,
     extras: Option<ContextExtras>,
 ) -> Result<ActionContext> {
     let mut units = Vec::new();
     let mut ctx = ActionContext::new(String::new(), PrincipalKind::User, String::new());
     read_fast(scratch, text, &mut units)?;
-    fill_fast(scratch, &units, extras, &mut ctx)?;
+    fill_fast(scratch, &units, names, extras, &mut ctx)?;
     Ok(ctx)
 }
 
@@ -343,6 +345,7 @@ pub fn read_fast(scratch: &ScratchView<'_>, text: &RawText, units: &mut Vec<u16>
 pub fn fill_fast(
     scratch: &ScratchView<'_>,
     text: &[u16],
+    names: &Names,
     extras: Option<ContextExtras>,
     ctx: &mut ActionContext,
 ) -> Result<()> {
@@ -354,6 +357,15 @@ pub fn fill_fast(
     // Whether every text was ASCII, which is already in NFC (see the end).
     let mut ascii = true;
     let mut take = |len: f64, into: &mut String| -> Result<()> {
+        if len < 0.0 {
+            // An interned name (ASCII, so `ascii` stands).
+            let name = names
+                .by_slot(len)
+                .ok_or_else(|| to_js(codes::INTERNAL, "fast path: unknown interned name"))?;
+            into.clear();
+            into.push_str(name);
+            return Ok(());
+        }
         let end = at.saturating_add(len_of(len)?);
         let s = text
             .get(at..end)

@@ -17,6 +17,7 @@ use kavach_core::{ActionContext, PrincipalKind};
 use crate::context::{fill_fast, read_fast, ContextExtras, RawText, Scratch, ScratchView};
 use crate::error::{codes, invalid_argument, to_js, CoreResultExt, Result};
 use crate::faults;
+use crate::names::Names;
 use crate::submit::Queue;
 use crate::verdict::{fits_fast, to_raw, write_fast};
 
@@ -28,6 +29,8 @@ pub struct Entry {
     pub queue: Queue,
     /// The synchronous path's buffers, kept from call to call.
     pub reuse: RefCell<Reuse>,
+    /// Names the TS layer sends by index (`names.rs`).
+    pub names: RefCell<Names>,
 }
 
 /// What one synchronous evaluation needs besides the gate: the input text, the context and
@@ -200,8 +203,12 @@ unsafe fn evaluate_fast_call(
         .reuse
         .try_borrow_mut()
         .map_err(|_| to_js(codes::INTERNAL, "evaluate re-entered the same gate"))?;
+    let names = e
+        .names
+        .try_borrow()
+        .map_err(|_| to_js(codes::INTERNAL, "evaluate re-entered internName"))?;
     let env = Env::from(env);
-    let answer = evaluate_reusing(&env, &e.gate, &scratch, &text, extras, &mut reuse);
+    let answer = evaluate_reusing(&env, &e.gate, &scratch, &text, &names, extras, &mut reuse);
     reuse.shed_if_large();
     // SAFETY: `answer` holds values created in this call's scope of the same env.
     unsafe { ToNapiValue::to_napi_value(env.raw(), answer?) }
@@ -215,12 +222,13 @@ fn evaluate_reusing<'env>(
     gate: &kavach_core::gate::Gate,
     scratch: &ScratchView<'_>,
     text: &RawText,
+    names: &Names,
     extras: Option<ContextExtras>,
     reuse: &mut Reuse,
 ) -> Result<Either<JsString<'env>, Array<'env>>> {
     let Reuse { units, ctx, out } = reuse;
     read_fast(scratch, text, units)?;
-    fill_fast(scratch, units, extras, ctx)?;
+    fill_fast(scratch, units, names, extras, ctx)?;
     let verdict = faults::forced(gate.evaluate_sync(ctx).js()?);
     if fits_fast(&verdict, &ctx.action_name) {
         write_fast(verdict, scratch, out);

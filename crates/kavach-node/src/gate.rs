@@ -124,6 +124,7 @@ impl Gate {
             scratch,
             queue,
             reuse: Default::default(),
+            names: Default::default(),
         });
         let h = fast::register(entry.clone())?;
         self.fast = Some((h, entry));

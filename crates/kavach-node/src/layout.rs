@@ -36,7 +36,8 @@ layout_consts! {
         PARAM_COUNT = 1;
         /// Lengths (UTF-16 code units) of the principal id, the action name and the whole
         /// `text` argument, which holds the id, the action, each role, then each param's name
-        /// and string value.
+        /// and string value. A name the gate has interned (`names.rs`) is not in the text: its
+        /// slot holds `-1 - index` instead of a length.
         ID_LEN = 2;
         ACTION_LEN = 3;
         TEXT_LEN = 4;
@@ -53,6 +54,10 @@ layout_consts! {
         MAX_PARAMS = 8;
         /// The scratch array's length. It also holds the outputs (`verdict::fast_out`).
         SCRATCH_LEN = PARAMS + STRIDE * MAX_PARAMS;
+        /// At most this many names interned per gate, each at most `MAX_NAME_UNITS` ASCII
+        /// characters: what both sides keep stays small whatever the traffic.
+        MAX_NAMES = 1024;
+        MAX_NAME_UNITS = 64;
     }
 }
 

@@ -19,6 +19,7 @@ mod gate;
 mod keypair;
 mod layout;
 mod listener;
+mod names;
 mod options;
 mod policy_value;
 mod redis_stores;

@@ -113,7 +113,12 @@ pub fn evaluate_submit<'env>(
     extras: Option<ContextExtras>,
 ) -> Result<Option<Array<'env>>> {
     let e = fast::entry(handle)?;
-    let ctx = from_fast(&e.scratch.view()?, &text, extras)?;
+    let names = e
+        .names
+        .try_borrow()
+        .map_err(|_| to_js(codes::INTERNAL, "evaluateSubmit re-entered internName"))?;
+    let ctx = from_fast(&e.scratch.view()?, &text, &names, extras)?;
+    drop(names);
     let dispatcher = e
         .queue
         .dispatcher

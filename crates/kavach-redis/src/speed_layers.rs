@@ -31,10 +31,13 @@ pub enum Layer {
     DirectDeliver,
     /// kavach-node: verdicts travel to JS in the UTF-16 batch string, not as raw arrays.
     Utf16Batch,
+    /// kavach-node: action names, roles and param names travel by index once interned
+    /// (`names.rs`), in `gate.evaluate` as in `evaluateAsync`. Read when a name is first seen.
+    InternedNames,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 7] = [
+    pub const ALL: [Layer; 8] = [
         Layer::Coalesce,
         Layer::Direct,
         Layer::EventLoop,
@@ -42,6 +45,7 @@ impl Layer {
         Layer::LocalTasks,
         Layer::DirectDeliver,
         Layer::Utf16Batch,
+        Layer::InternedNames,
     ];
 
     /// The name used by `KAVACH_SPEED_LAYERS_OFF` and the bench.
@@ -54,6 +58,7 @@ impl Layer {
             Layer::LocalTasks => "local-tasks",
             Layer::DirectDeliver => "direct-deliver",
             Layer::Utf16Batch => "utf16-batch",
+            Layer::InternedNames => "interned-names",
         }
     }
 
