@@ -6,13 +6,16 @@
 
 import { describe, expect, test } from 'vitest'
 
-import { Gate } from '../index'
+import { Gate, RedisRateLimitStore } from '../index'
 import { FAST_IN_ACTION_LEN, FAST_IN_ID_LEN, FAST_IN_KIND, FAST_IN_MAX_NAMES, FAST_IN_MAX_NAME_UNITS, FAST_IN_PARAM_COUNT, FAST_IN_ROLE_COUNT, FAST_IN_SCRATCH_LEN, FAST_IN_TEXT_LEN } from '../src/generated/layout'
 import { setSpeedLayersOff } from '../binding.js'
 import { evaluateFast, internName } from '../src/native'
+import { REDIS_URL, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
+
+const prefix = prefixesCleanedAfterAll()
 
 /** Policy i permits role `r_i` calling `a_i` with `p_i` ≤ 10, for even i only. */
-function evenPolicies(n: number): Gate {
+function evenPolicies(n: number, rateStore?: RedisRateLimitStore): Gate {
   const policies = []
   for (let i = 0; i < n; i += 2) {
     policies.push({
@@ -21,7 +24,7 @@ function evenPolicies(n: number): Gate {
       conditions: [{ action: `a_${i}` }, { identity_role: `r_${i}` }, { param_max: { field: `p_${i}`, max: 10 } }],
     })
   }
-  return Gate.fromObject({ policies }, { enableDrift: false })
+  return Gate.fromObject({ policies }, { enableDrift: false, rateStore })
 }
 
 function ctx(i: number, value = 5): { principalId: string; principalKind: 'agent'; actionName: string; roles: string[]; params: Record<string, number> } {
@@ -43,6 +46,21 @@ describe('interned names', () => {
     // Names interned early and names that never were mix in one context: role of one, action of another.
     expect(gate.evaluate({ ...ctx(n - 2), roles: ['r_0'] }).kind).toBe('refuse')
     expect(gate.evaluate({ ...ctx(0), roles: [`r_${n - 2}`, 'r_0'] }).kind).toBe('permit')
+  })
+
+  test('evaluateAsync on a Redis-backed gate (queued evaluations) reads interned names too', async () => {
+    const n = FAST_IN_MAX_NAMES
+    const store = await RedisRateLimitStore.connect(REDIS_URL, { prefix: prefix('interned') })
+    const gate = evenPolicies(n, store)
+    try {
+      for (let round = 0; round < 2; round++) {
+        const verdicts = await Promise.all(Array.from({ length: n }, (_, i) => gate.evaluateAsync(ctx(i))))
+        verdicts.forEach((v, i) => expect(v.kind, `a_${i}, round ${round}`).toBe(i % 2 === 0 ? 'permit' : 'refuse'))
+      }
+    } finally {
+      await gate.close()
+      store.close()
+    }
   })
 
   test('long and non-ASCII names (never interned) decide as short ASCII ones do', () => {

@@ -1,7 +1,8 @@
 // The TS half of a gate's interned names (crates/kavach-node/src/names.rs): action names,
 // roles and param names are sent to the native side once, then travel as an index in the
-// scratch array instead of in the fast path's text. Principal ids are not interned: they are
-// many in some applications, and in one measured no gain (callgrind, docs/ARCHITECTURE.md).
+// scratch array instead of in the fast path's text. Principal ids are not interned: some
+// applications have many, and interning them measured no gain (docs/ARCHITECTURE.md,
+// "Interned names").
 
 import { FAST_IN_MAX_NAMES, FAST_IN_MAX_NAME_UNITS } from './generated/layout.js'
 import { internName } from './native.js'

@@ -113,12 +113,13 @@ pub fn evaluate_submit<'env>(
     extras: Option<ContextExtras>,
 ) -> Result<Option<Array<'env>>> {
     let e = fast::entry(handle)?;
-    let names = e
-        .names
-        .try_borrow()
-        .map_err(|_| to_js(codes::INTERNAL, "evaluateSubmit re-entered internName"))?;
-    let ctx = from_fast(&e.scratch.view()?, &text, &names, extras)?;
-    drop(names);
+    let ctx = {
+        let names = e
+            .names
+            .try_borrow()
+            .map_err(|_| to_js(codes::INTERNAL, "evaluateSubmit re-entered internName"))?;
+        from_fast(&e.scratch.view()?, &text, &names, extras)?
+    };
     let dispatcher = e
         .queue
         .dispatcher
