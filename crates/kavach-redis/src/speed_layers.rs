@@ -1,6 +1,7 @@
-//! Switches for the speed layers of the Redis rate-limit path of `evaluateAsync`, so the
-//! ablation bench (`npm run bench -- redis-ablation`, bench/redis.ts) can measure what each
-//! layer buys on its own. Every layer is on unless switched off: by `KAVACH_SPEED_LAYERS_OFF`
+//! Switches for the speed layers of the Redis rate-limit path of `evaluateAsync` (and for the
+//! Node binding's interned names, which every evaluation uses), so the ablation benches
+//! (`KAVACH_BENCH_ABLATION=1 npm run bench -- redis`, bench/redis.ts; `npm run bench --
+//! evaluate` for `interned-names`) can measure what each layer buys on its own. Every layer is on unless switched off: by `KAVACH_SPEED_LAYERS_OFF`
 //! (a comma list of layer names, read once, on the first check) or by `set_off` (the bench's
 //! in-process switch, the binding's internal `setSpeedLayersOff`). docs/ARCHITECTURE.md,
 //! "Speed layers", describes each layer and its measured gain.
