@@ -78,9 +78,8 @@ function notAnObject(name: string, shape: string, v: unknown): InvalidArgumentEr
 
 /**
  * The action name of the context `encode` last encoded: the verdict names the action as read
- * (a getter is read once), without slicing it out of the text (the text is a chain of
- * concatenations, and slicing it would flatten it in a runtime call; the native side flattens
- * it anyway).
+ * (a getter is read once). Not sliced out of the text: an interned action is not in it, and
+ * slicing a concatenated text would flatten it in a runtime call.
  */
 let encodedAction = ''
 
