@@ -4,7 +4,7 @@
 
 import type { DeviceInput, EvaluateOptions, GeoLocationInput } from '../binding.js'
 import { InvalidArgumentError, InvalidContextError, excerpt, kindOf } from './errors.js'
-import { PRINCIPAL_KINDS as KINDS } from './generated/layout.js'
+import { CONTEXT_MAX_ROLES, PRINCIPAL_KINDS as KINDS } from './generated/layout.js'
 import { ownFields } from './own-properties.js'
 
 export type { DeviceInput, EvaluateOptions, GeoLocationInput }
@@ -106,7 +106,8 @@ export function checkedExtras(o: EvaluateOptions): EvaluateOptions | undefined {
 }
 
 function typeProblem(field: string, v: unknown, want: 'string' | 'number' | 'object'): string | undefined {
-  if (v === undefined || (v === null && field !== 'principalId' && field !== 'principalKind' && field !== 'actionName')) return undefined
+  // `null` stands for "absent" only where the native side reads it so (roles, params).
+  if (v === undefined || (v === null && field === 'params')) return undefined
   if (want === 'object' ? typeof v === 'object' && v !== null && !Array.isArray(v) : typeof v === want) return undefined
   return `${field} must be ${want === 'object' ? 'an object' : `a ${want}`} (got ${kindOf(v)})`
 }
@@ -123,9 +124,13 @@ export function contextTypeProblem(o: Record<string, unknown>): string | undefin
   const roles = o.roles
   if (roles !== undefined && roles !== null) {
     if (!Array.isArray(roles)) return `roles must be an array of strings (got ${kindOf(roles)})`
+    const p = rolesLengthProblem(roles)
+    if (p !== undefined) return p
     const i = roles.findIndex((r) => typeof r !== 'string')
     if (i >= 0) return `roles[${i}] must be a string (got ${kindOf(roles[i])})`
   }
+  const params = paramsShapeProblem(o.params)
+  if (params !== undefined) return params
   for (const f of ['resource', 'ip', 'sessionId', 'originIp'] as const) {
     const p = typeProblem(f, o[f], 'string')
     if (p !== undefined) return p
@@ -154,14 +159,54 @@ export function contextTypeProblem(o: Record<string, unknown>): string | undefin
   return undefined
 }
 
+/**
+ * More roles than the core takes, as a message, or undefined. Checked before anything walks
+ * the array: a sparse one may claim 2^32 - 1 elements.
+ */
+export function rolesLengthProblem(roles: readonly unknown[]): string | undefined {
+  return roles.length > CONTEXT_MAX_ROLES ? `roles has ${roles.length} entries, over the limit of ${CONTEXT_MAX_ROLES}` : undefined
+}
+
+/**
+ * Why `params` cannot be a context's params, or undefined: it must be a plain record (its
+ * prototype `Object.prototype` or null). A `Map`, an array, a class instance or a primitive
+ * would otherwise be read as a record without the values the caller meant (a `Map`'s entries
+ * are no properties), and a cap such as an invariant on `amount` would not apply.
+ */
+export function paramsShapeProblem(params: unknown): string | undefined {
+  if (params === undefined || params === null) return undefined
+  if (typeof params === 'object' && !Array.isArray(params)) {
+    const proto: unknown = Object.getPrototypeOf(params)
+    if (proto === Object.prototype || proto === null) return undefined
+    const name = (proto as { constructor?: { name?: unknown } }).constructor?.name
+    const what = typeof name === 'string' && name !== '' && name !== 'Object' ? `an instance of ${excerpt(name)}` : 'an object with another prototype'
+    return `params must be a plain object of numbers and strings (got ${what})`
+  }
+  return `params must be a plain object of numbers and strings (got ${kindOf(params)})`
+}
+
+/**
+ * What the general path checks before the native side reads a context (`evaluate` for
+ * contexts the fast path cannot carry, `explain`): the shape problems the native conversion
+ * would miss (params that are not a record) or could not survive (a huge sparse roles array).
+ */
+export function checkGeneralPath(o: EvaluateOptions): void {
+  const roles: unknown = o.roles
+  if (Array.isArray(roles)) {
+    const p = rolesLengthProblem(roles)
+    if (p !== undefined) bad(p)
+  }
+  const p = paramsShapeProblem(o.params)
+  if (p !== undefined) bad(p)
+}
+
 /** Checks a params record: numbers (finite) and strings only; names the offending param. */
 export function validateParams(params: unknown): Record<string, number | string> | undefined {
   if (params === undefined) return undefined
-  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-    bad('params must be an object of numbers and strings')
-  }
+  const shape = params === null ? 'params must be a plain object of numbers and strings (got null)' : paramsShapeProblem(params)
+  if (shape !== undefined) bad(shape)
   const out: Record<string, number | string> = {}
-  for (const [name, value] of Object.entries(params)) {
+  for (const [name, value] of Object.entries(params as object)) {
     if (typeof value === 'number') {
       if (!Number.isFinite(value)) bad(`param '${excerpt(name)}' must be a finite number, got ${value}`)
       out[name] = value
@@ -170,6 +215,23 @@ export function validateParams(params: unknown): Record<string, number | string>
     } else {
       bad(`param '${excerpt(name)}' must be a number or a string, got ${kindOf(value)}`)
     }
+  }
+  return out
+}
+
+/**
+ * A copy of `roles` made of its own elements: a hole would read through the prototype chain
+ * (a polluted `Array.prototype[0]`), so it is an error like any non-string.
+ */
+function ownRoles(roles: unknown): string[] {
+  if (!Array.isArray(roles)) bad(`roles must be an array of strings (got ${kindOf(roles)})`)
+  const tooMany = rolesLengthProblem(roles)
+  if (tooMany !== undefined) bad(tooMany)
+  const out: string[] = []
+  for (let i = 0; i < roles.length; i++) {
+    const r: unknown = Object.hasOwn(roles, i) ? roles[i] : undefined
+    if (typeof r !== 'string') bad(`roles[${i}] must be a string (got ${Object.hasOwn(roles, i) ? kindOf(r) : 'a hole'})`)
+    out.push(r)
   }
   return out
 }
@@ -261,10 +323,7 @@ export class ActionContext {
       principalKind: kind,
       actionName: requiredString('actionName', input.actionName),
     }
-    if (input.roles !== undefined) {
-      if (!Array.isArray(input.roles) || !input.roles.every((r) => typeof r === 'string')) bad('roles must be an array of strings')
-      o.roles = [...input.roles]
-    }
+    if (input.roles !== undefined) o.roles = ownRoles(input.roles)
     const set = <K extends keyof EvaluateOptions>(k: K, v: EvaluateOptions[K] | undefined): void => {
       if (v !== undefined) o[k] = v
     }

@@ -4,7 +4,7 @@
 
 import { extname } from 'node:path'
 
-import { ActionContext, checkedExtras, contextTypeProblem } from './context.js'
+import { ActionContext, checkGeneralPath, checkedExtras, contextTypeProblem, paramsShapeProblem } from './context.js'
 import { InternalError, InvalidArgumentError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
 import {
@@ -45,7 +45,11 @@ export type EvaluateInput = EvaluateOptions | ActionContext
 function toOptions(ctx: EvaluateInput): EvaluateOptions {
   if (typeof ctx !== 'object' || ctx === null) throw notAnObject('context', '{ principalId, principalKind, actionName, ... }', ctx)
   const o = ctx instanceof ActionContext ? ctx.options : ctx
-  return mayInherit(o) ? (ownDeepCopy(o) as EvaluateOptions) : o
+  if (!mayInherit(o)) return o
+  // Before the copy, which would turn params that are no record (a Map) into an empty one.
+  const params = paramsShapeProblem(o.params)
+  if (params !== undefined) throw new InvalidArgumentError(params)
+  return ownDeepCopy(o) as EvaluateOptions
 }
 
 /**
@@ -54,20 +58,32 @@ function toOptions(ctx: EvaluateInput): EvaluateOptions {
  * quote the value).
  */
 function contextError(o: EvaluateOptions, e: unknown): unknown {
-  const problem = contextTypeProblem(o as unknown as Record<string, unknown>)
+  let problem: string | undefined
+  try {
+    problem = contextTypeProblem(o as unknown as Record<string, unknown>)
+  } catch {
+    // A getter that throws again: the first error stands (and an evaluateAsync still rejects
+    // rather than throwing).
+    problem = undefined
+  }
   return problem === undefined ? toKavachError(e) : new InvalidArgumentError(problem, { cause: e })
 }
 
 /**
  * Whether a context could supply fields it does not own: its prototype is not a plain
- * object's, or `Object.prototype` has enumerable properties (prototype pollution elsewhere in
- * the app, e.g. `Object.prototype.roles = ['admin']`). Such a context is read through an
- * own-property copy; the common case costs one prototype read and an empty `for...in`.
+ * object's, or `Object.prototype` or `Array.prototype` has enumerable properties (prototype
+ * pollution elsewhere in the app, e.g. `Object.prototype.roles = ['admin']`, which assignment
+ * makes enumerable). Such a context is read through an own-property copy; the common case
+ * costs one prototype read and two empty `for...in`. Properties defined non-enumerable on a
+ * built-in prototype are not looked for: that takes `Object.defineProperty` run by the
+ * attacker, i.e. code that could as well replace `Gate.prototype.evaluate`.
  */
 function mayInherit(o: object): boolean {
   const proto: unknown = Object.getPrototypeOf(o)
   if (proto !== Object.prototype && proto !== null) return true
   for (const _ in Object.prototype) return true
+  // `Array.prototype[0] = 'admin'` answers for a hole in `roles`.
+  for (const _ in Array.prototype) return true
   return false
 }
 
@@ -118,7 +134,11 @@ function encode(o: EvaluateOptions, s: Float64Array, names: InternedNames): stri
   let i = FAST_IN_PARAMS
   const params: unknown = o.params
   if (params !== undefined) {
-    if (typeof params !== 'object' || params === null) return null
+    // A record only (the general path names anything else): a Map or an array has no
+    // enumerable param names to visit, and its values would be silently left out.
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) return null
+    const proto: unknown = Object.getPrototypeOf(params)
+    if (proto !== Object.prototype && proto !== null) return null
     const p = params as Record<string, unknown>
     for (const name in p) {
       if (i === FAST_IN_SCRATCH_LEN) return null
@@ -180,9 +200,17 @@ let pendingCount = 0
  */
 let keepAlive: ReturnType<typeof setInterval> | undefined
 
-/** A free id for `evaluateSubmit`; `submitted` or `release` must follow. */
+/**
+ * A free id for `evaluateSubmit`, reserved at once; `submitted` or `release` must follow. A new
+ * id grows the arrays here, not in `submitted`: the native submit reads the context's extras,
+ * and a getter there may submit another evaluation (on any gate), which must get another id.
+ */
 function takeId(): number {
-  return freeIds.pop() ?? resolvers.length
+  const free = freeIds.pop()
+  if (free !== undefined) return free
+  resolvers.push(undefined)
+  rejecters.push(undefined)
+  return resolvers.length - 1
 }
 
 function release(id: number): void {
@@ -344,6 +372,7 @@ export class Gate {
 
   /** `evaluate` through the general native path (contexts the fast path cannot carry). */
   #evaluateRaw(o: EvaluateOptions, ex: EvaluateOptions | undefined): Verdict {
+    checkGeneralPath(o)
     try {
       return fromRaw(this.native.evaluateRaw(o.principalId, o.principalKind, o.actionName, o.roles, o.params, ex))
     } catch (e) {
@@ -374,6 +403,7 @@ export class Gate {
           this.#busy = false
         }
       }
+      checkGeneralPath(o)
       const opts = o
       return nativeAsync(async () =>
         fromRaw(await this.native.evaluateRawAsync(opts.principalId, opts.principalKind, opts.actionName, opts.roles, opts.params, ex)),
@@ -429,6 +459,7 @@ export class Gate {
   explain(ctx: EvaluateInput): Explanation {
     const o = toOptions(ctx)
     checkedExtras(o)
+    checkGeneralPath(o)
     try {
       return this.native.explain(o)
     } catch (e) {
@@ -442,10 +473,14 @@ export class Gate {
    * created. `explain` on such a gate throws `SYNC_NOT_SUPPORTED`.
    */
   async explainAsync(ctx: EvaluateInput): Promise<Explanation> {
+    // The same checks as `explain`, as a rejection.
+    const o = toOptions(ctx)
+    checkedExtras(o)
+    checkGeneralPath(o)
     try {
-      return await this.native.explainAsync(toOptions(ctx))
+      return await this.native.explainAsync(o)
     } catch (e) {
-      throw toKavachError(e)
+      throw contextError(o, e)
     }
   }
 

@@ -26,15 +26,24 @@ export function ownFields(obj: object): Record<string, unknown> {
 
 /**
  * A deep copy of a JSON-like value (a policy set) made of own properties only: objects become
- * null-prototype objects, arrays become dense arrays of their own elements (a hole or an
- * inherited index becomes `undefined`, which the native loader rejects). Other values are
+ * null-prototype objects, arrays become dense arrays of their own elements up to the first
+ * hole (an inherited index included), which becomes a final `undefined` that the native loader
+ * rejects. Other values are
  * passed as they are (the native loader names what it cannot read).
  */
 export function ownDeepCopy(v: unknown, depth = 0): unknown {
   if (typeof v !== 'object' || v === null || depth > MAX_COPY_DEPTH) return v
   if (Array.isArray(v)) {
-    const out: unknown[] = new Array<unknown>(v.length)
-    for (let i = 0; i < v.length; i++) out[i] = Object.hasOwn(v, i) ? ownDeepCopy(v[i], depth + 1) : undefined
+    // Up to the first hole: the native side rejects the `undefined` there, so nothing past it
+    // is read, and a sparse array claiming 2^32 - 1 elements costs no more than its start.
+    const out: unknown[] = []
+    for (let i = 0; i < v.length; i++) {
+      if (!Object.hasOwn(v, i)) {
+        out.push(undefined)
+        break
+      }
+      out.push(ownDeepCopy(v[i], depth + 1))
+    }
     return out
   }
   const out = Object.create(null) as Record<string, unknown>

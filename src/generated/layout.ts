@@ -23,6 +23,9 @@ export const FAST_IN_SCRATCH_LEN = 38
 export const FAST_IN_MAX_NAMES = 0x400
 export const FAST_IN_MAX_NAME_UNITS = 64
 
+/** The core's bounds on a context (`layout.rs` `context_limits`). */
+export const CONTEXT_MAX_ROLES = 0x100
+
 /** Positions of the fast path's numbers (`verdict.rs` `fast_out`). */
 export const FAST_OUT_KIND = 0
 export const FAST_OUT_ISSUED_AT = 1

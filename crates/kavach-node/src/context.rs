@@ -14,6 +14,7 @@ use napi_derive::napi;
 use crate::error::{codes, invalid_argument, to_js, CoreResultExt, Result};
 use crate::layout::fast_in;
 use crate::names::Names;
+use crate::roles::Roles;
 
 #[napi(object, object_to_js = false)]
 pub struct GeoLocationInput {
@@ -38,7 +39,8 @@ pub struct EvaluateOptions<'env> {
     #[napi(ts_type = "'user' | 'agent' | 'service' | 'scheduler' | 'external'")]
     pub principal_kind: String,
     pub action_name: String,
-    pub roles: Option<Vec<String>>,
+    #[napi(ts_type = "Array<string>")]
+    pub roles: Option<Roles>,
     pub resource: Option<String>,
     /// Numbers feed param_max/param_min and invariants, strings feed param_in. Anything else
     /// (booleans, objects, NaN, ±Infinity) is rejected naming the param.
@@ -602,7 +604,7 @@ impl<'env> TryFrom<EvaluateOptions<'env>> for ActionContext {
             o.principal_id,
             &o.principal_kind,
             o.action_name,
-            o.roles,
+            o.roles.map(|r| r.0),
             o.params,
         )?;
         apply_extras(

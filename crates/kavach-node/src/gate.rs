@@ -21,6 +21,7 @@ use crate::fast::{self, Entry};
 use crate::faults;
 use crate::options::{into_config, ms, GateOptions};
 use crate::policy_value::to_value;
+use crate::roles::Roles;
 use crate::submit::Queue;
 use crate::verdict::to_raw;
 
@@ -173,7 +174,7 @@ impl Gate {
         principal_id: String,
         principal_kind: String,
         action_name: String,
-        roles: Option<Vec<String>>,
+        roles: Option<Roles>,
         params: Option<HashMap<String, Unknown>>,
         extras: Option<ContextExtras>,
     ) -> Result<Array<'env>> {
@@ -181,7 +182,7 @@ impl Gate {
             principal_id,
             principal_kind,
             action_name,
-            roles,
+            roles.map(|r| r.0),
             params,
             extras,
         )?;
@@ -207,7 +208,7 @@ impl Gate {
         principal_id: String,
         principal_kind: String,
         action_name: String,
-        roles: Option<Vec<String>>,
+        roles: Option<Roles>,
         params: Option<HashMap<String, Unknown>>,
         extras: Option<ContextExtras>,
     ) -> Result<PromiseRaw<'env, Array<'env>>> {
@@ -215,7 +216,7 @@ impl Gate {
             principal_id,
             principal_kind,
             action_name,
-            roles,
+            roles.map(|r| r.0),
             params,
             extras,
         )?;

@@ -61,6 +61,14 @@ layout_consts! {
     }
 }
 
+layout_consts! {
+    /// The core's bounds on a context that the TS layer needs before it reads a whole value:
+    /// the number of roles (a sparse array may claim 2^32 - 1 of them).
+    pub mod context_limits: usize {
+        MAX_ROLES = kavach_core::context::limits::MAX_ROLES;
+    }
+}
+
 const _: () = assert!(crate::verdict::fast_out::LEN <= fast_in::SCRATCH_LEN);
 
 #[cfg(test)]
@@ -70,7 +78,7 @@ mod render {
     use kavach_core::verdict::{RefuseCode, ScopeKind};
     use kavach_core::PrincipalKind;
 
-    use super::fast_in;
+    use super::{context_limits, fast_in};
     use crate::dispatch::batch;
     use crate::verdict::{fast_out, kind, raw};
 
@@ -105,9 +113,10 @@ mod render {
              // checks it is current.\n",
         );
         let o = &mut out;
-        let tables: [(&str, &str, Table); 5] = [
+        let tables: [(&str, &str, Table); 6] = [
             ("Verdict kinds (the `KIND` slot of every encoding; `verdict.rs` `kind`).", "KIND_", kind::TABLE),
             ("Positions of the fast path's inputs in the scratch array (`layout.rs` `fast_in`).", "FAST_IN_", fast_in::TABLE),
+            ("The core's bounds on a context (`layout.rs` `context_limits`).", "CONTEXT_", context_limits::TABLE),
             ("Positions of the fast path's numbers (`verdict.rs` `fast_out`).", "FAST_OUT_", fast_out::TABLE),
             ("Positions in the raw verdict array (`verdict.rs` `raw`).", "RAW_", raw::TABLE),
             (

@@ -23,6 +23,7 @@ mod names;
 mod options;
 mod policy_value;
 mod redis_stores;
+mod roles;
 mod signer;
 mod submit;
 mod verdict;

@@ -64,7 +64,9 @@ fn convert(v: Unknown<'_>, path: &mut Vec<String>, policy: Option<&str>) -> Resu
             let obj: Object<'_> = v.coerce_to_object().map_err(|e| fail(path, e.reason))?;
             if v.is_array().map_err(|e| fail(path, e.reason))? {
                 let len = obj.get_array_length().map_err(|e| fail(path, e.reason))?;
-                let mut items = Vec::with_capacity(len as usize);
+                // Not reserved from `length`: a sparse array may claim 2^32 - 1 elements, and
+                // the first hole (undefined) ends the conversion with an error anyway.
+                let mut items = Vec::with_capacity((len as usize).min(1024));
                 for i in 0..len {
                     let item: Unknown<'_> = obj.get_element(i).map_err(|e| fail(path, e.reason))?;
                     path.push(i.to_string());

@@ -316,11 +316,14 @@ fn utf16_len(s: &str) -> f64 {
 }
 
 /// Whether [`write_fast`] can carry this verdict (no observed twin, no signature, a token
-/// for this very evaluation and action): else the caller uses [`to_raw`].
+/// for this very evaluation and action): else the caller uses [`to_raw`]. The TS layer names
+/// a fast permit's action with the string it sent, which is the token's (the context's, in
+/// NFC) only when normalization changed nothing: certain for ASCII, so other names take the
+/// raw form, which carries the token's own.
 pub fn fits_fast(v: &kavach_core::Verdict, action_name: &str) -> bool {
     fits_batch(v)
         && match &v.decision {
-            Decision::Permit(t) => t.action_name == action_name,
+            Decision::Permit(t) => t.action_name == action_name && action_name.is_ascii(),
             Decision::Refuse(_) | Decision::Invalidate(_) => true,
         }
 }
