@@ -1,6 +1,7 @@
 // HTTP integrations: HttpKavachMiddleware's core, and real express 5 and fastify 5 servers on
 // loopback answering real fetch requests (permit, 403, 401, excluded paths, GET passthrough,
-// identify, geoResolver, a Redis-backed gate).
+// identify, geoResolver, a Redis-backed gate). Path spellings, routes and refusal bodies:
+// integrations-http-paths.test.ts.
 
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
@@ -44,17 +45,25 @@ describe('deriveActionName and shouldGate', () => {
     expect(deriveActionName('POST', '/api/v1/42')).toBe('root.create')
   })
 
-  test('defaults: mutations only, /health /ready /metrics excluded by prefix', () => {
+  test('defaults: mutations only; /health /ready /metrics and their sub-paths excluded, nothing else', () => {
     const mw = new HttpKavachMiddleware(Gate.fromObject(POLICY))
     expect(mw.shouldGate('GET', '/users')).toBe(false)
     expect(mw.shouldGate('HEAD', '/users')).toBe(false)
     expect(mw.shouldGate('POST', '/users')).toBe(true)
     expect(mw.shouldGate('DELETE', '/health/deep')).toBe(false)
     expect(mw.shouldGate('POST', '/metrics')).toBe(false)
+    expect(mw.shouldGate('POST', '/health/?probe=1')).toBe(false)
+    expect(mw.shouldGate('DELETE', '/healthcare/patients/7')).toBe(true)
+    expect(mw.shouldGate('DELETE', '/readyz-config')).toBe(true)
+    expect(mw.shouldGate('DELETE', '/metrics-admin/reset')).toBe(true)
+    // Only a target already in canonical form is excluded.
+    expect(mw.shouldGate('DELETE', '/%68ealth')).toBe(true)
+    expect(mw.shouldGate('DELETE', '/health/../users/1')).toBe(true)
     const all = new HttpKavachMiddleware(Gate.fromObject(POLICY), { gateMutationsOnly: false, excludedPaths: ['/public'] })
     expect(all.shouldGate('GET', '/users')).toBe(true)
     expect(all.shouldGate('POST', '/health')).toBe(true)
     expect(all.shouldGate('POST', '/public/x')).toBe(false)
+    expect(all.shouldGate('POST', '/publicity')).toBe(true)
   })
 })
 
@@ -118,6 +127,18 @@ describe('HttpKavachMiddleware.evaluate', () => {
 /** A request counter per route, to prove a refused handler never ran. */
 const handled: string[] = []
 
+/** The routes the real-server tests call (the gate judges the route a request reaches). */
+const ROUTES: [method: 'get' | 'post' | 'put', path: string][] = [
+  ['post', '/api/v1/refunds'],
+  ['post', '/health'],
+  ['post', '/metrics/prom'],
+  ['get', '/api/v1/secrets'],
+  ['post', '/api/v1/geo-a'],
+  ['post', '/api/v1/geo-b'],
+  ['post', '/orders'],
+  ['put', '/orders/:id'],
+]
+
 interface Harness {
   base: string
   close(): Promise<void>
@@ -127,10 +148,12 @@ async function startExpress(gate: Gate, options: HttpMiddlewareOptions): Promise
   const app = express()
   app.use(express.json())
   app.use(createExpressMiddleware(gate, options))
-  app.all('/{*rest}', (req, res) => {
-    handled.push(`express ${req.method} ${req.path}`)
-    res.json({ ok: true })
-  })
+  for (const [method, path] of ROUTES) {
+    app[method](path, (req, res) => {
+      handled.push(`express ${req.method} ${req.path}`)
+      res.json({ ok: true })
+    })
+  }
   app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     res.status(500).json({ error: err.message })
   })
@@ -144,10 +167,12 @@ async function startExpress(gate: Gate, options: HttpMiddlewareOptions): Promise
 async function startFastify(gate: Gate, options: HttpMiddlewareOptions): Promise<Harness> {
   const app: FastifyInstance = Fastify()
   app.addHook('preHandler', createFastifyHook(gate, options))
-  app.all('/*', async (request) => {
-    handled.push(`fastify ${request.method} ${request.url.split('?')[0]}`)
-    return { ok: true }
-  })
+  for (const [method, path] of ROUTES) {
+    app[method](path, async (request) => {
+      handled.push(`fastify ${request.method} ${request.url.split('?')[0]}`)
+      return { ok: true }
+    })
+  }
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
   return { base: `http://127.0.0.1:${port}`, close: () => app.close() }
@@ -254,10 +279,12 @@ describe('fastify onRequest hook (before the body is parsed)', () => {
     const app = Fastify()
     let runs = 0
     app.addHook('onRequest', createFastifyHook(Gate.fromObject(POLICY), {}))
-    app.all('/*', async () => {
-      runs++
-      return { ok: true }
-    })
+    for (const [method, path] of ROUTES) {
+      app[method](path, async () => {
+        runs++
+        return { ok: true }
+      })
+    }
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as AddressInfo
     try {
@@ -296,7 +323,7 @@ describe('a Redis-backed gate behind express and fastify (real Redis)', () => {
     }
   })
 
-  test('an identify that throws answers 500 from the framework; the handler never runs', async () => {
+  test('an identify that throws is 403 IDENTITY_FAILED without its message; the handler never runs', async () => {
     const options: HttpMiddlewareOptions = {
       identify: () => {
         throw new Error('token signature invalid')
@@ -308,8 +335,10 @@ describe('a Redis-backed gate behind express and fastify (real Redis)', () => {
     try {
       for (const h of [a, b]) {
         const r = await fetch(`${h.base}/api/v1/refunds`, { method: 'POST' })
-        expect(r.status).toBe(500)
-        expect(await r.text()).toContain('token signature invalid')
+        expect(r.status).toBe(403)
+        const body = await r.text()
+        expect(JSON.parse(body)).toEqual({ error: 'forbidden', code: 'IDENTITY_FAILED', reason: 'identify() threw' })
+        expect(body).not.toContain('token signature invalid')
       }
       expect(handled.length).toBe(before)
     } finally {

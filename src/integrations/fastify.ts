@@ -1,8 +1,13 @@
 // Fastify hook: Permit continues; Invalidate -> 401; Refuse -> 403 (bodies in http.ts).
 // Structural types only, so importing kavach-sdk never needs fastify.
+//
+// Fastify has routed the request before any hook runs, so the gate judges the route's pattern
+// (`request.routeOptions.url`), whatever spelling of the path reached it (percent-encoded,
+// absolute-form, any case with `caseSensitive: false`).
 
+import { KavachError } from '../errors.js'
 import type { Gate } from '../gate.js'
-import { type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, httpRefusal, pathOf } from './http.js'
+import { type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, type HttpRequestInfo, httpRefusal } from './http.js'
 
 /** The parts of a fastify request the hook reads. */
 export interface FastifyRequestLike {
@@ -11,6 +16,10 @@ export interface FastifyRequestLike {
   headers: HttpHeaders
   body?: unknown
   ip?: string
+  /** The matched route; `url` is its pattern (undefined for the not-found handler). */
+  routeOptions?: { url?: string | undefined }
+  /** The instance; its `initialConfig` tells whether routing is case-sensitive. */
+  server?: { initialConfig?: unknown }
 }
 
 /** The parts of a fastify reply the hook uses. */
@@ -18,9 +27,18 @@ export interface FastifyReplyLike {
   code(statusCode: number): { send(payload?: unknown): unknown }
 }
 
+/** True when the instance routes case-insensitively (`caseSensitive: false`; fastify's default is true). */
+function caseInsensitive(request: FastifyRequestLike): boolean {
+  const config = request.server?.initialConfig
+  if (typeof config !== 'object' || config === null) return false
+  const c = config as { caseSensitive?: unknown; routerOptions?: { caseSensitive?: unknown } }
+  return c.caseSensitive === false || c.routerOptions?.caseSensitive === false
+}
+
 /**
  * An async hook for `onRequest` (before the body is parsed: no body params) or `preHandler`
- * (body params available). A thrown error from `identify` or the gate rejects the hook, so
+ * (body params available). A refusal from `identify` is a 403; an error from the gate or
+ * `geoResolver` rejects the hook with a generic message (the original is its `cause`), so
  * fastify's error handler answers and the route handler does not run.
  */
 export function createFastifyHook(
@@ -29,9 +47,19 @@ export function createFastifyHook(
 ): (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<unknown> {
   const mw = new HttpKavachMiddleware(gate, options)
   return async (request, reply) => {
-    const path = pathOf(request.url)
-    if (!mw.shouldGate(request.method, path)) return undefined
-    const v = await mw.evaluateAsync({ method: request.method, path, headers: request.headers, body: request.body, ip: request.ip })
+    const ci = caseInsensitive(request)
+    if (!mw.shouldGate(request.method, request.url, { caseInsensitive: ci })) return undefined
+    const info: HttpRequestInfo = { method: request.method, path: request.url, caseInsensitive: ci, headers: request.headers, body: request.body }
+    const route = request.routeOptions?.url
+    if (typeof route === 'string') info.route = route
+    if (request.ip !== undefined) info.ip = request.ip
+    let v
+    try {
+      v = await mw.evaluateAsync(info)
+    } catch (err) {
+      const code = err instanceof KavachError ? err.code : 'INTERNAL'
+      throw new KavachError(code, 'kavach: the request could not be evaluated (see the cause server-side)', { cause: err })
+    }
     const refusal = httpRefusal(v)
     // Returning the reply after send() tells fastify the request is answered.
     return refusal === undefined ? undefined : reply.code(refusal.status).send(refusal.body)

@@ -1,11 +1,17 @@
 // HTTP middleware core with the earlier Node SDK's names and defaults: which requests are
-// gated, the action a request maps to, and its verdict. The express and fastify adapters
-// (express.ts, fastify.ts) answer with it.
+// gated, the action and resource a request is judged as, and its verdict. The express and
+// fastify adapters (express.ts, fastify.ts) answer with it.
+//
+// The gate must judge the request the framework routes, not its spelling: the path is reduced
+// to one canonical form (canonicalPath) and, when the framework names the route it matched,
+// the action comes from that route's pattern, so neither case, percent-encoding, an
+// absolute-form target nor a client-chosen parameter value can pick a different action.
 
 import { type EvaluateOptions, type GeoLocationInput, PRINCIPAL_KINDS, type PrincipalKind } from '../context.js'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError, kindOf } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
+import type { RefuseCode } from '../verdict.js'
 import { refuseVerdict, scalarFields } from './refusal.js'
 
 export type HttpHeaders = Record<string, string | string[] | undefined>
@@ -13,8 +19,19 @@ export type HttpHeaders = Record<string, string | string[] | undefined>
 /** One request as the middleware sees it. */
 export interface HttpRequestInfo {
   method: string
-  /** The path without the query string. */
+  /**
+   * The request target as received: a path (`/users/42?x=1`) or an absolute URL
+   * (`http://host/users/42`). The query is ignored; the rest is judged in canonical form
+   * (`canonicalPath`), and a target that has none is refused.
+   */
   path: string
+  /**
+   * The route pattern the server matched for this request (`/users/:id`), when it knows one.
+   * The action is then derived from it, so a parameter's value never picks the action.
+   */
+  route?: string
+  /** True when the server routes paths case-insensitively (express's default). */
+  caseInsensitive?: boolean
   headers: HttpHeaders
   /** The parsed body; its top-level numbers and strings become params. */
   body?: unknown
@@ -35,10 +52,26 @@ export interface HttpPrincipal {
   device?: EvaluateOptions['device']
 }
 
+/**
+ * A request the middleware did not let through, for server-side logs: the verdict with its full
+ * reason (the client may get a generic one, see `httpRefusal`) and, when `identify` failed,
+ * what it threw.
+ */
+export interface HttpRefusalEvent {
+  verdict: Verdict
+  request: HttpRequestInfo
+  cause?: unknown
+}
+
 export interface HttpMiddlewareOptions {
   /** Only POST, PUT, PATCH, DELETE (and other non-read methods) are gated. @default true */
   gateMutationsOnly?: boolean
-  /** Path prefixes that pass ungated. @default ['/health', '/ready', '/metrics'] */
+  /**
+   * Paths that pass ungated, each with everything below it: `/health` excludes `/health` and
+   * `/health/deep`, not `/healthcare`. Compared with the canonical path of a request whose
+   * target is already in that form (no percent-encoding, no empty or dot segments).
+   * @default ['/health', '/ready', '/metrics']
+   */
   excludedPaths?: string[]
   /** The principal's id (missing: `anonymous`). Trusts the client: see `identify`. @default 'x-principal-id' */
   principalHeader?: string
@@ -51,8 +84,16 @@ export interface HttpMiddlewareOptions {
   /**
    * The principal from a verified source, used instead of the headers. Undefined means
    * anonymous. May return a Promise on the async paths (`evaluateAsync`, express, fastify).
+   * A throw, a rejection, or anything but a principal object or undefined is refused with
+   * `IDENTITY_FAILED`; the client is not told what `identify` threw (`onRefusal` is).
    */
   identify?: (req: HttpRequestInfo) => HttpPrincipal | undefined | Promise<HttpPrincipal | undefined>
+  /**
+   * Called for every request that is not let through, with the full verdict: the place to log
+   * reasons that the client only gets in generic form. An error it throws is reported as a
+   * process warning and changes nothing.
+   */
+  onRefusal?: (event: HttpRefusalEvent) => void
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -60,17 +101,117 @@ const VERBS: Record<string, string> = { GET: 'read', POST: 'create', PUT: 'updat
 const VERSION = /^v\d+$/i
 const DIGITS = /^\d+$/
 
+// --- canonical path ---
+
+/** The path a request target stands for, or why it stands for none. */
+export type CanonicalPath =
+  | {
+      ok: true
+      /** `/` + the decoded segments joined by `/` (ASCII lower-cased with `foldCase`). */
+      path: string
+      /** The decoded segments, never folded. */
+      segments: string[]
+      /** The path as received (absolute form reduced, query cut), not decoded. */
+      raw: string
+      /** True when `raw` needed no decoding and had no empty segment but a trailing one. */
+      clean: boolean
+    }
+  | { ok: false; reason: string }
+
+/** `scheme://authority` at the start of an absolute-form target. */
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/
+/** `host[:port]` or `[ipv6][:port]`: no user info, no percent-encoding. */
+const AUTHORITY = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/
+const CONTROL = /[\u0000-\u001f\u007f]/
+const ASCII_UPPER = /[A-Z]/g
+
+function foldAscii(s: string): string {
+  return s.replace(ASCII_UPPER, (c) => c.toLowerCase())
+}
+
 /**
- * `<resource>.<verb>`: the last path segment that is not `api`, a version (`v1`) or all digits;
- * the verb is GET read, POST create, PUT/PATCH update, DELETE delete, other methods lower-cased.
- * `POST /api/v1/refunds` -> `refunds.create`, `DELETE /users/42` -> `users.delete`, `GET /` -> `root.read`.
+ * The canonical path of a request target: an absolute-form target (`http://host/a`) reduced
+ * to its path, the query and fragment cut, each segment percent-decoded once, empty segments
+ * dropped, and, with `foldCase`, ASCII letters lower-cased. A target that cannot be read as
+ * one path is refused rather than guessed at: malformed percent-encoding, an encoded `/` or
+ * `\`, a backslash, a control character, a `.` or `..` segment (servers route those
+ * literally, so resolving them would judge a different path than the one routed), or a
+ * target that is neither a path nor an absolute URL with a plain `host[:port]`.
+ */
+export function canonicalPath(target: string, options: { foldCase?: boolean } = {}): CanonicalPath {
+  let rest = target
+  if (!rest.startsWith('/')) {
+    const m = ABSOLUTE_FORM.exec(rest)
+    if (m === null) return { ok: false, reason: 'the request target is neither a path nor an absolute URL' }
+    if (!AUTHORITY.test(m[1]!)) return { ok: false, reason: 'the request target has an authority that is not host[:port]' }
+    rest = rest.slice(m[0].length)
+    if (!rest.startsWith('/')) rest = `/${rest}`
+  }
+  const raw = pathOf(rest)
+  if (raw.includes('\\')) return { ok: false, reason: 'the request path contains a backslash' }
+  const parts = raw.split('/').slice(1)
+  const segments: string[] = []
+  let clean = true
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    if (part === '') {
+      if (i !== parts.length - 1) clean = false
+      continue
+    }
+    let s = part
+    if (part.includes('%')) {
+      clean = false
+      try {
+        s = decodeURIComponent(part)
+      } catch {
+        return { ok: false, reason: 'the request path has malformed percent-encoding' }
+      }
+      if (s.includes('/') || s.includes('\\')) return { ok: false, reason: "the request path has an encoded '/' or '\\' in a segment" }
+    }
+    if (CONTROL.test(s)) return { ok: false, reason: 'the request path contains a control character' }
+    if (s === '.' || s === '..') return { ok: false, reason: "the request path has a '.' or '..' segment" }
+    segments.push(s)
+  }
+  const joined = `/${segments.join('/')}`
+  return { ok: true, path: options.foldCase === true ? foldAscii(joined) : joined, segments, raw, clean }
+}
+
+// --- action names ---
+
+/** A route pattern segment that stands for a value: `:id`, `*`, `*rest`, `:a-:b`, `:id(\\d+)`. */
+function isParameterSegment(s: string): boolean {
+  return s.includes(':') || s.includes('*')
+}
+
+/** Optional groups (`{/:id}`, `{.:ext}`): parts of a route a client may leave out. */
+function withoutOptionalGroups(pattern: string): string {
+  let out = pattern
+  for (let prev = ''; prev !== out; ) {
+    prev = out
+    out = out.replace(/\{[^{}]*\}/g, '')
+  }
+  return out
+}
+
+/**
+ * `<resource>.<verb>` from a route pattern (`/users/:id`) or a canonical path (`/users/42`):
+ * the last segment that is not a route parameter or wildcard, not inside an optional `{...}`
+ * group, not `api`, a version (`v1`) or all digits; the verb is GET read, POST create,
+ * PUT/PATCH update, DELETE delete, other methods lower-cased.
+ * `POST /api/v1/refunds` -> `refunds.create`, `DELETE /users/:id` and `DELETE /users/42` ->
+ * `users.delete`, `GET /` -> `root.read`. A path is read in canonical form first, so
+ * `/%75sers/42` is `users.delete` too; case is kept (`/USERS/42` is `USERS.delete`: servers
+ * differ on case, see `judgedAs`).
  */
 export function deriveActionName(method: string, path: string): string {
-  const segments = path.split('?')[0]!.split('/').filter((s) => s.length > 0)
+  const canon = canonicalPath(path)
+  const segments = withoutOptionalGroups(canon.ok ? canon.path : pathOf(path))
+    .split('/')
+    .filter((s) => s.length > 0)
   let resource = 'root'
   for (let i = segments.length - 1; i >= 0; i--) {
     const s = segments[i]!
-    if (s.toLowerCase() !== 'api' && !VERSION.test(s) && !DIGITS.test(s)) {
+    if (!isParameterSegment(s) && s.toLowerCase() !== 'api' && !VERSION.test(s) && !DIGITS.test(s)) {
       resource = s
       break
     }
@@ -79,10 +220,69 @@ export function deriveActionName(method: string, path: string): string {
   return `${resource}.${VERBS[m] ?? m.toLowerCase()}`
 }
 
+/** A route segment that matches only itself (no parameter, wildcard, group or regex syntax). */
+const LITERAL_SEGMENT = /^[^:*{}()?+\\]+$/
+/** A route segment that is one whole parameter: `:id`. */
+const PARAM_SEGMENT = /^:[A-Za-z_$][\w$]*$/
+
+/**
+ * The resource for a request that matched `route`: its decoded segments, those that line up
+ * with a literal segment of the route spelled as the route spells it (so `/ADMIN/users/1`,
+ * routed case-insensitively to `/admin/users/:id`, is `/admin/users/1`). Alignment stops at
+ * the first segment it cannot follow (a wildcard, an optional group).
+ */
+function resourceFor(segments: readonly string[], route: string, caseInsensitive: boolean): string {
+  const pattern = route.split('/').filter((s) => s.length > 0)
+  const out: string[] = []
+  for (let i = 0; i < segments.length && i < pattern.length; i++) {
+    const p = pattern[i]!
+    const s = segments[i]!
+    if (LITERAL_SEGMENT.test(p) && (p === s || (caseInsensitive && foldAscii(p) === foldAscii(s)))) out.push(p)
+    else if (PARAM_SEGMENT.test(p)) out.push(s)
+    else break
+  }
+  return `/${[...out, ...segments.slice(out.length)].join('/')}`
+}
+
+/**
+ * The action and resource the gate judges for a request, or why its target is refused. With
+ * `route` (the pattern the server matched), the action is `deriveActionName` of the pattern
+ * and the resource the canonical path with the route's literal segments spelled as the route
+ * spells them. Without it, both come from the canonical path, ASCII lower-cased when the
+ * server routes case-insensitively.
+ */
+export function judgedAs(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' | 'caseInsensitive'>): { actionName: string; resource: string } | { refusal: string } {
+  const ci = req.caseInsensitive === true
+  const canon = canonicalPath(req.path, { foldCase: ci })
+  if (!canon.ok) return { refusal: canon.reason }
+  if (req.route !== undefined) {
+    return { actionName: deriveActionName(req.method, req.route), resource: resourceFor(canon.segments, req.route, ci) }
+  }
+  return { actionName: deriveActionName(req.method, canon.path), resource: canon.path }
+}
+
 function header(headers: HttpHeaders, name: string): string | undefined {
   const v = headers[name]
   const first = Array.isArray(v) ? v[0] : v
   return first === undefined || first.trim() === '' ? undefined : first.trim()
+}
+
+/** Why `who` (what `identify` returned) is not a principal, or undefined when it is one. */
+function principalProblem(who: unknown): string | undefined {
+  if (who === undefined) return undefined
+  if (typeof who !== 'object' || who === null || Array.isArray(who)) {
+    return `identify() returned ${kindOf(who)}; expected a principal object, or undefined for anonymous`
+  }
+  const p = who as Record<string, unknown>
+  if (typeof p.principalId !== 'string' || p.principalId.trim() === '') return 'identify() returned a principal whose principalId is not a non-empty string'
+  if (p.principalKind !== undefined && !PRINCIPAL_KINDS.includes(p.principalKind as PrincipalKind)) {
+    return `identify() returned a principal whose principalKind is not one of ${PRINCIPAL_KINDS.join(', ')}`
+  }
+  if (p.roles !== undefined && (!Array.isArray(p.roles) || !p.roles.every((r) => typeof r === 'string'))) {
+    return 'identify() returned a principal whose roles is not an array of strings'
+  }
+  if (p.sessionId !== undefined && typeof p.sessionId !== 'string') return 'identify() returned a principal whose sessionId is not a string'
+  return undefined
 }
 
 export class HttpKavachMiddleware {
@@ -94,6 +294,7 @@ export class HttpKavachMiddleware {
   readonly kindHeader: string
   readonly #geoResolver: HttpMiddlewareOptions['geoResolver']
   readonly #identify: HttpMiddlewareOptions['identify']
+  readonly #onRefusal: HttpMiddlewareOptions['onRefusal']
 
   constructor(gate: Gate, options: HttpMiddlewareOptions = {}) {
     this.gate = gate
@@ -104,42 +305,95 @@ export class HttpKavachMiddleware {
     this.kindHeader = (options.kindHeader ?? 'x-principal-kind').toLowerCase()
     this.#geoResolver = options.geoResolver
     this.#identify = options.identify
+    this.#onRefusal = options.onRefusal
   }
 
-  /** False for excluded paths (prefix match) and, with `gateMutationsOnly`, for GET/HEAD/OPTIONS. */
-  shouldGate(method: string, path: string): boolean {
-    if (this.excludedPaths.some((prefix) => path.startsWith(prefix))) return false
-    return !(this.gateMutationsOnly && READ_METHODS.has(method.toUpperCase()))
+  /**
+   * False for an excluded path and, with `gateMutationsOnly`, for GET/HEAD/OPTIONS. A path is
+   * excluded when its canonical form is an entry or lies below one (`/health`, `/health/x`),
+   * and only when the target was already canonical: `/%68ealth` or `//health` may be routed
+   * elsewhere by the server, so they are gated.
+   */
+  shouldGate(method: string, path: string, options: { caseInsensitive?: boolean } = {}): boolean {
+    if (this.gateMutationsOnly && READ_METHODS.has(method.toUpperCase())) return false
+    const fold = options.caseInsensitive === true
+    const canon = canonicalPath(path, { foldCase: fold })
+    if (!canon.ok || !canon.clean) return true
+    return !this.excludedPaths.some((entry) => {
+      const e = canonicalPath(entry, { foldCase: fold })
+      if (!e.ok) return false
+      return e.path === '/' || canon.path === e.path || canon.path.startsWith(`${e.path}/`)
+    })
   }
 
   /** The verdict for `req` (synchronous: in-process gates, and a synchronous `identify`). */
   evaluate(req: HttpRequestInfo): Verdict {
-    const who = this.#identify?.(req)
-    if (who instanceof Promise) {
-      throw new InvalidArgumentError('identify() returned a Promise: use evaluateAsync (express and fastify do)')
+    let who: unknown
+    if (this.#identify !== undefined) {
+      try {
+        who = this.#identify(req)
+      } catch (e) {
+        return this.#identityFailed(req, 'identify() threw', e)
+      }
+      if (who instanceof Promise) {
+        // Misuse, not a refusal; the rejection, if any, is handled so it cannot go unobserved.
+        who.catch(() => undefined)
+        throw new InvalidArgumentError('identify() returned a Promise: use evaluateAsync (express and fastify do)')
+      }
     }
     const ctx = this.#context(req, who)
-    return 'kind' in ctx ? ctx : this.gate.evaluate(ctx)
+    return this.#seen(req, 'kind' in ctx ? ctx : this.gate.evaluate(ctx))
   }
 
   /** The verdict for `req`, with any gate and an async `identify`. */
   async evaluateAsync(req: HttpRequestInfo): Promise<Verdict> {
-    const who = await this.#identify?.(req)
+    let who: unknown
+    if (this.#identify !== undefined) {
+      try {
+        who = await this.#identify(req)
+      } catch (e) {
+        return this.#identityFailed(req, 'identify() threw', e)
+      }
+    }
     const ctx = this.#context(req, who)
-    return 'kind' in ctx ? ctx : this.gate.evaluateAsync(ctx)
+    return this.#seen(req, 'kind' in ctx ? ctx : await this.gate.evaluateAsync(ctx))
   }
 
-  /** The gate context, or a refusal when a header the client sent cannot be one. */
-  #context(req: HttpRequestInfo, who: HttpPrincipal | undefined): EvaluateOptions | Verdict {
+  /** Reports a verdict that is not a Permit to `onRefusal`; returns it unchanged. */
+  #seen(req: HttpRequestInfo, v: Verdict, cause?: unknown): Verdict {
+    if (!v.isPermit && this.#onRefusal !== undefined) {
+      try {
+        this.#onRefusal(cause === undefined ? { verdict: v, request: req } : { verdict: v, request: req, cause })
+      } catch (e) {
+        process.emitWarning(`kavach: onRefusal threw (the refusal stands): ${e instanceof Error ? e.message : String(e)}`, {
+          code: 'KAVACH_ON_REFUSE_FAILED',
+        })
+      }
+    }
+    return v
+  }
+
+  #identityFailed(req: HttpRequestInfo, reason: string, cause?: unknown): Verdict {
+    return this.#seen(req, refuseVerdict('IDENTITY_FAILED', 'http', reason), cause)
+  }
+
+  /** The gate context, or a refusal when the request cannot be one. */
+  #context(req: HttpRequestInfo, identified: unknown): EvaluateOptions | Verdict {
+    const judged = judgedAs(req)
+    if ('refusal' in judged) return refuseVerdict('INVALID_CONTEXT', 'http', judged.refusal)
     const ctx: EvaluateOptions = {
       principalId: 'anonymous',
       principalKind: 'user',
-      actionName: deriveActionName(req.method, req.path),
-      resource: req.path,
+      actionName: judged.actionName,
+      resource: judged.resource,
       params: scalarFields(req.body),
     }
     if (req.ip !== undefined) ctx.ip = req.ip
+    let who: HttpPrincipal | undefined
     if (this.#identify !== undefined) {
+      const problem = principalProblem(identified)
+      if (problem !== undefined) return refuseVerdict('IDENTITY_FAILED', 'http', problem)
+      who = identified as HttpPrincipal | undefined
       if (who !== undefined) {
         ctx.principalId = who.principalId
         ctx.principalKind = who.principalKind ?? 'user'
@@ -170,11 +424,37 @@ export class HttpKavachMiddleware {
   }
 }
 
+/**
+ * Refusals whose reason describes the request or the policy, which the client may read. Any
+ * other code from the gate (a store or the audit log failing, identity, a code added later)
+ * gets a generic reason: the full one can name hosts, ports or what `identify` threw, and stays server-side
+ * (`onRefusal`, the gate's `onVerdict`).
+ */
+const CLIENT_REASON_CODES: ReadonlySet<RefuseCode> = new Set<RefuseCode>([
+  'NO_POLICY_MATCH',
+  'POLICY_DENIED',
+  'RATE_LIMIT_EXCEEDED',
+  'INVARIANT_VIOLATION',
+  'DRIFT_DETECTED',
+  'SESSION_INVALID',
+  'INVALID_CONTEXT',
+])
+
+const GENERIC_REASONS: Partial<Record<RefuseCode, string>> = {
+  STORE_UNAVAILABLE: 'a store the gate depends on is unavailable (failing closed)',
+  AUDIT_FAILED: 'the audit record could not be written (failing closed)',
+  IDENTITY_FAILED: 'the caller could not be identified',
+}
+
 /** The answer to a request the gate did not permit (undefined for a Permit). */
 export function httpRefusal(v: Verdict): { status: 401 | 403; body: Record<string, string> } | undefined {
   if (v.isPermit) return undefined
   if (v.isInvalidate) return { status: 401, body: { error: 'session_invalidated', reason: v.reason ?? 'session invalidated' } }
-  return { status: 403, body: { error: 'forbidden', code: v.code ?? 'NO_POLICY_MATCH', reason: v.reason ?? 'refused' } }
+  const code = v.code ?? 'NO_POLICY_MATCH'
+  // The middleware's own refusals (evaluator `http`) carry fixed texts that quote no server data.
+  const readable = CLIENT_REASON_CODES.has(code) || v.evaluator === 'http'
+  const reason = readable ? (v.reason ?? 'refused') : (GENERIC_REASONS[code] ?? 'refused')
+  return { status: 403, body: { error: 'forbidden', code, reason } }
 }
 
 /** The path part of a request URL (no query string, no fragment). */

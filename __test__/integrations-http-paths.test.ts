@@ -1,0 +1,435 @@
+// HTTP middleware against real express 5 and fastify 5 servers, over raw HTTP (node:http sends
+// the request target exactly as written: absolute-form, percent-encoding, dot segments).
+// The invariant: whatever the spelling of a path, a request that reaches the handler of
+// `DELETE /users/:id` or of the `/admin` routes was judged as that route; `excludedPaths`
+// covers a path and its sub-paths only; refusal bodies carry no server internals.
+
+import { rmSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+
+import express from 'express'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+
+import { Gate, RedisRateLimitStore, createExpressMiddleware, createFastifyHook, deriveActionName, type EvaluateOptions, type HttpMiddlewareOptions } from '../index'
+import { canonicalPath, type HttpRefusalEvent } from '../src/integrations/http'
+import { RedisProcess, uniquePrefix } from './fixtures/redis-helpers'
+
+const STAFF = { 'x-principal-id': 'eve', 'x-roles': 'staff' }
+
+const STAFF_DO_ALL = { name: 'staff_do_all', effect: 'permit' as const, conditions: [{ identity_role: 'staff' }] }
+const REFUSE_USER_DELETES = { name: 'nobody_deletes_users', effect: 'refuse' as const, priority: 10, conditions: [{ action: 'users.delete' }] }
+const REFUSE_ADMIN_AREA = { name: 'admin_area_off_limits', effect: 'refuse' as const, priority: 10, conditions: [{ resource: '/admin/*' }] }
+
+interface Answer {
+  status: number
+  body: string
+  json: Record<string, unknown> | undefined
+}
+
+/** One request with `target` as the request-target, byte for byte. */
+function send(port: number, method: string, target: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: target, headers: { connection: 'close', ...headers }, agent: false }, (res) => {
+      let data = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => (data += chunk))
+      res.on('end', () => {
+        let json: Record<string, unknown> | undefined
+        try {
+          json = JSON.parse(data) as Record<string, unknown>
+        } catch {
+          json = undefined
+        }
+        resolve({ status: res.statusCode ?? 0, body: data, json })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+interface App {
+  port: number
+  /** One entry per handler run: `users <id>`, `admin <id>` or the excluded route's path. */
+  ran: string[]
+  close(): Promise<void>
+}
+
+const EXCLUSION_ROUTES = ['/health', '/health/deep', '/healthcare/patients/:id', '/readyz-config', '/metrics-admin/reset']
+
+/**
+ * `DELETE /users/:id` (after a `/users/me` route that passes requests on with `next()`), an
+ * `/admin` router with `DELETE /reports/:id`, and routes whose paths look like the default
+ * exclusions. `placement: 'route'` puts the middleware in each route instead of `app.use`.
+ */
+async function expressApp(gate: Gate, options: HttpMiddlewareOptions = {}, placement: 'global' | 'route' = 'global'): Promise<App> {
+  const ran: string[] = []
+  const app = express()
+  app.use(express.json())
+  const kavach = createExpressMiddleware(gate, options)
+  const pass = (_req: express.Request, _res: express.Response, next: express.NextFunction): void => next()
+  const before = placement === 'route' ? kavach : pass
+  if (placement === 'global') app.use(kavach)
+  app.delete('/users/me', before, (_req, _res, next) => next())
+  app.delete('/users/:id', before, (req, res) => {
+    ran.push(`users ${req.params.id}`)
+    res.json({ deleted: req.params.id })
+  })
+  const admin = express.Router()
+  admin.delete('/reports/:id', before, (req, res) => {
+    ran.push(`admin ${req.params.id}`)
+    res.json({ deleted: req.params.id })
+  })
+  app.use('/admin', admin)
+  for (const p of EXCLUSION_ROUTES) {
+    app.delete(p, before, (_req, res) => {
+      ran.push(p)
+      res.json({ ok: true })
+    })
+  }
+  app.use((err: { status?: unknown; code?: unknown }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(typeof err.status === 'number' ? err.status : 500).json({ error: 'error-handler', code: err.code })
+  })
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  const { port } = server.address() as AddressInfo
+  return { port, ran, close: () => new Promise((r) => server.close(() => r())) }
+}
+
+/** The same routes on fastify; the admin routes under a `/admin` plugin prefix. */
+async function fastifyApp(
+  gate: Gate,
+  options: HttpMiddlewareOptions = {},
+  hook: 'preHandler' | 'onRequest' = 'preHandler',
+  fastifyOptions: FastifyServerOptions = {},
+): Promise<App> {
+  const ran: string[] = []
+  const app = Fastify(fastifyOptions)
+  app.addHook(hook, createFastifyHook(gate, options))
+  app.delete<{ Params: { id: string } }>('/users/:id', async (request) => {
+    ran.push(`users ${request.params.id}`)
+    return { deleted: request.params.id }
+  })
+  await app.register(
+    async (child) => {
+      child.delete<{ Params: { id: string } }>('/reports/:id', async (request) => {
+        ran.push(`admin ${request.params.id}`)
+        return { deleted: request.params.id }
+      })
+    },
+    { prefix: '/admin' },
+  )
+  for (const p of EXCLUSION_ROUTES) {
+    app.delete(p, async () => {
+      ran.push(p)
+      return { ok: true }
+    })
+  }
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  return { port, ran, close: () => app.close() }
+}
+
+/** Spellings of `DELETE /users/:id`: case, percent-encoding, a trailing slash, absolute-form, a non-numeric id. */
+const userTargets = (port: number): string[] => [
+  '/users/42',
+  '/USERS/42',
+  '/Users/42/',
+  '/%75sers/42',
+  '/users/%34%32',
+  '/users/42?x=1',
+  '/users/sessions',
+  '/USERS/sessions',
+  '/users/%73essions',
+  `http://127.0.0.1:${port}/users/42`,
+  `HTTP://127.0.0.1:${port}/Users/sessions`,
+]
+
+/** Spellings of `DELETE /admin/reports/:id`. */
+const adminTargets = (port: number): string[] => ['/admin/reports/1', '/ADMIN/reports/1', '/Admin/Reports/1', '/%61dmin/reports/1', '/admin/%72eports/1', `http://127.0.0.1:${port}/admin/reports/1`]
+
+const servers = [
+  ['express 5 (app.use)', (g: Gate, o?: HttpMiddlewareOptions) => expressApp(g, o)],
+  ['express 5 (in each route)', (g: Gate, o?: HttpMiddlewareOptions) => expressApp(g, o, 'route')],
+  ['fastify 5 (preHandler)', (g: Gate, o?: HttpMiddlewareOptions) => fastifyApp(g, o)],
+  ['fastify 5 (onRequest)', (g: Gate, o?: HttpMiddlewareOptions) => fastifyApp(g, o, 'onRequest')],
+  ['fastify 5 (caseSensitive: false)', (g: Gate, o?: HttpMiddlewareOptions) => fastifyApp(g, o, 'preHandler', { caseSensitive: false })],
+] as const
+
+/** What the framework routes, found with a gate that permits everything: target -> handler run. */
+async function reached(start: (g: Gate, o?: HttpMiddlewareOptions) => Promise<App>, targets: (port: number) => string[]) {
+  const judged: EvaluateOptions[] = []
+  const app = await start(Gate.fromObject({ policies: [STAFF_DO_ALL] }, { onVerdict: (_v, ctx) => void judged.push(ctx as EvaluateOptions) }))
+  const out: { target: string; ran: string | undefined; judged: EvaluateOptions[] }[] = []
+  try {
+    for (const target of targets(app.port)) {
+      judged.length = 0
+      const before = app.ran.length
+      await send(app.port, 'DELETE', target, STAFF)
+      out.push({ target, ran: app.ran[before], judged: [...judged] })
+    }
+  } finally {
+    await app.close()
+  }
+  return out
+}
+
+for (const [name, start] of servers) {
+  describe(`${name}: the gate judges the route that runs`, () => {
+    test('every spelling that reaches DELETE /users/:id is judged users.delete on /users/<id>', async () => {
+      const runs = await reached(start, userTargets)
+      for (const r of runs.filter((x) => x.ran !== undefined)) {
+        expect(r.judged.map((j) => j.actionName), r.target).toEqual(['users.delete'])
+        const id = r.ran!.slice('users '.length)
+        expect(r.judged[0]!.resource, r.target).toBe(`/users/${id}`)
+      }
+      // The framework does route these spellings to the handler: the assertions above ran.
+      const routed = runs.filter((x) => x.ran !== undefined).map((x) => x.target)
+      expect(routed).toContain('/users/sessions')
+      expect(routed.some((t) => t.startsWith('http://'))).toBe(true)
+      expect(routed.length).toBeGreaterThanOrEqual(5)
+    })
+
+    test('every spelling that reaches an /admin route is judged with an /admin/ resource', async () => {
+      const runs = await reached(start, adminTargets)
+      for (const r of runs.filter((x) => x.ran !== undefined)) {
+        expect(r.judged.map((j) => j.actionName), r.target).toEqual(['reports.delete'])
+        expect(r.judged[0]!.resource, r.target).toBe('/admin/reports/1')
+      }
+      expect(runs.filter((x) => x.ran !== undefined).length).toBeGreaterThanOrEqual(3)
+    })
+
+    test('refusing users.delete and /admin/*: no spelling runs a handler; the routed ones get 403 POLICY_DENIED', async () => {
+      const app = await start(Gate.fromObject({ policies: [REFUSE_USER_DELETES, REFUSE_ADMIN_AREA, STAFF_DO_ALL] }))
+      try {
+        for (const target of [...userTargets(app.port), ...adminTargets(app.port)]) {
+          const a = await send(app.port, 'DELETE', target, STAFF)
+          // 404: the framework routes this spelling nowhere (fastify is case-sensitive by default).
+          expect([403, 404], target).toContain(a.status)
+          if (a.status === 403) expect(a.json?.code, target).toBe('POLICY_DENIED')
+        }
+        expect(app.ran).toEqual([])
+      } finally {
+        await app.close()
+      }
+    })
+
+    test('a target that names no single path is refused with INVALID_CONTEXT, even where everything is permitted', async () => {
+      const app = await start(Gate.fromObject({ policies: [STAFF_DO_ALL] }))
+      try {
+        // Both frameworks route these to DELETE /users/:id (id 'a/b', 'a\\b', '\0').
+        for (const target of ['/users/a%2Fb', '/users/a%5Cb', '/users/%00']) {
+          const a = await send(app.port, 'DELETE', target, STAFF)
+          expect(a.status, target).toBe(403)
+          expect(a.json?.code, target).toBe('INVALID_CONTEXT')
+        }
+        for (const target of ['/users/..%2Fadmin', '/users/%2e%2e/admin/reports/1', '/users/./42', '/admin/reports/1/..', '/users/%zz']) {
+          const a = await send(app.port, 'DELETE', target, STAFF)
+          // Otherwise the framework answers first: fastify's 400 for a malformed URL, or a 404
+          // where no route matches and the middleware sits in the routes.
+          if (a.status === 403) expect(a.json?.code, target).toBe('INVALID_CONTEXT')
+          else expect([400, 404], target).toContain(a.status)
+        }
+        expect(app.ran).toEqual([])
+      } finally {
+        await app.close()
+      }
+    })
+
+    test('excludedPaths: /health and /health/... pass; /healthcare, /readyz-config, /metrics-admin are gated', async () => {
+      // No policies: every gated request is refused.
+      const app = await start(Gate.fromObject({ policies: [] }))
+      try {
+        for (const target of ['/healthcare/patients/7', '/readyz-config', '/metrics-admin/reset']) {
+          const a = await send(app.port, 'DELETE', target)
+          expect(a.status, target).toBe(403)
+          expect(a.json?.code, target).toBe('NO_POLICY_MATCH')
+        }
+        // Not in canonical form, so never excluded (a 404 where the framework routes them nowhere).
+        for (const target of ['//health', '/%68ealth', '/health/%2e']) {
+          const a = await send(app.port, 'DELETE', target)
+          if (a.status === 403) expect(a.json?.code, target).toMatch(/^(NO_POLICY_MATCH|INVALID_CONTEXT)$/)
+          else expect(a.status, target).toBe(404)
+        }
+        expect(app.ran).toEqual([])
+        expect((await send(app.port, 'DELETE', '/health')).status).toBe(200)
+        expect((await send(app.port, 'DELETE', '/health/deep')).status).toBe(200)
+        expect(app.ran).toEqual(['/health', '/health/deep'])
+      } finally {
+        await app.close()
+      }
+    })
+  })
+}
+
+describe('express: a route reached by falling through', () => {
+  test('DELETE /users/me is judged me.delete, passes on with next(), and /users/:id is stopped before its handler', async () => {
+    const app = await expressApp(Gate.fromObject({ policies: [REFUSE_USER_DELETES, STAFF_DO_ALL] }))
+    try {
+      const a = await send(app.port, 'DELETE', '/users/me', STAFF)
+      expect(a.status).toBe(403)
+      expect(a.json).toEqual({ error: 'error-handler', code: 'INVALID_CONTEXT' })
+      expect(app.ran).toEqual([])
+      // The route-level placement judges /users/:id itself when the request reaches it.
+      const perRoute = await expressApp(Gate.fromObject({ policies: [REFUSE_USER_DELETES, STAFF_DO_ALL] }), {}, 'route')
+      try {
+        const b = await send(perRoute.port, 'DELETE', '/users/me', STAFF)
+        expect(b.status).toBe(403)
+        expect(b.json?.code).toBe('POLICY_DENIED')
+        expect(perRoute.ran).toEqual([])
+      } finally {
+        await perRoute.close()
+      }
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('express: a gate mounted after a route that passes requests on', () => {
+  test('the route before the gate (/:collection/:id) does not stand in for the route after it', async () => {
+    const ran: string[] = []
+    const app = express()
+    // A catch-all logger route, then the gate, then the real route.
+    app.delete('/:collection/:id', (_req, _res, next) => next())
+    app.use(createExpressMiddleware(Gate.fromObject({ policies: [REFUSE_USER_DELETES, STAFF_DO_ALL] })))
+    app.delete('/users/:id', (req, res) => {
+      ran.push(req.params.id)
+      res.json({ deleted: req.params.id })
+    })
+    const server: Server = await new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s))
+    })
+    try {
+      const { port } = server.address() as AddressInfo
+      for (const target of ['/users/42', '/users/sessions']) {
+        const a = await send(port, 'DELETE', target, STAFF)
+        expect(a.status, target).toBe(403)
+        expect(a.json?.code, target).toBe('POLICY_DENIED')
+      }
+      expect(ran).toEqual([])
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()))
+    }
+  })
+})
+
+describe('refusal bodies carry no server internals', () => {
+  let redis: RedisProcess
+  beforeAll(async () => {
+    redis = await RedisProcess.start()
+  })
+  afterAll(async () => {
+    // RedisProcess.kill() waits for an exit that has already happened once it has been killed.
+    if (redis.child?.exitCode === null && redis.child.signalCode === null) await redis.kill()
+    rmSync(redis.dir, { recursive: true, force: true })
+  })
+
+  test('a store outage: 403 STORE_UNAVAILABLE with a generic reason, onRefusal gets the full one; a policy refusal keeps its reason', async () => {
+    const rateStore = await RedisRateLimitStore.connect(redis.url, { prefix: uniquePrefix('http-paths'), commandTimeoutMs: 500 })
+    const limited = { name: 'limited', effect: 'permit' as const, conditions: [{ identity_role: 'staff' }, { rate_limit: { max: 100, window: '1m' } }] }
+    const gate = Gate.fromObject({ policies: [REFUSE_USER_DELETES, limited] }, { rateStore })
+    const events: HttpRefusalEvent[] = []
+    const onRefusal = (e: HttpRefusalEvent): void => void events.push(e)
+    const apps = [await expressApp(gate, { onRefusal }), await fastifyApp(gate, { onRefusal })]
+    try {
+      for (const app of apps) {
+        expect((await send(app.port, 'DELETE', '/admin/reports/1', STAFF)).status).toBe(200)
+        const policy = await send(app.port, 'DELETE', '/users/7', STAFF)
+        expect(policy.json).toMatchObject({ error: 'forbidden', code: 'POLICY_DENIED' })
+        expect(policy.json?.reason).toContain('nobody_deletes_users')
+      }
+      await redis.kill()
+      for (const app of apps) {
+        const a = await send(app.port, 'DELETE', '/admin/reports/2', STAFF)
+        expect(a.status).toBe(403)
+        expect(a.json?.code).toBe('STORE_UNAVAILABLE')
+        expect(a.json?.reason).toBe('a store the gate depends on is unavailable (failing closed)')
+        expect(a.body).not.toContain(String(redis.port))
+        expect(a.body).not.toMatch(/refused|os error|redis/i)
+      }
+      expect(apps.map((a) => a.ran)).toEqual([['admin 1'], ['admin 1']])
+      const outages = events.filter((e) => e.verdict.code === 'STORE_UNAVAILABLE')
+      expect(outages.length).toBe(2)
+      for (const e of outages) {
+        expect(e.verdict.code).toBe('STORE_UNAVAILABLE')
+        expect(e.verdict.reason).toMatch(/unavailable/)
+        expect(e.request.path).toBe('/admin/reports/2')
+      }
+    } finally {
+      for (const app of apps) await app.close()
+      rateStore.close()
+    }
+  })
+
+  for (const [name, start] of [
+    ['express 5', (g: Gate, o: HttpMiddlewareOptions) => expressApp(g, o)],
+    ['fastify 5 (preHandler)', (g: Gate, o: HttpMiddlewareOptions) => fastifyApp(g, o)],
+    ['fastify 5 (onRequest)', (g: Gate, o: HttpMiddlewareOptions) => fastifyApp(g, o, 'onRequest')],
+  ] as const) {
+    test(`${name}: identify failures are 403 IDENTITY_FAILED; what identify threw reaches onRefusal only`, async () => {
+      const gate = Gate.fromObject({ policies: [STAFF_DO_ALL] })
+      const secret = new Error('db password=hunter2 at 10.0.0.5')
+      const events: HttpRefusalEvent[] = []
+      const behaviours: Record<string, () => unknown> = {
+        throws: () => {
+          throw secret
+        },
+        rejects: async () => {
+          throw secret
+        },
+        null: () => null,
+        'a string': () => 'admin',
+        'principalId 7': () => ({ principalId: 7, roles: ['staff'] }),
+        'roles as a string': () => ({ principalId: 'eve', roles: 'staff' }),
+      }
+      const answers: Record<string, Answer> = {}
+      let mode = ''
+      const app = await start(gate, { identify: () => behaviours[mode]!() as never, onRefusal: (e) => void events.push(e) })
+      try {
+        for (const m of Object.keys(behaviours)) {
+          mode = m
+          answers[m] = await send(app.port, 'DELETE', '/admin/reports/1')
+        }
+      } finally {
+        await app.close()
+      }
+      for (const [m, a] of Object.entries(answers)) {
+        expect(a.status, m).toBe(403)
+        expect(a.json?.code, m).toBe('IDENTITY_FAILED')
+        expect(a.body, m).not.toContain('hunter2')
+      }
+      expect(answers.null!.json?.reason).toMatch(/identify\(\) returned null/)
+      expect(answers['principalId 7']!.json?.reason).toMatch(/principalId/)
+      expect(app.ran).toEqual([])
+      expect(events.filter((e) => e.cause === secret).length).toBe(2)
+    })
+  }
+})
+
+describe('canonicalPath and deriveActionName', () => {
+  test('absolute-form reduced, segments decoded once, empty segments dropped; unreadable targets refused', () => {
+    expect(canonicalPath('http://example.com:8080/a/%62/c?x=1')).toMatchObject({ ok: true, path: '/a/b/c', raw: '/a/%62/c', clean: false })
+    expect(canonicalPath('//a///b/')).toMatchObject({ ok: true, path: '/a/b', clean: false })
+    expect(canonicalPath('/health/')).toMatchObject({ ok: true, path: '/health', clean: true })
+    expect(canonicalPath('/%2575')).toMatchObject({ ok: true, path: '/%75' })
+    expect(canonicalPath('/Admin/X', { foldCase: true })).toMatchObject({ ok: true, path: '/admin/x', segments: ['Admin', 'X'] })
+    for (const bad of ['/a/../b', '/a/%2E', '/a%2Fb', '/a%5cb', '/a\\b', '/%E0%A4', '/%zz', '/a%0a', 'users/1', '*', 'http://user@host/a', 'http://h%41/a']) {
+      expect(canonicalPath(bad).ok, bad).toBe(false)
+    }
+  })
+
+  test('route patterns: parameters, wildcards and optional groups never name the action', () => {
+    expect(deriveActionName('DELETE', '/users/:id')).toBe('users.delete')
+    expect(deriveActionName('DELETE', '/users/:id/sessions/:sid')).toBe('sessions.delete')
+    expect(deriveActionName('GET', '/files/*')).toBe('files.read')
+    expect(deriveActionName('GET', '/files/*path')).toBe('files.read')
+    expect(deriveActionName('PUT', '/docs{/:slug}')).toBe('docs.update')
+    expect(deriveActionName('POST', '/{*rest}')).toBe('root.create')
+    expect(deriveActionName('DELETE', '/%75sers/42')).toBe('users.delete')
+  })
+})
