@@ -26,6 +26,10 @@ const EXPECTED: Record<string, string> = {
   '__test__/policy-language.test.ts overlap first_tie allow_all': "the catch-all permit also matches the refused action; the refusal comes first",
   '__test__/policy-language.test.ts deny_list allow_all block_delete first_tie': 'a permit for every action with refusals by name: a deny list, as the warning says',
   '__test__/hostile-input.test.ts overlap no-delete all': 'the catch-all permit also matches the refused action; the refusal comes first',
+  '__test__/integrations-openai-agents.test.ts overlap no_big_refunds support_refunds':
+    'a refusal of large refunds ahead of the refund permit: what the test checks the parsed amount against',
+  '__test__/fixtures/openai-agents-cjs.ts overlap no_big_refunds support_refunds':
+    'the same policy set, in the CommonJS child process of that test',
   '__test__/hostile-input.test.ts deny_list all no-delete':
     'the test shows the deny list this warning is about: look-alike action names get past the refusal by name',
 }

@@ -76,7 +76,7 @@ describe('kavach check', () => {
   test('an unreadable file is an error naming it', () => {
     const r = kavach(['check', 'no/such/file.toml'])
     expect(r.status).toBe(1)
-    expect(r.stdout).toContain("cannot read 'no/such/file.toml'")
+    expect(r.stdout).toMatch(/^error {2}no\/such\/file\.toml: cannot read policy file 'no\/such\/file\.toml': ENOENT.*\[IO\]\n$/)
   })
 })
 

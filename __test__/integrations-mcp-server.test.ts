@@ -1,16 +1,20 @@
 // gateMcpServer(): a real McpServer (@modelcontextprotocol/sdk) with every tool gated, called by
 // the SDK's own Client over its in-memory transport and over stdio (a child-process server).
+// A Redis outage (a real Redis behind a TCP relay that is cut) shows what the model reads.
 
+import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import Redis from 'ioredis'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { z } from 'zod'
 
-import { Gate, InvalidArgumentError, gateMcpServer, type McpCaller, type McpKavachMiddleware, type McpRequestExtra } from '../index'
+import { Gate, InvalidArgumentError, RedisSessionStore, gateMcpServer, type McpCaller, type McpKavachMiddleware, type McpRequestExtra, type Verdict } from '../index'
+import { REDIS_URL, uniquePrefix } from './fixtures/redis-helpers'
 
 const root = join(__dirname, '..')
 
@@ -224,5 +228,118 @@ describe('gateMcpServer over stdio (child-process server)', () => {
     // What ran in the server process: the permitted calls only.
     const runs = JSON.parse((await call('runs', {}, support)).content[0]!.text) as string[]
     expect(runs).toEqual(['refund:300', 'revoke_session:stdio-sess-1', 'refund:2'])
+  })
+})
+
+/** A TCP relay to the test Redis on a free port; `cut()` closes it and every connection. */
+async function redisRelay(): Promise<{ url: string; cut(): Promise<void> }> {
+  const target = new URL(REDIS_URL)
+  const sockets = new Set<Socket>()
+  const relay = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname)
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('error', () => s.destroy())
+      s.on('close', () => sockets.delete(s))
+    }
+    client.pipe(upstream).pipe(client)
+  })
+  await new Promise<void>((ok) => relay.listen(0, '127.0.0.1', ok))
+  const { port } = relay.address() as { port: number }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    cut: () =>
+      new Promise<void>((done) => {
+        for (const s of sockets) s.destroy()
+        relay.close(() => done())
+      }),
+  }
+}
+
+describe('gateMcpServer when a Redis store fails', () => {
+  const GENERIC = "kavach refused 'refund': STORE_UNAVAILABLE: a store the gate depends on is unavailable; the tool did not run"
+
+  test("the model reads a generic reason; the store's detail reaches onRefusal only; the tool never runs", async () => {
+    const relay = await redisRelay()
+    const prefix = uniquePrefix('mcp-outage')
+    const opts = { ttlSeconds: 60, prefix, commandTimeoutMs: 500 }
+    // One server whose middleware reads revocations from Redis, one whose gate keeps its sessions there.
+    const revocations = await RedisSessionStore.connect(relay.url, opts)
+    const sessions = await RedisSessionStore.connect(relay.url, opts)
+    const servers = [
+      { label: 'middleware store', gate: Gate.fromObject(POLICY), sessionStore: revocations },
+      { label: 'gate store', gate: Gate.fromObject(POLICY, { sessionStore: sessions }), sessionStore: undefined },
+    ]
+    const cleanup: Array<() => Promise<unknown> | unknown> = [() => revocations.close(), () => sessions.close()]
+    try {
+      const setups = []
+      for (const s of servers) {
+        let runs = 0
+        const logged: Verdict[] = []
+        const server = new McpServer({ name: s.label, version: '1.0.0' })
+        server.registerTool('refund', { inputSchema: { amount: z.number() } }, ({ amount }) => {
+          runs++
+          return { content: [{ type: 'text', text: `refunded ${amount}` }] }
+        })
+        gateMcpServer(server, s.gate, {
+          identify: () => ({ ...support, sessionId: 'outage-1' }),
+          ...(s.sessionStore === undefined ? {} : { sessionStore: s.sessionStore }),
+          onRefusal: (tool, v) => {
+            logged.push(v)
+          },
+        })
+        const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+        await server.connect(serverSide)
+        const client = new Client({ name: 'c', version: '1.0.0' })
+        await client.connect(clientSide)
+        cleanup.push(() => client.close(), () => server.close(), () => s.gate.close())
+        const call = async () => (await client.callTool({ name: 'refund', arguments: { amount: 1 } })) as ToolResult
+        setups.push({ label: s.label, call, logged, runs: () => runs })
+      }
+      for (const s of setups) expect((await s.call()).content[0]!.text, s.label).toBe('refunded 1')
+      await relay.cut()
+      for (const s of setups) {
+        const r = await s.call()
+        expect(r.isError, s.label).toBe(true)
+        expect(r.content[0]!.text, s.label).toBe(GENERIC)
+        expect(s.runs(), s.label).toBe(1)
+        // The detail stays on the server: the full verdict, with the store's own reason.
+        expect(s.logged, s.label).toHaveLength(1)
+        expect(s.logged[0], s.label).toMatchObject({ kind: 'refuse', code: 'STORE_UNAVAILABLE', evaluator: 'session_store' })
+        expect(s.logged[0]!.reason, s.label).toContain('redis unavailable')
+      }
+    } finally {
+      for (const c of cleanup.reverse()) await c()
+      const redis = new Redis(REDIS_URL)
+      const keys = await redis.keys(`kavach:${prefix}:*`)
+      if (keys.length > 0) await redis.del(...keys)
+      redis.disconnect()
+    }
+  })
+
+  test('an onRefusal that throws or rejects changes nothing: the call is refused, the tool never runs', async () => {
+    for (const onRefusal of [() => { throw new Error('logger down') }, () => Promise.reject(new Error('logger down'))]) {
+      let runs = 0
+      const server = new McpServer({ name: 'hook', version: '1.0.0' })
+      server.registerTool('refund', { inputSchema: { amount: z.number() } }, () => {
+        runs++
+        return { content: [{ type: 'text', text: 'refunded' }] }
+      })
+      gateMcpServer(server, Gate.fromObject(POLICY), { identify: () => support, onRefusal })
+      const [c, t] = InMemoryTransport.createLinkedPair()
+      await server.connect(t)
+      const client = new Client({ name: 'c', version: '1.0.0' })
+      await client.connect(c)
+      try {
+        const r = (await client.callTool({ name: 'refund', arguments: { amount: 5000 } })) as ToolResult
+        expect(r.isError).toBe(true)
+        expect(r.content[0]!.text).toMatch(/^kavach refused 'refund': NO_POLICY_MATCH: /)
+        expect(runs).toBe(0)
+      } finally {
+        await client.close()
+        await server.close()
+      }
+    }
+    expect(() => gateMcpServer(new McpServer({ name: 'x', version: '1' }), Gate.fromObject(POLICY), { identify, onRefusal: 'log' as never })).toThrow(InvalidArgumentError)
   })
 })

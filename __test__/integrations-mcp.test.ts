@@ -1,6 +1,7 @@
 // McpKavachMiddleware: the earlier Node SDK's MCP middleware on the real gate, with in-process,
 // custom and Redis session stores (real Redis).
 
+import Redis from 'ioredis'
 import { afterAll, describe, expect, test } from 'vitest'
 
 import {
@@ -210,12 +211,25 @@ describe('gate.revoke', () => {
 
 describe('McpKavachMiddleware with Redis (real server)', () => {
   const closers: Array<() => unknown> = []
-  afterAll(() => {
+  /** Prefixes whose keys are deleted after the suite (a revoked session is kept for 24 h). */
+  const prefixes: string[] = []
+  const tracked = (tag: string): string => {
+    const p = uniquePrefix(tag)
+    prefixes.push(p)
+    return p
+  }
+  afterAll(async () => {
     for (const c of closers) c()
+    const redis = new Redis(REDIS_URL)
+    for (const p of prefixes) {
+      const keys = await redis.keys(`kavach:${p}:*`)
+      if (keys.length > 0) await redis.del(...keys)
+    }
+    redis.disconnect()
   })
 
   test('a RedisSessionStore is the store: a revocation on one replica refuses the session on another', async () => {
-    const prefix = uniquePrefix('mcp-sess')
+    const prefix = tracked('mcp-sess')
     const storeA = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix })
     const storeB = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix })
     closers.push(() => storeA.close(), () => storeB.close())
@@ -234,8 +248,69 @@ describe('McpKavachMiddleware with Redis (real server)', () => {
     expect(closed).toMatchObject({ kind: 'refuse', code: 'STORE_UNAVAILABLE', evaluator: 'session_store' })
   })
 
+  test('a revocation read from a shared store refuses whatever sessionStartedAt the caller sends', async () => {
+    // Two replicas sharing revocations through one Redis prefix. Replica B's gate allows an
+    // hour of clock skew; the revocation read must not depend on the caller's start at all.
+    const prefix = tracked('mcp-skew')
+    const storeA = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix })
+    const storeB = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix })
+    closers.push(() => storeA.close(), () => storeB.close())
+    const gateB = Gate.fromObject(POLICY, { maxClockSkewSeconds: 3600 })
+    const a = new McpKavachMiddleware(Gate.fromObject(POLICY), { sessionStore: storeA })
+    const b = new McpKavachMiddleware(gateB, { sessionStore: storeB })
+    const now = Math.floor(Date.now() / 1000)
+    const sid = 'skewed-1'
+    await a.invalidateSession(sid, 'token leaked')
+    for (const sessionStartedAt of [undefined, now - 60, now + 301, now + 600, now + 3000, now + 7200]) {
+      const caller = { ...bot, sessionId: sid, ...(sessionStartedAt === undefined ? {} : { sessionStartedAt }) }
+      const v = await b.evaluateToolCall('refund', { amount: 1 }, caller)
+      expect(v, `sessionStartedAt ${sessionStartedAt}`).toMatchObject({ kind: 'invalidate', code: 'SESSION_INVALID', evaluator: 'session_store' })
+    }
+    let ran = 0
+    const refund = b.guardTool('refund', () => ++ran, { ...bot, sessionId: sid, sessionStartedAt: now + 600 })
+    await expect(refund({ amount: 1 })).rejects.toBeInstanceOf(Invalidated)
+    expect(ran).toBe(0)
+
+    // A session that is not revoked: the read answers "not revoked" and the gate judges the
+    // start by its own option (an hour of skew here), not by the reader's defaults.
+    const live = { ...bot, sessionId: 'skewed-2' }
+    expect(await b.evaluateToolCall('refund', { amount: 1 }, { ...live, sessionStartedAt: now + 600 })).toMatchObject({ kind: 'permit' })
+    expect(await b.evaluateToolCall('refund', { amount: 1 }, { ...live, sessionStartedAt: now + 7200 })).toMatchObject({ kind: 'refuse', code: 'INVALID_CONTEXT', evaluator: 'gate' })
+  })
+
+  test('the revocation read writes nothing; a gate sharing the store seeds the session from the caller', async () => {
+    const prefix = tracked('mcp-seed')
+    const store = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix })
+    const redis = new Redis(REDIS_URL)
+    closers.push(() => store.close(), () => redis.disconnect())
+    const now = Math.floor(Date.now() / 1000)
+    const caller = { ...bot, sessionStartedAt: now - 120, ip: '10.0.0.9' }
+    // The gate keeps no session state: only the read touches this store, and it creates nothing.
+    const readOnly = new McpKavachMiddleware(Gate.fromObject(POLICY), { sessionStore: store })
+    expect((await readOnly.evaluateToolCall('refund', { amount: 1 }, { ...caller, sessionId: 'seed-1' })).isPermit).toBe(true)
+    expect(await redis.exists(store.keyFor('seed-1'))).toBe(0)
+    // The gate shares the store: the session is seeded by the real evaluation, from the
+    // caller's own start and address.
+    const shared = new McpKavachMiddleware(Gate.fromObject(POLICY, { sessionStore: store }), { sessionStore: store })
+    expect((await shared.evaluateToolCall('refund', { amount: 1 }, { ...caller, sessionId: 'seed-2' })).isPermit).toBe(true)
+    expect(await redis.hgetall(store.keyFor('seed-2'))).toMatchObject({ started_at: String(now - 120), origin_ip: '10.0.0.9' })
+  })
+
+  test('a read that is not a clean "not revoked" refuses, from the session store, before the gate runs', async () => {
+    const store = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix: tracked('mcp-unclean') })
+    closers.push(() => store.close())
+    // A gate that permits everything: any refusal below comes from the revocation read.
+    const mw = new McpKavachMiddleware(Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [] }] }), { sessionStore: store })
+    const v = await mw.evaluateToolCall('refund', { amount: 1 }, { ...bot, sessionId: 'x'.repeat(5000) })
+    expect(v).toMatchObject({ kind: 'refuse', code: 'INVALID_CONTEXT', evaluator: 'session_store' })
+    expect(v.reason).toContain('could not be read')
+    // A session id the gate would reject as an argument is rejected before the store is asked.
+    await expect(mw.evaluateToolCall('refund', { amount: 1 }, { ...bot, sessionId: 7 as unknown as string })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(mw.evaluateToolCall('refund', { amount: 1 }, { ...bot, sessionId: null as unknown as string })).rejects.toThrow(/caller.sessionId must be a string \(got null\)/)
+  })
+
   test('a gate with a network store is evaluated on the async path', async () => {
-    const rateStore = await RedisRateLimitStore.connect(REDIS_URL, { prefix: uniquePrefix('mcp-rate') })
+    const rateStore = await RedisRateLimitStore.connect(REDIS_URL, { prefix: tracked('mcp-rate') })
     closers.push(() => rateStore.close())
     const gate = Gate.fromObject(
       { policies: [{ name: 'twice', effect: 'permit', conditions: [{ action: 'ping' }, { rate_limit: { max: 2, window: '1m' } }] }] },

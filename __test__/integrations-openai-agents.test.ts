@@ -1,13 +1,17 @@
 // guardAgentTools() with OpenAI Agents JS (@openai/agents 0.20 on Node 20): a real Agent run by
 // the SDK's Runner, with a scripted model (the SDK's `Model` interface, no network) that calls
 // a permitted and a refused tool. The refused tool's execute never runs; the model reads the
-// refusal in its next request.
+// refusal in its next request. The gate judges the input as the tool's parser produced it
+// (coercions, transforms), the value execute runs on, in the ES module and CommonJS builds.
+
+import { join } from 'node:path'
 
 import { Agent, run, setTracingDisabled, tool, ToolCallError, Usage, type Model, type ModelRequest, type ModelResponse } from '@openai/agents'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { z } from 'zod'
 
 import { Gate, InvalidArgumentError, Refused, guardAgentTools, runAs, type Caller } from '../index'
+import { runTsx } from './fixtures/run-tsx'
 
 const gate = Gate.fromObject({
   policies: [
@@ -17,19 +21,20 @@ const gate = Gate.fromObject({
 })
 const support: Caller = { principalId: 'agent-9', principalKind: 'agent', roles: ['support'] }
 
-/** Turn 1: call both tools. Turn 2: answer. Records every request it was sent. */
+type FunctionCall = { callId: string; name: string; arguments: string }
+const DEFAULT_CALLS: FunctionCall[] = [
+  { callId: 'c1', name: 'lookup_order', arguments: JSON.stringify({ orderId: 'ORD-1' }) },
+  { callId: 'c2', name: 'refund', arguments: JSON.stringify({ orderId: 'ORD-1', amount: 900 }) },
+]
+
+/** Turn 1: call the tools (both, by default). Turn 2: answer. Records every request it was sent. */
 class ScriptedModel implements Model {
   readonly requests: ModelRequest[] = []
+  constructor(private readonly calls: FunctionCall[] = DEFAULT_CALLS) {}
   async getResponse(request: ModelRequest): Promise<ModelResponse> {
     this.requests.push(request)
     if (this.requests.length === 1) {
-      return {
-        usage: new Usage(),
-        output: [
-          { type: 'function_call', callId: 'c1', name: 'lookup_order', arguments: JSON.stringify({ orderId: 'ORD-1' }), status: 'completed' },
-          { type: 'function_call', callId: 'c2', name: 'refund', arguments: JSON.stringify({ orderId: 'ORD-1', amount: 900 }), status: 'completed' },
-        ],
-      }
+      return { usage: new Usage(), output: this.calls.map((c) => ({ type: 'function_call' as const, status: 'completed' as const, ...c })) }
     }
     return { usage: new Usage(), output: [{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'done' }] }] }
   }
@@ -119,4 +124,104 @@ describe('guardAgentTools with an OpenAI Agents run', () => {
   test('a tool that does not run in this process is rejected, not passed ungated', () => {
     expect(() => guardAgentTools(gate, [{ type: 'hosted_tool', name: 'web_search' }])).toThrow(InvalidArgumentError)
   })
+})
+
+describe('guardAgentTools gates the input execute receives, not the JSON text', () => {
+  beforeAll(() => setTracingDisabled(true))
+
+  // Refunds of 1000 or more are refused outright; support may refund otherwise.
+  const capped = Gate.fromObject({
+    policies: [
+      { name: 'no_big_refunds', effect: 'refuse', priority: 10, conditions: [{ action: 'refund' }, { param_min: { field: 'amount', min: 1000 } }] },
+      { name: 'support_refunds', effect: 'permit', conditions: [{ identity_role: 'support' }, { action: 'refund' }] },
+    ],
+  })
+  type Invocable = { invoke(rc: unknown, input: string, details?: unknown): Promise<unknown> }
+
+  function coercingRefund(ran: unknown[]) {
+    return tool({
+      name: 'refund',
+      description: 'Refund an amount',
+      parameters: z.object({ amount: z.coerce.number() }),
+      execute: async ({ amount }) => {
+        ran.push(amount)
+        return `refunded ${amount}`
+      },
+    })
+  }
+
+  test('a string the schema coerces to a number over the cap is refused; execute never runs', async () => {
+    const ran: unknown[] = []
+    const [refund] = guardAgentTools(capped, [coercingRefund(ran)], { caller: support }) as unknown as Invocable[]
+    await expect(refund!.invoke({ context: {} }, '{"amount":5000}')).resolves.toMatchObject({ refused: true, code: 'POLICY_DENIED' })
+    await expect(refund!.invoke({ context: {} }, '{"amount":"5000"}')).resolves.toMatchObject({ refused: true, code: 'POLICY_DENIED' })
+    expect(ran).toEqual([])
+    // Under the cap, execute runs with the coerced number the gate judged.
+    await expect(refund!.invoke({ context: {} }, '{"amount":"50"}')).resolves.toBe('refunded 50')
+    expect(ran).toEqual([50])
+  })
+
+  test('the same through a real Agent run: the model reads the refusal, execute never runs', async () => {
+    const ran: unknown[] = []
+    const model = new ScriptedModel([{ callId: 'c9', name: 'refund', arguments: '{"amount":"5000"}' }])
+    const agent = new Agent({ name: 'support', instructions: 'help', model, tools: guardAgentTools(capped, [coercingRefund(ran)], { caller: support }) })
+    expect((await run(agent, 'refund 5000')).finalOutput).toBe('done')
+    expect(ran).toEqual([])
+    expect(outputsSeen(model).c9).toContain('POLICY_DENIED')
+  })
+
+  test('the input is parsed once per call: execute runs on the very parse the gate judged', async () => {
+    const ran: unknown[] = []
+    let parses = 0
+    const counted = tool({
+      name: 'refund',
+      description: 'Refund an amount',
+      parameters: z.object({
+        amount: z.coerce.number().refine(() => {
+          parses++
+          return true
+        }),
+      }),
+      execute: async ({ amount }) => {
+        ran.push(amount)
+        return `refunded ${amount}`
+      },
+    })
+    const [refund] = guardAgentTools(capped, [counted], { caller: support }) as unknown as Invocable[]
+    await expect(refund!.invoke({ context: {} }, '{"amount":"2000"}')).resolves.toMatchObject({ refused: true, code: 'POLICY_DENIED' })
+    await expect(refund!.invoke({ context: {} }, '{"amount":"300"}')).resolves.toBe('refunded 300')
+    expect(ran).toEqual([300])
+    // Two calls, two parses: the SDK took the attached parse instead of parsing the text again.
+    expect(parses).toBe(2)
+  })
+
+  test('an input the parser rejects is refused with INVALID_CONTEXT, or thrown with onRefuse: throw', async () => {
+    const ran: unknown[] = []
+    const [refund] = guardAgentTools(capped, [coercingRefund(ran)], { caller: support }) as unknown as Invocable[]
+    const notJson = (await refund!.invoke({ context: {} }, '{amount:50')) as { refused: boolean; code: string; reason: string }
+    expect(notJson).toMatchObject({ refused: true, code: 'INVALID_CONTEXT' })
+    expect(notJson.reason).toContain("the input of 'refund' does not match its parameters")
+    await expect(refund!.invoke({ context: {} }, '{"amount":"lots"}')).resolves.toMatchObject({ refused: true, code: 'INVALID_CONTEXT' })
+    const [throwing] = guardAgentTools(capped, [coercingRefund(ran)], { caller: support, onRefuse: 'throw' }) as unknown as Invocable[]
+    await expect(throwing!.invoke({ context: {} }, '{}')).rejects.toMatchObject({ code: 'INVALID_CONTEXT' })
+    expect(ran).toEqual([])
+  })
+
+  test('a function tool not made by tool() cannot be gated on what it runs: its call rejects, its invoke never runs', async () => {
+    let invoked = 0
+    const handMade = { type: 'function', name: 'refund', invoke: async () => ++invoked }
+    const [gated] = guardAgentTools(capped, [handMade], { caller: support }) as unknown as Invocable[]
+    await expect(gated!.invoke({ context: {} }, '{"amount":1}')).rejects.toThrow(InvalidArgumentError)
+    await expect(gated!.invoke({ context: {} }, '{"amount":1}')).rejects.toThrow(/cannot gate tool 'refund': it was not made by tool\(\)/)
+    expect(invoked).toBe(0)
+  })
+
+  test('a tool made through the CommonJS build is gated on its parsed input too', async () => {
+    const script = join(__dirname, 'fixtures/openai-agents-cjs.ts')
+    const over = await runTsx(script, { args: ['{"amount":"5000"}'], killAfterMs: 60_000 })
+    expect(over.stderr).toBe('')
+    expect(JSON.parse(over.stdout)).toMatchObject({ out: { refused: true, code: 'POLICY_DENIED' }, ran: [], cjs: true })
+    const under = await runTsx(script, { args: ['{"amount":"50"}'], killAfterMs: 60_000 })
+    expect(JSON.parse(under.stdout)).toEqual({ out: 'refunded 50', ran: [50], cjs: true })
+  }, 120_000)
 })

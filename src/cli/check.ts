@@ -1,8 +1,9 @@
-// `kavach check FILE…`: does each policy file load? Every file is checked (one bad file does
-// not hide the next); each error names the file, policy, key and position.
+// `kavach check FILE…`: does each policy file load, read and parsed exactly as the runtime
+// loads it? Every file is checked (one bad file does not hide the next); each error names the
+// file, policy, key and position. The policy count is the loaded gate's: nothing is parsed twice.
 
 import { EXIT_FINDINGS, EXIT_OK } from './exit.js'
-import { type FileError, describe, loadPolicyFile, readDocument } from './policy-files.js'
+import { type FileError, describe, loadPolicyFile } from './policy-files.js'
 
 interface FileResult {
   file: string
@@ -18,9 +19,9 @@ export async function run(files: string[], opts: { json?: boolean }): Promise<nu
     if ('error' in loaded) {
       results.push({ file, ok: false, error: loaded.error })
     } else {
+      const policies = loaded.gate.policyCount
       await loaded.gate.close()
-      const doc = await readDocument(file)
-      results.push({ file, ok: true, policies: ((doc.policies ?? doc.policy ?? []) as unknown[]).length })
+      results.push({ file, ok: true, policies })
     }
   }
   if (opts.json === true) {

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs'
 
 import { Gate } from '../gate.js'
 import { EXIT_OK } from './exit.js'
-import { describe, loadPolicyFile, readDocument } from './policy-files.js'
+import { describe, loadPolicyFile, policyDocument, toJsonText } from './policy-files.js'
 
 interface ConvertOptions {
   to: 'toml' | 'json'
@@ -18,10 +18,11 @@ export async function run(file: string, opts: ConvertOptions): Promise<number> {
   const loaded = loadPolicyFile(file)
   if ('error' in loaded) throw Object.assign(new Error(describe(loaded.error)), { code: loaded.error.code })
   await loaded.gate.close()
-  const doc = await readDocument(file)
+  // The document as the loader read it: the same text, integers past 2^53 kept exact.
+  const doc = await policyDocument(file, loaded.text)
   let text: string
   if (opts.to === 'json') {
-    text = `${JSON.stringify(doc, null, 2)}\n`
+    text = `${toJsonText(doc, 2)}\n`
     await Gate.fromJsonString(text).close()
   } else {
     const { stringify } = await import('smol-toml')

@@ -12,7 +12,7 @@ interface LintOptions {
 }
 
 export async function run(files: string[], opts: LintOptions): Promise<number> {
-  const gate = Gate.fromObject(await mergedPolicies(files))
+  const gate = Gate.fromJsonString(await mergedPolicies(files))
   const knownActions = opts.actions
     ?.split(',')
     .map((a) => a.trim())

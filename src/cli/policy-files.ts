@@ -1,15 +1,20 @@
-// Reading policy files for the CLI: the native loader decides what is valid (the same one
-// `Gate.fromFile` uses); this file only finds where in the text an error points, and merges
-// several files into one set for commands that take more than one.
+// Reading policy files for the CLI: a file is read exactly as the runtime reads it
+// (`readPolicyFile`, the reader of `Gate.fromFile` and `gate.watch`: regular files only, strict
+// UTF-8) and the native loader decides what is valid. This file only finds where in the text an
+// error points, and, for the commands that need the document itself (convert, and the ones
+// that merge several files), re-reads an accepted file as a plain object without changing any
+// value the runtime reads.
 
-import { readFileSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
 import { extname } from 'node:path'
 
 import { Gate } from '../gate.js'
-import type { GateOptions, PolicySetInput } from '../options.js'
+import type { GateOptions } from '../options.js'
+import { readPolicyFile } from '../policy-file.js'
 
 export type PolicyFormat = 'toml' | 'json'
 
+/** The format `Gate.fromFile` reads a path as: `.json` is JSON, anything else TOML. */
 export function formatOf(path: string): PolicyFormat {
   return extname(path).toLowerCase() === '.json' ? 'json' : 'toml'
 }
@@ -27,20 +32,33 @@ export interface FileError {
   column?: number
 }
 
-/** Loads the file through the native loader: a gate, or the error located in the text. */
-export function loadPolicyFile(file: string, options?: GateOptions): { gate: Gate } | { error: FileError } {
+/** A command's failure with a stable code, reported by `runCommand` as `kavach [CODE]: message`. */
+function failure(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code })
+}
+
+/** The error code of something thrown (a KavachError's `code`), or `fallback`. */
+function codeOf(e: unknown, fallback: string): string {
+  const code = (e as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : fallback
+}
+
+/**
+ * Loads the file as `Gate.fromFile` does (the same reader, the same format choice, the same
+ * native loader): a gate and the file's text, or the error located in the text.
+ */
+export function loadPolicyFile(file: string, options?: GateOptions): { gate: Gate; text: string } | { error: FileError } {
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readPolicyFile(file)
   } catch (e) {
-    return { error: { file, code: 'IO', message: `cannot read '${file}': ${(e as Error).message}` } }
+    return { error: { file, code: codeOf(e, 'IO'), message: (e as Error).message } }
   }
   try {
     const gate = formatOf(file) === 'json' ? Gate.fromJsonString(text, options) : Gate.fromToml(text, options)
-    return { gate }
+    return { gate, text }
   } catch (e) {
-    const code = String((e as { code?: unknown }).code ?? 'INTERNAL')
-    return { error: { file, code, ...locate(text, (e as Error).message) } }
+    return { error: { file, code: codeOf(e, 'INTERNAL'), ...locate(text, (e as Error).message) } }
   }
 }
 
@@ -91,27 +109,120 @@ export function describe(e: FileError): string {
   return `${where}: ${e.message} [${e.code}]`
 }
 
-/** The file as a plain object (the shape `Gate.fromObject` takes). */
+/** The native loader drops a leading byte-order mark; the second parsers must too. */
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+}
+
+/**
+ * `JSON.parse`, except that an integer beyond `Number.MAX_SAFE_INTEGER` becomes a bigint instead
+ * of a rounded number (the native loader reads such a priority exactly). `text` is JSON the
+ * native loader accepted, so its tokens are well formed.
+ */
+function parseJsonExact(text: string): unknown {
+  const marker = `kavach-int-${randomUUID()}:`
+  const exact: string[] = []
+  let out = ''
+  let last = 0
+  for (const m of text.matchAll(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g)) {
+    const token = m[0]
+    if (token.startsWith('"') || !/^-?\d+$/.test(token) || Number.isSafeInteger(Number(token))) continue
+    out += `${text.slice(last, m.index)}"${marker}${exact.length}"`
+    exact.push(token)
+    last = m.index + token.length
+  }
+  if (exact.length === 0) return JSON.parse(text)
+  return JSON.parse(out + text.slice(last), (_key, v: unknown) =>
+    typeof v === 'string' && v.startsWith(marker) ? BigInt(exact[Number(v.slice(marker.length))]!) : v,
+  )
+}
+
+/** JSON text of `value`, with bigints written as the integers they are. */
+export function toJsonText(value: unknown, indent?: number): string {
+  const marker = `kavach-int-${randomUUID()}:`
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${marker}${v}` : v), indent)
+  return text.replace(new RegExp(`"${marker}(-?\\d+)"`, 'g'), '$1')
+}
+
+/**
+ * The document of a policy file the native loader accepted, as a plain object, for commands
+ * that rewrite or merge it: the BOM the loader drops is dropped, and integers beyond 2^53 are
+ * bigints, so no value changes on the way. A document this parser cannot read names the file.
+ */
+export async function policyDocument(file: string, text: string): Promise<Record<string, unknown>> {
+  const body = withoutBom(text)
+  try {
+    if (formatOf(file) === 'json') return parseJsonExact(body) as Record<string, unknown>
+    const { parse } = await import('smol-toml')
+    return parse(body, { integersAsBigInt: 'asNeeded' }) as Record<string, unknown>
+  } catch (e) {
+    throw failure('INTERNAL', `${file}: the file loads, but the CLI cannot re-read it to convert or merge it: ${(e as Error).message}`)
+  }
+}
+
+/** The policies of a document (`policies`, or TOML's `[[policy]]` tables). */
+export function policiesOf(doc: Record<string, unknown>): unknown[] {
+  const list = doc.policies ?? doc.policy ?? []
+  return Array.isArray(list) ? list : []
+}
+
+/**
+ * A cases file (`kavach test --cases`) as a plain object, read with the policy files' reader
+ * (regular files only, strict UTF-8) and without its byte-order mark.
+ */
 export async function readDocument(file: string): Promise<Record<string, unknown>> {
-  const text = readFileSync(file, 'utf8')
+  let text: string
+  try {
+    text = withoutBom(readPolicyFile(file))
+  } catch (e) {
+    // The reader speaks of a policy file; the caller names this one (a cases file).
+    throw failure(codeOf(e, 'IO'), (e as Error).message.replace(`policy file '${file}'`, 'the file'))
+  }
   if (formatOf(file) === 'json') return JSON.parse(text) as Record<string, unknown>
   const { parse } = await import('smol-toml')
   return parse(text) as Record<string, unknown>
 }
 
 /**
- * Several files as one policy set, in file order. Each file must load on its own first (the
- * native loader's error, located, is thrown otherwise).
+ * Several files as one policy set (JSON text for `Gate.fromJsonString`), in file order. Every
+ * file must load on its own first: the errors of all the files that do not are thrown
+ * together, each located in its file. A set that does not load as a whole (a policy name used
+ * in two files) names the files its policies come from.
  */
-export async function mergedPolicies(files: string[]): Promise<PolicySetInput> {
-  const policies: unknown[] = []
+export async function mergedPolicies(files: string[]): Promise<string> {
+  const errors: FileError[] = []
+  const loaded: Array<{ file: string; text: string }> = []
   for (const file of files) {
-    const loaded = loadPolicyFile(file)
-    if ('error' in loaded) throw Object.assign(new Error(describe(loaded.error)), { code: loaded.error.code })
-    void loaded.gate.close()
-    const doc = await readDocument(file)
-    const list = (doc.policies ?? doc.policy ?? []) as unknown[]
-    policies.push(...list)
+    const r = loadPolicyFile(file)
+    if ('error' in r) {
+      errors.push(r.error)
+      continue
+    }
+    await r.gate.close()
+    loaded.push({ file, text: r.text })
   }
-  return { policies } as PolicySetInput
+  if (errors.length > 0) throw failure(errors[0]!.code, errors.map(describe).join('\n'))
+
+  const policies: unknown[] = []
+  /** The file and its own index of each policy of the merged set. */
+  const origin: Array<{ file: string; index: number }> = []
+  for (const { file, text } of loaded) {
+    const list = policiesOf(await policyDocument(file, text))
+    list.forEach((p, index) => {
+      policies.push(p)
+      origin.push({ file, index })
+    })
+  }
+  const merged = toJsonText({ policies })
+  try {
+    await Gate.fromJsonString(merged).close()
+  } catch (e) {
+    const message = (e as Error).message
+    // The loader numbers the policies of the merged set (`policies #0 and #3`): say where each is.
+    const where = [...new Set([...message.matchAll(/#(\d+)/g)].map((m) => Number(m[1])))]
+      .filter((i) => origin[i] !== undefined)
+      .map((i) => `#${i} is policy #${origin[i]!.index} of ${origin[i]!.file}`)
+    throw failure(codeOf(e, 'INTERNAL'), `${files.join(', ')}: do not load as one policy set: ${message}${where.length > 0 ? ` (${where.join('; ')})` : ''}`)
+  }
+  return merged
 }

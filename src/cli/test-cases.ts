@@ -33,7 +33,7 @@ export async function run(policies: string[], opts: TestOptions): Promise<number
   const results: CaseResult[] = []
   for (const c of cases) {
     const started = performance.now()
-    const gate = Gate.fromObject(set, c.nowMs === undefined ? options : { ...options, testClock: { nowMs: c.nowMs } })
+    const gate = Gate.fromJsonString(set, c.nowMs === undefined ? options : { ...options, testClock: { nowMs: c.nowMs } })
     let failure: string | undefined
     try {
       const last = c.contexts[c.contexts.length - 1]!

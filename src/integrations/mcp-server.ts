@@ -9,6 +9,7 @@
 import { InvalidArgumentError } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
+import type { RefuseCode } from '../verdict.js'
 import { type McpCaller, McpKavachMiddleware, type McpMiddlewareOptions } from './mcp.js'
 import { refusalText, refuseVerdict } from './refusal.js'
 
@@ -40,6 +41,13 @@ export interface GateMcpServerOptions extends McpMiddlewareOptions {
    * Nothing returned refuses the call (`INVALID_CONTEXT`).
    */
   identify: (extra: McpRequestExtra) => McpCaller | undefined | Promise<McpCaller | undefined>
+  /**
+   * Called with every refused call's full verdict, for the server's own logs. The model reads
+   * a generic reason for infrastructure failures (`STORE_UNAVAILABLE`, `AUDIT_FAILED`); the
+   * detail (hosts, driver errors) is only here. What it throws or rejects with is ignored: the
+   * call stays refused.
+   */
+  onRefusal?: (toolName: string, verdict: Verdict, extra: McpRequestExtra) => void | Promise<void>
 }
 
 /** An MCP tool result the model reads: `isError` with the refusal's code and reason. */
@@ -51,8 +59,23 @@ export interface McpRefusalResult {
 
 type ToolFn = (...args: unknown[]) => unknown
 
+/**
+ * What the model reads instead of the reason of an infrastructure failure: that reason names
+ * stores, hosts and driver errors, which are the server's business (see `onRefusal`).
+ */
+const GENERIC_REASONS: Partial<Record<RefuseCode, string>> = {
+  STORE_UNAVAILABLE: 'a store the gate depends on is unavailable; the tool did not run',
+  AUDIT_FAILED: 'the call could not be recorded in the audit log; the tool did not run',
+}
+
+/** The refusal line a model reads for `v`. */
+function modelText(toolName: string, v: Verdict): string {
+  const generic = v.code === undefined ? undefined : GENERIC_REASONS[v.code]
+  return refusalText(toolName, generic === undefined ? v : { ...v, reason: generic })
+}
+
 function refusalResult(toolName: string, v: Verdict): McpRefusalResult {
-  return { content: [{ type: 'text', text: refusalText(toolName, v) }], isError: true }
+  return { content: [{ type: 'text', text: modelText(toolName, v) }], isError: true }
 }
 
 /**
@@ -61,6 +84,9 @@ function refusalResult(toolName: string, v: Verdict): McpRefusalResult {
  */
 export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: GateMcpServerOptions): McpKavachMiddleware {
   if (typeof options?.identify !== 'function') throw new InvalidArgumentError("gateMcpServer needs options.identify(extra)")
+  if (options.onRefusal !== undefined && typeof options.onRefusal !== 'function') {
+    throw new InvalidArgumentError('gateMcpServer: options.onRefusal must be a function (toolName, verdict, extra)')
+  }
   const host = server as unknown as { _registeredTools?: unknown }
   const registry = host._registeredTools
   if (typeof registry !== 'object' || registry === null) {
@@ -69,11 +95,25 @@ export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: Ga
   const mw = new McpKavachMiddleware(gate, options)
   const names = new WeakMap<object, string>()
 
-  /** The verdict for one call of the tool registered as `name`. */
+  const onRefusal = options.onRefusal
+
+  /** The verdict for one call of the tool registered as `name`; a refusal is reported to `onRefusal`. */
   const decide = async (name: string, args: unknown, extra: McpRequestExtra): Promise<Verdict> => {
     const caller = await options.identify(extra)
-    if (caller === undefined) return refuseVerdict('INVALID_CONTEXT', 'mcp', `no caller for '${name}': identify() returned nothing`)
-    return mw.evaluateToolCall(name, args, caller)
+    const v = caller === undefined
+      ? refuseVerdict('INVALID_CONTEXT', 'mcp', `no caller for '${name}': identify() returned nothing`)
+      : await mw.evaluateToolCall(name, args, caller)
+    if (!v.isPermit && onRefusal !== undefined) {
+      // A logging hook cannot change the outcome: the call is refused either way, and an
+      // async hook's rejection is not left unhandled.
+      try {
+        const r = onRefusal(name, v, extra) as unknown
+        if (typeof (r as Promise<unknown> | undefined)?.then === 'function') (r as Promise<unknown>).then(undefined, () => undefined)
+      } catch {
+        // ignored, as above
+      }
+    }
+    return v
   }
 
   const gateTool = (tool: RegisteredToolShape, name: string): void => {
@@ -104,7 +144,7 @@ export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: Ga
               const hasInput = Boolean(tool.inputSchema)
               const toolName = names.get(tool) ?? name
               const v = await decide(toolName, hasInput ? a[0] : undefined, (hasInput ? a[1] : a[0]) as McpRequestExtra)
-              if (!v.isPermit) throw new Error(refusalText(toolName, v))
+              if (!v.isPermit) throw new Error(modelText(toolName, v))
               return await h.createTask(...a)
             },
           }

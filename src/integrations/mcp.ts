@@ -8,7 +8,7 @@ import type { InvalidationBroadcaster } from '../invalidation.js'
 import type { Verdict } from '../native.js'
 import type { RedisSessionStore } from '../redis.js'
 import { refuseVerdict, revokedSessionVerdict, scalarFields } from './refusal.js'
-import { InMemorySessionStore, revocationReader, type RevocationReader, type SessionStore } from './session-store.js'
+import { InMemorySessionStore, RevocationReadError, revocationReader, type RevocationReader, type SessionStore } from './session-store.js'
 
 /** Who calls a tool (the earlier SDK's field names; the rest are the gate context's). */
 export interface McpCaller {
@@ -51,12 +51,20 @@ const CALLER_FIELDS = [
   'resource',
 ] as const satisfies readonly (keyof McpCaller & keyof EvaluateOptions)[]
 
-/** The gate context of one tool call. Throws `InvalidArgumentError` for a caller without an id. */
+/**
+ * The gate context of one tool call. Throws `InvalidArgumentError` for a caller without an id
+ * or with a session id that is not a string.
+ */
 export function toolCallContext(toolName: string, params: unknown, caller: McpCaller): EvaluateOptions {
   if (typeof toolName !== 'string' || toolName.length === 0) throw new InvalidArgumentError('toolName must be a non-empty string')
   if (typeof caller !== 'object' || caller === null) throw new InvalidArgumentError('caller must be an object { callerId, ... }')
   if (typeof caller.callerId !== 'string' || caller.callerId.length === 0) {
     throw new InvalidArgumentError('caller.callerId must be a non-empty string')
+  }
+  // The session store is asked before the gate sees the context: a session id the gate would
+  // reject as an argument is rejected here, before any store lookup.
+  if (caller.sessionId !== undefined && typeof caller.sessionId !== 'string') {
+    throw new InvalidArgumentError(`caller.sessionId must be a string (got ${caller.sessionId === null ? 'null' : typeof caller.sessionId})`)
   }
   const ctx: EvaluateOptions = {
     principalId: caller.callerId,
@@ -86,7 +94,9 @@ export class McpKavachMiddleware {
    * The verdict for `caller` calling `toolName` with `params` (numbers and strings are
    * forwarded). A refusal is a verdict, never an exception; a malformed caller rejects with
    * `InvalidArgumentError`. A session revoked in the store is answered here (Invalidate,
-   * evaluator `session_store`) without running the gate; a store that fails refuses.
+   * evaluator `session_store`) without running the gate; a store that fails, or whose answer
+   * is anything but a clean "not revoked", refuses (`STORE_UNAVAILABLE`, or `INVALID_CONTEXT`
+   * for a session id the gate cannot take) with the detail in the reason.
    */
   async evaluateToolCall(toolName: string, params: unknown, caller: McpCaller): Promise<Verdict> {
     const ctx = toolCallContext(toolName, params, caller)
@@ -94,8 +104,9 @@ export class McpKavachMiddleware {
     if (sid !== undefined) {
       let revoked: unknown
       try {
-        revoked = await this.#store.isInvalidated(sid, ctx)
+        revoked = await this.#store.isInvalidated(sid)
       } catch (e) {
+        if (e instanceof RevocationReadError) return refuseVerdict(e.code, STORE_EVALUATOR, e.message)
         return refuseVerdict('STORE_UNAVAILABLE', STORE_EVALUATOR, `session store failed for session '${sid}': ${(e as Error)?.message ?? String(e)}`)
       }
       if (revoked === true) return revokedSessionVerdict(sid, STORE_EVALUATOR)
