@@ -1,6 +1,7 @@
 // Gate telemetry (src/telemetry.ts) with the OpenTelemetry SDK: a MetricReader collected on
-// demand and an in-memory span exporter; and the onVerdict hook.
-import { execFileSync } from 'node:child_process'
+// demand and an in-memory span exporter; the onVerdict hook; and what a telemetry SDK or a hook
+// that fails does (a warning, never a changed verdict, a throw into the evaluation or a crash).
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -160,6 +161,159 @@ describe('onVerdict', () => {
     } finally {
       process.off('warning', onWarning)
     }
+  })
+})
+
+/** Process warnings emitted while `body` runs (and one tick after, when they are delivered). */
+async function warningsDuring(body: () => unknown): Promise<[string | undefined, string][]> {
+  const warnings: [string | undefined, string][] = []
+  const onWarning = (w: Error & { code?: string }) => warnings.push([w.code, w.message])
+  process.on('warning', onWarning)
+  try {
+    await body()
+    await new Promise((r) => setImmediate(r))
+    return warnings
+  } finally {
+    process.off('warning', onWarning)
+  }
+}
+
+describe('a telemetry SDK or a hook that fails', () => {
+  test('a tracer whose startSpan throws: every evaluation returns its verdict (evaluateAsync a promise), metrics still recorded', async () => {
+    const o = otel()
+    // The user's tracer provider, broken.
+    const tracerProvider = {
+      getTracer: () => ({
+        startSpan: () => {
+          throw new Error('tracer exploded')
+        },
+      }),
+    }
+    const gate = track(Gate.fromObject(POLICIES, { telemetry: { meterProvider: o.meterProvider, tracerProvider } }))
+    const warnings = await warningsDuring(async () => {
+      expect(gate.evaluate(ctx('read')).kind).toBe('permit')
+      const pending = gate.evaluateAsync(ctx('delete'))
+      expect(pending).toBeInstanceOf(Promise)
+      expect((await pending).code).toBe('POLICY_DENIED')
+      expect(() => gate.check(ctx('delete'))).toThrow(Refused)
+    })
+    expect(warnings).toEqual(
+      Array.from({ length: 3 }, () => ['KAVACH_TELEMETRY_FAILED', 'kavach: telemetry threw (the verdict stands): tracer exploded']),
+    )
+    const counter = (await o.metrics()).byName('kavach.verdicts')!
+    expect(counter.dataPoints.reduce((n, p) => n + (p.value as number), 0)).toBe(3)
+  })
+
+  test('a span whose end throws and a counter whose add throws: the verdict stands, each is a warning', async () => {
+    const spans: string[] = []
+    const tracerProvider = {
+      getTracer: () => ({
+        startSpan: (name: string) => ({
+          setAttributes: () => {},
+          setAttribute: () => {},
+          end: () => {
+            spans.push(name)
+            throw new Error('exporter down')
+          },
+        }),
+      }),
+    }
+    const meterProvider = {
+      getMeter: () => ({
+        createCounter: () => ({
+          add: () => {
+            throw new Error('counter broken')
+          },
+        }),
+        createHistogram: () => ({ record: () => {} }),
+      }),
+    }
+    const gate = track(Gate.fromObject(POLICIES, { telemetry: { meterProvider, tracerProvider } }))
+    const warnings = await warningsDuring(async () => {
+      expect(gate.evaluate(ctx('read')).kind).toBe('permit')
+      expect((await gate.evaluateAsync(ctx('read'))).kind).toBe('permit')
+    })
+    // The span is ended even though the counter threw first.
+    expect(spans).toEqual(['kavach.evaluate', 'kavach.evaluate'])
+    expect(warnings.map(([code, message]) => `${code} ${message}`)).toEqual([
+      'KAVACH_TELEMETRY_FAILED kavach: telemetry threw (the verdict stands): counter broken',
+      'KAVACH_TELEMETRY_FAILED kavach: telemetry threw (the verdict stands): exporter down',
+      'KAVACH_TELEMETRY_FAILED kavach: telemetry threw (the verdict stands): counter broken',
+      'KAVACH_TELEMETRY_FAILED kavach: telemetry threw (the verdict stands): exporter down',
+    ])
+  })
+
+  test('a provider that throws while the gate is built is an InvalidOptionsError naming the option', () => {
+    const boom = (what: string) => () => {
+      throw new Error(`${what} exploded`)
+    }
+    const o = otel()
+    const bad: [object, string][] = [
+      [{ meterProvider: { getMeter: boom('meter') } }, "option 'telemetry.meterProvider': getMeter('kavach-sdk') threw: meter exploded"],
+      [
+        { meterProvider: o.meterProvider, tracerProvider: { getTracer: boom('tracer') } },
+        "option 'telemetry.tracerProvider': getTracer('kavach-sdk') threw: tracer exploded",
+      ],
+      [
+        { meterProvider: { getMeter: () => ({ createCounter: boom('counter'), createHistogram: () => ({}) }) } },
+        "option 'telemetry.meterProvider': createCounter() threw: counter exploded",
+      ],
+    ]
+    for (const [telemetry, message] of bad) {
+      let thrown: unknown
+      try {
+        track(Gate.fromObject(POLICIES, { telemetry: telemetry as never }))
+      } catch (e) {
+        thrown = e
+      }
+      expect(thrown).toBeInstanceOf(InvalidOptionsError)
+      expect((thrown as InvalidOptionsError).code).toBe('INVALID_OPTIONS')
+      expect((thrown as Error).message).toBe(message)
+      expect((thrown as Error).cause).toBeInstanceOf(Error)
+    }
+  })
+
+  test('an async onVerdict whose promise rejects is reported like a throw, and the verdicts stand', async () => {
+    let calls = 0
+    const gate = track(
+      Gate.fromObject(POLICIES, {
+        onVerdict: async () => {
+          calls++
+          throw new Error('audit DB down')
+        },
+      }),
+    )
+    const warnings = await warningsDuring(async () => {
+      expect(gate.evaluate(ctx('read')).kind).toBe('permit')
+      expect((await gate.evaluateAsync(ctx('delete'))).code).toBe('POLICY_DENIED')
+      // The rejections are handled a few microtasks later: wait one macrotask.
+      await new Promise((r) => setTimeout(r, 0))
+    })
+    expect(calls).toBe(2)
+    expect(warnings).toEqual(
+      Array.from({ length: 2 }, () => ['KAVACH_ON_VERDICT_FAILED', "kavach: onVerdict's promise rejected (the verdict stands): audit DB down"]),
+    )
+  })
+
+  test('in a child process, an async onVerdict that rejects does not end the process', () => {
+    const root = join(__dirname, '..')
+    const script = `
+      const { Gate } = require(${JSON.stringify(join(root, 'dist/index.js'))})
+      const codes = []
+      process.on('warning', (w) => codes.push(w.code))
+      const gate = Gate.fromObject({ policies: [{ name: 'p', effect: 'permit', conditions: [{ action: 'read' }] }] }, {
+        onVerdict: async () => { throw new Error('audit DB down') },
+      })
+      const ctx = { principalId: 'u', principalKind: 'user', actionName: 'read' }
+      const first = gate.evaluate(ctx).kind
+      gate.evaluateAsync(ctx).then((v) => setTimeout(async () => {
+        console.log(JSON.stringify([first, v.kind, codes]))
+        await gate.close()
+      }, 50))
+    `
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 })
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toEqual(['permit', 'permit', ['KAVACH_ON_VERDICT_FAILED', 'KAVACH_ON_VERDICT_FAILED']])
   })
 })
 

@@ -4,9 +4,12 @@
 // check on the hot path). Decisions stay in the Rust core; this only observes verdicts.
 //
 // Nothing here can change or lose a verdict: the wrapped methods return (or reject with)
-// exactly what the plain ones do. An `onVerdict` hook or a telemetry SDK that throws is
-// reported with `process.emitWarning` (code `KAVACH_ON_VERDICT_FAILED` or
-// `KAVACH_TELEMETRY_FAILED`), never thrown into the evaluation.
+// exactly what the plain ones do. An `onVerdict` hook that throws or returns a promise that
+// rejects, or a telemetry SDK that throws while an evaluation runs (starting or ending a span,
+// recording a metric), is reported with `process.emitWarning` (code `KAVACH_ON_VERDICT_FAILED`
+// or `KAVACH_TELEMETRY_FAILED`), never thrown into the evaluation. A provider that throws while
+// the gate is built (`getMeter`, `getTracer`, creating the instruments) is a configuration error:
+// the gate is not built, and the error is an `InvalidOptionsError` naming the option.
 
 import type { Attributes, Counter, Histogram, MeterProvider, Span, Tracer, TracerProvider } from '@opentelemetry/api'
 
@@ -22,7 +25,12 @@ export interface TelemetryOptions {
   tracerProvider?: object
 }
 
-/** Called once per verdict with the verdict and the context as passed to the gate. */
+// Typed `=> void` (not `=> void | PromiseLike<void>`): an async function is assignable to it,
+// and so is a function that returns something else (such as `(v) => list.push(v)`).
+/**
+ * Called once per verdict with the verdict and the context as passed to the gate. The verdict is
+ * returned without waiting for a promise the hook returns; a rejection is reported as a warning.
+ */
 export type OnVerdict = (verdict: Verdict, ctx: EvaluateInput) => void
 
 /** The gate options handled in JavaScript (never passed to the native side). */
@@ -50,14 +58,32 @@ function loadApi(): typeof import('@opentelemetry/api') {
   }
 }
 
+/** `make()`, or an InvalidOptionsError naming `option` when the provider throws. */
+function fromProvider<T>(option: string, what: string, make: () => T): T {
+  try {
+    return make()
+  } catch (e) {
+    throw new InvalidOptionsError(`option '${option}': ${what} threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+  }
+}
+
 function instruments(options: true | TelemetryOptions): Instruments {
   const api = loadApi()
   const given = options === true ? {} : options
-  const meter = ((given.meterProvider as MeterProvider | undefined) ?? api.metrics.getMeterProvider()).getMeter(SCOPE)
-  const tracer = ((given.tracerProvider as TracerProvider | undefined) ?? api.trace.getTracerProvider()).getTracer(SCOPE)
+  // Without a provider in the options, the global one is used: the error names `telemetry`.
+  const meterOption = given.meterProvider === undefined ? 'telemetry' : 'telemetry.meterProvider'
+  const tracerOption = given.tracerProvider === undefined ? 'telemetry' : 'telemetry.tracerProvider'
+  const meterProvider = (given.meterProvider as MeterProvider | undefined) ?? api.metrics.getMeterProvider()
+  const tracerProvider = (given.tracerProvider as TracerProvider | undefined) ?? api.trace.getTracerProvider()
+  const meter = fromProvider(meterOption, `getMeter('${SCOPE}')`, () => meterProvider.getMeter(SCOPE))
+  const tracer = fromProvider(tracerOption, `getTracer('${SCOPE}')`, () => tracerProvider.getTracer(SCOPE))
   return {
-    verdicts: meter.createCounter('kavach.verdicts', { description: 'Verdicts by kind, refuse code and deciding evaluator' }),
-    duration: meter.createHistogram('kavach.evaluate.duration', { description: 'Time from the evaluate call to its verdict', unit: 's' }),
+    verdicts: fromProvider(meterOption, 'createCounter()', () =>
+      meter.createCounter('kavach.verdicts', { description: 'Verdicts by kind, refuse code and deciding evaluator' }),
+    ),
+    duration: fromProvider(meterOption, 'createHistogram()', () =>
+      meter.createHistogram('kavach.evaluate.duration', { description: 'Time from the evaluate call to its verdict', unit: 's' }),
+    ),
     tracer,
   }
 }
@@ -71,7 +97,11 @@ function verdictAttributes(v: Verdict): Attributes {
 
 function report(code: string, what: string, e: unknown): void {
   const message = e instanceof Error ? e.message : String(e)
-  process.emitWarning(`kavach: ${what} threw (the verdict stands): ${message}`, { code, detail: e instanceof Error ? e.stack : undefined })
+  process.emitWarning(`kavach: ${what} (the verdict stands): ${message}`, { code, detail: e instanceof Error ? e.stack : undefined })
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
 /** Wraps `gate.evaluate` and `gate.evaluateAsync` of this one gate. */
@@ -84,31 +114,47 @@ export function instrument(gate: Gate, hooks: GateHooks): void {
   // The in-process evaluateAsync answers through `this.evaluate`: observed once, by the async wrapper.
   let insideAsync = 0
 
-  const start = (): { t0: number; span: Span | undefined } => ({
-    t0: performance.now(),
-    span: ins?.tracer.startSpan('kavach.evaluate'),
-  })
-  const settled = (s: { t0: number; span: Span | undefined }, verdict: Verdict, ctx: EvaluateInput): void => {
+  const start = (): { t0: number; span: Span | undefined } => {
+    const t0 = performance.now()
+    let span: Span | undefined
     if (ins !== undefined) {
       try {
-        const attributes = verdictAttributes(verdict)
+        span = ins.tracer.startSpan('kavach.evaluate')
+      } catch (e) {
+        // The evaluation runs without its span; the metrics are still recorded.
+        report('KAVACH_TELEMETRY_FAILED', 'telemetry threw', e)
+      }
+    }
+    return { t0, span }
+  }
+  const settled = (s: { t0: number; span: Span | undefined }, verdict: Verdict, ctx: EvaluateInput): void => {
+    if (ins !== undefined) {
+      const attributes = verdictAttributes(verdict)
+      // Metrics and span apart: a meter that throws does not leave the span open, nor the reverse.
+      try {
         ins.verdicts.add(1, attributes)
         ins.duration.record((performance.now() - s.t0) / 1000, attributes)
-        if (s.span !== undefined) {
+      } catch (e) {
+        report('KAVACH_TELEMETRY_FAILED', 'telemetry threw', e)
+      }
+      if (s.span !== undefined) {
+        try {
           s.span.setAttributes(attributes)
           s.span.setAttribute('kavach.evaluation_id', verdict.evaluationId)
           if (verdict.permitToken !== undefined) s.span.setAttribute('kavach.action', verdict.permitToken.actionName)
           s.span.end()
+        } catch (e) {
+          report('KAVACH_TELEMETRY_FAILED', 'telemetry threw', e)
         }
-      } catch (e) {
-        report('KAVACH_TELEMETRY_FAILED', 'telemetry', e)
       }
     }
     if (onVerdict !== undefined) {
       try {
-        onVerdict(verdict, ctx)
+        const r: unknown = onVerdict(verdict, ctx)
+        // An async hook (a write to a sink) is not awaited; its rejection is reported like a throw.
+        if (isThenable(r)) r.then(undefined, (e: unknown) => report('KAVACH_ON_VERDICT_FAILED', "onVerdict's promise rejected", e))
       } catch (e) {
-        report('KAVACH_ON_VERDICT_FAILED', 'onVerdict', e)
+        report('KAVACH_ON_VERDICT_FAILED', 'onVerdict threw', e)
       }
     }
   }
@@ -122,7 +168,7 @@ export function instrument(gate: Gate, hooks: GateHooks): void {
       s.span.setStatus({ code: 2 /* SpanStatusCode.ERROR */, message: error instanceof Error ? error.message : String(error) })
       s.span.end()
     } catch (e) {
-      report('KAVACH_TELEMETRY_FAILED', 'telemetry', e)
+      report('KAVACH_TELEMETRY_FAILED', 'telemetry threw', e)
     }
   }
 

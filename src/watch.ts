@@ -1,18 +1,45 @@
-// `gate.watch(path, { debounceMs })`: reload the gate's policy set when its file changes.
-// chokidar watches (loaded on first use); the native loader validates (a bad file throws and
-// the old set stays live). Events: `reload` (policy count) and `error` (the typed error).
+// `gate.watch(path, options)`: reload the gate's policy set when its file changes.
+//
+// What is watched: the file's directory (chokidar, loaded on first use), filtered to the file's
+// name. Watching the directory rather than the file's inode follows the file through a delete
+// and re-create, a replacement by a directory and back, an atomic save (write + rename) and a
+// symlink swap (a Kubernetes ConfigMap). If the directory itself is removed (or does not exist
+// yet), the watcher checks for it every DIR_POLL_MS and watches it once it is there.
+//
+// When a change is loaded: `debounceMs` after the last event, and then only once the file has
+// not changed (size, mtime, ctime, inode) for `stabilityMs`, checked again after the read. A
+// writer that rewrites the file in place in several writes is therefore not loaded half-written
+// (a prefix cut at a table boundary is valid TOML and can permit what neither version permits),
+// provided it pauses less than `stabilityMs` between writes. Nothing can tell a paused writer
+// from a finished one; an atomic save (write a temporary file, rename it over) has no such window.
+//
+// Failures never reach the caller's process as an exception: a file that does not load keeps
+// the previous set (the native loader validates before it swaps) and is emitted as `error`, or,
+// with no `error` listener, reported with `process.emitWarning` (an error of the same class and
+// `code`, naming the watched path). A listener that throws, or whose promise rejects, is
+// reported as a warning (code KAVACH_WATCH_LISTENER_FAILED) and the watcher goes on.
 
 import { EventEmitter } from 'node:events'
-import { extname } from 'node:path'
+import { type Stats, statSync } from 'node:fs'
+import { dirname, extname, resolve } from 'node:path'
 
 import type { FSWatcher } from 'chokidar'
 
-import { IoError, KavachError } from './errors.js'
+import { InvalidArgumentError, IoError, KavachError, errorClassFor, excerpt, kindOf } from './errors.js'
+import { isRecord, ownFields } from './own-properties.js'
 import { readPolicyFile } from './policy-file.js'
 
 export interface WatchOptions {
-  /** Wait this long after the last change before reloading (editors write in bursts). @default 100 */
+  /** Wait this long after the last change event before checking the file (editors write in bursts). @default 100 */
   debounceMs?: number
+  /**
+   * Load the file only once it has not changed for this long, so that a file rewritten in place
+   * in several writes is not loaded half-written. A writer that pauses longer than this
+   * mid-write can still be read half-written: save atomically (write a temporary file in the
+   * same directory, then rename it over the policy file). `0` loads as soon as `debounceMs` has
+   * passed. @default 1000
+   */
+  stabilityMs?: number
 }
 
 /** What a watcher reloads: the TOML or JSON text into the gate it belongs to. */
@@ -25,39 +52,203 @@ export interface Reloadable {
 export interface PolicyWatcherEvents {
   /** The file loaded; `policies` is the new set's size. */
   reload: [info: { path: string; policies: number }]
-  /** The file did not load (`PolicyParseError`, `IoError`); the previous set is still live. */
+  /**
+   * The file did not load (`PolicyParseError`; `IoError` when it is missing, not a regular file
+   * or unreadable); the previous set is still live. Without a listener: a process warning.
+   */
   error: [error: KavachError]
   /** The watch is set up: changes from now on are seen. */
   ready: []
 }
 
+const DEFAULT_DEBOUNCE_MS = 100
+const DEFAULT_STABILITY_MS = 1000
+/** The longest delay `setTimeout` honours (a longer one fires at once, with a warning). */
+const MAX_DELAY_MS = 2 ** 31 - 1
+/** How often a removed directory is checked for (it is not watched while it does not exist). */
+const DIR_POLL_MS = 1000
+/** How often the file is checked while waiting for it to stop changing. */
+const POLL_MS = 100
+/** With `stabilityMs: 0`, the wait before reading again a file that changed during the read. */
+const RETRY_MS = 10
+const OPTION_NAMES = ['debounceMs', 'stabilityMs'] as const
+
+/** Warning code of an event listener that threw (or whose promise rejected). */
+const WATCH_LISTENER_FAILED = 'KAVACH_WATCH_LISTENER_FAILED'
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return `string '${excerpt(v)}'`
+  if (typeof v === 'number') return `number ${v}`
+  return kindOf(v)
+}
+
+function checkArguments(path: unknown, options: unknown): { debounceMs: number; stabilityMs: number } {
+  if (typeof path !== 'string') throw new InvalidArgumentError(`gate.watch: path must be a non-empty string, got ${kindOf(path)}`)
+  if (path.length === 0) throw new InvalidArgumentError("gate.watch: path must be a non-empty string, got ''")
+  if (path.includes('\0')) {
+    throw new InvalidArgumentError(`gate.watch: path must not contain a NUL byte, got '${excerpt(path.replaceAll('\0', '\\0'))}'`)
+  }
+  const out = { debounceMs: DEFAULT_DEBOUNCE_MS, stabilityMs: DEFAULT_STABILITY_MS }
+  // `null` is "no options", as for the gate's own factories.
+  if (options === undefined || options === null) return out
+  if (!isRecord(options)) throw new InvalidArgumentError(`gate.watch: options must be an object, got ${kindOf(options)}`)
+  // Own properties only: an inherited (or polluted prototype) value is never read as an option.
+  const given = ownFields(options)
+  const unknown = Object.keys(given).filter((k) => !(OPTION_NAMES as readonly string[]).includes(k))
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(
+      `gate.watch: unknown option(s) ${unknown.map((k) => `'${excerpt(k)}'`).join(', ')} (expected ${OPTION_NAMES.map((k) => `'${k}'`).join(', ')})`,
+    )
+  }
+  for (const name of OPTION_NAMES) {
+    const v = given[name]
+    if (v === undefined) continue
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_DELAY_MS) {
+      throw new InvalidArgumentError(`gate.watch: option '${name}' must be a number of milliseconds from 0 to ${MAX_DELAY_MS}, got ${describe(v)}`)
+    }
+    out[name] = v
+  }
+  return out
+}
+
+/**
+ * What identifies the file's current content without reading it: a write changes the size or
+ * the modification time, a replacement changes the inode. A path that cannot be stat'ed is
+ * identified by the error code (so a file that stays missing is "unchanged").
+ */
+function signature(file: string): string {
+  try {
+    const st = statSync(file, { bigint: true })
+    return `${st.dev}:${st.ino}:${st.mode}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+  } catch (e) {
+    return `error:${(e as NodeJS.ErrnoException).code ?? 'unknown'}`
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile()
+  } catch {
+    return false
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}
+
 export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
+  /** The path as given to `gate.watch`. */
   readonly path: string
   readonly #gate: Reloadable
   readonly #debounceMs: number
-  readonly #watcher: FSWatcher
+  readonly #stabilityMs: number
+  /** The absolute path (resolved once: a later `process.chdir` does not move the watch). */
+  readonly #file: string
+  readonly #dir: string
+  readonly #json: boolean
+  #watcher: FSWatcher | undefined
+  /** Set while the directory is missing: checks for it to come back. */
+  #dirPoll: ReturnType<typeof setInterval> | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
+  /** The stability wait in progress, so that close() can end it at once. */
+  #wait: { timer: ReturnType<typeof setTimeout>; done: () => void } | undefined
   #closed = false
-  /** The load in progress, so reloads never overlap (the last change always wins). */
+  #readyEmitted = false
+  /** Whether a load is queued behind the one in progress (one queued load covers every later event). */
+  #queued = false
+  /** The load in progress, so loads never overlap. Never rejects (#load reports everything). */
   #loading: Promise<void> = Promise.resolve()
 
   /** @internal Use `gate.watch(path, options)`. */
-  constructor(gate: Reloadable, path: string, options: WatchOptions = {}) {
+  constructor(gate: Reloadable, path: string, options?: WatchOptions) {
     super()
-    const debounceMs = options.debounceMs ?? 100
-    if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new IoError(`watch: debounceMs must be a finite number >= 0, got ${debounceMs}`)
+    const { debounceMs, stabilityMs } = checkArguments(path, options)
     this.path = path
     this.#gate = gate
     this.#debounceMs = debounceMs
+    this.#stabilityMs = stabilityMs
+    this.#file = resolve(path)
+    this.#dir = dirname(this.#file)
+    this.#json = extname(this.#file).toLowerCase() === '.json'
+    if (isDirectory(this.#dir)) {
+      this.#arm()
+    } else {
+      // Nothing to watch yet: report the missing file (after `ready`) and wait for the directory.
+      setImmediate(() => {
+        this.#ready()
+        this.#schedule()
+      })
+      this.#awaitDirectory()
+    }
+  }
+
+  /** Watches the directory; once that watch is ready, a path that is not a regular file is reported. */
+  #arm(): void {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const chokidar = require('chokidar') as typeof import('chokidar')
-    // Polling-free watch of the one file; atomic saves (write + rename) are followed.
-    this.#watcher = chokidar.watch(path, { ignoreInitial: true, atomic: true })
-    this.#watcher.on('all', (event) => {
-      if (event === 'add' || event === 'change') this.#schedule()
+    const dir = this.#dir
+    const file = this.#file
+    const watcher = chokidar.watch(dir, {
+      ignoreInitial: true,
+      // An `unlink` followed shortly by an `add` (a save by rename) is one `change`.
+      atomic: true,
+      depth: 0,
+      // The file's name as a directory is not watched into: chokidar would keep treating the
+      // name as a directory after it is a file again, and report no event for it.
+      ignored: (p: string, st?: Stats) => (p !== dir && p !== file) || (p === file && st !== undefined && st.isDirectory()),
     })
-    this.#watcher.on('error', (e) => this.emit('error', new IoError(`watch '${path}': ${(e as Error).message}`, { cause: e })))
-    this.#watcher.on('ready', () => this.emit('ready'))
+    this.#watcher = watcher
+    watcher.on('all', (event, p) => {
+      const at = resolve(p)
+      if (at === file) this.#schedule()
+      else if (at === dir && event === 'unlinkDir') this.#lostDirectory(watcher)
+    })
+    watcher.on('error', (e) => this.#fail(new IoError(`watch '${this.path}': ${messageOf(e)}`, { cause: e })))
+    watcher.once('ready', () => {
+      this.#ready()
+      // The file may have been replaced or removed before this watch was armed.
+      if (!isFile(file)) this.#schedule()
+    })
+  }
+
+  /** The directory was removed: its watch ends; the file's absence is reported by the load. */
+  #lostDirectory(watcher: FSWatcher): void {
+    if (this.#closed || this.#watcher !== watcher) return
+    this.#watcher = undefined
+    watcher.close().catch((e: unknown) => this.#fail(new IoError(`watch '${this.path}': ${messageOf(e)}`, { cause: e })))
+    this.#schedule()
+    this.#awaitDirectory()
+  }
+
+  #awaitDirectory(): void {
+    if (this.#closed || this.#dirPoll !== undefined) return
+    this.#dirPoll = setInterval(() => {
+      if (this.#closed || !isDirectory(this.#dir)) return
+      clearInterval(this.#dirPoll)
+      this.#dirPoll = undefined
+      // A file written before the new watch is armed is seen by the check on `ready`, or by this load.
+      this.#arm()
+      this.#schedule()
+    }, DIR_POLL_MS)
+  }
+
+  #ready(): void {
+    if (this.#readyEmitted) return
+    this.#readyEmitted = true
+    this.#deliver('ready')
   }
 
   #schedule(): void {
@@ -65,31 +256,145 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
     clearTimeout(this.#timer)
     this.#timer = setTimeout(() => {
       this.#timer = undefined
-      this.#loading = this.#loading.then(() => this.#load())
+      if (this.#queued) return
+      this.#queued = true
+      this.#loading = this.#loading
+        .then(() => {
+          this.#queued = false
+          return this.#load()
+        })
+        // A safety net: #load reports its own failures, so this only catches a bug in it.
+        .catch((e: unknown) =>
+          this.#warn(`kavach: gate.watch('${this.path}'): a reload failed unexpectedly: ${messageOf(e)}`, 'KAVACH_WATCH_FAILED', e),
+        )
     }, this.#debounceMs)
   }
 
+  /** Resolves after `ms`, or at once when the watcher closes. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((done) => {
+      const timer = setTimeout(() => {
+        this.#wait = undefined
+        done()
+      }, ms)
+      this.#wait = { timer, done }
+    })
+  }
+
   async #load(): Promise<void> {
-    if (this.#closed) return
-    try {
-      // The loader's file rules (regular file, size cap, strict UTF-8): src/policy-file.ts.
-      const text = readPolicyFile(this.path)
+    let settleMs = this.#stabilityMs
+    for (;;) {
       if (this.#closed) return
-      if (extname(this.path).toLowerCase() === '.json') this.#gate.reloadJson(text)
-      else this.#gate.reload(text)
-      this.emit('reload', { path: this.path, policies: this.#gate.policyCount })
-    } catch (e) {
-      // The gate's reload throws typed errors; anything else here is the file read failing.
-      const err = e instanceof KavachError ? e : new IoError(`cannot read policy file '${this.path}': ${(e as Error).message}`, { cause: e })
-      this.emit('error', err)
+      // Wait until `settleMs` has passed since the file last changed, checking every POLL_MS.
+      let seen = signature(this.#file)
+      let since = performance.now()
+      for (let left = settleMs; left > 0; left = settleMs - (performance.now() - since)) {
+        await this.#sleep(Math.min(POLL_MS, left))
+        if (this.#closed) return
+        const now = signature(this.#file)
+        if (now !== seen) {
+          seen = now
+          since = performance.now()
+        }
+      }
+      let text: string
+      try {
+        // The loader's file rules (regular file, size cap, strict UTF-8): src/policy-file.ts.
+        text = readPolicyFile(this.#file)
+      } catch (e) {
+        this.#fail(this.#readError(e))
+        return
+      }
+      if (this.#closed) return
+      // Written to during the read: what was read may be a mix of two versions.
+      if (signature(this.#file) !== seen) {
+        settleMs = Math.max(settleMs, RETRY_MS)
+        continue
+      }
+      try {
+        if (this.#json) this.#gate.reloadJson(text)
+        else this.#gate.reload(text)
+      } catch (e) {
+        // The gate's reload throws typed errors (PolicyParseError); the previous set stays live.
+        this.#fail(e instanceof KavachError ? e : new IoError(`cannot load policy file '${this.#file}': ${messageOf(e)}`, { cause: e }))
+        return
+      }
+      this.#deliver('reload', { path: this.path, policies: this.#gate.policyCount })
+      return
     }
   }
 
-  /** Stops watching; no event is emitted afterwards. Nothing stays open (the process can exit). */
+  #readError(e: unknown): KavachError {
+    const code = ((e as { cause?: { code?: unknown } }).cause ?? (e as { code?: unknown }))?.code
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      return new IoError(
+        `policy file '${this.#file}' does not exist (deleted or moved): ` +
+          'the previous policy set stays live, and the file is loaded again when it is back',
+        { cause: e },
+      )
+    }
+    if (e instanceof KavachError) return e
+    return new IoError(`cannot read policy file '${this.#file}': ${messageOf(e)}`, { cause: e })
+  }
+
+  /** Emits `error`, or, with no listener, reports the error as a process warning. */
+  #fail(err: KavachError): void {
+    if (this.#closed) return
+    if (this.listenerCount('error') > 0) {
+      this.#deliver('error', err)
+      return
+    }
+    // The same class and code as the error, with a message that says where it comes from.
+    const Cls = errorClassFor(err.code)
+    const message =
+      `gate.watch('${this.path}'): ${err.message} ` + "(the previous policy set stays live; add an 'error' listener to the watcher to handle this)"
+    process.emitWarning(Cls !== undefined ? new Cls(message, { cause: err }) : new KavachError(err.code, message, { cause: err }))
+  }
+
+  /**
+   * Calls each listener of `event` on its own: one that throws (or returns a promise that
+   * rejects) is reported as a warning, and the other listeners and the watcher go on.
+   */
+  #deliver<K extends keyof PolicyWatcherEvents>(event: K, ...args: PolicyWatcherEvents[K]): void {
+    if (this.#closed) return
+    // rawListeners: a `once` wrapper removes itself when called, as with emit().
+    for (const listener of this.rawListeners(event) as ((...a: unknown[]) => unknown)[]) {
+      try {
+        const r = listener.apply(this, args)
+        if (isThenable(r)) r.then(undefined, (e: unknown) => this.#listenerFailed(event, e))
+      } catch (e) {
+        this.#listenerFailed(event, e)
+      }
+    }
+  }
+
+  #listenerFailed(event: string, e: unknown): void {
+    const message = `kavach: gate.watch('${this.path}'): a listener of the '${event}' event failed (the watcher goes on): ${messageOf(e)}`
+    this.#warn(message, WATCH_LISTENER_FAILED, e)
+  }
+
+  #warn(message: string, code: string, e: unknown): void {
+    process.emitWarning(message, { code, detail: e instanceof Error ? e.stack : undefined })
+  }
+
+  /** Stops watching; no event is emitted afterwards. Nothing stays open (the process can exit). Never rejects. */
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#timer)
-    await this.#watcher.close()
+    clearInterval(this.#dirPoll)
+    this.#dirPoll = undefined
+    if (this.#wait !== undefined) {
+      clearTimeout(this.#wait.timer)
+      this.#wait.done()
+      this.#wait = undefined
+    }
+    const watcher = this.#watcher
+    this.#watcher = undefined
+    try {
+      await watcher?.close()
+    } catch {
+      // Closing is best effort: the watch is over either way, and nothing is emitted after close.
+    }
     await this.#loading
   }
 }
