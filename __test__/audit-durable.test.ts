@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 
-import { AuditEntry, ChainClosedError, IoError, KavachKeyPair, SignedAuditChain } from '../index'
+import { AlgorithmMismatchError, AuditEntry, ChainClosedError, IoError, KavachKeyPair, SignedAuditChain } from '../index'
 
 const REPO_ROOT = resolve(__dirname, '..')
 const tsxLoader = pathToFileURL(createRequire(join(REPO_ROOT, 'package.json')).resolve('tsx')).href
@@ -128,7 +128,7 @@ describe('durable audit file', () => {
       // The worst crash on top of whatever the kill left: half a line at the end of the file.
       appendFileSync(file, head(file, 5000))
 
-      const chain = SignedAuditChain.openFile(file, kp)
+      const chain = SignedAuditChain.openFile(file, kp, { hybrid: false })
       const tReopened = performance.now()
       expect(chain.tornBytesTruncated).toBeGreaterThan(0)
       expect(chain.isHybrid).toBe(false)
@@ -208,7 +208,9 @@ describe('durable audit file', () => {
     expect(c.verify(kp.publicKeys())).toBe(3)
     const cp = c.checkpoint()
 
-    const d = SignedAuditChain.openFile(file, kp)
+    // A PQ-only file is reopened by asking for PQ-only (the default is the key's mode, hybrid).
+    expect(() => SignedAuditChain.openFile(file, kp)).toThrow(AlgorithmMismatchError)
+    const d = SignedAuditChain.openFile(file, kp, { hybrid: false })
     expect(d.length).toBe(3)
     expect(d.headHash).toBe(c.headHash)
     expect(d.append(entryFor(3))).toBe(4)

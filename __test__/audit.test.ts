@@ -93,10 +93,12 @@ describe('interop fixtures', () => {
     ['audit-hybrid.jsonl', 'auditHybridHead', true],
     ['audit-pq-only.jsonl', 'auditPqOnlyHead', false],
   ] as const) {
-    it(`${file} verifies, infers its mode and ends at the expected head`, () => {
+    it(`${file} verifies in its mode and ends at the expected head`, () => {
       const blob = interop(file)
-      expect(SignedAuditChain.verifyJsonl(blob, signerBundle)).toBe(expected.auditLength)
-      expect(SignedAuditChain.verifyJsonl(blob, signerBundle, hybrid)).toBe(3)
+      expect(SignedAuditChain.verifyJsonl(blob, signerBundle, hybrid)).toBe(expected.auditLength)
+      // No mode given: the bundle's (hybrid), never the file's.
+      if (hybrid) expect(SignedAuditChain.verifyJsonl(blob, signerBundle)).toBe(3)
+      else expect(errorOf(() => SignedAuditChain.verifyJsonl(blob, signerBundle)).code).toBe('ALGORITHM_MISMATCH')
       expect(SignedAuditChain.verifyJsonl(blob.toString('utf8'), signerBundle, { hybrid })).toBe(3)
       const entries = linesOf(blob).map(parse)
       // Independent recomputation of every hash and link with node:crypto.
@@ -187,12 +189,14 @@ describe('chains written here', () => {
       }
       expect(c.headHash).toBe(prev)
       expect(c.verify(bundle)).toBe(4)
-      expect(SignedAuditChain.verifyJsonl(blob, bundle)).toBe(4)
+      // The chain's own mode, named: a PQ-only chain is never accepted by default.
+      expect(SignedAuditChain.verifyJsonl(blob, bundle, { hybrid })).toBe(4)
+      if (!hybrid) expect(errorOf(() => SignedAuditChain.verifyJsonl(blob, bundle)).code).toBe('ALGORITHM_MISMATCH')
       // Blank lines between entries are ignored.
-      expect(SignedAuditChain.verifyJsonl(`\n${linesOf(blob).join('\n\n')}\n`, bundle)).toBe(4)
+      expect(SignedAuditChain.verifyJsonl(`\n${linesOf(blob).join('\n\n')}\n`, bundle, hybrid)).toBe(4)
       // Wrong verifying key.
       const other = KavachKeyPair.generate().publicKeys()
-      const err = errorOf(() => SignedAuditChain.verifyJsonl(blob, other))
+      const err = errorOf(() => SignedAuditChain.verifyJsonl(blob, other, hybrid))
       expect(err.message).toMatch(/entry 0/)
     })
   }

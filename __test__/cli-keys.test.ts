@@ -72,10 +72,10 @@ describe('kavach manifest sign', () => {
 })
 
 describe('kavach audit verify', () => {
-  function chainFile(entries: number): { dir: string; chain: string; bundle: string; checkpoint: string } {
+  function chainFile(entries: number, hybrid = true): { dir: string; chain: string; bundle: string; checkpoint: string } {
     const dir = tempDir('audit')
     const kp = KavachKeyPair.generate()
-    const chain = new SignedAuditChain(kp)
+    const chain = new SignedAuditChain(kp, hybrid)
     for (let i = 0; i < entries; i++) chain.append(AuditEntry.new(`agent-${i % 3}`, 'issue_refund', i % 4 === 0 ? 'refuse' : 'permit', `detail ${i}`))
     const paths = { dir, chain: join(dir, 'chain.jsonl'), bundle: join(dir, 'key.public.json'), checkpoint: join(dir, 'checkpoint.json') }
     writeFileSync(paths.chain, chain.exportJsonl())
@@ -103,6 +103,22 @@ describe('kavach audit verify', () => {
     expect(out.ok).toBe(false)
     expect(out.code).toBe('CHAIN_INVALID')
     expect(out.error).toContain('entry 5')
+  })
+
+  test('a PQ-only chain verifies with --pq-only only: the mode comes from the operator, never the file', () => {
+    const f = chainFile(6, false)
+    const hybrid = kavach(['audit', 'verify', f.chain, '--bundle', f.bundle, '--json'])
+    expect(hybrid.status).toBe(1)
+    const refused = JSON.parse(hybrid.stdout) as { ok: boolean; code: string; error: string }
+    expect(refused.ok).toBe(false)
+    expect(refused.code).toBe('ALGORITHM_MISMATCH')
+    expect(refused.error).toContain('entry 0')
+    const pq = kavach(['audit', 'verify', f.chain, '--bundle', f.bundle, '--checkpoint', f.checkpoint, '--pq-only'])
+    expect(pq.status, pq.stderr).toBe(0)
+    expect(pq.stdout).toBe(`ok  ${f.chain}: 6 entries verified, checkpoint matches\n`)
+    // A hybrid chain is not accepted as PQ-only either.
+    const h = chainFile(3)
+    expect(kavach(['audit', 'verify', h.chain, '--bundle', h.bundle, '--pq-only']).status).toBe(1)
   })
 
   test('a truncated chain fails its checkpoint', () => {

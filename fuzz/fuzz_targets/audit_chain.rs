@@ -15,15 +15,19 @@ fn bundle() -> &'static PublicKeyBundle {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let blob = verify_jsonl(data, bundle(), None, None);
-    // The streaming reader repeats every signature check, so it runs when the blob verified
-    // (and must then count the same entries) or when the input is small enough to be cheap.
-    if blob.is_ok() || data.len() < 4096 {
-        let streamed = verify_reader(std::io::Cursor::new(data), bundle(), None, None);
-        assert_eq!(
-            blob.as_ref().ok(),
-            streamed.as_ref().ok(),
-            "blob and streaming verification disagree: {blob:?} vs {streamed:?}"
-        );
+    // Both modes: the bundle's own (hybrid) and PQ-only asked for explicitly.
+    for mode in [None, Some(false)] {
+        let blob = verify_jsonl(data, bundle(), mode, None);
+        // The streaming reader repeats every signature check, so it runs when the blob
+        // verified (and must then count the same entries) or when the input is small enough
+        // to be cheap.
+        if blob.is_ok() || data.len() < 4096 {
+            let streamed = verify_reader(std::io::Cursor::new(data), bundle(), mode, None);
+            assert_eq!(
+                blob.as_ref().ok(),
+                streamed.as_ref().ok(),
+                "blob and streaming verification disagree ({mode:?}): {blob:?} vs {streamed:?}"
+            );
+        }
     }
 });

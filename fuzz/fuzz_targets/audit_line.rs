@@ -20,9 +20,12 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = AuditEntry::from_json_bytes(data);
     let _ = Checkpoint::from_json(data);
-    if let Ok(mut v) = ChainVerifier::new(bundle(), None, None) {
-        if v.push_line(data).is_ok() {
-            let _ = v.finish();
+    // Both modes: the bundle's own (hybrid) and PQ-only asked for explicitly.
+    for mode in [None, Some(false)] {
+        if let Ok(mut v) = ChainVerifier::new(bundle(), mode, None) {
+            if v.push_line(data).is_ok() {
+                let _ = v.finish();
+            }
         }
     }
 });

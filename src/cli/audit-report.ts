@@ -13,12 +13,14 @@ import { reportHtml } from './report-html.js'
 interface ReportOptions {
   out: string
   bundle?: string
+  /** With `bundle`: the chain was written PQ-only (the default requires hybrid entries). */
+  pqOnly?: boolean
   json?: boolean
 }
 
 export async function run(chain: string, opts: ReportOptions): Promise<number> {
   const blob = readFileSync(chain)
-  const status: ChainStatus | undefined = opts.bundle === undefined ? undefined : verifyChain(blob, PublicKeyBundle.fromJSON(readFileSync(opts.bundle)), undefined)
+  const status: ChainStatus | undefined = opts.bundle === undefined ? undefined : verifyChain(blob, PublicKeyBundle.fromJSON(readFileSync(opts.bundle)), undefined, opts.pqOnly === true)
   const entries = readEntries(blob)
   writeFileSync(opts.out, await reportHtml({ chain, status, entries }))
   const summary = { ok: status === undefined || status.ok, out: opts.out, entries: entries.length, verified: status?.ok ?? null, error: status?.error }

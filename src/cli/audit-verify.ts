@@ -16,6 +16,8 @@ import { EXIT_FINDINGS, EXIT_OK } from './exit.js'
 interface VerifyOptions {
   bundle: string
   checkpoint?: string
+  /** A chain written PQ-only; the default requires hybrid entries (the mode never comes from the file). */
+  pqOnly?: boolean
   json?: boolean
 }
 
@@ -29,17 +31,21 @@ export interface ChainStatus {
   code?: string
 }
 
-/** Verifies `blob` under the bundle (and checkpoint); `onProgress` gets entries verified so far. */
-export function verifyChain(blob: Buffer, bundle: PublicKeyBundle, checkpoint: Checkpoint | undefined, onProgress?: (done: number, total: number) => void): ChainStatus {
+/**
+ * Verifies `blob` under the bundle (and checkpoint), hybrid unless `pqOnly`; `onProgress` gets
+ * entries verified so far.
+ */
+export function verifyChain(blob: Buffer, bundle: PublicKeyBundle, checkpoint: Checkpoint | undefined, pqOnly: boolean, onProgress?: (done: number, total: number) => void): ChainStatus {
   const ends = lineEnds(blob)
+  const hybrid = !pqOnly
   try {
     if (onProgress !== undefined) {
       for (let step = FIRST_STEP; step < ends.length; step *= 2) {
-        SignedAuditChain.verifyJsonl(blob.subarray(0, ends[step - 1]), bundle)
+        SignedAuditChain.verifyJsonl(blob.subarray(0, ends[step - 1]), bundle, { hybrid })
         onProgress(step, ends.length)
       }
     }
-    const entries = SignedAuditChain.verifyJsonl(blob, bundle, checkpoint === undefined ? undefined : { checkpoint })
+    const entries = SignedAuditChain.verifyJsonl(blob, bundle, checkpoint === undefined ? { hybrid } : { checkpoint, hybrid })
     onProgress?.(ends.length, ends.length)
     return { ok: true, entries }
   } catch (e) {
@@ -70,7 +76,7 @@ export async function run(chain: string, opts: VerifyOptions): Promise<number> {
     const bar = new SingleBar({ format: 'verifying [{bar}] {value}/{total} entries | {speed} entries/s | ETA {eta_formatted}', stream: process.stderr }, Presets.shades_classic)
     const started = Date.now()
     let begun = false
-    status = verifyChain(blob, bundle, checkpoint, (done, total) => {
+    status = verifyChain(blob, bundle, checkpoint, opts.pqOnly === true, (done, total) => {
       const speed = Math.round(done / Math.max(0.001, (Date.now() - started) / 1000))
       if (!begun) bar.start(total, 0, { speed })
       begun = true
@@ -78,7 +84,7 @@ export async function run(chain: string, opts: VerifyOptions): Promise<number> {
     })
     bar.stop()
   } else {
-    status = verifyChain(blob, bundle, checkpoint)
+    status = verifyChain(blob, bundle, checkpoint, opts.pqOnly === true)
   }
   if (opts.json === true) process.stdout.write(`${JSON.stringify({ chain, ...status }, null, 2)}\n`)
   else if (status.ok) process.stdout.write(`ok  ${chain}: ${status.entries} entries verified${checkpoint === undefined ? '' : ', checkpoint matches'}\n`)

@@ -78,6 +78,7 @@ audit
   .argument('<chain>', 'the chain (JSONL)')
   .requiredOption('--bundle <file>', 'public bundle of the signing key')
   .option('--checkpoint <file>', 'a signed checkpoint the chain must reach')
+  .option('--pq-only', 'the chain was written PQ-only (ML-DSA-65 alone); without it every entry must be hybrid')
   .addOption(json())
   .action(runCommand(() => import('./audit-verify.js')))
 audit
@@ -86,6 +87,7 @@ audit
   .argument('<chain>', 'the chain (JSONL)')
   .requiredOption('--out <file>', 'the HTML file to write')
   .option('--bundle <file>', 'public bundle: verify the chain and show the result')
+  .option('--pq-only', 'with --bundle: the chain was written PQ-only; without it every entry must be hybrid')
   .addOption(json())
   .action(runCommand(() => import('./audit-report.js')))
 

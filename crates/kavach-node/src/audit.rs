@@ -164,7 +164,9 @@ impl Checkpoint {
 /// Options of `SignedAuditChain.openFile`.
 #[napi(object, object_to_js = false)]
 pub struct AuditFileOptions {
-    /// Hybrid (ML-DSA-65 + Ed25519) or PQ-only; omitted = the file's mode, or hybrid when new.
+    /// Hybrid (ML-DSA-65 + Ed25519) or PQ-only. Omitted = the key pair's mode, hybrid, never
+    /// the file's (a file whose Ed25519 signatures were stripped is refused): a PQ-only file
+    /// is opened with `hybrid: false`.
     pub hybrid: Option<bool>,
     /// fsync after every `syncEvery` appends (group commit; an integer, 1 … 1000000). @default 1
     pub sync_every: Option<f64>,
@@ -173,7 +175,8 @@ pub struct AuditFileOptions {
 /// Options of `SignedAuditChain.verifyJsonl`.
 #[napi(object, object_to_js = false)]
 pub struct VerifyJsonlOptions<'env> {
-    /// Required mode; omitted = inferred from the blob.
+    /// Required mode; omitted = the bundle's, hybrid (never inferred from the blob): a PQ-only
+    /// chain verifies only with `hybrid: false`.
     pub hybrid: Option<bool>,
     /// A `Checkpoint` the blob must reach and match.
     #[napi(ts_type = "Checkpoint")]
@@ -232,7 +235,8 @@ impl SignedAuditChain {
     }
 
     /// Sign and append `entry`; returns the new length. For a file chain the line is on disk
-    /// (fsynced, unless `syncEvery` > 1) when this returns.
+    /// (fsynced, unless `syncEvery` > 1) when this returns. An expired key pair throws
+    /// `KEY_EXPIRED` and appends nothing.
     #[napi(catch_unwind)]
     pub fn append(&self, entry: &AuditEntry) -> Result<f64> {
         Ok(u64_to_f64(self.inner.lock().append(&entry.inner).pq()?))
@@ -319,8 +323,8 @@ impl SignedAuditChain {
     }
 
     /// Verify a JSONL chain (streaming, line by line) and return its entry count. The third
-    /// argument is the mode (`true` hybrid, `false` PQ-only, omitted: inferred) or
-    /// `{ hybrid?, checkpoint? }`.
+    /// argument is the mode (`true` hybrid, `false` PQ-only, omitted: the bundle's, hybrid;
+    /// never taken from the blob) or `{ hybrid?, checkpoint? }`.
     #[napi(catch_unwind)]
     pub fn verify_jsonl(
         blob: Either<Buffer, String>,

@@ -53,6 +53,8 @@ fn seconds(name: &str, v: f64) -> Result<Duration> {
 }
 
 /// An encrypted, signed, replay-protected channel from a local key pair to a remote bundle.
+/// Every send and receive checks that neither key has expired (`KEY_EXPIRED`), so a channel
+/// built while a key was valid stops using it when it expires.
 #[napi]
 pub struct SecureChannel {
     inner: pq::SecureChannel,
@@ -148,8 +150,8 @@ impl SecureChannel {
         Ok(self.inner.receive_data(&sealed).pq()?.into())
     }
 
-    /// TESTING ONLY: pin the channel's clock (signing time and window checks) to `unixMs`, or
-    /// `null` to return to the system clock. Not part of the stable API.
+    /// TESTING ONLY: pin the channel's clock (signing time, window and key expiry checks) to
+    /// `unixMs`, or `null` to return to the system clock. Not part of the stable API.
     #[napi(catch_unwind)]
     pub fn set_clock_for_testing(&self, unix_ms: Option<f64>) -> Result<()> {
         let now = match unix_ms {

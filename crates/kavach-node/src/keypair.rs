@@ -188,7 +188,8 @@ impl KavachKeyPair {
         }
     }
 
-    /// A root-signed directory manifest of `bundles`, signed by this key pair (ML-DSA-65).
+    /// A root-signed directory manifest of `bundles`, signed by this key pair (ML-DSA-65);
+    /// `KEY_EXPIRED` once the key pair has expired.
     #[napi(catch_unwind)]
     pub fn build_signed_manifest(
         &self,

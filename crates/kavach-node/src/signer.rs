@@ -103,13 +103,14 @@ impl PqTokenSigner {
         ))
     }
 
-    /// Hybrid signer with the key pair's keys and id.
+    /// Hybrid signer with the key pair's keys, id and expiry: once the key pair has expired,
+    /// `sign` throws `KEY_EXPIRED` (and a gate using it refuses with `IDENTITY_FAILED`).
     #[napi(catch_unwind, factory)]
     pub fn from_keypair_hybrid(kp: &KavachKeyPair) -> Self {
         Self::wrap(kavach_pq::PqTokenSigner::from_keypair_hybrid(&kp.inner))
     }
 
-    /// ML-DSA-65-only signer with the key pair's key and id.
+    /// ML-DSA-65-only signer with the key pair's key, id and expiry (see `fromKeypairHybrid`).
     #[napi(catch_unwind, factory)]
     pub fn from_keypair_pq_only(kp: &KavachKeyPair) -> Self {
         Self::wrap(kavach_pq::PqTokenSigner::from_keypair_pq_only(&kp.inner))
@@ -168,7 +169,8 @@ impl PqTokenSigner {
         self.inner.can_sign()
     }
 
-    /// The signature envelope (JSON bytes) over the token's canonical bytes.
+    /// The signature envelope (JSON bytes) over the token's canonical bytes. `tokenId` and
+    /// `evaluationId` must be canonical UUIDs (lowercase, hyphenated), as the gate issues them.
     #[napi(catch_unwind)]
     pub fn sign(&self, token: PermitTokenInput) -> Result<Buffer> {
         Ok(self.inner.sign(&token_fields(&token)?).pq()?.into())

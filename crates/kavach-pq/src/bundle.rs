@@ -43,8 +43,12 @@ impl PublicKeyBundle {
 
     /// Parse bundle JSON and check every key length.
     pub fn from_json(json: &str) -> Result<Self> {
-        let b: Self = serde_json::from_str(json)
-            .map_err(|e| PqError::Format(format!("invalid public key bundle JSON: {e}")))?;
+        let b: Self = serde_json::from_str(json).map_err(|e| {
+            PqError::Format(format!(
+                "invalid public key bundle JSON: {}",
+                crate::excerpt::message(e)
+            ))
+        })?;
         b.validate()?;
         Ok(b)
     }
@@ -93,13 +97,7 @@ impl PublicKeyBundle {
 
     /// Error `KEY_EXPIRED` (message names the key id and `expired`) when expired at `now`.
     pub fn check_not_expired_at(&self, now: DateTime<Utc>) -> Result<()> {
-        match self.expires_at {
-            Some(e) if now > e => Err(PqError::KeyExpired {
-                key_id: self.id.clone(),
-                expired_at: crate::json_bytes::format_rfc3339_z(&e),
-            }),
-            _ => Ok(()),
-        }
+        crate::keys::check_not_expired(&self.id, self.expires_at, now)
     }
 
     /// Decoded ML-DSA verifier for repeated verification under this bundle.
@@ -140,7 +138,8 @@ impl PublicKeyBundle {
 fn check_len(id: &str, field: &str, v: &[u8], want: usize) -> Result<()> {
     if v.len() != want {
         return Err(PqError::InvalidKey(format!(
-            "bundle '{id}': {field} must be {want} bytes, got {}",
+            "bundle '{}': {field} must be {want} bytes, got {}",
+            crate::excerpt::excerpt(id),
             v.len()
         )));
     }

@@ -92,7 +92,7 @@ impl PublicKeyDirectory {
             .read()
             .get(key_id)
             .cloned()
-            .ok_or_else(|| PqError::KeyNotFound(key_id.to_string()))
+            .ok_or_else(|| PqError::KeyNotFound(crate::excerpt::excerpt(key_id)))
     }
 
     /// Add a bundle (in-memory directories only). An id already present is an
@@ -106,7 +106,7 @@ impl PublicKeyDirectory {
             std::collections::btree_map::Entry::Occupied(e) => {
                 Err(PqError::InvalidArgument(format!(
                     "duplicate key id '{}': remove it first to replace its keys",
-                    e.key()
+                    crate::excerpt::excerpt(e.key())
                 )))
             }
             std::collections::btree_map::Entry::Vacant(v) => {
@@ -180,11 +180,13 @@ impl PublicKeyDirectory {
     }
 
     /// Root-signed manifest bytes: `{"bundles_json":"…","signature":[…]}` with a plain
-    /// ML-DSA-65 signature by `root` over the UTF-8 bytes of `bundles_json`.
+    /// ML-DSA-65 signature by `root` over the UTF-8 bytes of `bundles_json`. An expired root
+    /// key pair signs nothing (`KEY_EXPIRED`).
     pub fn build_signed_manifest(
         root: &KavachKeyPair,
         bundles: &[PublicKeyBundle],
     ) -> Result<Vec<u8>> {
+        root.check_not_expired_at(chrono::Utc::now())?;
         Self::build_signed_manifest_with(bundles, |msg| root.try_sign_ml_dsa(msg))
     }
 
@@ -225,7 +227,10 @@ fn index(bundles: Vec<PublicKeyBundle>, err: fn(String) -> PqError) -> Result<En
         let id = b.id.clone();
         let entry = decode_entry(b, err)?;
         if out.insert(id.clone(), Arc::new(entry)).is_some() {
-            return Err(err(format!("duplicate key id '{id}'")));
+            return Err(err(format!(
+                "duplicate key id '{}'",
+                crate::excerpt::excerpt(&id)
+            )));
         }
     }
     Ok(out)

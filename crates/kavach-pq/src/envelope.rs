@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PqError, Result};
+use crate::excerpt::excerpt;
 use crate::json_direct;
 use crate::primitives::{Ed25519Verifier, MlDsaVerifier};
 use crate::sizes::*;
@@ -110,8 +111,12 @@ impl SignatureEnvelope {
 
     /// Parse through serde only (the fallback, and the switched-off variant in the profile).
     pub fn from_bytes_serde(bytes: &[u8]) -> Result<Self> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| PqError::SignatureInvalid(format!("malformed signature envelope: {e}")))
+        serde_json::from_slice(bytes).map_err(|e| {
+            PqError::SignatureInvalid(format!(
+                "malformed signature envelope: {}",
+                crate::excerpt::message(e)
+            ))
+        })
     }
 
     fn read_direct(bytes: &[u8]) -> Option<Self> {
@@ -155,17 +160,18 @@ impl SignatureEnvelope {
             };
             return Err(PqError::AlgorithmMismatch(format!(
                 "{mode} verifier requires algorithm '{want}', envelope from key '{}' says '{}'",
-                self.key_id, self.algorithm
+                excerpt(&self.key_id),
+                excerpt(&self.algorithm)
             )));
         }
         match (hybrid, &self.ed25519_signature) {
             (true, None) => Err(PqError::AlgorithmMismatch(format!(
                 "hybrid envelope from key '{}' carries no Ed25519 signature",
-                self.key_id
+                excerpt(&self.key_id)
             ))),
             (false, Some(_)) => Err(PqError::AlgorithmMismatch(format!(
                 "PQ-only envelope from key '{}' carries an Ed25519 signature (not hybrid)",
-                self.key_id
+                excerpt(&self.key_id)
             ))),
             _ => Ok(()),
         }
@@ -190,14 +196,14 @@ impl SignatureEnvelope {
         if !ml_dsa.verify(msg, &self.ml_dsa_signature) {
             return Err(PqError::SignatureInvalid(format!(
                 "ML-DSA-65 signature does not verify under key '{}'",
-                self.key_id
+                excerpt(&self.key_id)
             )));
         }
         if hybrid {
             let Some(vk) = ed25519_vk else {
                 return Err(PqError::InvalidKey(format!(
                     "hybrid verification of key '{}' needs an Ed25519 verifying key",
-                    self.key_id
+                    excerpt(&self.key_id)
                 )));
             };
             let sig = self.ed25519_signature.as_deref().unwrap_or_default();
@@ -210,7 +216,7 @@ impl SignatureEnvelope {
             if !vk.verify_strict(msg, sig) {
                 return Err(PqError::SignatureInvalid(format!(
                     "Ed25519 signature does not verify under key '{}'",
-                    self.key_id
+                    excerpt(&self.key_id)
                 )));
             }
         }

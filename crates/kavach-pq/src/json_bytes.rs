@@ -15,7 +15,12 @@ pub fn format_rfc3339_z(t: &DateTime<Utc>) -> String {
 pub fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
-        .map_err(|e| format!("invalid RFC 3339 timestamp '{s}': {e}"))
+        .map_err(|e| {
+            format!(
+                "invalid RFC 3339 timestamp '{}': {e}",
+                crate::excerpt::excerpt(s)
+            )
+        })
 }
 
 /// Parse the text of a JSON array of integers 0-255 (`[1, 2,3]`, any JSON whitespace).

@@ -12,6 +12,23 @@ use crate::sizes::*;
 /// Prefix of every key id.
 pub const KEY_ID_PREFIX: &str = "kavach-key-";
 
+/// `KEY_EXPIRED` (naming the key and when it expired) when `now` is past `expires_at`. The
+/// one expiry rule of the crate: a key with an expiry is valid up to and including that
+/// instant.
+pub(crate) fn check_not_expired(
+    key_id: &str,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    match expires_at {
+        Some(e) if now > e => Err(PqError::KeyExpired {
+            key_id: crate::excerpt::excerpt(key_id),
+            expired_at: crate::json_bytes::format_rfc3339_z(&e),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A full Kavach identity. Secrets are zeroized on drop and never printed; the type is not
 /// `Clone` on purpose (share it behind an `Arc`).
 pub struct KavachKeyPair {
@@ -144,6 +161,13 @@ impl KavachKeyPair {
     /// True when now > `expires_at`.
     pub fn is_expired(&self) -> bool {
         self.bundle.is_expired_at(Utc::now())
+    }
+
+    /// `KEY_EXPIRED` when the key pair is expired at `now`. Everything this crate signs with
+    /// a key pair (audit entries, checkpoints, channel messages, manifests) checks this first:
+    /// an expired key pair signs nothing.
+    pub fn check_not_expired_at(&self, now: DateTime<Utc>) -> Result<()> {
+        check_not_expired(&self.id, self.expires_at, now)
     }
 
     /// The public keys (FORMATS.md bundle).

@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod directory;
 pub mod envelope;
 pub mod error;
+pub mod excerpt;
 pub mod json_bytes;
 pub mod json_direct;
 pub mod keys;

@@ -99,6 +99,9 @@ impl SignedPayload {
 
     /// Sign `data ‖ nonce ‖ ts ‖ suffix`. The suffix is not carried in the payload: the
     /// verifier must rebuild it from context it already has (channel format v2).
+    ///
+    /// An expired key pair signs nothing: `KEY_EXPIRED` when it is expired at `signed_at` or
+    /// at the system clock, whichever is later (a caller-chosen time cannot backdate it).
     pub fn sign_with_suffix(
         kp: &KavachKeyPair,
         data: Vec<u8>,
@@ -107,6 +110,7 @@ impl SignedPayload {
         nonce: String,
         suffix: &[u8],
     ) -> Result<Self> {
+        kp.check_not_expired_at(signed_at.max(Utc::now()))?;
         let msg = signed_message(&data, &nonce, &signed_at, suffix);
         let ml_dsa_signature = kp.try_sign_ml_dsa(&msg)?;
         let ed25519_signature = if hybrid {
@@ -186,6 +190,7 @@ impl SignedPayload {
         signed_at: DateTime<Utc>,
         nonce: String,
     ) -> Result<Self> {
+        kp.check_not_expired_at(signed_at.max(Utc::now()))?;
         let msg = signed_message(&data, &nonce, &signed_at, &[]);
         let ml_dsa_signature = kp
             .ml_dsa_signer()
@@ -243,6 +248,9 @@ impl SignedPayload {
 /// A bundle's verifying keys decoded once, for verifying many payloads (audit chains).
 #[derive(Debug, Clone)]
 pub struct PayloadVerifier {
+    /// The key has an Ed25519 half, so its signatures are hybrid unless a caller explicitly
+    /// asks for PQ-only (see [`Self::mode`]).
+    hybrid_key: bool,
     key_id: String,
     ml_dsa: MlDsaVerifier,
     ed25519: Ed25519Verifier,
@@ -253,6 +261,7 @@ impl PayloadVerifier {
     /// decoding costs; libcrux verifies ML-DSA-65 from the encoded key).
     pub fn new(bundle: &PublicKeyBundle) -> Result<Self> {
         Ok(Self {
+            hybrid_key: !bundle.ed25519_verifying_key.is_empty(),
             key_id: bundle.id.clone(),
             ml_dsa: bundle.ml_dsa_verifier()?,
             ed25519: Ed25519Verifier::from_bytes(&bundle.ed25519_verifying_key),
@@ -262,6 +271,14 @@ impl PayloadVerifier {
     /// Id of the verifying key.
     pub fn key_id(&self) -> &str {
         &self.key_id
+    }
+
+    /// The mode to verify in: `requested` when the caller names one, otherwise the key's
+    /// own (hybrid for any key with an Ed25519 half, which every Kavach bundle has). Never
+    /// taken from the data being verified: a mode read from the data lets whoever can write
+    /// the data strip the Ed25519 signatures and choose PQ-only.
+    pub fn mode(&self, requested: Option<bool>) -> bool {
+        requested.unwrap_or(self.hybrid_key)
     }
 
     /// Raw check of ML-DSA-65 (and Ed25519 when given) over `msg`.
@@ -287,21 +304,22 @@ impl PayloadVerifier {
         if payload.key_id != self.key_id {
             return Err(PqError::SignatureInvalid(format!(
                 "payload key id '{}' is not the verifying key '{}'",
-                payload.key_id, self.key_id
+                crate::excerpt::excerpt(&payload.key_id),
+                crate::excerpt::excerpt(&self.key_id)
             )));
         }
         let msg = signed_message(&payload.data, &payload.nonce, &payload.signed_at, suffix);
         if !self.ml_dsa.verify(&msg, &payload.ml_dsa_signature) {
             return Err(PqError::SignatureInvalid(format!(
                 "ML-DSA-65 signature does not verify under key '{}'",
-                self.key_id
+                crate::excerpt::excerpt(&self.key_id)
             )));
         }
         if let Some(ed) = &payload.ed25519_signature {
             if !self.ed25519.verify_strict(&msg, ed) {
                 return Err(PqError::SignatureInvalid(format!(
                     "Ed25519 signature does not verify under key '{}'",
-                    self.key_id
+                    crate::excerpt::excerpt(&self.key_id)
                 )));
             }
         }

@@ -1,6 +1,15 @@
 //! `PqTokenSigner`: signs permit tokens into envelopes and verifies them, in exactly one mode
 //! (hybrid ML-DSA-65 + Ed25519, or PQ-only ML-DSA-65). A signer built without signing keys
 //! is a verifier only.
+//!
+//! A signer built from a key pair keeps the key pair's `expires_at`: once the clock is past
+//! it, signing fails with `KEY_EXPIRED` (a gate then refuses with `IDENTITY_FAILED`, since a
+//! permit it cannot sign is never issued). Verifying is not limited by the signer's expiry:
+//! whether an old signature still counts is the verifier's choice
+//! ([`crate::DirectoryTokenVerifier::verify`]'s `enforce_expiry`). Signers built from raw
+//! key bytes carry no expiry.
+
+use chrono::{DateTime, Utc};
 
 use crate::envelope::{Algorithm, SignatureEnvelope};
 use crate::error::{PqError, Result};
@@ -24,6 +33,8 @@ pub struct PqTokenSigner {
     ml_dsa_sk: Option<MlDsaSigner>,
     ml_dsa_vk: MlDsaVerifier,
     ed: Option<EdKeys>,
+    /// The key pair's expiry (signers built from a key pair); signing after it fails.
+    expires_at: Option<DateTime<Utc>>,
 }
 
 impl PqTokenSigner {
@@ -50,6 +61,7 @@ impl PqTokenSigner {
                 vk,
                 verifier: Ed25519Verifier::from_bytes(&vk),
             }),
+            expires_at: kp.expires_at(),
         }
     }
 
@@ -60,6 +72,7 @@ impl PqTokenSigner {
             ml_dsa_sk: Some(clone_ml_dsa(kp.ml_dsa_signer())),
             ml_dsa_vk: kp.ml_dsa_signer().verifier().clone(),
             ed: None,
+            expires_at: kp.expires_at(),
         }
     }
 
@@ -110,6 +123,7 @@ impl PqTokenSigner {
                 vk,
                 verifier: Ed25519Verifier::from_bytes(&vk),
             }),
+            expires_at: None,
         })
     }
 
@@ -123,6 +137,7 @@ impl PqTokenSigner {
             ml_dsa_sk,
             ml_dsa_vk,
             ed: None,
+            expires_at: None,
         })
     }
 
@@ -139,6 +154,11 @@ impl PqTokenSigner {
     /// True when this signer holds signing keys (not verifier only).
     pub fn can_sign(&self) -> bool {
         self.ml_dsa_sk.is_some()
+    }
+
+    /// When signing stops working (`None`: never).
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.expires_at
     }
 
     /// The algorithm this signer writes and accepts.
@@ -179,7 +199,8 @@ impl PqTokenSigner {
         })
     }
 
-    /// ML-DSA-65 (and, hybrid, Ed25519) signatures over the canonical token bytes.
+    /// ML-DSA-65 (and, hybrid, Ed25519) signatures over the canonical token bytes; refused
+    /// with `KEY_EXPIRED` once the key pair has expired.
     fn sign_parts(&self, token: &TokenFields) -> Result<(Vec<u8>, Option<[u8; ED25519_SIG_LEN]>)> {
         let Some(ml_dsa) = &self.ml_dsa_sk else {
             return Err(PqError::SigningFailed(format!(
@@ -187,6 +208,7 @@ impl PqTokenSigner {
                 self.key_id
             )));
         };
+        crate::keys::check_not_expired(&self.key_id, self.expires_at, Utc::now())?;
         let msg = token.canonical_bytes();
         let ml_dsa_signature = ml_dsa.sign(&msg)?;
         let ed25519_signature = match &self.ed {
@@ -213,7 +235,8 @@ impl PqTokenSigner {
         if env.key_id != self.key_id {
             return Err(PqError::SignatureInvalid(format!(
                 "envelope was signed by key '{}', this signer is '{}'",
-                env.key_id, self.key_id
+                crate::excerpt::excerpt(&env.key_id),
+                self.key_id
             )));
         }
         let ed_vk = self.ed.as_ref().map(|e| &e.verifier);
@@ -232,6 +255,7 @@ impl std::fmt::Debug for PqTokenSigner {
             .field("key_id", &self.key_id)
             .field("hybrid", &self.is_hybrid())
             .field("can_sign", &self.can_sign())
+            .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
 }

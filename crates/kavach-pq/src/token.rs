@@ -22,7 +22,8 @@ pub struct TokenFields {
 }
 
 impl TokenFields {
-    /// Build from string UUIDs (as the JS layer passes them).
+    /// Build from string UUIDs (as the JS layer passes them), each in the canonical
+    /// lowercase hyphenated form (any other spelling is `INVALID_ARGUMENT`).
     pub fn parse(
         token_id: &str,
         evaluation_id: &str,
@@ -95,7 +96,22 @@ fn whole_unix_seconds(field: &str, v: f64) -> Result<i64> {
     }
 }
 
+/// A UUID in its one canonical spelling: 36 characters, lowercase hex, hyphenated (what the
+/// gate issues and FORMATS.md shows). The signed bytes hold the 16 raw bytes, so every other
+/// spelling the `uuid` crate reads (uppercase, braces, `urn:uuid:`, no hyphens) would verify
+/// under the same signature as a different string, and a caller that keeps used token ids as
+/// strings could be replayed with a respelled id.
 fn parse_uuid(field: &str, s: &str) -> Result<Uuid> {
-    Uuid::parse_str(s)
-        .map_err(|e| PqError::InvalidArgument(format!("{field} '{s}' is not a UUID: {e}")))
+    let shown = crate::excerpt::excerpt(s);
+    let id = Uuid::try_parse(s)
+        .map_err(|e| PqError::InvalidArgument(format!("{field} '{shown}' is not a UUID: {e}")))?;
+    let mut canonical = Uuid::encode_buffer();
+    if id.hyphenated().encode_lower(&mut canonical) != s {
+        return Err(PqError::InvalidArgument(format!(
+            "{field} '{shown}' is not in canonical form: write it as 36 lowercase hex digits \
+             with hyphens, as the gate issues it ('{}')",
+            id.hyphenated()
+        )));
+    }
+    Ok(id)
 }

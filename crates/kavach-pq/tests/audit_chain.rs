@@ -107,19 +107,24 @@ fn signer_from_seeds_matches_interop_bundle() {
 }
 
 #[test]
-fn interop_chains_verify_infer_mode_and_reach_expected_heads() {
+fn interop_chains_verify_in_their_mode_and_reach_expected_heads() {
     let exp = expected();
     for (file, head_key, hybrid) in [
         ("audit-hybrid.jsonl", "auditHybridHead", true),
         ("audit-pq-only.jsonl", "auditPqOnlyHead", false),
     ] {
         let blob = interop(file);
-        let n = SignedAuditChain::verify_jsonl(&blob, &bundle(), None, None).unwrap();
+        let n = SignedAuditChain::verify_jsonl(&blob, &bundle(), Some(hybrid), None).unwrap();
         assert_eq!(n, exp["auditLength"].as_u64().unwrap(), "{file}");
-        assert_eq!(
-            SignedAuditChain::verify_jsonl(&blob, &bundle(), Some(hybrid), None).unwrap(),
-            3
-        );
+        // No mode given: the key's (hybrid), never the file's.
+        let default = SignedAuditChain::verify_jsonl(&blob, &bundle(), None, None);
+        if hybrid {
+            assert_eq!(default.unwrap(), 3);
+        } else {
+            let e = default.unwrap_err();
+            assert_eq!(e.code(), "ALGORITHM_MISMATCH", "{e}");
+            assert!(e.to_string().contains("entry 0"), "{e}");
+        }
         let last = parse(lines(&blob).last().unwrap());
         assert_eq!(last.entry_hash, exp[head_key].as_str().unwrap(), "{file}");
         assert!(last.signed_payload.is_hybrid() == hybrid);
@@ -279,12 +284,15 @@ fn tamper_matrix() {
     spliced[3] = other[3].clone();
     let e = err_of(&join(&spliced), None);
     assert!(e.contains("entry 3") && e.contains("previous hash"), "{e}");
-    // Mixed modes: a PQ-only entry relinked into a hybrid chain is a splice.
+    // Mixed modes: a PQ-only entry relinked into a hybrid chain is a splice (and a downgrade).
     let pq = lines(&chain_of(3, false).export_jsonl().unwrap());
     let mut entries: Vec<ChainEntry> = good.iter().map(|l| parse(l)).collect();
     entries[2] = parse(&pq[2]);
-    let e = err_of(&join(&relink(entries)), None);
+    let mixed = join(&relink(entries));
+    let e = err_of(&mixed, None);
     assert!(e.contains("entry 2") && e.contains("splice"), "{e}");
+    let e = SignedAuditChain::verify_jsonl(&mixed, &bundle(), None, None).unwrap_err();
+    assert_eq!(e.code(), "ALGORITHM_MISMATCH");
     // Wrong verifying key.
     let stranger = KavachKeyPair::generate().unwrap().public_bundle();
     let e = SignedAuditChain::verify_jsonl(&join(&good), &stranger, None, None).unwrap_err();
@@ -487,7 +495,7 @@ fn windowed_parallel_verification_matches_one_by_one() {
         1100
     );
     assert_eq!(
-        verify_reader(std::io::Cursor::new(&blob), &bundle(), None, None).unwrap(),
+        verify_reader(std::io::Cursor::new(&blob), &bundle(), Some(false), None).unwrap(),
         1100
     );
     let good = lines(&blob);
@@ -525,10 +533,11 @@ fn windowed_parallel_verification_matches_one_by_one() {
         let mut b = join(&ls);
         // Blank lines are skipped identically on both paths.
         b.splice(0..0, b"\n  \n".iter().copied());
-        let expected = err_one_by_one(&b, None).unwrap_or_else(|| panic!("{what}: accepted"));
+        let expected =
+            err_one_by_one(&b, Some(false)).unwrap_or_else(|| panic!("{what}: accepted"));
         assert!(expected.contains("entry "), "{what}: {expected}");
-        assert_eq!(err_of(&b, None), expected, "{what}");
-        let from_reader = verify_reader(std::io::Cursor::new(&b), &bundle(), None, None)
+        assert_eq!(err_of(&b, Some(false)), expected, "{what}");
+        let from_reader = verify_reader(std::io::Cursor::new(&b), &bundle(), Some(false), None)
             .unwrap_err()
             .to_string();
         assert_eq!(from_reader, expected, "{what}");
@@ -575,7 +584,7 @@ fn close_flushes_releases_the_lock_and_refuses_appends() {
     d.close().unwrap();
     let blob = std::fs::read(&path).unwrap();
     assert_eq!(
-        SignedAuditChain::verify_jsonl(&blob, &bundle(), None, Some(&cp)).unwrap(),
+        SignedAuditChain::verify_jsonl(&blob, &bundle(), Some(false), Some(&cp)).unwrap(),
         4
     );
     // In memory: close is just the end of appends.
@@ -596,7 +605,10 @@ fn with_field_before(line: &[u8], end: usize, extra: &str) -> Vec<u8> {
 
 #[test]
 fn unsigned_extra_field_in_a_line_is_refused_naming_the_entry() {
-    for name in ["audit-hybrid.jsonl", "audit-pq-only.jsonl"] {
+    for (name, mode) in [
+        ("audit-hybrid.jsonl", None),
+        ("audit-pq-only.jsonl", Some(false)),
+    ] {
         let good = lines(&interop(name));
         let line = &good[1];
         // At the end of the line object, and at the end of its `signed_payload` object.
@@ -609,12 +621,144 @@ fn unsigned_extra_field_in_a_line_is_refused_naming_the_entry() {
             bad[1] = tampered;
             let blob = join(&bad);
             for e in [
-                err_of(&blob, None),
-                err_one_by_one(&blob, None).expect("must be refused"),
+                err_of(&blob, mode),
+                err_one_by_one(&blob, mode).expect("must be refused"),
             ] {
                 assert!(e.contains("entry 1"), "{name}: '{e}' lacks 'entry 1'");
                 assert!(e.contains("unknown field `verdict`"), "{name}: {e}");
             }
         }
     }
+}
+
+/// What an attacker who can only write the file does to a hybrid chain: null every Ed25519
+/// signature and relink with the unkeyed hashes (no key needed).
+fn strip_ed25519(blob: &[u8]) -> Vec<u8> {
+    let entries = lines(blob)
+        .iter()
+        .map(|l| {
+            let mut e = parse(l);
+            e.signed_payload.ed25519_signature = None;
+            e
+        })
+        .collect();
+    join(&relink(entries))
+}
+
+fn assert_downgrade_refused(e: &kavach_pq::PqError, what: &str) {
+    assert_eq!(e.code(), "ALGORITHM_MISMATCH", "{what}: {e}");
+    let m = e.to_string();
+    assert!(
+        m.contains("entry 0") && m.contains("pq-only chain"),
+        "{what}: {m}"
+    );
+    assert!(m.contains("hybrid verifier"), "{what}: {m}");
+}
+
+#[test]
+fn a_hybrid_chain_stripped_to_pq_only_is_refused_unless_pq_only_is_asked_for() {
+    let blob = chain_of(4, true).export_jsonl().unwrap();
+    let stripped = strip_ed25519(&blob);
+    // The attack is consistent: every link and every ML-DSA signature still holds, so only
+    // the mode can refuse it.
+    assert_eq!(
+        SignedAuditChain::verify_jsonl(&stripped, &bundle(), Some(false), None).unwrap(),
+        4
+    );
+    let e = SignedAuditChain::verify_jsonl(&stripped, &bundle(), None, None).unwrap_err();
+    assert_downgrade_refused(&e, "verify_jsonl, default mode");
+    let e = verify_reader(std::io::Cursor::new(&stripped), &bundle(), None, None).unwrap_err();
+    assert_downgrade_refused(&e, "verify_reader, default mode");
+    let e = err_one_by_one(&stripped, None).unwrap();
+    assert!(e.contains("entry 0") && e.contains("pq-only chain"), "{e}");
+    // Stripping only the tail is caught at the first stripped entry.
+    let mut tail: Vec<ChainEntry> = lines(&blob).iter().map(|l| parse(l)).collect();
+    tail[3].signed_payload.ed25519_signature = None;
+    let e =
+        SignedAuditChain::verify_jsonl(&join(&relink(tail)), &bundle(), None, None).unwrap_err();
+    assert_eq!(e.code(), "ALGORITHM_MISMATCH");
+    assert!(e.to_string().contains("entry 3"), "{e}");
+}
+
+#[test]
+fn open_file_takes_the_mode_from_the_key_pair_never_from_the_file() {
+    let kp = signer();
+    let path = tmp("stripped.jsonl");
+    {
+        let mut c = SignedAuditChain::open_file(&path, kp.clone(), FileOptions::default()).unwrap();
+        assert!(c.is_hybrid());
+        c.append_batch(&[entry(0), entry(1), entry(2)]).unwrap();
+    }
+    let stripped = strip_ed25519(&std::fs::read(&path).unwrap());
+    std::fs::write(&path, &stripped).unwrap();
+    // Reopened as the application does (no mode): refused, and nothing is appended.
+    let e = SignedAuditChain::open_file(&path, kp.clone(), FileOptions::default()).unwrap_err();
+    assert_downgrade_refused(&e, "open_file, default mode");
+    let e = SignedAuditChain::open_file(
+        &path,
+        kp.clone(),
+        FileOptions {
+            hybrid: None,
+            sync_every: 1,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "ALGORITHM_MISMATCH");
+    assert_eq!(std::fs::read(&path).unwrap(), stripped);
+    std::fs::remove_file(&path).unwrap();
+
+    // A chain written PQ-only on purpose is reopened by asking for PQ-only, and continues so.
+    let pq = FileOptions {
+        hybrid: Some(false),
+        sync_every: 1,
+    };
+    {
+        let mut c = SignedAuditChain::open_file(&path, kp.clone(), pq).unwrap();
+        c.append(&entry(0)).unwrap();
+    }
+    let e = SignedAuditChain::open_file(&path, kp.clone(), FileOptions::default()).unwrap_err();
+    assert_eq!(e.code(), "ALGORITHM_MISMATCH");
+    assert!(e.to_string().contains("hybrid: false"), "{e}");
+    {
+        let mut c = SignedAuditChain::open_file(&path, kp.clone(), pq).unwrap();
+        assert!(!c.is_hybrid());
+        c.append(&entry(1)).unwrap();
+    }
+    let blob = std::fs::read(&path).unwrap();
+    assert!(lines(&blob)
+        .iter()
+        .all(|l| !parse(l).signed_payload.is_hybrid()));
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_hybrid_checkpoint_relabelled_pq_only_is_refused() {
+    let mut c = chain_of(3, true);
+    let cp = c.checkpoint().unwrap();
+    let blob = c.export_jsonl().unwrap();
+    // `algorithm` is not signed: relabelled, with the Ed25519 signature dropped, the
+    // checkpoint still carries a valid ML-DSA-65 signature.
+    let mut stripped = cp.clone();
+    stripped.algorithm = "ml-dsa-65".into();
+    stripped.ed25519_signature = None;
+    let stripped =
+        kavach_pq::audit::Checkpoint::from_json(stripped.to_json().unwrap().as_bytes()).unwrap();
+    let pv = kavach_pq::signed_payload::PayloadVerifier::new(&bundle()).unwrap();
+    stripped.verify_with(&pv, false).unwrap();
+    let e = stripped.verify_with(&pv, true).unwrap_err();
+    assert_eq!(e.code(), "ALGORITHM_MISMATCH");
+    // Default mode: the key's (hybrid). Refused whether the chain is intact or stripped too.
+    for (what, chain) in [
+        ("intact chain", blob.clone()),
+        ("stripped chain", strip_ed25519(&blob)),
+    ] {
+        let e =
+            SignedAuditChain::verify_jsonl(&chain, &bundle(), None, Some(&stripped)).unwrap_err();
+        assert_eq!(e.code(), "ALGORITHM_MISMATCH", "{what}: {e}");
+        assert!(e.to_string().contains("pq-only checkpoint"), "{what}: {e}");
+    }
+    assert_eq!(
+        SignedAuditChain::verify_jsonl(&blob, &bundle(), None, Some(&cp)).unwrap(),
+        3
+    );
 }

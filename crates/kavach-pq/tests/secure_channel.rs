@@ -129,6 +129,40 @@ fn out_of_window_messages_are_refused() {
     );
 }
 
+#[test]
+fn a_replay_stays_refused_after_the_receivers_clock_steps_back() {
+    let (a, b) = (kp(), kp());
+    let (ab, ba) = pair(&a, &b);
+    let t = Utc::now();
+    ab.set_clock_for_testing(Some(t));
+    ba.set_clock_for_testing(Some(t));
+    let m = ab.send_signed(b"transfer 100", "ctx", "corr").unwrap();
+    assert_eq!(ba.receive_signed(&m, "ctx").unwrap(), b"transfer 100");
+    // Past the window the nonce is forgotten (memory stays bounded) and the message is too old.
+    ba.set_clock_for_testing(Some(t + Duration::seconds(301)));
+    let e = ba.receive_signed(&m, "ctx").unwrap_err();
+    assert_eq!(e.code(), "REPLAY");
+    assert_eq!(ba.tracked_nonces(), 0);
+    // The clock steps back (NTP, a restored snapshot): the message is still too old, measured
+    // from the latest time the receiver has read.
+    ba.set_clock_for_testing(Some(t + Duration::seconds(5)));
+    let e = ba.receive_signed(&m, "ctx").unwrap_err();
+    assert_eq!(e.code(), "REPLAY", "{e}");
+    assert!(
+        e.to_string().contains("older than the replay window")
+            && e.to_string().contains("latest time this receiver has read"),
+        "{e}"
+    );
+    // New messages inside the window of the latest reading are still accepted, once.
+    ab.set_clock_for_testing(Some(t + Duration::seconds(10)));
+    let fresh = ab.send_signed(b"transfer 7", "ctx", "corr").unwrap();
+    assert_eq!(ba.receive_signed(&fresh, "ctx").unwrap(), b"transfer 7");
+    assert_eq!(
+        ba.receive_signed(&fresh, "ctx").unwrap_err().code(),
+        "REPLAY"
+    );
+}
+
 fn limited(a: &Arc<KavachKeyPair>, b: &Arc<KavachKeyPair>, max: usize) -> SecureChannel {
     let opts = ChannelOptions {
         max_message_bytes: max,

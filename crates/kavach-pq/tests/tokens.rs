@@ -531,3 +531,44 @@ fn token_input_with_fractional_time_or_observe_only_is_not_the_signed_token() {
         "observeOnly",
     );
 }
+
+#[test]
+fn only_the_canonical_uuid_spelling_is_a_token_id() {
+    let id = "1cbf910f-a600-44d7-84d6-39262159033a";
+    let eval = "22222222-2222-4222-8222-222222222222";
+    let canonical = TokenFields::parse(id, eval, 1, 2, "refund").unwrap();
+    let signer = PqTokenSigner::generate_hybrid().unwrap();
+    let sig = signer.sign(&canonical).unwrap();
+    signer.verify(&canonical, &sig).unwrap();
+    let simple = id.replace('-', "");
+    for spelled in [
+        id.to_uppercase(),
+        format!("{{{id}}}"),
+        format!("urn:uuid:{id}"),
+        simple.clone(),
+        simple.to_uppercase(),
+        format!(" {id}"),
+    ] {
+        for (token_id, evaluation_id, field) in [
+            (spelled.as_str(), eval, "tokenId"),
+            (id, spelled.as_str(), "evaluationId"),
+        ] {
+            let e = TokenFields::parse(token_id, evaluation_id, 1, 2, "refund").unwrap_err();
+            assert_eq!(e.code(), "INVALID_ARGUMENT", "{spelled}");
+            let m = e.to_string();
+            assert!(m.contains(field), "{m}");
+            let form = m.contains("canonical form") || m.contains("is not a UUID");
+            assert!(form, "{spelled}: {m}");
+            let e = TokenFields::from_js(token_id, evaluation_id, 1.0, 2.0, "refund", None)
+                .unwrap_err();
+            assert_eq!(e.code(), "INVALID_ARGUMENT");
+        }
+        // Spellings the uuid crate reads name the canonical form.
+        if !spelled.starts_with(' ') {
+            let m = TokenFields::parse(&spelled, eval, 1, 2, "refund")
+                .unwrap_err()
+                .to_string();
+            assert!(m.contains("canonical form") && m.contains(id), "{m}");
+        }
+    }
+}

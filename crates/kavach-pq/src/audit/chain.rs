@@ -65,10 +65,11 @@ impl SignedAuditChain {
     }
 
     /// Open (or create) a durable chain at `path`: the existing lines are verified (streaming)
-    /// under `kp`'s public keys, a torn final line is repaired, and appends continue the chain.
+    /// under `kp`'s public keys in the mode of `opts.hybrid` (default: the key pair's, hybrid),
+    /// a torn final line is repaired, and appends continue the chain in that mode.
     pub fn open_file(path: &Path, kp: Arc<KavachKeyPair>, opts: FileOptions) -> Result<Self> {
         let (state, verifier) = open_and_verify(path, kp.bundle_ref(), opts)?;
-        let hybrid = verifier.mode().or(opts.hybrid).unwrap_or(true);
+        let hybrid = verifier.is_hybrid();
         Ok(Self {
             kp,
             hybrid,
@@ -80,7 +81,8 @@ impl SignedAuditChain {
     }
 
     /// Sign `entry`, link it and store it; returns the new length. For a file chain the line
-    /// is written and (per `sync_every`) fsynced before this returns.
+    /// is written and (per `sync_every`) fsynced before this returns. An expired key pair
+    /// appends nothing (`KEY_EXPIRED`): a gate auditing with it then refuses every call.
     pub fn append(&mut self, entry: &AuditEntry) -> Result<u64> {
         self.ensure_open()?;
         let payload = SignedPayload::sign(&self.kp, entry.to_json_bytes()?, self.hybrid)?;
@@ -92,6 +94,8 @@ impl SignedAuditChain {
     /// Returns the new length; every entry of the batch is acknowledged when this returns.
     pub fn append_batch(&mut self, entries: &[AuditEntry]) -> Result<u64> {
         self.ensure_open()?;
+        // Each signature checks too; checking once first refuses the batch before any work.
+        self.kp.check_not_expired_at(Utc::now())?;
         let data: Vec<Vec<u8>> = entries
             .iter()
             .map(AuditEntry::to_json_bytes)
@@ -124,7 +128,7 @@ impl SignedAuditChain {
         if payload.key_id != self.kp.id() {
             return Err(PqError::InvalidArgument(format!(
                 "payload key id '{}' is not the chain's key '{}'",
-                payload.key_id,
+                crate::excerpt::excerpt(&payload.key_id),
                 self.kp.id()
             )));
         }

@@ -14,7 +14,15 @@
 //! ```
 //!
 //! `ts` is `time` rendered like a signed payload's `ts` (RFC 3339, `+00:00`). ML-DSA-65 signs
-//! it, and Ed25519 too in hybrid mode. JSON (compact, this field order):
+//! it, and Ed25519 too in hybrid mode.
+//!
+//! `algorithm` is not in the signed bytes (format version 1, kept as it is), so a hybrid
+//! checkpoint relabelled `ml-dsa-65` with its Ed25519 signature removed still carries a valid
+//! ML-DSA-65 signature. It is refused by mode, as chain entries are: a checkpoint is verified
+//! in the chain verifier's mode, which comes from the key or the caller and never from the
+//! checkpoint, so a hybrid verifier refuses a PQ-only checkpoint (`ALGORITHM_MISMATCH`).
+//!
+//! JSON (compact, this field order):
 //! `{"length":3,"head_hash":"…","time":"…Z","key_id":"…","algorithm":"ml-dsa-65+ed25519",
 //! "ml_dsa_signature":[…],"ed25519_signature":[…] | null}`.
 
@@ -22,6 +30,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PqError, Result};
+use crate::excerpt::excerpt;
 use crate::keys::KavachKeyPair;
 use crate::signed_payload::{mode_name, render_ts, PayloadVerifier};
 
@@ -65,7 +74,8 @@ fn signed_bytes(length: u64, head_hash: &str, key_id: &str, time: &DateTime<Utc>
 }
 
 impl Checkpoint {
-    /// Sign a checkpoint for a chain of `length` entries ending at `head_hash`.
+    /// Sign a checkpoint for a chain of `length` entries ending at `head_hash`; `KEY_EXPIRED`
+    /// when the key pair is expired at `time` or now, whichever is later.
     pub fn sign(
         kp: &KavachKeyPair,
         hybrid: bool,
@@ -73,6 +83,7 @@ impl Checkpoint {
         head_hash: &str,
         time: DateTime<Utc>,
     ) -> Result<Self> {
+        kp.check_not_expired_at(time.max(Utc::now()))?;
         let msg = signed_bytes(length, head_hash, kp.id(), &time);
         Ok(Self {
             length,
@@ -91,13 +102,15 @@ impl Checkpoint {
     }
 
     /// Algorithm and mode checks first (no cryptography), then the key id and signatures.
-    pub fn verify_with(&self, v: &PayloadVerifier, mode: Option<bool>) -> Result<()> {
+    /// `verifier_hybrid` is the chain verifier's mode; the checkpoint must have the same.
+    pub fn verify_with(&self, v: &PayloadVerifier, verifier_hybrid: bool) -> Result<()> {
         let hybrid = match self.algorithm.as_str() {
             ALG_HYBRID => true,
             ALG_PQ_ONLY => false,
             other => {
                 return Err(PqError::AlgorithmMismatch(format!(
-                    "checkpoint algorithm '{other}' is not supported"
+                    "checkpoint algorithm '{}' is not supported",
+                    excerpt(other)
                 )))
             }
         };
@@ -107,20 +120,19 @@ impl Checkpoint {
                 self.algorithm
             )));
         }
-        if let Some(m) = mode {
-            if m != hybrid {
-                return Err(PqError::AlgorithmMismatch(format!(
-                    "{} checkpoint refused by a {} verifier (hybrid mode must match)",
-                    mode_name(hybrid),
-                    mode_name(m)
-                )));
-            }
+        if verifier_hybrid != hybrid {
+            return Err(PqError::AlgorithmMismatch(format!(
+                "{} checkpoint refused by a {} verifier (hybrid mode must match; downgrade \
+                 refused before any signature check)",
+                mode_name(hybrid),
+                mode_name(verifier_hybrid)
+            )));
         }
         if self.key_id != v.key_id() {
             return Err(PqError::SignatureInvalid(format!(
                 "checkpoint key id '{}' is not the verifying key '{}'",
-                self.key_id,
-                v.key_id()
+                excerpt(&self.key_id),
+                excerpt(v.key_id())
             )));
         }
         let msg = signed_bytes(self.length, &self.head_hash, &self.key_id, &self.time);
@@ -144,7 +156,11 @@ impl Checkpoint {
 
     /// Parse checkpoint JSON.
     pub fn from_json(json: &[u8]) -> Result<Self> {
-        serde_json::from_slice(json)
-            .map_err(|e| PqError::Format(format!("invalid checkpoint JSON: {e}")))
+        serde_json::from_slice(json).map_err(|e| {
+            PqError::Format(format!(
+                "invalid checkpoint JSON: {}",
+                crate::excerpt::message(e)
+            ))
+        })
     }
 }

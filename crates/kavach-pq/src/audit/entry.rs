@@ -74,7 +74,8 @@ impl AuditEntry {
     ) -> Result<Self> {
         if !VERDICTS.contains(&verdict) {
             return Err(PqError::InvalidArgument(format!(
-                "verdict must be 'permit', 'refuse' or 'invalidate', got '{verdict}'"
+                "verdict must be 'permit', 'refuse' or 'invalidate', got '{}'",
+                crate::excerpt::excerpt(verdict)
             )));
         }
         if principal_id.is_empty() {

@@ -21,8 +21,10 @@ use crate::error::{PqError, Result};
 /// How often appends are fsynced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileOptions {
-    /// `Some(true)` hybrid, `Some(false)` PQ-only, `None`: the existing file's mode, or hybrid
-    /// for a new file. An explicit mode that differs from the file's is refused.
+    /// `Some(true)` hybrid, `Some(false)` PQ-only, `None`: the key pair's mode, which is
+    /// hybrid (every key pair has an Ed25519 key). Never the file's: the file is what an
+    /// attacker may have rewritten. A file in another mode is refused (`ALGORITHM_MISMATCH`),
+    /// so a PQ-only file is opened with `Some(false)`.
     pub hybrid: Option<bool>,
     /// fsync after every `sync_every` appends (1 = every append). Appends after the last fsync
     /// are written but not yet acknowledged (see `durable_length`).

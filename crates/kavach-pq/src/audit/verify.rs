@@ -1,13 +1,19 @@
 //! Streaming verification of an audit chain: one line at a time, holding only the running
 //! head (index, previous hash, mode), so memory stays bounded however long the chain is.
 //!
+//! The mode (hybrid or PQ-only) is fixed before the first line: the caller's, or else the
+//! verifying key's own, which is hybrid for every Kavach bundle (it carries an Ed25519 key).
+//! It is never read from the chain: the entry hashes are unkeyed, so whoever can write the
+//! file can null every `ed25519_signature` and relink, and a verifier that took the mode from
+//! entry 0 would accept the stripped chain as PQ-only. A PQ-only chain therefore verifies only
+//! when the caller asks for PQ-only.
+//!
 //! Checks per entry, in this order, each failure naming `entry <n>`: the line parses, the
-//! index is `n`, `previous_hash` is the previous entry's hash (`genesis` for entry 0), the mode
-//! (hybrid or PQ-only) matches the chain's (an explicit mode that differs is refused before any
-//! cryptography; a later change of mode is a splice), the key id is the verifying key's, the
-//! entry hash recomputes, both signatures verify, and, with a checkpoint, the entry at
-//! `length - 1` carries the checkpoint's head hash. `finish` then refuses a chain shorter than
-//! the checkpoint.
+//! index is `n`, `previous_hash` is the previous entry's hash (`genesis` for entry 0), the
+//! entry's mode is the verifier's (`ALGORITHM_MISMATCH`, before any cryptography), the key id
+//! is the verifying key's, the entry hash recomputes, both signatures verify, and, with a
+//! checkpoint, the entry at `length - 1` carries the checkpoint's head hash. `finish` then
+//! refuses a chain shorter than the checkpoint. A checkpoint is held to the same mode.
 //!
 //! Speed: [`ChainVerifier::push_lines`] takes a bounded window of lines and does the work that
 //! does not depend on chain position (parsing, entry hash, signatures) on every core, then runs
@@ -23,13 +29,15 @@ use crate::audit::checkpoint::Checkpoint;
 use crate::audit::par;
 use crate::bundle::PublicKeyBundle;
 use crate::error::{PqError, Result};
+use crate::excerpt::excerpt;
 use crate::signed_payload::{mode_name, PayloadVerifier};
 
 /// Running state of a chain verification.
 #[derive(Debug)]
 pub struct ChainVerifier {
     verifier: PayloadVerifier,
-    mode: Option<bool>,
+    /// Hybrid (`true`) or PQ-only, fixed at construction.
+    mode: bool,
     next_index: u64,
     head: String,
     checkpoint: Option<Checkpoint>,
@@ -63,21 +71,28 @@ fn invalid(n: u64, what: impl std::fmt::Display) -> PqError {
     PqError::ChainInvalid(format!("entry {n}: {what}"))
 }
 
+/// A parse error of a line, which may quote the line: cut short.
+fn malformed(e: &str) -> String {
+    format!("malformed line: {}", crate::excerpt::message(e))
+}
+
 impl ChainVerifier {
     /// Start verifying under `bundle`. `mode`: `Some(true)` hybrid, `Some(false)` PQ-only,
-    /// `None` inferred from the first entry. A checkpoint is verified here, before any entry.
+    /// `None` the key's own mode (hybrid for a bundle with an Ed25519 key, see the module
+    /// docs). A checkpoint is verified here, in that mode, before any entry.
     pub fn new(
         bundle: &PublicKeyBundle,
         mode: Option<bool>,
         checkpoint: Option<&Checkpoint>,
     ) -> Result<Self> {
         let verifier = PayloadVerifier::new(bundle)?;
+        let mode = verifier.mode(mode);
         if let Some(cp) = checkpoint {
             cp.verify_with(&verifier, mode)?;
         }
         Ok(Self {
             verifier,
-            mode: mode.or(checkpoint.map(Checkpoint::is_hybrid)),
+            mode,
             next_index: 0,
             head: GENESIS.to_string(),
             checkpoint: checkpoint.cloned(),
@@ -99,8 +114,8 @@ impl ChainVerifier {
         &self.head
     }
 
-    /// The chain's mode once known (explicit or inferred from the first entry).
-    pub fn mode(&self) -> Option<bool> {
+    /// The mode entries are verified in (`true`: hybrid).
+    pub fn is_hybrid(&self) -> bool {
         self.mode
     }
 
@@ -111,8 +126,7 @@ impl ChainVerifier {
             return Ok(());
         }
         let n = self.next_index;
-        let entry =
-            ChainEntry::from_line(line).map_err(|e| invalid(n, format!("malformed line: {e}")))?;
+        let entry = ChainEntry::from_line(line).map_err(|e| invalid(n, malformed(&e)))?;
         self.push_entry(&entry)
     }
 
@@ -120,29 +134,19 @@ impl ChainVerifier {
     /// other, with parsing and signature checks spread over the available cores. Stops at the
     /// first failing entry; entries before it stay accepted.
     pub fn push_lines<L: AsRef<[u8]> + Sync>(&mut self, lines: &[L]) -> Result<()> {
-        // Until the mode is known (inferred from the first entry) go one line at a time, so
-        // nothing is verified in a mode the chain turns out not to have.
-        let mut i = 0;
-        while self.mode.is_none() && i < lines.len() {
-            self.push_line(lines[i].as_ref())?;
-            i += 1;
-        }
-        let rest = &lines[i..];
-        if rest.is_empty() {
+        if lines.is_empty() {
             return Ok(());
         }
         let mode = self.mode;
         let verifier = &self.verifier;
-        let prepared = par::map(rest, MIN_VERIFY_PER_THREAD, |l| {
+        let prepared = par::map(lines, MIN_VERIFY_PER_THREAD, |l| {
             prepare(verifier, mode, l.as_ref())
         })
         .ok_or_else(|| invalid(self.next_index, "verification thread panicked"))?;
         for p in prepared {
             match p {
                 Prepared::Blank => {}
-                Prepared::Malformed(e) => {
-                    return Err(invalid(self.next_index, format!("malformed line: {e}")))
-                }
+                Prepared::Malformed(e) => return Err(invalid(self.next_index, malformed(&e))),
                 Prepared::Entry(e, crypto) => self.check_entry(&e, crypto)?,
             }
         }
@@ -176,35 +180,16 @@ impl ChainVerifier {
         }
         let p = &e.signed_payload;
         let entry_mode = p.is_hybrid();
-        match self.mode {
-            None => self.mode = Some(entry_mode),
-            Some(m) if m != entry_mode => {
-                if n == 0 {
-                    return Err(PqError::AlgorithmMismatch(format!(
-                        "entry {n}: {} chain refused by a {} verifier (hybrid mode must match; \
-                         downgrade refused before any signature check)",
-                        mode_name(entry_mode),
-                        mode_name(m)
-                    )));
-                }
-                return Err(invalid(
-                    n,
-                    format!(
-                        "{} entry in a {} chain (mixed hybrid and pq-only entries: splice)",
-                        mode_name(entry_mode),
-                        mode_name(m)
-                    ),
-                ));
-            }
-            Some(_) => {}
+        if entry_mode != self.mode {
+            return Err(mode_mismatch(n, entry_mode, self.mode));
         }
         if p.key_id != self.verifier.key_id() {
             return Err(invalid(
                 n,
                 format!(
                     "key id '{}' is not the verifying key '{}'",
-                    p.key_id,
-                    self.verifier.key_id()
+                    excerpt(&p.key_id),
+                    excerpt(self.verifier.key_id())
                 ),
             ));
         }
@@ -253,9 +238,35 @@ impl ChainVerifier {
     }
 }
 
+/// `ALGORITHM_MISMATCH` for entry `n` whose mode is not the verifier's. Entry 0 in the other
+/// mode is a whole chain of the other mode (a hybrid chain stripped of its Ed25519
+/// signatures, or a PQ-only chain read without asking for PQ-only); a later one is a splice.
+fn mode_mismatch(n: u64, entry_hybrid: bool, verifier_hybrid: bool) -> PqError {
+    let what = if n == 0 {
+        format!("{} chain", mode_name(entry_hybrid))
+    } else {
+        format!(
+            "{} entry in a chain of {} entries (mixed modes: splice)",
+            mode_name(entry_hybrid),
+            mode_name(verifier_hybrid)
+        )
+    };
+    let hint = if verifier_hybrid {
+        "; a chain written pq-only on purpose verifies only when pq-only is asked for \
+         explicitly (hybrid: false)"
+    } else {
+        ""
+    };
+    PqError::AlgorithmMismatch(format!(
+        "entry {n}: {what} refused by a {} verifier (hybrid mode must match; downgrade refused \
+         before any signature check){hint}",
+        mode_name(verifier_hybrid)
+    ))
+}
+
 /// Parse one line and, when its mode and key id fit the chain (so the ordered checks will get
 /// as far as the signatures), compute its entry hash and check its signatures.
-fn prepare(verifier: &PayloadVerifier, mode: Option<bool>, line: &[u8]) -> Prepared {
+fn prepare(verifier: &PayloadVerifier, mode: bool, line: &[u8]) -> Prepared {
     if is_blank(line) {
         return Prepared::Blank;
     }
@@ -264,7 +275,7 @@ fn prepare(verifier: &PayloadVerifier, mode: Option<bool>, line: &[u8]) -> Prepa
         Err(err) => return Prepared::Malformed(err),
     };
     let p = &e.signed_payload;
-    let crypto = (mode == Some(p.is_hybrid()) && p.key_id == verifier.key_id()).then(|| Crypto {
+    let crypto = (mode == p.is_hybrid() && p.key_id == verifier.key_id()).then(|| Crypto {
         hash: entry_hash(e.index, &e.previous_hash, p),
         signature: verifier.verify(p, p.is_hybrid()),
     });
@@ -272,7 +283,7 @@ fn prepare(verifier: &PayloadVerifier, mode: Option<bool>, line: &[u8]) -> Prepa
 }
 
 /// Verify a JSONL blob in windows of lines (bounded memory beyond the blob itself) and return
-/// the number of entries. `mode`: `None` infers it from the blob.
+/// the number of entries. `mode`: `None` is the key's own mode (never the blob's).
 pub fn verify_jsonl(
     blob: &[u8],
     bundle: &PublicKeyBundle,

@@ -3,6 +3,14 @@
 //! outright, so forgetting a nonce once it leaves the window is safe. Memory is bounded by the
 //! window and by a hard cap on tracked nonces (when full, new messages are refused rather than
 //! old nonces forgotten early).
+//!
+//! The window's old edge is measured from the latest time the guard has read, not from the
+//! current reading: wall clocks step back (NTP corrections, VM snapshots restored). Were the
+//! edge taken from the current reading, a nonce forgotten at a later reading would be inside
+//! the window again after the step, and its message accepted twice. With the latest reading,
+//! the edge only moves forward, so a forgotten nonce's message stays refused as too old.
+//! The future bound is measured from the current reading (a step back refuses more, never
+//! less).
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -19,6 +27,8 @@ pub struct ReplayGuard {
     seen: HashSet<String>,
     /// (signed_at in ns, nonce), ordered for eviction.
     by_time: BTreeSet<(i64, String)>,
+    /// Latest `now` passed to [`Self::check`]: the window's old edge is measured from it.
+    latest: Option<DateTime<Utc>>,
 }
 
 fn nanos(t: &DateTime<Utc>) -> i64 {
@@ -34,6 +44,7 @@ impl ReplayGuard {
             max_tracked,
             seen: HashSet::new(),
             by_time: BTreeSet::new(),
+            latest: None,
         }
     }
 
@@ -42,8 +53,9 @@ impl ReplayGuard {
         self.seen.len()
     }
 
-    fn evict(&mut self, now: DateTime<Utc>) {
-        let horizon = nanos(&(now - self.window));
+    /// Forget nonces signed before `oldest` (older than the window at the latest reading).
+    fn evict(&mut self, oldest: DateTime<Utc>) {
+        let horizon = nanos(&oldest);
         while let Some(first) = self.by_time.first() {
             if first.0 >= horizon {
                 break;
@@ -54,17 +66,30 @@ impl ReplayGuard {
         }
     }
 
-    /// Refuse out-of-window times and seen nonces without recording anything.
+    /// Refuse out-of-window times and seen nonces without recording anything. The old edge
+    /// of the window is `window` before the latest `now` this guard has been given.
     pub fn check(
         &mut self,
         nonce: &str,
         signed_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.evict(now);
-        if signed_at < now - self.window {
+        let latest = self.latest.map_or(now, |l| l.max(now));
+        self.latest = Some(latest);
+        let oldest = latest - self.window;
+        self.evict(oldest);
+        if signed_at < oldest {
+            let step = if latest > now {
+                format!(
+                    " (measured from the latest time this receiver has read, {}; its clock is \
+                     now earlier)",
+                    crate::json_bytes::format_rfc3339_z(&latest)
+                )
+            } else {
+                String::new()
+            };
             return Err(PqError::Replay(format!(
-                "message signed at {} is older than the replay window of {} s",
+                "message signed at {} is older than the replay window of {} s{step}",
                 crate::json_bytes::format_rfc3339_z(&signed_at),
                 self.window.num_seconds()
             )));
@@ -78,7 +103,8 @@ impl ReplayGuard {
         }
         if self.seen.contains(nonce) {
             return Err(PqError::Replay(format!(
-                "nonce '{nonce}' was already received (replay)"
+                "nonce '{}' was already received (replay)",
+                crate::excerpt::excerpt(nonce)
             )));
         }
         if self.seen.len() >= self.max_tracked {
@@ -95,5 +121,34 @@ impl ReplayGuard {
         if self.seen.insert(nonce.to_string()) {
             self.by_time.insert((nanos(&signed_at), nonce.to_string()));
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn a_recorded_nonce_is_refused_at_every_later_reading_whatever_the_clock_does() {
+        // Readings that jump forward past the window and back again, in every order.
+        let readings = [0, 5, 299, 301, 10, 1_000, 3, 700, 0, 5_000, 4_999, 2];
+        let mut g = ReplayGuard::new(Duration::seconds(300), Duration::seconds(30), 16);
+        g.check("n", at(0), at(0)).unwrap();
+        g.record("n", at(0));
+        for r in readings {
+            assert_eq!(
+                g.check("n", at(0), at(r)).unwrap_err().code(),
+                "REPLAY",
+                "at {r}"
+            );
+        }
+        // Memory stays bounded: the nonce is gone once the latest reading passed the window.
+        assert_eq!(g.tracked(), 0);
     }
 }

@@ -22,6 +22,12 @@
 //! 3. Replay protection remembers every nonce inside a bounded time window (default 300 s back,
 //!    30 s ahead) and refuses messages outside it ([`super::replay`]).
 //!
+//! Key expiry: a channel uses its two keys only while both are valid. Construction, and then
+//! every send and every receive (signed or not), checks that neither the local key pair nor
+//! the remote bundle is past its `expires_at` at the channel's clock, and otherwise fails with
+//! `KEY_EXPIRED` naming the key. A long-lived channel therefore stops accepting messages
+//! signed by a remote key the moment that key expires, and stops encrypting to it.
+//!
 //! Interoperating: v2 receivers refuse v1 signed messages unless `accept_v1` is set (then
 //! they are verified over the v1 bytes, with the same window and replay checks). v1 receivers
 //! refuse v2 signed messages (`signature verification failed`), so upgrade receivers first.
@@ -37,6 +43,7 @@ use crate::channel::primitives::{aead_open, aead_seal, hkdf_sha256, AEAD_NONCE_L
 use crate::channel::replay::ReplayGuard;
 use crate::channel::sealed::{ChannelMessage, SealedPayload};
 use crate::error::{os_random, PqError, Result};
+use crate::excerpt::excerpt;
 use crate::keys::KavachKeyPair;
 use crate::signed_payload::{PayloadVerifier, SignedPayload};
 
@@ -134,14 +141,17 @@ impl std::fmt::Debug for SecureChannel {
 }
 
 impl SecureChannel {
-    /// A channel from `local` to the owner of `remote` (validated, and refused if expired).
+    /// A channel from `local` to the owner of `remote` (validated, and refused if either key
+    /// is expired).
     pub fn new(
         local: Arc<KavachKeyPair>,
         remote: PublicKeyBundle,
         opts: ChannelOptions,
     ) -> Result<Self> {
         remote.validate()?;
-        remote.check_not_expired_at(Utc::now())?;
+        let now = Utc::now();
+        local.check_not_expired_at(now)?;
+        remote.check_not_expired_at(now)?;
         if opts.replay_window <= Duration::zero() || opts.max_future_skew < Duration::zero() {
             return Err(PqError::InvalidArgument(
                 "replay window must be positive and future skew not negative".into(),
@@ -193,6 +203,12 @@ impl SecureChannel {
         self.clock.lock().unwrap_or_else(Utc::now)
     }
 
+    /// `KEY_EXPIRED` unless both keys are valid at `now` (every send and receive).
+    fn check_keys(&self, now: DateTime<Utc>) -> Result<()> {
+        self.local.check_not_expired_at(now)?;
+        self.remote.check_not_expired_at(now)
+    }
+
     /// Refuse a message of `len` bytes over the size limit (`what` says which bytes).
     fn check_size(&self, what: &str, len: usize) -> Result<()> {
         let max = self.opts.max_message_bytes;
@@ -204,7 +220,9 @@ impl SecureChannel {
         Ok(())
     }
 
-    fn seal(&self, plaintext: &[u8], payload_id: String) -> Result<Vec<u8>> {
+    /// Encrypt to the remote; `now` is the send time (key expiry).
+    fn seal(&self, plaintext: &[u8], payload_id: String, now: DateTime<Utc>) -> Result<Vec<u8>> {
+        self.check_keys(now)?;
         // The sealed form is larger than the plaintext, so this refuses early what the
         // receiver would refuse anyway; the sealed length is checked again below.
         self.check_size("message to send", plaintext.len())?;
@@ -239,14 +257,20 @@ impl SecureChannel {
         Ok(out)
     }
 
-    fn open(&self, sealed: &[u8]) -> Result<(SealedPayload, Vec<u8>)> {
+    /// Decrypt a message addressed to us; `now` is the receive time (key expiry).
+    fn open(&self, sealed: &[u8], now: DateTime<Utc>) -> Result<(SealedPayload, Vec<u8>)> {
         self.check_size("received message", sealed.len())?;
-        let mut s: SealedPayload = serde_json::from_slice(sealed)
-            .map_err(|e| PqError::Format(format!("invalid sealed payload JSON: {e}")))?;
+        self.check_keys(now)?;
+        let mut s: SealedPayload = serde_json::from_slice(sealed).map_err(|e| {
+            PqError::Format(format!(
+                "invalid sealed payload JSON: {}",
+                crate::excerpt::message(e)
+            ))
+        })?;
         if s.recipient_key_id != self.local.id() {
             return Err(PqError::DecryptionFailed(format!(
                 "wrong recipient: message is addressed to '{}', not to '{}'",
-                s.recipient_key_id,
+                excerpt(&s.recipient_key_id),
                 self.local.id()
             )));
         }
@@ -292,12 +316,12 @@ impl SecureChannel {
 
     /// Encrypt raw bytes to the remote (no signature, no replay protection).
     pub fn send_data(&self, data: &[u8]) -> Result<Vec<u8>> {
-        self.seal(data, uuid::Uuid::new_v4().to_string())
+        self.seal(data, uuid::Uuid::new_v4().to_string(), self.now())
     }
 
     /// Decrypt a message addressed to us.
     pub fn receive_data(&self, sealed: &[u8]) -> Result<Vec<u8>> {
-        Ok(self.open(sealed)?.1)
+        Ok(self.open(sealed, self.now())?.1)
     }
 
     /// Sign `data` (v2: bound to context, correlation, recipient and payload id) and encrypt.
@@ -307,13 +331,17 @@ impl SecureChannel {
         context_id: &str,
         correlation_id: &str,
     ) -> Result<Vec<u8>> {
+        let now = self.now();
+        // Before signing: an expired key pair signs nothing, and nothing is sent to an
+        // expired recipient.
+        self.check_keys(now)?;
         let payload_id = uuid::Uuid::new_v4().to_string();
         let suffix = v2_suffix(context_id, correlation_id, &self.remote.id, &payload_id);
         let signed_payload = SignedPayload::sign_with_suffix(
             &self.local,
             data.to_vec(),
             self.opts.hybrid,
-            self.now(),
+            now,
             uuid::Uuid::new_v4().to_string(),
             &suffix,
         )?;
@@ -325,13 +353,15 @@ impl SecureChannel {
         };
         let plain = serde_json::to_vec(&msg)
             .map_err(|e| PqError::Format(format!("cannot serialise channel message: {e}")))?;
-        self.seal(&plain, payload_id)
+        self.seal(&plain, payload_id, now)
     }
 
-    /// Decrypt, verify the sender's signature, check the context, the time window and the
-    /// nonce; return the data. A refused message does not consume its nonce.
+    /// Check both keys' expiry, decrypt, verify the sender's signature, check the context,
+    /// the time window and the nonce; return the data. A refused message does not consume
+    /// its nonce.
     pub fn receive_signed(&self, sealed: &[u8], expected_context_id: &str) -> Result<Vec<u8>> {
-        let (s, plain) = self.open(sealed)?;
+        let now = self.now();
+        let (s, plain) = self.open(sealed, now)?;
         let msg: ChannelMessage = serde_json::from_slice(&plain).map_err(|_| {
             PqError::Format(
                 "message is not a signed channel message (sent with sendData? use receiveData)"
@@ -360,11 +390,11 @@ impl SecureChannel {
             .verify_with_suffix(p, self.opts.hybrid, &suffix)?;
         if msg.context_id != expected_context_id {
             return Err(PqError::ContextMismatch(format!(
-                "message is bound to context '{}', expected '{expected_context_id}'",
-                msg.context_id
+                "message is bound to context '{}', expected '{}'",
+                excerpt(&msg.context_id),
+                excerpt(expected_context_id)
             )));
         }
-        let now = self.now();
         let mut guard = self.replay.lock();
         guard.check(&p.nonce, p.signed_at, now)?;
         guard.record(&p.nonce, p.signed_at);
