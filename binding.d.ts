@@ -209,7 +209,10 @@ export declare class KavachKeyPair {
   get isExpired(): boolean
   /** The public keys, for distribution in a directory. */
   publicKeys(): PublicKeyBundle
-  /** A root-signed directory manifest of `bundles`, signed by this key pair (ML-DSA-65). */
+  /**
+   * A root-signed directory manifest of `bundles`, signed by this key pair (ML-DSA-65);
+   * `KEY_EXPIRED` once the key pair has expired.
+   */
   buildSignedManifest(bundles: Array<PublicKeyBundle>): Buffer
   /** `KavachKeyPair { id: '…' }` (never any secret). */
   toString(): string
@@ -224,9 +227,12 @@ export declare class PqTokenSigner {
   static generateHybrid(): PqTokenSigner
   /** A new random identity, ML-DSA-65 only. */
   static generatePqOnly(): PqTokenSigner
-  /** Hybrid signer with the key pair's keys and id. */
+  /**
+   * Hybrid signer with the key pair's keys, id and expiry: once the key pair has expired,
+   * `sign` throws `KEY_EXPIRED` (and a gate using it refuses with `IDENTITY_FAILED`).
+   */
   static fromKeypairHybrid(kp: KavachKeyPair): PqTokenSigner
-  /** ML-DSA-65-only signer with the key pair's key and id. */
+  /** ML-DSA-65-only signer with the key pair's key, id and expiry (see `fromKeypairHybrid`). */
   static fromKeypairPqOnly(kp: KavachKeyPair): PqTokenSigner
   /**
    * Hybrid signer from raw bytes: ML-DSA-65 seed (32 B) + verifying key (1952 B), Ed25519
@@ -244,7 +250,10 @@ export declare class PqTokenSigner {
   get isHybrid(): boolean
   /** False for a verifier-only signer. */
   get canSign(): boolean
-  /** The signature envelope (JSON bytes) over the token's canonical bytes. */
+  /**
+   * The signature envelope (JSON bytes) over the token's canonical bytes. `tokenId` and
+   * `evaluationId` must be canonical UUIDs (lowercase, hyphenated), as the gate issues them.
+   */
   sign(token: PermitTokenInput): Buffer
   /** Throws unless `signature` is a valid envelope of this signer's mode and key over `token`. */
   verify(token: PermitTokenInput, signature: Buffer): void
@@ -392,7 +401,11 @@ export declare class RedisSessionStore {
   get isClosed(): boolean
 }
 
-/** An encrypted, signed, replay-protected channel from a local key pair to a remote bundle. */
+/**
+ * An encrypted, signed, replay-protected channel from a local key pair to a remote bundle.
+ * Every send and receive checks that neither key has expired (`KEY_EXPIRED`), so a channel
+ * built while a key was valid stops using it when it expires.
+ */
 export declare class SecureChannel {
   constructor(localKp: KavachKeyPair, remoteBundle: PublicKeyBundle, options?: SecureChannelOptions | undefined | null)
   get localKeyId(): string
@@ -411,8 +424,8 @@ export declare class SecureChannel {
   /** Decrypt raw bytes addressed to us. */
   receiveData(sealed: Buffer): Buffer
   /**
-   * TESTING ONLY: pin the channel's clock (signing time and window checks) to `unixMs`, or
-   * `null` to return to the system clock. Not part of the stable API.
+   * TESTING ONLY: pin the channel's clock (signing time, window and key expiry checks) to
+   * `unixMs`, or `null` to return to the system clock. Not part of the stable API.
    */
   setClockForTesting(unixMs?: number | undefined | null): void
 }
@@ -429,7 +442,8 @@ export declare class SignedAuditChain {
   static openFile(path: string, kp: KavachKeyPair, opts?: AuditFileOptions | undefined | null): SignedAuditChain
   /**
    * Sign and append `entry`; returns the new length. For a file chain the line is on disk
-   * (fsynced, unless `syncEvery` > 1) when this returns.
+   * (fsynced, unless `syncEvery` > 1) when this returns. An expired key pair throws
+   * `KEY_EXPIRED` and appends nothing.
    */
   append(entry: AuditEntry): number
   /**
@@ -465,8 +479,8 @@ export declare class SignedAuditChain {
   checkpoint(): Checkpoint
   /**
    * Verify a JSONL chain (streaming, line by line) and return its entry count. The third
-   * argument is the mode (`true` hybrid, `false` PQ-only, omitted: inferred) or
-   * `{ hybrid?, checkpoint? }`.
+   * argument is the mode (`true` hybrid, `false` PQ-only, omitted: the bundle's, hybrid;
+   * never taken from the blob) or `{ hybrid?, checkpoint? }`.
    */
   static verifyJsonl(blob: Buffer | string, bundle: PublicKeyBundle, options?: boolean | VerifyJsonlOptions | undefined | null): number
 }
@@ -489,7 +503,11 @@ export interface AuditEntryOptions {
 
 /** Options of `SignedAuditChain.openFile`. */
 export interface AuditFileOptions {
-  /** Hybrid (ML-DSA-65 + Ed25519) or PQ-only; omitted = the file's mode, or hybrid when new. */
+  /**
+   * Hybrid (ML-DSA-65 + Ed25519) or PQ-only. Omitted = the key pair's mode, hybrid, never
+   * the file's (a file whose Ed25519 signatures were stripped is refused): a PQ-only file
+   * is opened with `hybrid: false`.
+   */
   hybrid?: boolean
   /** fsync after every `syncEvery` appends (group commit; an integer, 1 … 1000000). @default 1 */
   syncEvery?: number
@@ -838,7 +856,8 @@ export interface RedisBroadcasterOptions {
   prefix?: string
   /**
    * How long a published scope stays in the revocation log and is replayed to replicas
-   * that start or reconnect later. Match the gates' `invalidationTtlSeconds`.
+   * that start or reconnect later (an integer, 1 … 4294967295). Match the gates'
+   * `invalidationTtlSeconds`.
    * @default 3600
    */
   revocationTtlSeconds?: number
@@ -875,7 +894,7 @@ export interface RedisConnectOptions {
 }
 
 export interface RedisSessionStoreOptions {
-  /** How long an idle session is kept, refreshed on every use. */
+  /** How long an idle session is kept, refreshed on every use (an integer, 1 … 4294967295). */
   ttlSeconds: number
   prefix?: string
   /** @default false */
@@ -982,7 +1001,10 @@ export interface Verdict {
 
 /** Options of `SignedAuditChain.verifyJsonl`. */
 export interface VerifyJsonlOptions {
-  /** Required mode; omitted = inferred from the blob. */
+  /**
+   * Required mode; omitted = the bundle's, hybrid (never inferred from the blob): a PQ-only
+   * chain verifies only with `hybrid: false`.
+   */
   hybrid?: boolean
   /** A `Checkpoint` the blob must reach and match. */
   checkpoint?: Checkpoint

@@ -3,7 +3,20 @@
 
 import { describe, expect, test } from 'vitest'
 
-import { DirectoryTokenVerifier, Gate, InvalidArgumentError, PqTokenSigner, PublicKeyDirectory, guarded, runAs } from '../index'
+import {
+  DirectoryTokenVerifier,
+  Gate,
+  InvalidArgumentError,
+  KavachKeyPair,
+  PqTokenSigner,
+  PublicKeyBundle,
+  PublicKeyDirectory,
+  RedisSessionStore,
+  SignedAuditChain,
+  guarded,
+  runAs,
+} from '../index'
+import { REDIS_URL } from './fixtures/redis-helpers'
 
 const gate = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [] }] })
 const TOKEN = { tokenId: '11111111-1111-4111-8111-111111111111', evaluationId: '22222222-2222-4222-8222-222222222222', issuedAt: 1_700_000_000, expiresAt: 4_000_000_000, actionName: 'read' }
@@ -60,6 +73,27 @@ describe('missing arguments name the argument and carry a code', () => {
     expect((a as InvalidArgumentError).code).toBe((b as InvalidArgumentError).code)
     expectArgumentError(caught(() => fn.as(null as never)), /\.as\(caller\): caller must be an object/)
     expect(runs).toBe(0)
+  })
+})
+
+describe('constructors and static factories of the crypto and Redis classes throw typed errors', () => {
+  test('new SignedAuditChain with no key pair, or a hybrid flag that is not a boolean', () => {
+    for (const bad of [null, 5, {}]) {
+      expectArgumentError(caught(() => new SignedAuditChain(bad as never)), /^Failed to recover `KavachKeyPair` type from napi value$/)
+    }
+    expectArgumentError(caught(() => new SignedAuditChain(KavachKeyPair.generate(), 'x' as never)), /^Failed to convert napi value into rust type `bool`$/)
+  })
+
+  test('PublicKeyBundle.fromRecord(undefined | null) names the record', () => {
+    expectArgumentError(caught(() => PublicKeyBundle.fromRecord(undefined as never)), /^PublicKeyBundle\.fromRecord: record is required, got undefined$/)
+    expectArgumentError(caught(() => PublicKeyBundle.fromRecord(null as never)), /^PublicKeyBundle\.fromRecord: record is required, got null$/)
+  })
+
+  test('RedisSessionStore.connect(url) without its options names them', async () => {
+    for (const bad of [undefined, null]) {
+      const err = await RedisSessionStore.connect(REDIS_URL, bad as never).catch((e: unknown) => e)
+      expectArgumentError(err, new RegExp(`^RedisSessionStore\\.connect: options \\{ ttlSeconds, \\.\\.\\. \\} is required, got ${String(bad)}$`))
+    }
   })
 })
 

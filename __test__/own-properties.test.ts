@@ -4,28 +4,10 @@
 import { describe, expect, test } from 'vitest'
 
 import { ActionContext, Gate, InvalidOptionsError, PolicyParseError } from '../index'
+import { polluted } from './fixtures/polluted'
 
 const ctx = { principalId: 'u1', principalKind: 'user' as const, actionName: 'delete_everything', params: { amount: 1e9 } }
 const PERMIT_ALL = { name: 'all', effect: 'permit', conditions: [] }
-
-/** Runs `fn` with `Object.prototype[key] = value`, always restoring it (after `fn` settles). */
-function polluted<T>(key: string, value: unknown, fn: () => T): T {
-  const proto = Object.prototype as Record<string, unknown>
-  Object.defineProperty(proto, key, { value, enumerable: true, configurable: true, writable: true })
-  const restore = (): void => {
-    delete proto[key]
-  }
-  let result: T
-  try {
-    result = fn()
-  } catch (e) {
-    restore()
-    throw e
-  }
-  if (result instanceof Promise) return result.finally(restore) as T
-  restore()
-  return result
-}
 
 describe('gate options: own properties only', () => {
   test('Object.prototype.observeOnly = true does not make a gate built with {} options observe-only', () => {

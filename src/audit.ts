@@ -14,12 +14,34 @@ import type {
   PublicKeyBundle,
   VerifyJsonlOptions,
 } from '../binding.js'
-import { native } from './errors.js'
-import { rebrand, wrapNativeMethods } from './native-errors.js'
+import { InvalidArgumentError } from './errors.js'
+import { nativeCall, nativeError, rebrand, wrapNativeMethods } from './native-errors.js'
+import { type FieldChecks, boolean, checkedOptions, instance, number, string } from './options.js'
 
 wrapNativeMethods(NativeAuditEntry, ['toJSON'])
 wrapNativeMethods(NativeCheckpoint, ['toJSON'])
 wrapNativeMethods(NativeSignedAuditChain, ['append', 'appendBatch', 'sync', 'close', 'verify', 'exportJsonl', 'checkpoint'])
+
+// Own properties only (src/options.ts): an inherited `hybrid: false` would open or verify a
+// chain PQ-only, an inherited `resource` would be signed into an entry.
+const ENTRY_OPTIONS: FieldChecks<AuditEntryOptions> = {
+  what: 'AuditEntry.new options',
+  noun: 'option',
+  error: InvalidArgumentError,
+  checks: { resource: string, decidedBy: string, ip: string, evaluationId: string, sessionId: string },
+}
+const FILE_OPTIONS: FieldChecks<AuditFileOptions> = {
+  what: 'SignedAuditChain.openFile options',
+  noun: 'option',
+  error: InvalidArgumentError,
+  checks: { hybrid: boolean, syncEvery: number },
+}
+const VERIFY_OPTIONS: FieldChecks<VerifyJsonlOptions> = {
+  what: 'SignedAuditChain.verifyJsonl options',
+  noun: 'option',
+  error: InvalidArgumentError,
+  checks: { hybrid: boolean, checkpoint: instance('Checkpoint') },
+}
 
 /** One audited decision; `verdict` is `permit`, `refuse` or `invalidate`. */
 export class AuditEntry extends NativeAuditEntry {
@@ -30,26 +52,39 @@ export class AuditEntry extends NativeAuditEntry {
     detail: string,
     options?: AuditEntryOptions | null,
   ): AuditEntry {
-    return rebrand(native(() => NativeAuditEntry.new(principalId, actionName, verdict, detail, options)), AuditEntry)
+    const args = [principalId, actionName, verdict, detail]
+    return rebrand(
+      nativeCall('AuditEntry.new', args, () =>
+        NativeAuditEntry.new(principalId, actionName, verdict, detail, checkedOptions(ENTRY_OPTIONS, options)),
+      ),
+      AuditEntry,
+    )
   }
 }
 
 /** A signed (length, head hash, time) of a chain; verifying with it detects truncation. */
 export class Checkpoint extends NativeCheckpoint {
   static override fromJSON(json: string | Buffer): Checkpoint {
-    return rebrand(native(() => NativeCheckpoint.fromJSON(json)), Checkpoint)
+    return rebrand(nativeCall('Checkpoint.fromJSON', [json], () => NativeCheckpoint.fromJSON(json), ['json']), Checkpoint)
   }
 }
 
 /** Append-only, signed, hash-linked audit chain (in memory, or a durable JSONL file). */
 export class SignedAuditChain extends NativeSignedAuditChain {
   constructor(kp: KavachKeyPair, hybrid = true) {
-    super(kp, hybrid)
+    try {
+      super(kp, hybrid)
+    } catch (e) {
+      throw nativeError(e, 'SignedAuditChain constructor', [kp], ['kp'])
+    }
   }
 
   /** Open (or create) a durable chain file; existing entries are verified and continued. */
   static override openFile(path: string, kp: KavachKeyPair, opts?: AuditFileOptions | null): SignedAuditChain {
-    return rebrand(native(() => NativeSignedAuditChain.openFile(path, kp, opts)), SignedAuditChain)
+    return rebrand(
+      nativeCall('SignedAuditChain.openFile', [path, kp], () => NativeSignedAuditChain.openFile(path, kp, checkedOptions(FILE_OPTIONS, opts)), ['path', 'kp']),
+      SignedAuditChain,
+    )
   }
 
   /** Verify a JSONL chain (streaming) and return its entry count. */
@@ -58,7 +93,12 @@ export class SignedAuditChain extends NativeSignedAuditChain {
     bundle: PublicKeyBundle,
     options?: boolean | VerifyJsonlOptions | null,
   ): number {
-    return native(() => NativeSignedAuditChain.verifyJsonl(blob, bundle, options))
+    return nativeCall(
+      'SignedAuditChain.verifyJsonl',
+      [blob, bundle],
+      () => NativeSignedAuditChain.verifyJsonl(blob, bundle, typeof options === 'boolean' ? options : checkedOptions(VERIFY_OPTIONS, options)),
+      ['blob', 'bundle'],
+    )
   }
 
   override checkpoint(): Checkpoint {

@@ -1,8 +1,9 @@
 // Rethrow native errors of a napi class as typed `KavachError`s. Prototype methods are
 // patched in place (so every instance is covered, however it was made); static methods of
-// napi classes are read-only, so the TS classes in audit.ts / channel.ts override them.
+// napi classes are read-only, so the TS classes (audit.ts, channel.ts, pq.ts, redis.ts)
+// override them, and their constructors, with `nativeCall` / `nativeError`.
 
-import { InvalidArgumentError, native, nativeAsync } from './errors.js'
+import { InvalidArgumentError, toKavachError } from './errors.js'
 
 type AnyFn = (...args: unknown[]) => unknown
 
@@ -23,6 +24,32 @@ function argumentError(e: unknown, where: string, args: unknown[], params: reado
     }
   }
   return e
+}
+
+/**
+ * The typed error for `e`, thrown by the native entry point `where` called with `args`:
+ * a missing argument named (by `params`), anything else mapped by `toKavachError`.
+ */
+export function nativeError(e: unknown, where: string, args: unknown[], params?: readonly string[]): unknown {
+  return toKavachError(argumentError(e, where, args, params), where)
+}
+
+/** Runs `fn` (the native entry point `where` called with `args`), rethrowing `nativeError`s. */
+export function nativeCall<T>(where: string, args: unknown[], fn: () => T, params?: readonly string[]): T {
+  try {
+    return fn()
+  } catch (e) {
+    throw nativeError(e, where, args, params)
+  }
+}
+
+/** `nativeCall` for an entry point that returns a Promise: it rejects with `nativeError`s. */
+export async function nativeCallAsync<T>(where: string, args: unknown[], fn: () => Promise<T>, params?: readonly string[]): Promise<T> {
+  try {
+    return await fn()
+  } catch (e) {
+    throw nativeError(e, where, args, params)
+  }
 }
 
 /**
@@ -50,22 +77,10 @@ export function wrapNativeMethods(
       value:
         flavour === 'sync'
           ? function (this: unknown, ...args: unknown[]): unknown {
-              return native(() => {
-                try {
-                  return fn.apply(this, args)
-                } catch (e) {
-                  throw argumentError(e, where, args, names)
-                }
-              }, where)
+              return nativeCall(where, args, () => fn.apply(this, args), names)
             }
           : function (this: unknown, ...args: unknown[]): Promise<unknown> {
-              return nativeAsync(async () => {
-                try {
-                  return await fn.apply(this, args)
-                } catch (e) {
-                  throw argumentError(e, where, args, names)
-                }
-              }, where)
+              return nativeCallAsync(where, args, () => fn.apply(this, args) as Promise<unknown>, names)
             },
     })
   }

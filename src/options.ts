@@ -1,12 +1,14 @@
-// Gate options, checked once at construction (never on evaluate). This module checks what the
-// native conversion cannot report well: unknown option names, and the JS type of each option
-// (napi would say "failed to convert" without the name, and ignores unknown keys). The native
-// side (crates/kavach-node/src/options.rs) checks values: ranges, integers, class instances.
-// Both name the option and throw `InvalidOptionsError` (`INVALID_OPTIONS`).
+// Option checks, shared by every class that takes an options object: the gate's factories
+// (here) and the crypto and Redis classes (src/channel.ts, audit.ts, pq.ts, redis.ts). This
+// module checks what the native conversion cannot report well: unknown names (napi ignores
+// them) and the JS type of each value (napi would say "failed to convert" without the name).
+// The native side checks values: ranges, integers, class instances. Gate options throw
+// `InvalidOptionsError` (`INVALID_OPTIONS`), as the native gate does (options.rs); the other
+// classes `InvalidArgumentError` (`INVALID_ARGUMENT`), as their native checks do.
 //
-// Only own properties count: the native side receives a null-prototype copy, so an inherited
-// `observeOnly` (a polluted `Object.prototype`, or `Object.create({ observeOnly: true })`)
-// is never honoured.
+// Only own properties count: napi reads fields through the prototype chain, so the native
+// side receives a null-prototype copy, and an inherited `observeOnly` or `hybrid` (a polluted
+// `Object.prototype`, or `Object.create({ observeOnly: true })`) is never honoured.
 
 import type {
   InMemoryInvalidationBroadcaster,
@@ -17,7 +19,7 @@ import type {
   RedisSessionStore,
   SignedAuditChain,
 } from '../binding.js'
-import { InvalidOptionsError } from './errors.js'
+import { InvalidOptionsError, type KavachErrorClass, excerpt, kindOf } from './errors.js'
 import { isRecord, ownFields } from './own-properties.js'
 import type { GateHooks, OnVerdict, TelemetryOptions } from './telemetry.js'
 
@@ -41,27 +43,53 @@ export type GateOptions = Omit<NativeGateOptions, 'tokenSigner' | 'rateStore' | 
   onVerdict?: OnVerdict
 }
 
-type Check = (option: string, v: unknown) => unknown
+/** Checks the JS type of the value at `path` and returns what the native side receives. */
+export type Check = (path: string, v: unknown) => unknown
 
-function fail(option: string, message: string): never {
-  throw new InvalidOptionsError(`option '${option}': ${message}`)
+/** The accepted names of one kind of object, each with its check. */
+export interface FieldChecks<T> {
+  /**
+   * Names the object in messages: `<what> must be an object`, `<what>: unknown option(s) 'x'`,
+   * `<what>: option 'x': must be a boolean`.
+   */
+  readonly what: string
+  /** What a name is called in messages: `option`, or `field` for data (a token, a key record). */
+  readonly noun: 'option' | 'field'
+  /** One check per name of `T`: the type requires every name, so one added natively is not refused. */
+  readonly checks: Readonly<Record<keyof T, Check>>
+  readonly error: KavachErrorClass
 }
 
-function typeName(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v
+/** A failed check; `checkedFields` rethrows it as the error class of the object checked. */
+class CheckFailure extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(problem)
+  }
 }
 
-const boolean: Check = (option, v) => (typeof v === 'boolean' ? v : fail(option, `must be a boolean, got ${typeName(v)}`))
-const number: Check = (option, v) => (typeof v === 'number' ? v : fail(option, `must be a number, got ${typeName(v)}`))
+function fail(path: string, problem: string): never {
+  throw new CheckFailure(path, problem)
+}
+
+export const boolean: Check = (option, v) => (typeof v === 'boolean' ? v : fail(option, `must be a boolean, got ${kindOf(v)}`))
+export const number: Check = (option, v) => (typeof v === 'number' ? v : fail(option, `must be a number, got ${kindOf(v)}`))
+export const string: Check = (option, v) => (typeof v === 'string' ? v : fail(option, `must be a string, got ${kindOf(v)}`))
+/** Bytes: a Buffer or another Uint8Array, as the native side accepts. */
+export const bytes: Check = (option, v) => (v instanceof Uint8Array ? v : fail(option, `must be a Buffer, got ${kindOf(v)}`))
+/** Any value: the native side ignores it (a permit token's `signature`). */
+export const ignored: Check = (_option, v) => v
 /** A native class instance; which class is checked natively (napi type tags). */
-const instance =
+export const instance =
   (what: string): Check =>
   (option, v) =>
-    typeof v === 'object' && v !== null ? v : fail(option, `must be a ${what} instance, got ${typeName(v)}`)
+    typeof v === 'object' && v !== null ? v : fail(option, `must be a ${what} instance, got ${kindOf(v)}`)
 
 /** Own fields of `v` (a plain object), rejecting names outside `known`. */
 function record(option: string, v: unknown, known: readonly string[]): Record<string, unknown> {
-  if (!isRecord(v)) fail(option, `must be an object, got ${typeName(v)}`)
+  if (!isRecord(v)) fail(option, `must be an object, got ${kindOf(v)}`)
   const fields = ownFields(v)
   const unknown = Object.keys(fields).filter((k) => !known.includes(k))
   if (unknown.length > 0) fail(option, `unknown field(s) ${unknown.map((k) => `'${k}'`).join(', ')}`)
@@ -86,7 +114,7 @@ function invariant(option: string, v: unknown): unknown {
 }
 
 const invariants: Check = (option, v) => {
-  if (!Array.isArray(v)) fail(option, `must be an array, got ${typeName(v)}`)
+  if (!Array.isArray(v)) fail(option, `must be an array, got ${kindOf(v)}`)
   return Array.from({ length: v.length }, (_, i) => invariant(`${option}[${i}]`, Object.hasOwn(v, i) ? v[i] : undefined))
 }
 
@@ -111,7 +139,7 @@ const telemetry: Check = (option, v) => {
   return o
 }
 
-const fn: Check = (option, v) => (typeof v === 'function' ? v : fail(option, `must be a function, got ${typeName(v)}`))
+const fn: Check = (option, v) => (typeof v === 'function' ? v : fail(option, `must be a function, got ${kindOf(v)}`))
 
 /** Options handled in JavaScript (src/telemetry.ts): never passed to the native side. */
 const JS_ONLY: ReadonlySet<string> = new Set<keyof GateHooks>(['telemetry', 'onVerdict'])
@@ -139,23 +167,56 @@ const CHECKS: Record<keyof GateOptions, Check> = {
 }
 
 /**
+ * The own-property copy of `v` (a plain object) that the native side receives, in a
+ * null-prototype object, once every name and value type is checked: throws `spec.error`
+ * naming what is wrong. `undefined` values count as absent.
+ */
+export function checkedFields<T>(spec: FieldChecks<T>, v: unknown): T {
+  if (!isRecord(v)) throw new spec.error(`${spec.what} must be an object, got ${kindOf(v)}`)
+  const given = ownFields(v)
+  const checks = spec.checks as Readonly<Record<string, Check>>
+  const unknown = Object.keys(given).filter((k) => !Object.hasOwn(checks, k))
+  if (unknown.length > 0) {
+    throw new spec.error(`${spec.what}: unknown ${spec.noun}(s) ${unknown.map((k) => `'${excerpt(k)}'`).join(', ')}`)
+  }
+  const out = Object.create(null) as Record<string, unknown>
+  try {
+    for (const key of Object.keys(given)) if (given[key] !== undefined) out[key] = checks[key]!(key, given[key])
+  } catch (e) {
+    if (e instanceof CheckFailure) throw new spec.error(`${spec.what}: ${spec.noun} '${e.path}': ${e.problem}`)
+    throw e
+  }
+  return out as T
+}
+
+/** `checkedFields` for optional options: `null` and `undefined` mean "no options". */
+export function checkedOptions<T>(spec: FieldChecks<T>, v: T | null | undefined): T | undefined {
+  return v === undefined || v === null ? undefined : checkedFields(spec, v)
+}
+
+/**
+ * `checkedFields` for a required argument. `null` and `undefined` are passed on as they are:
+ * the native call names the missing argument (src/native-errors.ts).
+ */
+export function checkedArgument<T>(spec: FieldChecks<T>, v: T): T {
+  return v === undefined || v === null ? v : checkedFields(spec, v)
+}
+
+const GATE_OPTIONS: FieldChecks<GateOptions> = { what: 'gate options', noun: 'option', checks: CHECKS, error: InvalidOptionsError }
+
+/**
  * Checks option names and types (throws `InvalidOptionsError` naming the option) and returns
  * the copy the native side receives: own properties only, in a null-prototype object.
  * `undefined` values count as absent.
  */
 export function validateGateOptions(options: GateOptions | undefined | null): GateOptions | undefined {
-  if (options === undefined || options === null) return undefined
-  if (!isRecord(options)) throw new InvalidOptionsError(`gate options must be an object, got ${typeName(options)}`)
-  const given = ownFields(options)
-  const unknown = Object.keys(given).filter((k) => !Object.hasOwn(CHECKS, k))
-  if (unknown.length > 0) throw new InvalidOptionsError(`gate options: unknown option(s) ${unknown.map((k) => `'${k}'`).join(', ')}`)
+  const given = checkedOptions(GATE_OPTIONS, options) as Record<string, unknown> | undefined
+  if (given === undefined) return undefined
   const out = Object.create(null) as Record<string, unknown>
   const hooks: Record<string, unknown> = {}
   for (const key of Object.keys(given)) {
-    if (given[key] === undefined) continue
-    const value = CHECKS[key as keyof GateOptions](key, given[key])
-    if (JS_ONLY.has(key)) hooks[key] = value
-    else out[key] = value
+    if (JS_ONLY.has(key)) hooks[key] = given[key]
+    else out[key] = given[key]
   }
   if (Object.keys(hooks).length > 0) hooksOfCopy.set(out, hooks as GateHooks)
   return out as GateOptions

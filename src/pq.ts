@@ -13,8 +13,9 @@ import {
   PublicKeyDirectory as NativePublicKeyDirectory,
 } from '../binding.js'
 import type { ImportSecretOptions, PermitTokenInput, PublicKeyBundleRecord } from '../binding.js'
-import { native, nativeAsync, toKavachError } from './errors.js'
-import { rebrand, wrapNativeMethods } from './native-errors.js'
+import { InvalidArgumentError, native } from './errors.js'
+import { nativeCall, nativeCallAsync, nativeError, rebrand, wrapNativeMethods } from './native-errors.js'
+import { type FieldChecks, boolean, bytes, checkedArgument, checkedOptions, ignored, number, string } from './options.js'
 
 wrapNativeMethods(NativeKavachKeyPair, ['exportSecret', 'publicKeys', 'buildSignedManifest'])
 wrapNativeMethods(NativePublicKeyBundle, ['toJSON', 'toRecord'])
@@ -22,16 +23,54 @@ wrapNativeMethods(NativePqTokenSigner, ['sign', 'verify'], 'sync', { sign: ['tok
 wrapNativeMethods(NativePublicKeyDirectory, ['fetch', 'insert', 'remove', 'reload', 'keyIds'])
 wrapNativeMethods(NativeDirectoryTokenVerifier, ['verify'], 'sync', { verify: ['token', 'signature'] })
 
+// Own properties only (src/options.ts): an inherited `actionName` would complete a token, an
+// inherited `maxScryptLogN` raise a cap. A token's unknown field is refused rather than
+// ignored: it would look covered by the signature without being so.
+const TOKEN_CHECKS: FieldChecks<PermitTokenInput>['checks'] = {
+  tokenId: string,
+  evaluationId: string,
+  issuedAt: number,
+  expiresAt: number,
+  actionName: string,
+  signature: ignored,
+  observeOnly: boolean,
+}
+const tokenFields = (where: string): FieldChecks<PermitTokenInput> => ({ what: `${where}: token`, noun: 'field', error: InvalidArgumentError, checks: TOKEN_CHECKS })
+const SIGN_TOKEN = tokenFields('PqTokenSigner.sign')
+const VERIFY_TOKEN = tokenFields('PqTokenSigner.verify')
+const DIRECTORY_VERIFY_TOKEN = tokenFields('DirectoryTokenVerifier.verify')
+const BUNDLE_RECORD: FieldChecks<PublicKeyBundleRecord> = {
+  what: 'PublicKeyBundle.fromRecord: record',
+  noun: 'field',
+  error: InvalidArgumentError,
+  checks: {
+    id: string,
+    mlDsaVerifyingKey: bytes,
+    mlKemEncapsulationKey: bytes,
+    ed25519VerifyingKey: bytes,
+    x25519PublicKey: bytes,
+    createdAt: number,
+    expiresAt: number,
+  },
+}
+const IMPORT_OPTIONS: FieldChecks<ImportSecretOptions> = {
+  what: 'KavachKeyPair.importSecret options',
+  noun: 'option',
+  error: InvalidArgumentError,
+  checks: { maxScryptLogN: number, maxScryptR: number, maxScryptP: number },
+}
+
 /** The public keys of one identity (FORMATS.md bundle); `toJSON()` is the wire JSON. */
 export class PublicKeyBundle extends NativePublicKeyBundle {
   /** Parse bundle JSON (string or UTF-8 bytes); every key length is checked. */
   static override fromJSON(json: string | Buffer): PublicKeyBundle {
-    return rebrand(native(() => NativePublicKeyBundle.fromJSON(json)), PublicKeyBundle)
+    return rebrand(nativeCall('PublicKeyBundle.fromJSON', [json], () => NativePublicKeyBundle.fromJSON(json), ['json']), PublicKeyBundle)
   }
 
   /** From the record shape (`toRecord()`); every key length is checked. */
   static override fromRecord(record: PublicKeyBundleRecord): PublicKeyBundle {
-    return rebrand(native(() => NativePublicKeyBundle.fromRecord(record)), PublicKeyBundle)
+    const from = (): NativePublicKeyBundle => NativePublicKeyBundle.fromRecord(checkedArgument(BUNDLE_RECORD, record))
+    return rebrand(nativeCall('PublicKeyBundle.fromRecord', [record], from, ['record']), PublicKeyBundle)
   }
 }
 
@@ -47,7 +86,8 @@ export class KavachKeyPair extends NativeKavachKeyPair {
 
   /** Restore an identity from `exportSecret()` bytes (same id, keys, creation and expiry). */
   static override importSecret(bytes: Buffer, passphrase?: string | null, options?: ImportSecretOptions | null): KavachKeyPair {
-    return rebrand(native(() => NativeKavachKeyPair.importSecret(bytes, passphrase, options)), KavachKeyPair)
+    const from = (): NativeKavachKeyPair => NativeKavachKeyPair.importSecret(bytes, passphrase, checkedOptions(IMPORT_OPTIONS, options))
+    return rebrand(nativeCall('KavachKeyPair.importSecret', [bytes], from, ['bytes']), KavachKeyPair)
   }
 
   /**
@@ -56,8 +96,8 @@ export class KavachKeyPair extends NativeKavachKeyPair {
    * `INVALID_ARGUMENT` naming a scrypt parameter above its cap).
    */
   static override async importSecretAsync(bytes: Buffer, passphrase?: string | null, options?: ImportSecretOptions | null): Promise<KavachKeyPair> {
-    const kp = await nativeAsync(() => NativeKavachKeyPair.importSecretAsync(bytes, passphrase, options), 'KavachKeyPair.importSecretAsync')
-    return rebrand(kp, KavachKeyPair)
+    const from = (): Promise<NativeKavachKeyPair> => NativeKavachKeyPair.importSecretAsync(bytes, passphrase, checkedOptions(IMPORT_OPTIONS, options))
+    return rebrand(await nativeCallAsync('KavachKeyPair.importSecretAsync', [bytes], from, ['bytes']), KavachKeyPair)
   }
 
   override publicKeys(): PublicKeyBundle {
@@ -96,6 +136,14 @@ export class PqTokenSigner extends NativePqTokenSigner {
   static override pqOnly(mlDsaSk: Buffer, mlDsaVk: Buffer, keyId: string): PqTokenSigner {
     return rebrand(native(() => NativePqTokenSigner.pqOnly(mlDsaSk, mlDsaVk, keyId)), PqTokenSigner)
   }
+
+  override sign(token: PermitTokenInput): Buffer {
+    return super.sign(checkedArgument(SIGN_TOKEN, token))
+  }
+
+  override verify(token: PermitTokenInput, signature: Buffer): void {
+    super.verify(checkedArgument(VERIFY_TOKEN, token), signature)
+  }
 }
 
 /** Key id → public keys: in memory, or a (root-signed) manifest file that `reload()` re-reads. */
@@ -128,8 +176,12 @@ export class DirectoryTokenVerifier extends NativeDirectoryTokenVerifier {
     try {
       super(directory, hybrid)
     } catch (e) {
-      throw toKavachError(e, 'DirectoryTokenVerifier constructor')
+      throw nativeError(e, 'DirectoryTokenVerifier constructor', [directory], ['directory'])
     }
+  }
+
+  override verify(token: PermitTokenInput, signature: Buffer, enforceExpiry?: boolean | null): void {
+    super.verify(checkedArgument(DIRECTORY_VERIFY_TOKEN, token), signature, enforceExpiry)
   }
 }
 

@@ -1,6 +1,7 @@
 // Redis stores: the native classes, with their async factories and async methods rethrowing
 // native errors as typed `KavachError`s (`StoreUnavailableError`, `InvalidArgumentError`).
-// Everything else (scripts, reconnection, pub/sub) lives in crates/kavach-redis.
+// Everything else (scripts, reconnection, pub/sub) lives in crates/kavach-redis; value ranges
+// are checked natively (crates/kavach-node/src/redis_stores.rs).
 
 import {
   RedisInvalidationBroadcaster as NativeRedisInvalidationBroadcaster,
@@ -12,8 +13,30 @@ import type {
   RedisConnectOptions,
   RedisSessionStoreOptions,
 } from '../binding.js'
-import { nativeAsync } from './errors.js'
-import { rebrand, wrapNativeMethods } from './native-errors.js'
+import { InvalidArgumentError } from './errors.js'
+import { nativeCallAsync, rebrand, wrapNativeMethods } from './native-errors.js'
+import { type FieldChecks, boolean, checkedArgument, checkedOptions, number, string } from './options.js'
+
+// Own properties only (src/options.ts): an inherited `prefix` would move every key.
+const CONNECT_CHECKS: FieldChecks<RedisConnectOptions>['checks'] = {
+  prefix: string,
+  cluster: boolean,
+  connectTimeoutMs: number,
+  commandTimeoutMs: number,
+}
+const connectOptions = <T>(what: string, checks: FieldChecks<T>['checks']): FieldChecks<T> => ({
+  what,
+  noun: 'option',
+  error: InvalidArgumentError,
+  checks,
+})
+const RATE_OPTIONS = connectOptions<RedisConnectOptions>('RedisRateLimitStore.connect options', CONNECT_CHECKS)
+const SESSION_OPTIONS = connectOptions<RedisSessionStoreOptions>('RedisSessionStore.connect options', { ...CONNECT_CHECKS, ttlSeconds: number })
+const BROADCASTER_OPTIONS = connectOptions<RedisBroadcasterOptions>('RedisInvalidationBroadcaster.connect options', {
+  ...CONNECT_CHECKS,
+  channel: string,
+  revocationTtlSeconds: number,
+})
 
 /**
  * Sliding-window rate limits shared by every replica: one atomic Lua script per hit, on the
@@ -22,14 +45,17 @@ import { rebrand, wrapNativeMethods } from './native-errors.js'
 export class RedisRateLimitStore extends NativeRedisRateLimitStore {
   /** Connects; rejects within `connectTimeoutMs` (default 5 s: `redis connect timed out after 5s`). */
   static override async connect(url: string, opts?: RedisConnectOptions | null): Promise<RedisRateLimitStore> {
-    return rebrand(await nativeAsync(() => super.connect(url, opts)), RedisRateLimitStore)
+    const connect = (): Promise<NativeRedisRateLimitStore> => super.connect(url, checkedOptions(RATE_OPTIONS, opts))
+    return rebrand(await nativeCallAsync('RedisRateLimitStore.connect', [url], connect, ['url']), RedisRateLimitStore)
   }
 }
 
 /** Session state shared by every replica (one Redis hash per session, atomic updates). */
 export class RedisSessionStore extends NativeRedisSessionStore {
+  /** `opts.ttlSeconds` is required. */
   static override async connect(url: string, opts: RedisSessionStoreOptions): Promise<RedisSessionStore> {
-    return rebrand(await nativeAsync(() => super.connect(url, opts)), RedisSessionStore)
+    const connect = (): Promise<NativeRedisSessionStore> => super.connect(url, checkedArgument(SESSION_OPTIONS, opts))
+    return rebrand(await nativeCallAsync('RedisSessionStore.connect', [url, opts], connect, ['url', 'options { ttlSeconds, ... }']), RedisSessionStore)
   }
 }
 
@@ -41,7 +67,8 @@ export class RedisSessionStore extends NativeRedisSessionStore {
 export class RedisInvalidationBroadcaster extends NativeRedisInvalidationBroadcaster {
   /** Resolves once the subscription is live and the revocation log has been read. */
   static override async connect(url: string, opts?: RedisBroadcasterOptions | null): Promise<RedisInvalidationBroadcaster> {
-    return rebrand(await nativeAsync(() => super.connect(url, opts)), RedisInvalidationBroadcaster)
+    const connect = (): Promise<NativeRedisInvalidationBroadcaster> => super.connect(url, checkedOptions(BROADCASTER_OPTIONS, opts))
+    return rebrand(await nativeCallAsync('RedisInvalidationBroadcaster.connect', [url], connect, ['url']), RedisInvalidationBroadcaster)
   }
 }
 

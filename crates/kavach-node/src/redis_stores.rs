@@ -37,8 +37,8 @@ pub struct RedisConnectOptions {
 
 #[napi(object, object_to_js = false)]
 pub struct RedisSessionStoreOptions {
-    /// How long an idle session is kept, refreshed on every use.
-    pub ttl_seconds: u32,
+    /// How long an idle session is kept, refreshed on every use (an integer, 1 … 4294967295).
+    pub ttl_seconds: f64,
     pub prefix: Option<String>,
     /// @default false
     pub cluster: Option<bool>,
@@ -57,9 +57,10 @@ pub struct RedisBroadcasterOptions {
     /// (`kavach:<prefix>:revocations:{<channel>}`); printable ASCII, no braces or spaces.
     pub prefix: Option<String>,
     /// How long a published scope stays in the revocation log and is replayed to replicas
-    /// that start or reconnect later. Match the gates' `invalidationTtlSeconds`.
+    /// that start or reconnect later (an integer, 1 … 4294967295). Match the gates'
+    /// `invalidationTtlSeconds`.
     /// @default 3600
-    pub revocation_ttl_seconds: Option<u32>,
+    pub revocation_ttl_seconds: Option<f64>,
     /// @default false
     pub cluster: Option<bool>,
     /// @default 5000
@@ -87,18 +88,34 @@ fn connect_options(
 }
 
 /// Longest Redis timeout accepted: 10 minutes.
-const MAX_TIMEOUT_MS: f64 = 600_000.0;
+const MAX_TIMEOUT_MS: u32 = 600_000;
 
-/// A Redis timeout: a whole number of milliseconds from 1 to 600,000. Read as a JS number
-/// (not `u32`, whose conversion wraps -1 to 4294967295 and 2^32 + 1000 to 1000).
-fn timeout_ms(name: &str, ms: f64) -> Result<Duration> {
-    if ms.is_finite() && ms.fract() == 0.0 && (1.0..=MAX_TIMEOUT_MS).contains(&ms) {
-        Ok(Duration::from_millis(ms as u64))
+/// Longest session or revocation TTL accepted: 2^32 - 1 seconds (about 136 years).
+const MAX_TTL_SECONDS: u32 = u32::MAX;
+
+/// An integer option from 1 to `max`. Every integer option is read as a JS number and checked
+/// here, never converted by napi as `u32`: that conversion wraps -1 to 4294967295 and 2^32 + 5
+/// to 5, and truncates 1.5 to 1, so a wrong value would be honoured as another one.
+fn whole_number(name: &str, v: f64, max: u32, unit: &str) -> Result<u32> {
+    if v.fract() == 0.0 && (1.0..=f64::from(max)).contains(&v) {
+        // Exact: a whole number within u32.
+        Ok(v as u32)
     } else {
         Err(invalid_argument(format!(
-            "{name} must be an integer from 1 to 600000 (milliseconds), got {ms}"
+            "{name} must be an integer from 1 to {max} ({unit}), got {v}"
         )))
     }
+}
+
+/// A Redis timeout: a whole number of milliseconds from 1 to 600,000.
+fn timeout_ms(name: &str, ms: f64) -> Result<Duration> {
+    whole_number(name, ms, MAX_TIMEOUT_MS, "milliseconds")
+        .map(|ms| Duration::from_millis(ms.into()))
+}
+
+/// A TTL: a whole number of seconds from 1 to 4294967295.
+fn ttl_seconds(name: &str, seconds: f64) -> Result<u64> {
+    whole_number(name, seconds, MAX_TTL_SECONDS, "seconds").map(u64::from)
 }
 
 fn js_err(e: &RedisStoreError) -> crate::error::JsErr {
@@ -231,15 +248,12 @@ impl RedisSessionStore {
         url: String,
         opts: RedisSessionStoreOptions,
     ) -> Result<PromiseRaw<'env, RedisSessionStore>> {
-        if opts.ttl_seconds == 0 {
-            return Err(invalid_argument("ttlSeconds must be at least 1"));
-        }
+        let ttl = ttl_seconds("ttlSeconds", opts.ttl_seconds)?;
         let o = connect_options(
             opts.cluster,
             opts.connect_timeout_ms,
             opts.command_timeout_ms,
         )?;
-        let ttl = u64::from(opts.ttl_seconds);
         let prefix = opts.prefix;
         spawn_coded(
             env,
@@ -320,21 +334,18 @@ impl RedisInvalidationBroadcaster {
         opts: Option<RedisBroadcasterOptions>,
     ) -> Result<PromiseRaw<'env, RedisInvalidationBroadcaster>> {
         let (b, o) = match opts {
-            Some(o) => {
-                if o.revocation_ttl_seconds == Some(0) {
-                    return Err(invalid_argument("revocationTtlSeconds must be at least 1"));
-                }
-                (
-                    kavach_redis::BroadcasterOptions {
-                        channel: o.channel,
-                        prefix: o.prefix,
-                        revocation_ttl_seconds: o
-                            .revocation_ttl_seconds
-                            .map_or(kavach_redis::DEFAULT_REVOCATION_TTL_SECONDS, u64::from),
-                    },
-                    connect_options(o.cluster, o.connect_timeout_ms, o.command_timeout_ms)?,
-                )
-            }
+            Some(o) => (
+                kavach_redis::BroadcasterOptions {
+                    channel: o.channel,
+                    prefix: o.prefix,
+                    revocation_ttl_seconds: o
+                        .revocation_ttl_seconds
+                        .map(|s| ttl_seconds("revocationTtlSeconds", s))
+                        .transpose()?
+                        .unwrap_or(kavach_redis::DEFAULT_REVOCATION_TTL_SECONDS),
+                },
+                connect_options(o.cluster, o.connect_timeout_ms, o.command_timeout_ms)?,
+            ),
             None => (
                 kavach_redis::BroadcasterOptions::default(),
                 ConnectOptions::default(),
