@@ -11,7 +11,8 @@
 
 import { KavachError, Refused } from '../errors.js'
 import type { Gate } from '../gate.js'
-import { canonicalPath, type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, type HttpRequestInfo, httpRefusal, judgedAs } from './http.js'
+import { type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, type HttpRequestInfo, httpRefusal } from './http.js'
+import { canonicalPath, judgedAs } from './http-route.js'
 import { refuseVerdict } from './refusal.js'
 
 /** The parts of an express `Request` the middleware reads. */

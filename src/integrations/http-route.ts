@@ -1,0 +1,176 @@
+// How the HTTP middleware names a request: the canonical path of its target, the action
+// (`<resource>.<verb>`) from the route the framework matched or else from that path, and the
+// resource. Kept apart from the middleware (http.ts) because the express adapter asks the same
+// questions of routes it finds in the app's router (express.ts).
+
+import type { HttpRequestInfo } from './http.js'
+
+const VERBS: Record<string, string> = { GET: 'read', POST: 'create', PUT: 'update', PATCH: 'update', DELETE: 'delete' }
+const VERSION = /^v\d+$/i
+const DIGITS = /^\d+$/
+
+// --- canonical path ---
+
+/** The path a request target stands for, or why it stands for none. */
+export type CanonicalPath =
+  | {
+      ok: true
+      /** `/` + the decoded segments joined by `/` (ASCII lower-cased with `foldCase`). */
+      path: string
+      /** The decoded segments, never folded. */
+      segments: string[]
+      /** The path as received (absolute form reduced, query cut), not decoded. */
+      raw: string
+      /** True when `raw` needed no decoding and had no empty segment but a trailing one. */
+      clean: boolean
+    }
+  | { ok: false; reason: string }
+
+/** `scheme://authority` at the start of an absolute-form target. */
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/
+/** `host[:port]` or `[ipv6][:port]`: no user info, no percent-encoding. */
+const AUTHORITY = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/
+const CONTROL = /[\u0000-\u001f\u007f]/
+const ASCII_UPPER = /[A-Z]/g
+
+function foldAscii(s: string): string {
+  return s.replace(ASCII_UPPER, (c) => c.toLowerCase())
+}
+
+/**
+ * The canonical path of a request target: an absolute-form target (`http://host/a`) reduced
+ * to its path, the query and fragment cut, each segment percent-decoded once, empty segments
+ * dropped, and, with `foldCase`, ASCII letters lower-cased. A target that cannot be read as
+ * one path is refused rather than guessed at: malformed percent-encoding, an encoded `/` or
+ * `\`, a backslash, a control character, a `.` or `..` segment (servers route those
+ * literally, so resolving them would judge a different path than the one routed), or a
+ * target that is neither a path nor an absolute URL with a plain `host[:port]`.
+ */
+export function canonicalPath(target: string, options: { foldCase?: boolean } = {}): CanonicalPath {
+  let rest = target
+  if (!rest.startsWith('/')) {
+    const m = ABSOLUTE_FORM.exec(rest)
+    if (m === null) return { ok: false, reason: 'the request target is neither a path nor an absolute URL' }
+    if (!AUTHORITY.test(m[1]!)) return { ok: false, reason: 'the request target has an authority that is not host[:port]' }
+    rest = rest.slice(m[0].length)
+    if (!rest.startsWith('/')) rest = `/${rest}`
+  }
+  const raw = pathOf(rest)
+  if (raw.includes('\\')) return { ok: false, reason: 'the request path contains a backslash' }
+  const parts = raw.split('/').slice(1)
+  const segments: string[] = []
+  let clean = true
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    if (part === '') {
+      if (i !== parts.length - 1) clean = false
+      continue
+    }
+    let s = part
+    if (part.includes('%')) {
+      clean = false
+      try {
+        s = decodeURIComponent(part)
+      } catch {
+        return { ok: false, reason: 'the request path has malformed percent-encoding' }
+      }
+      if (s.includes('/') || s.includes('\\')) return { ok: false, reason: "the request path has an encoded '/' or '\\' in a segment" }
+    }
+    if (CONTROL.test(s)) return { ok: false, reason: 'the request path contains a control character' }
+    if (s === '.' || s === '..') return { ok: false, reason: "the request path has a '.' or '..' segment" }
+    segments.push(s)
+  }
+  const joined = `/${segments.join('/')}`
+  return { ok: true, path: options.foldCase === true ? foldAscii(joined) : joined, segments, raw, clean }
+}
+
+// --- action names ---
+
+/** A route pattern segment that stands for a value: `:id`, `*`, `*rest`, `:a-:b`, `:id(\\d+)`. */
+function isParameterSegment(s: string): boolean {
+  return s.includes(':') || s.includes('*')
+}
+
+/** Optional groups (`{/:id}`, `{.:ext}`): parts of a route a client may leave out. */
+function withoutOptionalGroups(pattern: string): string {
+  let out = pattern
+  for (let prev = ''; prev !== out; ) {
+    prev = out
+    out = out.replace(/\{[^{}]*\}/g, '')
+  }
+  return out
+}
+
+/**
+ * `<resource>.<verb>` from a route pattern (`/users/:id`) or a canonical path (`/users/42`):
+ * the last segment that is not a route parameter or wildcard, not inside an optional `{...}`
+ * group, not `api`, a version (`v1`) or all digits; the verb is GET read, POST create,
+ * PUT/PATCH update, DELETE delete, other methods lower-cased.
+ * `POST /api/v1/refunds` -> `refunds.create`, `DELETE /users/:id` and `DELETE /users/42` ->
+ * `users.delete`, `GET /` -> `root.read`. A path is read in canonical form first, so
+ * `/%75sers/42` is `users.delete` too; case is kept (`/USERS/42` is `USERS.delete`: servers
+ * differ on case, see `judgedAs`).
+ */
+export function deriveActionName(method: string, path: string): string {
+  const canon = canonicalPath(path)
+  const segments = withoutOptionalGroups(canon.ok ? canon.path : pathOf(path))
+    .split('/')
+    .filter((s) => s.length > 0)
+  let resource = 'root'
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const s = segments[i]!
+    if (!isParameterSegment(s) && s.toLowerCase() !== 'api' && !VERSION.test(s) && !DIGITS.test(s)) {
+      resource = s
+      break
+    }
+  }
+  const m = method.toUpperCase()
+  return `${resource}.${VERBS[m] ?? m.toLowerCase()}`
+}
+
+/** A route segment that matches only itself (no parameter, wildcard, group or regex syntax). */
+const LITERAL_SEGMENT = /^[^:*{}()?+\\]+$/
+/** A route segment that is one whole parameter: `:id`. */
+const PARAM_SEGMENT = /^:[A-Za-z_$][\w$]*$/
+
+/**
+ * The resource for a request that matched `route`: its decoded segments, those that line up
+ * with a literal segment of the route spelled as the route spells it (so `/ADMIN/users/1`,
+ * routed case-insensitively to `/admin/users/:id`, is `/admin/users/1`). Alignment stops at
+ * the first segment it cannot follow (a wildcard, an optional group).
+ */
+function resourceFor(segments: readonly string[], route: string, caseInsensitive: boolean): string {
+  const pattern = route.split('/').filter((s) => s.length > 0)
+  const out: string[] = []
+  for (let i = 0; i < segments.length && i < pattern.length; i++) {
+    const p = pattern[i]!
+    const s = segments[i]!
+    if (LITERAL_SEGMENT.test(p) && (p === s || (caseInsensitive && foldAscii(p) === foldAscii(s)))) out.push(p)
+    else if (PARAM_SEGMENT.test(p)) out.push(s)
+    else break
+  }
+  return `/${[...out, ...segments.slice(out.length)].join('/')}`
+}
+
+/**
+ * The action and resource the gate judges for a request, or why its target is refused. With
+ * `route` (the pattern the server matched), the action is `deriveActionName` of the pattern
+ * and the resource the canonical path with the route's literal segments spelled as the route
+ * spells them. Without it, both come from the canonical path, ASCII lower-cased when the
+ * server routes case-insensitively.
+ */
+export function judgedAs(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' | 'caseInsensitive'>): { actionName: string; resource: string } | { refusal: string } {
+  const ci = req.caseInsensitive === true
+  const canon = canonicalPath(req.path, { foldCase: ci })
+  if (!canon.ok) return { refusal: canon.reason }
+  if (req.route !== undefined) {
+    return { actionName: deriveActionName(req.method, req.route), resource: resourceFor(canon.segments, req.route, ci) }
+  }
+  return { actionName: deriveActionName(req.method, canon.path), resource: canon.path }
+}
+
+/** The path part of a request URL (no query string, no fragment). */
+function pathOf(url: string): string {
+  const end = url.search(/[?#]/)
+  return end < 0 ? url : url.slice(0, end)
+}
