@@ -17,6 +17,7 @@ import type {
 import { InvalidArgumentError } from './errors.js'
 import { nativeCall, nativeError, rebrand, wrapNativeMethods } from './native-errors.js'
 import { type FieldChecks, boolean, checkedOptions, instance, number, string } from './options.js'
+import { wellFormedProblem } from './well-formed.js'
 
 wrapNativeMethods(NativeAuditEntry, ['toJSON'])
 wrapNativeMethods(NativeCheckpoint, ['toJSON'])
@@ -53,6 +54,12 @@ export class AuditEntry extends NativeAuditEntry {
     options?: AuditEntryOptions | null,
   ): AuditEntry {
     const args = [principalId, actionName, verdict, detail]
+    // Signed as given, so each must stand for itself (src/well-formed.ts).
+    const names = ['principalId', 'actionName', 'verdict', 'detail']
+    for (let i = 0; i < args.length; i++) {
+      const problem = typeof args[i] === 'string' ? wellFormedProblem(`AuditEntry.new: ${names[i]!}`, args[i]!) : undefined
+      if (problem !== undefined) throw new InvalidArgumentError(problem)
+    }
     return rebrand(
       nativeCall('AuditEntry.new', args, () =>
         NativeAuditEntry.new(principalId, actionName, verdict, detail, checkedOptions(ENTRY_OPTIONS, options)),

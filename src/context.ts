@@ -6,6 +6,7 @@ import type { DeviceInput, EvaluateOptions, GeoLocationInput } from '../binding.
 import { InvalidArgumentError, InvalidContextError, excerpt, kindOf } from './errors.js'
 import { CONTEXT_MAX_ROLES, PRINCIPAL_KINDS as KINDS } from './generated/layout.js'
 import { ownFields } from './own-properties.js'
+import { wellFormedProblem } from './well-formed.js'
 
 export type { DeviceInput, EvaluateOptions, GeoLocationInput }
 export type PrincipalKind = EvaluateOptions['principalKind']
@@ -80,9 +81,16 @@ export function checkedExtras(o: EvaluateOptions): EvaluateOptions | undefined {
       case 'roles':
       case 'params':
         continue
+      case 'sessionId': {
+        // An identity: a lone surrogate would make two sessions one (src/well-formed.ts).
+        const v = r[k]
+        if (v !== undefined) extras = true
+        const problem = typeof v === 'string' ? wellFormedProblem('sessionId', v) : undefined
+        if (problem !== undefined) throw new InvalidArgumentError(problem)
+        continue
+      }
       case 'resource':
       case 'ip':
-      case 'sessionId':
       case 'originIp':
       case 'sessionStartedAt':
       case 'actionCount':

@@ -38,6 +38,7 @@ import { instrument } from './telemetry.js'
 import { PolicyWatcher, type WatchOptions } from './watch.js'
 import { ownDeepCopy } from './own-properties.js'
 import { readPolicyFile } from './policy-file.js'
+import { wellFormedProblem } from './well-formed.js'
 
 /** What `evaluate` accepts: a plain object, or a pre-validated `ActionContext`. */
 export type EvaluateInput = EvaluateOptions | ActionContext
@@ -85,6 +86,12 @@ function mayInherit(o: object): boolean {
   // `Array.prototype[0] = 'admin'` answers for a hole in `roles`.
   for (const _ in Array.prototype) return true
   return false
+}
+
+/** A revocation's target is an identity: it must stand for itself (src/well-formed.ts). */
+function checkTargetId(id: unknown): void {
+  const problem = typeof id === 'string' ? wellFormedProblem('targetId', id) : undefined
+  if (problem !== undefined) throw new InvalidArgumentError(problem)
 }
 
 /** `InvalidArgumentError` for an argument that must be an object (evaluate(null), lift(null)). */
@@ -552,6 +559,7 @@ export class Gate {
   /** Undo a principal/role (or session) revocation on this gate. */
   lift(scope: LiftScope): void {
     if (typeof scope !== 'object' || scope === null) throw notAnObject('lift scope', '{ targetKind, targetId }', scope)
+    checkTargetId(scope.targetId)
     native(() => this.native.lift(scope))
   }
 
@@ -565,6 +573,11 @@ export class Gate {
   revoke(scope: RevokeScope): Promise<void> {
     if (typeof scope !== 'object' || scope === null) {
       return Promise.reject(notAnObject('revoke scope', '{ targetKind, targetId, reason? }', scope))
+    }
+    try {
+      checkTargetId(scope.targetId)
+    } catch (e) {
+      return Promise.reject(e)
     }
     return nativeAsync(() => this.native.revoke(scope))
   }

@@ -21,6 +21,7 @@ import type {
 } from '../binding.js'
 import { InvalidOptionsError, type KavachErrorClass, excerpt, kindOf } from './errors.js'
 import { isRecord, ownFields } from './own-properties.js'
+import { wellFormedProblem } from './well-formed.js'
 import type { GateHooks, OnVerdict, TelemetryOptions } from './telemetry.js'
 
 export type { Condition, Policy, PolicySetInput } from './schema.js'
@@ -76,7 +77,12 @@ function fail(path: string, problem: string): never {
 
 export const boolean: Check = (option, v) => (typeof v === 'boolean' ? v : fail(option, `must be a boolean, got ${kindOf(v)}`))
 export const number: Check = (option, v) => (typeof v === 'number' ? v : fail(option, `must be a number, got ${kindOf(v)}`))
-export const string: Check = (option, v) => (typeof v === 'string' ? v : fail(option, `must be a string, got ${kindOf(v)}`))
+/** A well-formed string (src/well-formed.ts: a lone surrogate would reach the native side as U+FFFD). */
+export const string: Check = (option, v) => {
+  if (typeof v !== 'string') fail(option, `must be a string, got ${kindOf(v)}`)
+  const problem = wellFormedProblem('it', v)
+  return problem === undefined ? v : fail(option, problem)
+}
 /** Bytes: a Buffer or another Uint8Array, as the native side accepts. */
 export const bytes: Check = (option, v) => (v instanceof Uint8Array ? v : fail(option, `must be a Buffer, got ${kindOf(v)}`))
 /** Any value: the native side ignores it (a permit token's `signature`). */
