@@ -5,6 +5,8 @@
 // fields, and names in NFD. Each must end in the verdict the policy gives, or a typed error
 // naming the problem; every promise settles.
 
+import { runInNewContext } from 'node:vm'
+
 import { describe, expect, test, vi } from 'vitest'
 
 import { ActionContext, Gate, InvalidArgumentError, InvalidContextError, PqTokenSigner, type EvaluateOptions, type Verdict } from '../index'
@@ -265,6 +267,41 @@ describe('params that are not a plain record', () => {
       const v = gate.evaluate({ ...refund('bot-1', ['admin'], 0), params })
       expect(v.code).toBe('INVARIANT_VIOLATION')
     }
+  })
+})
+
+describe('plain params of another realm', () => {
+  test('a record made in a node:vm context is read as params on every path', async () => {
+    const gate = inlineGate()
+    const params = runInNewContext('({ amount: 60000 })') as Record<string, number>
+    expect(Object.getPrototypeOf(params)).not.toBe(Object.prototype)
+    const ctx = { ...refund('bot-1', ['admin'], 0), params }
+    expect(gate.evaluate(ctx).code).toBe('INVARIANT_VIOLATION')
+    expect((await gate.evaluateAsync(ctx)).code).toBe('INVARIANT_VIOLATION')
+    expect(gate.explain(ctx).verdict.code).toBe('INVARIANT_VIOLATION')
+    // A class instance of that realm is still no record.
+    const instance = runInNewContext('new (class Params { constructor() { this.amount = 1 } })()') as Record<string, number>
+    expect(caught(() => gate.evaluate({ ...ctx, params: instance })).message).toBe('params must be a plain object of numbers and strings (got an instance of Params)')
+  })
+})
+
+describe('explain reads null roles and params as evaluate does', () => {
+  test('absent, not a conversion error', async () => {
+    const gate = inlineGate()
+    const ctx = { ...refund('bot-1', [], 10), roles: null, params: null } as unknown as EvaluateOptions
+    expect(gate.evaluate(ctx).code).toBe('NO_POLICY_MATCH')
+    expect(gate.explain(ctx).verdict.code).toBe('NO_POLICY_MATCH')
+    expect((await gate.explainAsync(ctx)).verdict.code).toBe('NO_POLICY_MATCH')
+  })
+})
+
+describe('unknown option names in a message', () => {
+  test('the first five, then how many more: a million unknown keys make a short message', () => {
+    const options: Record<string, number> = {}
+    for (let i = 0; i < 1_000_000; i++) options[`k${i}`] = i
+    const err = caught(() => Gate.fromObject(POLICY, options as never))
+    expect(err.message).toMatch(/unknown option\(s\) 'k0', 'k1', 'k2', 'k3', 'k4' and 999995 more/)
+    expect(err.message.length).toBeLessThan(400)
   })
 })
 

@@ -318,6 +318,93 @@ describe('express: a gate mounted after a route that passes requests on', () => 
   })
 })
 
+/** An express app on an ephemeral port; `close` stops it. */
+async function listen(app: express.Express): Promise<{ port: number; close: () => Promise<void> }> {
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) }
+}
+
+describe('express: the method changed after the gate', () => {
+  /** Users may be created, nothing else; a method override (as `method-override` does) runs after the gate. */
+  async function overrideApp(ran: string[]): Promise<{ port: number; close: () => Promise<void> }> {
+    const app = express()
+    const onlyCreate = { name: 'create_users', effect: 'permit' as const, conditions: [{ action: 'users.create' }] }
+    app.use(createExpressMiddleware(Gate.fromObject({ policies: [onlyCreate] })))
+    app.use((req, _res, next) => {
+      const override = req.headers['x-http-method-override']
+      if (typeof override === 'string') req.method = override.toUpperCase()
+      next()
+    })
+    app.post('/users/:id', (req, res) => {
+      ran.push(`create ${req.params.id}`)
+      res.json({ created: req.params.id })
+    })
+    app.delete('/users/:id', (req, res) => {
+      ran.push(`delete ${req.params.id}`)
+      res.json({ deleted: req.params.id })
+    })
+    app.use((err: { status?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(err.status ?? 500).json({ code: err.code })
+    })
+    return listen(app)
+  }
+
+  test('POST overridden to DELETE does not reach the DELETE handler; a plain POST does', async () => {
+    const ran: string[] = []
+    const app = await overrideApp(ran)
+    try {
+      expect((await send(app.port, 'DELETE', '/users/5')).status).toBe(403)
+      const overridden = await send(app.port, 'POST', '/users/5', { 'x-http-method-override': 'DELETE' })
+      expect(overridden.status).toBe(403)
+      expect(overridden.json?.code).toBe('INVALID_CONTEXT')
+      const plain = await send(app.port, 'POST', '/users/6')
+      expect(plain.status).toBe(200)
+      expect(ran).toEqual(['create 6'])
+    } finally {
+      await app.close()
+    }
+  })
+
+  test('a GET let through ungated and overridden to DELETE is stopped before the handler', async () => {
+    const ran: string[] = []
+    const app = await overrideApp(ran)
+    try {
+      const a = await send(app.port, 'GET', '/users/5', { 'x-http-method-override': 'DELETE' })
+      expect(a.status).toBe(403)
+      expect(a.json?.code).toBe('INVALID_CONTEXT')
+      expect(ran).toEqual([])
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('express: a sub-application reached by a path spelled in another case', () => {
+  test('DELETE /Users/6 reaching a sub-app mounted at /users is let through like /users/5', async () => {
+    const ran: string[] = []
+    const app = express()
+    app.use(createExpressMiddleware(Gate.fromObject({ policies: [STAFF_DO_ALL] })))
+    const users = express()
+    users.delete('/:id', (req, res) => {
+      ran.push(req.params.id!)
+      res.json({ deleted: req.params.id })
+    })
+    app.use('/users', users)
+    const server = await listen(app)
+    try {
+      for (const target of ['/users/5', '/Users/6', '/USERS/7/']) {
+        const a = await send(server.port, 'DELETE', target, STAFF)
+        expect(a.status, target).toBe(200)
+      }
+      expect(ran).toEqual(['5', '6', '7'])
+    } finally {
+      await server.close()
+    }
+  })
+})
+
 describe('refusal bodies carry no server internals', () => {
   let redis: RedisProcess
   beforeAll(async () => {

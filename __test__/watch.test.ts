@@ -4,7 +4,7 @@
 // half-written, a deleted or replaced file (or directory) is followed, arguments are checked,
 // close() stops it, and a process that closes its watcher exits on its own (no leaked handle).
 import { spawnSync } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, rmSync, rmdirSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { afterEach, describe, expect, test } from 'vitest'
@@ -107,6 +107,19 @@ function watched(file: string, options: object = FAST): { gate: Gate; w: PolicyW
 }
 
 describe('gate.watch', () => {
+  test('a save made while the watch is being armed (same tick as watch()) is loaded', async () => {
+    const dir = tempDir('watch-start-race')
+    const file = join(dir, 'policies.toml')
+    writeFileSync(file, permit('read'))
+    const { gate, w } = watched(file)
+    const reloaded = next(w, 'reload')
+    // An atomic save (write, then rename) before the directory watch is ready: it sends no event.
+    writeFileSync(join(dir, 'tmp.toml'), permit('read') + permit('write'))
+    renameSync(join(dir, 'tmp.toml'), file)
+    expect(await reloaded).toMatchObject({ policies: 2 })
+    expect(kind(gate, 'write')).toBe('permit')
+  })
+
   test('reloads on change; a bad file keeps the old set and emits the error; close stops it', async () => {
     const dir = tempDir('watch')
     const file = join(dir, 'policies.toml')

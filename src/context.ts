@@ -177,7 +177,7 @@ export function rolesLengthProblem(roles: readonly unknown[]): string | undefine
 
 /**
  * Why `params` cannot be a context's params, or undefined: it must be a plain record (its
- * prototype `Object.prototype` or null). A `Map`, an array, a class instance or a primitive
+ * prototype `Object.prototype`, of this realm or another, or null). A `Map`, an array, a class instance or a primitive
  * would otherwise be read as a record without the values the caller meant (a `Map`'s entries
  * are no properties), and a cap such as an invariant on `amount` would not apply.
  */
@@ -186,6 +186,9 @@ export function paramsShapeProblem(params: unknown): string | undefined {
   if (typeof params === 'object' && !Array.isArray(params)) {
     const proto: unknown = Object.getPrototypeOf(params)
     if (proto === Object.prototype || proto === null) return undefined
+    // A plain object of another realm (`node:vm`): its prototype is that realm's
+    // `Object.prototype`, which has no prototype itself.
+    if (Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(params) === '[object Object]') return undefined
     const name = (proto as { constructor?: { name?: unknown } }).constructor?.name
     const what = typeof name === 'string' && name !== '' && name !== 'Object' ? `an instance of ${excerpt(name)}` : 'an object with another prototype'
     return `params must be a plain object of numbers and strings (got ${what})`

@@ -88,6 +88,15 @@ function mayInherit(o: object): boolean {
   return false
 }
 
+/**
+ * `o` with `roles: null` and `params: null` as absent, as `evaluate` reads them: `explain`
+ * hands the context over as one object, whose native conversion takes no `null` there.
+ */
+function nullsAbsent(o: EvaluateOptions): EvaluateOptions {
+  const r = o as { roles?: unknown; params?: unknown }
+  return r.roles === null || r.params === null ? { ...o, roles: o.roles ?? undefined, params: o.params ?? undefined } : o
+}
+
 /** A revocation's target is an identity: it must stand for itself (src/well-formed.ts). */
 function checkTargetId(id: unknown): void {
   const problem = typeof id === 'string' ? wellFormedProblem('targetId', id) : undefined
@@ -468,7 +477,7 @@ export class Gate {
     checkedExtras(o)
     checkGeneralPath(o)
     try {
-      return this.native.explain(o)
+      return this.native.explain(nullsAbsent(o))
     } catch (e) {
       throw contextError(o, e)
     }
@@ -485,7 +494,7 @@ export class Gate {
     checkedExtras(o)
     checkGeneralPath(o)
     try {
-      return await this.native.explainAsync(o)
+      return await this.native.explainAsync(nullsAbsent(o))
     } catch (e) {
       throw contextError(o, e)
     }

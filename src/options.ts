@@ -71,6 +71,12 @@ class CheckFailure extends Error {
   }
 }
 
+/** Unknown names as a message lists them: the first few, each cut short, then how many more. */
+export function quotedNames(names: readonly string[]): string {
+  const shown = names.slice(0, 5).map((k) => `'${excerpt(k)}'`)
+  return names.length > shown.length ? `${shown.join(', ')} and ${names.length - shown.length} more` : shown.join(', ')
+}
+
 function fail(path: string, problem: string): never {
   throw new CheckFailure(path, problem)
 }
@@ -98,7 +104,7 @@ function record(option: string, v: unknown, known: readonly string[]): Record<st
   if (!isRecord(v)) fail(option, `must be an object, got ${kindOf(v)}`)
   const fields = ownFields(v)
   const unknown = Object.keys(fields).filter((k) => !known.includes(k))
-  if (unknown.length > 0) fail(option, `unknown field(s) ${unknown.map((k) => `'${k}'`).join(', ')}`)
+  if (unknown.length > 0) fail(option, `unknown field(s) ${quotedNames(unknown)}`)
   return fields
 }
 
@@ -183,7 +189,7 @@ export function checkedFields<T>(spec: FieldChecks<T>, v: unknown): T {
   const checks = spec.checks as Readonly<Record<string, Check>>
   const unknown = Object.keys(given).filter((k) => !Object.hasOwn(checks, k))
   if (unknown.length > 0) {
-    throw new spec.error(`${spec.what}: unknown ${spec.noun}(s) ${unknown.map((k) => `'${excerpt(k)}'`).join(', ')}`)
+    throw new spec.error(`${spec.what}: unknown ${spec.noun}(s) ${quotedNames(unknown)}`)
   }
   const out = Object.create(null) as Record<string, unknown>
   try {

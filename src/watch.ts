@@ -27,6 +27,7 @@ import type { FSWatcher } from 'chokidar'
 
 import { InvalidArgumentError, IoError, KavachError, errorClassFor, excerpt, kindOf } from './errors.js'
 import { isRecord, ownFields } from './own-properties.js'
+import { quotedNames } from './options.js'
 import { readPolicyFile } from './policy-file.js'
 
 export interface WatchOptions {
@@ -97,7 +98,7 @@ function checkArguments(path: unknown, options: unknown): { debounceMs: number; 
   const unknown = Object.keys(given).filter((k) => !(OPTION_NAMES as readonly string[]).includes(k))
   if (unknown.length > 0) {
     throw new InvalidArgumentError(
-      `gate.watch: unknown option(s) ${unknown.map((k) => `'${excerpt(k)}'`).join(', ')} (expected ${OPTION_NAMES.map((k) => `'${k}'`).join(', ')})`,
+      `gate.watch: unknown option(s) ${quotedNames(unknown)} (expected ${OPTION_NAMES.map((k) => `'${k}'`).join(', ')})`,
     )
   }
   for (const name of OPTION_NAMES) {
@@ -169,6 +170,8 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
   #readyEmitted = false
   /** Whether a load is queued behind the one in progress (one queued load covers every later event). */
   #queued = false
+  /** `signature` of the file when `watch()` was called. */
+  readonly #atStart: string
   /** The load in progress, so loads never overlap. Never rejects (#load reports everything). */
   #loading: Promise<void> = Promise.resolve()
 
@@ -183,6 +186,9 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
     this.#file = resolve(path)
     this.#dir = dirname(this.#file)
     this.#json = extname(this.#file).toLowerCase() === '.json'
+    // The file as the watch starts: a save before the directory watch is ready sends no event,
+    // so `ready` compares against this (see #arm).
+    this.#atStart = signature(this.#file)
     if (isDirectory(this.#dir)) {
       this.#arm()
     } else {
@@ -219,8 +225,8 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
     watcher.on('error', (e) => this.#fail(new IoError(`watch '${this.path}': ${messageOf(e)}`, { cause: e })))
     watcher.once('ready', () => {
       this.#ready()
-      // The file may have been replaced or removed before this watch was armed.
-      if (!isFile(file)) this.#schedule()
+      // The file may have been saved, replaced or removed while this watch was being armed.
+      if (!isFile(file) || signature(file) !== this.#atStart) this.#schedule()
     })
   }
 

@@ -68,6 +68,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
 type Step = { kind: 'self' } | { kind: 'route'; route: object; pattern: string | undefined } | { kind: 'opaque' }
 
 const MAX_DEPTH = 32
+/**
+ * Layers looked at per request: a router mounted twice at each level makes the walk grow
+ * exponentially with depth, and it runs on every gated request. Past the budget the rest is
+ * opaque (routes there are stopped by the guard unless judged as the same action).
+ */
+const MAX_LAYERS = 10_000
 /** A mount path that is plain text (no parameters, wildcards or groups). */
 const LITERAL_MOUNT = /^\/[^:*{}()?+\\]*$/
 
@@ -106,12 +112,16 @@ function joinPattern(prefix: string | undefined, pattern: unknown): string | und
 }
 
 /** Walks a router stack in the order the router dispatches, recording routes that match. */
-function walk(stack: unknown[], path: string, prefix: string | undefined, method: string, self: Middleware, steps: Step[], depth: number): void {
+function walk(stack: unknown[], path: string, prefix: string | undefined, method: string, self: Middleware, steps: Step[], depth: number, budget: { layers: number }): void {
   if (depth > MAX_DEPTH) {
     steps.push({ kind: 'opaque' })
     return
   }
   for (const item of stack) {
+    if (--budget.layers < 0) {
+      steps.push({ kind: 'opaque' })
+      return
+    }
     if (!isObject(item)) continue
     const layer = item as LayerLike
     if (layer.handle === self) {
@@ -132,7 +142,7 @@ function walk(stack: unknown[], path: string, prefix: string | undefined, method
       const lp = m.path
       if (lp.length > 0 && (path.slice(0, lp.length) !== lp || (path.length > lp.length && path[lp.length] !== '/'))) continue
       const rest = path.slice(lp.length)
-      walk(nested, rest.startsWith('/') ? rest : `/${rest}`, joinPattern(prefix, m.pattern), method, self, steps, depth + 1)
+      walk(nested, rest.startsWith('/') ? rest : `/${rest}`, joinPattern(prefix, m.pattern), method, self, steps, depth + 1, budget)
     } else if (typeof handle === 'function' && handle.name === 'mounted_app') {
       // A sub-application's routes cannot be seen from here.
       steps.push({ kind: 'opaque' })
@@ -162,7 +172,7 @@ function resolveRoutes(req: ExpressRequestLike, rawPath: string, self: Middlewar
   const relative = appRelative(app, rawPath)
   if (relative === undefined) return undefined
   const steps: Step[] = []
-  walk(stack, relative.path, relative.prefix, req.method, self, steps, 0)
+  walk(stack, relative.path, relative.prefix, req.method, self, steps, 0, { layers: MAX_LAYERS })
   const selfAt = steps.findIndex((s) => s.kind === 'self')
   const ahead = steps.slice(selfAt + 1)
   const routes = new Map<object, string | undefined>()
@@ -171,21 +181,27 @@ function resolveRoutes(req: ExpressRequestLike, rawPath: string, self: Middlewar
 }
 
 /** The pattern of a route that is about to run: the canonical mount path joined with the route's path. */
-function dispatchPattern(req: ExpressRequestLike, route: RouteLike): string | undefined {
-  const base = canonicalPath(req.baseUrl === undefined || req.baseUrl === '' ? '/' : req.baseUrl)
+function dispatchPattern(req: ExpressRequestLike, route: RouteLike, caseInsensitive: boolean): string | undefined {
+  // The mount path as the client spelled it (`/Users`): folded as the router matched it.
+  const base = canonicalPath(req.baseUrl === undefined || req.baseUrl === '' ? '/' : req.baseUrl, { foldCase: caseInsensitive })
   return base.ok ? joinPattern(base.path, route.path) : undefined
 }
 
 /**
  * Stops a route that was not judged: express assigns `req.route` once when it picks a route and
  * again inside the route's dispatch, right before the first handler; a throw there reaches
- * `next(err)` and the handlers do not run.
+ * `next(err)` and the handlers do not run. The route is judged with the method as it is then:
+ * a method override after the gate (`X-HTTP-Method-Override`) changes which route runs. A
+ * request the gate let pass ungated (`judged` undefined: a read, an excluded path) is stopped
+ * if by then it would be gated.
  */
-function guardRoutes(req: ExpressRequestLike, judged: { actionName: string }, routes: Map<object, string | undefined>, info: HttpRequestInfo): void {
-  let current: unknown
+function guardRoutes(req: ExpressRequestLike, judged: { actionName: string } | undefined, routes: Map<object, string | undefined>, info: HttpRequestInfo, gatedNow: (method: string) => boolean): void {
+  // The route already set (an earlier route that called `next()`, or the route this middleware
+  // runs in) stays readable.
+  let current: unknown = req.route
   const actionOf = (route: RouteLike): string | undefined => {
-    const pattern = routes.has(route) ? routes.get(route) : dispatchPattern(req, route)
-    const j = judgedAs({ ...info, route: pattern })
+    const pattern = routes.has(route) ? routes.get(route) : dispatchPattern(req, route, info.caseInsensitive === true)
+    const j = judgedAs({ ...info, method: req.method, route: pattern })
     return 'refusal' in j ? undefined : j.actionName
   }
   Object.defineProperty(req, 'route', {
@@ -196,9 +212,15 @@ function guardRoutes(req: ExpressRequestLike, judged: { actionName: string }, ro
       const again = route === current
       current = route
       if (!again || !isObject(route)) return
-      const action = actionOf(route as RouteLike)
-      if (action === judged.actionName) return
-      const reason = `the request reached a route judged as '${action ?? 'unknown'}', not '${judged.actionName}' as the gate judged it`
+      let reason: string
+      if (judged === undefined) {
+        if (!gatedNow(req.method)) return
+        reason = `the request was let through ungated as ${info.method} and reached a route as ${req.method}`
+      } else {
+        const action = actionOf(route as RouteLike)
+        if (action === judged.actionName) return
+        reason = `the request reached a route judged as '${action ?? 'unknown'}', not '${judged.actionName}' as the gate judged it`
+      }
       const err = new Refused('INVALID_CONTEXT', 'http', reason, refuseVerdict('INVALID_CONTEXT', 'http', reason))
       throw Object.assign(err, { status: 403, statusCode: 403 })
     },
@@ -233,7 +255,10 @@ export function createExpressMiddleware(gate: Gate, options: HttpMiddlewareOptio
     const app = req.app as AppLike | undefined
     // Express routes case-insensitively unless the app enables 'case sensitive routing'.
     const caseInsensitive = !(isObject(app) && typeof app.enabled === 'function' && app.enabled('case sensitive routing') === true)
-    if (!mw.shouldGate(req.method, req.originalUrl, { caseInsensitive })) {
+    const gatedNow = (method: string): boolean => mw.shouldGate(method, req.originalUrl, { caseInsensitive })
+    if (!gatedNow(req.method)) {
+      // Guarded still: a method override later in the chain may turn it into a gated request.
+      guardRoutes(req, undefined, new Map(), { method: req.method, path: req.originalUrl, caseInsensitive, headers: req.headers }, gatedNow)
       next()
       return
     }
@@ -246,7 +271,7 @@ export function createExpressMiddleware(gate: Gate, options: HttpMiddlewareOptio
       if (inRoute(req.route, self)) {
         // Running as a route handler: judge this route.
         const route = req.route as RouteLike
-        info.route = resolved?.routes.has(route) === true ? resolved.routes.get(route) : dispatchPattern(req, route)
+        info.route = resolved?.routes.has(route) === true ? resolved.routes.get(route) : dispatchPattern(req, route, caseInsensitive)
       } else {
         routes = resolved?.routes ?? new Map()
         if (resolved?.first?.kind === 'route') info.route = resolved.first.pattern
@@ -261,7 +286,7 @@ export function createExpressMiddleware(gate: Gate, options: HttpMiddlewareOptio
         }
         if (routes !== undefined) {
           const judged = judgedAs(info)
-          if (!('refusal' in judged)) guardRoutes(req, judged, routes, info)
+          if (!('refusal' in judged)) guardRoutes(req, judged, routes, info, gatedNow)
         }
         next()
       },
