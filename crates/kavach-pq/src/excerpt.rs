@@ -1,58 +1,16 @@
-//! Offending values in error messages, cut short.
-//!
-//! Many values this crate reports come from the other side of a wire (a context id, a key id
-//! in an envelope, a nonce, a token id): echoed whole, a megabyte of input becomes a megabyte
-//! of error message, in logs and in every `catch`. The rule is the one kavach-core applies to
-//! policy names (`policy::identifier::excerpt`), restated here because this crate does not
-//! depend on kavach-core: at most [`EXCERPT_CHARS`] characters, control and invisible
-//! characters escaped, and when cut, an ellipsis and the full length.
+//! Offending values in error messages, cut short (the shared rule of kavach-text). Many values
+//! this crate reports come from the other side of a wire (a context id, a key id in an
+//! envelope, a nonce, a token id).
 
-/// At most this many characters of an offending value go into an error message.
-pub const EXCERPT_CHARS: usize = 100;
+pub use kavach_text::{excerpt, EXCERPT_CHARS};
 
 /// Error messages of other libraries (serde_json) that may quote input are cut at this many
 /// characters: long enough for the message itself, short enough to bound what it quotes.
 pub const MESSAGE_CHARS: usize = 400;
 
-/// `s` for an error message: at most [`EXCERPT_CHARS`] characters.
-pub fn excerpt(s: &str) -> String {
-    clip(s, EXCERPT_CHARS)
-}
-
 /// Another library's error message, cut to [`MESSAGE_CHARS`] characters.
 pub fn message(e: impl std::fmt::Display) -> String {
-    clip(&e.to_string(), MESSAGE_CHARS)
-}
-
-fn clip(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (shown, c) in s.chars().enumerate() {
-        if shown == max {
-            let total = s.chars().count();
-            out.push_str(&format!("… ({total} characters)"));
-            return out;
-        }
-        if c.is_control() || is_invisible(c) {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Zero-width and bidirectional-control characters: invisible in a message, yet part of the
-/// value.
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200F}'
-            | '\u{2060}'
-            | '\u{FEFF}'
-            | '\u{061C}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
-    )
+    kavach_text::clip(&e.to_string(), MESSAGE_CHARS)
 }
 
 #[cfg(test)]

@@ -16,40 +16,9 @@ use unicode_normalization::{is_nfc, is_nfc_quick, IsNormalized, UnicodeNormaliza
 /// The longest action name, principal id, role, resource or policy name, in UTF-8 bytes.
 pub const MAX_NAME_BYTES: usize = 256;
 
-/// At most this many characters of an offending value go into an error message.
-pub const EXCERPT_CHARS: usize = 100;
-
-/// `s` for an error message: at most [`EXCERPT_CHARS`] characters, control characters
-/// escaped, and when cut, an ellipsis and the full length.
-pub fn excerpt(s: &str) -> String {
-    let mut out = String::new();
-    for (shown, c) in s.chars().enumerate() {
-        if shown == EXCERPT_CHARS {
-            let total = s.chars().count();
-            out.push_str(&format!("… ({total} characters)"));
-            return out;
-        }
-        if c.is_control() || is_invisible(c) {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Zero-width and bidirectional-control characters: invisible, yet part of the comparison.
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200F}'
-            | '\u{2060}'
-            | '\u{FEFF}'
-            | '\u{061C}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
-    )
-}
+// The excerpt rule for error messages is shared by every crate (kavach-text).
+use kavach_text::is_invisible;
+pub use kavach_text::{excerpt, EXCERPT_CHARS};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Script {

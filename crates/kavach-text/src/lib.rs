@@ -1,0 +1,71 @@
+//! Offending values in error messages, cut short: the one rule every kavach crate applies.
+//!
+//! Values reported in errors may come from an attacker or from the other side of a wire (a
+//! policy name, a context id, a key id in an envelope, a token id): echoed whole, a megabyte
+//! of input becomes a megabyte of error message, in logs and in every `catch`; echoed raw, a
+//! control or bidirectional character can disguise what the message says.
+
+/// At most this many characters of an offending value go into an error message.
+pub const EXCERPT_CHARS: usize = 100;
+
+/// `s` for an error message: at most [`EXCERPT_CHARS`] characters, control and invisible
+/// characters escaped, and when cut, an ellipsis and the full length.
+pub fn excerpt(s: &str) -> String {
+    clip(s, EXCERPT_CHARS)
+}
+
+/// [`excerpt`] with another bound: at most `max` characters.
+pub fn clip(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (shown, c) in s.chars().enumerate() {
+        if shown == max {
+            let total = s.chars().count();
+            out.push_str(&format!("… ({total} characters)"));
+            return out;
+        }
+        if c.is_control() || is_invisible(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Zero-width and bidirectional-control characters: invisible, yet part of the value.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{2060}'
+            | '\u{FEFF}'
+            | '\u{061C}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_values_pass_and_long_ones_are_cut_with_their_length() {
+        assert_eq!(excerpt("ctx-1"), "ctx-1");
+        let long = "A".repeat(1_000_000);
+        let e = excerpt(&long);
+        assert!(e.starts_with(&"A".repeat(EXCERPT_CHARS)), "{e}");
+        assert!(e.ends_with("… (1000000 characters)"), "{e}");
+        assert!(e.chars().count() < 130, "{e}");
+        assert_eq!(clip(&long, 5), "AAAAA… (1000000 characters)");
+    }
+
+    #[test]
+    fn control_and_invisible_characters_are_escaped() {
+        assert_eq!(excerpt("a\0b\u{202E}"), "a\\u{0}b\\u{202e}");
+        assert_eq!(excerpt("x\u{200B}y"), "x\\u{200b}y");
+        assert!(is_invisible('\u{FEFF}'));
+        assert!(!is_invisible('a'));
+    }
+}
