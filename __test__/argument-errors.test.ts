@@ -17,18 +17,11 @@ import {
   runAs,
 } from '../index'
 import { REDIS_URL } from './fixtures/redis-helpers'
+import { caught } from './fixtures/outcomes'
 
 const gate = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [] }] })
 const TOKEN = { tokenId: '11111111-1111-4111-8111-111111111111', evaluationId: '22222222-2222-4222-8222-222222222222', issuedAt: 1_700_000_000, expiresAt: 4_000_000_000, actionName: 'read' }
 
-function caught(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (e) {
-    return e
-  }
-  return undefined
-}
 
 function expectArgumentError(err: unknown, message: RegExp): void {
   expect(err).toBeInstanceOf(InvalidArgumentError)

@@ -10,6 +10,7 @@ import { runInNewContext } from 'node:vm'
 import { describe, expect, test, vi } from 'vitest'
 
 import { ActionContext, Gate, InvalidArgumentError, InvalidContextError, PqTokenSigner, type EvaluateOptions, type Verdict } from '../index'
+import { caught, rejection } from './fixtures/outcomes'
 
 const POLICY = {
   policies: [
@@ -41,23 +42,7 @@ function queuedGate(policies: typeof POLICY = POLICY): Gate {
   return Gate.fromObject(policies, { invariants: INVARIANTS, tokenSigner: PqTokenSigner.generatePqOnly(), enableDrift: false })
 }
 
-function caught(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn()
-  } catch (e) {
-    return e as Error & { code?: string }
-  }
-  throw new Error('expected a throw')
-}
 
-async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p
-  } catch (e) {
-    return e as Error & { code?: string }
-  }
-  throw new Error('expected a rejection')
-}
 
 /** `p`'s outcome, or 'pending' after `ms`: a test of settling must not hang on a bug. */
 async function within<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {

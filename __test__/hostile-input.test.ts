@@ -11,6 +11,7 @@ import { describe, expect, test } from 'vitest'
 
 import { ActionContext, Gate, InvalidArgumentError, InvalidContextError, IoError, KavachKeyPair, PolicyParseError, PublicKeyDirectory, SecureChannel, SignedAuditChain } from '../index'
 import { firstInvalidUtf8 } from '../src/policy-file'
+import { caught } from './fixtures/outcomes'
 
 const tmp = mkdtempSync(join(tmpdir(), 'kavach-hostile-'))
 const DENY_LIST = {
@@ -21,14 +22,6 @@ const DENY_LIST = {
 }
 const base = { principalId: 'bob', principalKind: 'user' as const, actionName: 'read' }
 
-function caught(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn()
-  } catch (e) {
-    return e as Error & { code?: string }
-  }
-  throw new Error('expected a throw')
-}
 
 describe('P4: policy files are strict UTF-8', () => {
   test('a Latin-1 TOML naming löschen_* is a PolicyParseError naming the byte offset', () => {

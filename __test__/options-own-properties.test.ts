@@ -28,20 +28,13 @@ import {
 import { TOKEN } from './fixtures/pq-keys'
 import { polluted, pollutedWith } from './fixtures/polluted'
 import { REDIS_URL, uniquePrefix } from './fixtures/redis-helpers'
+import { caught } from './fixtures/outcomes'
 
 const alice = KavachKeyPair.generate()
 const bob = KavachKeyPair.generate()
 const dir = mkdtempSync(join(tmpdir(), 'kavach-options-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-function caught(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (e) {
-    return e
-  }
-  return undefined
-}
 
 function expectArgumentError(err: unknown, message: string): void {
   expect(err).toBeInstanceOf(InvalidArgumentError)

@@ -6,26 +6,11 @@
 import { describe, expect, test } from 'vitest'
 
 import { AuditEntry, Gate, InvalidArgumentError, PqTokenSigner, type PermitTokenInput } from '../index'
+import { caught, rejection } from './fixtures/outcomes'
 
 const POLICY = { policies: [{ name: 'all', effect: 'permit' as const, conditions: [] }] }
 
-function caught(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn()
-  } catch (e) {
-    return e as Error & { code?: string }
-  }
-  throw new Error('expected a throw')
-}
 
-async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p
-  } catch (e) {
-    return e as Error & { code?: string }
-  }
-  throw new Error('expected a rejection')
-}
 
 function expectLoneSurrogate(err: Error & { code?: string }, field: string, unit: string, index: number): void {
   expect(err).toBeInstanceOf(InvalidArgumentError)

@@ -19,14 +19,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn short_values_pass_and_long_ones_are_cut_with_their_length() {
-        assert_eq!(excerpt("ctx-1"), "ctx-1");
+    fn another_librarys_message_is_cut_to_its_bound() {
         let long = "A".repeat(1_000_000);
-        let e = excerpt(&long);
-        assert!(e.starts_with(&"A".repeat(EXCERPT_CHARS)), "{e}");
-        assert!(e.ends_with("… (1000000 characters)"), "{e}");
-        assert!(e.chars().count() < 130, "{e}");
-        assert_eq!(excerpt("a\0b\u{202E}"), "a\\u{0}b\\u{202e}");
-        assert!(message(&long).chars().count() < MESSAGE_CHARS + 30);
+        let m = message(&long);
+        assert!(m.chars().count() < MESSAGE_CHARS + 30, "{m}");
+        assert!(m.ends_with("… (1000000 characters)"), "{m}");
     }
 }
