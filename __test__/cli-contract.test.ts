@@ -84,7 +84,8 @@ describe('every command', () => {
     }
     const missing = kavach(['audit', 'verify', join(dir, 'nope.jsonl'), '--bundle', join(dir, 'nope.json'), '--json'])
     expect(missing.status).toBe(1)
-    expect((JSON.parse(missing.stdout) as JsonError).error).toMatchObject({ code: 'ENOENT', message: expect.stringContaining('nope.jsonl') })
+    // The SDK's own code for a file it cannot read (IoError), the system's reason in the message.
+    expect((JSON.parse(missing.stdout) as JsonError).error).toMatchObject({ code: 'IO', message: expect.stringMatching(/audit chain '.*nope\.jsonl': ENOENT/) })
   })
 
   test('--json results carry ok', () => {

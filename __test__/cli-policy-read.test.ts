@@ -179,3 +179,31 @@ describe('files the runtime accepts are accepted by every command', () => {
     expect(err.message).toContain(`#0 is policy #0 of ${bomToml}; #2 is policy #1 of ${other}`)
   })
 })
+
+describe('the other files the CLI reads are regular files too', () => {
+  const dir = tempDir('inputs')
+  const fifo = join(dir, 'input.fifo')
+  beforeAll(() => execFileSync('mkfifo', [fifo]))
+
+  test('a FIFO or a device as --context, chain or bundle is an error naming it, not a hang', () => {
+    const explain = kavach(['explain', EXAMPLE, '--context', fifo])
+    expect(explain.status).toBe(2)
+    expect(explain.stderr).toContain(`--context '${fifo}': context file '${fifo}' is not a regular file (a FIFO)`)
+    for (const [args, what] of [
+      [['audit', 'verify', fifo, '--bundle', '/dev/null'], 'audit chain'],
+      [['audit', 'report', fifo, '--out', join(dir, 'r.html')], 'audit chain'],
+    ] as const) {
+      const r = kavach([...args])
+      expect(r.status, args.join(' ')).toBe(1)
+      expect(r.stderr, args.join(' ')).toContain(`${what} '${fifo}' is not a regular file (a FIFO)`)
+    }
+    const chain = join(dir, 'chain.jsonl')
+    writeFileSync(chain, '')
+    const bundle = kavach(['audit', 'verify', chain, '--bundle', fifo])
+    expect(bundle.status).toBe(1)
+    expect(bundle.stderr).toContain(`bundle '${fifo}' is not a regular file (a FIFO)`)
+    const device = kavach(['audit', 'verify', chain, '--bundle', '/dev/zero'])
+    expect(device.status).toBe(1)
+    expect(device.stderr).toContain("bundle '/dev/zero' is not a regular file (a character device)")
+  })
+})

@@ -60,35 +60,44 @@ export function readPolicyFile(path: unknown): string {
   if (typeof path !== 'string' || path.length === 0) {
     throw new InvalidArgumentError(`policy file path must be a non-empty string, got ${path === null ? 'null' : typeof path}`)
   }
+  const bytes = readRegularFile(path, 'policy file', MAX_POLICY_FILE_BYTES, 'MAX_POLICY_FILE_BYTES')
+  return policyText(bytes, `policy file '${path}'`)
+}
+
+/**
+ * The bytes of the regular file at `path`, `what` naming it in errors (`IoError`): a FIFO, a
+ * device, a socket or a directory is refused by its type instead of blocking or never ending,
+ * and a file over `maxBytes` (named by `limitName`) or one that grows while read is refused.
+ */
+export function readRegularFile(path: string, what: string, maxBytes: number, limitName: string): Buffer {
   let fd: number
   try {
     // Non-blocking: a FIFO without a writer opens at once and is then refused by its type.
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (e) {
-    throw new IoError(`cannot read policy file '${path}': ${(e as Error).message}`, { cause: e })
+    throw new IoError(`cannot read ${what} '${path}': ${(e as Error).message}`, { cause: e })
   }
   try {
     const st = fstatSync(fd)
-    if (!st.isFile()) throw new IoError(`policy file '${path}' is not a regular file (${kindOf(st)})`)
-    const tooBig = (): IoError =>
-      new IoError(`policy file '${path}' is larger than the limit of ${MAX_POLICY_FILE_BYTES} bytes (MAX_POLICY_FILE_BYTES)`)
-    if (st.size > MAX_POLICY_FILE_BYTES) throw tooBig()
+    if (!st.isFile()) throw new IoError(`${what} '${path}' is not a regular file (${kindOf(st)})`)
+    const tooBig = (): IoError => new IoError(`${what} '${path}' is larger than the limit of ${maxBytes} bytes (${limitName})`)
+    if (st.size > maxBytes) throw tooBig()
     // One byte past the size tells a file that grew while being read.
-    const buf = Buffer.allocUnsafe(Math.min(st.size + 1, MAX_POLICY_FILE_BYTES + 1))
+    const buf = Buffer.allocUnsafe(Math.min(st.size + 1, maxBytes + 1))
     let len = 0
     for (;;) {
       if (len === buf.length) {
-        if (len > MAX_POLICY_FILE_BYTES) throw tooBig()
-        throw new IoError(`policy file '${path}' changed while being read`)
+        if (len > maxBytes) throw tooBig()
+        throw new IoError(`${what} '${path}' changed while being read`)
       }
       const n = readSync(fd, buf, len, buf.length - len, null)
       if (n === 0) break
       len += n
     }
-    return policyText(buf.subarray(0, len), `policy file '${path}'`)
+    return buf.subarray(0, len)
   } catch (e) {
-    if (e instanceof IoError || e instanceof PolicyParseError) throw e
-    throw new IoError(`cannot read policy file '${path}': ${(e as Error).message}`, { cause: e })
+    if (e instanceof IoError) throw e
+    throw new IoError(`cannot read ${what} '${path}': ${(e as Error).message}`, { cause: e })
   } finally {
     closeSync(fd)
   }

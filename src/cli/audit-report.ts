@@ -2,12 +2,13 @@
 // HTML file (report-html.ts). With a bundle the chain is verified first and the report shows
 // the result; a bad chain still gets its report (exit 1), so the operator can look at it.
 
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 
 import { PublicKeyBundle } from '../pq.js'
 import { readEntries } from './audit-entries.js'
 import { type ChainStatus, verifyChain } from './audit-verify.js'
 import { EXIT_FINDINGS, EXIT_OK } from './exit.js'
+import { readChain, readInput } from './input-files.js'
 import { reportHtml } from './report-html.js'
 
 interface ReportOptions {
@@ -19,8 +20,8 @@ interface ReportOptions {
 }
 
 export async function run(chain: string, opts: ReportOptions): Promise<number> {
-  const blob = readFileSync(chain)
-  const status: ChainStatus | undefined = opts.bundle === undefined ? undefined : verifyChain(blob, PublicKeyBundle.fromJSON(readFileSync(opts.bundle)), undefined, opts.pqOnly === true)
+  const blob = readChain(chain)
+  const status: ChainStatus | undefined = opts.bundle === undefined ? undefined : verifyChain(blob, PublicKeyBundle.fromJSON(readInput(opts.bundle, 'bundle')), undefined, opts.pqOnly === true)
   const entries = readEntries(blob)
   writeFileSync(opts.out, await reportHtml({ chain, status, entries }))
   const summary = { ok: status === undefined || status.ok, out: opts.out, entries: entries.length, verified: status?.ok ?? null, error: status?.error }

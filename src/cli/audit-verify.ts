@@ -7,11 +7,10 @@
 // a valid chain, the total work is under twice a single pass, and the first bad entry is
 // still reported by the step that reaches it. Piped output gets no bar and a single pass.
 
-import { readFileSync } from 'node:fs'
-
 import { Checkpoint, SignedAuditChain } from '../audit.js'
 import { PublicKeyBundle } from '../pq.js'
 import { EXIT_FINDINGS, EXIT_OK } from './exit.js'
+import { readChain, readInput } from './input-files.js'
 
 interface VerifyOptions {
   bundle: string
@@ -67,9 +66,9 @@ function lineEnds(blob: Buffer): number[] {
 }
 
 export async function run(chain: string, opts: VerifyOptions): Promise<number> {
-  const blob = readFileSync(chain)
-  const bundle = PublicKeyBundle.fromJSON(readFileSync(opts.bundle))
-  const checkpoint = opts.checkpoint === undefined ? undefined : Checkpoint.fromJSON(readFileSync(opts.checkpoint))
+  const blob = readChain(chain)
+  const bundle = PublicKeyBundle.fromJSON(readInput(opts.bundle, 'bundle'))
+  const checkpoint = opts.checkpoint === undefined ? undefined : Checkpoint.fromJSON(readInput(opts.checkpoint, 'checkpoint'))
   let status: ChainStatus
   if (process.stderr.isTTY && opts.json !== true) {
     const { SingleBar, Presets } = await import('cli-progress')

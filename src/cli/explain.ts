@@ -1,11 +1,10 @@
 // `kavach explain FILE --context ctx.json [--now ISO]`: the trace of `gate.explain` for one
 // context. Exit 0 for a permit, 1 for a refusal or invalidation (scripts can branch on it).
 
-import { readFileSync } from 'node:fs'
-
 import type { EvaluateOptions } from '../native.js'
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit.js'
 import { describe, loadPolicyFile } from './policy-files.js'
+import { readInput } from './input-files.js'
 import { explainText } from './trace-text.js'
 
 interface ExplainOptions {
@@ -17,7 +16,7 @@ interface ExplainOptions {
 export async function run(file: string, opts: ExplainOptions): Promise<number> {
   let ctx: EvaluateOptions
   try {
-    ctx = JSON.parse(readFileSync(opts.context, 'utf8')) as EvaluateOptions
+    ctx = JSON.parse(readInput(opts.context, 'context file').toString('utf8')) as EvaluateOptions
   } catch (e) {
     throw new UsageError(`--context '${opts.context}': ${(e as Error).message}`)
   }

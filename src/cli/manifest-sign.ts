@@ -1,10 +1,11 @@
 // `kavach manifest sign --root KEY --bundles B.json…`: a public-key manifest signed by the root
 // key, the file `PublicKeyDirectory.fromSignedFile` loads.
 
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 
 import { KavachKeyPair, PublicKeyBundle } from '../pq.js'
 import { EXIT_OK } from './exit.js'
+import { readInput } from './input-files.js'
 import { passphraseFrom } from './secrets.js'
 
 interface ManifestOptions {
@@ -16,10 +17,10 @@ interface ManifestOptions {
 }
 
 export function run(opts: ManifestOptions): number {
-  const root = KavachKeyPair.importSecret(readFileSync(opts.root), passphraseFrom(opts.passphraseEnv))
+  const root = KavachKeyPair.importSecret(readInput(opts.root, 'root key'), passphraseFrom(opts.passphraseEnv))
   const bundles = opts.bundles.map((file) => {
     try {
-      return PublicKeyBundle.fromJSON(readFileSync(file))
+      return PublicKeyBundle.fromJSON(readInput(file, 'bundle'))
     } catch (e) {
       throw Object.assign(new Error(`bundle '${file}': ${(e as Error).message}`), { code: (e as { code?: string }).code })
     }
