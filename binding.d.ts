@@ -80,7 +80,8 @@ export declare class Gate {
   get policyCount(): number
   /**
    * `explain` for any gate (Redis stores included), without blocking the event loop.
-   * Argument errors are thrown synchronously (the TS wrapper turns them into a rejection).
+   * Argument errors are thrown synchronously (the TS wrapper turns them into a rejection),
+   * as is `STORE_UNAVAILABLE` with `maxPendingEvaluations` already in flight.
    */
   explainAsync(ctx: EvaluateOptions): Promise<Explanation>
   /** A gate from a plain JS object (`{ policies: [...] }` or `{ policy: [...] }`). */
@@ -136,12 +137,13 @@ export declare class Gate {
   /** Undo a principal/role (or session) revocation on this gate. */
   lift(scope: LiftScope): void
   /**
-   * Release listeners and store connections; the gate keeps answering with what it has.
    * Revoke a session, principal or role on this gate as an Invalidate would: later
    * evaluations refuse it, a session is marked in the session store, and the broadcaster
-   * (if any) tells the other gates.
+   * (if any) tells the other gates. With `maxPendingEvaluations` in flight only the first
+   * is done, and the call throws `STORE_UNAVAILABLE` saying so.
    */
   revoke(scope: RevokeScope): Promise<void>
+  /** Release listeners and store connections; the gate keeps answering with what it has. */
   close(): Promise<void>
   /** Testing only: set the gate's manual clock (needs `testClock: { nowMs }`). */
   setTestNow(nowMs: number): void

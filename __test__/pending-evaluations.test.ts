@@ -8,7 +8,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
-import { Gate, KavachKeyPair, PqTokenSigner, RedisRateLimitStore, type EvaluateOptions, type GateOptions, type Verdict } from '../index'
+import { Gate, KavachKeyPair, PqTokenSigner, RedisRateLimitStore, RedisSessionStore, StoreUnavailableError, type EvaluateOptions, type Explanation, type GateOptions, type Verdict } from '../index'
 import { GateOptionsSchema } from '../src/schema'
 import { RedisProcess, prefixesCleanedAfterAll, tally } from './fixtures/redis-helpers'
 
@@ -196,6 +196,48 @@ describe('maxPendingEvaluations', () => {
     // A closed gate keeps answering (a new completion channel is attached).
     expect((await gate.evaluateAsync(call('c'))).isPermit).toBe(true)
     store.close()
+  }, 30_000)
+
+  test('explainAsync and revoke count too: at the bound explainAsync rejects, revoke revokes on this gate only and rejects saying so; the admitted ones finish once Redis resumes', async () => {
+    const sessions = await RedisSessionStore.connect(server.url, { prefix: prefix('calls-sessions'), ttlSeconds: 600 })
+    const { gate, store } = await redisGate('calls', { sessionStore: sessions })
+    const EVALUATIONS = BOUND - 2
+    const admitted = await whileStopped(async () => {
+      const verdicts = track(Array.from({ length: EVALUATIONS }, () => gate.evaluateAsync(call('calls'))))
+      const explanation = gate.explainAsync(call('calls'))
+      const revoked = gate.revoke({ targetKind: 'session', targetId: 'admitted-session' })
+      expect(gate.pendingEvaluations).toBe(BOUND)
+      expectBoundRefusal(await atOnce(gate.evaluateAsync(call('calls'))), BOUND)
+      const explainError: unknown = await gate.explainAsync(call('calls')).then(() => 'resolved', (e: unknown) => e)
+      expect(explainError).toBeInstanceOf(StoreUnavailableError)
+      expect(explainError).toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringMatching(new RegExp(`^${BOUND} evaluations pending \\(maxPendingEvaluations\\): explainAsync not started`)),
+      })
+      const revokeError: unknown = await gate.revoke({ targetKind: 'principal', targetId: 'mallory' }).then(() => 'resolved', (e: unknown) => e)
+      expect(revokeError).toBeInstanceOf(StoreUnavailableError)
+      expect(revokeError).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('revoked on this gate only, not in the session store or on the other gates') })
+      // Rejected calls hold no capacity.
+      expect(gate.pendingEvaluations).toBe(BOUND)
+      return { verdicts, explanation, revoked }
+    })
+    expect(tally(await admitted.verdicts.all)).toEqual({ permit: EVALUATIONS })
+    const explained: Explanation = await admitted.explanation
+    expect(explained.verdict.isPermit).toBe(true)
+    await admitted.revoked
+    expect(gate.pendingEvaluations).toBe(0)
+    // The revoke that was not admitted still holds on this gate.
+    const mallory = await gate.evaluateAsync(call('mallory'))
+    expect(mallory.isPermit).toBe(false)
+    expect(mallory.code).toBe('SESSION_INVALID')
+    // The admitted one reached the session store: a second gate on the same store refuses it.
+    const other = Gate.fromObject(POLICY, { rateStore: store, sessionStore: sessions, enableDrift: false })
+    const inSession = await other.evaluateAsync({ ...call('calls'), sessionId: 'admitted-session' })
+    expect(inSession.code).toBe('SESSION_INVALID')
+    await other.close()
+    await gate.close()
+    store.close()
+    sessions.close()
   }, 30_000)
 
   test('a context that is rejected with an error takes no capacity', async () => {

@@ -520,9 +520,9 @@ export class Gate {
   }
 
   /**
-   * `evaluateAsync` calls in flight on this gate (submitted, verdict not yet delivered); at
-   * most the `maxPendingEvaluations` option. Always 0 on an in-process gate without signer or
-   * audit, whose `evaluateAsync` answers at once.
+   * `evaluateAsync`, `explainAsync` and `revoke` calls in flight on this gate (started, not
+   * yet settled); at most the `maxPendingEvaluations` option. An in-process gate without
+   * signer or audit answers `evaluateAsync` at once, which then counts nothing.
    */
   get pendingEvaluations(): number {
     return this.native.pendingEvaluations
@@ -577,7 +577,8 @@ export class Gate {
    * evaluations refuse it (`SESSION_INVALID`) until `lift` or `invalidationTtlSeconds`, a
    * session is also marked in the gate's session store, and the gate's broadcaster (if any)
    * tells the other gates. `reason` defaults to `revoked by the application`, `evaluator` to
-   * `manual`.
+   * `manual`. With `maxPendingEvaluations` calls in flight only this gate's part is done and
+   * the promise rejects with `StoreUnavailableError` saying so (docs/SECURITY.md).
    */
   revoke(scope: RevokeScope): Promise<void> {
     if (typeof scope !== 'object' || scope === null) {

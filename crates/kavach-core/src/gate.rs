@@ -462,7 +462,29 @@ impl Gate {
         )))
     }
 
-    /// Asynchronous evaluations in flight (admitted, verdict not yet delivered).
+    /// A slot for other awaited work on the gate's stores (`explainAsync`, `revoke`): it
+    /// counts against `maxPendingEvaluations` like an evaluation, so a stalled store cannot
+    /// make those pile up without bound either. At the bound the work is not started: a
+    /// `StoreUnavailable` error naming the limit, then `not_started` (what the caller should
+    /// know about the work left undone).
+    pub fn admit_call(&self, not_started: &str) -> Result<PendingSlot> {
+        self.pending.try_admit().ok_or_else(|| {
+            KavachError::StoreUnavailable(format!(
+                "{} evaluations pending (maxPendingEvaluations): {not_started}",
+                self.pending.max()
+            ))
+        })
+    }
+
+    /// The part of [`Gate::revoke`] that needs no store: later evaluations on this gate refuse
+    /// the target. What `revoke` does when it is not admitted, so a revocation is never weaker
+    /// on this gate for a backlog elsewhere.
+    pub fn revoke_locally(&self, scope: &InvalidationScope) {
+        self.revocations.revoke(scope, self.config.clock.now_ms());
+    }
+
+    /// Asynchronous work in flight (admitted, not yet delivered): evaluations, `explainAsync`
+    /// and `revoke` calls.
     pub fn pending_evaluations(&self) -> usize {
         self.pending.count()
     }

@@ -10,6 +10,7 @@ use napi::JsValue;
 use napi_derive::napi;
 use parking_lot::Mutex;
 
+use crate::dense_array::DenseArray;
 use crate::error::{invalid_argument, Result};
 use crate::keypair::{unix_seconds, KavachKeyPair, PqResultExt, PublicKeyBundle};
 
@@ -245,8 +246,13 @@ impl SignedAuditChain {
     /// Group commit: sign the entries (in parallel), append them in order with one write and
     /// one fsync; returns the new length. All of them are acknowledged when this returns.
     #[napi(catch_unwind)]
-    pub fn append_batch(&self, entries: Vec<ClassInstance<'_, AuditEntry>>) -> Result<f64> {
-        let list: Vec<pq::AuditEntry> = entries.iter().map(|e| e.inner.clone()).collect();
+    pub fn append_batch(
+        &self,
+        #[napi(ts_arg_type = "Array<AuditEntry>")] entries: DenseArray<
+            ClassInstance<'_, AuditEntry>,
+        >,
+    ) -> Result<f64> {
+        let list: Vec<pq::AuditEntry> = entries.0.iter().map(|e| e.inner.clone()).collect();
         Ok(u64_to_f64(self.inner.lock().append_batch(&list).pq()?))
     }
 

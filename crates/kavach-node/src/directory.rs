@@ -5,6 +5,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{Buffer, ClassInstance};
 use napi_derive::napi;
 
+use crate::dense_array::DenseArray;
 use crate::error::Result;
 use crate::keypair::{PqResultExt, PublicKeyBundle};
 use crate::signer::{token_fields, PermitTokenInput};
@@ -24,8 +25,12 @@ fn bundles_of(list: &[ClassInstance<'_, PublicKeyBundle>]) -> Vec<kavach_pq::Pub
 impl PublicKeyDirectory {
     /// An in-memory directory, optionally pre-filled.
     #[napi(catch_unwind, factory)]
-    pub fn in_memory(bundles: Option<Vec<ClassInstance<'_, PublicKeyBundle>>>) -> Result<Self> {
-        let list = bundles.as_deref().map(bundles_of).unwrap_or_default();
+    pub fn in_memory(
+        #[napi(ts_arg_type = "Array<PublicKeyBundle> | undefined | null")] bundles: Option<
+            DenseArray<ClassInstance<'_, PublicKeyBundle>>,
+        >,
+    ) -> Result<Self> {
+        let list = bundles.map(|b| bundles_of(&b.0)).unwrap_or_default();
         Ok(Self {
             inner: Arc::new(kavach_pq::PublicKeyDirectory::in_memory(list).pq()?),
         })
@@ -54,8 +59,12 @@ impl PublicKeyDirectory {
 
     /// Unsigned manifest bytes (JSON array of bundles), to write to a file.
     #[napi(catch_unwind)]
-    pub fn build_unsigned_manifest(bundles: Vec<ClassInstance<'_, PublicKeyBundle>>) -> Buffer {
-        kavach_pq::PublicKeyDirectory::build_unsigned_manifest(&bundles_of(&bundles)).into()
+    pub fn build_unsigned_manifest(
+        #[napi(ts_arg_type = "Array<PublicKeyBundle>")] bundles: DenseArray<
+            ClassInstance<'_, PublicKeyBundle>,
+        >,
+    ) -> Buffer {
+        kavach_pq::PublicKeyDirectory::build_unsigned_manifest(&bundles_of(&bundles.0)).into()
     }
 
     /// The bundle of `keyId`; throws `KEY_NOT_FOUND` (`public key not found`).

@@ -284,10 +284,10 @@ impl Gate {
         Ok(())
     }
 
-    /// Release listeners and store connections; the gate keeps answering with what it has.
     /// Revoke a session, principal or role on this gate as an Invalidate would: later
     /// evaluations refuse it, a session is marked in the session store, and the broadcaster
-    /// (if any) tells the other gates.
+    /// (if any) tells the other gates. With `maxPendingEvaluations` in flight only the first
+    /// is done, and the call throws `STORE_UNAVAILABLE` saying so.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn revoke<'env>(&self, env: &'env Env, scope: RevokeScope) -> Result<PromiseRaw<'env, ()>> {
         let scope = kavach_core::invalidation::parse_scope(
@@ -301,13 +301,25 @@ impl Gate {
         )
         .js()?;
         let gate = self.inner.clone();
+        let slot = match gate.admit_call(
+            "revoked on this gate only, not in the session store or on the other gates; \
+             retry once some finish",
+        ) {
+            Ok(slot) => slot,
+            Err(e) => {
+                gate.revoke_locally(&scope);
+                return Err(e).js();
+            }
+        };
         env.spawn_future(async move {
             gate.revoke(&scope).await;
+            drop(slot);
             Ok(())
         })
         .map_err(|e| to_js(codes::INTERNAL, e.reason))
     }
 
+    /// Release listeners and store connections; the gate keeps answering with what it has.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         // In-flight evaluations keep their own handle and still resolve; the threadsafe function

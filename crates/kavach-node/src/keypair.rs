@@ -10,6 +10,7 @@ use napi::bindgen_prelude::{AsyncTask, Buffer, ClassInstance, Either};
 use napi::{Env, Task};
 use napi_derive::napi;
 
+use crate::dense_array::DenseArray;
 use crate::error::{to_js, JsErr, Result};
 
 /// Options of `KavachKeyPair.importSecret(bytes, passphrase?, options?)`: caps on the scrypt
@@ -193,9 +194,11 @@ impl KavachKeyPair {
     #[napi(catch_unwind)]
     pub fn build_signed_manifest(
         &self,
-        bundles: Vec<ClassInstance<'_, PublicKeyBundle>>,
+        #[napi(ts_arg_type = "Array<PublicKeyBundle>")] bundles: DenseArray<
+            ClassInstance<'_, PublicKeyBundle>,
+        >,
     ) -> Result<Buffer> {
-        let list: Vec<_> = bundles.iter().map(|b| b.inner.clone()).collect();
+        let list: Vec<_> = bundles.0.iter().map(|b| b.inner.clone()).collect();
         Ok(
             kavach_pq::PublicKeyDirectory::build_signed_manifest(&self.inner, &list)
                 .pq()?

@@ -7,6 +7,7 @@ mod broadcaster;
 mod channel;
 mod completion;
 mod context;
+mod dense_array;
 mod directory;
 mod dispatch;
 #[cfg(test)] // every exported function is #[napi(catch_unwind)]

@@ -20,6 +20,7 @@ use napi::bindgen_prelude::{Either, Unknown};
 use napi::ValueType;
 use napi_derive::napi;
 
+use crate::dense_array::DenseArray;
 use crate::error::{invalid_options, Result};
 
 /// An invariant: a hard cap that runs after policy; no permit overrides it.
@@ -50,7 +51,7 @@ pub struct GateOptions<'env> {
     /// `[name, field, max]` tuples.
     /// @default []
     #[napi(ts_type = "Array<InvariantSpec | [string, string, number]>")]
-    pub invariants: Option<Vec<InvariantInput>>,
+    pub invariants: Option<DenseArray<InvariantInput>>,
     /// Evaluate and record everything, but always answer Permit (`verdict.observed` holds the
     /// would-be verdict).
     /// @default false
@@ -117,7 +118,7 @@ pub fn into_config(options: Option<GateOptions<'_>>) -> Result<Converted> {
             manual_clock: None,
         });
     };
-    if let Some(list) = o.invariants {
+    if let Some(DenseArray(list)) = o.invariants {
         config.invariants = list
             .into_iter()
             .enumerate()

@@ -5,6 +5,7 @@ use kavach_core::analysis::{analyze, Finding};
 use napi_derive::napi;
 
 use super::Gate;
+use crate::dense_array::DenseArray;
 
 /// One finding of the policy analysis.
 #[napi(object, object_from_js = false)]
@@ -24,7 +25,8 @@ pub struct PolicyFinding {
 #[napi(object, object_to_js = false)]
 pub struct AnalyzeOptions {
     /// Actions the application performs: those no policy names are reported.
-    pub known_actions: Option<Vec<String>>,
+    #[napi(ts_type = "Array<string>")]
+    pub known_actions: Option<DenseArray<String>>,
 }
 
 fn to_js(f: Finding) -> PolicyFinding {
@@ -42,7 +44,7 @@ impl Gate {
     /// never hold, rate limits that never bind, overlaps, deny lists, unnamed actions.
     #[napi(catch_unwind)]
     pub fn analyze(&self, options: Option<AnalyzeOptions>) -> Vec<PolicyFinding> {
-        let known = options.and_then(|o| o.known_actions);
+        let known = options.and_then(|o| o.known_actions).map(|a| a.0);
         analyze(&self.inner.policies(), known.as_deref())
             .into_iter()
             .map(to_js)
