@@ -84,6 +84,11 @@ export declare class Gate {
    * as is `STORE_UNAVAILABLE` with `maxPendingEvaluations` already in flight.
    */
   explainAsync(ctx: EvaluateOptions): Promise<Explanation>
+  /**
+   * Records `v` as a verdict of this gate (audited when the gate has an audit sink) and
+   * returns it in the `evaluateRaw` layout. For the integrations of this package.
+   */
+  recordUnevaluated(v: UnevaluatedVerdict): ReturnType<Gate['evaluateRaw']>
   /** A gate from a plain JS object (`{ policies: [...] }` or `{ policy: [...] }`). */
   static fromObject(policies: unknown, options?: GateOptions | undefined | null): Gate
   /** A gate from a JSON document. */
@@ -968,6 +973,25 @@ export interface TestClockOptions {
   nowMs?: number
   /** Offset the system clock by this many milliseconds (a replica with a skewed clock). */
   offsetMs?: number
+}
+
+/** What an integration knew of a call it answered without evaluating, and its answer. */
+export interface UnevaluatedVerdict {
+  /** A refusal's code; absent for an invalidation (whose code is `SESSION_INVALID`). */
+  code?: string
+  evaluator: string
+  reason: string
+  /** An invalidation: the session the integration's store revoked. */
+  revokedSessionId?: string
+  /**
+   * Absent when nobody identified the caller (the audit trail then names
+   * `(unidentified)`).
+   */
+  principalId?: string
+  actionName: string
+  resource?: string
+  sessionId?: string
+  ip?: string
 }
 
 /**

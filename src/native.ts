@@ -1,7 +1,7 @@
 // The one import of the generated napi loader for the foundation layer.
 import { Gate, evaluateSubmit as submit, fastEvaluator, flushSubmitted as flush, internName as intern } from '../binding.js'
 
-export type { AnalyzeOptions, EvaluateOptions, ExplainCheck, ExplainStep, Explanation, GateOptions, LiftScope, ObservedVerdict, PolicyFinding, PermitTokenView, RevokeScope, ScopeView, Verdict } from '../binding.js'
+export type { AnalyzeOptions, EvaluateOptions, ExplainCheck, ExplainStep, Explanation, GateOptions, LiftScope, ObservedVerdict, PolicyFinding, PermitTokenView, RevokeScope, ScopeView, UnevaluatedVerdict, Verdict } from '../binding.js'
 
 // Constants, not re-exports: CommonJS compiles a re-export to a getter, and redefining a
 // property as a getter turns this module's exports object into a dictionary, so each use on

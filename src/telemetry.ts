@@ -1,7 +1,8 @@
 // Gate telemetry and the `onVerdict` hook. Loaded only when a gate is built with `telemetry`
 // or `onVerdict` (src/gate.ts): `instrument` installs wrapped `evaluate` / `evaluateAsync` on
 // that gate instance, so a gate without these options runs the plain methods (no wrapper, no
-// check on the hot path). Decisions stay in the Rust core; this only observes verdicts.
+// check on the hot path). Verdicts the integrations reach without evaluating reach the same
+// hooks through `observeUnevaluated`. Decisions stay in the Rust core; this only observes verdicts.
 //
 // Nothing here can change or lose a verdict: the wrapped methods return (or reject with)
 // exactly what the plain ones do. An `onVerdict` hook that throws or returns a promise that
@@ -104,6 +105,17 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
+/**
+ * Per instrumented gate: reports a verdict an integration reached without evaluating
+ * (src/integrations/unevaluated.ts) to its telemetry and `onVerdict`, as an evaluation's.
+ */
+const unevaluatedObservers = new WeakMap<Gate, (verdict: Verdict, ctx: EvaluateInput) => void>()
+
+/** Reports `verdict` to `gate`'s telemetry and `onVerdict`, if it has them. */
+export function observeUnevaluated(gate: Gate, verdict: Verdict, ctx: EvaluateInput): void {
+  unevaluatedObservers.get(gate)?.(verdict, ctx)
+}
+
 /** Wraps `gate.evaluate` and `gate.evaluateAsync` of this one gate. */
 export function instrument(gate: Gate, hooks: GateHooks): void {
   const ins = hooks.telemetry === undefined || hooks.telemetry === false ? undefined : instruments(hooks.telemetry)
@@ -171,6 +183,8 @@ export function instrument(gate: Gate, hooks: GateHooks): void {
       report('KAVACH_TELEMETRY_FAILED', 'telemetry threw', e)
     }
   }
+
+  unevaluatedObservers.set(gate, (verdict, ctx) => settled(start(), verdict, ctx))
 
   Object.defineProperty(gate, 'evaluate', {
     configurable: true,

@@ -74,6 +74,9 @@ export const REFUSE_CODES = ['NO_POLICY_MATCH', 'POLICY_DENIED', 'RATE_LIMIT_EXC
 /** Scope kinds by number (`FAST_OUT_SCOPE_KIND`). */
 export const SCOPE_KINDS = ['session', 'principal', 'role'] as const
 
+/** The audit trail's principal for a caller nobody identified (`kavach_core::UNIDENTIFIED_PRINCIPAL`). */
+export const UNIDENTIFIED_PRINCIPAL = '(unidentified)'
+
 /** A principal kind's number (`FAST_IN_KIND`), or -1 for anything else. */
 export function principalKindIndex(kind: string): number {
   switch (kind) {

@@ -6,7 +6,8 @@ import { throwUnlessPermit } from '../errors.js'
 import type { Gate } from '../gate.js'
 import { type Caller, currentCaller } from '../guarded.js'
 import type { Verdict } from '../native.js'
-import { refusalOf, refuseVerdict, scalarFields, type ToolRefusal } from './refusal.js'
+import { refusalOf, scalarFields, type ToolRefusal } from './refusal.js'
+import { refuseUnevaluated } from './unevaluated.js'
 
 export interface GuardToolsOptions {
   /** Who calls the tools; without it, the caller set by `runAs` at call time. */
@@ -35,7 +36,8 @@ export function guardTools<T extends Record<string, object>>(gate: Gate, tools: 
   const verdictFor = (action: string, input: unknown): Promise<Verdict> => {
     const caller = options.caller ?? currentCaller()
     if (caller === undefined) {
-      return Promise.resolve(refuseVerdict('INVALID_CONTEXT', 'guarded', `no caller for '${action}': pass options.caller or use runAs(caller, fn)`))
+      const reason = `no caller for '${action}': pass options.caller or use runAs(caller, fn)`
+      return Promise.resolve(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', reason, { actionName: action }))
     }
     return gate.evaluateAsync({ ...caller, actionName: action, params: scalarFields(input) })
   }

@@ -11,9 +11,9 @@
 
 import { KavachError, Refused } from '../errors.js'
 import type { Gate } from '../gate.js'
-import { type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, type HttpRequestInfo, httpRefusal } from './http.js'
+import { type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, type HttpRequestInfo, httpRefusal, requestFacts } from './http.js'
 import { canonicalPath, judgedAs } from './http-route.js'
-import { refuseVerdict } from './refusal.js'
+import { refuseUnevaluated } from './unevaluated.js'
 
 /** The parts of an express `Request` the middleware reads. */
 export interface ExpressRequestLike {
@@ -195,7 +195,14 @@ function dispatchPattern(req: ExpressRequestLike, route: RouteLike, caseInsensit
  * request the gate let pass ungated (`judged` undefined: a read, an excluded path) is stopped
  * if by then it would be gated.
  */
-function guardRoutes(req: ExpressRequestLike, judged: { actionName: string } | undefined, routes: Map<object, string | undefined>, info: HttpRequestInfo, gatedNow: (method: string) => boolean): void {
+function guardRoutes(
+  gate: Gate,
+  req: ExpressRequestLike,
+  judged: { actionName: string } | undefined,
+  routes: Map<object, string | undefined>,
+  info: HttpRequestInfo,
+  gatedNow: (method: string) => boolean,
+): void {
   // The route already set (an earlier route that called `next()`, or the route this middleware
   // runs in) stays readable.
   let current: unknown = req.route
@@ -221,7 +228,8 @@ function guardRoutes(req: ExpressRequestLike, judged: { actionName: string } | u
         if (action === judged.actionName) return
         reason = `the request reached a route judged as '${action ?? 'unknown'}', not '${judged.actionName}' as the gate judged it`
       }
-      const err = new Refused('INVALID_CONTEXT', 'http', reason, refuseVerdict('INVALID_CONTEXT', 'http', reason))
+      const facts = requestFacts({ ...info, method: req.method })
+      const err = new Refused('INVALID_CONTEXT', 'http', reason, refuseUnevaluated(gate, 'INVALID_CONTEXT', 'http', reason, facts))
       throw Object.assign(err, { status: 403, statusCode: 403 })
     },
   })
@@ -258,7 +266,7 @@ export function createExpressMiddleware(gate: Gate, options: HttpMiddlewareOptio
     const gatedNow = (method: string): boolean => mw.shouldGate(method, req.originalUrl, { caseInsensitive })
     if (!gatedNow(req.method)) {
       // Guarded still: a method override later in the chain may turn it into a gated request.
-      guardRoutes(req, undefined, new Map(), { method: req.method, path: req.originalUrl, caseInsensitive, headers: req.headers }, gatedNow)
+      guardRoutes(gate, req, undefined, new Map(), { method: req.method, path: req.originalUrl, caseInsensitive, headers: req.headers }, gatedNow)
       next()
       return
     }
@@ -286,7 +294,7 @@ export function createExpressMiddleware(gate: Gate, options: HttpMiddlewareOptio
         }
         if (routes !== undefined) {
           const judged = judgedAs(info)
-          if (!('refusal' in judged)) guardRoutes(req, judged, routes, info, gatedNow)
+          if (!('refusal' in judged)) guardRoutes(gate, req, judged, routes, info, gatedNow)
         }
         next()
       },

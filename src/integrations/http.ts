@@ -13,7 +13,8 @@ import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
 import { canonicalPath, judgedAs } from './http-route.js'
-import { refuseVerdict, scalarFields } from './refusal.js'
+import { scalarFields } from './refusal.js'
+import { type CallFacts, refuseUnevaluated } from './unevaluated.js'
 
 export { canonicalPath, deriveActionName, judgedAs, type CanonicalPath } from './http-route.js'
 
@@ -214,13 +215,18 @@ export class HttpKavachMiddleware {
   }
 
   #identityFailed(req: HttpRequestInfo, reason: string, cause?: unknown): Verdict {
-    return this.#seen(req, refuseVerdict('IDENTITY_FAILED', 'http', reason), cause)
+    return this.#seen(req, this.#refuse('IDENTITY_FAILED', reason, requestFacts(req)), cause)
+  }
+
+  /** A refusal of the middleware's own, recorded by the gate (src/integrations/unevaluated.ts). */
+  #refuse(code: RefuseCode, reason: string, facts: CallFacts): Verdict {
+    return refuseUnevaluated(this.gate, code, 'http', reason, facts)
   }
 
   /** The gate context, or a refusal when the request cannot be one. */
   #context(req: HttpRequestInfo, identified: unknown): EvaluateOptions | Verdict {
     const judged = judgedAs(req)
-    if ('refusal' in judged) return refuseVerdict('INVALID_CONTEXT', 'http', judged.refusal)
+    if ('refusal' in judged) return this.#refuse('INVALID_CONTEXT', judged.refusal, requestFacts(req))
     const ctx: EvaluateOptions = {
       principalId: 'anonymous',
       principalKind: 'user',
@@ -232,7 +238,7 @@ export class HttpKavachMiddleware {
     let who: HttpPrincipal | undefined
     if (this.#identify !== undefined) {
       const problem = principalProblem(identified)
-      if (problem !== undefined) return refuseVerdict('IDENTITY_FAILED', 'http', problem)
+      if (problem !== undefined) return this.#refuse('IDENTITY_FAILED', problem, requestFacts(req))
       who = identified as HttpPrincipal | undefined
       if (who !== undefined) {
         ctx.principalId = who.principalId
@@ -245,7 +251,8 @@ export class HttpKavachMiddleware {
       ctx.principalId = header(req.headers, this.principalHeader) ?? 'anonymous'
       const kind = header(req.headers, this.kindHeader) ?? 'user'
       if (!PRINCIPAL_KINDS.includes(kind as PrincipalKind)) {
-        return refuseVerdict('INVALID_CONTEXT', 'http', `header '${this.kindHeader}' must be one of ${PRINCIPAL_KINDS.join(', ')}, got '${kind}'`)
+        const reason = `header '${this.kindHeader}' must be one of ${PRINCIPAL_KINDS.join(', ')}, got '${kind}'`
+        return this.#refuse('INVALID_CONTEXT', reason, { ...requestFacts(req), principalId: ctx.principalId })
       }
       ctx.principalKind = kind as PrincipalKind
       const roles = header(req.headers, this.rolesHeader)
@@ -262,6 +269,17 @@ export class HttpKavachMiddleware {
     if (originGeo !== undefined) ctx.originGeo = originGeo
     return ctx
   }
+}
+
+/** The action name recorded for a request whose target cannot be judged (no route action). */
+export const UNROUTABLE_ACTION = '(unroutable request)'
+
+/** What the middleware knows of a request it answers without evaluating. */
+export function requestFacts(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' | 'caseInsensitive' | 'ip'>): CallFacts {
+  const judged = judgedAs(req)
+  const facts: CallFacts = 'refusal' in judged ? { actionName: UNROUTABLE_ACTION } : { actionName: judged.actionName, resource: judged.resource }
+  if (req.ip !== undefined) facts.ip = req.ip
+  return facts
 }
 
 /**

@@ -11,7 +11,8 @@ import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
 import { type McpCaller, McpKavachMiddleware, type McpMiddlewareOptions } from './mcp.js'
-import { refusalText, refuseVerdict } from './refusal.js'
+import { refusalText } from './refusal.js'
+import { refuseUnevaluated } from './unevaluated.js'
 
 /** The SDK's `RegisteredTool`, as far as gating needs it. */
 interface RegisteredToolShape {
@@ -101,7 +102,7 @@ export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: Ga
   const decide = async (name: string, args: unknown, extra: McpRequestExtra): Promise<Verdict> => {
     const caller = await options.identify(extra)
     const v = caller === undefined
-      ? refuseVerdict('INVALID_CONTEXT', 'mcp', `no caller for '${name}': identify() returned nothing`)
+      ? refuseUnevaluated(gate, 'INVALID_CONTEXT', 'mcp', `no caller for '${name}': identify() returned nothing`, { actionName: name })
       : await mw.evaluateToolCall(name, args, caller)
     if (!v.isPermit && onRefusal !== undefined) {
       // A logging hook cannot change the outcome: the call is refused either way, and an

@@ -7,7 +7,8 @@ import type { Gate } from '../gate.js'
 import type { InvalidationBroadcaster } from '../invalidation.js'
 import type { Verdict } from '../native.js'
 import type { RedisSessionStore } from '../redis.js'
-import { refuseVerdict, revokedSessionVerdict, scalarFields } from './refusal.js'
+import { scalarFields } from './refusal.js'
+import { contextFacts, refuseUnevaluated, revokedSessionUnevaluated } from './unevaluated.js'
 import { InMemorySessionStore, RevocationReadError, revocationReader, type RevocationReader, type SessionStore } from './session-store.js'
 
 /** Who calls a tool (the earlier SDK's field names; the rest are the gate context's). */
@@ -106,12 +107,14 @@ export class McpKavachMiddleware {
       try {
         revoked = await this.#store.isInvalidated(sid)
       } catch (e) {
-        if (e instanceof RevocationReadError) return refuseVerdict(e.code, STORE_EVALUATOR, e.message)
-        return refuseVerdict('STORE_UNAVAILABLE', STORE_EVALUATOR, `session store failed for session '${sid}': ${(e as Error)?.message ?? String(e)}`)
+        if (e instanceof RevocationReadError) return refuseUnevaluated(this.gate, e.code, STORE_EVALUATOR, e.message, contextFacts(ctx))
+        const reason = `session store failed for session '${sid}': ${(e as Error)?.message ?? String(e)}`
+        return refuseUnevaluated(this.gate, 'STORE_UNAVAILABLE', STORE_EVALUATOR, reason, contextFacts(ctx))
       }
-      if (revoked === true) return revokedSessionVerdict(sid, STORE_EVALUATOR)
+      if (revoked === true) return revokedSessionUnevaluated(this.gate, sid, STORE_EVALUATOR, contextFacts(ctx))
       if (revoked !== false) {
-        return refuseVerdict('STORE_UNAVAILABLE', STORE_EVALUATOR, `session store answered ${String(revoked)} for session '${sid}', not a boolean`)
+        const reason = `session store answered ${String(revoked)} for session '${sid}', not a boolean`
+        return refuseUnevaluated(this.gate, 'STORE_UNAVAILABLE', STORE_EVALUATOR, reason, contextFacts(ctx))
       }
     }
     return this.gate.evaluateAsync(ctx)

@@ -20,7 +20,8 @@ import { InvalidArgumentError, throwUnlessPermit } from '../errors.js'
 import type { Gate } from '../gate.js'
 import { type Caller, currentCaller } from '../guarded.js'
 import type { Verdict } from '../native.js'
-import { refusalOf, refuseVerdict, scalarFields } from './refusal.js'
+import { refusalOf, scalarFields } from './refusal.js'
+import { contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 /** An Agents SDK tool, as far as gating needs it (`FunctionTool` has `type: 'function'` and `invoke`). */
 export interface AgentToolLike {
@@ -151,13 +152,15 @@ export function guardAgentTools<T extends AgentToolLike>(gate: Gate, tools: read
     const gated: Invoke = async (runContext, input, details) => {
       const caller = callerFor(runContext)
       if (caller === undefined) {
-        return refused(refuseVerdict('INVALID_CONTEXT', 'guarded', `no caller for '${t.name}': pass options.caller or use runAs(caller, fn)`))
+        const reason = `no caller for '${t.name}': pass options.caller or use runAs(caller, fn)`
+        return refused(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', reason, { actionName: t.name }))
       }
       const { prepared, sdk } = await prepare(t, input)
       if (!prepared.result.success) {
         // The parser's message (zod issues, JSON syntax) tells the model what to fix; on one line.
         const why = (prepared.result.error instanceof Error ? prepared.result.error.message : String(prepared.result.error)).replace(/\s+/g, ' ')
-        return refused(refuseVerdict('INVALID_CONTEXT', 'guarded', `the input of '${t.name}' does not match its parameters: ${why}`))
+        const reason = `the input of '${t.name}' does not match its parameters: ${why}`
+        return refused(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', reason, contextFacts({ ...caller, actionName: t.name })))
       }
       // The params are copied out of the parsed value now, and that value is the one attached.
       const v = await gate.evaluateAsync({ ...caller, actionName: t.name, params: scalarFields(prepared.result.value) })

@@ -1,9 +1,7 @@
 // What every integration shares: the params a tool call or request body forwards to the gate,
 // and the refusal a model or client reads back. Shaping only; the gate decided.
 
-import { randomUUID } from 'node:crypto'
-
-import { fromRaw, type RefuseCode } from '../verdict.js'
+import type { RefuseCode } from '../verdict.js'
 import type { Verdict } from '../native.js'
 
 /**
@@ -35,22 +33,4 @@ export function refusalOf(v: Verdict): ToolRefusal {
 export function refusalText(action: string, v: Verdict): string {
   const r = refusalOf(v)
   return `kavach refused '${action}': ${r.code}: ${r.reason}`
-}
-
-/**
- * A refusal decided before the gate ran (no caller, a session store that failed), in the gate's
- * own verdict shape (built by `fromRaw` from the native flat layout: kind 1 = refuse).
- */
-export function refuseVerdict(code: RefuseCode, evaluator: string, reason: string): Verdict {
-  return fromRaw([1, randomUUID(), code, evaluator, reason])
-}
-
-/**
- * A session revoked in an integration's session store, answered without running the gate
- * (kind 2 = invalidate; positions 12 and 13 are the scope's kind and target).
- */
-export function revokedSessionVerdict(sessionId: string, evaluator: string): Verdict {
-  const reason = `session '${sessionId}' was invalidated`
-  const u = undefined
-  return fromRaw([2, randomUUID(), 'SESSION_INVALID', evaluator, reason, u, u, u, u, u, u, u, 'session', sessionId])
 }

@@ -9,6 +9,7 @@ mod pending;
 mod policy_step;
 mod refusals;
 mod session_step;
+mod unevaluated;
 
 use std::sync::{Arc, Weak};
 
@@ -35,6 +36,7 @@ use refusals::{refusal, refuse, store_unavailable};
 
 pub use explain::{ConditionCheck, Explanation, Step};
 pub use pending::{PendingSlot, DEFAULT_MAX_PENDING, MAX_PENDING_LIMIT};
+pub use unevaluated::UNIDENTIFIED_PRINCIPAL;
 
 use pending::PendingEvaluations;
 

@@ -20,6 +20,7 @@ pub mod verdict;
 
 pub use context::{ActionContext, DeviceFingerprint, GeoLocation, ParamValue, PrincipalKind};
 pub use error::{ErrorCode, KavachError};
+pub use gate::UNIDENTIFIED_PRINCIPAL;
 pub use verdict::{
     Decision, InvalidationScope, PermitToken, Refusal, RefuseCode, ScopeKind, Verdict,
 };

@@ -28,6 +28,7 @@ use crate::verdict::to_raw;
 mod analyze;
 mod explain;
 mod explain_async;
+mod unevaluated;
 
 /// Which revocation to undo.
 #[napi(object, object_to_js = false)]

@@ -161,6 +161,12 @@ mod render {
                 quoted(&names).join(", ")
             );
         }
+        let _ = writeln!(
+            o,
+            "\n/** The audit trail's principal for a caller nobody identified (`kavach_core::UNIDENTIFIED_PRINCIPAL`). */\n\
+             export const UNIDENTIFIED_PRINCIPAL = '{}'",
+            kavach_core::UNIDENTIFIED_PRINCIPAL
+        );
         // A switch on string literals: src/gate.ts `encode` calls it on every evaluation.
         let _ = write!(
             o,
