@@ -1,7 +1,8 @@
 // No JS-reachable API lets JS invalidate memory the native side holds: the fast path's scratch
 // array (`attachScratch`, reachable through `gate.native`) is re-read from the live array on
 // every call (crates/kavach-node/src/context.rs `Scratch`), so a detached or shrunk buffer is
-// a clean INTERNAL error. Run in a child process: a crash fails the test, not vitest.
+// a clean INTERNAL error, and a length written there is checked against the string before a
+// buffer is sized by it. Run in child processes: a crash fails the test, not vitest.
 
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -28,4 +29,14 @@ test('attachScratch then detaching the buffer (structuredClone transfer): clean 
   expect(out.tooShort).toBe(`INVALID_ARGUMENT: attachScratch needs a Float64Array of at least ${FAST_IN_SCRATCH_LEN} numbers`)
   expect(out.notAnArray).toMatch(/^INVALID_ARGUMENT: attachScratch needs a Float64Array/)
   expect(out.fresh).toBe('permit')
+}, 40_000)
+
+test('a text length slot that claims 10^9 units for a 2-unit string: a clean error on both fast paths, under a 1.5 GB memory limit', () => {
+  // The limit turns an allocation sized by the claim (2 GB) into an abort, which this test sees.
+  const fixture = join(__dirname, 'fixtures/lying-text-length.cjs')
+  const r = spawnSync('sh', ['-c', `ulimit -v 1500000 && exec "${process.execPath}" "${fixture}"`], { encoding: 'utf8', timeout: 30_000 })
+  expect(r.error).toBeUndefined()
+  expect(r.signal, r.stderr).toBeNull()
+  expect(r.status, r.stderr).toBe(0)
+  expect(JSON.parse(r.stdout.trim())).toEqual({ sync: 'INTERNAL: fast path: text length mismatch', submit: 'INTERNAL: fast path: text length mismatch' })
 }, 40_000)

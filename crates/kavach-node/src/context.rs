@@ -293,9 +293,39 @@ impl FromNapiValue for RawText {
 }
 
 impl RawText {
+    /// Claimed lengths up to this many UTF-16 units are allocated without asking the string.
+    const TRUSTED_LEN: usize = 1 << 16;
+
+    /// The string's length in UTF-16 units, asked of N-API.
+    fn actual_len(&self) -> Result<usize> {
+        let mut len = 0usize;
+        // SAFETY: `env`/`value` belong to the current call; a null buffer asks for the length
+        // only. Exercised by __test__/native-safety.test.ts (a text length that lies).
+        let status = unsafe {
+            sys::napi_get_value_string_utf16(
+                self.env,
+                self.value,
+                std::ptr::null_mut(),
+                0,
+                &mut len,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            return Err(to_js(codes::INTERNAL, "fast path: text must be a string"));
+        }
+        Ok(len)
+    }
+
     /// Reads the string as UTF-16 into `buf` (replacing its contents); `len` must be its exact
     /// length. The buffer is reused from call to call by the synchronous fast path.
     fn read_into(&self, len: usize, buf: &mut Vec<u16>) -> Result<()> {
+        // The length comes from the scratch array, which any JS holding the gate can write: a
+        // large claim is checked against the string before the buffer is sized for it (a
+        // 2-unit string claiming 10^9 units would allocate 2 GB, and a failed allocation
+        // aborts). Small claims skip the extra call: their buffer costs nothing to get wrong.
+        if len > Self::TRUSTED_LEN && self.actual_len()? != len {
+            return Err(to_js(codes::INTERNAL, "fast path: text length mismatch"));
+        }
         buf.clear();
         buf.resize(len + 1, 0);
         let mut written = 0usize;

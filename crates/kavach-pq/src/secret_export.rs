@@ -19,7 +19,7 @@
 //!
 //! Defaults: scrypt N = 2^17, r = 8, p = 1 (128 MiB, the OWASP recommendation); salt and
 //! nonce are fresh from the OS RNG on every export. The format allows log_n 10..=22, r 1..=32,
-//! p 1..=16. The parameters are read before anything is authenticated, so import caps them
+//! p 1..=16, and at most 1 GiB of scrypt memory (128·r·2^log_n bytes). The parameters are read before anything is authenticated, so import caps them
 //! ([`ScryptLimits`], by default log_n ≤ 18, r ≤ 8, p ≤ 2: at most 256 MiB) and refuses a
 //! blob above the cap before any KDF work; a larger cap is an explicit caller choice. The AEAD covers the scrypt
 //! parameters, so no header byte can be changed unnoticed. A wrong passphrase or any modified
@@ -67,8 +67,38 @@ impl Default for ScryptCost {
     }
 }
 
+/// The most memory a key derivation may take (scrypt needs 128·r·N bytes). The ranges of the
+/// single parameters together allow 16 GiB, whose failed allocation would abort the process
+/// rather than fail the import.
+pub const MAX_SCRYPT_MEMORY_BYTES: u64 = 1 << 30;
+
 impl ScryptCost {
+    /// Bytes scrypt allocates for this cost.
+    pub fn memory_bytes(self) -> u64 {
+        (128 * u64::from(self.r)) << self.log_n
+    }
+
+    /// The parameters of an export: each in its range, and within the memory bound.
     fn check(self) -> Result<scrypt::Params> {
+        let params = self.check_ranges()?;
+        self.check_memory()?;
+        Ok(params)
+    }
+
+    fn check_memory(self) -> Result<()> {
+        if self.memory_bytes() > MAX_SCRYPT_MEMORY_BYTES {
+            return Err(PqError::InvalidArgument(format!(
+                "scrypt parameters log_n {}, r {} need {} MiB of memory, over the limit of {} MiB",
+                self.log_n,
+                self.r,
+                self.memory_bytes() >> 20,
+                MAX_SCRYPT_MEMORY_BYTES >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_ranges(self) -> Result<scrypt::Params> {
         if !(10..=22).contains(&self.log_n)
             || !(1..=32).contains(&self.r)
             || !(1..=16).contains(&self.p)
@@ -233,10 +263,14 @@ pub fn import_secret_with_limits(
                 r: u32::from_le_bytes([bytes[7], bytes[8], bytes[9], bytes[10]]),
                 p: u32::from_le_bytes([bytes[11], bytes[12], bytes[13], bytes[14]]),
             };
-            let params = cost.check().map_err(|e| {
+            // A cost no export can have means the header was modified: out of range at once;
+            // over the memory bound only within the caller's caps (above them, the caps name it).
+            let modified = |e: PqError| {
                 PqError::PassphraseInvalid(format!("modified secret export header: {e}"))
-            })?;
+            };
+            let params = cost.check_ranges().map_err(modified)?;
             limits.admit(cost)?;
+            cost.check_memory().map_err(modified)?;
             let salt = &bytes[15..15 + SALT_LEN];
             let mut nonce = [0u8; NONCE_LEN];
             nonce.copy_from_slice(&bytes[15 + SALT_LEN..head_len]);

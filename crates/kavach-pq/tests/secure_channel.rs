@@ -209,4 +209,13 @@ fn max_message_bytes_is_checked_before_any_work() {
     expect_over_limit(small.send_data(&[0u8; 1025]), 1024);
     expect_over_limit(small.send_data(&[0u8; 100]), 1024);
     expect_over_limit(small.send_signed(b"x", "ctx", "corr"), 1024);
+    // Data over the limit is refused as given, before it is signed and encoded (the size
+    // named is the data's own, not that of a signed message built from it).
+    let e = small.send_signed(&[0u8; 1025], "ctx", "corr").unwrap_err();
+    assert!(
+        e.to_string().ends_with(
+            "message to send is 1025 bytes, over the channel limit maxMessageBytes = 1024"
+        ),
+        "{e}"
+    );
 }

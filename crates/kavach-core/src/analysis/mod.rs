@@ -9,7 +9,14 @@ mod relations;
 use crate::policy::pattern::Pattern;
 use crate::policy::{Condition, Effect, Policy, PolicySet, RateLimit};
 
-use relations::{contradiction, implied_by};
+use relations::{contradiction, Premise, WindowSamples};
+
+/// The most findings of one kind `analyze` lists. Past it the kind ends with one finding that
+/// says how many more there are. The limit keeps the output (and the memory of every consumer:
+/// JS objects, lint output) in proportion to the policy set: without it n permits and n
+/// refuses that can meet list n² overlaps (2.25 million for 1,500 + 1,500). A thousand
+/// findings of a kind already show the pattern to fix.
+pub const MAX_FINDINGS_PER_KIND: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -35,27 +42,84 @@ pub struct Finding {
     /// `unmentioned_action`.
     pub kind: &'static str,
     pub severity: Severity,
-    /// The policies concerned, the one the finding is about first.
+    /// The policies concerned, the one the finding is about first (none for the finding that
+    /// counts those of its kind left out past [`MAX_FINDINGS_PER_KIND`]).
     pub policies: Vec<String>,
     pub message: String,
 }
 
-fn finding(
+/// How many findings of one kind were listed and left out.
+struct KindTally {
     kind: &'static str,
     severity: Severity,
-    policies: Vec<String>,
-    message: String,
-) -> Finding {
-    Finding {
-        kind,
-        severity,
-        policies,
-        message,
-    }
+    listed: usize,
+    left_out: usize,
 }
 
-fn conds(p: &Policy) -> Vec<&Condition> {
-    p.conditions.iter().collect()
+/// Findings in the order they are found, at most [`MAX_FINDINGS_PER_KIND`] of each kind. One
+/// past the limit is only counted: its names and message are never built.
+#[derive(Default)]
+struct Findings {
+    listed: Vec<Finding>,
+    /// In the order each kind first appeared (there are a handful of kinds).
+    tallies: Vec<KindTally>,
+}
+
+impl Findings {
+    /// Lists the finding `describe` builds (the policies concerned and the message), or counts
+    /// it when its kind is full.
+    fn add(
+        &mut self,
+        kind: &'static str,
+        severity: Severity,
+        describe: impl FnOnce() -> (Vec<String>, String),
+    ) {
+        let tally = self.tally(kind, severity);
+        if tally.listed == MAX_FINDINGS_PER_KIND {
+            tally.left_out += 1;
+            return;
+        }
+        tally.listed += 1;
+        let (policies, message) = describe();
+        self.listed.push(Finding {
+            kind,
+            severity,
+            policies,
+            message,
+        });
+    }
+
+    fn tally(&mut self, kind: &'static str, severity: Severity) -> &mut KindTally {
+        let at = match self.tallies.iter().position(|t| t.kind == kind) {
+            Some(at) => at,
+            None => {
+                self.tallies.push(KindTally {
+                    kind,
+                    severity,
+                    listed: 0,
+                    left_out: 0,
+                });
+                self.tallies.len() - 1
+            }
+        };
+        &mut self.tallies[at]
+    }
+
+    /// The findings, each kind that was cut off ending with one that says how many are missing.
+    fn into_vec(mut self) -> Vec<Finding> {
+        for t in self.tallies.iter().filter(|t| t.left_out > 0) {
+            self.listed.push(Finding {
+                kind: t.kind,
+                severity: t.severity,
+                policies: Vec::new(),
+                message: format!(
+                    "{} more '{}' findings are not listed: the analysis lists at most {MAX_FINDINGS_PER_KIND} of each kind",
+                    t.left_out, t.kind
+                ),
+            });
+        }
+        self.listed
+    }
 }
 
 /// The policy's rate limits with their index among its conditions.
@@ -87,16 +151,9 @@ fn actions(p: &Policy) -> impl Iterator<Item = &Pattern> {
 }
 
 /// Why `p` can never match any context, if it cannot.
-fn never_matches(p: &Policy) -> Option<(&'static str, String)> {
-    if let Some(why) = contradiction(&conds(p)) {
-        let kind = if why.starts_with("param_min") {
-            "param_min_above_max"
-        } else if why.contains("time windows") {
-            "time_window_never_opens"
-        } else {
-            "unsatisfiable"
-        };
-        return Some((kind, why));
+fn never_matches(p: &Policy, windows: &WindowSamples) -> Option<(&'static str, String)> {
+    if let Some(conflict) = contradiction(p.conditions.iter(), windows) {
+        return Some((conflict.kind(), conflict.why()));
     }
     rate_limits(p).any(|(_, rl)| rl.max == 0).then(|| {
         (
@@ -106,136 +163,187 @@ fn never_matches(p: &Policy) -> Option<(&'static str, String)> {
     })
 }
 
-/// The earlier policy that matches whenever `later` does, so `later` never decides.
-fn shadow<'a>(earlier: &'a [Policy], later: &Policy) -> Option<&'a Policy> {
-    let given = conds(later);
+/// The earlier policy that matches whenever `later` does, so `later` never decides. Only
+/// policies that can match (`can_match`, one flag per earlier policy) shadow.
+fn shadow<'a>(
+    earlier: &'a [Policy],
+    can_match: &[bool],
+    later: &Policy,
+    windows: &WindowSamples,
+) -> Option<&'a Policy> {
+    let premise = Premise::new(&later.conditions, windows);
     earlier
         .iter()
-        .find(|p| never_matches(p).is_none() && p.conditions.iter().all(|c| implied_by(c, &given)))
+        .zip(can_match)
+        .find(|&(p, &live)| live && p.conditions.iter().all(|c| premise.implies(c)))
+        .map(|(p, _)| p)
 }
 
-/// Runs every check. `known_actions`: report those no policy names.
+/// Runs every check. `known_actions`: report those no policy names. Lists at most
+/// [`MAX_FINDINGS_PER_KIND`] findings of each kind, then one saying how many more there are.
 pub fn analyze(set: &PolicySet, known_actions: Option<&[String]>) -> Vec<Finding> {
     let policies = set.policies();
-    let mut out = Vec::new();
+    let windows = WindowSamples::for_conditions(policies.iter().flat_map(|p| &p.conditions));
+    let mut out = Findings::default();
+    let dead = policy_findings(policies, &windows, &mut out);
+    overlaps(policies, &dead, &windows, &mut out);
+    deny_lists(policies, &dead, &windows, &mut out);
+    if let Some(known) = known_actions {
+        unmentioned_actions(policies, known, &mut out);
+    }
+    out.into_vec()
+}
+
+/// The findings about each policy alone or against those before it. Returns which policies
+/// never decide (they can never match, or an earlier policy always decides first).
+fn policy_findings(policies: &[Policy], windows: &WindowSamples, out: &mut Findings) -> Vec<bool> {
     let mut dead = vec![false; policies.len()];
+    // Whether each policy can match some context, known before any later policy asks.
+    let mut can_match = vec![false; policies.len()];
     for (j, q) in policies.iter().enumerate() {
-        if let Some((kind, why)) = never_matches(q) {
+        if let Some((kind, why)) = never_matches(q, windows) {
             dead[j] = true;
             let kind = if q.effect == Effect::Refuse {
                 "refuse_never_fires"
             } else {
                 kind
             };
-            out.push(finding(
-                kind,
-                Severity::Warning,
-                vec![q.name.clone()],
-                format!("policy '{}' can never match: {why}", q.name),
-            ));
-            continue;
-        }
-        if let Some(p) = shadow(&policies[..j], q) {
-            dead[j] = true;
-            let kind = if q.effect == Effect::Refuse {
-                "refuse_never_fires"
-            } else {
-                "shadowed"
-            };
-            out.push(finding(
-                kind,
-                Severity::Warning,
-                vec![q.name.clone(), p.name.clone()],
-                format!(
-                    "policy '{}' ({}) never decides: '{}' ({}, evaluated first: priority {} vs {}) matches every call it matches",
-                    q.name,
-                    q.effect.as_str(),
-                    p.name,
-                    p.effect.as_str(),
-                    p.priority,
-                    q.priority
-                ),
-            ));
-            continue;
-        }
-        let rls: Vec<(usize, &RateLimit)> = rate_limits(q).collect();
-        for &(a_i, a) in &rls {
-            let stricter = rls.iter().find(|&&(b_i, b)| {
-                b_i != a_i
-                    && counts_every_call_of(&q.conditions, b_i, a_i)
-                    && a.max >= b.max
-                    && a.window_ms <= b.window_ms
-                    && (a.max != b.max || a.window_ms != b.window_ms || b_i < a_i)
+            out.add(kind, Severity::Warning, || {
+                (
+                    vec![q.name.clone()],
+                    format!("policy '{}' can never match: {why}", q.name),
+                )
             });
-            if let Some(&(_, b)) = stricter {
-                out.push(finding(
-                    "rate_limit_never_binds",
-                    Severity::Warning,
+            continue;
+        }
+        can_match[j] = true;
+        if let Some(p) = shadow(&policies[..j], &can_match[..j], q, windows) {
+            dead[j] = true;
+            report_shadowed(q, p, out);
+            continue;
+        }
+        rate_limits_never_binding(q, out);
+    }
+    dead
+}
+
+fn report_shadowed(q: &Policy, p: &Policy, out: &mut Findings) {
+    let kind = if q.effect == Effect::Refuse {
+        "refuse_never_fires"
+    } else {
+        "shadowed"
+    };
+    out.add(kind, Severity::Warning, || {
+        (
+            vec![q.name.clone(), p.name.clone()],
+            format!(
+                "policy '{}' ({}) never decides: '{}' ({}, evaluated first: priority {} vs {}) matches every call it matches",
+                q.name,
+                q.effect.as_str(),
+                p.name,
+                p.effect.as_str(),
+                p.priority,
+                q.priority
+            ),
+        )
+    });
+}
+
+/// A rate limit of `q` that another of its limits always reaches first.
+fn rate_limits_never_binding(q: &Policy, out: &mut Findings) {
+    let rls: Vec<(usize, &RateLimit)> = rate_limits(q).collect();
+    for &(a_i, a) in &rls {
+        let stricter = rls.iter().find(|&&(b_i, b)| {
+            b_i != a_i
+                && counts_every_call_of(&q.conditions, b_i, a_i)
+                && a.max >= b.max
+                && a.window_ms <= b.window_ms
+                && (a.max != b.max || a.window_ms != b.window_ms || b_i < a_i)
+        });
+        if let Some(&(_, b)) = stricter {
+            out.add("rate_limit_never_binds", Severity::Warning, || {
+                (
                     vec![q.name.clone()],
                     format!(
                         "policy '{}': rate limit {} per {} never binds: its rate limit {} per {} is always reached first",
                         q.name, a.max, a.window_text, b.max, b.window_text
                     ),
-                ));
-            }
+                )
+            });
         }
     }
-    overlaps(policies, &dead, &mut out);
-    deny_lists(policies, &dead, &mut out);
-    if let Some(known) = known_actions {
-        for action in known {
-            let named = policies
-                .iter()
-                .any(|p| actions(p).any(|a| !matches!(a, Pattern::Any) && a.matches(action)));
-            if !named {
-                out.push(finding(
-                    "unmentioned_action",
-                    Severity::Info,
+}
+
+fn unmentioned_actions(policies: &[Policy], known: &[String], out: &mut Findings) {
+    for action in known {
+        let named = policies
+            .iter()
+            .any(|p| actions(p).any(|a| !matches!(a, Pattern::Any) && a.matches(action)));
+        if !named {
+            out.add("unmentioned_action", Severity::Info, || {
+                (
                     Vec::new(),
                     format!("action '{action}' is named by no policy (only catch-all policies or the default deny decide it)"),
-                ));
-            }
+                )
+            });
         }
     }
-    out
 }
 
 /// Some call might match both policies.
-fn can_meet(a: &Policy, b: &Policy) -> bool {
-    let both: Vec<&Condition> = a.conditions.iter().chain(&b.conditions).collect();
-    contradiction(&both).is_none()
+fn can_meet(a: &Policy, b: &Policy, windows: &WindowSamples) -> bool {
+    contradiction(a.conditions.iter().chain(&b.conditions), windows).is_none()
 }
 
-/// A live permit and a live refuse that can match the same call: the earlier one wins.
-fn overlaps(policies: &[Policy], dead: &[bool], out: &mut Vec<Finding>) {
-    for (i, a) in policies.iter().enumerate() {
-        for (j, b) in policies.iter().enumerate().skip(i + 1) {
-            if dead[i] || dead[j] || a.effect == b.effect {
-                continue;
-            }
-            if can_meet(a, b) {
-                out.push(finding(
-                    "overlap",
-                    Severity::Info,
-                    vec![a.name.clone(), b.name.clone()],
-                    format!(
-                        "{} '{}' and {} '{}' can match the same call; '{}' is evaluated first and decides",
-                        a.effect.as_str(),
-                        a.name,
-                        b.effect.as_str(),
-                        b.name,
-                        a.name
-                    ),
-                ));
+/// Positions of the live policies with `effect`, ascending.
+fn live_with_effect(policies: &[Policy], dead: &[bool], effect: Effect) -> Vec<usize> {
+    policies
+        .iter()
+        .enumerate()
+        .filter(|&(i, p)| !dead[i] && p.effect == effect)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A live permit and a live refuse that can match the same call: the earlier one wins. Only
+/// pairs of opposite effects are visited, so a set of mostly one effect costs little.
+fn overlaps(policies: &[Policy], dead: &[bool], windows: &WindowSamples, out: &mut Findings) {
+    let permits = live_with_effect(policies, dead, Effect::Permit);
+    let refuses = live_with_effect(policies, dead, Effect::Refuse);
+    for (i, a) in policies.iter().enumerate().filter(|&(i, _)| !dead[i]) {
+        let opposite = match a.effect {
+            Effect::Permit => &refuses,
+            Effect::Refuse => &permits,
+        };
+        let after_a = &opposite[opposite.partition_point(|&j| j <= i)..];
+        for b in after_a.iter().map(|&j| &policies[j]) {
+            if can_meet(a, b, windows) {
+                report_overlap(a, b, out);
             }
         }
     }
+}
+
+fn report_overlap(a: &Policy, b: &Policy, out: &mut Findings) {
+    out.add("overlap", Severity::Info, || {
+        (
+            vec![a.name.clone(), b.name.clone()],
+            format!(
+                "{} '{}' and {} '{}' can match the same call; '{}' is evaluated first and decides",
+                a.effect.as_str(),
+                a.name,
+                b.effect.as_str(),
+                b.name,
+                a.name
+            ),
+        )
+    });
 }
 
 /// Refusing actions by name while a permit covers every action: names that merely look alike
 /// (another script, an invisible character, a new action) are permitted. Only refusals that
 /// can meet the catch-all's calls count (a refusal for other principals is no exception to it).
-fn deny_lists(policies: &[Policy], dead: &[bool], out: &mut Vec<Finding>) {
+fn deny_lists(policies: &[Policy], dead: &[bool], windows: &WindowSamples, out: &mut Findings) {
     let live = |i: usize| !dead[i];
     let found = policies
         .iter()
@@ -251,7 +359,7 @@ fn deny_lists(policies: &[Policy], dead: &[bool], out: &mut Vec<Finding>) {
                     live(i)
                         && p.effect == Effect::Refuse
                         && actions(p).any(|a| !matches!(a, Pattern::Any))
-                        && can_meet(permit, p)
+                        && can_meet(permit, p, windows)
                 })
                 .map(|(_, p)| p)
                 .collect();
@@ -260,17 +368,15 @@ fn deny_lists(policies: &[Policy], dead: &[bool], out: &mut Vec<Finding>) {
     let Some((permit, refused)) = found else {
         return;
     };
-    let mut names = vec![permit.name.clone()];
-    names.extend(refused.iter().map(|p| p.name.clone()));
-    out.push(finding(
-        "deny_list",
-        Severity::Warning,
-        names,
-        format!(
+    out.add("deny_list", Severity::Warning, || {
+        let mut names = vec![permit.name.clone()];
+        names.extend(refused.iter().map(|p| p.name.clone()));
+        let message = format!(
             "deny list: '{}' permits every action while {} refuse(s) actions by name ({}); any other name, including look-alikes and new actions, is permitted. Permit the actions you mean instead",
             permit.name,
             refused.len(),
             refused.iter().map(|p| format!("'{}'", p.name)).collect::<Vec<_>>().join(", ")
-        ),
-    ));
+        );
+        (names, message)
+    });
 }

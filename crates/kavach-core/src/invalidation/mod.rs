@@ -51,6 +51,15 @@ pub fn parse_scope(
             "{kind} scope needs a non-empty target id"
         )));
     }
+    // No context carries a longer principal id, role or session id, so a longer target could
+    // never match; refused rather than kept (and published) at whatever size it came.
+    let max = crate::context::limits::MAX_ID_BYTES.max(crate::policy::identifier::MAX_NAME_BYTES);
+    if target_id.len() > max {
+        return Err(KavachError::InvalidArgument(format!(
+            "{kind} scope target id is {} bytes, over the limit of {max} (no context id is longer)",
+            target_id.len()
+        )));
+    }
     if evaluator.is_empty() {
         return Err(KavachError::InvalidArgument(
             "evaluator must be a non-empty string".into(),
@@ -69,6 +78,18 @@ pub fn parse_scope(
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+
+    #[test]
+    fn a_target_longer_than_any_context_id_is_refused() {
+        let at_limit = "s".repeat(256);
+        assert!(parse_scope("session", &at_limit, "r", "manual").is_ok());
+        let e = parse_scope("principal", &"p".repeat(257), "r", "manual").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument);
+        assert_eq!(
+            e.to_string(),
+            "principal scope target id is 257 bytes, over the limit of 256 (no context id is longer)"
+        );
+    }
 
     #[test]
     fn parses_the_three_kinds() {

@@ -6,7 +6,7 @@
 use chrono::{TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TimeWindow {
     /// Minutes after midnight.
     start: u16,

@@ -386,8 +386,10 @@ pub fn event_loop_runtime_active(env: Env) -> bool {
 /// switches for stores connected afterwards.
 #[napi_derive::napi(catch_unwind)]
 #[cfg_attr(test, allow(dead_code))] // only called from JS
-pub fn set_speed_layers_off(names: Vec<String>) -> crate::error::Result<()> {
-    let layers = speed_layers::parse(&names.join(",")).map_err(|name| {
+pub fn set_speed_layers_off(
+    #[napi(ts_arg_type = "Array<string>")] names: crate::dense_array::DenseArray<String>,
+) -> crate::error::Result<()> {
+    let layers = speed_layers::parse(&names.0.join(",")).map_err(|name| {
         crate::error::to_js(
             crate::error::codes::INVALID_ARGUMENT,
             format!("unknown speed layer '{name}'"),
