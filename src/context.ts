@@ -5,7 +5,7 @@
 import type { DeviceInput, EvaluateOptions, GeoLocationInput } from '../binding.js'
 import { InvalidArgumentError, InvalidContextError, excerpt, kindOf } from './errors.js'
 import { CONTEXT_MAX_ROLES, PRINCIPAL_KINDS as KINDS } from './generated/layout.js'
-import { ownFields } from './own-properties.js'
+import { ownFields, setOwn } from './own-properties.js'
 import { wellFormedProblem } from './well-formed.js'
 
 export type { DeviceInput, EvaluateOptions, GeoLocationInput }
@@ -220,9 +220,9 @@ export function validateParams(params: unknown): Record<string, number | string>
   for (const [name, value] of Object.entries(params as object)) {
     if (typeof value === 'number') {
       if (!Number.isFinite(value)) bad(`param '${excerpt(name)}' must be a finite number, got ${value}`)
-      out[name] = value
+      setOwn(out, name, value)
     } else if (typeof value === 'string') {
-      out[name] = value
+      setOwn(out, name, value)
     } else {
       bad(`param '${excerpt(name)}' must be a number or a string, got ${kindOf(value)}`)
     }

@@ -17,6 +17,15 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
+/**
+ * Sets `record[key]` as an own data property. Plain assignment of `'__proto__'` would set the
+ * record's prototype instead, silently dropping a param of that name (the native side, which
+ * reads own keys, would judge a different context than the copy shows).
+ */
+export function setOwn(record: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
 /** A null-prototype copy of `obj`'s own enumerable string-keyed values (not recursive). */
 export function ownFields(obj: object): Record<string, unknown> {
   const out = Object.create(null) as Record<string, unknown>

@@ -1,6 +1,7 @@
 // What every integration shares: the params a tool call or request body forwards to the gate,
 // and the refusal a model or client reads back. Shaping only; the gate decided.
 
+import { setOwn } from '../own-properties.js'
 import type { RefuseCode } from '../verdict.js'
 import type { Verdict } from '../native.js'
 
@@ -12,7 +13,7 @@ export function scalarFields(input: unknown): Record<string, number | string> {
   const out: Record<string, number | string> = {}
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return out
   for (const [name, value] of Object.entries(input)) {
-    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) out[name] = value
+    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) setOwn(out, name, value)
   }
   return out
 }

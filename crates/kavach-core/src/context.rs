@@ -252,8 +252,16 @@ impl ActionContext {
             )));
         }
         let mut text_bytes = 0usize;
-        for (name, value) in &self.params {
+        for (i, (name, value)) in self.params.iter().enumerate() {
             capped("param name", Some(name), limits::MAX_ID_BYTES)?;
+            // Two keys of one object that are one name in NFC (`normalize`): which one a
+            // policy would read is not the caller's to choose.
+            if !name.is_ascii() && self.params[..i].iter().any(|(earlier, _)| earlier == name) {
+                return Err(KavachError::InvalidArgument(format!(
+                    "param '{}' is given twice (two Unicode spellings of one name)",
+                    identifier::excerpt(name)
+                )));
+            }
             match value {
                 ParamValue::Number(n) if !n.is_finite() => {
                     return Err(KavachError::InvalidArgument(format!(
@@ -274,9 +282,10 @@ impl ActionContext {
         Ok(())
     }
 
-    /// Puts the principal id, action name, roles and resource in NFC, the form policies hold
-    /// their names in (the binding calls this before evaluating; [`Self::validate`] refuses a
-    /// context that is not in NFC).
+    /// Puts the principal id, action name, roles, resource, param names and string param
+    /// values in NFC, the form policies hold them in (the binding calls this before
+    /// evaluating; [`Self::validate`] refuses a context whose names are not in NFC). Without
+    /// it a `param_in` deny list of `Türkiye` would not see `Tu\u{308}rkiye`, the same text.
     pub fn normalize(&mut self) {
         identifier::nfc_in_place(&mut self.principal_id);
         identifier::nfc_in_place(&mut self.action_name);
@@ -285,6 +294,12 @@ impl ActionContext {
         }
         if let Some(r) = &mut self.resource {
             identifier::nfc_in_place(r);
+        }
+        for (name, value) in &mut self.params {
+            identifier::nfc_in_place(name);
+            if let ParamValue::Text(t) = value {
+                identifier::nfc_in_place(t);
+            }
         }
     }
 }

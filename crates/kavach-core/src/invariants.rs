@@ -15,7 +15,11 @@ pub struct Invariant {
 impl Invariant {
     /// A validated invariant: non-empty name and field, finite max.
     pub fn new(name: impl Into<String>, field: impl Into<String>, max_value: f64) -> Result<Self> {
-        let (name, field) = (name.into(), field.into());
+        // The field in NFC, as contexts carry their param names (`ActionContext::normalize`).
+        let (name, field) = (
+            name.into(),
+            crate::policy::identifier::nfc(&field.into()).into_owned(),
+        );
         if name.is_empty() {
             return Err(KavachError::InvalidOptions(
                 "invariant name must be a non-empty string".into(),

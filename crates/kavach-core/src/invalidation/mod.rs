@@ -51,13 +51,21 @@ pub fn parse_scope(
             "{kind} scope needs a non-empty target id"
         )));
     }
-    // No context carries a longer principal id, role or session id, so a longer target could
-    // never match; refused rather than kept (and published) at whatever size it came.
-    let max = crate::context::limits::MAX_ID_BYTES.max(crate::policy::identifier::MAX_NAME_BYTES);
-    if target_id.len() > max {
+    // A target no context can carry could never match: refused rather than kept (and
+    // published) as a revocation that protects nothing. Principal ids and roles follow the
+    // name rules (a trailing space, a control character...); session ids are opaque, bounded
+    // only in length.
+    if target_kind == ScopeKind::Session {
+        let max = crate::context::limits::MAX_ID_BYTES;
+        if target_id.len() > max {
+            return Err(KavachError::InvalidArgument(format!(
+                "{kind} scope target id is {} bytes, over the limit of {max} (no context id is longer)",
+                target_id.len()
+            )));
+        }
+    } else if let Some(problem) = crate::policy::identifier::name_problem(target_id) {
         return Err(KavachError::InvalidArgument(format!(
-            "{kind} scope target id is {} bytes, over the limit of {max} (no context id is longer)",
-            target_id.len()
+            "{kind} scope target id {problem}: no context can carry it, so it would never match"
         )));
     }
     if evaluator.is_empty() {
@@ -83,12 +91,25 @@ mod tests {
     fn a_target_longer_than_any_context_id_is_refused() {
         let at_limit = "s".repeat(256);
         assert!(parse_scope("session", &at_limit, "r", "manual").is_ok());
-        let e = parse_scope("principal", &"p".repeat(257), "r", "manual").unwrap_err();
+        assert!(parse_scope("principal", &"p".repeat(256), "r", "manual").is_ok());
+        let e = parse_scope("session", &"s".repeat(257), "r", "manual").unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidArgument);
         assert_eq!(
             e.to_string(),
-            "principal scope target id is 257 bytes, over the limit of 256 (no context id is longer)"
+            "session scope target id is 257 bytes, over the limit of 256 (no context id is longer)"
         );
+        let e = parse_scope("principal", &"p".repeat(257), "r", "manual").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "principal scope target id is 257 bytes long, over the limit of 256 bytes: no context can carry it, so it would never match"
+        );
+        let e = parse_scope("role", "admin ", "r", "manual").unwrap_err();
+        assert!(
+            e.to_string().contains("has leading or trailing whitespace"),
+            "{e}"
+        );
+        // Session ids are opaque: whitespace is theirs to have.
+        assert!(parse_scope("session", "s 1 ", "r", "manual").is_ok());
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! in, so its id's slot stays refused until it would have expired. Ids that do not share a
 //! slot with a dropped one are answered exactly as before.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use parking_lot::RwLock;
 
 use crate::context::ActionContext;
+use crate::policy::identifier::nfc;
 use crate::verdict::{InvalidationScope, ScopeKind};
 
 use super::overflow::{clip, refused_text, OverflowSlots};
@@ -152,18 +154,19 @@ impl RevocationList {
     /// Remember a scope (issued here or heard from a broadcaster) at `now_ms`. Revoking an
     /// already revoked target refreshes its reason and expiry.
     pub fn revoke(&self, scope: &InvalidationScope, now_ms: i64) {
+        let target = target_key(scope.target_kind, &scope.target_id);
         let expires_at_ms = now_ms.saturating_add(self.ttl_ms);
         let why = format!(
             "revoked by {}: {}",
             clip(&scope.evaluator, MAX_REASON_BYTES),
             clip(&scope.reason, MAX_REASON_BYTES)
         );
-        let bytes = entry_bytes(&scope.target_id, &why);
+        let bytes = entry_bytes(&target, &why);
         let mut inner = self.inner.write();
         let seq = inner.next_seq;
         inner.next_seq = seq.wrapping_add(1);
         let list = inner.kind_mut(scope.target_kind);
-        list.remove(&scope.target_id);
+        list.remove(&target);
         list.purge_expired(now_ms);
         while !list.map.is_empty()
             && (list.map.len() >= self.max_entries || list.bytes + bytes > self.max_bytes)
@@ -175,10 +178,10 @@ impl RevocationList {
             }
         }
         list.by_expiry
-            .insert((expires_at_ms, seq), scope.target_id.clone());
+            .insert((expires_at_ms, seq), target.to_string());
         list.bytes += bytes;
         list.map.insert(
-            scope.target_id.clone(),
+            target.into_owned(),
             Entry {
                 why,
                 expires_at_ms,
@@ -248,16 +251,17 @@ impl RevocationList {
     /// True when this exact scope target is revoked at `now_ms` (held exactly, or in a live
     /// overflow slot).
     pub fn is_revoked(&self, kind: ScopeKind, target_id: &str, now_ms: i64) -> bool {
+        let target = target_key(kind, target_id);
         let inner = self.inner.read();
         let list = inner.kind(kind);
-        list.live(target_id, now_ms).is_some()
-            || list.overflow.live_until(target_id, now_ms).is_some()
+        list.live(&target, now_ms).is_some() || list.overflow.live_until(&target, now_ms).is_some()
     }
 
     /// Undo a revocation (`gate.lift`). Lifting something not revoked is a no-op. A revocation
     /// that went to the overflow slots cannot be lifted (its slot is shared); it expires.
     pub fn lift(&self, kind: ScopeKind, target_id: &str) {
-        self.inner.write().kind_mut(kind).remove(target_id);
+        let target = target_key(kind, target_id);
+        self.inner.write().kind_mut(kind).remove(&target);
     }
 
     /// Entries held exactly (expired ones included until the next `revoke` purges them).
@@ -285,6 +289,16 @@ impl RevocationList {
     }
 }
 
+/// The key a target is held under: principal ids and roles in NFC, as contexts carry them
+/// (`ActionContext::normalize`), so a revocation spelled in another normal form (from this
+/// process, a broadcaster or another SDK) still matches; session ids are opaque, kept as given.
+fn target_key(kind: ScopeKind, target_id: &str) -> Cow<'_, str> {
+    match kind {
+        ScopeKind::Session => Cow::Borrowed(target_id),
+        ScopeKind::Principal | ScopeKind::Role => nfc(target_id),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -306,6 +320,37 @@ mod tests {
         c.session_id = session.map(Into::into);
         c.roles = roles.iter().map(|r| (*r).to_string()).collect();
         c
+    }
+
+    #[test]
+    fn principal_and_role_targets_match_in_nfc_whatever_their_spelling() {
+        // "josé" and "opérateur" decomposed (NFD), as a revoke or another SDK may spell them;
+        // contexts carry names in NFC.
+        let list = RevocationList::new(3600);
+        list.revoke(
+            &scope(ScopeKind::Principal, "jose\u{301}", "manual", "r"),
+            T0,
+        );
+        list.revoke(
+            &scope(ScopeKind::Role, "ope\u{301}rateur", "manual", "r"),
+            T0,
+        );
+        assert!(list.check(&ctx("jos\u{e9}", None, &[]), T0).is_some());
+        assert!(list
+            .check(&ctx("p2", None, &["op\u{e9}rateur"]), T0)
+            .is_some());
+        assert!(list.is_revoked(ScopeKind::Principal, "jos\u{e9}", T0));
+        // Lifted in either spelling.
+        list.lift(ScopeKind::Principal, "jos\u{e9}");
+        list.lift(ScopeKind::Role, "ope\u{301}rateur");
+        assert_eq!(
+            list.check(&ctx("jos\u{e9}", None, &["op\u{e9}rateur"]), T0),
+            None
+        );
+        // Session ids are opaque: held exactly as given.
+        list.revoke(&scope(ScopeKind::Session, "s\u{e9}", "manual", "r"), T0);
+        assert!(list.check(&ctx("p", Some("s\u{e9}"), &[]), T0).is_some());
+        assert_eq!(list.check(&ctx("p", Some("se\u{301}"), &[]), T0), None);
     }
 
     #[test]

@@ -281,7 +281,8 @@ fn parse_condition(
                 Some(Value::Array(items)) if !items.is_empty() => items
                     .iter()
                     .map(|v| match v {
-                        Value::String(s) => Ok(s.clone()),
+                        // In NFC, as contexts carry their values (`ActionContext::normalize`).
+                        Value::String(s) => Ok(identifier::nfc(s).into_owned()),
                         other => Err(format!(
                             "{c}: key 'values' must hold only strings, got {}",
                             describe(other)
@@ -419,7 +420,8 @@ fn object<'a>(
 fn field_name(m: &Map<String, Value>) -> std::result::Result<String, String> {
     match m.get("field") {
         None => Err("missing key 'field'".into()),
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        // In NFC, as contexts carry their param names (`ActionContext::normalize`).
+        Some(Value::String(s)) if !s.is_empty() => Ok(identifier::nfc(s).into_owned()),
         Some(other) => Err(format!(
             "key 'field' must be a non-empty string, got {}",
             describe(other)
