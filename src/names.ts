@@ -6,7 +6,8 @@
 export const MAX_NAME_BYTES = 256
 
 const CONTROL_OR_SURROGATE = /[\p{Cc}\p{Cs}\uFFFD]/u
-const INVISIBLE = /[\u200B-\u200F\u2060\uFEFF\u061C\u202A-\u202E\u2066-\u2069]/
+// Unicode's default-ignorable code points (kavach-text `is_invisible` lists the same set).
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u
 const EDGE_SPACE = /^\p{White_Space}|\p{White_Space}$/u
 const SCRIPTS = [
   /[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]/,
@@ -14,12 +15,13 @@ const SCRIPTS = [
   /[\u0400-\u052F\u1C80-\u1C8F\u2DE0-\u2DFF\uA640-\uA69F]/,
 ]
 
-/** Whether `s` may be a name the gate matches on (the normal form aside: the loader makes it NFC). */
-export function isValidName(s: string): boolean {
+/** Whether `s` may be a name the gate matches on: the rules apply to its NFC form, as in the gate. */
+export function isValidName(name: string): boolean {
+  const s = name.normalize('NFC')
   if (s.length === 0 || Buffer.byteLength(s) > MAX_NAME_BYTES) return false
   if (CONTROL_OR_SURROGATE.test(s) || INVISIBLE.test(s) || EDGE_SPACE.test(s)) return false
   return SCRIPTS.filter((r) => r.test(s)).length <= 1
 }
 
 export const NAME_RULES =
-  'a name of at most 256 bytes without control, zero-width or bidi characters, surrounding whitespace, or mixed Latin/Greek/Cyrillic letters'
+  'a name of at most 256 bytes without control or invisible (default-ignorable) characters, surrounding whitespace, or mixed Latin/Greek/Cyrillic letters'

@@ -30,6 +30,12 @@ impl Invariant {
                 "invariant '{name}': field must be a non-empty string"
             )));
         }
+        // A field no context's param name can equal would be a cap that never applies.
+        if let Some(problem) = crate::policy::identifier::name_problem(&field) {
+            return Err(KavachError::InvalidOptions(format!(
+                "invariant '{name}': field {problem}"
+            )));
+        }
         if !max_value.is_finite() {
             return Err(KavachError::InvalidOptions(format!(
                 "invariant '{name}': max must be a finite number, got {max_value}"

@@ -159,12 +159,19 @@ fn invariant_new_validates() {
         ("x", "", 1.0),
         ("x", "a", f64::NAN),
         ("x", "a", f64::INFINITY),
+        // A field no context's param name can equal: a cap that would never apply.
+        ("x", "amount ", 1.0),
+        ("x", "amount\u{200b}", 1.0),
     ] {
         assert_eq!(
             Invariant::new(n, f, m).unwrap_err().code(),
             ErrorCode::InvalidOptions
         );
     }
+    assert!(Invariant::new("x", "amount ", 1.0)
+        .unwrap_err()
+        .to_string()
+        .contains("invariant 'x': field 'amount ' has leading or trailing whitespace"));
     let bad = GateConfig {
         invariants: vec![Invariant {
             name: "x".into(),

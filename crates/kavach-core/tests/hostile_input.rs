@@ -192,6 +192,21 @@ fn policy_names_and_patterns_follow_the_name_rules() {
         (r#"{"identity_role":"admin "}"#, "whitespace"),
         (r#"{"identity_id":"b\u043eb"}"#, "scripts"),
         (r#"{"resource":"db\u202e"}"#, "invisible"),
+        // Default-ignorable characters beyond zero-width and bidi controls.
+        (r#"{"action":"delete_\u00aduser"}"#, "invisible"),
+        (r#"{"action":"delete_user\ufe0f"}"#, "invisible"),
+        (r#"{"identity_id":"mallory\udb40\udc41"}"#, "invisible"),
+        // Param fields follow the name rules too: a refuse policy on a field no caller's
+        // name can equal would never fire.
+        (r#"{"param_max":{"field":"amount ","max":1}}"#, "whitespace"),
+        (
+            r#"{"param_min":{"field":"amount\u200b","min":1}}"#,
+            "invisible",
+        ),
+        (
+            r#"{"param_in":{"field":"am\u202eount","values":["x"]}}"#,
+            "invisible",
+        ),
     ] {
         let err = PolicySet::from_json(&one(&format!("[{cond}]"))).unwrap_err();
         assert_eq!(err.code(), ErrorCode::PolicyParse);

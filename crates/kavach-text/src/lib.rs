@@ -32,16 +32,30 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
-/// Zero-width and bidirectional-control characters: invisible, yet part of the value.
+/// Characters that render as nothing, yet are part of the value: Unicode's default-ignorable
+/// code points (zero-width and bidirectional controls, the soft hyphen, the combining grapheme
+/// joiner, variation selectors, Hangul fillers, Mongolian free variation selectors, tags...).
+/// Two names that differ only by them look the same while comparing different.
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}'..='\u{200F}'
-            | '\u{2060}'
-            | '\u{FEFF}'
+        '\u{00AD}'
+            | '\u{034F}'
             | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
             | '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
     )
 }
 
@@ -49,6 +63,42 @@ pub fn is_invisible(c: char) -> bool {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_ignorable_characters_are_invisible_and_visible_ones_are_not() {
+        for c in [
+            '\u{AD}',
+            '\u{34F}',
+            '\u{115F}',
+            '\u{17B4}',
+            '\u{180E}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{202E}',
+            '\u{2061}',
+            '\u{2064}',
+            '\u{3164}',
+            '\u{FE0F}',
+            '\u{FEFF}',
+            '\u{FFA0}',
+            '\u{E0041}',
+            '\u{E0100}',
+        ] {
+            assert!(is_invisible(c), "{}", c.escape_unicode());
+        }
+        for c in [
+            'a',
+            '-',
+            ' ',
+            '\u{E9}',
+            '\u{301}',
+            '\u{3042}',
+            '\u{FF54}',
+            '\u{1F600}',
+        ] {
+            assert!(!is_invisible(c), "{}", c.escape_unicode());
+        }
+    }
 
     #[test]
     fn short_values_pass_and_long_ones_are_cut_with_their_length() {

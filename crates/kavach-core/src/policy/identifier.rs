@@ -59,11 +59,14 @@ pub fn is_plain_ascii_name(s: &str) -> bool {
 }
 
 /// Why `s` cannot be a name the gate matches on, or `None`. Checks the length, the characters
-/// and the scripts; not the normal form (see [`nfc`]).
+/// and the scripts of its NFC form, the form the gate holds and compares names in: policies and
+/// contexts then accept exactly the same names (`U+037E` is `;` in NFC, `U+2126` is a Greek
+/// omega). Whether `s` itself is in NFC is not checked (see [`nfc`]).
 pub fn name_problem(s: &str) -> Option<String> {
     if is_plain_ascii_name(s) {
         return None;
     }
+    let s = &*nfc(s);
     if s.is_empty() {
         return Some("must be a non-empty string".into());
     }
@@ -103,7 +106,7 @@ pub fn name_problem(s: &str) -> Option<String> {
         }
         if is_invisible(c) {
             return Some(format!(
-                "'{}' contains the invisible (zero-width or bidirectional) character {} at character {i}",
+                "'{}' contains the invisible character {} at character {i}",
                 excerpt(s),
                 c.escape_unicode()
             ));

@@ -420,8 +420,12 @@ fn object<'a>(
 fn field_name(m: &Map<String, Value>) -> std::result::Result<String, String> {
     match m.get("field") {
         None => Err("missing key 'field'".into()),
-        // In NFC, as contexts carry their param names (`ActionContext::normalize`).
-        Some(Value::String(s)) if !s.is_empty() => Ok(identifier::nfc(s).into_owned()),
+        // A name like any other (a field no context's param name can equal would make its
+        // condition silently never hold), in NFC as contexts carry it (`normalize`).
+        Some(Value::String(s)) if !s.is_empty() => match identifier::name_problem(s) {
+            Some(problem) => Err(format!("key 'field' {problem}")),
+            None => Ok(identifier::nfc(s).into_owned()),
+        },
         Some(other) => Err(format!(
             "key 'field' must be a non-empty string, got {}",
             describe(other)
