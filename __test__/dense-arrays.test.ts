@@ -1,7 +1,7 @@
 // Arrays handed to the native side (key bundles, audit entries, known actions, invariants;
 // crates/kavach-node/src/dense_array.rs) are read one own element at a time: a sparse array that
-// claims 2^32 - 1 elements is an error naming its first hole (napi's own conversion reserved the
-// whole length and aborted the process), a hole is never answered by `Array.prototype`, and an
+// claims 2^32 - 1 elements is an error naming its first hole (napi's own conversion would reserve
+// the whole length and abort the process), a hole is never answered by `Array.prototype`, and an
 // element of the wrong kind is named by its index. Nothing is appended or built on an error.
 
 import { mkdtempSync, rmSync } from 'node:fs'

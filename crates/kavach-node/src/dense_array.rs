@@ -1,10 +1,10 @@
 //! JS arrays read one own element at a time (key bundles, audit entries, invariants, known
 //! actions). napi's `Vec` conversion reserves the array's `length` up front, so a sparse array
-//! such as `Object.assign([], { length: 2 ** 32 - 1 })` aborted the process on that allocation
-//! (an allocation failure is not a panic `catch_unwind` sees), and it reads elements through
-//! the prototype chain, so a hole was answered by `Array.prototype`. Here the vector grows with
-//! the elements actually read, and a hole or an element of the wrong kind is an error naming
-//! its index.
+//! such as `Object.assign([], { length: 2 ** 32 - 1 })` would abort the process on that
+//! allocation (an allocation failure is not a panic `catch_unwind` sees), and it reads elements
+//! through the prototype chain, so `Array.prototype` would answer for a hole. Here the vector
+//! grows with the elements actually read, and a hole or an element of the wrong kind is an
+//! error naming its index.
 
 use napi::bindgen_prelude::{ClassInstance, FromNapiValue, TypeName, ValidateNapiValue};
 use napi::{sys, Status, ValueType};

@@ -336,8 +336,8 @@ impl SecureChannel {
         // expired recipient.
         self.check_keys(now)?;
         // The signed message is larger than `data` (and its JSON several times larger), so
-        // data over the limit is refused before any of that is built: a 512 MB buffer took
-        // 3 GB and seconds to refuse after signing and encoding.
+        // data over the limit is refused before any of that is built (refused only after
+        // signing and encoding, a 512 MB buffer costs 3 GB and seconds).
         self.check_size("message to send", data.len())?;
         let payload_id = uuid::Uuid::new_v4().to_string();
         let suffix = v2_suffix(context_id, correlation_id, &self.remote.id, &payload_id);
