@@ -713,6 +713,14 @@ export interface GateOptions {
    */
   maxPendingEvaluations?: number
   /**
+   * How long the in-process session store keeps a session that sees no call, in seconds
+   * (1 to 31536000). A forgotten session starts again: its origin, start and action count
+   * are learned anew. Not with `sessionStore` (a `RedisSessionStore` has its own
+   * `ttlSeconds`).
+   * @default 3600
+   */
+  sessionIdleSeconds?: number
+  /**
    * Testing only: inject time (see `TestClockOptions`).
    * @default undefined (system clock)
    */

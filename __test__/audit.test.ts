@@ -159,6 +159,20 @@ describe('chains written here', () => {
     expect(err.message).toMatch(/'allow'/)
   })
 
+  it('refuses an entry over 1 MiB, naming its largest field, and appends one just under it', () => {
+    const chain = chainOf(0)
+    const err = errorOf(() => AuditEntry.new('agent-1', 'issue_refund', 'refuse', 'x'.repeat(2 ** 20 + 1)))
+    expect(err.code).toBe('INVALID_ARGUMENT')
+    expect(err.message).toBe("invalid argument: audit entry too large: detail is 1048577 bytes; an entry's fields may total at most 1048576 bytes")
+    const resource = errorOf(() => AuditEntry.new('agent-1', 'issue_refund', 'refuse', 'd', { resource: 'r'.repeat(2 ** 20) }))
+    expect(resource.message).toMatch(/audit entry too large: resource is 1048576 bytes/)
+    // The fixed fields (a 36-byte id, the principal and the action) count too.
+    const detail = 'y'.repeat(2 ** 20 - 36 - 'agent-1'.length - 'issue_refund'.length)
+    expect(chain.append(AuditEntry.new('agent-1', 'issue_refund', 'refuse', detail))).toBe(1)
+    expect(chain.verify(bundle)).toBe(1)
+    expect(errorOf(() => AuditEntry.new('agent-1', 'issue_refund', 'refuse', `${detail}y`)).code).toBe('INVALID_ARGUMENT')
+  })
+
   it('empty chain: genesis head, verifies, blank lines ignored', () => {
     const c = new SignedAuditChain(kp)
     expect(c.isEmpty).toBe(true)

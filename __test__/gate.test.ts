@@ -86,6 +86,23 @@ describe('invariants', () => {
     expect(v.reason).toContain('max_session_actions')
     expect(gate.evaluate(refund(1, { sessionId: 's-2' })).isPermit).toBe(true)
   })
+
+  test('the in-process store keeps an idle session for sessionIdleSeconds (default 1 h), its action count with it', () => {
+    const t0 = 1_700_000_000_000
+    const day = Gate.fromObject(PERMIT_ALL, { maxSessionActions: 2, sessionIdleSeconds: 86_400, testClock: { nowMs: t0 } })
+    const hour = Gate.fromObject(PERMIT_ALL, { maxSessionActions: 2, testClock: { nowMs: t0 } })
+    for (const gate of [day, hour]) {
+      for (let i = 0; i < 2; i++) expect(gate.evaluate(refund(1, { sessionId: 's-1' })).isPermit).toBe(true)
+      gate.setTestNow(t0 + 2 * 3_600_000)
+    }
+    // Two idle hours: still the same session for `day`, so the cap holds.
+    expect(day.evaluate(refund(1, { sessionId: 's-1' })).code).toBe('INVARIANT_VIOLATION')
+    // Past the default hour the session was forgotten: it starts again, counted from zero.
+    expect(hour.evaluate(refund(1, { sessionId: 's-1' })).isPermit).toBe(true)
+    // Idle longer than its own bound, `day` forgets it too.
+    day.setTestNow(t0 + 2 * 3_600_000 + 86_401_000)
+    expect(day.evaluate(refund(1, { sessionId: 's-1' })).isPermit).toBe(true)
+  })
 })
 
 describe('options', () => {
@@ -129,6 +146,8 @@ describe('options', () => {
     [{ broadcaster: { publish() {} } }, 'broadcaster'],
     [{ audit: new Date() }, 'audit'],
     [{ testClock: { nowMs: 1, offsetMs: 2 } }, 'testClock'],
+    [{ sessionIdleSeconds: 0 }, 'sessionIdleSeconds'],
+    [{ sessionIdleSeconds: 31_536_001 }, 'sessionIdleSeconds'],
   ])('bad options throw InvalidOptionsError naming the option: %j', (options, name) => {
     const err = (() => {
       try {

@@ -9,9 +9,9 @@ import { GateOptionsSchema } from '../src/schema'
 
 const POLICY = { policies: [{ name: 'p', effect: 'permit' as const, conditions: [] }] }
 
-const PROBES = [-1, -0.5, 0, 0.5, 1, 1.5, 2, 59, 60, 300, 86_399, 86_400, 86_401, 100_000, 999_999, 1_000_000, 1_000_001, 2 ** 31, 2 ** 32 + 1, 2 ** 53, 1e300, NaN, Infinity, -Infinity]
+const PROBES = [-1, -0.5, 0, 0.5, 1, 1.5, 2, 59, 60, 300, 86_399, 86_400, 86_401, 100_000, 999_999, 1_000_000, 1_000_001, 31_535_999, 31_536_000, 31_536_001, 2 ** 31, 2 ** 32 + 1, 2 ** 53, 1e300, NaN, Infinity, -Infinity]
 
-const NUMERIC: (keyof GateOptions)[] = ['maxSessionActions', 'geoDriftMaxKm', 'permitTtlSeconds', 'invalidationTtlSeconds', 'maxClockSkewSeconds', 'maxPendingEvaluations']
+const NUMERIC: (keyof GateOptions)[] = ['maxSessionActions', 'geoDriftMaxKm', 'permitTtlSeconds', 'invalidationTtlSeconds', 'maxClockSkewSeconds', 'maxPendingEvaluations', 'sessionIdleSeconds']
 
 function gateAccepts(options: GateOptions): boolean {
   try {

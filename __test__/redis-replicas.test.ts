@@ -216,6 +216,26 @@ describe('sessions across replicas', () => {
   }, 60_000)
 })
 
+describe('session idle time', () => {
+  test('sessionIdleSeconds with a RedisSessionStore is refused: the store keeps sessions for its own ttlSeconds', async () => {
+    const sessionStore = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 600, prefix: prefix('idle') })
+    try {
+      const err = (() => {
+        try {
+          Gate.fromObject(SESSIONS, { sessionStore, sessionIdleSeconds: 86_400 })
+        } catch (e) {
+          return e as { code?: string; message: string }
+        }
+        return undefined
+      })()
+      expect(err?.code).toBe('INVALID_OPTIONS')
+      expect(err?.message).toMatch(/sessionIdleSeconds .* ttlSeconds/)
+    } finally {
+      await sessionStore.close()
+    }
+  })
+})
+
 describe('the public classes', () => {
   test('connect, publish, inspect and close', async () => {
     const p = prefix('api')

@@ -173,6 +173,7 @@ const CHECKS: Record<keyof GateOptions, Check> = {
   invalidationTtlSeconds: number,
   maxClockSkewSeconds: number,
   maxPendingEvaluations: number,
+  sessionIdleSeconds: number,
   testClock,
   telemetry,
   onVerdict: fn,

@@ -39,6 +39,7 @@ export const GateOptionsSchema = z.strictObject({
   invalidationTtlSeconds: positiveInt.optional(),
   maxClockSkewSeconds: nonNegInt.max(86_400).optional(),
   maxPendingEvaluations: positiveInt.max(1_000_000).optional(),
+  sessionIdleSeconds: positiveInt.max(31_536_000).optional(),
   /** OpenTelemetry instruments (src/telemetry.ts); handled in JavaScript, not natively. */
   telemetry: z
     .union([z.boolean(), z.strictObject({ meterProvider: instance('MeterProvider').optional(), tracerProvider: instance('TracerProvider').optional() })])

@@ -40,6 +40,9 @@ pub use unevaluated::UNIDENTIFIED_PRINCIPAL;
 
 use pending::PendingEvaluations;
 
+/// The longest `session_idle_seconds`: a year.
+pub const MAX_SESSION_IDLE_SECONDS: i64 = 365 * 86_400;
+
 /// Gate options after validation (the binding converts its options object into this once).
 #[derive(Clone)]
 pub struct GateConfig {
@@ -54,6 +57,10 @@ pub struct GateConfig {
     pub max_clock_skew_seconds: i64,
     /// Asynchronous evaluations in flight at once (1 ..= `MAX_PENDING_LIMIT`); see `admit`.
     pub max_pending_evaluations: usize,
+    /// How long the in-process session store keeps an idle session (1 ..=
+    /// `MAX_SESSION_IDLE_SECONDS`; default `MemorySessionStore::DEFAULT_IDLE_TTL_SECONDS`).
+    /// Not with `session_store`, which keeps sessions for its own TTL.
+    pub session_idle_seconds: Option<i64>,
     pub token_signer: Option<Arc<dyn PermitSigner>>,
     pub rate_store: Option<Arc<dyn RateLimitStore>>,
     pub session_store: Option<Arc<dyn SessionStore>>,
@@ -74,6 +81,7 @@ impl Default for GateConfig {
             invalidation_ttl_seconds: 3600,
             max_clock_skew_seconds: session_step::DEFAULT_MAX_START_SKEW_SECS,
             max_pending_evaluations: DEFAULT_MAX_PENDING,
+            session_idle_seconds: None,
             token_signer: None,
             rate_store: None,
             session_store: None,
@@ -113,6 +121,18 @@ impl GateConfig {
                 "maxPendingEvaluations must be an integer from 1 to {MAX_PENDING_LIMIT}, got {}",
                 self.max_pending_evaluations
             )));
+        }
+        if let Some(idle) = self.session_idle_seconds {
+            if !(1..=MAX_SESSION_IDLE_SECONDS).contains(&idle) {
+                return Err(KavachError::InvalidOptions(format!(
+                    "sessionIdleSeconds must be an integer from 1 to {MAX_SESSION_IDLE_SECONDS}, got {idle}"
+                )));
+            }
+            if self.session_store.is_some() {
+                return Err(KavachError::InvalidOptions(
+                    "sessionIdleSeconds sets the in-process session store's idle time; a sessionStore keeps sessions for its own ttlSeconds".into(),
+                ));
+            }
         }
         if let Some(km) = self.geo_drift_max_km {
             if !km.is_finite() || km < 0.0 {
@@ -162,10 +182,16 @@ impl Gate {
             .rate_store
             .clone()
             .unwrap_or_else(|| Arc::new(MemoryRateLimitStore::new(clock.clone())));
-        let session_store = config
-            .session_store
-            .clone()
-            .unwrap_or_else(|| Arc::new(MemorySessionStore::new(clock.clone())));
+        let session_store = config.session_store.clone().unwrap_or_else(|| {
+            let idle = config
+                .session_idle_seconds
+                .unwrap_or(MemorySessionStore::DEFAULT_IDLE_TTL_SECONDS);
+            Arc::new(MemorySessionStore::with_limits(
+                clock.clone(),
+                MemorySessionStore::DEFAULT_MAX_SESSIONS,
+                idle,
+            ))
+        });
         let revocations = Arc::new(RevocationList::new(config.invalidation_ttl_seconds));
         #[allow(
             clippy::needless_update,

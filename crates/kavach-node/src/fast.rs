@@ -16,6 +16,7 @@ use kavach_core::{ActionContext, PrincipalKind};
 
 use crate::context::{fill_fast, read_fast, ContextExtras, RawText, Scratch, ScratchView};
 use crate::error::{codes, invalid_argument, to_js, CoreResultExt, Result};
+use crate::exact_u32::ExactU32;
 use crate::faults;
 use crate::names::Names;
 use crate::submit::Queue;
@@ -181,7 +182,7 @@ unsafe fn evaluate_fast_call(
     }
     faults::panic_if_armed();
     // SAFETY: a value of this call, read during it.
-    let handle = unsafe { u32::from_napi_value(env, argv[0]) }
+    let ExactU32(handle) = unsafe { ExactU32::from_napi_value(env, argv[0]) }
         .map_err(|e| invalid_argument(format!("evaluateFast: handle: {}", e.reason)))?;
     // SAFETY: as above; the text is read later in this call (`read_fast`).
     let text = unsafe { RawText::from_napi_value(env, argv[1]) }

@@ -14,6 +14,7 @@ mod dispatch;
 mod entry_points;
 mod error;
 mod event_loop;
+mod exact_u32;
 mod fast;
 mod faults;
 mod gate;

@@ -14,6 +14,7 @@ use kavach_redis::speed_layers::{self, Layer};
 use napi_derive::napi;
 
 use crate::error::{codes, to_js, Result};
+use crate::exact_u32::ExactU32;
 use crate::fast;
 use crate::layout::fast_in;
 
@@ -52,8 +53,8 @@ impl Names {
 /// [`Names::add`]; also for a gate that is gone, whose evaluations fail on their own).
 // The napi registration is not compiled into the unit-test build, which sees no caller.
 #[cfg_attr(test, allow(dead_code))]
-#[napi(catch_unwind)]
-pub fn intern_name(handle: u32, name: String) -> Result<i32> {
+#[napi(catch_unwind, ts_args_type = "handle: number, name: string")]
+pub fn intern_name(ExactU32(handle): ExactU32, name: String) -> Result<i32> {
     let Ok(entry) = fast::entry(handle) else {
         return Ok(-1);
     };

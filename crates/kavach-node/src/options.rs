@@ -95,6 +95,12 @@ pub struct GateOptions<'env> {
     /// back as pending ones settle.
     /// @default 100000
     pub max_pending_evaluations: Option<f64>,
+    /// How long the in-process session store keeps a session that sees no call, in seconds
+    /// (1 to 31536000). A forgotten session starts again: its origin, start and action count
+    /// are learned anew. Not with `sessionStore` (a `RedisSessionStore` has its own
+    /// `ttlSeconds`).
+    /// @default 3600
+    pub session_idle_seconds: Option<f64>,
     /// Testing only: inject time (see `TestClockOptions`).
     /// @default undefined (system clock)
     pub test_clock: Option<TestClockOptions>,
@@ -158,6 +164,10 @@ pub fn into_config(options: Option<GateOptions<'_>>) -> Result<Converted> {
         // The range (from 1) is checked with the rest of the config (`GateConfig::validate`).
         config.max_pending_evaluations =
             usize::try_from(non_negative_int("maxPendingEvaluations", n)?).unwrap_or(usize::MAX);
+    }
+    if let Some(idle) = o.session_idle_seconds {
+        // The range is checked with the rest of the config (`GateConfig::validate`).
+        config.session_idle_seconds = Some(positive_seconds("sessionIdleSeconds", idle)?);
     }
     config.token_signer = present(o.token_signer).map(signer_from_js).transpose()?;
     config.rate_store = present(o.rate_store).map(rate_store_from_js).transpose()?;

@@ -18,6 +18,7 @@ use crate::context::{from_fast, ContextExtras, RawText};
 use crate::dispatch::Dispatcher;
 use crate::error::{codes, to_js, Result};
 use crate::event_loop::EventLoopRuntime;
+use crate::exact_u32::ExactU32;
 use crate::fast;
 use crate::faults::{self, Fault};
 use crate::verdict::to_raw;
@@ -107,8 +108,8 @@ fn start(gate: &Arc<kavach_core::gate::Gate>, s: Submitted) -> Option<impl Futur
 )]
 pub fn evaluate_submit<'env>(
     env: &'env Env,
-    handle: u32,
-    id: u32,
+    ExactU32(handle): ExactU32,
+    ExactU32(id): ExactU32,
     text: RawText,
     extras: Option<ContextExtras>,
 ) -> Result<Option<Array<'env>>> {
@@ -147,8 +148,8 @@ pub fn evaluate_submit<'env>(
 /// out before this returns; on the thread pool one wake-up of its worker. Either way hits for the same
 /// rate-limit lane land in the same Redis call (kavach-redis `coalesce.rs`).
 #[cfg_attr(test, allow(dead_code))] // only called from JS
-#[napi(catch_unwind)]
-pub fn flush_submitted(env: &Env, handle: u32) -> Result<()> {
+#[napi(catch_unwind, ts_args_type = "handle: number")]
+pub fn flush_submitted(env: &Env, ExactU32(handle): ExactU32) -> Result<()> {
     let e = fast::entry(handle)?;
     let batch = std::mem::take(&mut *e.queue.submitted.borrow_mut());
     if batch.is_empty() {
