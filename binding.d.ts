@@ -67,7 +67,8 @@ export declare class DirectoryTokenVerifier {
 export declare class Gate {
   /**
    * Static analysis of the live policy set: policies that never decide, conditions that
-   * never hold, rate limits that never bind, overlaps, deny lists, unnamed actions.
+   * never hold, rate limits that never bind, overlaps, deny lists, numeric refusals a
+   * string passes (unless an invariant of this gate caps the param), unnamed actions.
    */
   analyze(options?: AnalyzeOptions | undefined | null): Array<PolicyFinding>
   /**
@@ -832,7 +833,7 @@ export interface PolicyFinding {
   /**
    * `shadowed`, `refuse_never_fires`, `unsatisfiable`, `param_min_above_max`,
    * `time_window_never_opens`, `rate_limit_never_binds`, `overlap`, `deny_list`,
-   * `unmentioned_action`.
+   * `refuse_skips_strings`, `unmentioned_action`.
    */
   kind: string
   severity: 'warning' | 'info'

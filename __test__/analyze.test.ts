@@ -70,8 +70,30 @@ describe('gate.analyze', () => {
       { name: 'agent_refunds', effect: 'permit', conditions: [{ identity_kind: 'agent' }, { action: 'refund' }] },
       { name: 'reports', effect: 'permit', conditions: [{ action: 'report.*' }] },
     ])
-    expect(kinds(f)).toEqual([['overlap', 'no_big_refunds', 'agent_refunds']])
+    expect(kinds(f)).toEqual([['overlap', 'no_big_refunds', 'agent_refunds'], ['refuse_skips_strings', 'no_big_refunds']])
     expect(f[0]!.severity).toBe('info')
+  })
+
+  test('a refuse policy bounding a param by number is info: a string passes it, unless an invariant caps the param', () => {
+    const policies: P[] = [
+      { name: 'no_big_refunds', effect: 'refuse', priority: 10, conditions: [{ action: 'refund' }, { param_min: { field: 'amount', min: 5000 } }, { param_max: { field: 'amount', max: 1e9 } }] },
+      { name: 'refunds', effect: 'permit', conditions: [{ action: 'refund' }] },
+    ]
+    const f = analyze(policies).filter((x) => x.kind !== 'overlap')
+    // One finding per param, however many bounds it has.
+    expect(kinds(f)).toEqual([['refuse_skips_strings', 'no_big_refunds']])
+    expect(f[0]!.severity).toBe('info')
+    expect(f[0]!.message).toBe(
+      "refuse policy 'no_big_refunds' bounds 'amount' with param_min, which holds only for a number: 'amount' sent as a string (\"5000\", as forms and query strings send it) is not refused by it; an invariant on 'amount' refuses a string there",
+    )
+    // What it warns of, and the remedy it names.
+    const call = (amount: number | string) => ({ principalId: 'bot', principalKind: 'agent' as const, actionName: 'refund', params: { amount } })
+    const plain = Gate.fromObject({ policies } as PolicySetInput)
+    expect(plain.evaluate(call(9000)).isRefuse).toBe(true)
+    expect(plain.evaluate(call('9000')).isPermit).toBe(true)
+    const capped = Gate.fromObject({ policies } as PolicySetInput, { invariants: [{ name: 'amount_cap', field: 'amount', maxValue: 1e9 }] })
+    expect(capped.evaluate(call('9000')).code).toBe('INVARIANT_VIOLATION')
+    expect(capped.analyze().filter((x) => x.kind === 'refuse_skips_strings')).toEqual([])
   })
 
   test('deny lists: refuse by name + permit *', () => {

@@ -50,7 +50,7 @@ fn assert_cut_off(findings: &[Finding], kind: &str, left_out: usize) {
 
 #[test]
 fn overlaps_past_the_limit_are_counted_in_one_finding() {
-    let findings = analyze(&permits_and_refuses(1500, 1500), None);
+    let findings = analyze(&permits_and_refuses(1500, 1500), None, &[]);
     assert_cut_off(&findings, "overlap", 1500 * 1500 - MAX_FINDINGS_PER_KIND);
     // The listed ones are the first pairs in evaluation order, as without the limit.
     let overlaps = of_kind(&findings, "overlap");
@@ -71,7 +71,7 @@ fn overlaps_past_the_limit_are_counted_in_one_finding() {
 #[test]
 fn a_kind_up_to_the_limit_is_listed_whole() {
     for (permits, refuses) in [(27, 37), (25, 40)] {
-        let findings = analyze(&permits_and_refuses(permits, refuses), None);
+        let findings = analyze(&permits_and_refuses(permits, refuses), None, &[]);
         let overlaps = of_kind(&findings, "overlap");
         assert_eq!(overlaps.len(), permits * refuses);
         assert!(overlaps.len() <= MAX_FINDINGS_PER_KIND);
@@ -81,7 +81,7 @@ fn a_kind_up_to_the_limit_is_listed_whole() {
 
 #[test]
 fn one_past_the_limit_lists_the_limit_and_counts_one() {
-    let findings = analyze(&permits_and_refuses(77, 13), None);
+    let findings = analyze(&permits_and_refuses(77, 13), None, &[]);
     assert_eq!(77 * 13, MAX_FINDINGS_PER_KIND + 1);
     assert_cut_off(&findings, "overlap", 1);
 }
@@ -97,7 +97,7 @@ fn every_kind_is_bounded() {
         json!({"name": format!("n{i}"), "effect": "refuse", "conditions": [{"action": format!("a{i}")}]})
     }));
     let known: Vec<String> = (0..1300).map(|i| format!("unnamed{i}")).collect();
-    let findings = analyze(&set_of(policies), Some(&known));
+    let findings = analyze(&set_of(policies), Some(&known), &[]);
     assert_cut_off(&findings, "shadowed", 200);
     assert_cut_off(&findings, "refuse_never_fires", 100);
     assert_cut_off(&findings, "unmentioned_action", 300);
@@ -171,11 +171,17 @@ fn shadowed_copies_findings() -> Vec<Finding> {
 
 #[test]
 fn repeated_time_windows_decide_as_a_few_copies_do() {
-    assert_eq!(analyze(&repeated_windows(2, 3), None), []);
-    assert_eq!(analyze(&repeated_windows(4, 100), None), []);
+    assert_eq!(analyze(&repeated_windows(2, 3), None, &[]), []);
+    assert_eq!(analyze(&repeated_windows(4, 100), None, &[]), []);
     let expected = shadowed_copies_findings();
-    assert_eq!(analyze(&repeated_windows_that_shadow(3), None), expected);
-    assert_eq!(analyze(&repeated_windows_that_shadow(100), None), expected);
+    assert_eq!(
+        analyze(&repeated_windows_that_shadow(3), None, &[]),
+        expected
+    );
+    assert_eq!(
+        analyze(&repeated_windows_that_shadow(100), None, &[]),
+        expected
+    );
 }
 
 #[test]
@@ -229,7 +235,7 @@ fn time_windows_in_zones_decide_findings_as_before() {
             "refuse 'ramadan_noon' and permit 'day_ny' can match the same call; 'ramadan_noon' is evaluated first and decides",
         ),
     ];
-    assert_eq!(analyze(&set, None), expected);
+    assert_eq!(analyze(&set, None, &[]), expected);
 }
 
 #[test]
@@ -239,7 +245,7 @@ fn a_conflict_between_names_is_unsatisfiable_whatever_the_names_say() {
         "effect": "permit",
         "conditions": [{"identity_id": "time windows a"}, {"identity_id": "time windows b"}]
     })]);
-    let findings = analyze(&set, None);
+    let findings = analyze(&set, None, &[]);
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].kind, "unsatisfiable");
 }

@@ -39,7 +39,7 @@ impl Severity {
 pub struct Finding {
     /// Stable kind: `shadowed`, `refuse_never_fires`, `unsatisfiable`, `param_min_above_max`,
     /// `time_window_never_opens`, `rate_limit_never_binds`, `overlap`, `deny_list`,
-    /// `unmentioned_action`.
+    /// `refuse_skips_strings`, `unmentioned_action`.
     pub kind: &'static str,
     pub severity: Severity,
     /// The policies concerned, the one the finding is about first (none for the finding that
@@ -179,15 +179,21 @@ fn shadow<'a>(
         .map(|(p, _)| p)
 }
 
-/// Runs every check. `known_actions`: report those no policy names. Lists at most
+/// Runs every check. `known_actions`: report those no policy names. `capped_fields`: the
+/// params the gate's invariants cap (they refuse a string there). Lists at most
 /// [`MAX_FINDINGS_PER_KIND`] findings of each kind, then one saying how many more there are.
-pub fn analyze(set: &PolicySet, known_actions: Option<&[String]>) -> Vec<Finding> {
+pub fn analyze(
+    set: &PolicySet,
+    known_actions: Option<&[String]>,
+    capped_fields: &[String],
+) -> Vec<Finding> {
     let policies = set.policies();
     let windows = WindowSamples::for_conditions(policies.iter().flat_map(|p| &p.conditions));
     let mut out = Findings::default();
     let dead = policy_findings(policies, &windows, &mut out);
     overlaps(policies, &dead, &windows, &mut out);
     deny_lists(policies, &dead, &windows, &mut out);
+    refusals_skipping_strings(policies, &dead, capped_fields, &mut out);
     if let Some(known) = known_actions {
         unmentioned_actions(policies, known, &mut out);
     }
@@ -267,6 +273,45 @@ fn rate_limits_never_binding(q: &Policy, out: &mut Findings) {
                     format!(
                         "policy '{}': rate limit {} per {} never binds: its rate limit {} per {} is always reached first",
                         q.name, a.max, a.window_text, b.max, b.window_text
+                    ),
+                )
+            });
+        }
+    }
+}
+
+/// Refuse policies that bound a param by number: `param_min`/`param_max` hold only for a
+/// number, so a value sent as a string ("5000" from a form or a query string) is not refused
+/// by them and later policies decide. Not reported for a param an invariant caps (the
+/// invariant refuses a string there) or for a policy that never decides anyway.
+fn refusals_skipping_strings(
+    policies: &[Policy],
+    dead: &[bool],
+    capped_fields: &[String],
+    out: &mut Findings,
+) {
+    for (q, _) in policies
+        .iter()
+        .zip(dead)
+        .filter(|&(q, &dead)| !dead && q.effect == Effect::Refuse)
+    {
+        let mut reported: Vec<&str> = Vec::new();
+        for c in &q.conditions {
+            let (bound, field) = match c {
+                Condition::ParamMin { field, .. } => ("param_min", field),
+                Condition::ParamMax { field, .. } => ("param_max", field),
+                _ => continue,
+            };
+            if capped_fields.contains(field) || reported.contains(&field.as_str()) {
+                continue;
+            }
+            reported.push(field);
+            out.add("refuse_skips_strings", Severity::Info, || {
+                (
+                    vec![q.name.clone()],
+                    format!(
+                        "refuse policy '{}' bounds '{field}' with {bound}, which holds only for a number: '{field}' sent as a string (\"5000\", as forms and query strings send it) is not refused by it; an invariant on '{field}' refuses a string there",
+                        q.name
                     ),
                 )
             });

@@ -12,7 +12,7 @@ use crate::dense_array::DenseArray;
 pub struct PolicyFinding {
     /// `shadowed`, `refuse_never_fires`, `unsatisfiable`, `param_min_above_max`,
     /// `time_window_never_opens`, `rate_limit_never_binds`, `overlap`, `deny_list`,
-    /// `unmentioned_action`.
+    /// `refuse_skips_strings`, `unmentioned_action`.
     pub kind: String,
     #[napi(ts_type = "'warning' | 'info'")]
     pub severity: String,
@@ -41,11 +41,15 @@ fn to_js(f: Finding) -> PolicyFinding {
 #[napi]
 impl Gate {
     /// Static analysis of the live policy set: policies that never decide, conditions that
-    /// never hold, rate limits that never bind, overlaps, deny lists, unnamed actions.
+    /// never hold, rate limits that never bind, overlaps, deny lists, numeric refusals a
+    /// string passes (unless an invariant of this gate caps the param), unnamed actions.
     #[napi(catch_unwind)]
     pub fn analyze(&self, options: Option<AnalyzeOptions>) -> Vec<PolicyFinding> {
         let known = options.and_then(|o| o.known_actions).map(|a| a.0);
-        analyze(&self.inner.policies(), known.as_deref())
+        let capped: Vec<String> = (self.inner.config().invariants.iter())
+            .map(|i| i.field.clone())
+            .collect();
+        analyze(&self.inner.policies(), known.as_deref(), &capped)
             .into_iter()
             .map(to_js)
             .collect()
