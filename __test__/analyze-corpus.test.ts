@@ -30,6 +30,10 @@ const EXPECTED: Record<string, string> = {
     'a refusal of large refunds ahead of the refund permit: what the test checks the parsed amount against',
   '__test__/fixtures/openai-agents-cjs.ts overlap no_big_refunds support_refunds':
     'the same policy set, in the CommonJS child process of that test',
+  '__test__/integrations-openai-agents.test.ts refuse_skips_strings no_big_refunds':
+    "the refusal bounds 'amount' with param_min, which a string passes: the test is about that, the guard judging the coerced number rather than the JSON text",
+  '__test__/fixtures/openai-agents-cjs.ts refuse_skips_strings no_big_refunds':
+    'the same policy set, in the CommonJS child process of that test',
   '__test__/hostile-input.test.ts deny_list all no-delete':
     'the test shows the deny list this warning is about: look-alike action names get past the refusal by name',
 }
