@@ -68,7 +68,8 @@ export declare class Gate {
   /**
    * Static analysis of the live policy set: policies that never decide, conditions that
    * never hold, rate limits that never bind, overlaps, deny lists, numeric refusals a
-   * string passes (unless an invariant of this gate caps the param), unnamed actions.
+   * string passes (unless an invariant of this gate caps the param), patterns that look like
+   * globs, unnamed actions.
    */
   analyze(options?: AnalyzeOptions | undefined | null): Array<PolicyFinding>
   /**
@@ -833,7 +834,7 @@ export interface PolicyFinding {
   /**
    * `shadowed`, `refuse_never_fires`, `unsatisfiable`, `param_min_above_max`,
    * `time_window_never_opens`, `rate_limit_never_binds`, `overlap`, `deny_list`,
-   * `refuse_skips_strings`, `unmentioned_action`.
+   * `refuse_skips_strings`, `literal_pattern_character`, `unmentioned_action`.
    */
   kind: string
   severity: 'warning' | 'info'

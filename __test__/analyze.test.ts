@@ -74,6 +74,25 @@ describe('gate.analyze', () => {
     expect(f[0]!.severity).toBe('info')
   })
 
+  test('patterns that look like globs or regular expressions: a warning in a refuse policy, info in a permit', () => {
+    const policies: P[] = [
+      { name: 'no_deletes', effect: 'refuse', priority: 10, conditions: [{ action: 'delete_{user,org}' }] },
+      { name: 'files', effect: 'permit', conditions: [{ action: 'read|write' }, { resource: 'file?*' }] },
+      { name: 'everything', effect: 'permit', conditions: [{ action: 'admin.*' }] },
+    ]
+    const f = analyze(policies).filter((x) => x.kind === 'literal_pattern_character')
+    expect(f.map((x) => [x.severity, ...x.policies])).toEqual([['warning', 'no_deletes'], ['info', 'files'], ['info', 'files']])
+    expect(f[0]!.message).toBe(
+      "policy 'no_deletes' (refuse): action 'delete_{user,org}' contains '{', which patterns take literally (only a trailing '*' is a wildcard): it matches the name 'delete_{user,org}' itself, not the names it seems to list; write one policy per name, or a prefix ending in '*'",
+    )
+    expect(f[2]!.message).toContain("resource 'file?*' contains '?'")
+    // What it warns of: the refusal refuses only the literal name.
+    const gate = Gate.fromObject({ policies: [...policies, { name: 'deletes', effect: 'permit', conditions: [{ action: 'delete_*' }] }] } as PolicySetInput)
+    const call = (actionName: string) => gate.evaluate({ principalId: 'bot', principalKind: 'agent', actionName })
+    expect(call('delete_user').isPermit).toBe(true)
+    expect(call('delete_{user,org}').isRefuse).toBe(true)
+  })
+
   test('a refuse policy bounding a param by number is info: a string passes it, unless an invariant caps the param', () => {
     const policies: P[] = [
       { name: 'no_big_refunds', effect: 'refuse', priority: 10, conditions: [{ action: 'refund' }, { param_min: { field: 'amount', min: 5000 } }, { param_max: { field: 'amount', max: 1e9 } }] },

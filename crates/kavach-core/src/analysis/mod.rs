@@ -39,7 +39,7 @@ impl Severity {
 pub struct Finding {
     /// Stable kind: `shadowed`, `refuse_never_fires`, `unsatisfiable`, `param_min_above_max`,
     /// `time_window_never_opens`, `rate_limit_never_binds`, `overlap`, `deny_list`,
-    /// `refuse_skips_strings`, `unmentioned_action`.
+    /// `refuse_skips_strings`, `literal_pattern_character`, `unmentioned_action`.
     pub kind: &'static str,
     pub severity: Severity,
     /// The policies concerned, the one the finding is about first (none for the finding that
@@ -194,6 +194,7 @@ pub fn analyze(
     overlaps(policies, &dead, &windows, &mut out);
     deny_lists(policies, &dead, &windows, &mut out);
     refusals_skipping_strings(policies, &dead, capped_fields, &mut out);
+    glob_lookalikes(policies, &dead, &mut out);
     if let Some(known) = known_actions {
         unmentioned_actions(policies, known, &mut out);
     }
@@ -312,6 +313,49 @@ fn refusals_skipping_strings(
                     format!(
                         "refuse policy '{}' bounds '{field}' with {bound}, which holds only for a number: '{field}' sent as a string (\"5000\", as forms and query strings send it) is not refused by it; an invariant on '{field}' refuses a string there",
                         q.name
+                    ),
+                )
+            });
+        }
+    }
+}
+
+/// Characters of other pattern languages (globs, regular expressions) that a pattern takes
+/// literally: only a trailing `*` is a wildcard here.
+const GLOB_LOOKALIKES: [char; 4] = ['?', '[', '{', '|'];
+
+/// Action and resource patterns that look like a glob or a regular expression
+/// (`delete_{user,org}`, `file?`, `read|write`): they match only that very name, so a refusal
+/// written that way refuses nothing it seems to list (a warning), and a permit permits nothing
+/// it seems to (info).
+fn glob_lookalikes(policies: &[Policy], dead: &[bool], out: &mut Findings) {
+    for (q, _) in policies.iter().zip(dead).filter(|&(_, &dead)| !dead) {
+        for c in &q.conditions {
+            let (what, pattern) = match c {
+                Condition::Action(p) => ("action", p),
+                Condition::Resource(p) => ("resource", p),
+                _ => continue,
+            };
+            let text = match pattern {
+                Pattern::Exact(s) => s.clone(),
+                Pattern::Prefix(s) => format!("{s}*"),
+                Pattern::Any => continue,
+            };
+            let Some(found) = text.chars().find(|ch| GLOB_LOOKALIKES.contains(ch)) else {
+                continue;
+            };
+            let severity = if q.effect == Effect::Refuse {
+                Severity::Warning
+            } else {
+                Severity::Info
+            };
+            out.add("literal_pattern_character", severity, || {
+                (
+                    vec![q.name.clone()],
+                    format!(
+                        "policy '{}' ({}): {what} '{text}' contains '{found}', which patterns take literally (only a trailing '*' is a wildcard): it matches the name '{text}' itself, not the names it seems to list; write one policy per name, or a prefix ending in '*'",
+                        q.name,
+                        q.effect.as_str()
                     ),
                 )
             });

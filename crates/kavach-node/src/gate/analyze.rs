@@ -12,7 +12,7 @@ use crate::dense_array::DenseArray;
 pub struct PolicyFinding {
     /// `shadowed`, `refuse_never_fires`, `unsatisfiable`, `param_min_above_max`,
     /// `time_window_never_opens`, `rate_limit_never_binds`, `overlap`, `deny_list`,
-    /// `refuse_skips_strings`, `unmentioned_action`.
+    /// `refuse_skips_strings`, `literal_pattern_character`, `unmentioned_action`.
     pub kind: String,
     #[napi(ts_type = "'warning' | 'info'")]
     pub severity: String,
@@ -42,7 +42,8 @@ fn to_js(f: Finding) -> PolicyFinding {
 impl Gate {
     /// Static analysis of the live policy set: policies that never decide, conditions that
     /// never hold, rate limits that never bind, overlaps, deny lists, numeric refusals a
-    /// string passes (unless an invariant of this gate caps the param), unnamed actions.
+    /// string passes (unless an invariant of this gate caps the param), patterns that look like
+    /// globs, unnamed actions.
     #[napi(catch_unwind)]
     pub fn analyze(&self, options: Option<AnalyzeOptions>) -> Vec<PolicyFinding> {
         let known = options.and_then(|o| o.known_actions).map(|a| a.0);
