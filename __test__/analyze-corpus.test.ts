@@ -25,6 +25,8 @@ const EXPECTED: Record<string, string> = {
   '__test__/policy-language.test.ts overlap block_delete allow_all': "the catch-all permit also matches the refused action; the refusal comes first",
   '__test__/policy-language.test.ts overlap first_tie allow_all': "the catch-all permit also matches the refused action; the refusal comes first",
   '__test__/policy-language.test.ts deny_list allow_all block_delete first_tie': 'a permit for every action with refusals by name: a deny list, as the warning says',
+  '__test__/policy-load-memory.test.ts shadowed b no_b':
+    "the refusal of 'b' comes first in the file and decides: the test checks that a set read in pieces keeps declaration order",
   '__test__/hostile-input.test.ts overlap no-delete all': 'the catch-all permit also matches the refused action; the refusal comes first',
   '__test__/integrations-openai-agents.test.ts overlap no_big_refunds support_refunds':
     'a refusal of large refunds ahead of the refund permit: what the test checks the parsed amount against',

@@ -94,6 +94,76 @@ fn malformed_policies_name_the_policy_and_the_key() {
     }
 }
 
+/// JSON text is compiled policy by policy as it is read; a document with several problems
+/// still reports the one a whole-document pass reports: the JSON text's, then the document's
+/// shape, then the first problem in declaration order.
+#[test]
+fn json_documents_with_several_problems_report_the_first_as_a_whole_document_pass_does() {
+    let bad = r#"{"name":"b","effect":"allow","conditions":[]}"#;
+    let ok = |n: &str| format!(r#"{{"name":"{n}","effect":"permit","conditions":[]}}"#);
+    let cases: Vec<(String, &str)> = vec![
+        // The shape of the document first, wherever its key stands.
+        (
+            format!(r#"{{"policies":[{bad}],"version":2}}"#),
+            "unknown top-level key 'version'",
+        ),
+        (format!(r#"{{"policies":[{bad}],"policy":[]}}"#), "not both"),
+        (format!(r#"{{"policy":[{bad}],"policies":7}}"#), "not both"),
+        // A duplicate name before an invalid policy, and the other way round.
+        (
+            format!(r#"{{"policies":[{},{},{bad}]}}"#, ok("a"), ok("a")),
+            "policy 'a': duplicate policy name (policies #0 and #1)",
+        ),
+        (
+            format!(r#"{{"policies":[{},{bad},{}]}}"#, ok("a"), ok("a")),
+            "policy 'b': key 'effect'",
+        ),
+        // The alias, and a list that is not an array.
+        (
+            format!(r#"{{"policy":[{},{bad}]}}"#, ok("a")),
+            "policy 'b': key 'effect'",
+        ),
+        (
+            r#"{"policies":{"name":"x"}}"#.into(),
+            "top-level key 'policies' must be an array",
+        ),
+        (
+            r#"{"policy":"x"}"#.into(),
+            "top-level key 'policy' must be an array",
+        ),
+        (r#" ["policies"]"#.into(), "got array"),
+        (r#"null"#.into(), "got null"),
+    ];
+    for (doc, needle) in &cases {
+        let msg = json_err(doc);
+        assert!(
+            msg.contains(needle),
+            "doc {doc}\n  message {msg:?}\n  lacks {needle:?}"
+        );
+        let v: serde_json::Value = serde_json::from_str(doc).unwrap();
+        assert_eq!(
+            PolicySet::from_value(&v).unwrap_err().to_string(),
+            msg,
+            "{doc}"
+        );
+    }
+    // Not even valid JSON: the text's problem, though an earlier policy is invalid too.
+    for doc in [
+        format!(r#"{{"policies":[{bad},{}]"#, ok("a")),
+        format!(r#"{{"policies":[{bad}],"policies":[]}}"#),
+        format!(r#"{{"policies":[{bad},{{"name":"c","name":"d"}}]}}"#),
+    ] {
+        assert!(json_err(&doc).starts_with("invalid JSON"), "{doc}");
+    }
+    // A valid document read in pieces is the one a whole-document pass builds.
+    let doc = format!(r#"{{"policy":[{},{}]}}"#, ok("a"), ok("c"));
+    let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(
+        PolicySet::from_json(&doc).unwrap().policies(),
+        PolicySet::from_value(&v).unwrap().policies()
+    );
+}
+
 #[test]
 fn toml_mistakes_name_the_policy_and_the_key() {
     let cases: &[(&str, &[&str])] = &[

@@ -20,7 +20,6 @@ use crate::event_loop::EventLoopRuntime;
 use crate::fast::{self, Entry};
 use crate::faults;
 use crate::options::{into_config, ms, GateOptions};
-use crate::policy_value::to_value;
 use crate::roles::Roles;
 use crate::submit::Queue;
 use crate::verdict::to_raw;
@@ -74,7 +73,7 @@ impl Gate {
         ts_args_type = "policies: unknown, options?: GateOptions | undefined | null"
     )]
     pub fn from_object(policies: Unknown, options: Option<GateOptions>) -> Result<Self> {
-        Self::build(load::object(&to_value(policies)?).js()?, options)
+        Self::build(load::object(policies)?, options)
     }
 
     /// A gate from a JSON document.
@@ -255,7 +254,7 @@ impl Gate {
 
     #[napi(catch_unwind, ts_args_type = "policies: unknown")]
     pub fn reload_object(&self, policies: Unknown) -> Result<()> {
-        self.inner.reload(load::object(&to_value(policies)?).js()?);
+        self.inner.reload(load::object(policies)?);
         Ok(())
     }
 
@@ -358,10 +357,17 @@ impl Drop for Gate {
 /// Policy loading, in one place so the three factories and three reloads agree.
 mod load {
     use kavach_core::error::Result;
-    use kavach_core::policy::PolicySet;
+    use kavach_core::policy::{PolicyCompiler, PolicySet};
+    use napi::bindgen_prelude::Unknown;
 
-    pub fn object(v: &serde_json::Value) -> Result<PolicySet> {
-        PolicySet::from_value(v)
+    use crate::error::CoreResultExt;
+    use crate::policy_value::to_value_streaming;
+
+    /// A JS policy object, each policy compiled as soon as it is converted.
+    pub fn object(v: Unknown<'_>) -> crate::error::Result<PolicySet> {
+        let mut compiler = PolicyCompiler::default();
+        let skeleton = to_value_streaming(v, &mut |item| compiler.push(item))?;
+        PolicySet::from_streamed(&skeleton, compiler).js()
     }
     pub fn json(s: &str) -> Result<PolicySet> {
         PolicySet::from_json(s)

@@ -1,11 +1,12 @@
 //! A JS policy object → `serde_json::Value`, for `Gate.fromObject` / `reloadObject`.
 //! napi's generic serde conversion reports `NaN` or a function as "failed to convert js number"
 //! without saying where; this walk names the policy and the key instead, and treats
-//! `undefined` properties as absent (as `JSON.stringify` does). Load time only, never on the
-//! hot path.
+//! `undefined` properties as absent (as `JSON.stringify` does). The policy list's elements are
+//! handed to the compiler one by one as they are converted (`to_value_streaming`). Load time
+//! only, never on the hot path.
 
 use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
-use napi::{JsValue, ValueType};
+use napi::{Env, JsValue, ValueType};
 use serde_json::{Map, Number, Value};
 
 use crate::error::{to_js, Result};
@@ -14,9 +15,13 @@ const CODE: &str = "POLICY_PARSE";
 /// Deeper than any policy needs; stops cyclic objects from recursing forever.
 const MAX_DEPTH: usize = 16;
 
-pub fn to_value(v: Unknown<'_>) -> Result<Value> {
+/// Converts a policy document, handing each element of its top-level `policies` / `policy`
+/// array to `each` as soon as it is converted (then dropping it), and returns the rest of the
+/// document with those arrays left empty (`PolicySet::from_streamed`): the policies never
+/// exist twice in native memory.
+pub fn to_value_streaming(v: Unknown<'_>, each: &mut dyn FnMut(&Value)) -> Result<Value> {
     let mut path = Vec::new();
-    convert(v, &mut path, None)
+    convert(v, &mut path, None, Some(each))
 }
 
 /// `policy 'name'` for errors inside policies[i], else the top level.
@@ -29,7 +34,13 @@ fn label(path: &[String], policy_name: Option<&str>) -> String {
     }
 }
 
-fn convert(v: Unknown<'_>, path: &mut Vec<String>, policy: Option<&str>) -> Result<Value> {
+/// `each`, given at the root, takes the policy lists' elements (see `to_value_streaming`).
+fn convert<'f>(
+    v: Unknown<'_>,
+    path: &mut Vec<String>,
+    policy: Option<&str>,
+    mut each: Option<&mut (dyn FnMut(&Value) + 'f)>,
+) -> Result<Value> {
     let fail =
         |path: &[String], what: String| to_js(CODE, format!("{} {what}", label(path, policy)));
     if path.len() > MAX_DEPTH {
@@ -67,14 +78,27 @@ fn convert(v: Unknown<'_>, path: &mut Vec<String>, policy: Option<&str>) -> Resu
                 // Not reserved from `length`: a sparse array may claim 2^32 - 1 elements, and
                 // the first hole (undefined) ends the conversion with an error anyway.
                 let mut items = Vec::with_capacity((len as usize).min(1024));
+                // Each element in a handle scope of its own: the JS values its conversion
+                // creates (property-name arrays, strings) are released element by element, not
+                // held until the whole document is converted. Only Rust values leave the scope.
+                let env = Env::from(obj.value().env);
                 for i in 0..len {
-                    let item: Unknown<'_> = obj.get_element(i).map_err(|e| fail(path, e.reason))?;
-                    path.push(i.to_string());
-                    // Entering policies[i]: errors below name the policy.
-                    let name = (path.len() == 2).then(|| policy_name(item)).flatten();
-                    let converted = convert(item, path, name.as_deref().or(policy))?;
-                    path.pop();
-                    items.push(converted);
+                    let converted = env
+                        .run_in_scope(|| {
+                            let item: Unknown<'_> = obj.get_element(i)?;
+                            path.push(i.to_string());
+                            // Entering policies[i]: errors below name the policy.
+                            let name = (path.len() == 2).then(|| policy_name(item)).flatten();
+                            let converted = convert(item, path, name.as_deref().or(policy), None);
+                            path.pop();
+                            Ok(converted)
+                        })
+                        .map_err(|e| fail(path, e.reason))??;
+                    match each.as_deref_mut() {
+                        // A policy list (path `policies`), not a root that is an array.
+                        Some(each) if path.len() == 1 => each(&converted),
+                        _ => items.push(converted),
+                    }
                 }
                 Value::Array(items)
             } else {
@@ -89,8 +113,13 @@ fn convert(v: Unknown<'_>, path: &mut Vec<String>, policy: Option<&str>) -> Resu
                     if matches!(value.get_type(), Ok(ValueType::Undefined)) {
                         continue;
                     }
+                    // Only the root's policy lists are streamed.
+                    let lists = match each.as_deref_mut() {
+                        Some(each) if key == "policies" || key == "policy" => Some(each),
+                        _ => None,
+                    };
                     path.push(key.clone());
-                    let converted = convert(value, path, policy)?;
+                    let converted = convert(value, path, policy, lists)?;
                     path.pop();
                     map.insert(key, converted);
                 }

@@ -18,6 +18,7 @@ use crate::error::{KavachError, Result};
 
 pub use conditions::{Condition, EvalEnv, RateLimit, CONDITION_KEYS};
 pub use index::Candidates;
+pub use schema::PolicyCompiler;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
@@ -61,9 +62,15 @@ impl PolicySet {
         Self::default()
     }
 
-    /// From a parsed document (what the binding hands over for plain JS objects).
+    /// From a parsed document.
     pub fn from_value(root: &Value) -> Result<Self> {
-        let mut policies = schema::parse_policies(root)?;
+        Self::from_compiled(schema::parse_policies(root)?)
+    }
+
+    /// Ranks policies in declaration order and indexes them.
+    fn from_compiled(mut policies: Vec<Policy>) -> Result<Self> {
+        // A list compiled one policy at a time grew by doubling; the set keeps only its size.
+        policies.shrink_to_fit();
         policies.sort_by_key(|p| (p.priority, p.order));
         if u32::try_from(policies.len()).is_err() {
             return Err(KavachError::PolicyParse("too many policies".into()));
@@ -79,9 +86,19 @@ impl PolicySet {
         if text.trim().is_empty() {
             return Err(KavachError::PolicyParse("empty JSON document".into()));
         }
-        let root = strict_json::parse(text)
+        let mut compiler = PolicyCompiler::default();
+        let skeleton = strict_json::parse_streaming(text, &mut |item| compiler.push(item))
             .map_err(|e| KavachError::PolicyParse(format!("invalid JSON: {e}")))?;
-        Self::from_value(&root)
+        Self::from_streamed(&skeleton, compiler)
+    }
+
+    /// From a document a loader read piece by piece: `compiler` has been given every element
+    /// of its top-level policy list, and `skeleton` is the rest of the document (that list
+    /// left empty). Reports the problems `from_value` would, in the same order: the
+    /// document's shape first, then its policies.
+    pub fn from_streamed(skeleton: &Value, compiler: PolicyCompiler) -> Result<Self> {
+        schema::policy_list(skeleton)?;
+        Self::from_compiled(compiler.finish()?)
     }
 
     /// From TOML text (`[[policy]]` tables). Blank text is the empty set.

@@ -86,23 +86,55 @@ pub fn policy_list(root: &Value) -> Result<&[Value]> {
 
 /// Parses every policy in declaration order (`order` = position) and rejects duplicate names.
 pub fn parse_policies(root: &Value) -> Result<Vec<Policy>> {
-    let list = policy_list(root)?;
-    let mut out: Vec<Policy> = Vec::with_capacity(list.len());
-    let mut seen: ahash::AHashMap<&str, usize> = ahash::AHashMap::with_capacity(list.len());
-    for (i, item) in list.iter().enumerate() {
-        let policy = parse_policy(i, item)?;
-        if let Some(first) = seen.get(policy.name.as_str()) {
-            return Err(err(format!(
-                "policy '{}': duplicate policy name (policies #{first} and #{i})",
-                policy.name
-            )));
-        }
-        if let Some(Value::String(name)) = item.get("name") {
-            seen.insert(name.as_str(), i);
-        }
-        out.push(policy);
+    let mut compiler = PolicyCompiler::default();
+    for item in policy_list(root)? {
+        compiler.push(item);
     }
-    Ok(out)
+    compiler.finish()
+}
+
+/// Compiles a document's policies one at a time, in declaration order, so a loader that reads
+/// a document piece by piece (`strict_json::parse_streaming`) can drop each policy's `Value`
+/// as soon as it is compiled: a JSON policy set then never exists twice in memory. After the
+/// first invalid policy the rest are not compiled; `finish` reports the same first error a
+/// whole-document pass reports.
+#[derive(Default)]
+pub struct PolicyCompiler {
+    policies: Vec<Policy>,
+    /// The first invalid policy's error (its position is `policies.len()`).
+    error: Option<KavachError>,
+}
+
+impl PolicyCompiler {
+    /// Compiles the next policy of the list.
+    pub fn push(&mut self, item: &Value) {
+        if self.error.is_some() {
+            return;
+        }
+        match parse_policy(self.policies.len(), item) {
+            Ok(policy) => self.policies.push(policy),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// The policies in declaration order, or the first problem in that order: a duplicate name
+    /// (named at the second of the two) or an invalid policy.
+    pub fn finish(self) -> Result<Vec<Policy>> {
+        let mut seen: ahash::AHashMap<&str, usize> =
+            ahash::AHashMap::with_capacity(self.policies.len());
+        for (i, policy) in self.policies.iter().enumerate() {
+            if let Some(first) = seen.insert(policy.name.as_str(), i) {
+                return Err(err(format!(
+                    "policy '{}': duplicate policy name (policies #{first} and #{i})",
+                    policy.name
+                )));
+            }
+        }
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.policies),
+        }
+    }
 }
 
 fn parse_policy(index: usize, item: &Value) -> Result<Policy> {
