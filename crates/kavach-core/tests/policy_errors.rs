@@ -190,6 +190,19 @@ fn toml_mistakes_name_the_policy_and_the_key() {
     }
 }
 
+/// TOML tables keep their keys in document order (the toml crate's `preserve_order`, which
+/// also halves the parsed document's size): of two values the language cannot hold, the one
+/// written first is reported, whatever the keys' alphabetical order.
+#[test]
+fn toml_values_the_language_cannot_hold_are_reported_in_document_order() {
+    let doc = "[[policy]]\nname = \"x\"\neffect = \"permit\"\nstarts = 2026-01-01\nconditions = [{ time_window = 09:00:00 }]\n";
+    let msg = toml_err(doc);
+    assert!(msg.contains("key 'starts'"), "{msg}");
+    let doc = "[[policy]]\nname = \"x\"\neffect = \"permit\"\nconditions = [{ time_window = 09:00:00 }]\nstarts = 2026-01-01\n";
+    let msg = toml_err(doc);
+    assert!(msg.contains("condition 'time_window'"), "{msg}");
+}
+
 #[test]
 fn same_mistake_same_message_in_toml_and_json() {
     let toml = "[[policy]]\nname = \"x\"\neffect = \"permit\"\nconditions = [{ param_max = { field = \"a\", mx = 1 } }]\n";

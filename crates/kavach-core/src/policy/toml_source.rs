@@ -1,6 +1,8 @@
 //! TOML documents enter the one schema as `serde_json::Value`. TOML has two things JSON has
 //! not: datetimes (the language never uses them, so they are rejected) and `nan`/`inf` floats
 //! (rejected: they could compare in ways that permit). Errors name the policy and the key path.
+//! Tables keep document order (the workspace enables toml's `preserve_order`), so of several
+//! such values the one written first is reported.
 
 use serde_json::{Map, Number, Value};
 
