@@ -61,8 +61,8 @@ describe('P4: policy files are strict UTF-8', () => {
 })
 
 describe('H1: only regular files are read', () => {
-  function inChild(path: string): string {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures/read-file-kinds.ts'), path], {
+  function inChild(...args: string[]): string {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures/read-file-kinds.ts'), ...args], {
       cwd: join(__dirname, '..'),
       encoding: 'utf8',
       timeout: 30_000,
@@ -79,13 +79,33 @@ describe('H1: only regular files are read', () => {
     const out = inChild(fifo)
     expect(out).toContain(`Gate.fromFile: IO policy file '${fifo}' is not a regular file (a FIFO)`)
     expect(out).toContain(`Gate.fromJsonFile: IO policy file '${fifo}' is not a regular file (a FIFO)`)
-    expect(out).toContain(`PublicKeyDirectory.fromFile: IO '${fifo}' is not a regular file (a FIFO)`)
+    expect(out).toContain(`PublicKeyDirectory.fromFile: IO i/o error: '${fifo}' is not a regular file (a FIFO)`)
+  })
+
+  test('files replaced by FIFOs after loading: reloads, verify and export are refused instead of blocking', () => {
+    const dir = mkdtempSync(join(tmp, 'swapped-'))
+    const out = inChild('--swapped', dir)
+    expect(out).toContain(`PublicKeyDirectory.reload: IO i/o error: '${join(dir, 'manifest.json')}' is not a regular file (a FIFO)`)
+    expect(out).toContain(`signed PublicKeyDirectory.reload: IO i/o error: '${join(dir, 'signed-manifest.json')}' is not a regular file (a FIFO)`)
+    expect(out).toContain(`SignedAuditChain.verify: IO i/o error: audit file '${join(dir, 'audit.jsonl')}' is not a regular file (a FIFO)`)
+    expect(out).toContain(`SignedAuditChain.exportJsonl: IO i/o error: audit file '${join(dir, 'audit.jsonl')}' is not a regular file (a FIFO)`)
+    expect(out).toContain('PublicKeyDirectory.length: 2')
+  })
+
+  test('a key-directory manifest over the size cap is refused naming the limit', () => {
+    const path = join(tmp, 'huge-manifest.json')
+    writeFileSync(path, '')
+    // Sparse: no disk is used.
+    expect(spawnSync('truncate', ['-s', String(64 * 1024 * 1024 + 1), path]).status).toBe(0)
+    const err = caught(() => PublicKeyDirectory.fromFile(path))
+    expect(err).toBeInstanceOf(IoError)
+    expect(err.message).toContain('larger than the limit of 67108864 bytes (MAX_MANIFEST_BYTES)')
   })
 
   test('/dev/zero and a directory are refused', () => {
     const zero = inChild('/dev/zero')
     expect(zero).toContain("Gate.fromFile: IO policy file '/dev/zero' is not a regular file (a character device)")
-    expect(zero).toContain("PublicKeyDirectory.fromFile: IO '/dev/zero' is not a regular file (a character device)")
+    expect(zero).toContain("PublicKeyDirectory.fromFile: IO i/o error: '/dev/zero' is not a regular file (a character device)")
     expect(caught(() => Gate.fromFile(tmp))).toBeInstanceOf(IoError)
     expect(caught(() => Gate.fromFile(tmp)).message).toContain('(a directory)')
   })

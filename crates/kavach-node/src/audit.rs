@@ -226,7 +226,7 @@ impl SignedAuditChain {
         };
         // A new chain creates the file; an existing path must be a regular file.
         if std::path::Path::new(&path).exists() {
-            crate::directory::regular_file(&path)?;
+            regular_file(&path)?;
         }
         let chain =
             pq::SignedAuditChain::open_file(std::path::Path::new(&path), kp.as_pq(), o).pq()?;
@@ -420,4 +420,13 @@ impl SignedAuditChain {
 #[allow(dead_code, reason = "wired into GateOptions by options.rs")]
 pub(crate) fn audit_sink_from_unknown(v: &Unknown<'_>) -> Option<Arc<dyn AuditSink>> {
     downcast::<SignedAuditChain>(v).map(|c| c.as_core())
+}
+
+/// Refuses a path that is not a regular file (a FIFO would block the thread for ever), naming
+/// it, before the audit file is opened (`IO`, as an unreadable file).
+fn regular_file(path: &str) -> Result<()> {
+    match kavach_core::policy::file::not_a_regular_file(std::path::Path::new(path)) {
+        Some(why) => Err(crate::error::to_js("IO", format!("'{path}' {why}"))),
+        None => Ok(()),
+    }
 }

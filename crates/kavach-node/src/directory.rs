@@ -39,7 +39,6 @@ impl PublicKeyDirectory {
     /// Load an unsigned manifest file (a JSON array of bundles).
     #[napi(catch_unwind, factory)]
     pub fn from_file(path: String) -> Result<Self> {
-        regular_file(&path)?;
         Ok(Self {
             inner: Arc::new(kavach_pq::PublicKeyDirectory::from_file(path).pq()?),
         })
@@ -48,7 +47,6 @@ impl PublicKeyDirectory {
     /// Load a root-signed manifest; the root ML-DSA-65 signature is verified before use.
     #[napi(catch_unwind, factory)]
     pub fn from_signed_file(path: String, root_ml_dsa_verifying_key: Buffer) -> Result<Self> {
-        regular_file(&path)?;
         Ok(Self {
             inner: Arc::new(
                 kavach_pq::PublicKeyDirectory::from_signed_file(path, &root_ml_dsa_verifying_key)
@@ -159,14 +157,5 @@ impl DirectoryTokenVerifier {
                 enforce_expiry.unwrap_or(true),
             )
             .pq()
-    }
-}
-
-/// Refuses a path that is not a regular file (a FIFO would block the thread for ever), naming
-/// it, before the manifest is read (`IO`, as an unreadable manifest).
-pub(crate) fn regular_file(path: &str) -> Result<()> {
-    match kavach_core::policy::file::not_a_regular_file(std::path::Path::new(path)) {
-        Some(why) => Err(crate::error::to_js("IO", format!("'{path}' {why}"))),
-        None => Ok(()),
     }
 }

@@ -236,8 +236,14 @@ fn index(bundles: Vec<PublicKeyBundle>, err: fn(String) -> PqError) -> Result<En
     Ok(out)
 }
 
+/// The largest manifest read, in bytes (64 MiB: about 5,700 bundles).
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A manifest's bytes, on load and on every `reload`: a regular file only (a path swapped for
+/// a FIFO would block the thread for ever), at most [`MAX_MANIFEST_BYTES`].
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| PqError::Io(format!("cannot read '{}': {e}", path.display())))
+    kavach_files::read_bounded(path, MAX_MANIFEST_BYTES, "MAX_MANIFEST_BYTES")
+        .map_err(|why| PqError::Io(format!("'{}' {why}", path.display())))
 }
 
 fn parse_bundles(json: &[u8], path: &Path) -> Result<Entries> {

@@ -1,7 +1,7 @@
 //! `SignedAuditChain`: append-only chain of signed audit entries, in memory or in a durable
 //! JSONL file ([`super::file`]). A file-backed chain keeps only its head in memory.
 
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -244,12 +244,7 @@ impl SignedAuditChain {
                 v.finish()?
             }
             Store::File(f) => {
-                let file = std::fs::File::open(&f.path).map_err(|e| {
-                    PqError::Io(format!(
-                        "cannot read audit file '{}': {e}",
-                        f.path.display()
-                    ))
-                })?;
+                let file = open_audit_file(&f.path)?;
                 verify_reader(BufReader::new(file), bundle, Some(self.hybrid), None)?
             }
         };
@@ -276,12 +271,18 @@ impl SignedAuditChain {
                 }
                 Ok(out)
             }
-            Store::File(f) => std::fs::read(&f.path).map_err(|e| {
-                PqError::Io(format!(
-                    "cannot read audit file '{}': {e}",
-                    f.path.display()
-                ))
-            }),
+            Store::File(f) => {
+                let mut out = Vec::new();
+                open_audit_file(&f.path)?
+                    .read_to_end(&mut out)
+                    .map_err(|e| {
+                        PqError::Io(format!(
+                            "cannot read audit file '{}': {e}",
+                            f.path.display()
+                        ))
+                    })?;
+                Ok(out)
+            }
         }
     }
 
@@ -301,4 +302,11 @@ impl SignedAuditChain {
     ) -> Result<u64> {
         verify_jsonl(blob, bundle, mode, checkpoint)
     }
+}
+
+/// The chain's file, opened again by its path to be read: a regular file only, so a path
+/// swapped for a FIFO cannot block the thread (crates/kavach-files).
+fn open_audit_file(path: &std::path::Path) -> Result<std::fs::File> {
+    kavach_files::open_regular(path)
+        .map_err(|why| PqError::Io(format!("audit file '{}' {why}", path.display())))
 }
