@@ -4,11 +4,13 @@
 //! set (patterns, time windows and numbers exactly as the gate judges them), which is why it
 //! lives here rather than in TypeScript. Every finding names the policies and says why.
 
+mod action_buckets;
 mod relations;
 
 use crate::policy::pattern::Pattern;
 use crate::policy::{Condition, Effect, Policy, PolicySet, RateLimit};
 
+use action_buckets::{first_action, ActionBuckets};
 use relations::{contradiction, Premise, WindowSamples};
 
 /// The most findings of one kind `analyze` lists. Past it the kind ends with one finding that
@@ -163,19 +165,24 @@ fn never_matches(p: &Policy, windows: &WindowSamples) -> Option<(&'static str, S
     })
 }
 
-/// The earlier policy that matches whenever `later` does, so `later` never decides. Only
-/// policies that can match (`can_match`, one flag per earlier policy) shadow.
+/// The first policy before position `j` that matches whenever the policy at `j` does, so that
+/// one never decides. Only policies that can match (`can_match`, one flag per policy before
+/// `j`) shadow, and only policies whose actions meet it can (`buckets`).
 fn shadow<'a>(
-    earlier: &'a [Policy],
+    policies: &'a [Policy],
     can_match: &[bool],
-    later: &Policy,
+    j: usize,
+    buckets: &ActionBuckets<'_>,
     windows: &WindowSamples,
 ) -> Option<&'a Policy> {
+    let later = &policies[j];
     let premise = Premise::new(&later.conditions, windows);
-    earlier
-        .iter()
-        .zip(can_match)
-        .find(|&(p, &live)| live && p.conditions.iter().all(|c| premise.implies(c)))
+    buckets
+        .meeting(first_action(later))
+        .into_iter()
+        .take_while(|&i| i < j)
+        .map(|i| (&policies[i], can_match[i]))
+        .find(|&(p, live)| live && p.conditions.iter().all(|c| premise.implies(c)))
         .map(|(p, _)| p)
 }
 
@@ -187,11 +194,22 @@ pub fn analyze(
     known_actions: Option<&[String]>,
     capped_fields: &[String],
 ) -> Vec<Finding> {
+    analyze_with(set, known_actions, capped_fields, ActionBuckets::new)
+}
+
+/// [`analyze`] with the policies filed by `file` (the tests compare filed and unfiled).
+fn analyze_with<'a>(
+    set: &'a PolicySet,
+    known_actions: Option<&[String]>,
+    capped_fields: &[String],
+    file: fn(&'a [Policy]) -> ActionBuckets<'a>,
+) -> Vec<Finding> {
     let policies = set.policies();
     let windows = WindowSamples::for_conditions(policies.iter().flat_map(|p| &p.conditions));
+    let buckets = file(policies);
     let mut out = Findings::default();
-    let dead = policy_findings(policies, &windows, &mut out);
-    overlaps(policies, &dead, &windows, &mut out);
+    let dead = policy_findings(policies, &buckets, &windows, &mut out);
+    overlaps(policies, &dead, &buckets, &windows, &mut out);
     deny_lists(policies, &dead, &windows, &mut out);
     refusals_skipping_strings(policies, &dead, capped_fields, &mut out);
     glob_lookalikes(policies, &dead, &mut out);
@@ -203,7 +221,12 @@ pub fn analyze(
 
 /// The findings about each policy alone or against those before it. Returns which policies
 /// never decide (they can never match, or an earlier policy always decides first).
-fn policy_findings(policies: &[Policy], windows: &WindowSamples, out: &mut Findings) -> Vec<bool> {
+fn policy_findings(
+    policies: &[Policy],
+    buckets: &ActionBuckets<'_>,
+    windows: &WindowSamples,
+    out: &mut Findings,
+) -> Vec<bool> {
     let mut dead = vec![false; policies.len()];
     // Whether each policy can match some context, known before any later policy asks.
     let mut can_match = vec![false; policies.len()];
@@ -224,7 +247,7 @@ fn policy_findings(policies: &[Policy], windows: &WindowSamples, out: &mut Findi
             continue;
         }
         can_match[j] = true;
-        if let Some(p) = shadow(&policies[..j], &can_match[..j], q, windows) {
+        if let Some(p) = shadow(policies, &can_match, j, buckets, windows) {
             dead[j] = true;
             report_shadowed(q, p, out);
             continue;
@@ -384,28 +407,24 @@ fn can_meet(a: &Policy, b: &Policy, windows: &WindowSamples) -> bool {
     contradiction(a.conditions.iter().chain(&b.conditions), windows).is_none()
 }
 
-/// Positions of the live policies with `effect`, ascending.
-fn live_with_effect(policies: &[Policy], dead: &[bool], effect: Effect) -> Vec<usize> {
-    policies
-        .iter()
-        .enumerate()
-        .filter(|&(i, p)| !dead[i] && p.effect == effect)
-        .map(|(i, _)| i)
-        .collect()
-}
-
 /// A live permit and a live refuse that can match the same call: the earlier one wins. Only
-/// pairs of opposite effects are visited, so a set of mostly one effect costs little.
-fn overlaps(policies: &[Policy], dead: &[bool], windows: &WindowSamples, out: &mut Findings) {
-    let permits = live_with_effect(policies, dead, Effect::Permit);
-    let refuses = live_with_effect(policies, dead, Effect::Refuse);
+/// pairs of opposite effects whose actions meet are compared.
+fn overlaps(
+    policies: &[Policy],
+    dead: &[bool],
+    buckets: &ActionBuckets<'_>,
+    windows: &WindowSamples,
+    out: &mut Findings,
+) {
     for (i, a) in policies.iter().enumerate().filter(|&(i, _)| !dead[i]) {
-        let opposite = match a.effect {
-            Effect::Permit => &refuses,
-            Effect::Refuse => &permits,
-        };
-        let after_a = &opposite[opposite.partition_point(|&j| j <= i)..];
-        for b in after_a.iter().map(|&j| &policies[j]) {
+        let later = buckets.meeting(first_action(a));
+        let after_a = &later[later.partition_point(|&j| j <= i)..];
+        for b in after_a
+            .iter()
+            .map(|&j| (j, &policies[j]))
+            .filter(|&(j, b)| !dead[j] && b.effect != a.effect)
+            .map(|(_, b)| b)
+        {
             if can_meet(a, b, windows) {
                 report_overlap(a, b, out);
             }
@@ -468,4 +487,96 @@ fn deny_lists(policies: &[Policy], dead: &[bool], windows: &WindowSamples, out: 
         );
         (names, message)
     });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// xorshift64: random sets that are the same on every run.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[self.below(from.len())]
+        }
+    }
+
+    /// A set over a small vocabulary, so that actions, prefixes and catch-alls meet often.
+    fn random_set(rng: &mut Rng) -> PolicySet {
+        const ACTIONS: &[&str] = &["a", "ab", "abc", "b", "ba", "a*", "ab*", "abc*", "b*", "*"];
+        let policies: Vec<Value> = (0..2 + rng.below(12))
+            .map(|i| {
+                let mut conditions = Vec::new();
+                for _ in 0..rng.below(3) {
+                    conditions.push(json!({ "action": rng.pick(ACTIONS) }));
+                }
+                if rng.below(2) == 0 {
+                    conditions.push(json!({ "identity_kind": rng.pick(&["agent", "user"]) }));
+                }
+                if rng.below(2) == 0 {
+                    conditions.push(json!({ "identity_role": rng.pick(&["ops", "support"]) }));
+                }
+                if rng.below(2) == 0 {
+                    let bound = [10, 100, 1000][rng.below(3)];
+                    let key = rng.pick(&["param_max", "param_min"]);
+                    let limit = if key == "param_max" { "max" } else { "min" };
+                    conditions.push(json!({ key: { "field": "amount", limit: bound } }));
+                }
+                json!({
+                    "name": format!("p{i}"),
+                    "effect": rng.pick(&["permit", "refuse"]),
+                    "conditions": conditions,
+                })
+            })
+            .collect();
+        PolicySet::from_value(&json!({ "policies": policies })).unwrap()
+    }
+
+    #[test]
+    fn filing_by_action_finds_what_comparing_every_pair_finds() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let mut kinds = std::collections::BTreeMap::new();
+        for n in 0..3_000 {
+            let set = random_set(&mut rng);
+            let filed = analyze_with(&set, None, &[], ActionBuckets::new);
+            let every_pair = analyze_with(&set, None, &[], ActionBuckets::unfiled);
+            assert_eq!(filed, every_pair, "set {n}: {:#?}", set.policies());
+            for f in &filed {
+                *kinds.entry(f.kind).or_insert(0) += 1;
+            }
+        }
+        // The sets exercise the comparisons that are filed.
+        for kind in ["shadowed", "refuse_never_fires", "overlap"] {
+            assert!(
+                kinds.get(kind).copied().unwrap_or(0) > 100,
+                "{kind}: {kinds:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn policies_with_different_actions_are_not_compared() {
+        let policies: Vec<Value> = (0..4)
+            .map(|i| json!({ "name": format!("p{i}"), "effect": "permit", "conditions": [{ "action": format!("tool_{i}") }] }))
+            .chain([json!({ "name": "all", "effect": "refuse", "conditions": [] })])
+            .chain([json!({ "name": "tools", "effect": "refuse", "conditions": [{ "action": "tool_*" }] })])
+            .collect();
+        let set = PolicySet::from_value(&json!({ "policies": policies })).unwrap();
+        let buckets = ActionBuckets::new(set.policies());
+        let position = |name: &str| set.policies().iter().position(|p| p.name == name).unwrap();
+        let meeting = |name: &str| buckets.meeting(first_action(&set.policies()[position(name)]));
+        let mut tool_1 = vec![position("p1"), position("all"), position("tools")];
+        tool_1.sort_unstable();
+        assert_eq!(meeting("p1"), tool_1);
+        assert_eq!(meeting("all"), (0..6).collect::<Vec<_>>());
+        assert_eq!(meeting("tools").len(), 6);
+    }
 }
