@@ -43,6 +43,8 @@ describe('a document with several problems reports the first, as before', () => 
     expect(everyLoader({ policies: [allow], version: 2 })).toMatch(/unknown top-level key 'version'/)
     expect(everyLoader({ policies: [allow], policy: [] })).toMatch(/'policies' or 'policy' at the top level, not both/)
     expect(everyLoader({ policies: { name: 'x' } })).toMatch(/top-level key 'policies' must be an array/)
+    // Only the top-level list is read policy by policy, not one nested under the same name.
+    expect(everyLoader({ policies: { policies: [ok('a')] } })).toMatch(/top-level key 'policies' must be an array of policies \(TOML: \[\[policy\]\] tables\), got object/)
     expect(everyLoader([allow])).toMatch(/got array/)
   })
 

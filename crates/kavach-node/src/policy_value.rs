@@ -115,7 +115,9 @@ fn convert<'f>(
                     }
                     // Only the root's policy lists are streamed.
                     let lists = match each.as_deref_mut() {
-                        Some(each) if key == "policies" || key == "policy" => Some(each),
+                        Some(each) if path.is_empty() && (key == "policies" || key == "policy") => {
+                            Some(each)
+                        }
                         _ => None,
                     };
                     path.push(key.clone());
