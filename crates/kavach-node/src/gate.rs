@@ -370,9 +370,13 @@ mod load {
         PolicySet::from_streamed(&skeleton, compiler).js()
     }
     pub fn json(s: &str) -> Result<PolicySet> {
-        PolicySet::from_json(s)
+        let set = PolicySet::from_json(s);
+        crate::heap_trim::after_policy_text(s.len());
+        set
     }
     pub fn toml(s: &str) -> Result<PolicySet> {
-        PolicySet::from_toml(s)
+        let set = PolicySet::from_toml(s);
+        crate::heap_trim::after_policy_text(s.len());
+        set
     }
 }

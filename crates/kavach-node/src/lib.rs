@@ -18,6 +18,7 @@ mod exact_u32;
 mod fast;
 mod faults;
 mod gate;
+mod heap_trim;
 mod keypair;
 mod layout;
 mod listener;
