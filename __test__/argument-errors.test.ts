@@ -104,3 +104,45 @@ describe('context fields of the wrong type name the field (napi conversion error
     expectArgumentError(obj, /^principalId must be a string \(got object\)$/)
   })
 })
+
+describe('wrong argument types of the TypeScript entry points and constructors are named, not TypeErrors', () => {
+  test('HTTP helpers and the HTTP middleware name the argument', async () => {
+    const { HttpKavachMiddleware, canonicalPath, deriveActionName, judgedAs } = await import('../index')
+    expectArgumentError(caught(() => canonicalPath(5 as never)), /^canonicalPath: target must be a string \(got number\)$/)
+    expectArgumentError(caught(() => deriveActionName(null as never, '/x')), /^deriveActionName: method must be a string \(got null\)$/)
+    expectArgumentError(caught(() => judgedAs({ method: 'GET' } as never)), /^judgedAs: request\.path must be a string \(got undefined\)$/)
+    expectArgumentError(caught(() => judgedAs(undefined as never)), /^judgedAs: request must be an object \(got undefined\)$/)
+    const http = new HttpKavachMiddleware(gate)
+    expectArgumentError(caught(() => http.shouldGate(['POST'] as never, '/x')), /^shouldGate: method must be a string \(got array\)$/)
+    expectArgumentError(caught(() => http.evaluate({ method: 'POST', path: 7 } as never)), /request\.path must be a string \(got number\)$/)
+    expectArgumentError(await http.evaluateAsync({ method: 'POST', path: '/x', route: 1 } as never).catch((e: unknown) => e), /request\.route must be a string \(got number\)$/)
+    expectArgumentError(caught(() => new HttpKavachMiddleware({} as never)), /^HttpKavachMiddleware: gate must be a Gate \(got object\)$/)
+  })
+
+  test('guarded, guard, runAs and the tool kits name the argument', async () => {
+    const { guard, guardAgentTools, guardTools } = await import('../index')
+    expectArgumentError(caught(() => guarded(gate, undefined as never, () => 1)), /^guarded: options must be an object \(got undefined\)$/)
+    expectArgumentError(caught(() => guarded(gate, { action: 'a' }, 'f' as never)), /^guarded: fn must be a function \(got string\)$/)
+    expectArgumentError(caught(() => guard(null as never, { action: 'a' })), /^guard: gate must be a Gate \(got null\)$/)
+    expectArgumentError(caught(() => runAs({ principalId: 'a', principalKind: 'user' }, undefined as never)), /^runAs: fn must be a function \(got undefined\)$/)
+    expectArgumentError(caught(() => guardTools(gate, undefined as never)), /^guardTools: tools must be a record of tools \(got undefined\)$/)
+    expectArgumentError(caught(() => guardAgentTools(gate, {} as never)), /^guardAgentTools: tools must be an array of tools \(got object\)$/)
+  })
+
+  test('classes made by factories refuse `new`, naming the factories; so does Gate', () => {
+    expectArgumentError(caught(() => new (KavachKeyPair as unknown as new () => unknown)()), /^KavachKeyPair has no public constructor: use KavachKeyPair\.generate/)
+    expectArgumentError(caught(() => new (PublicKeyDirectory as unknown as new () => unknown)()), /^PublicKeyDirectory has no public constructor: use PublicKeyDirectory\.inMemory/)
+    expectArgumentError(caught(() => new (RedisSessionStore as unknown as new () => unknown)()), /^RedisSessionStore has no public constructor: use RedisSessionStore\.connect$/)
+    expectArgumentError(caught(() => new (Gate as unknown as new (p: unknown) => unknown)({ policies: [] })), /^Gate has no public constructor: use Gate\.fromObject/)
+  })
+
+  test('an object napi cannot describe (a BigInt inside, a cycle) where a string belongs is named', () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    expectArgumentError(caught(() => Gate.fromToml({ a: 1n } as never)), /^Gate\.fromToml: toml must be a string \(got object\)$/)
+    expectArgumentError(caught(() => gate.reloadJson(cyclic as never)), /^gate\.reloadJson: json must be a string \(got object\)$/)
+    expectArgumentError(caught(() => PublicKeyDirectory.fromFile({ a: 1n } as never)), /^PublicKeyDirectory\.fromFile: path has the wrong type or cannot be read \(got object: Do not know how to serialize a BigInt\)$/)
+    expectArgumentError(caught(() => KavachKeyPair.importSecret(Buffer.alloc(3), cyclic as never)), /^KavachKeyPair\.importSecret: passphrase must be a string \(got object\)$/)
+    expectArgumentError(caught(() => gate.lift({ targetKind: cyclic, targetId: 's' } as never)), /^gate\.lift: scope has the wrong type or cannot be read/)
+  })
+})

@@ -14,6 +14,7 @@ import type {
   PublicKeyBundle,
   VerifyJsonlOptions,
 } from '../binding.js'
+import { noPublicConstructor } from './arguments.js'
 import { InvalidArgumentError } from './errors.js'
 import { nativeCall, nativeError, rebrand, wrapNativeMethods } from './native-errors.js'
 import { type FieldChecks, boolean, checkedOptions, instance, number, string } from './options.js'
@@ -46,6 +47,12 @@ const VERIFY_OPTIONS: FieldChecks<VerifyJsonlOptions> = {
 
 /** One audited decision; `verdict` is `permit`, `refuse` or `invalidate`. */
 export class AuditEntry extends NativeAuditEntry {
+  /** Instances come from the static factories only. */
+  constructor() {
+    noPublicConstructor('AuditEntry', 'AuditEntry.new')
+    super()
+  }
+
   static override new(
     principalId: string,
     actionName: string,
@@ -71,6 +78,12 @@ export class AuditEntry extends NativeAuditEntry {
 
 /** A signed (length, head hash, time) of a chain; verifying with it detects truncation. */
 export class Checkpoint extends NativeCheckpoint {
+  /** Instances come from the static factories only. */
+  constructor() {
+    noPublicConstructor('Checkpoint', 'Checkpoint.fromJSON or chain.checkpoint()')
+    super()
+  }
+
   static override fromJSON(json: string | Buffer): Checkpoint {
     return rebrand(nativeCall('Checkpoint.fromJSON', [json], () => NativeCheckpoint.fromJSON(json), ['json']), Checkpoint)
   }

@@ -3,6 +3,7 @@
 // validates it on every call.
 
 import type { DeviceInput, EvaluateOptions, GeoLocationInput } from '../binding.js'
+import { optionalObjectArgument } from './arguments.js'
 import { InvalidArgumentError, InvalidContextError, excerpt, kindOf } from './errors.js'
 import { CONTEXT_MAX_ROLES, PRINCIPAL_KINDS as KINDS } from './generated/layout.js'
 import { ownFields, setOwn } from './own-properties.js'
@@ -280,6 +281,9 @@ export class GeoLocation implements GeoLocationInput {
     opts: { region?: string; city?: string; latitude?: number; longitude?: number } = {},
     field = 'GeoLocation',
   ) {
+    // `field` labels errors when a context's geo is built from a record (`currentGeo`).
+    if (typeof field !== 'string') field = 'GeoLocation'
+    optionalObjectArgument(field, 'options', opts)
     this.countryCode = requiredString(`${field}.countryCode`, countryCode)
     this.region = optionalString(`${field}.region`, opts.region)
     this.city = optionalString(`${field}.city`, opts.city)

@@ -4,8 +4,10 @@
 
 import { extname } from 'node:path'
 
+import { noPublicConstructor, stringArgument } from './arguments.js'
 import { ActionContext, checkGeneralPath, checkedExtras, contextTypeProblem, paramsShapeProblem } from './context.js'
 import { InternalError, InvalidArgumentError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
+import { nativeCall, nativeCallAsync } from './native-errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
 import {
   BATCH_FAILED,
@@ -320,6 +322,9 @@ export class Gate {
   }
 
   private constructor(nativeGate: NativeGate, options?: GateOptions) {
+    if (!(nativeGate instanceof NativeGate)) {
+      noPublicConstructor('Gate', 'Gate.fromObject, Gate.fromToml, Gate.fromJsonString, Gate.fromJsonFile or Gate.fromFile')
+    }
     this.native = nativeGate
     this.#handle = nativeGate.attachScratch(this.#scratch)
     this.#names = new InternedNames(this.#handle)
@@ -344,7 +349,8 @@ export class Gate {
 
   static fromJsonString(json: string, options?: GateOptions): Gate {
     const opts = validateGateOptions(options)
-    return new Gate(native(() => NativeGate.fromJson(json, opts)), opts)
+    const text = stringArgument('Gate.fromJsonString', 'json', json)
+    return new Gate(native(() => NativeGate.fromJson(text, opts)), opts)
   }
 
   static fromJsonFile(path: string, options?: GateOptions): Gate {
@@ -353,7 +359,8 @@ export class Gate {
 
   static fromToml(toml: string, options?: GateOptions): Gate {
     const opts = validateGateOptions(options)
-    return new Gate(native(() => NativeGate.fromToml(toml, opts)), opts)
+    const text = stringArgument('Gate.fromToml', 'toml', toml)
+    return new Gate(native(() => NativeGate.fromToml(text, opts)), opts)
   }
 
   /** A gate from a policy file: TOML, or JSON when the file name ends in `.json`. */
@@ -507,7 +514,7 @@ export class Gate {
    * overlaps, deny lists, and (given `knownActions`) actions no policy names.
    */
   analyze(options?: AnalyzeOptions): PolicyFinding[] {
-    return native(() => this.native.analyze(options))
+    return nativeCall('gate.analyze', [options], () => this.native.analyze(options), ['options'])
   }
 
   /**
@@ -544,7 +551,8 @@ export class Gate {
 
   /** Swap in a TOML policy set; on error this throws and the previous set stays live. */
   reload(toml: string): void {
-    native(() => this.native.reload(toml))
+    const text = stringArgument('gate.reload', 'toml', toml)
+    native(() => this.native.reload(text))
   }
 
   reloadObject(policies: PolicySetInput): void {
@@ -552,7 +560,8 @@ export class Gate {
   }
 
   reloadJson(json: string): void {
-    native(() => this.native.reloadJson(json))
+    const text = stringArgument('gate.reloadJson', 'json', json)
+    native(() => this.native.reloadJson(text))
   }
 
   /** policy + drift (unless disabled) + invariants (if any). */
@@ -569,7 +578,7 @@ export class Gate {
   lift(scope: LiftScope): void {
     if (typeof scope !== 'object' || scope === null) throw notAnObject('lift scope', '{ targetKind, targetId }', scope)
     checkTargetId(scope.targetId)
-    native(() => this.native.lift(scope))
+    nativeCall('gate.lift', [scope], () => this.native.lift(scope), ['scope'])
   }
 
   /**
@@ -589,7 +598,7 @@ export class Gate {
     } catch (e) {
       return Promise.reject(e)
     }
-    return nativeAsync(() => this.native.revoke(scope))
+    return nativeCallAsync('gate.revoke', [scope], () => this.native.revoke(scope), ['scope'])
   }
 
   /** Releases store connections and listeners. */
@@ -604,6 +613,6 @@ export class Gate {
 
   /** Testing only: move the clock of a gate built with `testClock: { nowMs }`. */
   setTestNow(ms: number): void {
-    native(() => this.native.setTestNow(ms))
+    nativeCall('gate.setTestNow', [ms], () => this.native.setTestNow(ms), ['ms'])
   }
 }

@@ -5,6 +5,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { types } from 'node:util'
 
 import type { EvaluateOptions } from '../binding.js'
+import { functionArgument, gateArgument, objectArgument } from './arguments.js'
 import { InvalidArgumentError, Refused, SyncNotSupportedError, throwUnlessPermit } from './errors.js'
 import type { Gate } from './gate.js'
 
@@ -42,7 +43,8 @@ const callerStore = new AsyncLocalStorage<Caller>()
 
 /** Runs `fn` with `caller` as the current caller of every guarded function it calls. */
 export function runAs<T>(caller: Caller, fn: () => T): T {
-  return callerStore.run(checkCaller('runAs', caller), fn)
+  const checked = checkCaller('runAs', caller)
+  return callerStore.run(checked, functionArgument<() => T>('runAs', 'fn', fn))
 }
 
 /** A caller must be an object (its fields are checked by the gate on every call). */
@@ -156,6 +158,9 @@ function wrap<F extends AnyFn>(gate: Gate, opts: GuardOptions<Parameters<F>>, fn
  * async; a refusal throws `Refused` (or `Invalidated`) and the function does not run.
  */
 export function guarded<F extends AnyFn>(gate: Gate, opts: GuardOptions<Parameters<F>>, fn: F): Guarded<F> {
+  gateArgument('guarded', gate)
+  objectArgument('guarded', 'options', opts)
+  functionArgument('guarded', 'fn', fn)
   const base = wrap(gate, opts, fn, undefined) as Guarded<F>
   Object.defineProperty(base, 'as', {
     value: (caller: Caller): F => wrap(gate, opts, fn, checkCaller('.as(caller)', caller)),
@@ -170,6 +175,8 @@ export function guarded<F extends AnyFn>(gate: Gate, opts: GuardOptions<Paramete
  * comes from `runAs`.
  */
 export function guard(gate: Gate, opts: GuardOptions<never[]>) {
+  gateArgument('guard', gate)
+  objectArgument('guard', 'options', opts)
   return function <This, A extends unknown[], R>(
     method: (this: This, ...args: A) => R,
     context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>,

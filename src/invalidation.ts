@@ -8,6 +8,7 @@ import {
 } from '../binding.js'
 import type { InvalidationScope, RedisInvalidationBroadcaster } from '../binding.js'
 import { native } from './errors.js'
+import { nativeCall } from './native-errors.js'
 
 /**
  * Listeners not yet aborted. Held here so that a handle the caller drops is never collected
@@ -39,7 +40,8 @@ export class InMemoryInvalidationBroadcaster extends NativeInMemoryInvalidationB
    * `targetKind` throws `InvalidArgumentError`.
    */
   override publish(targetKind: ScopeKind, targetId: string, reason: string, evaluator = 'manual'): void {
-    native(() => super.publish(targetKind, targetId, reason, evaluator))
+    const args = [targetKind, targetId, reason, evaluator]
+    nativeCall('InMemoryInvalidationBroadcaster.publish', args, () => super.publish(targetKind, targetId, reason, evaluator), ['targetKind', 'targetId', 'reason', 'evaluator'])
   }
 }
 

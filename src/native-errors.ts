@@ -3,27 +3,46 @@
 // napi classes are read-only, so the TS classes (audit.ts, channel.ts, pq.ts, redis.ts)
 // override them, and their constructors, with `nativeCall` / `nativeError`.
 
-import { InvalidArgumentError, toKavachError } from './errors.js'
+import { InvalidArgumentError, kindOf, toKavachError } from './errors.js'
 
 type AnyFn = (...args: unknown[]) => unknown
 
 /**
  * A `TypeError` from napi's argument conversion (no code, e.g. "Cannot convert undefined or
  * null to object" for `verify(null, sig)`) becomes an `InvalidArgumentError` naming the method
- * and the first missing argument (by name when `params` gives one). Anything else is mapped by
- * `toKavachError`.
+ * and the first missing argument (by name when `params` gives one). napi describes an object
+ * given where it wants another type with `JSON.stringify`, which throws for a BigInt inside, a
+ * cycle or a text too long for a string (a `TypeError` or `RangeError`): that becomes an
+ * `InvalidArgumentError` naming the first argument `JSON.stringify` refuses. Anything else is
+ * mapped by `toKavachError`.
  */
 function argumentError(e: unknown, where: string, args: unknown[], params: readonly string[] | undefined): unknown {
-  if (!(e instanceof TypeError) || 'code' in e) return e
+  if (!(e instanceof TypeError || e instanceof RangeError) || 'code' in e) return e
   const count = Math.max(args.length, params?.length ?? 0)
+  const nameOf = (i: number): string => params?.[i] ?? `argument ${i + 1}`
   for (let i = 0; i < count; i++) {
     const v = args[i]
     if (v === null || v === undefined) {
-      const name = params?.[i] ?? `argument ${i + 1}`
-      return new InvalidArgumentError(`${where}: ${name} is required, got ${v === null ? 'null' : 'undefined'}`, { cause: e })
+      return new InvalidArgumentError(`${where}: ${nameOf(i)} is required, got ${v === null ? 'null' : 'undefined'}`, { cause: e })
+    }
+  }
+  for (let i = 0; i < args.length; i++) {
+    if (indescribable(args[i])) {
+      return new InvalidArgumentError(`${where}: ${nameOf(i)} has the wrong type or cannot be read (got ${kindOf(args[i])}: ${e.message})`, { cause: e })
     }
   }
   return e
+}
+
+/** Whether `JSON.stringify` throws for `v` (what napi's type-mismatch message does with it). */
+function indescribable(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false
+  try {
+    JSON.stringify(v)
+    return false
+  } catch {
+    return true
+  }
 }
 
 /**

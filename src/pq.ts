@@ -13,6 +13,7 @@ import {
   PublicKeyDirectory as NativePublicKeyDirectory,
 } from '../binding.js'
 import type { ImportSecretOptions, PermitTokenInput, PublicKeyBundleRecord } from '../binding.js'
+import { noPublicConstructor, stringArgument } from './arguments.js'
 import { InvalidArgumentError, native } from './errors.js'
 import { nativeCall, nativeCallAsync, nativeError, rebrand, wrapNativeMethods } from './native-errors.js'
 import { type FieldChecks, boolean, bytes, checkedArgument, checkedOptions, ignored, number, string } from './options.js'
@@ -60,8 +61,19 @@ const IMPORT_OPTIONS: FieldChecks<ImportSecretOptions> = {
   checks: { maxScryptLogN: number, maxScryptR: number, maxScryptP: number },
 }
 
+/** A passphrase is a string, or absent (null or undefined). */
+function checkPassphrase(where: string, passphrase: unknown): void {
+  if (passphrase !== null && passphrase !== undefined) stringArgument(where, 'passphrase', passphrase)
+}
+
 /** The public keys of one identity (FORMATS.md bundle); `toJSON()` is the wire JSON. */
 export class PublicKeyBundle extends NativePublicKeyBundle {
+  /** Instances come from the static factories only. */
+  constructor() {
+    noPublicConstructor('PublicKeyBundle', 'PublicKeyBundle.fromJSON, PublicKeyBundle.fromRecord or keyPair.publicKeys()')
+    super()
+  }
+
   /** Parse bundle JSON (string or UTF-8 bytes); every key length is checked. */
   static override fromJSON(json: string | Buffer): PublicKeyBundle {
     return rebrand(nativeCall('PublicKeyBundle.fromJSON', [json], () => NativePublicKeyBundle.fromJSON(json), ['json']), PublicKeyBundle)
@@ -76,16 +88,23 @@ export class PublicKeyBundle extends NativePublicKeyBundle {
 
 /** A Kavach identity: ML-DSA-65 + Ed25519 signing keys, ML-KEM-768 + X25519 agreement keys. */
 export class KavachKeyPair extends NativeKavachKeyPair {
+  /** Instances come from the static factories only. */
+  constructor() {
+    noPublicConstructor('KavachKeyPair', 'KavachKeyPair.generate, KavachKeyPair.generateWithExpiry or KavachKeyPair.importSecret')
+    super()
+  }
+
   static override generate(): KavachKeyPair {
     return rebrand(native(() => NativeKavachKeyPair.generate()), KavachKeyPair)
   }
 
   static override generateWithExpiry(seconds: number): KavachKeyPair {
-    return rebrand(native(() => NativeKavachKeyPair.generateWithExpiry(seconds)), KavachKeyPair)
+    return rebrand(nativeCall('KavachKeyPair.generateWithExpiry', [seconds], () => NativeKavachKeyPair.generateWithExpiry(seconds), ['seconds']), KavachKeyPair)
   }
 
   /** Restore an identity from `exportSecret()` bytes (same id, keys, creation and expiry). */
   static override importSecret(bytes: Buffer, passphrase?: string | null, options?: ImportSecretOptions | null): KavachKeyPair {
+    checkPassphrase('KavachKeyPair.importSecret', passphrase)
     const from = (): NativeKavachKeyPair => NativeKavachKeyPair.importSecret(bytes, passphrase, checkedOptions(IMPORT_OPTIONS, options))
     return rebrand(nativeCall('KavachKeyPair.importSecret', [bytes], from, ['bytes']), KavachKeyPair)
   }
@@ -96,6 +115,7 @@ export class KavachKeyPair extends NativeKavachKeyPair {
    * `INVALID_ARGUMENT` naming a scrypt parameter above its cap).
    */
   static override async importSecretAsync(bytes: Buffer, passphrase?: string | null, options?: ImportSecretOptions | null): Promise<KavachKeyPair> {
+    checkPassphrase('KavachKeyPair.importSecretAsync', passphrase)
     const from = (): Promise<NativeKavachKeyPair> => NativeKavachKeyPair.importSecretAsync(bytes, passphrase, checkedOptions(IMPORT_OPTIONS, options))
     return rebrand(await nativeCallAsync('KavachKeyPair.importSecretAsync', [bytes], from, ['bytes']), KavachKeyPair)
   }
@@ -107,6 +127,12 @@ export class KavachKeyPair extends NativeKavachKeyPair {
 
 /** Signs permit tokens (ML-DSA-65, plus Ed25519 when hybrid) and verifies them in its own mode. */
 export class PqTokenSigner extends NativePqTokenSigner {
+  /** Instances come from the static factories only. */
+  constructor() {
+    noPublicConstructor('PqTokenSigner', 'PqTokenSigner.generateHybrid, generatePqOnly, fromKeypairHybrid or fromKeypairPqOnly')
+    super()
+  }
+
   static override generateHybrid(): PqTokenSigner {
     return rebrand(native(() => NativePqTokenSigner.generateHybrid()), PqTokenSigner)
   }
@@ -116,16 +142,16 @@ export class PqTokenSigner extends NativePqTokenSigner {
   }
 
   static override fromKeypairHybrid(kp: NativeKavachKeyPair): PqTokenSigner {
-    return rebrand(native(() => NativePqTokenSigner.fromKeypairHybrid(kp)), PqTokenSigner)
+    return rebrand(nativeCall('PqTokenSigner.fromKeypairHybrid', [kp], () => NativePqTokenSigner.fromKeypairHybrid(kp), ['kp']), PqTokenSigner)
   }
 
   static override fromKeypairPqOnly(kp: NativeKavachKeyPair): PqTokenSigner {
-    return rebrand(native(() => NativePqTokenSigner.fromKeypairPqOnly(kp)), PqTokenSigner)
+    return rebrand(nativeCall('PqTokenSigner.fromKeypairPqOnly', [kp], () => NativePqTokenSigner.fromKeypairPqOnly(kp), ['kp']), PqTokenSigner)
   }
 
   /** From raw bytes; empty signing keys make a verifier-only signer. */
   static override hybrid(mlDsaSk: Buffer, mlDsaVk: Buffer, edSk: Buffer, edVk: Buffer, keyId: string): PqTokenSigner {
-    return rebrand(native(() => NativePqTokenSigner.hybrid(mlDsaSk, mlDsaVk, edSk, edVk, keyId)), PqTokenSigner)
+    return rebrand(nativeCall('PqTokenSigner.hybrid', [mlDsaSk, mlDsaVk, edSk, edVk, keyId], () => NativePqTokenSigner.hybrid(mlDsaSk, mlDsaVk, edSk, edVk, keyId), ['mlDsaSk', 'mlDsaVk', 'edSk', 'edVk', 'keyId']), PqTokenSigner)
   }
 
   static override hybridFromBytes(mlDsaSk: Buffer, mlDsaVk: Buffer, edSk: Buffer, edVk: Buffer, keyId: string): PqTokenSigner {
@@ -134,7 +160,7 @@ export class PqTokenSigner extends NativePqTokenSigner {
 
   /** From raw bytes; an empty signing key makes a verifier-only signer. */
   static override pqOnly(mlDsaSk: Buffer, mlDsaVk: Buffer, keyId: string): PqTokenSigner {
-    return rebrand(native(() => NativePqTokenSigner.pqOnly(mlDsaSk, mlDsaVk, keyId)), PqTokenSigner)
+    return rebrand(nativeCall('PqTokenSigner.pqOnly', [mlDsaSk, mlDsaVk, keyId], () => NativePqTokenSigner.pqOnly(mlDsaSk, mlDsaVk, keyId), ['mlDsaSk', 'mlDsaVk', 'keyId']), PqTokenSigner)
   }
 
   override sign(token: PermitTokenInput): Buffer {
@@ -148,21 +174,27 @@ export class PqTokenSigner extends NativePqTokenSigner {
 
 /** Key id → public keys: in memory, or a (root-signed) manifest file that `reload()` re-reads. */
 export class PublicKeyDirectory extends NativePublicKeyDirectory {
+  /** Instances come from the static factories only. */
+  constructor() {
+    noPublicConstructor('PublicKeyDirectory', 'PublicKeyDirectory.inMemory, PublicKeyDirectory.fromFile or PublicKeyDirectory.fromSignedFile')
+    super()
+  }
+
   static override inMemory(bundles?: NativePublicKeyBundle[] | null): PublicKeyDirectory {
-    return rebrand(native(() => NativePublicKeyDirectory.inMemory(bundles)), PublicKeyDirectory)
+    return rebrand(nativeCall('PublicKeyDirectory.inMemory', [bundles], () => NativePublicKeyDirectory.inMemory(bundles), ['bundles']), PublicKeyDirectory)
   }
 
   static override fromFile(path: string): PublicKeyDirectory {
-    return rebrand(native(() => NativePublicKeyDirectory.fromFile(path)), PublicKeyDirectory)
+    return rebrand(nativeCall('PublicKeyDirectory.fromFile', [path], () => NativePublicKeyDirectory.fromFile(path), ['path']), PublicKeyDirectory)
   }
 
   /** Loads only after the root ML-DSA-65 signature over the manifest verifies. */
   static override fromSignedFile(path: string, rootMlDsaVerifyingKey: Buffer): PublicKeyDirectory {
-    return rebrand(native(() => NativePublicKeyDirectory.fromSignedFile(path, rootMlDsaVerifyingKey)), PublicKeyDirectory)
+    return rebrand(nativeCall('PublicKeyDirectory.fromSignedFile', [path, rootMlDsaVerifyingKey], () => NativePublicKeyDirectory.fromSignedFile(path, rootMlDsaVerifyingKey), ['path', 'rootMlDsaVerifyingKey']), PublicKeyDirectory)
   }
 
   static override buildUnsignedManifest(bundles: NativePublicKeyBundle[]): Buffer {
-    return native(() => NativePublicKeyDirectory.buildUnsignedManifest(bundles))
+    return nativeCall('PublicKeyDirectory.buildUnsignedManifest', [bundles], () => NativePublicKeyDirectory.buildUnsignedManifest(bundles), ['bundles'])
   }
 
   override fetch(keyId: string): PublicKeyBundle {

@@ -13,6 +13,7 @@ import type {
   RedisConnectOptions,
   RedisSessionStoreOptions,
 } from '../binding.js'
+import { noPublicConstructor } from './arguments.js'
 import { InvalidArgumentError } from './errors.js'
 import { nativeCallAsync, rebrand, wrapNativeMethods } from './native-errors.js'
 import { type FieldChecks, boolean, checkedArgument, checkedOptions, number, string } from './options.js'
@@ -43,6 +44,12 @@ const BROADCASTER_OPTIONS = connectOptions<RedisBroadcasterOptions>('RedisInvali
  * Redis server's clock. URL: `redis://host:port` or `redis+cluster://host:port,host:port`.
  */
 export class RedisRateLimitStore extends NativeRedisRateLimitStore {
+  /** Instances come from the static factories only. */
+  constructor() {
+    noPublicConstructor('RedisRateLimitStore', 'RedisRateLimitStore.connect')
+    super()
+  }
+
   /** Connects; rejects within `connectTimeoutMs` (default 5 s: `redis connect timed out after 5s`). */
   static override async connect(url: string, opts?: RedisConnectOptions | null): Promise<RedisRateLimitStore> {
     const connect = (): Promise<NativeRedisRateLimitStore> => super.connect(url, checkedOptions(RATE_OPTIONS, opts))
@@ -52,6 +59,12 @@ export class RedisRateLimitStore extends NativeRedisRateLimitStore {
 
 /** Session state shared by every replica (one Redis hash per session, atomic updates). */
 export class RedisSessionStore extends NativeRedisSessionStore {
+  /** Instances come from the static factories only. */
+  constructor() {
+    noPublicConstructor('RedisSessionStore', 'RedisSessionStore.connect')
+    super()
+  }
+
   /** `opts.ttlSeconds` is required. */
   static override async connect(url: string, opts: RedisSessionStoreOptions): Promise<RedisSessionStore> {
     const connect = (): Promise<NativeRedisSessionStore> => super.connect(url, checkedArgument(SESSION_OPTIONS, opts))
@@ -65,6 +78,12 @@ export class RedisSessionStore extends NativeRedisSessionStore {
  * replayed on every (re)subscribe, so a replica that was disconnected or started later hears it.
  */
 export class RedisInvalidationBroadcaster extends NativeRedisInvalidationBroadcaster {
+  /** Instances come from the static factories only. */
+  constructor() {
+    noPublicConstructor('RedisInvalidationBroadcaster', 'RedisInvalidationBroadcaster.connect')
+    super()
+  }
+
   /** Resolves once the subscription is live and the revocation log has been read. */
   static override async connect(url: string, opts?: RedisBroadcasterOptions | null): Promise<RedisInvalidationBroadcaster> {
     const connect = (): Promise<NativeRedisInvalidationBroadcaster> => super.connect(url, checkedOptions(BROADCASTER_OPTIONS, opts))

@@ -2,6 +2,7 @@
 // with every `execute` gated: the action is the tool's key, the params its input's numbers
 // and strings. Structural types only, so importing kavach-sdk never needs `ai`.
 
+import { gateArgument, objectArgument, optionalObjectArgument } from '../arguments.js'
 import { throwUnlessPermit } from '../errors.js'
 import type { Gate } from '../gate.js'
 import { type Caller, currentCaller } from '../guarded.js'
@@ -32,6 +33,9 @@ export function isToolRefusal(output: unknown): output is ToolRefusal {
  * A refused call's output is a `ToolRefusal` (or a throw): the tool's function does not run.
  */
 export function guardTools<T extends Record<string, object>>(gate: Gate, tools: T, options: GuardToolsOptions = {}): T {
+  gateArgument('guardTools', gate)
+  objectArgument('guardTools', 'tools', tools, 'a record of tools')
+  optionalObjectArgument('guardTools', 'options', options)
   const onRefuse = options.onRefuse ?? 'result'
   const verdictFor = (action: string, input: unknown): Promise<Verdict> => {
     const caller = options.caller ?? currentCaller()

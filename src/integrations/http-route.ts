@@ -3,6 +3,7 @@
 // resource. Kept apart from the middleware (http.ts) because the express adapter asks the same
 // questions of routes it finds in the app's router (express.ts).
 
+import { objectArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
 import type { HttpRequestInfo } from './http.js'
 
 const VERBS: Record<string, string> = { GET: 'read', POST: 'create', PUT: 'update', PATCH: 'update', DELETE: 'delete' }
@@ -47,7 +48,8 @@ function foldAscii(s: string): string {
  * target that is neither a path nor an absolute URL with a plain `host[:port]`.
  */
 export function canonicalPath(target: string, options: { foldCase?: boolean } = {}): CanonicalPath {
-  let rest = target
+  let rest = stringArgument('canonicalPath', 'target', target)
+  optionalObjectArgument('canonicalPath', 'options', options)
   if (!rest.startsWith('/')) {
     const m = ABSOLUTE_FORM.exec(rest)
     if (m === null) return { ok: false, reason: 'the request target is neither a path nor an absolute URL' }
@@ -112,6 +114,8 @@ function withoutOptionalGroups(pattern: string): string {
  * differ on case, see `judgedAs`).
  */
 export function deriveActionName(method: string, path: string): string {
+  stringArgument('deriveActionName', 'method', method)
+  stringArgument('deriveActionName', 'path', path)
   const canon = canonicalPath(path)
   const segments = withoutOptionalGroups(canon.ok ? canon.path : pathOf(path))
     .split('/')
@@ -160,6 +164,7 @@ function resourceFor(segments: readonly string[], route: string, caseInsensitive
  * server routes case-insensitively.
  */
 export function judgedAs(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' | 'caseInsensitive'>): { actionName: string; resource: string } | { refusal: string } {
+  checkedRequest('judgedAs', req)
   const ci = req.caseInsensitive === true
   const canon = canonicalPath(req.path, { foldCase: ci })
   if (!canon.ok) return { refusal: canon.reason }
@@ -167,6 +172,14 @@ export function judgedAs(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' 
     return { actionName: deriveActionName(req.method, req.route), resource: resourceFor(canon.segments, req.route, ci) }
   }
   return { actionName: deriveActionName(req.method, canon.path), resource: canon.path }
+}
+
+/** `req` as the HTTP functions read it: an object with a string `method` and `path`, and a string `route` if any. */
+export function checkedRequest(where: string, req: Pick<HttpRequestInfo, 'method' | 'path' | 'route'>): void {
+  objectArgument(where, 'request', req)
+  stringArgument(where, 'request.method', req.method)
+  stringArgument(where, 'request.path', req.path)
+  if (req.route !== undefined) stringArgument(where, 'request.route', req.route)
 }
 
 /** The path part of a request URL (no query string, no fragment). */

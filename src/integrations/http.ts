@@ -12,7 +12,8 @@ import { InvalidArgumentError, kindOf } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
-import { canonicalPath, judgedAs } from './http-route.js'
+import { gateArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
+import { canonicalPath, checkedRequest, judgedAs } from './http-route.js'
 import { scalarFields } from './refusal.js'
 import { type CallFacts, refuseUnevaluated } from './unevaluated.js'
 
@@ -138,7 +139,8 @@ export class HttpKavachMiddleware {
   readonly #onRefusal: HttpMiddlewareOptions['onRefusal']
 
   constructor(gate: Gate, options: HttpMiddlewareOptions = {}) {
-    this.gate = gate
+    this.gate = gateArgument('HttpKavachMiddleware', gate)
+    optionalObjectArgument('HttpKavachMiddleware', 'options', options)
     this.gateMutationsOnly = options.gateMutationsOnly ?? true
     this.excludedPaths = [...(options.excludedPaths ?? ['/health', '/ready', '/metrics'])]
     this.principalHeader = (options.principalHeader ?? 'x-principal-id').toLowerCase()
@@ -156,6 +158,9 @@ export class HttpKavachMiddleware {
    * elsewhere by the server, so they are gated.
    */
   shouldGate(method: string, path: string, options: { caseInsensitive?: boolean } = {}): boolean {
+    stringArgument('shouldGate', 'method', method)
+    stringArgument('shouldGate', 'path', path)
+    optionalObjectArgument('shouldGate', 'options', options)
     if (this.gateMutationsOnly && READ_METHODS.has(method.toUpperCase())) return false
     const fold = options.caseInsensitive === true
     const canon = canonicalPath(path, { foldCase: fold })
@@ -169,6 +174,7 @@ export class HttpKavachMiddleware {
 
   /** The verdict for `req` (synchronous: in-process gates, and a synchronous `identify`). */
   evaluate(req: HttpRequestInfo): Verdict {
+    checkedRequest('HttpKavachMiddleware.evaluate', req)
     let who: unknown
     if (this.#identify !== undefined) {
       try {
@@ -188,6 +194,7 @@ export class HttpKavachMiddleware {
 
   /** The verdict for `req`, with any gate and an async `identify`. */
   async evaluateAsync(req: HttpRequestInfo): Promise<Verdict> {
+    checkedRequest('HttpKavachMiddleware.evaluateAsync', req)
     let who: unknown
     if (this.#identify !== undefined) {
       try {

@@ -2,6 +2,7 @@
 // revoke sessions in a session store that every call consults before the gate runs.
 
 import type { EvaluateOptions, PrincipalKind } from '../context.js'
+import { stringArgument } from '../arguments.js'
 import { InvalidArgumentError, throwUnlessPermit } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { InvalidationBroadcaster } from '../invalidation.js'
@@ -149,6 +150,7 @@ export class McpKavachMiddleware {
    */
   async invalidateSession(sessionId: string, reason = 'invalidated by McpKavachMiddleware.invalidateSession'): Promise<void> {
     if (typeof sessionId !== 'string' || sessionId.length === 0) throw new InvalidArgumentError('sessionId must be a non-empty string')
+    stringArgument('invalidateSession', 'reason', reason)
     await this.#store.invalidate(sessionId, reason)
     await this.gate.revoke({ targetKind: 'session', targetId: sessionId, reason, evaluator: STORE_EVALUATOR })
     await this.#broadcaster?.publish('session', sessionId, reason, STORE_EVALUATOR)

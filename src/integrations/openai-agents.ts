@@ -16,7 +16,8 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-import { InvalidArgumentError, throwUnlessPermit } from '../errors.js'
+import { gateArgument, optionalObjectArgument } from '../arguments.js'
+import { InvalidArgumentError, kindOf, throwUnlessPermit } from '../errors.js'
 import type { Gate } from '../gate.js'
 import { type Caller, currentCaller } from '../guarded.js'
 import type { Verdict } from '../native.js'
@@ -133,6 +134,9 @@ async function prepare(tool: AgentToolLike, input: string): Promise<{ prepared: 
  * rather than passing ungated; so does a call of a function tool not made by `tool()`.
  */
 export function guardAgentTools<T extends AgentToolLike>(gate: Gate, tools: readonly T[], options: GuardAgentToolsOptions = {}): T[] {
+  gateArgument('guardAgentTools', gate)
+  if (!Array.isArray(tools)) throw new InvalidArgumentError(`guardAgentTools: tools must be an array of tools (got ${kindOf(tools)})`)
+  optionalObjectArgument('guardAgentTools', 'options', options)
   const onRefuse = options.onRefuse ?? 'result'
   const callerFor = (runContext: AgentRunContextLike): Caller | undefined => {
     const c = options.caller
