@@ -1,7 +1,8 @@
 // Every public entry point, called with generated and hostile arguments, returns, throws a
 // coded error (or what the input itself threw) and settles its promises; nothing aborts the
 // process (__test__/fixtures/api-surface-fuzz.ts, run in a child process in a temporary
-// directory). Seeds are fixed, so a failure names a call that can be replayed:
+// directory; the Redis stores and a gate on them against the real server). Seeds are fixed,
+// so a failure names a call that can be replayed:
 // `node --import tsx __test__/fixtures/api-surface-fuzz.ts SEED CALLS`.
 
 import { spawnSync } from 'node:child_process'
@@ -12,6 +13,8 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 import { expect, test } from 'vitest'
+
+import { REDIS_URL } from './fixtures/redis-helpers'
 
 const ROOT = join(__dirname, '..')
 const FIXTURE = join(__dirname, 'fixtures/api-surface-fuzz.ts')
@@ -30,7 +33,7 @@ function fuzz(seed: number, calls: number, env: Record<string, string> = {}): Ou
       cwd: dir,
       encoding: 'utf8',
       timeout: 240_000,
-      env: { ...process.env, ...env },
+      env: { ...process.env, API_FUZZ_REDIS_URL: REDIS_URL, ...env },
       maxBuffer: 64 * 1024 * 1024,
     })
     expect(r.error, 'the child must exit by itself').toBeUndefined()
@@ -42,11 +45,11 @@ function fuzz(seed: number, calls: number, env: Record<string, string> = {}): Ou
   }
 }
 
-test.each([1, 2])('seed %i: 8,000 calls over every public entry point, no finding', (seed) => {
+test.each([1, 2])('seed %i: 8,000 calls over every public entry point, Redis stores included, no finding', (seed) => {
   const out = fuzz(seed, 8_000)
   expect(out.calls).toBe(8_000)
   // The surface is found by reflection: a broken walk would test almost nothing.
-  expect(out.entryPoints).toBeGreaterThan(200)
+  expect(out.entryPoints).toBeGreaterThan(250)
   expect(out.findings).toEqual([])
 }, 300_000)
 

@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest'
 import {
   DirectoryTokenVerifier,
   Gate,
+  HttpKavachMiddleware,
   InvalidArgumentError,
   KavachKeyPair,
   PqTokenSigner,
@@ -13,7 +14,13 @@ import {
   PublicKeyDirectory,
   RedisSessionStore,
   SignedAuditChain,
+  canonicalPath,
+  deriveActionName,
+  guard,
+  guardAgentTools,
+  guardTools,
   guarded,
+  judgedAs,
   runAs,
 } from '../index'
 import { REDIS_URL } from './fixtures/redis-helpers'
@@ -107,7 +114,6 @@ describe('context fields of the wrong type name the field (napi conversion error
 
 describe('wrong argument types of the TypeScript entry points and constructors are named, not TypeErrors', () => {
   test('HTTP helpers and the HTTP middleware name the argument', async () => {
-    const { HttpKavachMiddleware, canonicalPath, deriveActionName, judgedAs } = await import('../index')
     expectArgumentError(caught(() => canonicalPath(5 as never)), /^canonicalPath: target must be a string \(got number\)$/)
     expectArgumentError(caught(() => deriveActionName(null as never, '/x')), /^deriveActionName: method must be a string \(got null\)$/)
     expectArgumentError(caught(() => judgedAs({ method: 'GET' } as never)), /^judgedAs: request\.path must be a string \(got undefined\)$/)
@@ -119,8 +125,7 @@ describe('wrong argument types of the TypeScript entry points and constructors a
     expectArgumentError(caught(() => new HttpKavachMiddleware({} as never)), /^HttpKavachMiddleware: gate must be a Gate \(got object\)$/)
   })
 
-  test('guarded, guard, runAs and the tool kits name the argument', async () => {
-    const { guard, guardAgentTools, guardTools } = await import('../index')
+  test('guarded, guard, runAs and the tool kits name the argument', () => {
     expectArgumentError(caught(() => guarded(gate, undefined as never, () => 1)), /^guarded: options must be an object \(got undefined\)$/)
     expectArgumentError(caught(() => guarded(gate, { action: 'a' }, 'f' as never)), /^guarded: fn must be a function \(got string\)$/)
     expectArgumentError(caught(() => guard(null as never, { action: 'a' })), /^guard: gate must be a Gate \(got null\)$/)

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 
 import express from 'express'
+import fc from 'fast-check'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
@@ -152,6 +153,41 @@ const userTargets = (port: number): string[] => [
 /** Spellings of `DELETE /admin/reports/:id`. */
 const adminTargets = (port: number): string[] => ['/admin/reports/1', '/ADMIN/reports/1', '/Admin/Reports/1', '/%61dmin/reports/1', '/admin/%72eports/1', `http://127.0.0.1:${port}/admin/reports/1`]
 
+// Generated request targets: the routes' paths spelled in other ways (case, percent-encoding),
+// with pieces slipped in (dot and empty segments, encoded separators, matrix parameters, other
+// names), joined by slashes, doubled slashes or backslashes, with an absolute-form head and a
+// query, fragment or trailing piece. Seeded, so a failing target can be replayed.
+const USERS = ['users', 'USERS', 'Users', '%75sers', '%55SERS']
+const ADMIN = ['admin', 'ADMIN', 'Admin', '%61dmin']
+const REPORTS = ['reports', 'Reports', '%72eports', 'REPORTS']
+const IDS = ['42', '%34%32', 'sessions', 'me', '%6De', '%25', 'a%2Fb', '%C3%BC', 'x.y', '*', '~']
+const JUNK = ['.', '..', '%2e', '%2E%2e', '', '%2F', '%5C', '%00', '%', '%zz', ';x', 'health', '%68ealth', 'deep', 'api', 'v1']
+const TEMPLATES = [[USERS, IDS], [USERS, IDS], [ADMIN, REPORTS, IDS], [ADMIN, REPORTS, IDS], [USERS, IDS, IDS], [JUNK, USERS, IDS], [ADMIN, IDS]]
+const TAILS = ['', '', '', '', '/', '//', '?x=1', '?/admin/reports/1', '#f', ';', '%20', '/.', '/..']
+const generatedTargets = (port: number): string[] => {
+  const heads = ['', '', '', `http://127.0.0.1:${port}`, `HTTP://localhost:${port}`, 'http://example.com']
+  const shape = fc.record({
+    head: fc.nat(),
+    template: fc.nat(),
+    picks: fc.array(fc.nat(), { minLength: 3, maxLength: 3 }),
+    junk: fc.record({ at: fc.nat(), piece: fc.nat(), present: fc.nat({ max: 3 }) }),
+    separators: fc.array(
+      fc.oneof({ arbitrary: fc.constant('/'), weight: 14 }, { arbitrary: fc.constant('//'), weight: 1 }, { arbitrary: fc.constant('\\'), weight: 1 }),
+      { minLength: 4, maxLength: 4 },
+    ),
+    tail: fc.nat(),
+  })
+  // Unbiased: fast-check's bias toward small and extreme values would make most paths odd.
+  return fc.sample(fc.noBias(shape), { seed: 20261206, numRuns: 250 }).map((t) => {
+    const pools = TEMPLATES[t.template % TEMPLATES.length]!
+    const pieces = pools.map((pool, i) => pool[t.picks[i]! % pool.length]!)
+    // A piece slipped in one time in four.
+    if (t.junk.present === 0) pieces.splice(t.junk.at % (pieces.length + 1), 0, JUNK[t.junk.piece % JUNK.length]!)
+    const path = pieces.map((p, i) => t.separators[i]! + p).join('')
+    return heads[t.head % heads.length]! + path + TAILS[t.tail % TAILS.length]!
+  })
+}
+
 const servers = [
   ['express 5 (app.use)', (g: Gate, o?: HttpMiddlewareOptions) => expressApp(g, o)],
   ['express 5 (in each route)', (g: Gate, o?: HttpMiddlewareOptions) => expressApp(g, o, 'route')],
@@ -201,6 +237,34 @@ for (const [name, start] of servers) {
         expect(r.judged[0]!.resource, r.target).toBe('/admin/reports/1')
       }
       expect(runs.filter((x) => x.ran !== undefined).length).toBeGreaterThanOrEqual(3)
+    })
+
+    test('250 generated spellings: a handler runs only after the gate judged its own route', async () => {
+      const runs = await reached(start, generatedTargets)
+      const gatedRoutes = ['/healthcare/patients/:id', '/readyz-config', '/metrics-admin/reset']
+      for (const r of runs) {
+        // The last judgment before a handler is its route's (a route passing the request on
+        // with next() was judged as itself first).
+        const judged = r.judged.slice(-1).map((j) => [j.actionName, j.resource])
+        if (r.ran?.startsWith('users ')) expect(judged, r.target).toEqual([['users.delete', `/users/${r.ran.slice('users '.length)}`]])
+        else if (r.ran?.startsWith('admin ')) expect(judged, r.target).toEqual([['reports.delete', `/admin/reports/${r.ran.slice('admin '.length)}`]])
+        else if (r.ran !== undefined && gatedRoutes.includes(r.ran)) expect(judged.map(([action]) => action), r.target).toEqual([deriveActionName('DELETE', r.ran)])
+      }
+      // The generator does reach both routes: the assertions above ran.
+      expect(runs.filter((r) => r.ran?.startsWith('users ')).length).toBeGreaterThanOrEqual(5)
+      expect(runs.filter((r) => r.ran?.startsWith('admin ')).length).toBeGreaterThanOrEqual(3)
+    })
+
+    test('250 generated spellings against a gate refusing users.delete and /admin/*: no such handler runs', async () => {
+      const app = await start(Gate.fromObject({ policies: [REFUSE_USER_DELETES, REFUSE_ADMIN_AREA, STAFF_DO_ALL] }))
+      try {
+        for (const target of generatedTargets(app.port)) {
+          await send(app.port, 'DELETE', target, STAFF)
+        }
+        expect(app.ran.filter((x) => x.startsWith('users ') || x.startsWith('admin '))).toEqual([])
+      } finally {
+        await app.close()
+      }
     })
 
     test('refusing users.delete and /admin/*: no spelling runs a handler; the routed ones get 403 POLICY_DENIED', async () => {

@@ -355,6 +355,31 @@ describe('gate.watch in a child process', () => {
     expect(second).toBe('reload 2 permit')
   })
 
+  test('with no error listener, a deleted file is an IO warning that says once that the previous set stays live', () => {
+    ensureBuilt()
+    const dir = tempDir('watch-deleted')
+    const file = join(dir, 'policies.toml')
+    writeFileSync(file, permit('read'))
+    const script = `${watchingChild(file)}
+      process.on('warning', async (warning) => {
+        if (warning.code !== 'IO') return
+        console.log(JSON.stringify({ name: warning.name, message: warning.message, policies: gate.policyCount }))
+        await w.close()
+        await gate.close()
+      })
+      w.on('ready', () => require('node:fs').unlinkSync(file))
+    `
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 })
+    expect(r.signal, `killed; stderr: ${r.stderr}`).toBeNull()
+    expect(r.status, r.stderr).toBe(0)
+    const warning = JSON.parse(r.stdout.trim().split('\n')[0]!) as { name: string; message: string; policies: number }
+    expect(warning).toMatchObject({ name: 'IoError', policies: 1 })
+    expect(warning.message).toBe(
+      `gate.watch('${file}'): policy file '${file}' does not exist (deleted or moved): the previous policy set stays live, ` +
+        "and the file is loaded again when it is back (add an 'error' listener to the watcher to handle this)",
+    )
+  })
+
   test('a child process that watches, reloads and closes exits by itself', () => {
     ensureBuilt()
     const dir = tempDir('watch-exit')

@@ -92,6 +92,9 @@ export class RedisInvalidationBroadcaster extends NativeRedisInvalidationBroadca
 }
 
 wrapNativeMethods(NativeRedisInvalidationBroadcaster, ['publish', 'forget'], 'async')
+wrapNativeMethods(NativeRedisInvalidationBroadcaster, ['attachSessionStore', 'close'], 'sync', { attachSessionStore: ['store'] })
 wrapNativeMethods(NativeRedisSessionStore, ['invalidate'], 'async')
+wrapNativeMethods(NativeRedisSessionStore, ['keyFor', 'close'], 'sync', { keyFor: ['sessionId'] })
+wrapNativeMethods(NativeRedisRateLimitStore, ['keyFor', 'close'], 'sync', { keyFor: ['key'] })
 
 export type { RedisBroadcasterOptions, RedisConnectOptions, RedisSessionStoreOptions }

@@ -352,8 +352,8 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
     }
     // The same class and code as the error, with a message that says where it comes from.
     const Cls = errorClassFor(err.code)
-    const message =
-      `gate.watch('${this.path}'): ${err.message} ` + "(the previous policy set stays live; add an 'error' listener to the watcher to handle this)"
+    const live = err.message.includes('the previous policy set stays live') ? '' : 'the previous policy set stays live; '
+    const message = `gate.watch('${this.path}'): ${err.message} (${live}add an 'error' listener to the watcher to handle this)`
     process.emitWarning(Cls !== undefined ? new Cls(message, { cause: err }) : new KavachError(err.code, message, { cause: err }))
   }
 
