@@ -9,6 +9,7 @@ import {
   HttpKavachMiddleware,
   InvalidArgumentError,
   KavachKeyPair,
+  McpKavachMiddleware,
   PqTokenSigner,
   PublicKeyBundle,
   PublicKeyDirectory,
@@ -123,6 +124,10 @@ describe('wrong argument types of the TypeScript entry points and constructors a
     expectArgumentError(caught(() => http.evaluate({ method: 'POST', path: 7 } as never)), /request\.path must be a string \(got number\)$/)
     expectArgumentError(await http.evaluateAsync({ method: 'POST', path: '/x', route: 1 } as never).catch((e: unknown) => e), /request\.route must be a string \(got number\)$/)
     expectArgumentError(caught(() => new HttpKavachMiddleware({} as never)), /^HttpKavachMiddleware: gate must be a Gate \(got object\)$/)
+    // null options are no options, as for the gate's own options.
+    expect(new HttpKavachMiddleware(gate, null as never).shouldGate('GET', '/x')).toBe(false)
+    expectArgumentError(caught(() => new McpKavachMiddleware('gate' as never)), /^McpKavachMiddleware: gate must be a Gate \(got string\)$/)
+    expect(new McpKavachMiddleware(gate, null as never)).toBeInstanceOf(McpKavachMiddleware)
   })
 
   test('guarded, guard, runAs and the tool kits name the argument', () => {

@@ -19,14 +19,14 @@ export function functionArgument<F extends (...args: never[]) => unknown>(where:
   return typeof v === 'function' ? (v as F) : fail(where, name, 'a function', v)
 }
 
-/** `v`, which must be a non-null object (an array included when `arrays` says so). */
+/** `v`, which must be a non-null object (`what` says which kind, for the message). */
 export function objectArgument<T extends object>(where: string, name: string, v: unknown, what = 'an object'): T {
   return typeof v === 'object' && v !== null ? (v as T) : fail(where, name, what, v)
 }
 
-/** `v`, which must be absent (`undefined`) or a non-null object. */
+/** `v`, which must be absent (`undefined` or `null`: then undefined) or an object. */
 export function optionalObjectArgument<T extends object>(where: string, name: string, v: unknown): T | undefined {
-  return v === undefined ? undefined : objectArgument<T>(where, name, v)
+  return v === undefined || v === null ? undefined : objectArgument<T>(where, name, v)
 }
 
 /** A `new` on a class whose instances only its static factories make (the native classes). */

@@ -283,7 +283,7 @@ export class GeoLocation implements GeoLocationInput {
   ) {
     // `field` labels errors when a context's geo is built from a record (`currentGeo`).
     if (typeof field !== 'string') field = 'GeoLocation'
-    optionalObjectArgument(field, 'options', opts)
+    opts = optionalObjectArgument(field, 'options', opts) ?? {}
     this.countryCode = requiredString(`${field}.countryCode`, countryCode)
     this.region = optionalString(`${field}.region`, opts.region)
     this.city = optionalString(`${field}.city`, opts.city)

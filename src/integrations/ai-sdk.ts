@@ -35,7 +35,7 @@ export function isToolRefusal(output: unknown): output is ToolRefusal {
 export function guardTools<T extends Record<string, object>>(gate: Gate, tools: T, options: GuardToolsOptions = {}): T {
   gateArgument('guardTools', gate)
   objectArgument('guardTools', 'tools', tools, 'a record of tools')
-  optionalObjectArgument('guardTools', 'options', options)
+  options = optionalObjectArgument('guardTools', 'options', options) ?? {}
   const onRefuse = options.onRefuse ?? 'result'
   const verdictFor = (action: string, input: unknown): Promise<Verdict> => {
     const caller = options.caller ?? currentCaller()

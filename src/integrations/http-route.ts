@@ -49,7 +49,7 @@ function foldAscii(s: string): string {
  */
 export function canonicalPath(target: string, options: { foldCase?: boolean } = {}): CanonicalPath {
   let rest = stringArgument('canonicalPath', 'target', target)
-  optionalObjectArgument('canonicalPath', 'options', options)
+  options = optionalObjectArgument('canonicalPath', 'options', options) ?? {}
   if (!rest.startsWith('/')) {
     const m = ABSOLUTE_FORM.exec(rest)
     if (m === null) return { ok: false, reason: 'the request target is neither a path nor an absolute URL' }

@@ -140,7 +140,7 @@ export class HttpKavachMiddleware {
 
   constructor(gate: Gate, options: HttpMiddlewareOptions = {}) {
     this.gate = gateArgument('HttpKavachMiddleware', gate)
-    optionalObjectArgument('HttpKavachMiddleware', 'options', options)
+    options = optionalObjectArgument('HttpKavachMiddleware', 'options', options) ?? {}
     this.gateMutationsOnly = options.gateMutationsOnly ?? true
     this.excludedPaths = [...(options.excludedPaths ?? ['/health', '/ready', '/metrics'])]
     this.principalHeader = (options.principalHeader ?? 'x-principal-id').toLowerCase()
@@ -160,7 +160,7 @@ export class HttpKavachMiddleware {
   shouldGate(method: string, path: string, options: { caseInsensitive?: boolean } = {}): boolean {
     stringArgument('shouldGate', 'method', method)
     stringArgument('shouldGate', 'path', path)
-    optionalObjectArgument('shouldGate', 'options', options)
+    options = optionalObjectArgument('shouldGate', 'options', options) ?? {}
     if (this.gateMutationsOnly && READ_METHODS.has(method.toUpperCase())) return false
     const fold = options.caseInsensitive === true
     const canon = canonicalPath(path, { foldCase: fold })

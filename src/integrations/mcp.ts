@@ -2,7 +2,7 @@
 // revoke sessions in a session store that every call consults before the gate runs.
 
 import type { EvaluateOptions, PrincipalKind } from '../context.js'
-import { stringArgument } from '../arguments.js'
+import { gateArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
 import { InvalidArgumentError, throwUnlessPermit } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { InvalidationBroadcaster } from '../invalidation.js'
@@ -87,7 +87,8 @@ export class McpKavachMiddleware {
   readonly #broadcaster: InvalidationBroadcaster | undefined
 
   constructor(gate: Gate, options: McpMiddlewareOptions = {}) {
-    this.gate = gate
+    this.gate = gateArgument('McpKavachMiddleware', gate)
+    options = optionalObjectArgument('McpKavachMiddleware', 'options', options) ?? {}
     this.#store = revocationReader('sessionStore', options.sessionStore ?? new InMemorySessionStore())
     this.#broadcaster = options.broadcaster
   }

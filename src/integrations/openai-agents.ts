@@ -136,7 +136,7 @@ async function prepare(tool: AgentToolLike, input: string): Promise<{ prepared: 
 export function guardAgentTools<T extends AgentToolLike>(gate: Gate, tools: readonly T[], options: GuardAgentToolsOptions = {}): T[] {
   gateArgument('guardAgentTools', gate)
   if (!Array.isArray(tools)) throw new InvalidArgumentError(`guardAgentTools: tools must be an array of tools (got ${kindOf(tools)})`)
-  optionalObjectArgument('guardAgentTools', 'options', options)
+  options = optionalObjectArgument('guardAgentTools', 'options', options) ?? {}
   const onRefuse = options.onRefuse ?? 'result'
   const callerFor = (runContext: AgentRunContextLike): Caller | undefined => {
     const c = options.caller
