@@ -20,7 +20,7 @@ function argumentError(e: unknown, where: string, args: unknown[], params: reado
   if (!(e instanceof TypeError || e instanceof RangeError) || 'code' in e) return e
   const count = Math.max(args.length, params?.length ?? 0)
   const nameOf = (i: number): string => params?.[i] ?? `argument ${i + 1}`
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < count && e instanceof TypeError; i++) {
     const v = args[i]
     if (v === null || v === undefined) {
       return new InvalidArgumentError(`${where}: ${nameOf(i)} is required, got ${v === null ? 'null' : 'undefined'}`, { cause: e })
