@@ -156,7 +156,8 @@ const adminTargets = (port: number): string[] => ['/admin/reports/1', '/ADMIN/re
 // Generated request targets: the routes' paths spelled in other ways (case, percent-encoding),
 // with pieces slipped in (dot and empty segments, encoded separators, matrix parameters, other
 // names), joined by slashes, doubled slashes or backslashes, with an absolute-form head and a
-// query, fragment or trailing piece. Seeded, so a failing target can be replayed.
+// query, fragment or trailing piece. Seeded, so a failing target can be replayed; PATHS_SEED
+// and PATHS_RUNS run other and more targets.
 const USERS = ['users', 'USERS', 'Users', '%75sers', '%55SERS']
 const ADMIN = ['admin', 'ADMIN', 'Admin', '%61dmin']
 const REPORTS = ['reports', 'Reports', '%72eports', 'REPORTS']
@@ -178,7 +179,7 @@ const generatedTargets = (port: number): string[] => {
     tail: fc.nat(),
   })
   // Unbiased: fast-check's bias toward small and extreme values would make most paths odd.
-  return fc.sample(fc.noBias(shape), { seed: 20261206, numRuns: 250 }).map((t) => {
+  return fc.sample(fc.noBias(shape), { seed: Number(process.env.PATHS_SEED ?? 20261206), numRuns: Number(process.env.PATHS_RUNS ?? 250) }).map((t) => {
     const pools = TEMPLATES[t.template % TEMPLATES.length]!
     const pieces = pools.map((pool, i) => pool[t.picks[i]! % pool.length]!)
     // A piece slipped in one time in four.
