@@ -47,8 +47,8 @@ const VERIFY_OPTIONS: FieldChecks<VerifyJsonlOptions> = {
 
 /** One audited decision; `verdict` is `permit`, `refuse` or `invalidate`. */
 export class AuditEntry extends NativeAuditEntry {
-  /** Instances come from the static factories only. */
-  constructor() {
+  /** Instances come from the static factories only (`new` throws, naming them). */
+  private constructor() {
     noPublicConstructor('AuditEntry', 'AuditEntry.new')
     super()
   }
@@ -78,8 +78,8 @@ export class AuditEntry extends NativeAuditEntry {
 
 /** A signed (length, head hash, time) of a chain; verifying with it detects truncation. */
 export class Checkpoint extends NativeCheckpoint {
-  /** Instances come from the static factories only. */
-  constructor() {
+  /** Instances come from the static factories only (`new` throws, naming them). */
+  private constructor() {
     noPublicConstructor('Checkpoint', 'Checkpoint.fromJSON or chain.checkpoint()')
     super()
   }

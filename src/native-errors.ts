@@ -106,6 +106,6 @@ export function wrapNativeMethods(
 }
 
 /** Re-brands an instance made by a native factory as an instance of the TS subclass. */
-export function rebrand<T extends object>(obj: object, cls: abstract new (...args: never[]) => T): T {
-  return Object.setPrototypeOf(obj, cls.prototype as object) as T
+export function rebrand<T extends object>(obj: object, cls: { readonly prototype: T }): T {
+  return Object.setPrototypeOf(obj, cls.prototype) as T
 }

@@ -68,8 +68,8 @@ function checkPassphrase(where: string, passphrase: unknown): void {
 
 /** The public keys of one identity (FORMATS.md bundle); `toJSON()` is the wire JSON. */
 export class PublicKeyBundle extends NativePublicKeyBundle {
-  /** Instances come from the static factories only. */
-  constructor() {
+  /** Instances come from the static factories only (`new` throws, naming them). */
+  private constructor() {
     noPublicConstructor('PublicKeyBundle', 'PublicKeyBundle.fromJSON, PublicKeyBundle.fromRecord or keyPair.publicKeys()')
     super()
   }
@@ -88,8 +88,8 @@ export class PublicKeyBundle extends NativePublicKeyBundle {
 
 /** A Kavach identity: ML-DSA-65 + Ed25519 signing keys, ML-KEM-768 + X25519 agreement keys. */
 export class KavachKeyPair extends NativeKavachKeyPair {
-  /** Instances come from the static factories only. */
-  constructor() {
+  /** Instances come from the static factories only (`new` throws, naming them). */
+  private constructor() {
     noPublicConstructor('KavachKeyPair', 'KavachKeyPair.generate, KavachKeyPair.generateWithExpiry or KavachKeyPair.importSecret')
     super()
   }
@@ -127,8 +127,8 @@ export class KavachKeyPair extends NativeKavachKeyPair {
 
 /** Signs permit tokens (ML-DSA-65, plus Ed25519 when hybrid) and verifies them in its own mode. */
 export class PqTokenSigner extends NativePqTokenSigner {
-  /** Instances come from the static factories only. */
-  constructor() {
+  /** Instances come from the static factories only (`new` throws, naming them). */
+  private constructor() {
     noPublicConstructor('PqTokenSigner', 'PqTokenSigner.generateHybrid, generatePqOnly, fromKeypairHybrid or fromKeypairPqOnly')
     super()
   }
@@ -174,8 +174,8 @@ export class PqTokenSigner extends NativePqTokenSigner {
 
 /** Key id → public keys: in memory, or a (root-signed) manifest file that `reload()` re-reads. */
 export class PublicKeyDirectory extends NativePublicKeyDirectory {
-  /** Instances come from the static factories only. */
-  constructor() {
+  /** Instances come from the static factories only (`new` throws, naming them). */
+  private constructor() {
     noPublicConstructor('PublicKeyDirectory', 'PublicKeyDirectory.inMemory, PublicKeyDirectory.fromFile or PublicKeyDirectory.fromSignedFile')
     super()
   }

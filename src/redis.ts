@@ -44,8 +44,8 @@ const BROADCASTER_OPTIONS = connectOptions<RedisBroadcasterOptions>('RedisInvali
  * Redis server's clock. URL: `redis://host:port` or `redis+cluster://host:port,host:port`.
  */
 export class RedisRateLimitStore extends NativeRedisRateLimitStore {
-  /** Instances come from the static factories only. */
-  constructor() {
+  /** Instances come from the static factories only (`new` throws, naming them). */
+  private constructor() {
     noPublicConstructor('RedisRateLimitStore', 'RedisRateLimitStore.connect')
     super()
   }
@@ -59,8 +59,8 @@ export class RedisRateLimitStore extends NativeRedisRateLimitStore {
 
 /** Session state shared by every replica (one Redis hash per session, atomic updates). */
 export class RedisSessionStore extends NativeRedisSessionStore {
-  /** Instances come from the static factories only. */
-  constructor() {
+  /** Instances come from the static factories only (`new` throws, naming them). */
+  private constructor() {
     noPublicConstructor('RedisSessionStore', 'RedisSessionStore.connect')
     super()
   }
@@ -78,8 +78,8 @@ export class RedisSessionStore extends NativeRedisSessionStore {
  * replayed on every (re)subscribe, so a replica that was disconnected or started later hears it.
  */
 export class RedisInvalidationBroadcaster extends NativeRedisInvalidationBroadcaster {
-  /** Instances come from the static factories only. */
-  constructor() {
+  /** Instances come from the static factories only (`new` throws, naming them). */
+  private constructor() {
     noPublicConstructor('RedisInvalidationBroadcaster', 'RedisInvalidationBroadcaster.connect')
     super()
   }
