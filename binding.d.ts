@@ -141,6 +141,8 @@ export declare class Gate {
   get evaluatorCount(): number
   /** False when a store does network I/O: use `evaluateAsync`. */
   get supportsSync(): boolean
+  /** Whether a condition of the live policy set or an invariant reads the param `name`. */
+  readsParam(name: string): boolean
   /** Undo a principal/role (or session) revocation on this gate. */
   lift(scope: LiftScope): void
   /**

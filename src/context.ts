@@ -212,6 +212,16 @@ export function checkGeneralPath(o: EvaluateOptions): void {
   if (p !== undefined) bad(p)
 }
 
+/** A value a param can hold: a string or a finite number. */
+export function isParamValue(v: unknown): v is number | string {
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))
+}
+
+/** Why `v` cannot be param `name`'s value: `param 'amount' must be a finite number or a string, got array`. */
+export function paramValueProblem(name: string, v: unknown): string {
+  return `param '${excerpt(name)}' must be a finite number or a string, got ${typeof v === 'number' ? String(v) : kindOf(v)}`
+}
+
 /** Checks a params record: numbers (finite) and strings only; names the offending param. */
 export function validateParams(params: unknown): Record<string, number | string> | undefined {
   if (params === undefined) return undefined

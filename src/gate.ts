@@ -540,6 +540,17 @@ export class Gate {
     return this.native.policyCount
   }
 
+  /**
+   * Whether a condition of the live policy set (`param_max`, `param_min`, `param_in`) or an
+   * invariant reads the param `name`. The integrations ask it about an input field they cannot
+   * forward (a boolean, an array, `null`, `Infinity`) and refuse the call when the answer is
+   * yes, instead of letting that rule judge the call as if the field were absent.
+   */
+  readsParam(name: string): boolean {
+    const text = stringArgument('gate.readsParam', 'name', name)
+    return native(() => this.native.readsParam(text))
+  }
+
   /** Throws `Refused` / `Invalidated` unless the gate permits. */
   check(ctx: EvaluateInput): void {
     throwUnlessPermit(this.evaluate(ctx))

@@ -6,6 +6,7 @@ import { types } from 'node:util'
 
 import type { EvaluateOptions } from '../binding.js'
 import { functionArgument, gateArgument, objectArgument } from './arguments.js'
+import { isParamValue, paramValueProblem } from './context.js'
 import { InvalidArgumentError, Refused, SyncNotSupportedError, throwUnlessPermit } from './errors.js'
 import type { Gate } from './gate.js'
 
@@ -76,11 +77,8 @@ function readParams(action: string, raw: unknown): Record<string, number | strin
   const out: Record<string, number | string> = {}
   for (const name of Object.keys(raw)) {
     const v: unknown = (raw as Record<string, unknown>)[name]
-    if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) out[name] = v
-    else {
-      const what = v === null ? 'null' : typeof v === 'number' ? String(v) : typeof v
-      throw badParam(action, `param '${name}' must be a finite number or a string, got ${what}`)
-    }
+    if (isParamValue(v)) out[name] = v
+    else throw badParam(action, paramValueProblem(name, v))
   }
   return out
 }

@@ -7,8 +7,8 @@ import { throwUnlessPermit } from '../errors.js'
 import type { Gate } from '../gate.js'
 import { type Caller, currentCaller } from '../guarded.js'
 import type { Verdict } from '../native.js'
-import { refusalOf, scalarFields, type ToolRefusal } from './refusal.js'
-import { refuseUnevaluated } from './unevaluated.js'
+import { forwardedParams, refusalOf, type ToolRefusal } from './refusal.js'
+import { contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 export interface GuardToolsOptions {
   /** Who calls the tools; without it, the caller set by `runAs` at call time. */
@@ -43,7 +43,9 @@ export function guardTools<T extends Record<string, object>>(gate: Gate, tools: 
       const reason = `no caller for '${action}': pass options.caller or use runAs(caller, fn)`
       return Promise.resolve(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', reason, { actionName: action }))
     }
-    return gate.evaluateAsync({ ...caller, actionName: action, params: scalarFields(input) })
+    const params = forwardedParams(gate, input)
+    if ('refusal' in params) return Promise.resolve(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', params.refusal, contextFacts({ ...caller, actionName: action })))
+    return gate.evaluateAsync({ ...caller, actionName: action, params: params.params })
   }
   const refused = (v: Verdict): ToolRefusal => {
     if (onRefuse === 'throw') throwUnlessPermit(v)

@@ -14,8 +14,8 @@ import type { Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
 import { gateArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
 import { canonicalPath, checkedRequest, judgedAs } from './http-route.js'
-import { scalarFields } from './refusal.js'
-import { type CallFacts, refuseUnevaluated } from './unevaluated.js'
+import { forwardedParams } from './refusal.js'
+import { type CallFacts, contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 export { canonicalPath, deriveActionName, judgedAs, type CanonicalPath } from './http-route.js'
 
@@ -239,7 +239,6 @@ export class HttpKavachMiddleware {
       principalKind: 'user',
       actionName: judged.actionName,
       resource: judged.resource,
-      params: scalarFields(req.body),
     }
     if (req.ip !== undefined) ctx.ip = req.ip
     let who: HttpPrincipal | undefined
@@ -274,6 +273,9 @@ export class HttpKavachMiddleware {
     }
     if (currentGeo !== undefined) ctx.currentGeo = currentGeo
     if (originGeo !== undefined) ctx.originGeo = originGeo
+    const body = forwardedParams(this.gate, req.body)
+    if ('refusal' in body) return this.#refuse('INVALID_CONTEXT', body.refusal, contextFacts(ctx))
+    ctx.params = body.params
     return ctx
   }
 }

@@ -8,7 +8,7 @@ import type { Gate } from '../gate.js'
 import type { InvalidationBroadcaster } from '../invalidation.js'
 import type { Verdict } from '../native.js'
 import type { RedisSessionStore } from '../redis.js'
-import { scalarFields } from './refusal.js'
+import { forwardedParams } from './refusal.js'
 import { contextFacts, refuseUnevaluated, revokedSessionUnevaluated } from './unevaluated.js'
 import { InMemorySessionStore, RevocationReadError, revocationReader, type RevocationReader, type SessionStore } from './session-store.js'
 
@@ -39,6 +39,8 @@ export interface McpMiddlewareOptions {
 
 /** The evaluator named by refusals that come from the session store, not the gate. */
 const STORE_EVALUATOR = 'session_store'
+/** The evaluator named by refusals of a tool input the gate cannot be given (`forwardedParams`). */
+const INPUT_EVALUATOR = 'mcp'
 
 const CALLER_FIELDS = [
   'roles',
@@ -54,10 +56,11 @@ const CALLER_FIELDS = [
 ] as const satisfies readonly (keyof McpCaller & keyof EvaluateOptions)[]
 
 /**
- * The gate context of one tool call. Throws `InvalidArgumentError` for a caller without an id
- * or with a session id that is not a string.
+ * The gate context of one tool call, whose params `forwardedParams` took from its input.
+ * Throws `InvalidArgumentError` for a caller without an id or with a session id that is not
+ * a string.
  */
-export function toolCallContext(toolName: string, params: unknown, caller: McpCaller): EvaluateOptions {
+export function toolCallContext(toolName: string, params: Record<string, number | string>, caller: McpCaller): EvaluateOptions {
   if (typeof toolName !== 'string' || toolName.length === 0) throw new InvalidArgumentError('toolName must be a non-empty string')
   if (typeof caller !== 'object' || caller === null) throw new InvalidArgumentError('caller must be an object { callerId, ... }')
   if (typeof caller.callerId !== 'string' || caller.callerId.length === 0) {
@@ -72,7 +75,7 @@ export function toolCallContext(toolName: string, params: unknown, caller: McpCa
     principalId: caller.callerId,
     principalKind: caller.callerKind ?? 'agent',
     actionName: toolName,
-    params: scalarFields(params),
+    params,
   }
   const target = ctx as unknown as Record<string, unknown>
   for (const field of CALLER_FIELDS) {
@@ -94,15 +97,19 @@ export class McpKavachMiddleware {
   }
 
   /**
-   * The verdict for `caller` calling `toolName` with `params` (numbers and strings are
-   * forwarded). A refusal is a verdict, never an exception; a malformed caller rejects with
+   * The verdict for `caller` calling `toolName` with `params` (its top-level numbers and
+   * strings are forwarded; a field of another kind that a policy or invariant reads refuses
+   * with `INVALID_CONTEXT`, evaluator `mcp`: `forwardedParams`). A refusal is a verdict, never
+   * an exception; a malformed caller rejects with
    * `InvalidArgumentError`. A session revoked in the store is answered here (Invalidate,
    * evaluator `session_store`) without running the gate; a store that fails, or whose answer
    * is anything but a clean "not revoked", refuses (`STORE_UNAVAILABLE`, or `INVALID_CONTEXT`
    * for a session id the gate cannot take) with the detail in the reason.
    */
   async evaluateToolCall(toolName: string, params: unknown, caller: McpCaller): Promise<Verdict> {
-    const ctx = toolCallContext(toolName, params, caller)
+    const input = forwardedParams(this.gate, params)
+    const ctx = toolCallContext(toolName, 'params' in input ? input.params : {}, caller)
+    if ('refusal' in input) return refuseUnevaluated(this.gate, 'INVALID_CONTEXT', INPUT_EVALUATOR, input.refusal, contextFacts(ctx))
     const sid = ctx.sessionId
     if (sid !== undefined) {
       let revoked: unknown

@@ -1,21 +1,31 @@
 // What every integration shares: the params a tool call or request body forwards to the gate,
 // and the refusal a model or client reads back. Shaping only; the gate decided.
 
+import { isParamValue, paramValueProblem } from '../context.js'
 import { setOwn } from '../own-properties.js'
 import type { RefuseCode } from '../verdict.js'
+import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 
 /**
- * The top-level number and string fields of a tool input or request body (the gate's params
- * are scalars). Anything else, including a non-object input, forwards nothing.
+ * The params a tool input or request body forwards to `gate`: its top-level number and string
+ * fields (the gate's params are scalars; a non-object input forwards none). A field of any
+ * other kind (a boolean, an array, an object, `null`, `NaN`, `Infinity`) is left out, unless
+ * a condition or invariant of the gate reads a param of that name (`gate.readsParam`): then
+ * the call is refused, since that rule would judge it as if the field were absent while the
+ * tool or handler still receives it (`{"amount": [5000]}` past an invariant capping `amount`).
+ * `undefined` is an absent field. Each field is read once.
  */
-export function scalarFields(input: unknown): Record<string, number | string> {
-  const out: Record<string, number | string> = {}
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return out
+export function forwardedParams(gate: Gate, input: unknown): { params: Record<string, number | string> } | { refusal: string } {
+  const params: Record<string, number | string> = {}
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return { params }
   for (const [name, value] of Object.entries(input)) {
-    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) setOwn(out, name, value)
+    if (isParamValue(value)) setOwn(params, name, value)
+    else if (value !== undefined && gate.readsParam(name)) {
+      return { refusal: `${paramValueProblem(name, value)}, and a policy or invariant of this gate reads it` }
+    }
   }
-  return out
+  return { params }
 }
 
 /** What a model (or an HTTP client) reads when the gate refuses: code and reason. */

@@ -539,6 +539,16 @@ impl Gate {
         self.policies.load_full()
     }
 
+    /// Whether a condition of the live policy set or an invariant reads the param `name`
+    /// (compared in NFC, as contexts carry param names). Integrations ask this for a field of
+    /// a tool input or request body they cannot forward (a boolean, an array, `Infinity`): a
+    /// rule that reads it would otherwise judge the call as if the field were absent.
+    pub fn reads_param(&self, name: &str) -> bool {
+        let name = crate::policy::identifier::nfc(name);
+        self.policies.load().reads_param(&name)
+            || self.config.invariants.iter().any(|i| i.field == *name)
+    }
+
     /// policy + drift (unless disabled) + invariants (if any).
     pub fn evaluator_count(&self) -> u32 {
         1 + u32::from(self.drift.is_some()) + u32::from(!self.config.invariants.is_empty())

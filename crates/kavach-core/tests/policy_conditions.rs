@@ -370,3 +370,46 @@ fn session_started_at_in_the_future_or_in_milliseconds_is_invalid_context() {
     c.session_started_at = Some(now + 60);
     assert!(permitted(&g, &c));
 }
+
+#[test]
+fn reads_param_names_the_params_conditions_and_invariants_read() {
+    use kavach_core::gate::GateConfig;
+    use kavach_core::invariants::Invariant;
+    use kavach_core::policy::PolicySet;
+
+    let set = PolicySet::from_json(
+        r#"{"policies":[
+          {"name":"a","effect":"permit","conditions":[{"action":"refund"},{"param_max":{"field":"amount","max":10}}]},
+          {"name":"b","effect":"refuse","conditions":[{"param_min":{"field":"qty","min":5}},{"action":"ship*"}]},
+          {"name":"c","effect":"permit","conditions":[{"param_in":{"field":"T\u00fcrkiye","values":["x"]}}]}]}"#,
+    )
+    .unwrap();
+    for field in ["amount", "qty", "T\u{fc}rkiye"] {
+        assert!(set.reads_param(field), "{field}");
+    }
+    for field in ["refund", "Amount", "amoun", "", "max", "x"] {
+        assert!(!set.reads_param(field), "{field}");
+    }
+    let config = GateConfig {
+        invariants: vec![Invariant::new("cap", "total", 100.0).unwrap()],
+        ..GateConfig::default()
+    };
+    let (g, _) = gate_with(set, config);
+    assert!(g.reads_param("total"), "an invariant's field");
+    assert!(g.reads_param("amount"));
+    // Compared in NFC, as a context's param names are.
+    assert!(g.reads_param("Tu\u{308}rkiye"));
+    assert!(!g.reads_param("Total"));
+
+    // A reload replaces what the policies read; the invariants stay.
+    g.reload(
+        PolicySet::from_json(&one(
+            r#"[{"param_in":{"field":"country","values":["IN"]}}]"#,
+        ))
+        .unwrap(),
+    );
+    assert!(g.reads_param("country") && g.reads_param("total"));
+    assert!(!g.reads_param("amount") && !g.reads_param("qty"));
+    g.reload(PolicySet::empty());
+    assert!(!g.reads_param("country") && g.reads_param("total"));
+}

@@ -276,6 +276,12 @@ impl Gate {
         self.inner.supports_sync()
     }
 
+    /// Whether a condition of the live policy set or an invariant reads the param `name`.
+    #[napi(catch_unwind)]
+    pub fn reads_param(&self, name: String) -> bool {
+        self.inner.reads_param(&name)
+    }
+
     /// Undo a principal/role (or session) revocation on this gate.
     #[napi(catch_unwind)]
     pub fn lift(&self, scope: LiftScope) -> Result<()> {

@@ -72,6 +72,16 @@ pub struct EvalEnv {
 }
 
 impl Condition {
+    /// The param this condition reads (`param_max`, `param_min`, `param_in`).
+    pub fn param_field(&self) -> Option<&str> {
+        match self {
+            Condition::ParamMax { field, .. }
+            | Condition::ParamMin { field, .. }
+            | Condition::ParamIn { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
     /// Judges every condition except `rate_limit` (which returns true here: the gate counts it).
     #[inline]
     pub fn matches(&self, ctx: &ActionContext, env: &EvalEnv) -> bool {

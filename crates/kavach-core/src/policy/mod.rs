@@ -54,6 +54,8 @@ pub struct PolicySet {
     /// Sorted by (priority, order): a policy's position is its rank.
     policies: Vec<Policy>,
     index: index::PolicyIndex,
+    /// The params some condition reads, sorted, each once (`reads_param`).
+    param_fields: Box<[String]>,
 }
 
 impl PolicySet {
@@ -76,7 +78,18 @@ impl PolicySet {
             return Err(KavachError::PolicyParse("too many policies".into()));
         }
         let index = index::PolicyIndex::build(&policies);
-        Ok(Self { policies, index })
+        let mut fields: Vec<String> = policies
+            .iter()
+            .flat_map(|p| p.conditions.iter().filter_map(Condition::param_field))
+            .map(str::to_owned)
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        Ok(Self {
+            policies,
+            index,
+            param_fields: fields.into_boxed_slice(),
+        })
     }
 
     /// From JSON text (duplicate keys rejected). Blank text is a parse error, not the empty
@@ -127,6 +140,13 @@ impl PolicySet {
     /// Policies in evaluation order (priority, then declaration order).
     pub fn policies(&self) -> &[Policy] {
         &self.policies
+    }
+
+    /// Whether a condition of some policy reads the param `field` (a name in NFC).
+    pub fn reads_param(&self, field: &str) -> bool {
+        self.param_fields
+            .binary_search_by(|f| f.as_str().cmp(field))
+            .is_ok()
     }
 
     /// The policies that may match `action`, in evaluation order.
