@@ -141,8 +141,12 @@ export declare class Gate {
   get evaluatorCount(): number
   /** False when a store does network I/O: use `evaluateAsync`. */
   get supportsSync(): boolean
-  /** Whether a condition of the live policy set or an invariant reads the param `name`. */
-  readsParam(name: string): boolean
+  /**
+   * The position of the first of `names` that a condition of the live policy set or an
+   * invariant reads, if any: one call for all the fields of a tool input or request body
+   * that an integration cannot forward (`gate.readsParam` asks about one name).
+   */
+  firstReadParam(names: Array<string>): number | null
   /** Undo a principal/role (or session) revocation on this gate. */
   lift(scope: LiftScope): void
   /**

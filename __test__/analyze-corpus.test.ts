@@ -36,6 +36,11 @@ const EXPECTED: Record<string, string> = {
     "the refusal bounds 'amount' with param_min, which a string passes: the test is about that, the guard judging the coerced number rather than the JSON text",
   '__test__/fixtures/openai-agents-cjs.ts refuse_skips_strings no_big_refunds':
     'the same policy set, in the CommonJS child process of that test',
+  '__test__/integrations-unreadable-params.test.ts overlap no_bulk support_http_refunds':
+    'a refusal of bulk quantities ahead of the refund permits: the test needs a refuse policy that reads a param',
+  '__test__/integrations-unreadable-params.test.ts overlap no_bulk support_tool_refunds': 'the same refusal, ahead of the tool refund permit',
+  '__test__/integrations-unreadable-params.test.ts refuse_skips_strings no_bulk':
+    "the refusal bounds 'qty' with param_min, which a string passes; the test is about values of other kinds, which refuse",
   '__test__/hostile-input.test.ts deny_list all no-delete':
     'the test shows the deny list this warning is about: look-alike action names get past the refusal by name',
 }

@@ -167,6 +167,16 @@ describe('McpKavachMiddleware', () => {
     await expect(refund({ amount: [5000] })).rejects.toThrow(Refused)
     await expect(refund({ amount: [5000] })).rejects.toMatchObject({ code: 'INVALID_CONTEXT' })
     expect(ran).toEqual([])
+    // Among many fields left out, the first one a rule reads (in the input's order) is named.
+    const wide: Record<string, unknown> = {}
+    for (let i = 0; i < 5000; i++) wide[`flag${i}`] = i % 2 === 0
+    wide.qty = null
+    wide.amount = [1]
+    expect((await mw.evaluateToolCall('refund', wide, mcpCaller)).reason).toBe(reasonFor('qty', 'null'))
+    delete wide.qty
+    expect((await mw.evaluateToolCall('refund', wide, mcpCaller)).reason).toBe(reasonFor('amount', 'array'))
+    delete wide.amount
+    expect((await mw.evaluateToolCall('refund', wide, mcpCaller)).kind).toBe('permit')
     // Absent (undefined) is absent; a field no rule reads is left out.
     expect((await mw.evaluateToolCall('refund', { amount: undefined, dryRun: true, tags: ['x'] }, mcpCaller)).kind).toBe('permit')
     expect((await mw.evaluateToolCall('refund', { amount: 5000, dryRun: true }, mcpCaller)).code).toBe('INVARIANT_VIOLATION')

@@ -548,7 +548,7 @@ export class Gate {
    */
   readsParam(name: string): boolean {
     const text = stringArgument('gate.readsParam', 'name', name)
-    return native(() => this.native.readsParam(text))
+    return native(() => this.native.firstReadParam([text])) != null
   }
 
   /** Throws `Refused` / `Invalidated` unless the gate permits. */

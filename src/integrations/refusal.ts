@@ -1,11 +1,13 @@
 // What every integration shares: the params a tool call or request body forwards to the gate,
-// and the refusal a model or client reads back. Shaping only; the gate decided.
+// and the refusal a model or client reads back. Shaping only: the gate decides, and says which
+// params its rules read.
 
 import { isParamValue, paramValueProblem } from '../context.js'
-import { setOwn } from '../own-properties.js'
-import type { RefuseCode } from '../verdict.js'
+import { native } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
+import { setOwn } from '../own-properties.js'
+import type { RefuseCode } from '../verdict.js'
 
 /**
  * The params a tool input or request body forwards to `gate`: its top-level number and string
@@ -19,13 +21,20 @@ import type { Verdict } from '../native.js'
 export function forwardedParams(gate: Gate, input: unknown): { params: Record<string, number | string> } | { refusal: string } {
   const params: Record<string, number | string> = {}
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return { params }
+  const left: string[] = []
+  const leftValues: unknown[] = []
   for (const [name, value] of Object.entries(input)) {
     if (isParamValue(value)) setOwn(params, name, value)
-    else if (value !== undefined && gate.readsParam(name)) {
-      return { refusal: `${paramValueProblem(name, value)}, and a policy or invariant of this gate reads it` }
+    else if (value !== undefined) {
+      left.push(name)
+      leftValues.push(value)
     }
   }
-  return { params }
+  // One native call for all of them: a body of 100,000 booleans asks once, not 100,000 times.
+  const read = left.length === 0 ? null : native(() => gate.native.firstReadParam(left))
+  if (read == null) return { params }
+  const at = read < left.length ? read : 0
+  return { refusal: `${paramValueProblem(left[at]!, leftValues[at])}, and a policy or invariant of this gate reads it` }
 }
 
 /** What a model (or an HTTP client) reads when the gate refuses: code and reason. */

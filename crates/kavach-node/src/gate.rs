@@ -276,10 +276,14 @@ impl Gate {
         self.inner.supports_sync()
     }
 
-    /// Whether a condition of the live policy set or an invariant reads the param `name`.
+    /// The position of the first of `names` that a condition of the live policy set or an
+    /// invariant reads, if any: one call for all the fields of a tool input or request body
+    /// that an integration cannot forward (`gate.readsParam` asks about one name).
     #[napi(catch_unwind)]
-    pub fn reads_param(&self, name: String) -> bool {
-        self.inner.reads_param(&name)
+    pub fn first_read_param(&self, names: Vec<String>) -> Option<u32> {
+        let at = names.iter().position(|n| self.inner.reads_param(n))?;
+        // A JS array has fewer than 2^32 elements.
+        Some(u32::try_from(at).unwrap_or(u32::MAX))
     }
 
     /// Undo a principal/role (or session) revocation on this gate.
