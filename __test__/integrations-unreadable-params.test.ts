@@ -144,6 +144,94 @@ for (const [name, start] of [['express 5', startExpress], ['fastify 5', startFas
   })
 }
 
+const UNPARSED = 'the request body was not parsed when the gate ran (gate after the body parser: express.json() before the middleware, fastify preHandler rather than onRequest)'
+const bodyWithout = (what: string, action: string): string =>
+  `${what}, and an invariant or a refuse policy that can apply to '${action}' reads params`
+
+describe('request bodies the gate cannot read as fields', () => {
+  const headers = { 'x-principal-id': 'alice', 'x-roles': 'support' }
+  const json = { ...headers, 'content-type': 'application/json' }
+  /** A gate whose rules all fail closed without params: no invariant, no refuse policy reading one. */
+  const plainGate = () =>
+    Gate.fromObject({
+      policies: [
+        { name: 'hooks', effect: 'permit', conditions: [{ action: 'webhooks.create' }] },
+        { name: 'small_refunds', effect: 'permit', conditions: [{ action: 'refunds.create' }, { param_max: { field: 'amount', max: 1000 } }] },
+      ],
+    })
+
+  test('fastify onRequest (before parsing): refused where an invariant would be skipped; the handler never runs', async () => {
+    const handled: unknown[] = []
+    const app = Fastify()
+    app.addHook('onRequest', createFastifyHook(newGate()))
+    app.post('/api/v1/refunds', async (request) => {
+      handled.push(request.body)
+      return { ok: true }
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as AddressInfo
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/refunds`, { method: 'POST', headers: json, body: '{"amount":5000}' })
+      expect([r.status, await r.json()]).toEqual([403, { error: 'forbidden', code: 'INVALID_CONTEXT', reason: bodyWithout(UNPARSED, 'refunds.create') }])
+      expect(handled).toEqual([])
+      // No body at all: nothing is skipped; the call is judged, and permitted.
+      const empty = await fetch(`http://127.0.0.1:${port}/api/v1/refunds`, { method: 'POST', headers })
+      expect(empty.status).toBe(200)
+      expect(handled).toEqual([undefined])
+    } finally {
+      await app.close()
+    }
+  })
+
+  test('express: the middleware mounted before express.json(), raw bytes, text and a JSON array', async () => {
+    const handled: unknown[] = []
+    const start = async (gate: Gate, parsers: express.RequestHandler[], before: express.RequestHandler[] = []) => {
+      const app = express()
+      for (const p of before) app.use(p)
+      app.use(createExpressMiddleware(gate))
+      for (const p of parsers) app.use(p)
+      app.post(['/api/v1/refunds', '/webhooks'], (req, res) => {
+        handled.push(req.body)
+        res.json({ ok: true })
+      })
+      const server: Server = await new Promise((resolve) => {
+        const s = app.listen(0, '127.0.0.1', () => resolve(s))
+      })
+      return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) }
+    }
+    const misordered = await start(newGate(), [express.json()])
+    const parsed = await start(newGate(), [], [express.json(), express.raw({ type: 'application/octet-stream' }), express.text()])
+    const webhooks = await start(plainGate(), [], [express.raw({ type: '*/*' })])
+    try {
+      const post = (base: string, path: string, type: string, body: string | Buffer) => fetch(`${base}${path}`, { method: 'POST', headers: { ...headers, 'content-type': type }, body })
+      const refusal = async (r: Response) => [r.status, await r.json()]
+      expect(await refusal(await post(misordered.base, '/api/v1/refunds', 'application/json', '{"amount":5000}'))).toEqual([
+        403,
+        { error: 'forbidden', code: 'INVALID_CONTEXT', reason: bodyWithout(UNPARSED, 'refunds.create') },
+      ])
+      const cases: [type: string, body: string | Buffer, what: string][] = [
+        ['application/octet-stream', Buffer.from('{"amount":5000}'), 'raw bytes'],
+        ['text/plain', 'amount=5000', 'text'],
+        ['application/json', '[{"amount":5000}]', 'an array'],
+      ]
+      for (const [type, body, what] of cases) {
+        expect(await refusal(await post(parsed.base, '/api/v1/refunds', type, body)), type).toEqual([
+          403,
+          { error: 'forbidden', code: 'INVALID_CONTEXT', reason: bodyWithout(`the request body is ${what}, whose fields the gate cannot read`, 'refunds.create') },
+        ])
+      }
+      expect(handled).toEqual([])
+      // A gate none of whose rules a missing param could get past: raw bytes are judged as no
+      // params (not as a record of their indices, which would be thousands of params).
+      const hook = await post(webhooks.base, '/webhooks', 'application/octet-stream', Buffer.alloc(4000, 65))
+      expect(hook.status).toBe(200)
+      expect(handled.length).toBe(1)
+    } finally {
+      await Promise.all([misordered.close(), parsed.close(), webhooks.close()])
+    }
+  })
+})
+
 const mcpCaller = { callerId: 'agent-1', roles: ['support'] }
 
 describe('McpKavachMiddleware', () => {
@@ -177,6 +265,11 @@ describe('McpKavachMiddleware', () => {
     expect((await mw.evaluateToolCall('refund', wide, mcpCaller)).reason).toBe(reasonFor('amount', 'array'))
     delete wide.amount
     expect((await mw.evaluateToolCall('refund', wide, mcpCaller)).kind).toBe('permit')
+    // An input with no fields to read: refused where a rule would be skipped, judged otherwise.
+    const text = await mw.evaluateToolCall('refund', 'amount=5000', mcpCaller)
+    expect([text.code, text.reason]).toEqual(['INVALID_CONTEXT', bodyWithout("the input of 'refund' is text, whose fields the gate cannot read", 'refund')])
+    const plain = new McpKavachMiddleware(Gate.fromObject({ policies: [{ name: 'p', effect: 'permit', conditions: [{ action: 'refund' }] }] }))
+    expect((await plain.evaluateToolCall('refund', 'amount=5000', mcpCaller)).kind).toBe('permit')
     // Absent (undefined) is absent; a field no rule reads is left out.
     expect((await mw.evaluateToolCall('refund', { amount: undefined, dryRun: true, tags: ['x'] }, mcpCaller)).kind).toBe('permit')
     expect((await mw.evaluateToolCall('refund', { amount: 5000, dryRun: true }, mcpCaller)).code).toBe('INVARIANT_VIOLATION')

@@ -7,7 +7,7 @@ import { throwUnlessPermit } from '../errors.js'
 import type { Gate } from '../gate.js'
 import { type Caller, currentCaller } from '../guarded.js'
 import type { Verdict } from '../native.js'
-import { forwardedParams, refusalOf, type ToolRefusal } from './refusal.js'
+import { forwardedParams, refusalOf, toolInput, type ToolRefusal } from './refusal.js'
 import { contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 export interface GuardToolsOptions {
@@ -43,7 +43,7 @@ export function guardTools<T extends Record<string, object>>(gate: Gate, tools: 
       const reason = `no caller for '${action}': pass options.caller or use runAs(caller, fn)`
       return Promise.resolve(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', reason, { actionName: action }))
     }
-    const params = forwardedParams(gate, input)
+    const params = forwardedParams(gate, toolInput(action, input))
     if ('refusal' in params) return Promise.resolve(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', params.refusal, contextFacts({ ...caller, actionName: action })))
     return gate.evaluateAsync({ ...caller, actionName: action, params: params.params })
   }

@@ -109,6 +109,16 @@ function header(headers: HttpHeaders, name: string): string | undefined {
   return first === undefined || first.trim() === '' ? undefined : first.trim()
 }
 
+/** Whether a request carries a body: a non-zero `content-length`, or a `transfer-encoding`. */
+function hasContent(headers: HttpHeaders): boolean {
+  const length = header(headers, 'content-length')
+  return (length !== undefined && length !== '0') || header(headers, 'transfer-encoding') !== undefined
+}
+
+/** A body that arrives with the request but is not parsed when the middleware runs. */
+const UNPARSED_BODY =
+  'was not parsed when the gate ran (gate after the body parser: express.json() before the middleware, fastify preHandler rather than onRequest)'
+
 /** Why `who` (what `identify` returned) is not a principal, or undefined when it is one. */
 function principalProblem(who: unknown): string | undefined {
   if (who === undefined) return undefined
@@ -273,7 +283,12 @@ export class HttpKavachMiddleware {
     }
     if (currentGeo !== undefined) ctx.currentGeo = currentGeo
     if (originGeo !== undefined) ctx.originGeo = originGeo
-    const body = forwardedParams(this.gate, req.body)
+    const body = forwardedParams(this.gate, {
+      action: ctx.actionName,
+      subject: 'the request body',
+      value: req.body,
+      unparsed: req.body === undefined && hasContent(req.headers) ? UNPARSED_BODY : undefined,
+    })
     if ('refusal' in body) return this.#refuse('INVALID_CONTEXT', body.refusal, contextFacts(ctx))
     ctx.params = body.params
     return ctx

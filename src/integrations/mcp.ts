@@ -8,7 +8,7 @@ import type { Gate } from '../gate.js'
 import type { InvalidationBroadcaster } from '../invalidation.js'
 import type { Verdict } from '../native.js'
 import type { RedisSessionStore } from '../redis.js'
-import { forwardedParams } from './refusal.js'
+import { forwardedParams, toolInput } from './refusal.js'
 import { contextFacts, refuseUnevaluated, revokedSessionUnevaluated } from './unevaluated.js'
 import { InMemorySessionStore, RevocationReadError, revocationReader, type RevocationReader, type SessionStore } from './session-store.js'
 
@@ -107,9 +107,10 @@ export class McpKavachMiddleware {
    * for a session id the gate cannot take) with the detail in the reason.
    */
   async evaluateToolCall(toolName: string, params: unknown, caller: McpCaller): Promise<Verdict> {
-    const input = forwardedParams(this.gate, params)
-    const ctx = toolCallContext(toolName, 'params' in input ? input.params : {}, caller)
+    const ctx = toolCallContext(toolName, {}, caller)
+    const input = forwardedParams(this.gate, toolInput(toolName, params))
     if ('refusal' in input) return refuseUnevaluated(this.gate, 'INVALID_CONTEXT', INPUT_EVALUATOR, input.refusal, contextFacts(ctx))
+    ctx.params = input.params
     const sid = ctx.sessionId
     if (sid !== undefined) {
       let revoked: unknown

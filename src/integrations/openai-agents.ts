@@ -21,7 +21,7 @@ import { InvalidArgumentError, kindOf, throwUnlessPermit } from '../errors.js'
 import type { Gate } from '../gate.js'
 import { type Caller, currentCaller } from '../guarded.js'
 import type { Verdict } from '../native.js'
-import { forwardedParams, refusalOf } from './refusal.js'
+import { forwardedParams, refusalOf, toolInput } from './refusal.js'
 import { contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 /** An Agents SDK tool, as far as gating needs it (`FunctionTool` has `type: 'function'` and `invoke`). */
@@ -167,7 +167,7 @@ export function guardAgentTools<T extends AgentToolLike>(gate: Gate, tools: read
         return refused(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', reason, contextFacts({ ...caller, actionName: t.name })))
       }
       // The params are copied out of the parsed value now, and that value is the one attached.
-      const params = forwardedParams(gate, prepared.result.value)
+      const params = forwardedParams(gate, toolInput(t.name, prepared.result.value))
       if ('refusal' in params) return refused(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', params.refusal, contextFacts({ ...caller, actionName: t.name })))
       const v = await gate.evaluateAsync({ ...caller, actionName: t.name, params: params.params })
       if (!v.isPermit) return refused(v)

@@ -3,31 +3,58 @@
 // params its rules read.
 
 import { isParamValue, paramValueProblem } from '../context.js'
-import { native } from '../errors.js'
+import { excerpt, native } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import { setOwn } from '../own-properties.js'
 import type { RefuseCode } from '../verdict.js'
 
+/** A call's input as the integration hands it over: where it came from, and whether it was read at all. */
+export interface CallInput {
+  /** The action the call is judged as. */
+  action: string
+  /** `the request body`, `the input of 'refund'`: how a refusal names it. */
+  subject: string
+  value: unknown
+  /** Set when the input has content that was not parsed when the gate ran: how a refusal says so. */
+  unparsed?: string
+}
+
+/** A tool call's input (MCP, AI SDK, OpenAI Agents): the action is the tool's name. */
+export function toolInput(tool: string, value: unknown): CallInput {
+  return { action: tool, subject: `the input of '${excerpt(tool)}'`, value }
+}
+
 /**
  * The params a tool input or request body forwards to `gate`: its top-level number and string
- * fields (the gate's params are scalars; a non-object input forwards none). A field of any
- * other kind (a boolean, an array, an object, `null`, `NaN`, `Infinity`) is left out, unless
- * a condition or invariant of the gate reads a param of that name (`gate.readsParam`): then
- * the call is refused, since that rule would judge it as if the field were absent while the
- * tool or handler still receives it (`{"amount": [5000]}` past an invariant capping `amount`).
- * `undefined` is an absent field. Each field is read once.
+ * fields (the gate's params are scalars). A field of any other kind (a boolean, an array, an
+ * object, `null`, `NaN`, `Infinity`) is left out, unless a condition or invariant of the gate
+ * reads a param of that name (`gate.readsParam`): then the call is refused, since that rule
+ * would judge it as if the field were absent while the tool or handler still receives it
+ * (`{"amount": [5000]}` past an invariant capping `amount`). `undefined` is an absent field.
+ * Each field is read once.
+ *
+ * An input with content but no fields to read (not parsed yet, text, an array, raw bytes, a
+ * number) gives no params; it is refused when the gate has an invariant or a refuse policy for
+ * the action with a param condition (`refusalReadsParams`), which judged without params would
+ * not refuse. An absent input (`undefined`, `null`, empty) gives no params and is judged so.
  */
-export function forwardedParams(gate: Gate, input: unknown): { params: Record<string, number | string> } | { refusal: string } {
+export function forwardedParams(gate: Gate, input: CallInput): { params: Record<string, number | string> } | { refusal: string } {
   const params: Record<string, number | string> = {}
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return { params }
+  const value = input.value
+  const fieldless = input.unparsed ?? fieldlessContent(value)
+  if (fieldless !== undefined) {
+    if (!native(() => gate.native.refusalReadsParams(input.action))) return { params }
+    return { refusal: `${input.subject} ${fieldless}, and an invariant or a refuse policy that can apply to '${excerpt(input.action)}' reads params` }
+  }
+  if (typeof value !== 'object' || value === null) return { params }
   const left: string[] = []
   const leftValues: unknown[] = []
-  for (const [name, value] of Object.entries(input)) {
-    if (isParamValue(value)) setOwn(params, name, value)
-    else if (value !== undefined) {
+  for (const [name, v] of Object.entries(value)) {
+    if (isParamValue(v)) setOwn(params, name, v)
+    else if (v !== undefined) {
       left.push(name)
-      leftValues.push(value)
+      leftValues.push(v)
     }
   }
   // One native call for all of them: a body of 100,000 booleans asks once, not 100,000 times.
@@ -35,6 +62,20 @@ export function forwardedParams(gate: Gate, input: unknown): { params: Record<st
   if (read == null) return { params }
   const at = read < left.length ? read : 0
   return { refusal: `${paramValueProblem(left[at]!, leftValues[at])}, and a policy or invariant of this gate reads it` }
+}
+
+/**
+ * How a refusal goes on after "the request body" for an input with content but no fields the
+ * gate can read, or undefined: a record, or nothing at all. Raw bytes are not read as a record
+ * of their indices.
+ */
+function fieldlessContent(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined
+  if (typeof v === 'string') return v === '' ? undefined : 'is text, whose fields the gate cannot read'
+  if (Array.isArray(v)) return v.length === 0 ? undefined : 'is an array, whose fields the gate cannot read'
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return v.byteLength === 0 ? undefined : 'is raw bytes, whose fields the gate cannot read'
+  if (typeof v !== 'object') return `is a ${typeof v}, whose fields the gate cannot read`
+  return undefined
 }
 
 /** What a model (or an HTTP client) reads when the gate refuses: code and reason. */

@@ -549,6 +549,23 @@ impl Gate {
             || self.config.invariants.iter().any(|i| i.field == *name)
     }
 
+    /// Whether a call of `action` judged without its params could be permitted where with them
+    /// it would be refused: the gate has an invariant (invariants apply to every action), or a
+    /// refuse policy that may match `action` has a param condition. A permit policy's param
+    /// condition needs no such care: without the param it does not hold. Integrations ask this
+    /// when a call's input has no fields to read (a request body not parsed yet, raw bytes, a
+    /// string, an array).
+    pub fn refusal_reads_params(&self, action: &str) -> bool {
+        if !self.config.invariants.is_empty() {
+            return true;
+        }
+        let action = crate::policy::identifier::nfc(action);
+        self.policies.load().candidates(&action).any(|p| {
+            p.effect == crate::policy::Effect::Refuse
+                && p.conditions.iter().any(|c| c.param_field().is_some())
+        })
+    }
+
     /// policy + drift (unless disabled) + invariants (if any).
     pub fn evaluator_count(&self) -> u32 {
         1 + u32::from(self.drift.is_some()) + u32::from(!self.config.invariants.is_empty())

@@ -413,3 +413,33 @@ fn reads_param_names_the_params_conditions_and_invariants_read() {
     g.reload(PolicySet::empty());
     assert!(!g.reads_param("country") && g.reads_param("total"));
 }
+
+#[test]
+fn refusal_reads_params_names_the_rules_a_call_without_params_would_skip() {
+    use kavach_core::gate::GateConfig;
+    use kavach_core::invariants::Invariant;
+    use kavach_core::policy::PolicySet;
+
+    let set = PolicySet::from_json(
+        r#"{"policies":[
+          {"name":"no_bulk_orders","effect":"refuse","conditions":[{"action":"orders.*"},{"param_min":{"field":"qty","min":100}}]},
+          {"name":"no_deletes","effect":"refuse","conditions":[{"action":"users.delete"}]},
+          {"name":"small_refunds","effect":"permit","conditions":[{"action":"refunds.create"},{"param_max":{"field":"amount","max":10}}]},
+          {"name":"rest","effect":"permit","conditions":[]}]}"#,
+    )
+    .unwrap();
+    let (g, _) = gate_with(set.clone(), GateConfig::default());
+    // A refuse policy for the action reads a param: judged without it, it would not refuse.
+    assert!(g.refusal_reads_params("orders.create"));
+    // A refuse policy without params, a permit policy's bound (which fails closed), no policy.
+    assert!(!g.refusal_reads_params("users.delete"));
+    assert!(!g.refusal_reads_params("refunds.create"));
+    assert!(!g.refusal_reads_params("webhooks.create"));
+    // An invariant applies to every action.
+    let config = GateConfig {
+        invariants: vec![Invariant::new("cap", "amount", 100.0).unwrap()],
+        ..GateConfig::default()
+    };
+    let (g, _) = gate_with(set, config);
+    assert!(g.refusal_reads_params("webhooks.create") && g.refusal_reads_params("users.delete"));
+}

@@ -276,6 +276,14 @@ impl Gate {
         self.inner.supports_sync()
     }
 
+    /// Whether a call of `action` judged without its params could be permitted where with
+    /// them it would be refused (an invariant, or a refuse policy for the action with a param
+    /// condition): integrations refuse such a call when its input has no fields to read.
+    #[napi(catch_unwind)]
+    pub fn refusal_reads_params(&self, action: String) -> bool {
+        self.inner.refusal_reads_params(&action)
+    }
+
     /// The position of the first of `names` that a condition of the live policy set or an
     /// invariant reads, if any: one call for all the fields of a tool input or request body
     /// that an integration cannot forward (`gate.readsParam` asks about one name).
