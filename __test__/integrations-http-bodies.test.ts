@@ -1,14 +1,16 @@
-// HTTP middleware against real express 5 and fastify 5 servers, with generated request bodies:
-// JSON objects, arrays and scalars, form-encoded fields (bracket syntax included), text and raw
-// bytes, whose `amount` and `qty` fields take every kind of value (numbers past the caps,
-// numeric strings, booleans, null, arrays, objects). The gate caps `amount` at 1000 with an
-// invariant and refuses `qty` >= 100 with a refuse policy. The invariant: whenever a handler
-// runs, what it can read from the body (parsing text and bytes itself, taking an array's first
-// element) has an `amount` that is absent or a finite number <= 1000, and a numeric `qty`
-// below 100. (A `qty` sent as a string passes a refuse policy's bound: POLICY.md documents it,
-// and `kavach lint` reports it as refuse_skips_strings.) Servers: express with its parsers
-// before the middleware and after it, fastify with the hook in preHandler and in onRequest.
-// Seeded; BODIES_SEED and BODIES_RUNS run other and more bodies.
+// HTTP middleware against real express 5 and fastify 5 servers, with generated request bodies
+// and query strings: JSON objects, arrays and scalars, form-encoded fields (bracket syntax
+// included), text and raw bytes, whose `amount` and `qty` fields take every kind of value
+// (numbers past the caps, numeric strings, booleans, null, arrays, objects). The gate caps
+// `amount` at 1000 with an invariant and refuses `qty` >= 100 with a refuse policy. The
+// invariant: whenever a handler runs, what it can read from the body (parsing text and bytes
+// itself, taking an array's first element) has an `amount` that is absent or a finite number
+// <= 1000 and a numeric `qty` below 100, and its query string has neither (the gate reads
+// params from the body only, so a query field a rule reads is refused). A `qty` sent as a
+// string passes a refuse policy's bound: POLICY.md documents it, and `kavach lint` reports it
+// as refuse_skips_strings. Servers: express with its parsers before the middleware and after
+// it, fastify with the hook in preHandler and in onRequest. Seeded; BODIES_SEED and
+// BODIES_RUNS run other and more bodies.
 
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
@@ -75,7 +77,17 @@ const body: fc.Arbitrary<Body> = fc.oneof(
   fc.constant({ contentType: undefined, text: '' }),
 )
 
-const BODIES = fc.sample(fc.noBias(body), { seed: Number(process.env.BODIES_SEED ?? 20261207), numRuns: Number(process.env.BODIES_RUNS ?? 250) })
+/** A query string: none, fields no rule reads, or amount / qty plain, percent-encoded or with brackets. */
+const query: fc.Arbitrary<string> = fc.oneof(
+  fc.constant(''),
+  fc.constant('?page=2&sort=desc'),
+  fc.tuple(fc.constantFrom('amount', 'qty', '%61mount', 'amount[]', 'qty[x]', 'Amount'), fc.constantFrom('5', '5000', 'x')).map(([k, v]) => `?page=1&${k}=${v}`),
+)
+
+const BODIES = fc.sample(fc.noBias(fc.tuple(body, query).map(([b, q]) => ({ ...b, query: q }))), {
+  seed: Number(process.env.BODIES_SEED ?? 20261207),
+  numRuns: Number(process.env.BODIES_RUNS ?? 250),
+})
 
 /** What a handler can make of the body it was given: parsing text and bytes, taking an array's first element. */
 function readable(b: unknown): Record<string, unknown> | undefined {
@@ -93,8 +105,10 @@ function readable(b: unknown): Record<string, unknown> | undefined {
 }
 
 /** Why what a handler read breaks the rules, or undefined. */
-function breach(seen: unknown): string | undefined {
-  const r = readable(seen)
+function breach(seen: { body: unknown; query: unknown }): string | undefined {
+  const fromQuery = Object.keys(seen.query ?? {}).find((k) => ['amount', 'qty'].includes(k.split('[')[0]!))
+  if (fromQuery !== undefined) return `query field ${fromQuery}, which the gate does not read, reached the handler`
+  const r = readable(seen.body)
   if (r === undefined) return undefined
   const amount = r.amount
   if (amount !== undefined && !(typeof amount === 'number' && Number.isFinite(amount) && amount <= CAP)) return `amount ${JSON.stringify(amount)} reached the handler`
@@ -105,19 +119,19 @@ function breach(seen: unknown): string | undefined {
 interface App {
   name: string
   base: string
-  seen: unknown[]
+  seen: { body: unknown; query: unknown }[]
   close(): Promise<void>
 }
 
 async function expressApp(name: string, parsersFirst: boolean): Promise<App> {
-  const seen: unknown[] = []
+  const seen: App['seen'] = []
   const app = express()
   const parsers = [express.json({ strict: false }), express.urlencoded({ extended: true }), express.text(), express.raw({ type: 'application/octet-stream' })]
   if (parsersFirst) for (const p of parsers) app.use(p)
   app.use(createExpressMiddleware(newGate()))
   if (!parsersFirst) for (const p of parsers) app.use(p)
   app.post('/api/v1/refunds', (req, res) => {
-    seen.push(req.body)
+    seen.push({ body: req.body, query: req.query })
     res.json({ ok: true })
   })
   const server: Server = await new Promise((resolve) => {
@@ -128,13 +142,13 @@ async function expressApp(name: string, parsersFirst: boolean): Promise<App> {
 }
 
 async function fastifyApp(name: string, hook: 'preHandler' | 'onRequest'): Promise<App> {
-  const seen: unknown[] = []
+  const seen: App['seen'] = []
   const app = Fastify()
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, text, done) => done(null, Object.fromEntries(new URLSearchParams(text as string))))
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, bytes, done) => done(null, bytes))
   app.addHook(hook, createFastifyHook(newGate()))
   app.post('/api/v1/refunds', async (request) => {
-    seen.push(request.body)
+    seen.push({ body: request.body, query: request.query })
     return { ok: true }
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -164,16 +178,16 @@ describe(`generated request bodies (${BODIES.length} per server): a handler neve
         const before = app.seen.length
         const headers: Record<string, string> = { 'x-principal-id': 'alice', 'x-roles': 'support' }
         if (b.contentType !== undefined) headers['content-type'] = b.contentType
-        const r = await fetch(`${app.base}/api/v1/refunds`, { method: 'POST', headers, body: b.text })
+        const r = await fetch(`${app.base}/api/v1/refunds${b.query}`, { method: 'POST', headers, body: b.text })
         const answer = (await r.json().catch(() => undefined)) as { code?: string } | undefined
         const key = `${app.name} ${r.status} ${answer?.code ?? ''}`
         statuses.set(key, (statuses.get(key) ?? 0) + 1)
         if (app.seen.length > before) {
-          if (r.status !== 200) breaches.push(`${app.name}: the handler ran but the answer was ${r.status} (${b.contentType} ${b.text})`)
+          if (r.status !== 200) breaches.push(`${app.name}: the handler ran but the answer was ${r.status} (${b.query} ${b.contentType} ${b.text})`)
           const why = breach(app.seen[app.seen.length - 1])
-          if (why !== undefined) breaches.push(`${app.name}: ${why} (${b.contentType} ${b.text})`)
+          if (why !== undefined) breaches.push(`${app.name}: ${why} (${b.query} ${b.contentType} ${b.text})`)
         } else if (![400, 403, 415].includes(r.status)) {
-          breaches.push(`${app.name}: answered ${r.status} without running the handler (${b.contentType} ${b.text})`)
+          breaches.push(`${app.name}: answered ${r.status} without running the handler (${b.query} ${b.contentType} ${b.text})`)
         }
       }
     }

@@ -131,6 +131,28 @@ for (const [name, start] of [['express 5', startExpress], ['fastify 5', startFas
       expect(refusals.every((v) => v.evaluator === 'http')).toBe(true)
     })
 
+    test('a query-string field a rule reads is refused (the gate reads the body); other query fields pass', async () => {
+      const postTo = (target: string, body: string) =>
+        fetch(`${server.base}${target}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-principal-id': 'alice', 'x-roles': 'support' }, body })
+      const handled = server.handled.length
+      for (const [target, param] of [
+        ['/api/v1/refunds?amount=5000', 'amount'],
+        ['/api/v1/refunds?page=2&amount[]=5000', 'amount'],
+        ['/api/v1/refunds?%61mount=5', 'amount'],
+        ['/api/v1/refunds?qty[x]=500', 'qty'],
+      ] as const) {
+        const r = await postTo(target, '{"amount":5}')
+        expect([r.status, await r.json()], target).toEqual([
+          403,
+          { error: 'forbidden', code: 'INVALID_CONTEXT', reason: `param '${param}' came in the query string, which the gate does not read (it reads the body), and a policy or invariant of this gate reads it` },
+        ])
+      }
+      expect(server.handled.length).toBe(handled)
+      expect((await postTo('/api/v1/refunds?page=2&sort=desc&Amount=9', '{"amount":5}')).status).toBe(200)
+      expect(server.handled.length).toBe(handled + 1)
+      server.handled.length = handled
+    })
+
     test('fields no rule reads are left out; the rules judge the rest', async () => {
       const body = { amount: 500, notify: true, items: [1, 2], note: null, meta: { a: 1 } }
       expect((await post(JSON.stringify(body))).status).toBe(200)

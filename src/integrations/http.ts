@@ -14,7 +14,7 @@ import type { Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
 import { gateArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
 import { canonicalPath, checkedRequest, judgedAs } from './http-route.js'
-import { forwardedParams } from './refusal.js'
+import { forwardedParams, queryStringProblem } from './refusal.js'
 import { type CallFacts, contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 export { canonicalPath, deriveActionName, judgedAs, type CanonicalPath } from './http-route.js'
@@ -290,6 +290,8 @@ export class HttpKavachMiddleware {
       unparsed: req.body === undefined && hasContent(req.headers) ? UNPARSED_BODY : undefined,
     })
     if ('refusal' in body) return this.#refuse('INVALID_CONTEXT', body.refusal, contextFacts(ctx))
+    const query = queryStringProblem(this.gate, req.path)
+    if (query !== undefined) return this.#refuse('INVALID_CONTEXT', query, contextFacts(ctx))
     ctx.params = body.params
     return ctx
   }

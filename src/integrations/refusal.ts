@@ -57,11 +57,41 @@ export function forwardedParams(gate: Gate, input: CallInput): { params: Record<
       leftValues.push(v)
     }
   }
-  // One native call for all of them: a body of 100,000 booleans asks once, not 100,000 times.
-  const read = left.length === 0 ? null : native(() => gate.native.firstReadParam(left))
-  if (read == null) return { params }
-  const at = read < left.length ? read : 0
+  const at = firstRead(gate, left)
+  if (at === undefined) return { params }
   return { refusal: `${paramValueProblem(left[at]!, leftValues[at])}, and a policy or invariant of this gate reads it` }
+}
+
+/**
+ * Why a request target's query string cannot pass, or undefined: it has a field a condition or
+ * invariant reads. The gate reads params from the body only, so a handler that took `amount`
+ * from `?amount=5000` would get past a cap on `amount`. Names as query parsers read them:
+ * percent-decoded, and `amount[]` / `amount[x]` (qs brackets) also as `amount`.
+ */
+export function queryStringProblem(gate: Gate, target: string): string | undefined {
+  const q = target.indexOf('?')
+  if (q < 0) return undefined
+  const names = new Set<string>()
+  for (const key of new URLSearchParams(target.slice(q + 1)).keys()) {
+    names.add(key)
+    const bracket = key.indexOf('[')
+    if (bracket > 0) names.add(key.slice(0, bracket))
+  }
+  const list = [...names]
+  const at = firstRead(gate, list)
+  if (at === undefined) return undefined
+  return `param '${excerpt(list[at]!)}' came in the query string, which the gate does not read (it reads the body), and a policy or invariant of this gate reads it`
+}
+
+/**
+ * The position of the first of `names` a condition or invariant of `gate` reads. One native
+ * call for all of them: a body of 100,000 booleans asks once, not 100,000 times.
+ */
+function firstRead(gate: Gate, names: string[]): number | undefined {
+  if (names.length === 0) return undefined
+  const at = native(() => gate.native.firstReadParam(names))
+  if (at == null) return undefined
+  return at < names.length ? at : 0
 }
 
 /**
