@@ -56,11 +56,11 @@ const CALLER_FIELDS = [
 ] as const satisfies readonly (keyof McpCaller & keyof EvaluateOptions)[]
 
 /**
- * The gate context of one tool call, whose params `forwardedParams` took from its input.
- * Throws `InvalidArgumentError` for a caller without an id or with a session id that is not
- * a string.
+ * The gate context of one tool call, without its params (`forwardedParams` reads them from the
+ * input). Throws `InvalidArgumentError` for a caller without an id or with a session id that
+ * is not a string.
  */
-export function toolCallContext(toolName: string, params: Record<string, number | string>, caller: McpCaller): EvaluateOptions {
+export function toolCallContext(toolName: string, caller: McpCaller): EvaluateOptions {
   if (typeof toolName !== 'string' || toolName.length === 0) throw new InvalidArgumentError('toolName must be a non-empty string')
   if (typeof caller !== 'object' || caller === null) throw new InvalidArgumentError('caller must be an object { callerId, ... }')
   if (typeof caller.callerId !== 'string' || caller.callerId.length === 0) {
@@ -75,7 +75,6 @@ export function toolCallContext(toolName: string, params: Record<string, number 
     principalId: caller.callerId,
     principalKind: caller.callerKind ?? 'agent',
     actionName: toolName,
-    params,
   }
   const target = ctx as unknown as Record<string, unknown>
   for (const field of CALLER_FIELDS) {
@@ -100,14 +99,13 @@ export class McpKavachMiddleware {
    * The verdict for `caller` calling `toolName` with `params` (its top-level numbers and
    * strings are forwarded; a field of another kind that a policy or invariant reads refuses
    * with `INVALID_CONTEXT`, evaluator `mcp`: `forwardedParams`). A refusal is a verdict, never
-   * an exception; a malformed caller rejects with
-   * `InvalidArgumentError`. A session revoked in the store is answered here (Invalidate,
+   * an exception; a malformed caller rejects with `InvalidArgumentError`. A session revoked in the store is answered here (Invalidate,
    * evaluator `session_store`) without running the gate; a store that fails, or whose answer
    * is anything but a clean "not revoked", refuses (`STORE_UNAVAILABLE`, or `INVALID_CONTEXT`
    * for a session id the gate cannot take) with the detail in the reason.
    */
   async evaluateToolCall(toolName: string, params: unknown, caller: McpCaller): Promise<Verdict> {
-    const ctx = toolCallContext(toolName, {}, caller)
+    const ctx = toolCallContext(toolName, caller)
     const input = forwardedParams(this.gate, toolInput(toolName, params))
     if ('refusal' in input) return refuseUnevaluated(this.gate, 'INVALID_CONTEXT', INPUT_EVALUATOR, input.refusal, contextFacts(ctx))
     ctx.params = input.params
