@@ -5,10 +5,12 @@
 // as if it were absent, while the handler still received it (`{"amount":[5000]}` past an
 // invariant capping `amount` at 1000). Fields no rule reads are still left out, and the call
 // goes on. Real express 5 and fastify 5 servers, the MCP SDK's client and server, `tool()` of
-// the AI SDK and of OpenAI Agents JS.
+// the AI SDK and of OpenAI Agents JS; and seeded generated tool inputs (every kind of value,
+// arrays, raw bytes), of which a tool may run only on those no rule was skipped for.
 
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
+import { inspect } from 'node:util'
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
@@ -16,6 +18,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { tool as agentTool } from '@openai/agents'
 import { tool as aiTool } from 'ai'
 import express from 'express'
+import fc from 'fast-check'
 import Fastify from 'fastify'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { z } from 'zod'
@@ -358,5 +361,67 @@ describe('agent tool kits', () => {
     expect(ran).toEqual([])
     await expect(gated!.invoke({ context: {} }, '{"amount":10}')).resolves.toBe('refunded 10')
     expect(ran).toEqual([10])
+  })
+})
+
+describe('generated tool inputs (seeded; TOOL_INPUTS_SEED / TOOL_INPUTS_RUNS for more)', () => {
+  const value = fc.oneof(
+    fc.double(),
+    fc.integer({ min: -10, max: 5000 }),
+    fc.constantFrom(1000, 1001, 99, 100, -0, Infinity, NaN, Number.MAX_VALUE),
+    fc.integer({ min: 0, max: 5000 }).map(String),
+    fc.boolean(),
+    fc.constantFrom(null, undefined),
+    fc.bigInt({ min: 0n, max: 5000n }),
+    fc.array(fc.integer({ min: 0, max: 5000 }), { maxLength: 2 }),
+    fc.record({ value: fc.integer({ min: 0, max: 5000 }) }),
+    fc.date({ noInvalidDate: true }),
+  )
+  const input = fc.oneof(
+    fc.record({ amount: value, qty: value, note: value }, { requiredKeys: [] }),
+    fc.array(fc.record({ amount: value }), { maxLength: 2 }),
+    value,
+    fc.constant(Buffer.from('{"amount":5000}')),
+  )
+  const inputs = fc.sample(fc.noBias(input), { seed: Number(process.env.TOOL_INPUTS_SEED ?? 20261207), numRuns: Number(process.env.TOOL_INPUTS_RUNS ?? 300) })
+
+  /** Why a tool that ran on `seen` ran past a rule, or undefined. */
+  const breach = (seen: unknown): string | undefined => {
+    const r = (Array.isArray(seen) ? seen[0] : seen) as { amount?: unknown; qty?: unknown } | undefined
+    if (Buffer.isBuffer(seen)) return 'raw bytes reached the tool'
+    if (typeof r !== 'object' || r === null) return undefined
+    if (r.amount !== undefined && !(typeof r.amount === 'number' && Number.isFinite(r.amount) && r.amount <= 1000)) return `amount ${inspect(r.amount)} reached the tool`
+    if (typeof r.qty === 'number' && r.qty >= 100) return `qty ${r.qty} reached the tool`
+    return undefined
+  }
+
+  test('a tool runs only on input whose amount is absent or a finite number <= 1000 and whose numeric qty is < 100', async () => {
+    const ran: unknown[] = []
+    const record = async (i: unknown, _options?: unknown) => ran.push(i)
+    const mcp = new McpKavachMiddleware(newGate()).guardTool('refund', record, mcpCaller)
+    const ai = guardTools(newGate(), { refund: { execute: record } }, { caller: support }).refund
+    const breaches: string[] = []
+    let refused = 0
+    for (const i of inputs) {
+      for (const [name, call] of [
+        ['McpKavachMiddleware.guardTool', () => mcp(i as never)],
+        ['guardTools execute', () => ai.execute(i, { toolCallId: 'c', messages: [] })],
+      ] as const) {
+        const before = ran.length
+        const out = await (call as () => Promise<unknown>)().catch((e: unknown) => e)
+        if (ran.length === before) {
+          refused++
+          // Not run: a refusal, thrown (MCP) or returned (AI SDK), never another error.
+          if (!(out instanceof Refused) && !(typeof out === 'object' && out !== null && (out as { refused?: unknown }).refused === true)) breaches.push(`${name}: neither ran nor refused: ${inspect(out)}`)
+          continue
+        }
+        const why = breach(ran[ran.length - 1])
+        if (why !== undefined) breaches.push(`${name}: ${why}`)
+      }
+    }
+    expect(breaches).toEqual([])
+    // Not vacuous: both outcomes occur.
+    expect(refused).toBeGreaterThan(0)
+    expect(ran.length).toBeGreaterThan(0)
   })
 })
