@@ -85,6 +85,26 @@ fn wrong_recipient_and_tamper() {
 }
 
 #[test]
+fn a_sealed_payload_with_a_key_it_does_not_know_is_refused() {
+    let (a, b) = (kp(), kp());
+    let (ab, ba) = pair(&a, &b);
+    let sealed = String::from_utf8(ab.send_signed(b"x", "ctx", "corr").unwrap()).unwrap();
+    // A renamed auth_tag (which may be absent) and an added key: one changed byte each way.
+    for changed in [
+        sealed.replacen("\"auth_tag\"", "\"buth_tag\"", 1),
+        sealed.replacen("{", "{\"x\":1,", 1),
+    ] {
+        assert_ne!(changed, sealed);
+        let e = ba.receive_signed(changed.as_bytes(), "ctx").unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+    }
+    // auth_tag left out entirely is still a valid message (the field has a default).
+    let without = sealed.replacen(",\"auth_tag\":[]", "", 1);
+    assert_ne!(without, sealed);
+    assert_eq!(ba.receive_signed(without.as_bytes(), "ctx").unwrap(), b"x");
+}
+
+#[test]
 fn rewrap_to_another_recipient_is_refused() {
     let (a, b, c) = (kp(), kp(), kp());
     let (ab, _) = pair(&a, &b);

@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::signed_payload::SignedPayload;
 
-/// One encrypted message.
+/// One encrypted message. A key not listed here is refused, as in the token envelope and the
+/// key formats: ignoring it would let a renamed `auth_tag` (which may be absent) pass as an
+/// unchanged message, so a changed byte of the wrapper would go unnoticed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SealedPayload {
     #[serde(with = "crate::json_bytes::bytes")]
     pub kem_ciphertext: Vec<u8>,
