@@ -293,6 +293,8 @@ describe('McpKavachMiddleware', () => {
     // An input with no fields to read: refused where a rule would be skipped, judged otherwise.
     const text = await mw.evaluateToolCall('refund', 'amount=5000', mcpCaller)
     expect([text.code, text.reason]).toEqual(['INVALID_CONTEXT', bodyWithout("the input of 'refund' is text, whose fields the gate cannot read", 'refund')])
+    const map = await mw.evaluateToolCall('refund', new Map([['amount', 5000]]), mcpCaller)
+    expect(map.reason).toBe(bodyWithout("the input of 'refund' is a Map, whose fields the gate cannot read", 'refund'))
     const plain = new McpKavachMiddleware(Gate.fromObject({ policies: [{ name: 'p', effect: 'permit', conditions: [{ action: 'refund' }] }] }))
     expect((await plain.evaluateToolCall('refund', 'amount=5000', mcpCaller)).kind).toBe('permit')
     // Absent (undefined) is absent; a field no rule reads is left out.

@@ -35,7 +35,7 @@ export function toolInput(tool: string, value: unknown): CallInput {
  * Each field is read once.
  *
  * An input with content but no fields to read (not parsed yet, text, an array, raw bytes, a
- * number) gives no params; it is refused when the gate has an invariant or a refuse policy for
+ * Map or Set, a number) gives no params; it is refused when the gate has an invariant or a refuse policy for
  * the action with a param condition (`refusalReadsParams`), which judged without params would
  * not refuse. An absent input (`undefined`, `null`, empty) gives no params and is judged so.
  */
@@ -104,6 +104,8 @@ function fieldlessContent(v: unknown): string | undefined {
   if (typeof v === 'string') return v === '' ? undefined : 'is text, whose fields the gate cannot read'
   if (Array.isArray(v)) return v.length === 0 ? undefined : 'is an array, whose fields the gate cannot read'
   if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return v.byteLength === 0 ? undefined : 'is raw bytes, whose fields the gate cannot read'
+  // Their entries are no properties: read as a record, a Map would give no params.
+  if (v instanceof Map || v instanceof Set) return v.size === 0 ? undefined : `is a ${v instanceof Map ? 'Map' : 'Set'}, whose fields the gate cannot read`
   if (typeof v !== 'object') return `is a ${typeof v}, whose fields the gate cannot read`
   return undefined
 }
