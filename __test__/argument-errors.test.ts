@@ -79,10 +79,11 @@ describe('missing arguments name the argument and carry a code', () => {
 
 describe('constructors and static factories of the crypto and Redis classes throw typed errors', () => {
   test('new SignedAuditChain with no key pair, or a hybrid flag that is not a boolean', () => {
-    for (const bad of [null, 5, {}]) {
-      expectArgumentError(caught(() => new SignedAuditChain(bad as never)), /^Failed to recover `KavachKeyPair` type from napi value$/)
+    expectArgumentError(caught(() => new SignedAuditChain(null as never)), /^SignedAuditChain constructor: kp is required \(a KavachKeyPair\), got null$/)
+    for (const [bad, kind] of [[5, 'number'], [{}, 'object']] as const) {
+      expectArgumentError(caught(() => new SignedAuditChain(bad as never)), new RegExp(`^SignedAuditChain constructor: kp must be a KavachKeyPair \\(got ${kind}\\)$`))
     }
-    expectArgumentError(caught(() => new SignedAuditChain(KavachKeyPair.generate(), 'x' as never)), /^Failed to convert napi value into rust type `bool`$/)
+    expectArgumentError(caught(() => new SignedAuditChain(KavachKeyPair.generate(), 'x' as never)), /^SignedAuditChain constructor: hybrid must be a boolean, or absent \(got string\)$/)
   })
 
   test('PublicKeyBundle.fromRecord(undefined | null) names the record', () => {
@@ -154,5 +155,51 @@ describe('wrong argument types of the TypeScript entry points and constructors a
     expectArgumentError(caught(() => PublicKeyDirectory.fromFile({ a: 1n } as never)), /^PublicKeyDirectory\.fromFile: path has the wrong type or cannot be read \(got object: Do not know how to serialize a BigInt\)$/)
     expectArgumentError(caught(() => KavachKeyPair.importSecret(Buffer.alloc(3), cyclic as never)), /^KavachKeyPair\.importSecret: passphrase must be a string \(got object\)$/)
     expectArgumentError(caught(() => gate.lift({ targetKind: cyclic, targetId: 's' } as never)), /^gate\.lift: scope has the wrong type or cannot be read/)
+  })
+})
+
+describe("a type napi refuses is named with the call and the argument, never in napi's words", () => {
+  // napi-rs says "Failed to convert JavaScript value `Object {…}` into rust type `String`",
+  // quoting the whole value: the message named neither the call nor the argument, and grew with
+  // the value. The parameters come from binding.d.ts (src/generated/native-signatures.ts).
+  test('a string, a number, an array of bundles, a class instance', () => {
+    const directory = PublicKeyDirectory.inMemory()
+    expectArgumentError(caught(() => directory.fetch(5 as never)), /^PublicKeyDirectory\.fetch: keyId must be a string \(got number\)$/)
+    expectArgumentError(caught(() => directory.remove({} as never)), /^PublicKeyDirectory\.remove: keyId must be a string \(got object\)$/)
+    expectArgumentError(caught(() => KavachKeyPair.generateWithExpiry('3600' as never)), /^KavachKeyPair\.generateWithExpiry: seconds must be a number \(got string\)$/)
+    expectArgumentError(caught(() => PublicKeyDirectory.inMemory(5 as never)), /^PublicKeyDirectory\.inMemory: bundles must be an array of PublicKeyBundle, or absent \(got number\)$/)
+    // One wrong item: the array reader names it (__test__/dense-arrays.test.ts has the rest).
+    const bundle = KavachKeyPair.generate().publicKeys()
+    expectArgumentError(caught(() => PublicKeyDirectory.inMemory([bundle, 'k' as never])), /^element 1 of the array is not an instance of PublicKeyBundle$/)
+    expectArgumentError(caught(() => directory.insert(bundle.toRecord() as never)), /^PublicKeyDirectory\.insert: bundle must be a PublicKeyBundle \(got object\)$/)
+    expectArgumentError(caught(() => new DirectoryTokenVerifier({} as never)), /^DirectoryTokenVerifier constructor: directory must be a PublicKeyDirectory \(got object\)$/)
+    expectArgumentError(caught(() => PqTokenSigner.fromKeypairHybrid(bundle as never)), /^PqTokenSigner\.fromKeypairHybrid: kp must be a KavachKeyPair \(got object\)$/)
+  })
+
+  test('a later argument is named when the earlier ones are right', () => {
+    const kp = KavachKeyPair.generate()
+    const chain = new SignedAuditChain(kp)
+    expectArgumentError(caught(() => chain.verify('bundle' as never)), /^SignedAuditChain\.verify: bundle must be a PublicKeyBundle \(got string\)$/)
+    expectArgumentError(caught(() => new SignedAuditChain(kp, 1 as never)), /^SignedAuditChain constructor: hybrid must be a boolean, or absent \(got number\)$/)
+    const throwing = new Proxy({}, { getPrototypeOf: () => { throw new Error('no') } })
+    expectArgumentError(caught(() => new SignedAuditChain(kp, throwing as never)), /^SignedAuditChain constructor: hybrid must be a boolean, or absent \(got object\)$/)
+    expectArgumentError(caught(() => chain.verify(throwing as never)), /^SignedAuditChain\.verify: bundle must be a PublicKeyBundle \(got a value that throws when read\)$/)
+  })
+
+  test('a large object where a string belongs gives a short message and no cause quoting it', () => {
+    const big = { secret: 'x'.repeat(1_000_000) }
+    const err = caught(() => PublicKeyDirectory.fromFile(big as never))
+    expectArgumentError(err, /^PublicKeyDirectory\.fromFile: path must be a string \(got object\)$/)
+    expect((err as Error).cause).toBeUndefined()
+  })
+
+  test('a Redis store method', async () => {
+    const store = await RedisSessionStore.connect(REDIS_URL, { ttlSeconds: 60 })
+    try {
+      expectArgumentError(caught(() => store.keyFor({ id: 's' } as never)), /^RedisSessionStore\.keyFor: sessionId must be a string \(got object\)$/)
+      expectArgumentError(caught(() => (store.keyFor as () => string)()), /^RedisSessionStore\.keyFor: sessionId is required \(a string\), got undefined$/)
+    } finally {
+      store.close()
+    }
   })
 })

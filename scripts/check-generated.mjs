@@ -1,9 +1,10 @@
 // Generated files must match their sources: policy.schema.json (the zod schema),
 // src/generated/layout.ts (the fast-path and batch layouts, defined in Rust and rendered by
-// crates/kavach-node/src/layout.rs, whose test compares), and, in CI, the napi loader and
+// crates/kavach-node/src/layout.rs, whose test compares), src/generated/native-signatures.ts
+// (rendered from binding.d.ts by scripts/native-signatures.mjs), and, in CI, the napi loader and
 // typings (binding.js and binding.d.ts are committed, and a diff means someone changed the
 // Rust API without committing the regenerated files, or hand-edited them).
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 
 import { policySchemaIsCurrent } from './policy-schema.mjs'
 
@@ -22,12 +23,16 @@ try {
   process.exit(1)
 }
 
+// src/generated/native-signatures.ts must render from binding.d.ts as it stands (the build
+// writes it; this catches a later hand edit, and CI below checks it is committed).
+if (spawnSync(process.execPath, ['scripts/native-signatures.mjs', '--check'], { stdio: 'inherit' }).status !== 0) process.exit(1)
+
 if (process.env.CI === 'true') {
   try {
-    execFileSync('git', ['diff', '--exit-code', '--', 'binding.js', 'binding.d.ts'], { stdio: 'inherit' })
+    execFileSync('git', ['diff', '--exit-code', '--', 'binding.js', 'binding.d.ts', 'src/generated/native-signatures.ts'], { stdio: 'inherit' })
     console.log('generated binding files are up to date')
   } catch {
-    console.error('binding.js / binding.d.ts changed when regenerated: commit the regenerated files')
+    console.error('binding.js / binding.d.ts / src/generated/native-signatures.ts changed when regenerated: commit the regenerated files')
     process.exit(1)
   }
 } else {

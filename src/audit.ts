@@ -95,7 +95,7 @@ export class SignedAuditChain extends NativeSignedAuditChain {
     try {
       super(kp, hybrid)
     } catch (e) {
-      throw nativeError(e, 'SignedAuditChain constructor', [kp], ['kp'])
+      throw nativeError(e, 'SignedAuditChain constructor', [kp, hybrid], ['kp', 'hybrid'])
     }
   }
 

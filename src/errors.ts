@@ -121,6 +121,20 @@ const NAPI_ARGUMENT_STATUSES = new Set([
   'DetachableArraybufferExpected',
 ])
 
+/**
+ * napi-rs's wording for a value of the wrong type ("Failed to convert JavaScript value `…` into
+ * rust type `String`", "Failed to recover `KavachKeyPair` type from napi value", "Value is not
+ * an instance of class `KavachKeyPair`"), which names no argument and may quote the whole
+ * value, and the array reader's "expected an array" (crates/kavach-node/src/dense_array.rs). Other messages with a napi status say what is wrong
+ * themselves ("element 1 of the array is a hole", "Missing field `ttlSeconds`").
+ */
+const NAPI_TYPE_WORDING = /into rust type `|type from napi value$|^Value is not an instance of class `|^Expected a TypedArray value$|^expected an array$/
+
+/** Whether `e` is napi's refusal of an argument's type, in napi's words. */
+export function isNapiTypeError(e: unknown): e is Error & { code: string } {
+  return e instanceof Error && NAPI_ARGUMENT_STATUSES.has((e as { code?: unknown }).code as string) && NAPI_TYPE_WORDING.test(e.message)
+}
+
 /** At most this many characters of an offending value go into a message (U5). */
 const EXCERPT_CHARS = 100
 
@@ -163,6 +177,11 @@ export function toKavachError(err: unknown, entryPoint?: string): unknown {
   if (code === PANIC_STATUS) {
     const where = entryPoint ?? 'a native entry point'
     return new InternalError(`${where}: internal error in the native addon (a caught panic): ${err.message}`, { cause: err })
+  }
+  if (isNapiTypeError(err)) {
+    // napi's wording quotes the whole value: cut, and not kept as the cause. Entry points with
+    // known arguments name the wrong one instead (src/native-errors.ts).
+    return new InvalidArgumentError(`${entryPoint ?? 'a native entry point'}: an argument has the wrong type (${excerpt(err.message)})`)
   }
   const cls = byCode.get(code) ?? (NAPI_ARGUMENT_STATUSES.has(code) ? InvalidArgumentError : undefined)
   if (cls === undefined) return err

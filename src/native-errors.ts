@@ -3,11 +3,14 @@
 // napi classes are read-only, so the TS classes (audit.ts, channel.ts, pq.ts, redis.ts)
 // override them, and their constructors, with `nativeCall` / `nativeError`.
 
-import { InvalidArgumentError, kindOf, toKavachError } from './errors.js'
+import { InvalidArgumentError, isNapiTypeError, kindOf, toKavachError } from './errors.js'
+import { wrongArgumentMessage } from './native-parameters.js'
 
 type AnyFn = (...args: unknown[]) => unknown
 
 /**
+ * napi's refusal of an argument's type (a napi status as its code) becomes an
+ * `InvalidArgumentError` naming the argument and what it must be (native-parameters.ts).
  * A `TypeError` from napi's argument conversion (no code, e.g. "Cannot convert undefined or
  * null to object" for `verify(null, sig)`) becomes an `InvalidArgumentError` naming the method
  * and the first missing argument (by name when `params` gives one). napi describes an object
@@ -17,6 +20,11 @@ type AnyFn = (...args: unknown[]) => unknown
  * mapped by `toKavachError`.
  */
 function argumentError(e: unknown, where: string, args: unknown[], params: readonly string[] | undefined): unknown {
+  if (isNapiTypeError(e)) {
+    // napi's wording quotes the value whole and names no argument: neither reaches the user.
+    const message = wrongArgumentMessage(where, args, params)
+    if (message !== undefined) return new InvalidArgumentError(message)
+  }
   if (!(e instanceof TypeError || e instanceof RangeError) || 'code' in e) return e
   const count = Math.max(args.length, params?.length ?? 0)
   const nameOf = (i: number): string => params?.[i] ?? `argument ${i + 1}`

@@ -208,7 +208,7 @@ export class DirectoryTokenVerifier extends NativeDirectoryTokenVerifier {
     try {
       super(directory, hybrid)
     } catch (e) {
-      throw nativeError(e, 'DirectoryTokenVerifier constructor', [directory], ['directory'])
+      throw nativeError(e, 'DirectoryTokenVerifier constructor', [directory, hybrid], ['directory', 'hybrid'])
     }
   }
 
