@@ -1,8 +1,8 @@
 // Which argument napi refused, and in words a user can act on. napi-rs describes a conversion
 // failure in Rust terms ("Failed to convert JavaScript value `Object {…}` into rust type
-// `String`", "expected an array", "Failed to recover `KavachKeyPair` type from napi value"),
-// naming neither the call nor the argument, and quoting the whole value as JSON (a 1 MB
-// object gives a 1 MB message). napi converts arguments in order and stops at the first it
+// `String`", "Failed to recover `KavachKeyPair` type from napi value"), as does the array
+// reader ("expected an array"), naming neither the call nor the argument, and napi quotes the
+// whole value as JSON (a 1 MB object gives a 1 MB message). napi converts arguments in order and stops at the first it
 // cannot, so the first argument that does not fit its declared type (binding.d.ts, rendered
 // into shapes in src/generated/native-signatures.ts) is the one it refused.
 
