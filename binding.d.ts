@@ -159,7 +159,8 @@ export declare class Gate {
    * Revoke a session, principal or role on this gate as an Invalidate would: later
    * evaluations refuse it, a session is marked in the session store, and the broadcaster
    * (if any) tells the other gates. With `maxPendingEvaluations` in flight only the first
-   * is done, and the call throws `STORE_UNAVAILABLE` saying so.
+   * is done, and the call throws `STORE_UNAVAILABLE` saying so; the promise rejects with
+   * `STORE_UNAVAILABLE` too when the session store or the broadcaster could not be told.
    */
   revoke(scope: RevokeScope): Promise<void>
   /** Release listeners and store connections; the gate keeps answering with what it has. */

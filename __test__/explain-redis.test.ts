@@ -122,3 +122,24 @@ describe('gate.explainAsync on Redis stores', () => {
     await expect(gate.explainAsync(bad)).rejects.toMatchObject({ code })
   })
 })
+
+describe('a session start in the store further ahead than maxClockSkewSeconds', () => {
+  test('refuses STORE_UNAVAILABLE in evaluateAsync and explainAsync, as the same start in the context refuses', async () => {
+    const gate = await replica()
+    // Its own principal: the suite's agent-7 has used its rate limit.
+    const call = (sessionId: string): EvaluateOptions => ({ ...agent(10, sessionId), principalId: 'agent-skew' })
+    const now = Math.floor(Date.now() / 1000)
+    const ahead = now + 365 * 86_400
+    await redis.hset(`kavach:${prefix}:sess:{ahead}`, 'started_at', String(ahead), 'action_count', '0')
+    await redis.hset(`kavach:${prefix}:sess:{skewed}`, 'started_at', String(now + 60), 'action_count', '0')
+    const v = await gate.evaluateAsync(call('ahead'))
+    expect(summary(v)).toMatchObject({ kind: 'refuse', code: 'STORE_UNAVAILABLE', evaluator: 'session_store' })
+    expect(v.reason).toMatch(new RegExp(`^session store holds started_at ${ahead} for session 'ahead', \\d+s in the future \\(more than the 300s clock skew`))
+    expect(summary((await gate.explainAsync(call('ahead'))).verdict)).toEqual(summary(v))
+    // Within the allowed skew (a replica whose clock runs a minute ahead), the session is used.
+    expect((await gate.evaluateAsync(call('skewed'))).isPermit).toBe(true)
+    // The context's own start overrides the stored one, so the stored one is not read.
+    expect((await gate.evaluateAsync({ ...call('ahead'), sessionStartedAt: now })).isPermit).toBe(true)
+    expect((await gate.evaluateAsync({ ...call('fresh'), sessionStartedAt: ahead })).code).toBe('INVALID_CONTEXT')
+  })
+})

@@ -7,6 +7,7 @@
 import { describe, expect, test } from 'vitest'
 
 import { ActionContext, Gate, InMemoryInvalidationBroadcaster, InvalidArgumentError, McpKavachMiddleware, type EvaluateOptions } from '../index'
+import { errorOf } from './fixtures/errors'
 import { rejection } from './fixtures/outcomes'
 
 const ALL = { name: 'all', effect: 'permit' as const, conditions: [] }
@@ -69,6 +70,26 @@ describe('param_in compares values in NFC', () => {
       expect(v.reason).toMatch(/is given twice \(two Unicode spellings of one name\)/)
     }
   })
+
+  // U+212A KELVIN SIGN, U+037E GREEK QUESTION MARK and U+1FEF GREEK VARIA are in NFC `K`, `;`
+  // and a backtick: a non-ASCII key that is one name with an ASCII one.
+  test.each([
+    ['apiKey', 'api\u212Aey'],
+    ['a;b', 'a\u037Eb'],
+    ['a`b', 'a\u1FEFb'],
+  ])('%s and a spelling of it whose NFC is ASCII: INVALID_CONTEXT on every path, in either order', (ascii, other) => {
+    const capped = Gate.fromObject({
+      policies: [{ name: 'cap', effect: 'refuse', priority: 1, conditions: [{ param_min: { field: ascii, min: 1000 } }] }, ALL],
+    })
+    for (const params of [{ [ascii]: 5, [other]: 5000 }, { [other]: 5000, [ascii]: 5 }, { [other]: 5, [ascii]: 5000 }]) {
+      for (const p of [params, generalPath(params)]) {
+        for (const v of [capped.evaluate(call({ params: p })), capped.evaluate(new ActionContext(call({ params: p })))]) {
+          expect(v.code).toBe('INVALID_CONTEXT')
+          expect(v.reason).toMatch(/is given twice \(two Unicode spellings of one name\)/)
+        }
+      }
+    }
+  })
 })
 
 describe("a param named '__proto__'", () => {
@@ -82,5 +103,35 @@ describe("a param named '__proto__'", () => {
     expect(gate.evaluate(ctx).code).toBe('INVARIANT_VIOLATION')
     const mcp = await new McpKavachMiddleware(gate).evaluateToolCall('ship', params, { callerId: 'bot-1' })
     expect(mcp.code).toBe('INVARIANT_VIOLATION')
+  })
+})
+
+describe('an invariant field is held in NFC, as contexts carry param names', () => {
+  test.each([
+    ['object', { name: 'cap', field: 'gro\u0308sse', maxValue: 1000 }],
+    ['tuple', ['cap', 'gro\u0308sse', 1000] as [string, string, number]],
+  ])('a field written in NFD (%s form) caps the param in either spelling, and readsParam sees it', (_form, invariant) => {
+    const gate = Gate.fromObject({ policies: [ALL] }, { invariants: [invariant] })
+    for (const name of ['gr\u00f6sse', 'gro\u0308sse']) {
+      expect(gate.evaluate(call({ params: { [name]: 5000 } })).code).toBe('INVARIANT_VIOLATION')
+      expect(gate.evaluate(call({ params: { [name]: 'many' } })).code).toBe('INVARIANT_VIOLATION')
+      expect(gate.evaluate(call({ params: { [name]: 5 } })).isPermit).toBe(true)
+      expect(gate.readsParam(name)).toBe(true)
+    }
+  })
+})
+
+describe('policy names are held in NFC', () => {
+  test.each([
+    ['caf\u00e9', 'cafe\u0301'],
+    ['Key', '\u212Aey'],
+  ])('%s and %s are one name: a duplicate in every loader', (a, b) => {
+    const set = { policies: [{ name: a, effect: 'refuse' as const, conditions: [] }, { name: b, effect: 'permit' as const, conditions: [] }] }
+    const toml = set.policies.map((p) => `[[policy]]\nname = ${JSON.stringify(p.name)}\neffect = "${p.effect}"\nconditions = []\n`).join('\n')
+    for (const load of [() => Gate.fromObject(set), () => Gate.fromJsonString(JSON.stringify(set)), () => Gate.fromToml(toml)]) {
+      const err = errorOf(load)
+      expect(err.code).toBe('POLICY_PARSE')
+      expect(err.message).toMatch(/duplicate policy name \(policies #0 and #1\)/)
+    }
   })
 })

@@ -285,3 +285,45 @@ describe('format equivalence', () => {
     expect([...kinds].sort()).toEqual(['NO_POLICY_MATCH', 'POLICY_DENIED', 'RATE_LIMIT_EXCEEDED', 'permit'])
   })
 })
+
+describe('numbers in a policy are read exactly by every loader', () => {
+  /** The next double above `x` (x > 0, finite). */
+  function nextUp(x: number): number {
+    const f = new Float64Array([x])
+    const b = new BigUint64Array(f.buffer)
+    b[0]! += 1n
+    return f[0]!
+  }
+  // Doubles of 16-17 significant digits, written as JavaScript writes them (a deterministic
+  // spread of magnitudes; two found to be misread by a non-round-trip parser among them).
+  const bounds = [1967.3500000000001, 369.04686883069957]
+  let seed = 0x2545f491
+  for (let i = 0; i < 300; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    bounds.push((seed / 2 ** 32) * 10 ** ((i % 12) - 3))
+  }
+
+  test('param_max of a 17-digit bound: the bound itself permits and the next double above refuses, from JSON, TOML and objects alike', () => {
+    const set = { policies: bounds.map((max, i) => ({ name: `p${i}`, effect: 'permit' as const, conditions: [{ action: `a${i}` }, { param_max: { field: 'amount', max } }] })) }
+    const gates = [Gate.fromObject(set, base), Gate.fromJsonString(JSON.stringify(set), base), Gate.fromToml(stringify({ policy: set.policies }), base)]
+    const misread: string[] = []
+    for (const [g, gate] of gates.entries()) {
+      bounds.forEach((max, i) => {
+        const at = gate.evaluate(ctx({ actionName: `a${i}`, params: { amount: max } })).isPermit
+        const above = gate.evaluate(ctx({ actionName: `a${i}`, params: { amount: nextUp(max) } })).isPermit
+        if (!at || above) misread.push(`${['object', 'JSON', 'TOML'][g]} ${max}`)
+      })
+    }
+    expect(misread).toEqual([])
+  })
+})
+
+describe('a policy description quoted in a reason', () => {
+  test('has its control and invisible characters escaped, never written raw', () => {
+    const description = 'no \u001b[31mrefunds\u001b[0m \u202eezilamron\u202c here'
+    const gate = Gate.fromObject({ policies: [{ name: 'no_refunds', effect: 'refuse', description, conditions: [] }] }, base)
+    const v = gate.evaluate(ctx())
+    expect(v.code).toBe('POLICY_DENIED')
+    expect(v.reason).toBe("refused by policy 'no_refunds': no \\u{1b}[31mrefunds\\u{1b}[0m \\u{202e}ezilamron\\u{202c} here")
+  })
+})

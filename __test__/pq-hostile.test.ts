@@ -20,6 +20,7 @@ import {
   PublicKeyDirectory,
   ReplayError,
   SecureChannel,
+  SignatureInvalidError,
   SignedAuditChain,
 } from '../index'
 import { errorOf } from './fixtures/errors'
@@ -268,6 +269,66 @@ describe('token ids have one spelling', () => {
         expect(err.message).toMatch(/(tokenId|evaluationId) '.*' is not in canonical form/)
         expect(errorOf(() => PqTokenSigner.fromKeypairHybrid(kp).sign(token)).code).toBe('INVALID_ARGUMENT')
       }
+    }
+  })
+})
+
+describe('the nonce fixes where the signed data ends (data ‖ nonce ‖ ts has no separator)', () => {
+  /** Moves `k` bytes from the end of `data` into the nonce (k < 0: from the nonce into data): same signed bytes. */
+  function shift(p: Payload, k: number): void {
+    if (k > 0) {
+      p.nonce = Buffer.from(p.data.splice(p.data.length - k)).toString() + p.nonce
+    } else {
+      p.data.push(...Buffer.from(p.nonce.slice(0, -k)))
+      p.nonce = p.nonce.slice(-k)
+    }
+  }
+
+  it('an audit entry edited by moving bytes between data and nonce is refused, checkpoint or not', () => {
+    const kp = KavachKeyPair.generate()
+    const chain = new SignedAuditChain(kp)
+    chain.append(AuditEntry.new('alice', 'refund', 'permit', 'ok'))
+    const checkpoint = chain.checkpoint()
+    chain.append(AuditEntry.new('mallory', 'wire_money', 'refuse', '[POLICY_DENIED] no'))
+    const jsonl = chain.exportJsonl().toString()
+    expect(SignedAuditChain.verifyJsonl(jsonl, kp.publicKeys())).toBe(2)
+    for (const k of [1, 30, -1, -36]) {
+      let prev = 'genesis'
+      const forged = jsonl.split('\n').filter((l) => l !== '').map((l, i) => {
+        const e = JSON.parse(l) as Line
+        if (i === 1) shift(e.signed_payload, k)
+        e.previous_hash = prev
+        e.entry_hash = entryHash(i, prev, e.signed_payload)
+        prev = e.entry_hash
+        return JSON.stringify(e)
+      })
+      const text = `${forged.join('\n')}\n`
+      for (const verify of [() => SignedAuditChain.verifyJsonl(text, kp.publicKeys()), () => SignedAuditChain.verifyJsonl(text, kp.publicKeys(), { checkpoint })]) {
+        const err = errorOf(verify)
+        expect(err.code, `shift ${k}`).toBe('CHAIN_INVALID')
+        expect(err.message).toMatch(/entry 1: .*nonce '.*' is not a lowercase hyphenated UUID v4/)
+      }
+    }
+  })
+
+  it('a channel message re-sealed with bytes moved from its nonce into its data is not a fresh message', () => {
+    const [alice, bob, eve] = [KavachKeyPair.generate(), KavachKeyPair.generate(), KavachKeyPair.generate()]
+    const toBob = new SecureChannel(alice, bob.publicKeys())
+    const bobFromAlice = new SecureChannel(bob, alice.publicKeys())
+    const sealed = toBob.sendSigned(Buffer.from('refund ORD-1 amount=100'), 'ctx-42', 'corr-1')
+    expect(bobFromAlice.receiveSigned(sealed, 'ctx-42').toString()).toBe('refund ORD-1 amount=100')
+    expect(errorOf(() => bobFromAlice.receiveSigned(sealed, 'ctx-42'))).toBeInstanceOf(ReplayError)
+    // The recipient (or anyone with the plaintext) re-seals it: sealing to Bob needs no secret.
+    const plain = JSON.parse(new SecureChannel(bob, alice.publicKeys()).receiveData(sealed).toString()) as { signed_payload: Payload }
+    const outer = JSON.parse(sealed.toString()) as { payload_id: string }
+    for (const k of [-1, -2, -36]) {
+      const m = structuredClone(plain)
+      shift(m.signed_payload, k)
+      const resealed = JSON.parse(new SecureChannel(eve, bob.publicKeys()).sendData(Buffer.from(JSON.stringify(m))).toString()) as { payload_id: string }
+      resealed.payload_id = outer.payload_id
+      const err = errorOf(() => bobFromAlice.receiveSigned(Buffer.from(JSON.stringify(resealed)), 'ctx-42'))
+      expect(err, `shift ${k}`).toBeInstanceOf(SignatureInvalidError)
+      expect(err.message).toMatch(/is not a lowercase hyphenated UUID v4/)
     }
   })
 })

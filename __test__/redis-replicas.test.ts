@@ -325,3 +325,30 @@ describe('closing a gate with evaluations in flight', () => {
     rateStore.close()
   })
 })
+
+describe('drift on a burst of concurrent calls in one session', () => {
+  test('3 processes, 450 concurrent calls: behaviour drift still stops the session after 100 actions in its first minute', async () => {
+    const p = prefix('burst')
+    const config = { url: REDIS_URL, prefix: p, policy: SESSIONS, session: true }
+    const ctx = { principalId: 'u-7', principalKind: 'user', actionName: 'lookup_order', sessionId: 'burst-1', ip: '10.0.0.1' }
+    const replicas = [new Replica(), new Replica(), new Replica()]
+    try {
+      await Promise.all(replicas.map((r) => r.request('init', config)))
+      const replies = await Promise.all(replicas.map((r) => r.request('burst', { n: 150, ctx })))
+      const total: Record<string, number> = {}
+      for (const reply of replies) {
+        for (const [k, n] of Object.entries(reply.counts as Record<string, number>)) total[k] = (total[k] ?? 0) + n
+      }
+      console.log('450 concurrent calls in one session:', total)
+      // Each permit is judged on the session's count just before it: no more than the
+      // 100 actions a minute drift allows (plus the one that reaches it) get through.
+      expect(total.permit).toBeGreaterThan(0)
+      expect(total.permit).toBeLessThanOrEqual(101)
+      // The rest: the Invalidate drift issues and the refusals of the session it revoked
+      // (both carry SESSION_INVALID).
+      expect(total).toEqual({ permit: total.permit, SESSION_INVALID: 450 - total.permit! })
+    } finally {
+      await Promise.all(replicas.map((r) => r.close()))
+    }
+  }, 120_000)
+})

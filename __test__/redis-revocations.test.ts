@@ -9,8 +9,11 @@ import { describe, expect, test } from 'vitest'
 import {
   Gate,
   RedisInvalidationBroadcaster,
+  RedisSessionStore,
+  StoreUnavailableError,
   spawnInvalidationListener,
   type InvalidationScope,
+  type RevokeScope,
   type PolicySetInput,
 } from '../index'
 import { REDIS_URL, RedisProcess, Replica, ioredis, prefixesCleanedAfterAll } from './fixtures/redis-helpers'
@@ -165,5 +168,58 @@ describe('revocations reach replicas that were not listening', () => {
     await expect(RedisInvalidationBroadcaster.connect(REDIS_URL, { channel: 'c', prefix: 'a b' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     })
+  })
+})
+
+describe('a revocation the other gates may not have heard is not reported as done', () => {
+  test('revoke rejects with STORE_UNAVAILABLE while Redis does not answer, refuses locally at once, and a retry reaches a new replica', async () => {
+    const server = await RedisProcess.start()
+    const p = prefix('unheard')
+    const opts = { prefix: p, commandTimeoutMs: 300 }
+    const connect = async () => {
+      const sessionStore = await RedisSessionStore.connect(server.url, { ...opts, ttlSeconds: 600 })
+      const broadcaster = await RedisInvalidationBroadcaster.connect(server.url, { ...opts, revocationTtlSeconds: 600 })
+      const gate = Gate.fromObject(POLICY, { sessionStore, broadcaster, enableDrift: false })
+      return { gate, close: async () => (await gate.close(), sessionStore.close(), broadcaster.close()) }
+    }
+    const a = await connect()
+    const agent = as('agent-7')
+    const session = { ...as('agent-8'), sessionId: 'sess-2' }
+    const scopes: RevokeScope[] = [
+      { targetKind: 'principal', targetId: 'agent-7', reason: 'key leaked' },
+      { targetKind: 'session', targetId: 'sess-2', reason: 'hijacked' },
+    ]
+    try {
+      expect((await a.gate.evaluateAsync(session)).isPermit).toBe(true)
+      server.child!.kill('SIGSTOP')
+      try {
+        const outcomes = await Promise.allSettled(scopes.map((s) => a.gate.revoke(s)))
+        const [principal, sess] = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error & { code?: string }) : undefined))
+        expect(principal).toBeInstanceOf(StoreUnavailableError)
+        expect(principal!.message).toMatch(/^principal 'agent-7' revoked on this gate only: could not publish it to the other gates \(.*\); retry the revoke$/)
+        expect(sess).toBeInstanceOf(StoreUnavailableError)
+        expect(sess!.message).toMatch(/^session 'sess-2' revoked on this gate only: could not mark the session invalid in the session store \(.*\); could not publish it to the other gates \(.*\); retry the revoke$/)
+        // This gate refuses both at once, without Redis.
+        expect((await a.gate.evaluateAsync(agent)).code).toBe('SESSION_INVALID')
+        expect((await a.gate.evaluateAsync(session)).code).toBe('SESSION_INVALID')
+      } finally {
+        server.child!.kill('SIGCONT')
+      }
+      // The retry the rejection asks for reaches Redis: a replica started afterwards refuses both.
+      await until(async () => {
+        const retried = await Promise.allSettled(scopes.map((s) => a.gate.revoke(s)))
+        return retried.every((o) => o.status === 'fulfilled')
+      }, 'the retried revoke to succeed')
+      const b = await connect()
+      try {
+        await until(async () => (await b.gate.evaluateAsync(agent)).code === 'SESSION_INVALID', 'the new replica to refuse the principal')
+        expect((await b.gate.evaluateAsync(session)).code).toBe('SESSION_INVALID')
+      } finally {
+        await b.close()
+      }
+    } finally {
+      await a.close()
+      await server.destroy()
+    }
   })
 })

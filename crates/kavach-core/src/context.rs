@@ -251,17 +251,15 @@ impl ActionContext {
                 limits::MAX_PARAMS
             )));
         }
+        if let Some(name) = self.repeated_param_name() {
+            return Err(KavachError::InvalidArgument(format!(
+                "param '{}' is given twice (two Unicode spellings of one name)",
+                identifier::excerpt(name)
+            )));
+        }
         let mut text_bytes = 0usize;
-        for (i, (name, value)) in self.params.iter().enumerate() {
+        for (name, value) in &self.params {
             capped("param name", Some(name), limits::MAX_ID_BYTES)?;
-            // Two keys of one object that are one name in NFC (`normalize`): which one a
-            // policy would read is not the caller's to choose.
-            if !name.is_ascii() && self.params[..i].iter().any(|(earlier, _)| earlier == name) {
-                return Err(KavachError::InvalidArgument(format!(
-                    "param '{}' is given twice (two Unicode spellings of one name)",
-                    identifier::excerpt(name)
-                )));
-            }
             match value {
                 ParamValue::Number(n) if !n.is_finite() => {
                     return Err(KavachError::InvalidArgument(format!(
@@ -280,6 +278,24 @@ impl ActionContext {
             )));
         }
         Ok(())
+    }
+
+    /// A param name that two keys share: two keys of one object that are one name in NFC
+    /// (`normalize`), where which one a policy would read is not the caller's to choose. Every
+    /// name is compared, ASCII ones too: a few characters have an ASCII NFC form (U+212A
+    /// KELVIN SIGN is `K`, U+037E is `;`, U+1FEF is a backtick), so `apiKey` and `api\u{212A}ey`
+    /// are one name. A handful of params compare pairwise; many go through a set.
+    fn repeated_param_name(&self) -> Option<&str> {
+        const PAIRWISE_UP_TO: usize = 16;
+        let names = self.params.iter().map(|(n, _)| n.as_str());
+        if self.params.len() <= PAIRWISE_UP_TO {
+            return names
+                .enumerate()
+                .find(|&(i, n)| self.params[..i].iter().any(|(earlier, _)| earlier == n))
+                .map(|(_, n)| n);
+        }
+        let mut seen = std::collections::HashSet::with_capacity(self.params.len());
+        names.into_iter().find(|n| !seen.insert(*n))
     }
 
     /// Puts the principal id, action name, roles, resource, param names and string param

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::audit::AuditSink;
 use crate::clock::{Clock, SystemClock};
 use crate::context::ActionContext;
-use crate::drift::{DriftConfig, DriftEvaluator, DriftOutcome};
+use crate::drift::{DriftConfig, DriftEvaluator, DriftOutcome, SessionView};
 use crate::error::{KavachError, Result};
 use crate::invalidation::revocations::RevocationList;
 use crate::invalidation::{InvalidationBroadcaster, ScopeListener};
@@ -29,7 +29,7 @@ use crate::invariants::Invariant;
 use crate::policy::PolicySet;
 use crate::signing::PermitSigner;
 use crate::store::memory::{MemoryRateLimitStore, MemorySessionStore};
-use crate::store::{RateLimitStore, SessionStore};
+use crate::store::{RateLimitStore, Recorded, SessionStore};
 use crate::verdict::{Decision, InvalidationScope, Refusal, RefuseCode, ScopeKind, Verdict};
 
 use refusals::{refusal, refuse, store_unavailable};
@@ -175,8 +175,14 @@ impl Decided<'_> {
 }
 
 impl Gate {
-    pub fn new(policies: PolicySet, config: GateConfig) -> Result<Arc<Self>> {
+    pub fn new(policies: PolicySet, mut config: GateConfig) -> Result<Arc<Self>> {
         config.validate()?;
+        // Rebuilt through `Invariant::new`, which holds the field in NFC as contexts carry
+        // their param names: a field written in NFD would otherwise be a cap that never applies.
+        config.invariants = std::mem::take(&mut config.invariants)
+            .into_iter()
+            .map(|i| Invariant::new(i.name, i.field, i.max_value))
+            .collect::<Result<_>>()?;
         let clock = config.clock.clone();
         let rate_store = config
             .rate_store
@@ -255,7 +261,10 @@ impl Gate {
         let observe = self.config.observe_only;
         if !observe {
             if let Decision::Invalidate(scope) = &decision {
-                self.apply_invalidation(scope, now_ms).await;
+                // The verdict already blocks; what could not be propagated is reported.
+                for failure in self.apply_invalidation(scope, now_ms).await {
+                    eprintln!("kavach: {}: {failure}", outcome::scope_text(scope));
+                }
             }
         }
         if let Some(sink) = &self.config.audit {
@@ -340,6 +349,19 @@ impl Gate {
                                 reason,
                             ));
                         }
+                        if let Some(reason) = session_step::stored_start_problem(
+                            ctx,
+                            sid,
+                            &state,
+                            now_secs,
+                            self.config.max_clock_skew_seconds,
+                        ) {
+                            return Decided::from(refuse(
+                                RefuseCode::StoreUnavailable,
+                                "session_store",
+                                reason,
+                            ));
+                        }
                         Some(state)
                     }
                 }
@@ -374,8 +396,12 @@ impl Gate {
                 return Decided::from(refuse(RefuseCode::InvariantViolation, "invariants", reason));
             }
         }
-        if let Some(refused) = self.count_session_action(ctx).await {
-            return Decided::from(refused);
+        let counted = match self.count_session_action(ctx).await {
+            Ok(counted) => counted,
+            Err(refused) => return Decided::from(refused),
+        };
+        if let Some(decision) = self.recheck_after_counting(ctx, &view, counted, now_ms) {
+            return Decided::from(decision);
         }
 
         let mut token =
@@ -398,28 +424,43 @@ impl Gate {
         }
     }
 
-    /// `max_session_actions`: counts this permit in the session (atomically with the cap).
-    /// An explicit `actionCount` in the context overrides the stored count.
-    async fn count_session_action(&self, ctx: &ActionContext) -> Option<Decision> {
+    /// `max_session_actions`: counts this permit in the session (atomically with the cap and
+    /// with the session's invalidation). An explicit `actionCount` in the context overrides the
+    /// stored count. The session's new count, or `None` without a session id; `Err` is the
+    /// refusal.
+    async fn count_session_action(
+        &self,
+        ctx: &ActionContext,
+    ) -> std::result::Result<Option<u64>, Decision> {
         let max = self.config.max_session_actions;
         if let (Some(max), Some(count)) = (max, ctx.action_count) {
             if count >= max {
-                return Some(Decision::Refuse(session_cap_reached(count, max)));
+                return Err(Decision::Refuse(session_cap_reached(count, max)));
             }
         }
-        let sid = ctx.session_id.as_deref()?;
+        let Some(sid) = ctx.session_id.as_deref() else {
+            return Ok(None);
+        };
         let limit = if ctx.action_count.is_some() {
             None
         } else {
             max
         };
         match self.session_store.try_record_permit(sid, limit).await {
-            Ok(Some(_)) => None,
-            Ok(None) => {
+            Ok(Recorded::Counted(n)) => Ok(Some(n)),
+            Ok(Recorded::CapReached) => {
                 let max = max.unwrap_or(0);
-                Some(Decision::Refuse(session_cap_reached(max, max)))
+                Err(Decision::Refuse(session_cap_reached(max, max)))
             }
-            Err(e) => Some(Decision::Refuse(store_unavailable(
+            Ok(Recorded::Invalidated) => Err(refuse(
+                RefuseCode::SessionInvalid,
+                "gate",
+                format!(
+                    "session '{}' was invalidated while this evaluation ran",
+                    crate::policy::identifier::excerpt(sid)
+                ),
+            )),
+            Err(e) => Err(Decision::Refuse(store_unavailable(
                 "session_store",
                 "session",
                 &e,
@@ -427,38 +468,87 @@ impl Gate {
         }
     }
 
-    /// Revoke a scope as an Invalidate verdict would (revocation list, session store for a
-    /// session, broadcaster), for a compromise learned outside an evaluation (an operator, an
-    /// MCP middleware's `invalidateSession`).
-    pub async fn revoke(&self, scope: &InvalidationScope) {
-        self.apply_invalidation(scope, self.config.clock.now_ms())
-            .await;
+    /// What the checks made before counting would decide with what is known after it, when
+    /// that changed while this evaluation awaited its stores (other evaluations of the same
+    /// session, on this gate or another, ran meanwhile): a scope revoked meanwhile refuses, and
+    /// drift judges the session's count as it stood just before this action, so a burst of
+    /// concurrent calls cannot all be judged on the count they all loaded. `None` to permit.
+    fn recheck_after_counting(
+        &self,
+        ctx: &ActionContext,
+        view: &SessionView<'_>,
+        counted: Option<u64>,
+        now_ms: i64,
+    ) -> Option<Decision> {
+        // With in-process stores nothing was awaited since the check at the start, so there is
+        // no wait for a revocation to land in (and the evaluation path stays one lookup long).
+        if !self.stores_in_process() {
+            if let Some(reason) = self.revocations.check(ctx, now_ms) {
+                return Some(refuse(RefuseCode::SessionInvalid, "gate", reason));
+            }
+        }
+        let drift = self.drift.as_ref()?;
+        let before = counted?.saturating_sub(1);
+        if ctx.action_count.is_some() || before == view.action_count {
+            return None;
+        }
+        let current = SessionView {
+            action_count: before,
+            ..*view
+        };
+        match drift.evaluate(ctx, &current, now_ms.div_euclid(1000)) {
+            DriftOutcome::Pass { .. } => None,
+            DriftOutcome::Refuse(reason) => {
+                Some(refuse(RefuseCode::DriftDetected, "drift", reason))
+            }
+            DriftOutcome::Invalidate(reason) => Some(drift_invalidation(ctx, reason)),
+        }
     }
 
-    /// Revoke locally, then tell the other gates. A publish failure is reported, never a
-    /// reason to soften the local verdict.
-    async fn apply_invalidation(&self, scope: &InvalidationScope, now_ms: i64) {
+    /// Revoke a scope as an Invalidate verdict would (revocation list, session store for a
+    /// session, broadcaster), for a compromise learned outside an evaluation (an operator, an
+    /// MCP middleware's `invalidateSession`). This gate refuses the scope at once; when the
+    /// session store or the broadcaster could not be told, `StoreUnavailable` says which, so
+    /// the caller knows the other gates may still permit it and retries (revoking twice is
+    /// harmless).
+    pub async fn revoke(&self, scope: &InvalidationScope) -> Result<()> {
+        let failures = self
+            .apply_invalidation(scope, self.config.clock.now_ms())
+            .await;
+        if failures.is_empty() {
+            return Ok(());
+        }
+        Err(KavachError::StoreUnavailable(format!(
+            "{} '{}' revoked on this gate only: {}; retry the revoke",
+            scope.target_kind.as_str(),
+            crate::policy::identifier::excerpt(&scope.target_id),
+            failures.join("; ")
+        )))
+    }
+
+    /// Revoke locally, then tell the session store (for a session) and the other gates. Both
+    /// are attempted whatever the other does; what failed is returned, one line each. A
+    /// failure never softens the local verdict.
+    async fn apply_invalidation(&self, scope: &InvalidationScope, now_ms: i64) -> Vec<String> {
         self.revocations.revoke(scope, now_ms);
+        let mut failures = Vec::new();
         if scope.target_kind == ScopeKind::Session {
             if let Err(e) = self
                 .session_store
                 .invalidate(&scope.target_id, &scope.reason)
                 .await
             {
-                eprintln!(
-                    "kavach: could not mark session '{}' invalid in the session store: {e}",
-                    scope.target_id
-                );
+                failures.push(format!(
+                    "could not mark the session invalid in the session store ({e})"
+                ));
             }
         }
         if let Some(bc) = &self.config.broadcaster {
             if let Err(e) = bc.publish(scope).await {
-                eprintln!(
-                    "kavach: publishing invalidation ({}) failed: {e}",
-                    outcome::scope_text(scope)
-                );
+                failures.push(format!("could not publish it to the other gates ({e})"));
             }
         }
+        failures
     }
 
     /// Admission of an asynchronous evaluation of `ctx`: a slot to hold until its verdict has

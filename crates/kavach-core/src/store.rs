@@ -64,6 +64,19 @@ pub trait RateLimitStore: Send + Sync {
     fn is_in_process(&self) -> bool;
 }
 
+/// What [`SessionStore::try_record_permit`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Counted: the session's new count of permitted actions.
+    Counted(u64),
+    /// The limit was already reached: nothing counted.
+    CapReached,
+    /// The session is marked invalidated (by another evaluation, another gate or `revoke`),
+    /// possibly after this evaluation loaded it: nothing counted. Checked in the same atomic
+    /// step as the count, so no permit is recorded for a session once it is invalidated.
+    Invalidated,
+}
+
 pub trait SessionStore: Send + Sync {
     /// The session's state, created from `seed` the first time the id is seen.
     fn load_or_init<'a>(
@@ -71,13 +84,13 @@ pub trait SessionStore: Send + Sync {
         session_id: &'a str,
         seed: &'a SessionSeed,
     ) -> StoreFuture<'a, SessionState>;
-    /// Atomically count one permitted action unless `limit` permitted actions were already
-    /// counted. Returns the new count, or `None` when the limit was reached (nothing counted).
+    /// Atomically count one permitted action unless the session was invalidated or `limit`
+    /// permitted actions were already counted (then nothing is counted).
     fn try_record_permit<'a>(
         &'a self,
         session_id: &'a str,
         limit: Option<u64>,
-    ) -> StoreFuture<'a, Option<u64>>;
+    ) -> StoreFuture<'a, Recorded>;
     /// Mark the session revoked (kept until the session expires).
     fn invalidate<'a>(&'a self, session_id: &'a str, reason: &'a str) -> StoreFuture<'a, ()>;
     /// The session's live state, if any, without creating or touching it (`gate.explain`).

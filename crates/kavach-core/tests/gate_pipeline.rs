@@ -17,7 +17,9 @@ use kavach_core::invariants::Invariant;
 use kavach_core::policy::PolicySet;
 use kavach_core::session::{SessionSeed, SessionState};
 use kavach_core::signing::PermitSigner;
-use kavach_core::store::{RateHit, RateLimitStore, SessionStore, StoreError, StoreFuture};
+use kavach_core::store::{
+    RateHit, RateLimitStore, Recorded, SessionStore, StoreError, StoreFuture,
+};
 use kavach_core::{
     ActionContext, Decision, ErrorCode, ParamValue, PermitToken, PrincipalKind, RefuseCode,
     ScopeKind,
@@ -401,7 +403,7 @@ impl SessionStore for DownStore {
         &'a self,
         _id: &'a str,
         _limit: Option<u64>,
-    ) -> StoreFuture<'a, Option<u64>> {
+    ) -> StoreFuture<'a, Recorded> {
         Box::pin(async { Err(StoreError("connection refused".into())) })
     }
     fn invalidate<'a>(&'a self, _id: &'a str, _reason: &'a str) -> StoreFuture<'a, ()> {

@@ -7,7 +7,7 @@ use futures::FutureExt;
 use kavach_core::clock::ManualClock;
 use kavach_core::session::SessionState;
 use kavach_core::store::memory::{MemoryRateLimitStore, MemorySessionStore};
-use kavach_core::store::{RateLimitStore, SessionStore};
+use kavach_core::store::{RateLimitStore, Recorded, SessionStore};
 
 const T0: i64 = 1_768_478_400_000;
 
@@ -175,12 +175,14 @@ fn session_permits_are_atomic_with_the_limit() {
                 s.spawn(|| {
                     (0..100)
                         .filter(|_| {
-                            store
-                                .try_record_permit("s", Some(300))
-                                .now_or_never()
-                                .unwrap()
-                                .unwrap()
-                                .is_some()
+                            matches!(
+                                store
+                                    .try_record_permit("s", Some(300))
+                                    .now_or_never()
+                                    .unwrap()
+                                    .unwrap(),
+                                Recorded::Counted(_)
+                            )
                         })
                         .count()
                 })
@@ -197,7 +199,7 @@ fn session_permits_are_atomic_with_the_limit() {
             .now_or_never()
             .unwrap()
             .unwrap(),
-        Some(301)
+        Recorded::Counted(301)
     );
 }
 

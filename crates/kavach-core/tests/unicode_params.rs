@@ -90,3 +90,16 @@ fn two_spellings_of_one_param_name_are_an_invalid_context() {
         refusal(&v).reason
     );
 }
+
+/// U+212A KELVIN SIGN is `K` in NFC: a non-ASCII key that is one name with an ASCII one.
+#[test]
+fn an_ascii_param_name_and_a_spelling_whose_nfc_is_ascii_are_an_invalid_context() {
+    let gate = embargo(NFC);
+    for names in [["apiKey", "api\u{212A}ey"], ["api\u{212A}ey", "apiKey"]] {
+        let mut c = agent("ship");
+        c.params.push((names[0].into(), ParamValue::Number(1.0)));
+        c.params.push((names[1].into(), ParamValue::Number(5000.0)));
+        let v = eval(&gate, &normalized(c));
+        assert_eq!(code(&v), Some(RefuseCode::InvalidContext), "{names:?}");
+    }
+}

@@ -15,7 +15,7 @@ use std::rc::Rc;
 use crate::context::{from_parts, scope_target, ContextExtras, Scratch, ScratchArg};
 use crate::dispatch::{Batch, Dispatcher};
 use crate::error::{codes, to_js};
-use crate::error::{invalid_argument, CoreResultExt, Result};
+use crate::error::{invalid_argument, settle_error, CoreResultExt, Result};
 use crate::event_loop::EventLoopRuntime;
 use crate::fast::{self, Entry};
 use crate::faults;
@@ -305,7 +305,8 @@ impl Gate {
     /// Revoke a session, principal or role on this gate as an Invalidate would: later
     /// evaluations refuse it, a session is marked in the session store, and the broadcaster
     /// (if any) tells the other gates. With `maxPendingEvaluations` in flight only the first
-    /// is done, and the call throws `STORE_UNAVAILABLE` saying so.
+    /// is done, and the call throws `STORE_UNAVAILABLE` saying so; the promise rejects with
+    /// `STORE_UNAVAILABLE` too when the session store or the broadcaster could not be told.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn revoke<'env>(&self, env: &'env Env, scope: RevokeScope) -> Result<PromiseRaw<'env, ()>> {
         let scope = kavach_core::invalidation::parse_scope(
@@ -329,11 +330,15 @@ impl Gate {
                 return Err(e).js();
             }
         };
-        env.spawn_future(async move {
-            gate.revoke(&scope).await;
-            drop(slot);
-            Ok(())
-        })
+        env.spawn_future_with_callback(
+            async move {
+                let revoked = gate.revoke(&scope).await;
+                drop(slot);
+                Ok(revoked)
+            },
+            // On the JS thread: the coded error object (`STORE_UNAVAILABLE`) rejects verbatim.
+            |env, revoked| revoked.js().map_err(|e| settle_error(env, e)),
+        )
         .map_err(|e| to_js(codes::INTERNAL, e.reason))
     }
 

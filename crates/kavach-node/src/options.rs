@@ -21,7 +21,7 @@ use napi::ValueType;
 use napi_derive::napi;
 
 use crate::dense_array::DenseArray;
-use crate::error::{invalid_options, Result};
+use crate::error::{invalid_options, CoreResultExt, Result};
 
 /// An invariant: a hard cap that runs after policy; no permit overrides it.
 #[napi(object, object_to_js = false)]
@@ -205,11 +205,8 @@ fn invariant(i: usize, item: InvariantInput) -> Result<Invariant> {
             "invariants[{i}] '{name}': maxValue must be a finite number, got {max_value}"
         )));
     }
-    Ok(Invariant {
-        name,
-        field,
-        max_value,
-    })
+    // `new` holds the field in NFC (the gate reads params in NFC) and checks it is a name.
+    Invariant::new(name, field, max_value).js()
 }
 
 fn non_negative_int(option: &str, n: f64) -> Result<u64> {

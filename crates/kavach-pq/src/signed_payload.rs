@@ -11,6 +11,11 @@
 //! fractional digits ([`render_ts`]); the JSON field carries the same instant with `Z`. Both
 //! signatures of a hybrid payload cover the same message. Callers that need domain separation
 //! (channel format v2) append a suffix to the message with the `*_with_suffix` variants.
+//!
+//! The message has no separator between `data` and `nonce`: only the nonce's fixed form (a
+//! lowercase hyphenated UUID v4, 36 bytes) says where `data` ends. A nonce of any other form
+//! would let whoever can edit a payload move bytes between the two under the same signatures,
+//! so signing and verifying both refuse one ([`nonce_problem`]).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -65,6 +70,25 @@ pub fn signed_message(
     m
 }
 
+/// What is wrong with a nonce that is not a UUID v4 in its canonical form (lowercase,
+/// hyphenated), the form FORMATS.md gives it and every Kavach SDK writes; `None` when it is
+/// one. See the module docs for why any other form is a forgery risk, not a style question.
+/// Verifying refuses such a payload as `SIGNATURE_INVALID`, signing as `INVALID_ARGUMENT`.
+pub fn nonce_problem(nonce: &str) -> Option<String> {
+    let canonical = uuid::Uuid::try_parse(nonce).is_ok_and(|u| {
+        u.get_version_num() == 4
+            && u.get_variant() == uuid::Variant::RFC4122
+            && u.hyphenated().to_string() == nonce
+    });
+    (!canonical).then(|| {
+        format!(
+            "nonce '{}' is not a lowercase hyphenated UUID v4, so the signed bytes \
+             (data ‖ nonce ‖ ts) do not say where data ends",
+            crate::excerpt::excerpt(nonce)
+        )
+    })
+}
+
 /// `hybrid` / `pq-only`, for messages.
 pub(crate) fn mode_name(hybrid: bool) -> &'static str {
     if hybrid {
@@ -111,6 +135,9 @@ impl SignedPayload {
         suffix: &[u8],
     ) -> Result<Self> {
         kp.check_not_expired_at(signed_at.max(Utc::now()))?;
+        if let Some(problem) = nonce_problem(&nonce) {
+            return Err(PqError::InvalidArgument(problem));
+        }
         let msg = signed_message(&data, &nonce, &signed_at, suffix);
         let ml_dsa_signature = kp.try_sign_ml_dsa(&msg)?;
         let ed25519_signature = if hybrid {
@@ -191,6 +218,9 @@ impl SignedPayload {
         nonce: String,
     ) -> Result<Self> {
         kp.check_not_expired_at(signed_at.max(Utc::now()))?;
+        if let Some(problem) = nonce_problem(&nonce) {
+            return Err(PqError::InvalidArgument(problem));
+        }
         let msg = signed_message(&data, &nonce, &signed_at, &[]);
         let ml_dsa_signature = kp
             .ml_dsa_signer()
@@ -292,8 +322,9 @@ impl PayloadVerifier {
         self.verify_with_suffix(payload, hybrid, &[])
     }
 
-    /// Mode first (before any cryptography), then the key id, then ML-DSA-65, then (hybrid)
-    /// Ed25519 over `data ‖ nonce ‖ ts ‖ suffix`. Both signatures must hold.
+    /// Mode first (before any cryptography), then the key id and the nonce's form, then
+    /// ML-DSA-65, then (hybrid) Ed25519 over `data ‖ nonce ‖ ts ‖ suffix`. Both signatures
+    /// must hold.
     pub fn verify_with_suffix(
         &self,
         payload: &SignedPayload,
@@ -307,6 +338,9 @@ impl PayloadVerifier {
                 crate::excerpt::excerpt(&payload.key_id),
                 crate::excerpt::excerpt(&self.key_id)
             )));
+        }
+        if let Some(problem) = nonce_problem(&payload.nonce) {
+            return Err(PqError::SignatureInvalid(problem));
         }
         let msg = signed_message(&payload.data, &payload.nonce, &payload.signed_at, suffix);
         if !self.ml_dsa.verify(&msg, &payload.ml_dsa_signature) {
@@ -331,6 +365,7 @@ impl PayloadVerifier {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::keys::KavachKeyPair;
     use chrono::TimeZone;
 
     fn at(nanos: u32) -> DateTime<Utc> {
@@ -375,5 +410,78 @@ mod tests {
     fn message_is_data_nonce_ts() {
         let m = signed_message(b"ab", "n-1", &at(120_000_000), b"");
         assert_eq!(m, b"abn-12026-11-25T10:15:30.120+00:00".to_vec());
+    }
+
+    fn key_pair() -> KavachKeyPair {
+        KavachKeyPair::from_seeds("k-1", [1; 32], [2; 32], [3; 64], [4; 32], at(0), None).unwrap()
+    }
+
+    const NONCE: &str = "66666666-6666-4666-8666-666666666660";
+
+    #[test]
+    fn only_a_lowercase_hyphenated_uuid_v4_is_a_nonce() {
+        assert_eq!(nonce_problem(NONCE), None);
+        assert_eq!(nonce_problem(&uuid::Uuid::new_v4().to_string()), None);
+        for bad in [
+            "",
+            "n-1",
+            "66666666-6666-4666-8666-66666666666", // 35 characters
+            "66666666-6666-4666-8666-6666666666600", // 37
+            "66666666-6666-4666-8666-66666666666A", // uppercase
+            "666666666666466686666666666666660",   // no hyphens
+            "{66666666-6666-4666-8666-666666666660}",
+            "urn:uuid:66666666-6666-4666-8666-666666666660",
+            "66666666-6666-1666-8666-666666666660", // version 1
+            "66666666-6666-4666-c666-666666666660", // not the RFC 4122 variant
+        ] {
+            let problem = nonce_problem(bad).unwrap();
+            assert!(
+                problem.contains("not a lowercase hyphenated UUID v4"),
+                "{bad}: {problem}"
+            );
+        }
+    }
+
+    /// The message has no separator between data and nonce: bytes moved from one to the other
+    /// leave the signed bytes unchanged, so only the nonce's form refuses the edit.
+    #[test]
+    fn bytes_moved_between_data_and_nonce_do_not_verify() {
+        let kp = key_pair();
+        let bundle = kp.public_bundle();
+        let p = SignedPayload::sign_deterministic_at(
+            &kp,
+            b"{\"a\":1}".to_vec(),
+            true,
+            at(0),
+            NONCE.into(),
+        )
+        .unwrap();
+        assert!(p.verify(&bundle, true).is_ok());
+        let mut moved = p.clone();
+        moved.data.extend_from_slice(moved.nonce.as_bytes());
+        moved.nonce.clear();
+        assert_eq!(moved.message(), p.message());
+        let e = moved.verify(&bundle, true).unwrap_err();
+        assert_eq!(e.code(), "SIGNATURE_INVALID");
+        assert!(e.to_string().contains("nonce '' is not a lowercase"), "{e}");
+        let mut back = p.clone();
+        let last = back.data.pop().unwrap();
+        back.nonce.insert(0, char::from(last));
+        assert_eq!(back.message(), p.message());
+        assert_eq!(
+            back.verify(&bundle, true).unwrap_err().code(),
+            "SIGNATURE_INVALID"
+        );
+    }
+
+    #[test]
+    fn signing_refuses_a_nonce_that_is_not_a_uuid_v4() {
+        let e = SignedPayload::sign_at(&key_pair(), b"x".to_vec(), true, Utc::now(), "n-1".into())
+            .unwrap_err();
+        assert_eq!(e.code(), "INVALID_ARGUMENT");
+        assert!(
+            e.to_string().contains("nonce 'n-1' is not a lowercase"),
+            "{e}"
+        );
     }
 }

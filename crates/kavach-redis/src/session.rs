@@ -5,7 +5,8 @@
 //! Every operation is one Lua script on that one key, so two replicas never lose an update:
 //! - `load_or_init` writes the seed only the first time the session is seen (the first replica
 //!   fixes its start and origin, as the in-process store does) and returns the whole hash;
-//! - `try_record_permit` increments `action_count` unless it already reached the limit;
+//! - `try_record_permit` increments `action_count` unless the session is invalidated or the
+//!   count already reached the limit;
 //! - `invalidate` records the first revocation reason.
 //!
 //! Each call refreshes the TTL (`ttlSeconds`), so idle sessions expire and active ones stay.
@@ -17,7 +18,7 @@ mod peek;
 use std::sync::{Arc, LazyLock};
 
 use kavach_core::session::{SessionSeed, SessionState};
-use kavach_core::store::{SessionStore, StoreFuture};
+use kavach_core::store::{Recorded, SessionStore, StoreFuture};
 use kavach_core::{DeviceFingerprint, GeoLocation};
 use redis::Script;
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,10 @@ return redis.call('HGETALL', KEYS[1])
 const RECORD_PERMIT_LUA: &str = concat!(
     touch_lua!(),
     r"
+if redis.call('HEXISTS', KEYS[1], 'invalidated') == 1 then
+  touch(ARGV[1])
+  return -2
+end
 local current = tonumber(redis.call('HGET', KEYS[1], 'action_count') or '0')
 if ARGV[2] ~= '' and current >= tonumber(ARGV[2]) then
   touch(ARGV[1])
@@ -178,7 +183,7 @@ impl RedisSessionStore {
         decode_state(fields)
     }
 
-    pub async fn record_permit(&self, session_id: &str, limit: Option<u64>) -> Result<Option<u64>> {
+    pub async fn record_permit(&self, session_id: &str, limit: Option<u64>) -> Result<Recorded> {
         let key = self.key_for(session_id);
         let ttl = self.ttl_seconds;
         let limit = limit.map(|l| l.to_string()).unwrap_or_default();
@@ -193,7 +198,10 @@ impl RedisSessionStore {
                     .await
             })
             .await?;
-        Ok(u64::try_from(n).ok())
+        Ok(match n {
+            -2 => Recorded::Invalidated,
+            n => u64::try_from(n).map_or(Recorded::CapReached, Recorded::Counted),
+        })
     }
 
     pub async fn revoke(&self, session_id: &str, reason: &str) -> Result<()> {
@@ -289,7 +297,7 @@ impl SessionStore for RedisSessionStore {
         &'a self,
         session_id: &'a str,
         limit: Option<u64>,
-    ) -> StoreFuture<'a, Option<u64>> {
+    ) -> StoreFuture<'a, Recorded> {
         Box::pin(async move {
             self.record_permit(session_id, limit)
                 .await

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{spare_port, unique, Server};
 use kavach_core::invalidation::InvalidationBroadcaster;
 use kavach_core::session::SessionState;
-use kavach_core::store::{RateLimitStore, SessionStore};
+use kavach_core::store::{RateLimitStore, Recorded, SessionStore};
 use kavach_core::{InvalidationScope, ScopeKind};
 use kavach_redis::{ConnectOptions, RedisBroadcaster, RedisRateLimitStore, RedisSessionStore};
 
@@ -103,11 +103,11 @@ async fn stores_and_broadcast_work_on_a_cluster() {
         assert_eq!(sessions.load_or_init(&id, &seed).await.unwrap(), seed);
         assert_eq!(
             sessions.try_record_permit(&id, Some(1)).await.unwrap(),
-            Some(1)
+            Recorded::Counted(1)
         );
         assert_eq!(
             sessions.try_record_permit(&id, Some(1)).await.unwrap(),
-            None
+            Recorded::CapReached
         );
     }
 

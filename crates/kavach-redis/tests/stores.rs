@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{raw, unique, Server, URL};
 use kavach_core::invalidation::InvalidationBroadcaster;
 use kavach_core::session::SessionState;
-use kavach_core::store::{RateHit, RateLimitStore, SessionStore};
+use kavach_core::store::{RateHit, RateLimitStore, Recorded, SessionStore};
 use kavach_core::{DeviceFingerprint, GeoLocation, InvalidationScope, ScopeKind};
 use kavach_redis::{
     ConnectOptions, RedisBroadcaster, RedisRateLimitStore, RedisSessionStore, RedisStoreError,
@@ -364,14 +364,17 @@ async fn concurrent_permits_never_pass_the_session_cap() {
     }
     let mut granted = 0;
     for t in tasks {
-        if t.await.unwrap().unwrap().is_some() {
+        if matches!(t.await.unwrap().unwrap(), Recorded::Counted(_)) {
             granted += 1;
         }
     }
     assert_eq!(granted, 50);
     let state = s.load_or_init("s", &seed("10.0.0.1")).await.unwrap();
     assert_eq!(state.action_count, 50);
-    assert_eq!(s.try_record_permit("s", None).await.unwrap(), Some(51));
+    assert_eq!(
+        s.try_record_permit("s", None).await.unwrap(),
+        Recorded::Counted(51)
+    );
 }
 
 fn scope(kind: ScopeKind, id: &str) -> InvalidationScope {
@@ -893,4 +896,34 @@ async fn a_closed_rate_store_refuses_and_releases_its_connections() {
     }
     assert!(released, "connections left open after close()");
     drop(server);
+}
+
+/// A session invalidated after an evaluation loaded it (by another replica, say) records no
+/// permit for that evaluation: the count and the invalidation are one atomic step.
+#[tokio::test]
+async fn no_permit_is_recorded_for_a_session_once_it_is_invalidated() {
+    let prefix = unique("inv-record");
+    let s = RedisSessionStore::connect(URL, 60, Some(&prefix), ConnectOptions::default())
+        .await
+        .unwrap();
+    s.load_or_init("s", &seed("10.0.0.1")).await.unwrap();
+    assert_eq!(
+        s.try_record_permit("s", None).await.unwrap(),
+        Recorded::Counted(1)
+    );
+    s.invalidate("s", "hijacked").await.unwrap();
+    for limit in [None, Some(50)] {
+        assert_eq!(
+            s.try_record_permit("s", limit).await.unwrap(),
+            Recorded::Invalidated
+        );
+    }
+    let state = s.load_or_init("s", &seed("10.0.0.1")).await.unwrap();
+    assert_eq!(state.action_count, 1);
+    let mut c = redis::Client::open(URL)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = c.del(s.key_for("s")).await.unwrap();
 }

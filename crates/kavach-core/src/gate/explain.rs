@@ -163,6 +163,18 @@ impl Gate {
                             refuse(RefuseCode::SessionInvalid, "gate", reason),
                         );
                     }
+                    if let Some(reason) = session_step::stored_start_problem(
+                        ctx,
+                        sid,
+                        &state,
+                        now_secs,
+                        self.config.max_clock_skew_seconds,
+                    ) {
+                        return trace.decide(
+                            Step::new("session", sid.clone(), reason.clone()),
+                            refuse(RefuseCode::StoreUnavailable, "session_store", reason),
+                        );
+                    }
                     let mut step = Step::new("session", sid.clone(), "known");
                     step.notes.push(format!(
                         "started at {} (unix s), {} permitted action(s)",

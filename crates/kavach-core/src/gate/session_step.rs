@@ -32,6 +32,32 @@ pub fn start_problem(ctx: &ActionContext, now_secs: i64, max_skew_secs: i64) -> 
     })
 }
 
+/// Why the session store's `started_at` for `session_id` cannot be used, or `None`. Only a
+/// start the context does not override is read: one further ahead of the gate's clock than
+/// `maxClockSkewSeconds` (a replica whose clock runs ahead, or a value written into the store
+/// by hand) would make the session look young for good and switch off `session_age_max` and
+/// drift's session-age check, so the gate fails closed on it as on an unreadable store.
+pub fn stored_start_problem(
+    ctx: &ActionContext,
+    session_id: &str,
+    stored: &SessionState,
+    now_secs: i64,
+    max_skew_secs: i64,
+) -> Option<String> {
+    if ctx.session_started_at.is_some() {
+        return None;
+    }
+    let started = stored.started_at;
+    (started > now_secs.saturating_add(max_skew_secs)).then(|| {
+        format!(
+            "session store holds started_at {started} for session '{}', {}s in the future (more \
+             than the {max_skew_secs}s clock skew allowed by maxClockSkewSeconds; failing closed)",
+            crate::policy::identifier::excerpt(session_id),
+            started.saturating_sub(now_secs)
+        )
+    })
+}
+
 /// What the gate learns about a session the first time it sees it.
 pub fn seed(ctx: &ActionContext, now_secs: i64) -> SessionSeed {
     SessionState {

@@ -160,7 +160,9 @@ fn parse_policy(index: usize, item: &Value) -> Result<Policy> {
             if let Some(problem) = identifier::name_problem(s) {
                 return Err(err(format!("{label}: key 'name' {problem}")));
             }
-            s.clone()
+            // Held in NFC like every name: two spellings of one name are one name, so a
+            // duplicate cannot hide behind a decomposed spelling (`finish`).
+            identifier::nfc(s).into_owned()
         }
         Some(other) => {
             return Err(err(format!(
@@ -182,7 +184,10 @@ fn parse_policy(index: usize, item: &Value) -> Result<Policy> {
     };
     let description = match map.get("description") {
         None => None,
-        Some(Value::String(s)) => Some(s.clone()),
+        // Quoted in refusal reasons, traces and reports: control and invisible characters
+        // (an ANSI escape, a bidirectional override) are held escaped, never written raw to a
+        // terminal or a log. Not clipped: it is the operator's own explanation.
+        Some(Value::String(s)) => Some(kavach_text::clip(s, usize::MAX)),
         Some(other) => {
             return Err(err(format!(
                 "{label}: key 'description' must be a string, got {}",

@@ -24,7 +24,7 @@ use crate::invalidation::overflow::{clip, refused_text, OverflowSlots};
 use crate::invalidation::revocations::MAX_REASON_BYTES;
 use crate::session::{SessionSeed, SessionState};
 
-use super::{RateHit, RateLimitStore, SessionStore, StoreError, StoreFuture};
+use super::{RateHit, RateLimitStore, Recorded, SessionStore, StoreError, StoreFuture};
 
 const SHARDS: usize = 16;
 /// How often (by the store's clock) a shard is swept for idle entries even when not full.
@@ -684,12 +684,13 @@ impl SessionStore for MemorySessionStore {
         &'a self,
         session_id: &'a str,
         limit: Option<u64>,
-    ) -> StoreFuture<'a, Option<u64>> {
+    ) -> StoreFuture<'a, Recorded> {
         ready(self.with_entry(session_id, fresh, |e| match limit {
-            Some(l) if e.state.action_count >= l => None,
+            _ if e.state.invalidated.is_some() => Recorded::Invalidated,
+            Some(l) if e.state.action_count >= l => Recorded::CapReached,
             _ => {
                 e.state.action_count += 1;
-                Some(e.state.action_count)
+                Recorded::Counted(e.state.action_count)
             }
         }))
     }

@@ -129,6 +129,8 @@ mod tests {
     use crate::keys::KavachKeyPair;
     use chrono::TimeZone;
 
+    const NONCE: &str = "66666666-6666-4666-8666-666666666660";
+
     fn entry(hybrid: bool, key_id: &str, nanos: u32) -> ChainEntry {
         let at = chrono::Utc
             .with_ymd_and_hms(2026, 11, 25, 10, 15, 30)
@@ -137,7 +139,7 @@ mod tests {
         let kp = KavachKeyPair::from_seeds(key_id, [1; 32], [2; 32], [3; 64], [4; 32], at, None)
             .unwrap();
         let data = br#"{"id":"e-1","verdict":"permit","detail":"quote \" and \u00e9"}"#.to_vec();
-        let p = SignedPayload::sign_deterministic_at(&kp, data, hybrid, at, "n-1".into()).unwrap();
+        let p = SignedPayload::sign_deterministic_at(&kp, data, hybrid, at, NONCE.into()).unwrap();
         ChainEntry::link(7, "genesis".into(), p)
     }
 
@@ -163,10 +165,11 @@ mod tests {
     fn lines_off_the_fast_path_get_serdes_result_and_errors() {
         let line = entry(true, "kavach-key-1", 0).to_line().unwrap();
         let spaced = line.replacen(",\"previous_hash\"", " , \"previous_hash\" ", 1);
-        let escaped = line.replacen("\"n-1\"", "\"n\\u002d1\"", 1);
+        // The nonce's first hyphen written as a JSON escape: the same string.
+        let escaped = line.replacen("66666666-", "66666666\\u002d", 1);
         let zero_lead = line.replacen("\"index\":7", "\"index\":07", 1);
         let unknown = line.replacen("{\"index\"", "{\"extra\":1,\"index\"", 1);
-        let missing = line.replacen(",\"nonce\":\"n-1\"", "", 1);
+        let missing = line.replacen(&format!(",\"nonce\":\"{NONCE}\""), "", 1);
         for variant in [&line, &spaced, &escaped, &zero_lead, &unknown, &missing] {
             assert_eq!(
                 ChainEntry::from_line(variant.as_bytes()),
