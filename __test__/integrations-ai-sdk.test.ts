@@ -4,10 +4,11 @@
 
 import { generateText, stepCountIs, tool } from 'ai'
 import { MockLanguageModelV3 } from 'ai/test'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, onTestFinished, test } from 'vitest'
 import { z } from 'zod'
 
-import { Gate, Invalidated, Refused, guardTools, isToolRefusal, runAs, type Caller } from '../index'
+import { Gate, Invalidated, KavachKeyPair, PqTokenSigner, RedisRateLimitStore, Refused, guardTools, isToolRefusal, runAs, type Caller } from '../index'
+import { REDIS_URL, cleanup, uniquePrefix } from './fixtures/redis-helpers'
 
 const gate = Gate.fromObject({
   policies: [
@@ -134,5 +135,106 @@ describe('guardTools with generateText and the AI SDK mock model', () => {
     const it = moved.stream.execute({ n: 2 }) as AsyncIterator<unknown>
     await expect(it.next()).rejects.toBeInstanceOf(Invalidated)
     expect(ran).toEqual(['stream:1'])
+  })
+})
+
+describe('guardTools: what the model reads, and tools that return an async iterable', () => {
+  test('a permit that cannot be signed: the model reads a generic IDENTITY_FAILED reason, thrown or returned', async () => {
+    const signer = PqTokenSigner.fromKeypairHybrid(KavachKeyPair.generateWithExpiry(0))
+    const signed = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [{ identity_role: 'support' }] }] }, { tokenSigner: signer })
+    const ran: string[] = []
+    const generic = 'the gate could not sign or verify identity for this call; the tool did not run'
+    const model = scriptedModel()
+    await generateText({ model, tools: guardTools(signed, toolKit(ran), { caller: support }), prompt: 'x', stopWhen: stepCountIs(3) })
+    expect(ran).toEqual([])
+    expect((toolResultsSeen(model).refund as { value: unknown }).value).toEqual({ refused: true, code: 'IDENTITY_FAILED', reason: generic })
+
+    const throwing = scriptedModel()
+    await generateText({ model: throwing, tools: guardTools(signed, toolKit(ran), { caller: support, onRefuse: 'throw' }), prompt: 'x', stopWhen: stepCountIs(3) })
+    const seen = toolResultsSeen(throwing).refund as { type: string; value: unknown }
+    expect(seen.type).toBe('error-text')
+    expect(String(seen.value)).toContain(generic)
+    expect(String(seen.value)).not.toMatch(/expired|kavach-key/)
+    // The full verdict stays on the error, for the application.
+    const err = await (guardTools(signed, toolKit(ran), { caller: support, onRefuse: 'throw' }).refund.execute!({ orderId: 'A', amount: 1 }, { toolCallId: 't', messages: [] }) as Promise<unknown>).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(Refused)
+    expect((err as Refused).verdict?.reason).toMatch(/expired/)
+    expect(ran).toEqual([])
+  })
+
+  /** A tool whose execute is a plain function returning an async generator's iterator. */
+  function iterableTool(ran: string[]) {
+    async function* progress(amount: number): AsyncGenerator<{ status: string } | { refunded: number }> {
+      ran.push(`refund:${amount}`)
+      yield { status: 'working' }
+      yield { refunded: amount }
+    }
+    return tool({ description: 'Refund', inputSchema: z.object({ amount: z.number() }), execute: ({ amount }) => progress(amount) })
+  }
+
+  function refundModel(amount: number): MockLanguageModelV3 {
+    return new MockLanguageModelV3({
+      doGenerate: [
+        { content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'refund', input: JSON.stringify({ amount }) }], finishReason: { unified: 'tool-calls', raw: undefined }, usage, warnings: [] },
+        { content: [{ type: 'text', text: 'done' }], finishReason: { unified: 'stop', raw: undefined }, usage, warnings: [] },
+      ],
+    })
+  }
+
+  test('execute returning an async iterable stays one: the SDK streams it after the check; a refused call never starts it', async () => {
+    const ran: string[] = []
+    const tools = guardTools(gate, { refund: iterableTool(ran) }, { caller: support })
+    const returned = tools.refund.execute!({ amount: 50 }, { toolCallId: 't', messages: [] })
+    expect(typeof (returned as AsyncIterable<unknown>)[Symbol.asyncIterator]).toBe('function')
+    expect(ran).toEqual([])
+    const items: unknown[] = []
+    for await (const item of returned as AsyncIterable<unknown>) items.push(item)
+    expect(items).toEqual([{ status: 'working' }, { refunded: 50 }])
+
+    const ok = await generateText({ model: refundModel(50), tools, prompt: 'x', stopWhen: stepCountIs(3) })
+    expect(ok.steps[0]!.toolResults[0]!.output).toEqual({ refunded: 50 })
+    const no = await generateText({ model: refundModel(5000), tools, prompt: 'x', stopWhen: stepCountIs(3) })
+    expect(no.steps[0]!.toolResults[0]!.output).toMatchObject({ refused: true, code: 'NO_POLICY_MATCH' })
+    expect(ran).toEqual(['refund:50', 'refund:50'])
+  })
+
+  test('an async tool resolving to an async-iterable object (a paginated page): the object is the output, as without the gate', async () => {
+    /** A page of results that can also be iterated, like an SDK's cursor page. */
+    class Page {
+      data = [{ id: 'f1' }, { id: 'f2' }]
+      async *[Symbol.asyncIterator](): AsyncGenerator<{ id: string }> {
+        for (const d of this.data) yield d
+      }
+    }
+    const listFiles = tool({ description: 'List files', inputSchema: z.object({ amount: z.number() }), execute: async () => new Page() })
+    const plain = await generateText({ model: refundModel(50), tools: { refund: listFiles }, prompt: 'x', stopWhen: stepCountIs(3) })
+    const gated = await generateText({ model: refundModel(50), tools: guardTools(gate, { refund: listFiles }, { caller: support }), prompt: 'x', stopWhen: stepCountIs(3) })
+    const output = gated.steps[0]!.toolResults[0]!.output
+    expect(plain.steps[0]!.toolResults[0]!.output).toBeInstanceOf(Page)
+    expect(output).toBeInstanceOf(Page)
+    expect(output).toEqual(plain.steps[0]!.toolResults[0]!.output)
+    expect((output as Page).data).toEqual([{ id: 'f1' }, { id: 'f2' }])
+  })
+
+  test('the same tool under a gate on Redis stores (no synchronous evaluate): its last item is the output', async () => {
+    const ran: string[] = []
+    const prefix = uniquePrefix('ai-sdk-iterable')
+    const rateStore = await RedisRateLimitStore.connect(REDIS_URL, { prefix })
+    const networked = Gate.fromObject(
+      { policies: [{ name: 'small', effect: 'permit', conditions: [{ identity_role: 'support' }, { param_max: { field: 'amount', max: 100 } }, { rate_limit: { max: 10, window: '1m' } }] }] },
+      { rateStore },
+    )
+    onTestFinished(async () => {
+      await networked.close()
+      rateStore.close()
+      await cleanup(prefix)
+    })
+    expect(networked.supportsSync).toBe(false)
+    const tools = guardTools(networked, { refund: iterableTool(ran) }, { caller: support })
+    const ok = await generateText({ model: refundModel(50), tools, prompt: 'x', stopWhen: stepCountIs(3) })
+    expect(ok.steps[0]!.toolResults[0]!.output).toEqual({ refunded: 50 })
+    const no = await generateText({ model: refundModel(5000), tools, prompt: 'x', stopWhen: stepCountIs(3) })
+    expect(no.steps[0]!.toolResults[0]!.output).toMatchObject({ refused: true, code: 'NO_POLICY_MATCH' })
+    expect(ran).toEqual(['refund:50'])
   })
 })

@@ -12,6 +12,7 @@ import type { Server } from 'node:http'
 import express from 'express'
 import fc from 'fast-check'
 import Fastify, { type FastifyServerOptions } from 'fastify'
+import qs from 'qs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
 import { Gate, RedisRateLimitStore, createExpressMiddleware, createFastifyHook, deriveActionName, type EvaluateOptions, type HttpMiddlewareOptions } from '../index'
@@ -583,5 +584,250 @@ describe('canonicalPath and deriveActionName', () => {
     expect(deriveActionName('PUT', '/docs{/:slug}')).toBe('docs.update')
     expect(deriveActionName('POST', '/{*rest}')).toBe('root.create')
     expect(deriveActionName('DELETE', '/%75sers/42')).toBe('users.delete')
+  })
+})
+
+describe('express: the gate judges as the router that matched, and a route runs only as judged', () => {
+  /** A gate that refuses `refuse` and permits staff everything else; `judged` collects what it saw. */
+  function judgingGate(refuse: { resource: string } | { action: string }, judged: string[]): Gate {
+    return Gate.fromObject(
+      { policies: [{ name: 'off_limits', effect: 'refuse', priority: 10, conditions: [refuse] }, STAFF_DO_ALL] },
+      { onVerdict: (v, ctx) => void judged.push(`${v.code ?? 'PERMIT'} ${ctx.actionName} ${ctx.resource}`) },
+    )
+  }
+  const onError = (err: { status?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction): void => {
+    res.status(err.status ?? 500).json({ error: 'error-handler', code: err.code })
+  }
+
+  test("a case-insensitive router in a case-sensitive app: its route's literals spell the resource", async () => {
+    const judged: string[] = []
+    const ran: string[] = []
+    const app = express()
+    app.set('case sensitive routing', true)
+    app.use(createExpressMiddleware(judgingGate({ resource: '/api/admin/*' }, judged)))
+    const api = express.Router() // matches without case: express.Router's default
+    api.delete('/admin/users/:id', (req, res) => {
+      ran.push(req.originalUrl)
+      res.json({ deleted: req.params.id })
+    })
+    app.use('/api', api)
+    const server = await listen(app)
+    try {
+      for (const target of ['/api/admin/users/1', '/api/ADMIN/users/1', '/api/Admin/Users/1']) {
+        const a = await send(server.port, 'DELETE', target, STAFF)
+        expect(a.status, target).toBe(403)
+        expect(a.json?.code, target).toBe('POLICY_DENIED')
+      }
+      expect(ran).toEqual([])
+      expect(new Set(judged)).toEqual(new Set(['POLICY_DENIED users.delete /api/admin/users/1']))
+      // The app's own routes stay case-sensitive: /API is routed nowhere.
+      expect((await send(server.port, 'DELETE', '/API/admin/users/1', STAFF)).status).toBe(404)
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('a route passing the request on with next() does not stand in for a route spelling the resource otherwise', async () => {
+    const judged: string[] = []
+    const ran: string[] = []
+    const app = express()
+    app.use(createExpressMiddleware(judgingGate({ resource: '/admin/*' }, judged)))
+    app.delete('/:section/users/:id', (_req, _res, next) => next())
+    app.delete('/admin/users/:id', (req, res) => {
+      ran.push(req.originalUrl)
+      res.json({ deleted: req.params.id })
+    })
+    app.use(onError)
+    const server = await listen(app)
+    try {
+      const a = await send(server.port, 'DELETE', '/ADMIN/users/1', STAFF)
+      expect(a.status).toBe(403)
+      expect(a.json).toEqual({ error: 'error-handler', code: 'INVALID_CONTEXT' })
+      expect(ran).toEqual([])
+      expect(judged[0]).toBe('PERMIT users.delete /ADMIN/users/1')
+      // Spelled as both routes spell it, the request is judged and refused as itself.
+      expect((await send(server.port, 'DELETE', '/admin/users/1', STAFF)).json?.code).toBe('POLICY_DENIED')
+      expect(ran).toEqual([])
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('auth and CORS middleware mounted at /api before a router: the request is judged as the route behind them', async () => {
+    const judged: string[] = []
+    const ran: string[] = []
+    const app = express()
+    app.use(express.json())
+    app.use(createExpressMiddleware(judgingGate({ action: 'users.delete' }, judged)))
+    const requireAuth = (req: express.Request, res: express.Response, next: express.NextFunction): void => {
+      if (req.headers['x-principal-id'] === undefined) res.status(401).json({ error: 'unauthenticated' })
+      else next()
+    }
+    const corsHeaders = (_req: express.Request, res: express.Response, next: express.NextFunction): void => {
+      res.setHeader('access-control-allow-origin', '*')
+      next()
+    }
+    const api = express.Router()
+    api.delete('/sessions/:id', (req, res) => {
+      ran.push(req.params.id!)
+      res.json({ deleted: req.params.id })
+    })
+    app.use('/api', corsHeaders)
+    app.use('/api', requireAuth, api)
+    app.use(onError)
+    const server = await listen(app)
+    try {
+      const id = '550e8400-e29b-41d4-a716-446655440000'
+      const a = await send(server.port, 'DELETE', `/api/sessions/${id}`, STAFF)
+      expect(a.status).toBe(200)
+      expect(a.json).toEqual({ deleted: id })
+      expect((await send(server.port, 'DELETE', '/api/sessions/a1b2c3', STAFF)).status).toBe(200)
+      expect(ran).toEqual([id, 'a1b2c3'])
+      expect(judged).toEqual([`PERMIT sessions.delete /api/sessions/${id}`, 'PERMIT sessions.delete /api/sessions/a1b2c3'])
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('middleware answering the request itself is judged as the route behind it; given a route, as that route', async () => {
+    const judged: string[] = []
+    const served: string[] = []
+    const proxy = (req: express.Request, res: express.Response): void => {
+      served.push(req.originalUrl)
+      res.json({ proxied: req.url })
+    }
+    const app = express()
+    app.use(createExpressMiddleware(judgingGate({ action: 'users.delete' }, judged)))
+    app.delete('/routed/users/:id', proxy)
+    app.use('/routed', proxy)
+    app.use('/api', proxy)
+    app.all('/{*rest}', (_req, res) => {
+      res.status(404).json({ error: 'not found' })
+    })
+    app.use(onError)
+    const server = await listen(app)
+    try {
+      // The documented limit: the catch-all names the request; its resource is the full path.
+      expect((await send(server.port, 'DELETE', '/api/users/42', STAFF)).status).toBe(200)
+      // Given a route naming what it serves, the proxy is judged as that route.
+      const a = await send(server.port, 'DELETE', '/routed/users/42', STAFF)
+      expect(a.status).toBe(403)
+      expect(a.json?.code).toBe('POLICY_DENIED')
+      expect(served).toEqual(['/api/users/42'])
+      expect(judged).toEqual(['PERMIT root.delete /api/users/42', 'POLICY_DENIED users.delete /routed/users/42'])
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('req.url rewritten before the gate: the gate judges the path the router routes', async () => {
+    const judged: string[] = []
+    const ran: string[] = []
+    const app = express()
+    app.use((req, _res, next) => {
+      req.url = req.url.replace(/^\/(en|fr)(?=\/)/, '')
+      next()
+    })
+    app.use(createExpressMiddleware(judgingGate({ resource: '/admin/*' }, judged)))
+    app.delete('/admin/users/:id', (req, res) => {
+      ran.push(req.originalUrl)
+      res.json({ deleted: req.params.id })
+    })
+    app.delete('/users/:id', (req, res) => {
+      ran.push(req.originalUrl)
+      res.json({ deleted: req.params.id })
+    })
+    app.use(onError)
+    const server = await listen(app)
+    try {
+      expect((await send(server.port, 'DELETE', '/en/admin/users/1', STAFF)).json?.code).toBe('POLICY_DENIED')
+      expect((await send(server.port, 'DELETE', '/fr/users/2', STAFF)).status).toBe(200)
+      expect(ran).toEqual(['/fr/users/2'])
+      expect(judged).toEqual(['POLICY_DENIED users.delete /admin/users/1', 'PERMIT users.delete /users/2'])
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('query fields that a query parser reads as a param a rule reads', () => {
+  const capped = (): Gate =>
+    Gate.fromObject(
+      { policies: [{ name: 'support', effect: 'permit', conditions: [{ identity_role: 'support' }, { action: 'refunds.create' }] }] },
+      { invariants: [{ name: 'cap', field: 'amount', maxValue: 1000 }] },
+    )
+  const SUPPORT = { 'x-principal-id': 'eve', 'x-roles': 'support', 'content-type': 'application/json' }
+  const QS_SPELLINGS = ['?amount=5000', '?amount[]=5000', '?[amount]=5000', '?%5Bamount%5D=5000', '?[amount][x]=5000', '?x=1&[amount]=5000']
+
+  /** POSTs each `/api/v1/refunds<tail>`; returns the answers' statuses and the queries a handler saw. */
+  async function post(port: number, tails: string[], seen: unknown[]): Promise<{ statuses: number[]; seen: unknown[] }> {
+    const statuses: number[] = []
+    for (const tail of tails) statuses.push((await send(port, 'POST', `/api/v1/refunds${tail}`, SUPPORT, '{"orderId":"A-1"}')).status)
+    return { statuses, seen: [...seen] }
+  }
+
+  test("express with the 'extended' (qs) query parser: [amount] and %5Bamount%5D are refused", async () => {
+    const seen: unknown[] = []
+    const app = express()
+    app.set('query parser', 'extended')
+    app.use(express.json())
+    app.use(createExpressMiddleware(capped()))
+    app.post('/api/v1/refunds', (req, res) => {
+      seen.push(req.query)
+      res.json({ ok: true })
+    })
+    const server = await listen(app)
+    try {
+      const r = await post(server.port, QS_SPELLINGS, seen)
+      expect(r.seen).toEqual([])
+      expect(r.statuses).toEqual(QS_SPELLINGS.map(() => 403))
+      expect((await post(server.port, ['?note=x'], seen)).statuses).toEqual([200])
+    } finally {
+      await server.close()
+    }
+  })
+
+  for (const [name, options] of [
+    ['qs as querystringParser', { routerOptions: { querystringParser: (q: string) => qs.parse(q) } }],
+    ['useSemicolonDelimiter', { useSemicolonDelimiter: true }],
+    ['routerOptions.useSemicolonDelimiter', { routerOptions: { useSemicolonDelimiter: true } }],
+  ] as const) {
+    test(`fastify, ${name}: a query the router reads after ';', '#' or as qs brackets is refused`, async () => {
+      const seen: unknown[] = []
+      const app = Fastify(options as FastifyServerOptions)
+      app.addHook('preHandler', createFastifyHook(capped()))
+      app.post('/api/v1/refunds', async (request) => {
+        seen.push(request.query)
+        return { ok: true }
+      })
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      try {
+        const { port } = app.server.address() as AddressInfo
+        const tails = [...QS_SPELLINGS, ';amount=5000', ';x=1&amount=5000', '#&amount=5000', '#amount=5000']
+        const r = await post(port, tails, seen)
+        // Each request is refused or routed nowhere (a 404 without the semicolon delimiter): none reaches the handler.
+        expect(r.seen).toEqual([])
+        for (const status of r.statuses) expect([403, 404]).toContain(status)
+        expect((await post(port, ['?note=x', ';note=x'], seen)).statuses[0]).toBe(200)
+      } finally {
+        await app.close()
+      }
+    })
+  }
+
+  test('fastify, useSemicolonDelimiter: the path is judged up to the ;', async () => {
+    const judged: string[] = []
+    const gate = Gate.fromObject({ policies: [STAFF_DO_ALL] }, { onVerdict: (_v, ctx) => void judged.push(`${ctx.actionName} ${ctx.resource}`) })
+    const app = Fastify({ routerOptions: { useSemicolonDelimiter: true } } as FastifyServerOptions)
+    app.addHook('preHandler', createFastifyHook(gate))
+    app.delete('/users/:id', async (request) => ({ deleted: (request.params as { id: string }).id }))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    try {
+      const { port } = app.server.address() as AddressInfo
+      expect((await send(port, 'DELETE', '/users/42;jsessionid=abc', STAFF)).json).toEqual({ deleted: '42' })
+      expect(judged).toEqual(['users.delete /users/42'])
+    } finally {
+      await app.close()
+    }
   })
 })

@@ -13,7 +13,7 @@ import Redis from 'ioredis'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { z } from 'zod'
 
-import { Gate, InvalidArgumentError, RedisSessionStore, gateMcpServer, type McpCaller, type McpKavachMiddleware, type McpRequestExtra, type Verdict } from '../index'
+import { Gate, InvalidArgumentError, KavachKeyPair, PqTokenSigner, RedisSessionStore, gateMcpServer, type McpCaller, type McpKavachMiddleware, type McpRequestExtra, type Verdict } from '../index'
 import { REDIS_URL, uniquePrefix } from './fixtures/redis-helpers'
 
 const root = join(__dirname, '..')
@@ -341,5 +341,35 @@ describe('gateMcpServer when a Redis store fails', () => {
       }
     }
     expect(() => gateMcpServer(new McpServer({ name: 'x', version: '1' }), Gate.fromObject(POLICY), { identify, onRefusal: 'log' as never })).toThrow(InvalidArgumentError)
+  })
+})
+
+describe('gateMcpServer: a permit that cannot be signed', () => {
+  test('the model reads a generic IDENTITY_FAILED line; onRefusal gets the signer error', async () => {
+    // A key pair that expired as it was made: signing every permit fails.
+    const signer = PqTokenSigner.fromKeypairHybrid(KavachKeyPair.generateWithExpiry(0))
+    const gate = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [{ identity_role: 'support' }] }] }, { tokenSigner: signer })
+    const refusals: Verdict[] = []
+    const ran: string[] = []
+    const server = new McpServer({ name: 'signed', version: '1.0.0' })
+    server.registerTool('refund', { inputSchema: { amount: z.number() } }, ({ amount }) => {
+      ran.push(`refund:${amount}`)
+      return { content: [{ type: 'text', text: 'ran' }] }
+    })
+    gateMcpServer(server, gate, { identify: () => ({ callerId: 'agent-1', roles: ['support'] }), onRefusal: (_name, v) => void refusals.push(v) })
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    await server.connect(serverSide)
+    const client = new Client({ name: 'c', version: '1.0.0' })
+    await client.connect(clientSide)
+    try {
+      const r = (await client.callTool({ name: 'refund', arguments: { amount: 1 } })) as ToolResult
+      expect(r.isError).toBe(true)
+      expect(r.content[0]!.text).toBe("kavach refused 'refund': IDENTITY_FAILED: the gate could not sign or verify identity for this call; the tool did not run")
+      expect(ran).toEqual([])
+      expect(refusals.map((v) => v.code)).toEqual(['IDENTITY_FAILED'])
+      expect(refusals[0]!.reason).toMatch(/expired/)
+    } finally {
+      await client.close()
+    }
   })
 })

@@ -1,8 +1,12 @@
 // McpKavachMiddleware: the earlier Node SDK's MCP middleware on the real gate, with in-process,
 // custom and Redis session stores (real Redis).
 
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import Redis from 'ioredis'
 import { afterAll, describe, expect, test } from 'vitest'
+import { z } from 'zod'
 
 import {
   Gate,
@@ -12,8 +16,10 @@ import {
   InvalidOptionsError,
   Invalidated,
   KavachInvalidated,
+  KavachKeyPair,
   KavachRefused,
   McpKavachMiddleware,
+  PqTokenSigner,
   RedisRateLimitStore,
   RedisSessionStore,
   Refused,
@@ -21,6 +27,7 @@ import {
   type InvalidationScope,
   type McpCaller,
   type SessionStore,
+  type Verdict,
 } from '../index'
 import { REDIS_URL, uniquePrefix } from './fixtures/redis-helpers'
 
@@ -90,6 +97,81 @@ describe('McpKavachMiddleware: evaluate, check, guard', () => {
     await expect(userRefund({ id: 'x' })).rejects.toBeInstanceOf(Refused)
     await expect(userRefund({ id: 'x' }, { callerKind: 'user' })).resolves.toBe('x')
     expect(ran).toEqual([100, -1])
+  })
+})
+
+describe('McpKavachMiddleware: what the model reads through a real MCP server', () => {
+  type ToolResult = { content: { type: string; text: string }[]; isError?: boolean }
+
+  /** `guardTool('refund')` as a tool of a real McpServer, called by a real client; `errors` collects what checkToolCall threw. */
+  async function served(mw: McpKavachMiddleware, caller: McpCaller) {
+    const ran: number[] = []
+    const errors: unknown[] = []
+    const refund = mw.guardTool('refund', async (p: { amount: number }) => {
+      ran.push(p.amount)
+      return { content: [{ type: 'text' as const, text: `refunded ${p.amount}` }] }
+    }, caller)
+    const server = new McpServer({ name: 'guarded', version: '1.0.0' })
+    server.registerTool('refund', { inputSchema: { amount: z.number() } }, (args) =>
+      refund(args).catch((e: unknown) => {
+        errors.push(e)
+        throw e
+      }),
+    )
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    await server.connect(serverSide)
+    const client = new Client({ name: 'c', version: '1.0.0' })
+    await client.connect(clientSide)
+    const call = async (amount: number) => (await client.callTool({ name: 'refund', arguments: { amount } })) as ToolResult
+    return { call, ran, errors, close: () => client.close() }
+  }
+
+  test('a failing session store: the model reads a generic STORE_UNAVAILABLE reason; the error and onVerdict keep the full one', async () => {
+    const seen: Verdict[] = []
+    const gate = Gate.fromObject(POLICY, { onVerdict: (v) => void seen.push(v) })
+    const sessionStore: SessionStore = {
+      isInvalidated: () => Promise.reject(new Error('connect ECONNREFUSED 10.20.0.5:6379 (redis-prod-primary)')),
+      invalidate: () => undefined,
+    }
+    const s = await served(new McpKavachMiddleware(gate, { sessionStore }), { ...bot, sessionId: 'outage-1' })
+    try {
+      const r = await s.call(5)
+      expect(r.isError).toBe(true)
+      expect(r.content[0]!.text).toContain('STORE_UNAVAILABLE')
+      expect(r.content[0]!.text).toContain('a store the gate depends on is unavailable; the tool did not run')
+      expect(r.content[0]!.text).not.toMatch(/10\.20\.0\.5|ECONNREFUSED|redis-prod/)
+      expect(s.ran).toEqual([])
+      expect((s.errors[0] as Refused).verdict?.reason).toContain('10.20.0.5:6379')
+      expect(seen.map((v) => [v.code, v.reason])).toEqual([['STORE_UNAVAILABLE', expect.stringContaining('redis-prod-primary')]])
+      // A policy outcome keeps its reason.
+      const policy = await new McpKavachMiddleware(gate).checkToolCall('refund', { amount: 10_000 }, bot).catch((e: unknown) => e)
+      expect((policy as Refused).code).toBe('NO_POLICY_MATCH')
+      expect((policy as Refused).message).toContain((policy as Refused).verdict!.reason!)
+    } finally {
+      await s.close()
+      await gate.close()
+    }
+  })
+
+  test('a permit that cannot be signed (an expired key): the model reads a generic IDENTITY_FAILED reason', async () => {
+    const seen: Verdict[] = []
+    const signer = PqTokenSigner.fromKeypairHybrid(KavachKeyPair.generateWithExpiry(0))
+    const gate = Gate.fromObject(POLICY, { tokenSigner: signer, onVerdict: (v) => void seen.push(v) })
+    const s = await served(new McpKavachMiddleware(gate), bot)
+    try {
+      const r = await s.call(5)
+      expect(r.isError).toBe(true)
+      expect(r.content[0]!.text).toContain('the gate could not sign or verify identity for this call; the tool did not run')
+      expect(r.content[0]!.text).not.toMatch(/expired|kavach-key/)
+      expect(s.ran).toEqual([])
+      expect((s.errors[0] as Refused).code).toBe('IDENTITY_FAILED')
+      expect((s.errors[0] as Refused).verdict?.reason).toMatch(/expired/)
+      expect(seen.map((v) => v.code)).toEqual(['IDENTITY_FAILED'])
+      expect(seen[0]!.reason).toMatch(/expired/)
+    } finally {
+      await s.close()
+      await gate.close()
+    }
   })
 })
 

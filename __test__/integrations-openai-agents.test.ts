@@ -10,7 +10,7 @@ import { Agent, run, setTracingDisabled, tool, ToolCallError, Usage, type Model,
 import { beforeAll, describe, expect, test } from 'vitest'
 import { z } from 'zod'
 
-import { Gate, InvalidArgumentError, Refused, guardAgentTools, runAs, type Caller } from '../index'
+import { Gate, InvalidArgumentError, KavachKeyPair, PqTokenSigner, Refused, guardAgentTools, runAs, type Caller } from '../index'
 import { runTsx } from './fixtures/run-tsx'
 
 const gate = Gate.fromObject({
@@ -224,4 +224,31 @@ describe('guardAgentTools gates the input execute receives, not the JSON text', 
     const under = await runTsx(script, { args: ['{"amount":"50"}'], killAfterMs: 60_000 })
     expect(JSON.parse(under.stdout)).toEqual({ out: 'refunded 50', ran: [50], cjs: true })
   }, 120_000)
+})
+
+describe('guardAgentTools: a permit that cannot be signed', () => {
+  test('the model reads a generic IDENTITY_FAILED reason, returned or thrown; the error keeps the full verdict', async () => {
+    const signer = PqTokenSigner.fromKeypairHybrid(KavachKeyPair.generateWithExpiry(0))
+    const signed = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [{ identity_role: 'support' }] }] }, { tokenSigner: signer })
+    const ran: unknown[] = []
+    const refund = tool({
+      name: 'refund',
+      description: 'Refund an amount',
+      parameters: z.object({ amount: z.number() }),
+      execute: async ({ amount }) => {
+        ran.push(amount)
+        return `refunded ${amount}`
+      },
+    })
+    type Invocable = { invoke(rc: unknown, input: string, details?: unknown): Promise<unknown> }
+    const generic = 'the gate could not sign or verify identity for this call; the tool did not run'
+    const [asResult] = guardAgentTools(signed, [refund], { caller: support }) as unknown as Invocable[]
+    await expect(asResult!.invoke({ context: {} }, '{"amount":1}')).resolves.toEqual({ refused: true, code: 'IDENTITY_FAILED', reason: generic })
+    const [asThrow] = guardAgentTools(signed, [refund], { caller: support, onRefuse: 'throw' }) as unknown as Invocable[]
+    const err = await asThrow!.invoke({ context: {} }, '{"amount":1}').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(Refused)
+    expect((err as Refused).message).toBe(`[IDENTITY_FAILED] identity: ${generic}`)
+    expect((err as Refused).verdict?.reason).toMatch(/expired/)
+    expect(ran).toEqual([])
+  })
 })

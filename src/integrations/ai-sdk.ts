@@ -3,11 +3,10 @@
 // and strings. Structural types only, so importing kavach-sdk never needs `ai`.
 
 import { gateArgument, objectArgument, optionalObjectArgument } from '../arguments.js'
-import { throwUnlessPermit } from '../errors.js'
 import type { Gate } from '../gate.js'
 import { type Caller, currentCaller } from '../guarded.js'
 import type { Verdict } from '../native.js'
-import { forwardedParams, refusalOf, toolInput, type ToolRefusal } from './refusal.js'
+import { forwardedParams, refusalOf, throwForModel, toolInput, type ToolRefusal } from './refusal.js'
 import { contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 export interface GuardToolsOptions {
@@ -37,18 +36,24 @@ export function guardTools<T extends Record<string, object>>(gate: Gate, tools: 
   objectArgument('guardTools', 'tools', tools, 'a record of tools')
   options = optionalObjectArgument('guardTools', 'options', options) ?? {}
   const onRefuse = options.onRefuse ?? 'result'
-  const verdictFor = (action: string, input: unknown): Promise<Verdict> => {
+  // A gate without network stores answers `evaluate` synchronously, so a tool can be called
+  // right after its check and its return handed on as it is (`gatedExecute`). With a token
+  // signer or an audit chain, that check signs or writes on the event loop: tool calls are few.
+  const inline = gate.supportsSync
+  /** The verdict, or a refusal of a call the gate cannot be given. */
+  const verdictFor = (action: string, input: unknown, sync: boolean): Verdict | Promise<Verdict> => {
     const caller = options.caller ?? currentCaller()
     if (caller === undefined) {
       const reason = `no caller for '${action}': pass options.caller or use runAs(caller, fn)`
-      return Promise.resolve(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', reason, { actionName: action }))
+      return refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', reason, { actionName: action })
     }
     const params = forwardedParams(gate, toolInput(action, input))
-    if ('refusal' in params) return Promise.resolve(refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', params.refusal, contextFacts({ ...caller, actionName: action })))
-    return gate.evaluateAsync({ ...caller, actionName: action, params: params.params })
+    if ('refusal' in params) return refuseUnevaluated(gate, 'INVALID_CONTEXT', 'guarded', params.refusal, contextFacts({ ...caller, actionName: action }))
+    const ctx = { ...caller, actionName: action, params: params.params }
+    return sync ? gate.evaluate(ctx) : gate.evaluateAsync(ctx)
   }
   const refused = (v: Verdict): ToolRefusal => {
-    if (onRefuse === 'throw') throwUnlessPermit(v)
+    if (onRefuse === 'throw') throwForModel(v)
     return refusalOf(v)
   }
 
@@ -59,23 +64,67 @@ export function guardTools<T extends Record<string, object>>(gate: Gate, tools: 
       out[name] = tool
       continue
     }
-    const run = execute as Execute
-    // A streaming tool (async generator) stays one, so the SDK still sees its preliminary outputs.
-    const gated = Object.prototype.toString.call(run) === '[object AsyncGeneratorFunction]'
-      ? async function* (this: unknown, input: unknown, opts: unknown): AsyncGenerator<unknown> {
-          const v = await verdictFor(name, input)
-          if (!v.isPermit) {
-            yield refused(v)
-            return
-          }
-          yield* run.call(this, input, opts) as AsyncIterable<unknown>
-        }
-      : async function (this: unknown, input: unknown, opts: unknown): Promise<unknown> {
-          const v = await verdictFor(name, input)
-          if (!v.isPermit) return refused(v)
-          return await run.call(this, input, opts)
-        }
-    out[name] = { ...tool, execute: gated }
+    out[name] = { ...tool, execute: gatedExecute(name, execute as Execute, verdictFor, refused, inline) }
   }
   return out as T
+}
+
+type VerdictFor = (action: string, input: unknown, sync: boolean) => Verdict | Promise<Verdict>
+
+/**
+ * `run` gated as `name`, returning what the SDK expects of it. The SDK streams a tool whose
+ * `execute` returns an async iterable directly (its items are preliminary outputs, the last
+ * the output) and awaits anything else, a Promise of an async iterable included (a paginated
+ * page, a stream: that is the output as it is). It decides on what the call returns before
+ * the gate could answer asynchronously. So:
+ * - an `async function*` stays one, and checks before its first item;
+ * - an `async function` returns a Promise anyway, and is awaited after the check: what it
+ *   resolves to is the output, as without the gate;
+ * - any other function may return either: with a gate that supports `evaluate` (no network
+ *   stores) it is checked synchronously and its return handed on as it is; otherwise the gated
+ *   call returns a Promise, and an async iterable the tool returns directly is read after the
+ *   check, its last item the output (the SDK's own final output; the preliminary ones are not
+ *   seen).
+ */
+function gatedExecute(name: string, run: Execute, verdictFor: VerdictFor, refused: (v: Verdict) => ToolRefusal, inline: boolean): Execute {
+  const kind = Object.prototype.toString.call(run)
+  if (kind === '[object AsyncGeneratorFunction]') {
+    return async function* (this: unknown, input: unknown, opts: unknown): AsyncGenerator<unknown> {
+      const v = await verdictFor(name, input, false)
+      if (!v.isPermit) {
+        yield refused(v)
+        return
+      }
+      yield* run.call(this, input, opts) as AsyncIterable<unknown>
+    }
+  }
+  if (kind === '[object Function]' && inline) {
+    return function (this: unknown, input: unknown, opts: unknown): unknown {
+      let v: Verdict
+      try {
+        v = verdictFor(name, input, true) as Verdict
+      } catch (e) {
+        return Promise.reject(e)
+      }
+      if (!v.isPermit) return Promise.resolve().then(() => refused(v))
+      return run.call(this, input, opts)
+    }
+  }
+  return async function (this: unknown, input: unknown, opts: unknown): Promise<unknown> {
+    const v = await verdictFor(name, input, false)
+    if (!v.isPermit) return refused(v)
+    // Only a direct return is streamed by the SDK; a Promise of an async iterable is awaited.
+    const result = run.call(this, input, opts)
+    return isAsyncIterable(result) ? await lastItem(result) : await result
+  }
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
+}
+
+async function lastItem(items: AsyncIterable<unknown>): Promise<unknown> {
+  let last: unknown
+  for await (const item of items) last = item
+  return last
 }

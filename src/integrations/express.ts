@@ -6,20 +6,25 @@
 // the router's own matchers (its case sensitivity and trailing-slash rules, on the undecoded
 // path as the router reads it), and judges that route's pattern. Should another route run in
 // the end (a handler called `next()`, a later middleware rewrote `req.url`) and that route is
-// judged as a different action, express is stopped before the route's handlers with a 403
-// error: a route runs only as what the gate judged.
+// judged as a different action or resource, express is stopped before the route's handlers
+// with a 403 error: a route runs only as what the gate judged. Plain middleware on the way to
+// that route (`app.use('/api', requireAuth)`) is taken to pass the request on: one that
+// answers the request itself (a proxy) is judged as the route behind it, or as the canonical
+// path when no route matches (a limit: docs/INTEGRATIONS.md, "HTTP: express and fastify").
 
 import { KavachError, Refused } from '../errors.js'
 import type { Gate } from '../gate.js'
 import { type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, type HttpRequestInfo, httpRefusal, requestFacts } from './http.js'
-import { canonicalPath, judgedAs } from './http-route.js'
+import { absoluteFormPrefix, canonicalPath, type Judgement, judgedAs, sameJudgement, splitTarget } from './http-route.js'
 import { refuseUnevaluated } from './unevaluated.js'
 
 /** The parts of an express `Request` the middleware reads. */
 export interface ExpressRequestLike {
   method: string
-  /** The full URL as received (a mounted router's `req.url` is relative to its mount point). */
+  /** The full URL as received. */
   originalUrl: string
+  /** The URL the current router routes, below `baseUrl` (a middleware may have rewritten it). */
+  url?: string
   headers: HttpHeaders
   body?: unknown
   ip?: string | undefined
@@ -45,6 +50,12 @@ interface RouteLike {
   _handlesMethod?: (method: string) => unknown
 }
 
+interface RouterLike {
+  stack?: unknown
+  /** Set by express from `caseSensitive` (`express.Router()`) or the app's 'case sensitive routing'. */
+  caseSensitive?: unknown
+}
+
 interface LayerLike {
   handle?: unknown
   route?: unknown
@@ -52,7 +63,7 @@ interface LayerLike {
 }
 
 interface AppLike {
-  router?: { stack?: unknown }
+  router?: RouterLike
   parent?: unknown
   mountpath?: unknown
   enabled?: (setting: string) => unknown
@@ -64,8 +75,36 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return (typeof v === 'object' && v !== null) || typeof v === 'function'
 }
 
-/** A route, or what a global middleware found in its place while asking the router. */
-type Step = { kind: 'self' } | { kind: 'route'; route: object; pattern: string | undefined } | { kind: 'opaque' }
+/**
+ * A route's full pattern (mount paths included; undefined for a regular expression), and
+ * whether a router on its way matches without case: its literal segments then line up with
+ * the client's spelling case-insensitively.
+ */
+interface RouteFound {
+  pattern: string | undefined
+  caseInsensitive: boolean
+}
+
+/** A layer the request reaches while a global middleware asks the router. */
+type Step = { kind: 'self' } | { kind: 'route'; route: object; found: RouteFound } | { kind: 'opaque' }
+
+/** Where a walk is: the path the router at hand sees, and what the routers above it contribute. */
+interface WalkPosition {
+  path: string
+  /** The mount paths above, joined (undefined once one is a regular expression). */
+  prefix: string | undefined
+  /** Whether a router on the way here matches without case. */
+  parentIgnoresCase: boolean
+  depth: number
+}
+
+/** What stays the same for a whole walk: the request's method, this middleware, and what is recorded. */
+interface WalkRun {
+  method: string
+  self: Middleware
+  steps: Step[]
+  budget: { layers: number }
+}
 
 const MAX_DEPTH = 32
 /**
@@ -111,13 +150,25 @@ function joinPattern(prefix: string | undefined, pattern: unknown): string | und
   return pattern.startsWith('/') ? `${head}${pattern}` : `${head}/${pattern}`
 }
 
-/** Walks a router stack in the order the router dispatches, recording routes that match. */
-function walk(stack: unknown[], path: string, prefix: string | undefined, method: string, self: Middleware, steps: Step[], depth: number, budget: { layers: number }): void {
-  if (depth > MAX_DEPTH) {
+/** Whether `router` matches paths without case (a router's default; the app's unless 'case sensitive routing'). */
+function routerIgnoresCase(router: RouterLike): boolean {
+  return router.caseSensitive !== true
+}
+
+/**
+ * Walks a router stack in the order the router dispatches, recording the layers that match:
+ * routes, and what cannot be seen into. Plain middleware is passed over: it is taken to pass
+ * the request on.
+ */
+function walk(router: RouterLike, at: WalkPosition, run: WalkRun): void {
+  const { path, prefix } = at
+  const { method, self, steps, budget } = run
+  if (at.depth > MAX_DEPTH || !Array.isArray(router.stack)) {
     steps.push({ kind: 'opaque' })
     return
   }
-  for (const item of stack) {
+  const ignoresCase = at.parentIgnoresCase || routerIgnoresCase(router)
+  for (const item of router.stack) {
     if (--budget.layers < 0) {
       steps.push({ kind: 'opaque' })
       return
@@ -132,17 +183,22 @@ function walk(stack: unknown[], path: string, prefix: string | undefined, method
     if (m === undefined) continue
     if (isObject(layer.route)) {
       const route = layer.route as RouteLike
-      if (handlesMethod(route, method)) steps.push({ kind: 'route', route, pattern: joinPattern(prefix, m.pattern) })
+      if (handlesMethod(route, method)) steps.push({ kind: 'route', route, found: { pattern: joinPattern(prefix, m.pattern), caseInsensitive: ignoresCase } })
       continue
     }
     const handle = layer.handle
-    const nested = isObject(handle) ? handle.stack : undefined
-    if (Array.isArray(nested)) {
+    if (isObject(handle) && Array.isArray(handle.stack)) {
       // A mounted router: the same prefix checks and trimming as the router's own.
       const lp = m.path
       if (lp.length > 0 && (path.slice(0, lp.length) !== lp || (path.length > lp.length && path[lp.length] !== '/'))) continue
       const rest = path.slice(lp.length)
-      walk(nested, rest.startsWith('/') ? rest : `/${rest}`, joinPattern(prefix, m.pattern), method, self, steps, depth + 1, budget)
+      const below: WalkPosition = {
+        path: rest.startsWith('/') ? rest : `/${rest}`,
+        prefix: joinPattern(prefix, m.pattern),
+        parentIgnoresCase: ignoresCase,
+        depth: at.depth + 1,
+      }
+      walk(handle as RouterLike, below, run)
     } else if (typeof handle === 'function' && handle.name === 'mounted_app') {
       // A sub-application's routes cannot be seen from here.
       steps.push({ kind: 'opaque' })
@@ -164,53 +220,87 @@ function appRelative(app: AppLike, rawPath: string): { path: string; prefix: str
   return { path: rawPath.slice(prefix.length) || '/', prefix }
 }
 
-/** The routes the request can reach after `self`, in dispatch order, and the one it reaches first. */
-function resolveRoutes(req: ExpressRequestLike, rawPath: string, self: Middleware): { first: Step | undefined; routes: Map<object, string | undefined> } | undefined {
+/**
+ * The routes the request can reach after `self`, in dispatch order, and the first layer after
+ * `self` it reaches that names it (a route, or one that cannot be seen into).
+ */
+function resolveRoutes(req: ExpressRequestLike, rawPath: string, self: Middleware): { first: Step | undefined; routes: Map<object, RouteFound> } | undefined {
   const app = req.app as AppLike | undefined
-  const stack = isObject(app) && isObject(app.router) ? app.router.stack : undefined
-  if (!isObject(app) || !Array.isArray(stack)) return undefined
+  if (!isObject(app) || !isObject(app.router) || !Array.isArray(app.router.stack)) return undefined
   const relative = appRelative(app, rawPath)
   if (relative === undefined) return undefined
   const steps: Step[] = []
-  walk(stack, relative.path, relative.prefix, req.method, self, steps, 0, { layers: MAX_LAYERS })
+  const start: WalkPosition = { path: relative.path, prefix: relative.prefix, parentIgnoresCase: false, depth: 0 }
+  walk(app.router, start, { method: req.method, self, steps, budget: { layers: MAX_LAYERS } })
   const selfAt = steps.findIndex((s) => s.kind === 'self')
   const ahead = steps.slice(selfAt + 1)
-  const routes = new Map<object, string | undefined>()
-  for (const s of ahead) if (s.kind === 'route') routes.set(s.route, s.pattern)
+  const routes = new Map<object, RouteFound>()
+  for (const s of ahead) if (s.kind === 'route') routes.set(s.route, s.found)
   return { first: ahead.find((s) => s.kind !== 'self'), routes }
 }
 
-/** The pattern of a route that is about to run: the canonical mount path joined with the route's path. */
-function dispatchPattern(req: ExpressRequestLike, route: RouteLike, caseInsensitive: boolean): string | undefined {
+/**
+ * The request target the router routes: `req.baseUrl` + `req.url`, which a middleware before
+ * the gate may have rewritten (a locale prefix stripped, say), so the gate judges the path
+ * whose routes run. `req.originalUrl` when both name the same path and query (the router adds
+ * a `/` to an empty `req.url` below a mount path).
+ */
+function routedTarget(req: ExpressRequestLike): string {
+  const url = req.url
+  if (typeof url !== 'string') return req.originalUrl
+  const base = req.baseUrl ?? ''
+  // An absolute-form `req.url` (`http://host/rest`) keeps its scheme and host ahead of the mount path.
+  const protohost = url.startsWith('/') ? '' : absoluteFormPrefix(url)
+  const target = `${protohost}${base}${url.slice(protohost.length)}`
+  if (target === req.originalUrl) return target
+  const routed = canonicalPath(target)
+  const received = canonicalPath(req.originalUrl)
+  const same = routed.ok && received.ok && routed.path === received.path && splitTarget(target).query === splitTarget(req.originalUrl).query
+  return same ? req.originalUrl : target
+}
+
+/**
+ * A route that is about to run but was not found by the walk (in a sub-application, say): the
+ * canonical mount path joined with the route's path.
+ */
+function dispatchRoute(req: ExpressRequestLike, route: RouteLike, caseInsensitive: boolean): RouteFound {
   // The mount path as the client spelled it (`/Users`): folded as the router matched it.
   const base = canonicalPath(req.baseUrl === undefined || req.baseUrl === '' ? '/' : req.baseUrl, { foldCase: caseInsensitive })
-  return base.ok ? joinPattern(base.path, route.path) : undefined
+  return { pattern: base.ok ? joinPattern(base.path, route.path) : undefined, caseInsensitive }
+}
+
+/** What the gate judges for `route` at `target`: its action and resource, as `judgedAs` gives them. */
+function judgedRoute(info: HttpRequestInfo, method: string, target: string, found: RouteFound): Judgement | undefined {
+  const req: HttpRequestInfo = { ...info, method, path: target }
+  if (found.pattern !== undefined) {
+    req.route = found.pattern
+    req.caseInsensitive = found.caseInsensitive
+  }
+  const j = judgedAs(req)
+  return 'refusal' in j ? undefined : j
 }
 
 /**
  * Stops a route that was not judged: express assigns `req.route` once when it picks a route and
  * again inside the route's dispatch, right before the first handler; a throw there reaches
- * `next(err)` and the handlers do not run. The route is judged with the method as it is then:
- * a method override after the gate (`X-HTTP-Method-Override`) changes which route runs. A
- * request the gate let pass ungated (`judged` undefined: a read, an excluded path) is stopped
- * if by then it would be gated.
+ * `next(err)` and the handlers do not run. The route must be judged as the gate judged the
+ * request, action and resource: with the method as it is then (a method override after the
+ * gate, `X-HTTP-Method-Override`, changes which route runs) and the path it is routed on (a
+ * rewrite of `req.url` after the gate). A request the gate let pass ungated (`judged`
+ * undefined: a read, an excluded path) is stopped if by then it would be gated.
  */
 function guardRoutes(
   gate: Gate,
   req: ExpressRequestLike,
-  judged: { actionName: string } | undefined,
-  routes: Map<object, string | undefined>,
+  judged: Judgement | undefined,
+  routes: Map<object, RouteFound>,
   info: HttpRequestInfo,
+  appIgnoresCase: boolean,
   gatedNow: (method: string) => boolean,
 ): void {
   // The route already set (an earlier route that called `next()`, or the route this middleware
   // runs in) stays readable.
   let current: unknown = req.route
-  const actionOf = (route: RouteLike): string | undefined => {
-    const pattern = routes.has(route) ? routes.get(route) : dispatchPattern(req, route, info.caseInsensitive === true)
-    const j = judgedAs({ ...info, method: req.method, route: pattern })
-    return 'refusal' in j ? undefined : j.actionName
-  }
   Object.defineProperty(req, 'route', {
     configurable: true,
     enumerable: true,
@@ -224,9 +314,11 @@ function guardRoutes(
         if (!gatedNow(req.method)) return
         reason = `the request was let through ungated as ${info.method} and reached a route as ${req.method}`
       } else {
-        const action = actionOf(route as RouteLike)
-        if (action === judged.actionName) return
-        reason = `the request reached a route judged as '${action ?? 'unknown'}', not '${judged.actionName}' as the gate judged it`
+        const found = routes.get(route) ?? dispatchRoute(req, route as RouteLike, appIgnoresCase)
+        const atDispatch = judgedRoute(info, req.method, routedTarget(req), found)
+        if (sameJudgement(judged, info, atDispatch)) return
+        const as = atDispatch === undefined ? 'an unknown action' : `'${atDispatch.actionName}' on '${atDispatch.resource}'`
+        reason = `the request reached a route judged as ${as}, not '${judged.actionName}' on '${judged.resource}' as the gate judged it`
       }
       const facts = requestFacts({ ...info, method: req.method })
       const err = new Refused('INVALID_CONTEXT', 'http', reason, refuseUnevaluated(gate, 'INVALID_CONTEXT', 'http', reason, facts))
@@ -262,28 +354,34 @@ export function createExpressMiddleware(gate: Gate, options: HttpMiddlewareOptio
   const self: Middleware = (req, res, next) => {
     const app = req.app as AppLike | undefined
     // Express routes case-insensitively unless the app enables 'case sensitive routing'.
-    const caseInsensitive = !(isObject(app) && typeof app.enabled === 'function' && app.enabled('case sensitive routing') === true)
-    const gatedNow = (method: string): boolean => mw.shouldGate(method, req.originalUrl, { caseInsensitive })
+    const appIgnoresCase = !(isObject(app) && typeof app.enabled === 'function' && app.enabled('case sensitive routing') === true)
+    const target = routedTarget(req)
+    const gatedNow = (method: string): boolean => mw.shouldGate(method, target, { caseInsensitive: appIgnoresCase })
     if (!gatedNow(req.method)) {
       // Guarded still: a method override later in the chain may turn it into a gated request.
-      guardRoutes(gate, req, undefined, new Map(), { method: req.method, path: req.originalUrl, caseInsensitive, headers: req.headers }, gatedNow)
+      guardRoutes(gate, req, undefined, new Map(), { method: req.method, path: target, caseInsensitive: appIgnoresCase, headers: req.headers }, appIgnoresCase, gatedNow)
       next()
       return
     }
-    const info: HttpRequestInfo = { method: req.method, path: req.originalUrl, caseInsensitive, headers: req.headers, body: req.body }
+    const info: HttpRequestInfo = { method: req.method, path: target, caseInsensitive: appIgnoresCase, headers: req.headers, body: req.body }
     if (req.ip !== undefined) info.ip = req.ip
-    const canon = canonicalPath(req.originalUrl)
-    let routes: Map<object, string | undefined> | undefined
+    const canon = canonicalPath(target)
+    let routes: Map<object, RouteFound> | undefined
+    let found: RouteFound | undefined
     if (canon.ok) {
       const resolved = resolveRoutes(req, canon.raw, self)
       if (inRoute(req.route, self)) {
         // Running as a route handler: judge this route.
         const route = req.route as RouteLike
-        info.route = resolved?.routes.has(route) === true ? resolved.routes.get(route) : dispatchPattern(req, route, caseInsensitive)
+        found = resolved?.routes.get(route) ?? dispatchRoute(req, route, appIgnoresCase)
       } else {
         routes = resolved?.routes ?? new Map()
-        if (resolved?.first?.kind === 'route') info.route = resolved.first.pattern
+        if (resolved?.first?.kind === 'route') found = resolved.first.found
       }
+    }
+    if (found?.pattern !== undefined) {
+      info.route = found.pattern
+      info.caseInsensitive = found.caseInsensitive
     }
     mw.evaluateAsync(info).then(
       (v) => {
@@ -294,7 +392,7 @@ export function createExpressMiddleware(gate: Gate, options: HttpMiddlewareOptio
         }
         if (routes !== undefined) {
           const judged = judgedAs(info)
-          if (!('refusal' in judged)) guardRoutes(gate, req, judged, routes, info, gatedNow)
+          if (!('refusal' in judged)) guardRoutes(gate, req, judged, routes, info, appIgnoresCase, gatedNow)
         }
         next()
       },

@@ -18,7 +18,7 @@ export interface FastifyRequestLike {
   ip?: string
   /** The matched route; `url` is its pattern (undefined for the not-found handler). */
   routeOptions?: { url?: string | undefined }
-  /** The instance; its `initialConfig` tells whether routing is case-sensitive. */
+  /** The instance; its `initialConfig` has the router options the hook follows (case, `;` as a query delimiter). */
   server?: { initialConfig?: unknown }
 }
 
@@ -27,12 +27,27 @@ export interface FastifyReplyLike {
   code(statusCode: number): { send(payload?: unknown): unknown }
 }
 
-/** True when the instance routes case-insensitively (`caseSensitive: false`; fastify's default is true). */
-function caseInsensitive(request: FastifyRequestLike): boolean {
+/** Whether the instance sets router option `name` to `value`, top-level or under `routerOptions` (fastify 5 takes both). */
+function routerOption(request: FastifyRequestLike, name: 'caseSensitive' | 'useSemicolonDelimiter', value: boolean): boolean {
   const config = request.server?.initialConfig
   if (typeof config !== 'object' || config === null) return false
-  const c = config as { caseSensitive?: unknown; routerOptions?: { caseSensitive?: unknown } }
-  return c.caseSensitive === false || c.routerOptions?.caseSensitive === false
+  const c = config as Record<string, unknown> & { routerOptions?: Record<string, unknown> }
+  // `routerOptions` first: reading a router option at the top level is deprecated (a warning).
+  const nested = c.routerOptions?.[name]
+  return nested !== undefined ? nested === value : c[name] === value
+}
+
+/**
+ * The request target as fastify reads it. With `useSemicolonDelimiter` its router ends the
+ * path at the first `;` as at `?` and `#`, and what follows is `request.query`
+ * (`/refunds;amount=5000` gives `amount`): that `;` becomes a `?`, so the gate judges the path
+ * fastify routed and checks that query.
+ */
+function targetOf(request: FastifyRequestLike): string {
+  const url = request.url
+  if (!routerOption(request, 'useSemicolonDelimiter', true)) return url
+  const end = url.search(/[;?#]/)
+  return end >= 0 && url[end] === ';' ? `${url.slice(0, end)}?${url.slice(end + 1)}` : url
 }
 
 /**
@@ -47,9 +62,11 @@ export function createFastifyHook(
 ): (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<unknown> {
   const mw = new HttpKavachMiddleware(gate, options)
   return async (request, reply) => {
-    const ci = caseInsensitive(request)
-    if (!mw.shouldGate(request.method, request.url, { caseInsensitive: ci })) return undefined
-    const info: HttpRequestInfo = { method: request.method, path: request.url, caseInsensitive: ci, headers: request.headers, body: request.body }
+    // fastify routes case-sensitively unless told otherwise (`caseSensitive: false`).
+    const ci = routerOption(request, 'caseSensitive', false)
+    const target = targetOf(request)
+    if (!mw.shouldGate(request.method, target, { caseInsensitive: ci })) return undefined
+    const info: HttpRequestInfo = { method: request.method, path: target, caseInsensitive: ci, headers: request.headers, body: request.body }
     const route = request.routeOptions?.url
     if (typeof route === 'string') info.route = route
     if (request.ip !== undefined) info.ip = request.ip

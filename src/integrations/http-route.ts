@@ -39,6 +39,20 @@ function foldAscii(s: string): string {
 }
 
 /**
+ * A request target cut at its first `?` or `#`: the path (with the scheme and authority of an
+ * absolute-form target) and the query (`?` or `#` included; empty when there is none).
+ */
+export function splitTarget(target: string): { path: string; query: string } {
+  const q = target.search(/[?#]/)
+  return q < 0 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q) }
+}
+
+/** `scheme://authority` at the start of an absolute-form target, or `''`. */
+export function absoluteFormPrefix(target: string): string {
+  return ABSOLUTE_FORM.exec(target)?.[0] ?? ''
+}
+
+/**
  * The canonical path of a request target: an absolute-form target (`http://host/a`) reduced
  * to its path, the query and fragment cut, each segment percent-decoded once, empty segments
  * dropped, and, with `foldCase`, ASCII letters lower-cased. A target that cannot be read as
@@ -57,7 +71,7 @@ export function canonicalPath(target: string, options: { foldCase?: boolean } = 
     rest = rest.slice(m[0].length)
     if (!rest.startsWith('/')) rest = `/${rest}`
   }
-  const raw = pathOf(rest)
+  const raw = splitTarget(rest).path
   if (raw.includes('\\')) return { ok: false, reason: 'the request path contains a backslash' }
   const parts = raw.split('/').slice(1)
   const segments: string[] = []
@@ -117,7 +131,7 @@ export function deriveActionName(method: string, path: string): string {
   stringArgument('deriveActionName', 'method', method)
   stringArgument('deriveActionName', 'path', path)
   const canon = canonicalPath(path)
-  const segments = withoutOptionalGroups(canon.ok ? canon.path : pathOf(path))
+  const segments = withoutOptionalGroups(canon.ok ? canon.path : splitTarget(path).path)
     .split('/')
     .filter((s) => s.length > 0)
   let resource = 'root'
@@ -156,6 +170,12 @@ function resourceFor(segments: readonly string[], route: string, caseInsensitive
   return `/${[...out, ...segments.slice(out.length)].join('/')}`
 }
 
+/** What the gate judges a request as: its action and its resource. */
+export interface Judgement {
+  actionName: string
+  resource: string
+}
+
 /**
  * The action and resource the gate judges for a request, or why its target is refused. With
  * `route` (the pattern the server matched), the action is `deriveActionName` of the pattern
@@ -163,7 +183,7 @@ function resourceFor(segments: readonly string[], route: string, caseInsensitive
  * spells them. Without it, both come from the canonical path, ASCII lower-cased when the
  * server routes case-insensitively.
  */
-export function judgedAs(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' | 'caseInsensitive'>): { actionName: string; resource: string } | { refusal: string } {
+export function judgedAs(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' | 'caseInsensitive'>): Judgement | { refusal: string } {
   checkedRequest('judgedAs', req)
   const ci = req.caseInsensitive === true
   const canon = canonicalPath(req.path, { foldCase: ci })
@@ -174,16 +194,21 @@ export function judgedAs(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' 
   return { actionName: deriveActionName(req.method, canon.path), resource: canon.path }
 }
 
+/**
+ * Whether a route judged as `route` (undefined: as nothing) runs as the gate judged the
+ * request: `judged`, from `info`. Judged without a route, the resource is the canonical path,
+ * lower-cased where the server ignores case, so the route's resource must name that path.
+ */
+export function sameJudgement(judged: Judgement, info: Pick<HttpRequestInfo, 'route' | 'caseInsensitive'>, route: Judgement | undefined): boolean {
+  if (route === undefined || route.actionName !== judged.actionName) return false
+  const folds = info.route === undefined && info.caseInsensitive === true
+  return (folds ? foldAscii(route.resource) : route.resource) === judged.resource
+}
+
 /** `req` as the HTTP functions read it: an object with a string `method` and `path`, and a string `route` if any. */
 export function checkedRequest(where: string, req: Pick<HttpRequestInfo, 'method' | 'path' | 'route'>): void {
   objectArgument(where, 'request', req)
   stringArgument(where, 'request.method', req.method)
   stringArgument(where, 'request.path', req.path)
   if (req.route !== undefined) stringArgument(where, 'request.route', req.route)
-}
-
-/** The path part of a request URL (no query string, no fragment). */
-function pathOf(url: string): string {
-  const end = url.search(/[?#]/)
-  return end < 0 ? url : url.slice(0, end)
 }

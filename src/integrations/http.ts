@@ -14,7 +14,7 @@ import type { Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
 import { gateArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
 import { canonicalPath, checkedRequest, judgedAs } from './http-route.js'
-import { forwardedParams, queryStringProblem } from './refusal.js'
+import { forwardedParams, genericReason, queryStringProblem, READABLE_REASON_CODES } from './refusal.js'
 import { type CallFacts, contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 export { canonicalPath, deriveActionName, judgedAs, type CanonicalPath } from './http-route.js'
@@ -308,35 +308,13 @@ export function requestFacts(req: Pick<HttpRequestInfo, 'method' | 'path' | 'rou
   return facts
 }
 
-/**
- * Refusals whose reason describes the request or the policy, which the client may read. Any
- * other code from the gate (a store or the audit log failing, identity, a code added later)
- * gets a generic reason: the full one can name hosts, ports or what `identify` threw, and stays server-side
- * (`onRefusal`, the gate's `onVerdict`).
- */
-const CLIENT_REASON_CODES: ReadonlySet<RefuseCode> = new Set<RefuseCode>([
-  'NO_POLICY_MATCH',
-  'POLICY_DENIED',
-  'RATE_LIMIT_EXCEEDED',
-  'INVARIANT_VIOLATION',
-  'DRIFT_DETECTED',
-  'SESSION_INVALID',
-  'INVALID_CONTEXT',
-])
-
-const GENERIC_REASONS: Partial<Record<RefuseCode, string>> = {
-  STORE_UNAVAILABLE: 'a store the gate depends on is unavailable (failing closed)',
-  AUDIT_FAILED: 'the audit record could not be written (failing closed)',
-  IDENTITY_FAILED: 'the caller could not be identified',
-}
-
 /** The answer to a request the gate did not permit (undefined for a Permit). */
 export function httpRefusal(v: Verdict): { status: 401 | 403; body: Record<string, string> } | undefined {
   if (v.isPermit) return undefined
   if (v.isInvalidate) return { status: 401, body: { error: 'session_invalidated', reason: v.reason ?? 'session invalidated' } }
   const code = v.code ?? 'NO_POLICY_MATCH'
   // The middleware's own refusals (evaluator `http`) carry fixed texts that quote no server data.
-  const readable = CLIENT_REASON_CODES.has(code) || v.evaluator === 'http'
-  const reason = readable ? (v.reason ?? 'refused') : (GENERIC_REASONS[code] ?? 'refused')
+  const readable = READABLE_REASON_CODES.has(code) || v.evaluator === 'http'
+  const reason = readable ? (v.reason ?? 'refused') : genericReason(code, 'client')
   return { status: 403, body: { error: 'forbidden', code, reason } }
 }

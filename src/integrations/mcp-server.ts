@@ -9,7 +9,6 @@
 import { InvalidArgumentError } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
-import type { RefuseCode } from '../verdict.js'
 import { type McpCaller, McpKavachMiddleware, type McpMiddlewareOptions } from './mcp.js'
 import { refusalText } from './refusal.js'
 import { refuseUnevaluated } from './unevaluated.js'
@@ -44,8 +43,9 @@ export interface GateMcpServerOptions extends McpMiddlewareOptions {
   identify: (extra: McpRequestExtra) => McpCaller | undefined | Promise<McpCaller | undefined>
   /**
    * Called with every refused call's full verdict, for the server's own logs. The model reads
-   * a generic reason for infrastructure failures (`STORE_UNAVAILABLE`, `AUDIT_FAILED`); the
-   * detail (hosts, driver errors) is only here. What it throws or rejects with is ignored: the
+   * a generic reason for every code that is not a policy outcome (`STORE_UNAVAILABLE`,
+   * `AUDIT_FAILED`, `IDENTITY_FAILED`: permit signing); the detail (hosts, driver errors, key
+   * ids) is only here. What it throws or rejects with is ignored: the
    * call stays refused.
    */
   onRefusal?: (toolName: string, verdict: Verdict, extra: McpRequestExtra) => void | Promise<void>
@@ -60,23 +60,9 @@ export interface McpRefusalResult {
 
 type ToolFn = (...args: unknown[]) => unknown
 
-/**
- * What the model reads instead of the reason of an infrastructure failure: that reason names
- * stores, hosts and driver errors, which are the server's business (see `onRefusal`).
- */
-const GENERIC_REASONS: Partial<Record<RefuseCode, string>> = {
-  STORE_UNAVAILABLE: 'a store the gate depends on is unavailable; the tool did not run',
-  AUDIT_FAILED: 'the call could not be recorded in the audit log; the tool did not run',
-}
-
-/** The refusal line a model reads for `v`. */
-function modelText(toolName: string, v: Verdict): string {
-  const generic = v.code === undefined ? undefined : GENERIC_REASONS[v.code]
-  return refusalText(toolName, generic === undefined ? v : { ...v, reason: generic })
-}
-
+/** The tool result a model reads for a refused call: the refusal line (`refusalText`), `isError`. */
 function refusalResult(toolName: string, v: Verdict): McpRefusalResult {
-  return { content: [{ type: 'text', text: modelText(toolName, v) }], isError: true }
+  return { content: [{ type: 'text', text: refusalText(toolName, v) }], isError: true }
 }
 
 /**
@@ -145,7 +131,7 @@ export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: Ga
               const hasInput = Boolean(tool.inputSchema)
               const toolName = names.get(tool) ?? name
               const v = await decide(toolName, hasInput ? a[0] : undefined, (hasInput ? a[1] : a[0]) as McpRequestExtra)
-              if (!v.isPermit) throw new Error(modelText(toolName, v))
+              if (!v.isPermit) throw new Error(refusalText(toolName, v))
               return await h.createTask(...a)
             },
           }

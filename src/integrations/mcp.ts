@@ -3,12 +3,12 @@
 
 import type { EvaluateOptions, PrincipalKind } from '../context.js'
 import { gateArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
-import { InvalidArgumentError, throwUnlessPermit } from '../errors.js'
+import { InvalidArgumentError } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { InvalidationBroadcaster } from '../invalidation.js'
 import type { Verdict } from '../native.js'
 import type { RedisSessionStore } from '../redis.js'
-import { forwardedParams, toolInput } from './refusal.js'
+import { forwardedParams, throwForModel, toolInput } from './refusal.js'
 import { contextFacts, refuseUnevaluated, revokedSessionUnevaluated } from './unevaluated.js'
 import { InMemorySessionStore, RevocationReadError, revocationReader, type RevocationReader, type SessionStore } from './session-store.js'
 
@@ -128,14 +128,21 @@ export class McpKavachMiddleware {
     return this.gate.evaluateAsync(ctx)
   }
 
-  /** `evaluateToolCall`, throwing `Refused` / `Invalidated` unless the gate permits. */
+  /**
+   * `evaluateToolCall`, throwing `Refused` / `Invalidated` unless the gate permits. The error's
+   * message is what a model may read (an MCP server hands it to the client): the gate's reason
+   * for a policy outcome, a generic one for any other code (a store or the audit log failing,
+   * permit signing), as `gateMcpServer` gives it. The full verdict is the error's `verdict`,
+   * and goes to the gate's `onVerdict`.
+   */
   async checkToolCall(toolName: string, params: unknown, caller: McpCaller): Promise<void> {
-    throwUnlessPermit(await this.evaluateToolCall(toolName, params, caller))
+    throwForModel(await this.evaluateToolCall(toolName, params, caller))
   }
 
   /**
    * `handler` gated as `toolName`: it runs only on Permit (else the call rejects with
-   * `Refused` / `Invalidated`). A per-call override is merged over `defaultCaller`.
+   * `Refused` / `Invalidated`, as `checkToolCall` throws them). A per-call override is merged
+   * over `defaultCaller`.
    */
   guardTool<P, T>(
     toolName: string,

@@ -17,11 +17,11 @@ import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 import { gateArgument, optionalObjectArgument } from '../arguments.js'
-import { InvalidArgumentError, kindOf, throwUnlessPermit } from '../errors.js'
+import { InvalidArgumentError, kindOf } from '../errors.js'
 import type { Gate } from '../gate.js'
 import { type Caller, currentCaller } from '../guarded.js'
 import type { Verdict } from '../native.js'
-import { forwardedParams, refusalOf, toolInput } from './refusal.js'
+import { forwardedParams, refusalOf, throwForModel, toolInput } from './refusal.js'
 import { contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 /** An Agents SDK tool, as far as gating needs it (`FunctionTool` has `type: 'function'` and `invoke`). */
@@ -150,7 +150,7 @@ export function guardAgentTools<T extends AgentToolLike>(gate: Gate, tools: read
     }
     const run = invoke as Invoke
     const refused = (v: Verdict): unknown => {
-      if (onRefuse === 'throw') throwUnlessPermit(v)
+      if (onRefuse === 'throw') throwForModel(v)
       return refusalOf(v)
     }
     const gated: Invoke = async (runContext, input, details) => {

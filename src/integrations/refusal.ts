@@ -3,11 +3,12 @@
 // params its rules read.
 
 import { isParamValue, paramValueProblem } from '../context.js'
-import { excerpt, native } from '../errors.js'
+import { excerpt, Invalidated, native, Refused } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import { setOwn } from '../own-properties.js'
 import type { RefuseCode } from '../verdict.js'
+import { splitTarget } from './http-route.js'
 
 /** A call's input as the integration hands it over: where it came from, and whether it was read at all. */
 export interface CallInput {
@@ -65,22 +66,45 @@ export function forwardedParams(gate: Gate, input: CallInput): { params: Record<
 /**
  * Why a request target's query string cannot pass, or undefined: it has a field a condition or
  * invariant reads. The gate reads params from the body only, so a handler that took `amount`
- * from `?amount=5000` would get past a cap on `amount`. Names as query parsers read them:
- * percent-decoded, and `amount[]` / `amount[x]` (qs brackets) also as `amount`.
+ * from `?amount=5000` would get past a cap on `amount`. The query is everything after the first
+ * `?` or `#` (fastify reads a query after `#` too; fastify.ts turns a `;` it reads as one into
+ * `?`). Names as query parsers read them: percent-decoded, and with qs (express's 'extended'
+ * parser, or as fastify's `querystringParser`) `amount[]`, `amount[x]`, `[amount]`, `amount.x`
+ * and `.amount` also as `amount` (`queryNames`).
  */
 export function queryStringProblem(gate: Gate, target: string): string | undefined {
-  const q = target.indexOf('?')
-  if (q < 0) return undefined
+  const { query } = splitTarget(target)
+  if (query === '') return undefined
   const names = new Set<string>()
-  for (const key of new URLSearchParams(target.slice(q + 1)).keys()) {
-    names.add(key)
-    const bracket = key.indexOf('[')
-    if (bracket > 0) names.add(key.slice(0, bracket))
+  for (const key of new URLSearchParams(query.slice(1).replace(/[?#]/g, '&')).keys()) {
+    for (const name of queryNames(key)) names.add(name)
   }
   const list = [...names]
   const at = firstRead(gate, list)
   if (at === undefined) return undefined
   return `param '${excerpt(list[at]!)}' came in the query string, which the gate does not read (it reads the body), and a policy or invariant of this gate reads it`
+}
+
+/** A qs key part in brackets: `[amount]`. */
+const QS_BRACKETS = /\[[^[\]]*\]/
+
+/** The top-level field qs makes of `key`: the text before the first bracket pair, or inside it when none comes before. */
+function qsTopLevel(key: string): string {
+  const m = QS_BRACKETS.exec(key)
+  if (m === null) return key
+  return m.index > 0 ? key.slice(0, m.index) : m[0].slice(1, -1)
+}
+
+/**
+ * The top-level fields a query parser can make of a decoded `key`: the key itself (plain
+ * parsers), what qs makes of it with and without `allowDots` (which reads `a.b` as `a[b]`), and
+ * the text before the first `[` or `.`.
+ */
+function queryNames(key: string): string[] {
+  const head = /^[^[.]*/.exec(key)![0]
+  const names = [key, qsTopLevel(key), qsTopLevel(key.replace(/\.([^.[]+)/g, '[$1]'))]
+  if (head !== '') names.push(head)
+  return names
 }
 
 /**
@@ -117,13 +141,77 @@ export interface ToolRefusal {
   reason: string
 }
 
-/** The refusal carried by a non-permit verdict. */
+/**
+ * Codes whose reason describes the call or the policy, which a model or client may read. Any
+ * other code (a store or the audit log failing, permit signing, a code added later) gets a
+ * generic reason: the full one can name hosts, drivers or keys, and stays server-side (the
+ * gate's `onVerdict`, an integration's `onRefusal`).
+ */
+export const READABLE_REASON_CODES: ReadonlySet<RefuseCode> = new Set<RefuseCode>([
+  'NO_POLICY_MATCH',
+  'POLICY_DENIED',
+  'RATE_LIMIT_EXCEEDED',
+  'INVARIANT_VIOLATION',
+  'DRIFT_DETECTED',
+  'SESSION_INVALID',
+  'INVALID_CONTEXT',
+])
+
+/** Who reads a generic reason: a model (a tool call) or an HTTP client (a request). */
+export type ReasonReader = 'model' | 'client'
+
+/** The generic reasons for the codes `READABLE_REASON_CODES` leaves out, by reader. */
+const GENERIC_REASONS: Partial<Record<RefuseCode, Record<ReasonReader, string>>> = {
+  STORE_UNAVAILABLE: {
+    model: 'a store the gate depends on is unavailable; the tool did not run',
+    client: 'a store the gate depends on is unavailable (failing closed)',
+  },
+  AUDIT_FAILED: {
+    model: 'the call could not be recorded in the audit log; the tool did not run',
+    client: 'the audit record could not be written (failing closed)',
+  },
+  IDENTITY_FAILED: {
+    model: 'the gate could not sign or verify identity for this call; the tool did not run',
+    client: 'the caller could not be identified',
+  },
+}
+
+/** For a code without a generic reason of its own (a code added later, say). */
+const FALLBACK_REASONS: Record<ReasonReader, string> = {
+  model: 'the gate could not evaluate this call; the tool did not run',
+  client: 'refused',
+}
+
+/** What `reader` reads for a refusal with `code` instead of the gate's reason (not a policy outcome). */
+export function genericReason(code: RefuseCode, reader: ReasonReader): string {
+  return GENERIC_REASONS[code]?.[reader] ?? FALLBACK_REASONS[reader]
+}
+
+/** The reason a model reads for `v`: the gate's for a policy outcome, a generic line otherwise. */
+function modelReason(v: Verdict): string {
+  if (v.isInvalidate || v.code === undefined || READABLE_REASON_CODES.has(v.code)) return v.reason ?? 'refused'
+  return genericReason(v.code, 'model')
+}
+
+/** The refusal a model reads for a non-permit verdict (reason as `modelReason` gives it). */
 export function refusalOf(v: Verdict): ToolRefusal {
-  return { refused: true, code: v.code ?? 'NO_POLICY_MATCH', reason: v.reason ?? 'refused' }
+  return { refused: true, code: v.code ?? 'NO_POLICY_MATCH', reason: modelReason(v) }
 }
 
 /** One line a model can read: `kavach refused '<action>': <CODE>: <reason>`. */
 export function refusalText(action: string, v: Verdict): string {
   const r = refusalOf(v)
   return `kavach refused '${action}': ${r.code}: ${r.reason}`
+}
+
+/**
+ * Throws `Refused` / `Invalidated` unless `v` is a Permit, its message carrying the reason a
+ * model may read (an agent SDK hands the model the error's message); the full verdict stays
+ * on the error's `verdict`.
+ */
+export function throwForModel(v: Verdict): void {
+  if (v.isPermit) return
+  const reason = modelReason(v)
+  if (v.isInvalidate) throw new Invalidated(v.evaluator ?? 'gate', reason, v.scope, v)
+  throw new Refused(v.code ?? 'NO_POLICY_MATCH', v.evaluator ?? 'gate', reason, v)
 }
