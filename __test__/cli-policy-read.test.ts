@@ -155,6 +155,25 @@ describe('files the runtime accepts are accepted by every command', () => {
     expect(JSON.parse(kavach(['convert', bomJson, '--to', 'json']).stdout)).toEqual({ policies: [{ name: 'j', effect: 'permit', conditions: [{ action: 'write' }] }] })
   })
 
+  test('convert --to toml: an integer past TOML\'s 64 bits is an error naming the file, the key and the value', () => {
+    const wide = join(dir, 'wide.json')
+    writeFileSync(wide, '{"policies":[{"name":"p","effect":"permit","conditions":[{"action":"a"},{"param_max":{"field":"x","max":10000000000000000000}}]}]}')
+    expect(runtime(wide)).toEqual({ policies: 1 })
+    const r = kavach(['convert', wide, '--to', 'toml', '--json'])
+    expect(r.status).toBe(1)
+    expect(JSON.parse(r.stdout).error.code).toBe('CONVERT')
+    expect(r.stderr).toBe(
+      `kavach [CONVERT]: ${wide}: policies[0].conditions[1].param_max.max is 10000000000000000000, an integer TOML cannot hold ` +
+        '(TOML integers are 64-bit, -9223372036854775808 to 9223372036854775807); write it with an exponent (1e+19) only where a non-integer number is accepted (not `priority`), or keep the file in JSON\n',
+    )
+    // The largest 64-bit integer still converts, exactly.
+    const edge = join(dir, 'edge.json')
+    writeFileSync(edge, '{"policies":[{"name":"p","effect":"permit","priority":-9223372036854775808,"conditions":[]}]}')
+    const ok = kavach(['convert', edge, '--to', 'toml'])
+    expect(ok.stderr).toBe('')
+    expect(ok.stdout).toContain('priority = -9223372036854775808\n')
+  })
+
   test('lint and test: every bad file is reported, each located in its file; none hides another', () => {
     const bad2 = join(dir, 'bad2.json')
     writeFileSync(bad2, JSON.stringify({ policies: [{ name: 'x', effect: 'allow', conditions: [] }] }))

@@ -64,4 +64,97 @@ describe('kavach test', () => {
     expect(r.status).toBe(2)
     expect(r.stderr).toContain("case 'no context': needs 'context'")
   })
+
+  test('an unknown key in a cases file is a usage error naming it, with a hint (exit 2)', () => {
+    const dir = tempDir('cases-strict')
+    const ctx = 'context = { principalId = "a", principalKind = "agent", roles = ["support"], actionName = "issue_refund", params = { amount = 5 } }\n'
+    const run = (text: string) => {
+      const cases = join(dir, `c${Math.random().toString(36).slice(2)}.toml`)
+      writeFileSync(cases, text)
+      return kavach(['test', POLICY, '--cases', cases])
+    }
+    const cdoe = run(`[[case]]\nname = "typo"\n${ctx}expect = "refuse"\ncdoe = "RATE_LIMIT_EXCEEDED"\n`)
+    expect(cdoe.status).toBe(2)
+    expect(cdoe.stderr).toContain("case 'typo': unknown key 'cdoe' (expected one of name, context, contexts, expect, code, evaluator, now); did you mean 'code'?")
+    const nwo = run(`[[case]]\nname = "typo"\n${ctx}expect = "permit"\nnwo = "2026-01-15T05:30:00Z"\n`)
+    expect(nwo.status).toBe(2)
+    expect(nwo.stderr).toContain("unknown key 'nwo'")
+    expect(nwo.stderr).toContain("did you mean 'now'?")
+    const both = run(`[[case]]\nname = "both"\n${ctx}contexts = [{ principalId = "a", principalKind = "agent", actionName = "x" }]\nexpect = "permit"\n`)
+    expect(both.status).toBe(2)
+    expect(both.stderr).toContain("case 'both': both 'context' and 'contexts'")
+    const top = run(`[option]\nobserveOnly = true\n[[case]]\nname = "c"\n${ctx}expect = "permit"\n`)
+    expect(top.status).toBe(2)
+    expect(top.stderr).toContain("unknown key 'option' (expected one of cases, case, options); did you mean 'options'?")
+  })
+
+  describe("a case's 'now' and explain --now: ISO 8601 date-times only, UTC without an offset, whatever TZ is", () => {
+    const dir = tempDir('cases-now')
+    const policy = join(dir, 'office.toml')
+    writeFileSync(policy, '[[policy]]\nname = "office_hours"\neffect = "permit"\nconditions = [{ action = "x" }, { time_window = "09:00-18:00" }]\n')
+    const context = join(dir, 'ctx.json')
+    writeFileSync(context, JSON.stringify({ principalId: 'a', principalKind: 'agent', actionName: 'x' }))
+    const NY = { TZ: 'America/New_York' }
+    const ctx = 'context = { principalId = "a", principalKind = "agent", actionName = "x" }\n'
+
+    test('without an offset (a string or a TOML local date-time) it is UTC: 08:30 is outside 09:00-18:00 UTC', () => {
+      const cases = join(dir, 'local.toml')
+      writeFileSync(
+        cases,
+        [
+          `[[case]]\nname = "string 08:30"\n${ctx}now = "2026-01-15T08:30:00"\nexpect = "refuse"\n`,
+          `[[case]]\nname = "toml 08:30"\n${ctx}now = 2026-01-15T08:30:00\nexpect = "refuse"\n`,
+          `[[case]]\nname = "string 09:30"\n${ctx}now = "2026-01-15T09:30:00"\nexpect = "permit"\n`,
+          `[[case]]\nname = "offset 14:30+05:30 is 09:00 UTC"\n${ctx}now = "2026-01-15T14:30:00+05:30"\nexpect = "permit"\n`,
+        ].join('\n'),
+      )
+      const r = kavach(['test', policy, '--cases', cases], NY)
+      expect(r.stderr).toBe('')
+      expect(r.stdout).toContain('4 passed, 0 failed')
+      expect(r.status).toBe(0)
+      expect(kavach(['explain', policy, '--context', context, '--now', '2026-01-15T08:30:00'], NY).status).toBe(1)
+      expect(kavach(['explain', policy, '--context', context, '--now', '2026-01-15T09:30:00'], NY).status).toBe(0)
+      expect(kavach(['explain', policy, '--context', context, '--now', '2026-01-15T04:30:00-05:00'], NY).status).toBe(0)
+    })
+
+    test('text that is not an ISO 8601 date-time is a usage error (exit 2)', () => {
+      for (const now of ['Jan 15 2026 08:30', '2026-01-15', '2026-02-30T10:00:00Z', '2026-01-15 08:30:00Z']) {
+        const r = kavach(['explain', policy, '--context', context, '--now', now], NY)
+        expect(r.status, now).toBe(2)
+        expect(r.stderr).toContain(`--now '${now}': not an ISO 8601 date-time`)
+        const cases = join(dir, 'bad.json')
+        writeFileSync(cases, JSON.stringify({ cases: [{ name: 'c', context: { principalId: 'a', principalKind: 'agent', actionName: 'x' }, now, expect: 'refuse' }] }))
+        const t = kavach(['test', policy, '--cases', cases], NY)
+        expect(t.status, now).toBe(2)
+        expect(t.stderr).toContain(`case 'c': 'now' is not an ISO 8601 date-time`)
+      }
+      // A TOML date or time alone is no instant either.
+      const cases = join(dir, 'toml-date.toml')
+      writeFileSync(cases, `[[case]]\nname = "date"\n${ctx}now = 2026-01-15\nexpect = "refuse"\n`)
+      expect(kavach(['test', policy, '--cases', cases], NY).status).toBe(2)
+    })
+  })
+
+  test('--junit is well-formed XML whatever the names hold: noncharacters, lone surrogates, controls', () => {
+    const dir = tempDir('cases-junit')
+    const policy = join(dir, 'p.toml')
+    writeFileSync(policy, '[[policy]]\nname = "p"\neffect = "refuse"\ndescription = "bad \\uFFFF desc \\u0008 \\uFFFE <b>"\nconditions = []\n')
+    const cases = join(dir, 'cases.json')
+    const ctx = { principalId: 'a', principalKind: 'agent', actionName: 'x' }
+    const names = ['nonchar \uffff and \ufffe', 'ok ]]> </testcase> & \u0001 \u001b', 'lone \ud800 and \udfff surrogates', 'astral \u{1F600} kept']
+    writeFileSync(cases, JSON.stringify({ cases: names.map((name) => ({ name, context: ctx, expect: 'permit' })) }))
+    const junit = join(dir, 'junit.xml')
+    expect(kavach(['test', policy, '--cases', cases, '--junit', junit]).status).toBe(1)
+    const xml = readFileSync(junit, 'utf8')
+    // No XML parser is installed: every character must be in XML 1.0's Char production, and
+    // every '<' and '&' must start markup the writer put there (an element or a character reference).
+    expect(xml).toMatch(/^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u)
+    expect(xml.replace(/&#\d+;/g, '')).not.toContain('&')
+    expect(xml).toContain('name="nonchar \ufffd and \ufffd"')
+    expect(xml).toContain('name="lone \ufffd and \ufffd surrogates"')
+    expect(xml).toContain('name="astral \u{1F600} kept"')
+    // The control character is held escaped by the policy loader (`\u{8}`), the noncharacters
+    // are replaced here.
+    expect(xml).toContain('bad \ufffd desc \\u{8} \ufffd &#60;b&#62;')
+  })
 })

@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
+import Ajv2020 from 'ajv/dist/2020'
 import fc from 'fast-check'
 import { parse as parseToml } from 'smol-toml'
 import { describe, expect, test } from 'vitest'
@@ -90,10 +91,46 @@ describe('zod schema and native loader agree', () => {
     expect(invalid).toBeGreaterThan(20)
   })
 
+  test('the JSON Schema (policy.schema.json) agrees with the loader where a pattern can say it; priorities to 2^63', () => {
+    // ajv (a dependency of the MCP SDK) validates as an editor does.
+    const validate = new Ajv2020({ strict: false }).compile(JSON.parse(readFileSync(join(root, 'policy.schema.json'), 'utf8')) as object)
+    const one = (cond: string, extra = '') => `{"policies":[{"name":"p","effect":"permit","conditions":[${cond}]${extra}}]}`
+    const texts = [
+      one('', ',"priority":9007199254740993'),
+      one('', ',"priority":9223372036854775807'),
+      one('', ',"priority":-9223372036854775808'),
+      one('', ',"priority":-9223372036854777856'),
+      one('', ',"priority":1e2'),
+      one('{"action":"a*b"}'),
+      one('{"action":" a"}'),
+      one('{"action":"a.*"}'),
+      one('{"resource":"*"}'),
+      one('{"param_max":{"field":" ","max":1}}'),
+      one('{"param_in":{"field":"x\\u0007","values":["a"]}}'),
+      one('{"session_age_max":"0h"}'),
+      one('{"session_age_max":"007h"}'),
+      one('{"time_window":"09:00-24:00"}'),
+      one('{"time_window":"09:00-18:60"}'),
+      '{"policies":[{"name":"a\\u0000","effect":"permit","conditions":[]}]}',
+      '{"policies":[{"name":"a\\u0085","effect":"permit","conditions":[]}]}',
+    ]
+    for (const text of texts) {
+      const native = loads(() => Gate.fromJsonString(text)) === true
+      expect([text, validate(JSON.parse(text))]).toEqual([text, native])
+      // zod checks JavaScript values: a priority past 2^53 is not exact there (below).
+      if (!/priority":-?9\d{15}/.test(text)) expect([text, PolicySetSchema.safeParse(JSON.parse(text)).success]).toEqual([text, native])
+    }
+    // As JavaScript numbers (Gate.fromObject), the loader takes safe integers only, and so does zod.
+    for (const priority of [2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 2 ** 62, -(2 ** 63), 2 ** 63]) {
+      const set = { policies: [{ name: 'p', effect: 'permit', priority, conditions: [] }] }
+      expect([priority, PolicySetSchema.safeParse(set).success]).toEqual([priority, loads(() => Gate.fromObject(set as never)) === true])
+    }
+  })
+
   test('on generated policy sets with valid and invalid values for every key', () => {
     const pick = (...xs: unknown[]) => fc.constantFrom(...xs)
     const duration = pick('30s', '15m', '24h', '7d', '007s', '3660d', '3661d', '0s', '', '24', 'h', '1.5h', '24 h', '1w', 24)
-    const patternArb = pick('refund', 'refund.*', 'refund*', '*', 'ref*und', '*.refund', '', 'a.b.c', 7)
+    const patternArb = pick('refund', 'refund.*', 'refund*', '*', 'ref*und', '*.refund', '', ' refund', 'a*b', 'a.b.c', 7)
     const windowArb = pick(
       '09:00-18:00',
       '22:00-06:00 Asia/Kolkata',
@@ -110,7 +147,7 @@ describe('zod schema and native loader agree', () => {
       '',
     )
     const num = pick(0, 1, -5, 2.5, 1000, 1_000_000, 1_000_001, '10', null, true)
-    const field = pick('amount', '', 3)
+    const field = pick('amount', '', ' ', ' amount', 'a\u0000', 3)
     const condition = fc.oneof(
       fc.record({ identity_kind: pick('user', 'agent', 'service', 'scheduler', 'external', 'robot', '', 1) }),
       fc.record({ identity_role: pick('admin', '', 1) }),
@@ -134,7 +171,7 @@ describe('zod schema and native loader agree', () => {
         effect: pick('permit', 'refuse', 'allow'),
         conditions: fc.oneof(fc.array(condition, { maxLength: 3 }), pick('action')),
         description: pick('why', 1),
-        priority: pick(0, 1, -3, 2.5, 2 ** 53 - 1, 1e300, '1'),
+        priority: pick(0, 1, -3, 2.5, 2 ** 53 - 1, 2 ** 53 + 2, 2 ** 62, -(2 ** 63), 2 ** 63, 1e300, '1'),
         prioirty: pick(1),
       },
       { requiredKeys: [] },

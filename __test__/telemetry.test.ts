@@ -127,12 +127,43 @@ describe('onVerdict', () => {
     const v2 = await gate.evaluateAsync(c2)
     expect(() => gate.check(c3)).toThrow(Refused)
     expect(seen).toHaveLength(3)
-    expect(seen[0]![0]).toBe(v1)
+    // A frozen copy of the verdict (see the next test), the context as given.
+    expect(seen[0]![0]).toEqual(v1)
     expect(seen[0]![1]).toBe(c1)
-    expect(seen[1]![0]).toBe(v2)
+    expect(seen[1]![0]).toEqual(v2)
     expect(seen[1]![1]).toBe(c2)
     expect(seen[2]![0].code).toBe('NO_POLICY_MATCH')
     expect(seen[2]![1]).toBe(c3)
+  })
+
+  test('a hook that writes to its verdict changes nothing the caller gets (it gets a frozen copy)', async () => {
+    const kept: Verdict[] = []
+    const forge = (v: Verdict) => {
+      kept.push(v)
+      const w = v as unknown as Record<string, unknown>
+      for (const [k, x] of [['kind', 'permit'], ['isPermit', true], ['isRefuse', false], ['code', undefined]] as const) {
+        try {
+          w[k] = x
+        } catch {
+          // a frozen verdict throws in strict mode: the point of the test
+        }
+      }
+      v.signature?.fill(0)
+    }
+    const gate = track(Gate.fromObject(POLICIES, { onVerdict: forge, tokenSigner: PqTokenSigner.fromKeypairHybrid(KavachKeyPair.generate()) }))
+    const refused = gate.evaluate(ctx('delete'))
+    expect(refused.kind).toBe('refuse')
+    expect(refused.isPermit).toBe(false)
+    expect(() => gate.check(ctx('delete'))).toThrow(Refused)
+    expect((await gate.evaluateAsync(ctx('delete'))).kind).toBe('refuse')
+    const permit = gate.evaluate(ctx('read'))
+    expect(permit.signature!.some((b) => b !== 0)).toBe(true)
+    expect(permit.permitToken!.signature!.some((b) => b !== 0)).toBe(true)
+    // What the hook got is frozen, nested objects too; written to later, it still changes nothing.
+    const last = kept.at(-1)!
+    expect(Object.isFrozen(last) && Object.isFrozen(last.permitToken)).toBe(true)
+    expect(() => Object.assign(kept[0]!, { kind: 'permit' })).toThrow(TypeError)
+    expect(refused.kind).toBe('refuse')
   })
 
   test('a throwing hook is reported as a warning and changes no verdict', async () => {

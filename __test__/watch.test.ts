@@ -4,7 +4,7 @@
 // half-written, a deleted or replaced file (or directory) is followed, arguments are checked,
 // close() stops it, and a process that closes its watcher exits on its own (no leaked handle).
 import { spawnSync } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { afterEach, describe, expect, test } from 'vitest'
@@ -257,6 +257,102 @@ describe('gate.watch', () => {
     writeFileSync(file, permit('v5'))
     expect(await reloaded).toEqual({ path: file, policies: 1 })
     expect([kind(gate, 'v4'), kind(gate, 'v5')]).toEqual(['refuse', 'permit'])
+  })
+
+  describe('a symlink along the path re-pointed, the old target kept (the file\'s own name never changes)', () => {
+    /** `link` re-pointed to `target` atomically (a new link renamed over it), until the watcher reloads. */
+    async function swapUntil(w: PolicyWatcher, link: string, target: string): Promise<unknown> {
+      const swap = () => {
+        const tmp = `${link}.tmp`
+        rmSync(tmp, { force: true })
+        symlinkSync(target, tmp)
+        renameSync(tmp, link)
+      }
+      const seen = next(w, 'reload')
+      swap()
+      const timer = setInterval(swap, 250)
+      try {
+        return await seen
+      } finally {
+        clearInterval(timer)
+      }
+    }
+    /** `releases/r1` and `releases/r2` with `policies.toml` each (r2 permits write too), in `dir`. */
+    function releases(dir: string): void {
+      for (const [r, text] of [['r1', permit('read')], ['r2', permit('read') + permit('write')]] as const) {
+        mkdirSync(join(dir, r))
+        writeFileSync(join(dir, r, 'policies.toml'), text)
+      }
+    }
+
+    test('in the file\'s directory: policies.toml -> current/policies.toml, current -> r1 becomes r2 (a ConfigMap\'s ..data)', async () => {
+      const dir = tempDir('watch-link-same')
+      releases(dir)
+      symlinkSync('r1', join(dir, 'current'))
+      symlinkSync('current/policies.toml', join(dir, 'policies.toml'))
+      const { gate, w } = watched(join(dir, 'policies.toml'))
+      await ready(w)
+      expect(kind(gate, 'write')).toBe('refuse')
+      expect(await swapUntil(w, join(dir, 'current'), 'r2')).toMatchObject({ policies: 2 })
+      expect(kind(gate, 'write')).toBe('permit')
+      // And back: r2 is kept as well.
+      expect(await swapUntil(w, join(dir, 'current'), 'r1')).toMatchObject({ policies: 1 })
+      expect(kind(gate, 'write')).toBe('refuse')
+    })
+
+    test('in another directory: policies.toml -> ../deploy/current/policies.toml, current re-pointed', async () => {
+      const base = tempDir('watch-link-other')
+      const deploy = join(base, 'deploy')
+      const conf = join(base, 'conf')
+      mkdirSync(deploy)
+      mkdirSync(conf)
+      releases(deploy)
+      symlinkSync('r1', join(deploy, 'current'))
+      symlinkSync('../deploy/current/policies.toml', join(conf, 'policies.toml'))
+      const { gate, w } = watched(join(conf, 'policies.toml'))
+      await ready(w)
+      expect(kind(gate, 'write')).toBe('refuse')
+      expect(await swapUntil(w, join(deploy, 'current'), 'r2')).toMatchObject({ policies: 2 })
+      expect(kind(gate, 'write')).toBe('permit')
+    })
+
+    test('the file\'s directory is the link: current -> releases/r1 becomes r2, then edits in r2 and atomic saves through current/ load', async () => {
+      const base = tempDir('watch-link-dir')
+      const rel = join(base, 'releases')
+      mkdirSync(rel)
+      releases(rel)
+      symlinkSync('releases/r1', join(base, 'current'))
+      const handles = (): string[] => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap' || r === 'StatWatcher')
+      const before = handles()
+      const file = join(base, 'current', 'policies.toml')
+      const { gate, w } = watched(file)
+      await ready(w)
+      expect(await swapUntil(w, join(base, 'current'), 'releases/r2')).toMatchObject({ policies: 2 })
+      // r2 edited in place, at its own path: the watch follows the link to r2.
+      const three = permit('read') + permit('write') + permit('delete')
+      expect(await writeUntil(w, 'reload', join(rel, 'r2', 'policies.toml'), three)).toMatchObject({ policies: 3 })
+      expect(kind(gate, 'delete')).toBe('permit')
+      // An atomic save through the link: a temporary file in current/ renamed over the file.
+      const four = three + permit('archive')
+      const saved = next(w, 'reload', (info: { policies: number }) => info.policies === 4)
+      const save = () => {
+        writeFileSync(join(base, 'current', 'policies.toml.tmp'), four)
+        renameSync(join(base, 'current', 'policies.toml.tmp'), file)
+      }
+      save()
+      const timer = setInterval(save, 250)
+      try {
+        await saved
+      } finally {
+        clearInterval(timer)
+      }
+      expect(kind(gate, 'archive')).toBe('permit')
+      await w.close()
+      // Every watch handle is released (chokidar lets a closed watch's last handles go on a
+      // later turn of the loop).
+      for (let i = 0; i < 40 && handles().length !== before.length; i++) await new Promise((r) => setTimeout(r, 50))
+      expect(handles()).toEqual(before)
+    })
   })
 
   test('a path whose directory does not exist yet: ready, an error, then the file once it is created', async () => {

@@ -55,27 +55,30 @@ export const GateOptionsSchema = z.strictObject({
 
 // Mirrors the native loader (crates/kavach-core/src/policy/schema.rs), which is the reference:
 // __test__/schema-corpus.test.ts loads a corpus through both and expects the same answers.
-// Regexes reach the JSON Schema (editors); refinements (ranges, zones, duplicate names) are
-// checked by zod only.
+// Regexes reach the JSON Schema (editors); refinements are checked by zod only: the JSON
+// Schema leaves to the loader what a pattern cannot say (see LOADER_ONLY).
 
 /** The longest duration the loader accepts (10 years, policy/duration.rs). */
 const MAX_DURATION_MS = 10 * 366 * 24 * 3600 * 1000
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 const duration = z
   .string()
-  .regex(/^[0-9]+[smhd]$/, "a duration like '30s', '15m', '24h' or '7d'")
+  .regex(/^0*[1-9][0-9]*[smhd]$/, "a duration like '30s', '15m', '24h' or '7d', greater than zero")
   .refine((t) => {
     const n = Number(t.slice(0, -1))
     return n > 0 && n * UNIT_MS[t.slice(-1)]! <= MAX_DURATION_MS
   }, 'a duration must be greater than zero and at most 10 years')
-/** A name a policy matches on or is called by (policy/identifier.rs, src/names.ts). */
-const name = nonEmpty.refine(isValidName, NAME_RULES)
+/**
+ * The part of the name rules a JSON Schema pattern can carry (ECMAScript syntax, no
+ * lookaround, so editors with other regex engines read it too): no control character
+ * anywhere, no whitespace at either end.
+ */
+const NAME_PATTERN = /^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$/
+/** A name a policy matches on or is called by, or a param field (policy/identifier.rs, src/names.ts). */
+const name = nonEmpty.regex(NAME_PATTERN, NAME_RULES).refine(isValidName, NAME_RULES)
 
 /** An exact name, a prefix ending in `*` or `.*`, or `*` alone (policy/pattern.rs). */
-const pattern = name.refine((t) => {
-  const stem = t.endsWith('.*') ? t.slice(0, -2) : t.endsWith('*') ? t.slice(0, -1) : t
-  return !stem.includes('*')
-}, "'*' is only allowed at the end ('name*' or 'name.*') or alone")
+const pattern = name.regex(/^[^*]*\*?$/, "'*' is only allowed at the end ('name*' or 'name.*') or alone")
 
 /** An IANA zone as the native loader (chrono-tz) names it: case-exact. */
 function ianaZone(zone: string): boolean {
@@ -99,22 +102,35 @@ function timeWindow(text: string): boolean {
 
 const RATE_LIMIT_MAX = 1_000_000
 
+/**
+ * A priority is a 64-bit signed integer, read exactly from JSON or TOML text. zod checks a
+ * JavaScript value, as `Gate.fromObject` reads it: there a number past 2^53 is not exact, and
+ * the loader refuses it, so zod allows safe integers (`.int()`). The JSON Schema checks text,
+ * whose integers the loader reads exactly: it allows the 64-bit range. (A validator reads JSON
+ * numbers as doubles, where 2^63 - 1 reads as 2^63: the bound is 2^63 so that no valid priority
+ * is flagged; the loader refuses the few past 2^63 - 1.)
+ */
+const priority = z
+  .number()
+  .int('must be an integer (a safe one in a JavaScript value; JSON or TOML text may give any 64-bit integer)')
+  .meta({ type: 'integer', minimum: -(2 ** 63), maximum: 2 ** 63 })
+
 export const ConditionSchema = z.union([
   z.strictObject({ identity_kind: z.enum(PRINCIPAL_KINDS) }),
   z.strictObject({ identity_role: name }),
   z.strictObject({ identity_id: name }),
   z.strictObject({ action: pattern }),
   z.strictObject({ resource: pattern }),
-  z.strictObject({ param_max: z.strictObject({ field: nonEmpty, max: finite }) }),
-  z.strictObject({ param_min: z.strictObject({ field: nonEmpty, min: finite }) }),
-  z.strictObject({ param_in: z.strictObject({ field: nonEmpty, values: z.array(z.string()).min(1) }) }),
+  z.strictObject({ param_max: z.strictObject({ field: name, max: finite }) }),
+  z.strictObject({ param_min: z.strictObject({ field: name, min: finite }) }),
+  z.strictObject({ param_in: z.strictObject({ field: name, values: z.array(z.string()).min(1) }) }),
   // max 0 switches the action off (an exhausted limit from the first call on).
   z.strictObject({ rate_limit: z.strictObject({ max: z.number().int().min(0).max(RATE_LIMIT_MAX), window: duration }) }),
   z.strictObject({ session_age_max: duration }),
   z.strictObject({
     time_window: z
       .string()
-      .regex(/^ *[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}( +[^ ]+)? *$/, "'HH:MM-HH:MM' optionally followed by an IANA zone")
+      .regex(/^ *([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]( +[^ ]+)? *$/, "'HH:MM-HH:MM' (24-hour clock) optionally followed by an IANA zone")
       .refine(timeWindow, 'a 24-hour clock range with start != end, and a known IANA zone'),
   }),
 ])
@@ -125,7 +141,7 @@ export const PolicySchema = z
     effect: z.enum(['permit', 'refuse']),
     conditions: z.array(ConditionSchema),
     description: z.string().optional(),
-    priority: z.number().int().optional(),
+    priority: priority.optional(),
   })
   .refine((p) => p.effect === 'permit' || !p.conditions.some((c) => 'rate_limit' in c), {
     message: "'rate_limit' is only allowed in permit policies",
@@ -152,7 +168,16 @@ export type Policy = z.infer<typeof PolicySchema>
 /** A policy set as a plain object: `{ policies: [...] }` (or the TOML-style alias `policy`). */
 export type PolicySetInput = z.infer<typeof PolicySetSchema>
 
+/**
+ * What the JSON Schema leaves to the loader (and the zod schema): no JSON Schema keyword says
+ * it. Shown in the JSON Schema's description and docs/CLI.md.
+ */
+const LOADER_ONLY =
+  'Checked by the loader (and the zod schema), not by this JSON Schema: a name\'s length in UTF-8 bytes, invisible characters and mixed Latin/Greek/Cyrillic ' +
+  'letters in it; a time window whose start equals its end, and its IANA zone; a duration over 10 years; duplicate policy names; rate_limit only in permit policies; ' +
+  'a priority past 2^63 - 1 by less than 1024 (JSON numbers are read as doubles here; the loader reads them exactly).'
+
 /** The policy language as JSON Schema (draft 2020-12), for editors and other tools. */
 export function policyJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(PolicySetSchema) as Record<string, unknown>
+  return { ...(z.toJSONSchema(PolicySetSchema) as Record<string, unknown>), description: LOADER_ONLY }
 }

@@ -5,18 +5,20 @@
 // hooks through `observeUnevaluated`. Decisions stay in the Rust core; this only observes verdicts.
 //
 // Nothing here can change or lose a verdict: the wrapped methods return (or reject with)
-// exactly what the plain ones do. An `onVerdict` hook that throws or returns a promise that
-// rejects, or a telemetry SDK that throws while an evaluation runs (starting or ending a span,
-// recording a metric), is reported with `process.emitWarning` (code `KAVACH_ON_VERDICT_FAILED`
-// or `KAVACH_TELEMETRY_FAILED`), never thrown into the evaluation. A provider that throws while
-// the gate is built (`getMeter`, `getTracer`, creating the instruments) is a configuration error:
-// the gate is not built, and the error is an `InvalidOptionsError` naming the option.
+// exactly what the plain ones do, and `onVerdict` gets a frozen copy of the verdict (a hook
+// that writes to it, at once or later, cannot change what the caller got). An `onVerdict` hook
+// that throws or returns a promise that rejects, or a telemetry SDK that throws while an
+// evaluation runs (starting or ending a span, recording a metric), is reported with
+// `process.emitWarning` (code `KAVACH_ON_VERDICT_FAILED` or `KAVACH_TELEMETRY_FAILED`), never
+// thrown into the evaluation. A provider that throws while the gate is built (`getMeter`,
+// `getTracer`, creating the instruments) is a configuration error: the gate is not built, and
+// the error is an `InvalidOptionsError` naming the option.
 
 import type { Attributes, Counter, Histogram, MeterProvider, Span, Tracer, TracerProvider } from '@opentelemetry/api'
 
 import { InvalidOptionsError } from './errors.js'
 import type { EvaluateInput, Gate } from './gate.js'
-import type { Verdict } from './native.js'
+import type { ObservedVerdict, PermitTokenView, Verdict } from './native.js'
 
 /** `telemetry` as an object: where the instruments come from (default: the global providers). */
 export interface TelemetryOptions {
@@ -105,6 +107,21 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
+/** A frozen copy of a permit token (its signature copied: a Buffer cannot be frozen). */
+function frozenToken(t: PermitTokenView, signature: Buffer | undefined): PermitTokenView {
+  return Object.freeze({ ...t, signature })
+}
+
+/** A frozen copy of `v` and of the objects in it, for a hook: the caller keeps `v` as it is. */
+export function frozenCopy<V extends Verdict | ObservedVerdict>(v: V): V {
+  const signature = v.signature === undefined ? undefined : Buffer.from(v.signature)
+  const copy = { ...v, signature }
+  if (v.permitToken !== undefined) copy.permitToken = frozenToken(v.permitToken, signature)
+  if (v.scope !== undefined) copy.scope = Object.freeze({ ...v.scope })
+  if ('observed' in copy && copy.observed !== undefined) copy.observed = frozenCopy(copy.observed)
+  return Object.freeze(copy)
+}
+
 /**
  * Per instrumented gate: reports a verdict an integration reached without evaluating
  * (src/integrations/unevaluated.ts) to its telemetry and `onVerdict`, as an evaluation's.
@@ -162,7 +179,7 @@ export function instrument(gate: Gate, hooks: GateHooks): void {
     }
     if (onVerdict !== undefined) {
       try {
-        const r: unknown = onVerdict(verdict, ctx)
+        const r: unknown = onVerdict(frozenCopy(verdict), ctx)
         // An async hook (a write to a sink) is not awaited; its rejection is reported like a throw.
         if (isThenable(r)) r.then(undefined, (e: unknown) => report('KAVACH_ON_VERDICT_FAILED', "onVerdict's promise rejected", e))
       } catch (e) {

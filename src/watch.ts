@@ -6,6 +6,16 @@
 // symlink swap (a Kubernetes ConfigMap). If the directory itself is removed (or does not exist
 // yet), the watcher checks for it every DIR_POLL_MS and watches it once it is there.
 //
+// A symlink swap can re-point a link other than the file: ConfigMap's `..data` (the file is
+// `..data/policies.toml`), or a deploy tool's `current -> releases/r1` re-pointed to r2 while
+// r1 is kept. Nothing happens to the file's name then, so the directory of every symlink along
+// the file's path is watched as well, and a change of one of those links (chokidar's raw events,
+// which its name filter does not drop) is checked against the file's `signature`, which follows
+// the links: a different inode or content behind the same path is loaded. The OS watch on a
+// directory reached through a link stays on the directory it resolved to when armed, so when a
+// swap resolves the file's directory elsewhere (`current/` to r2), the watch is armed anew on
+// the path, without the directories that hold no link on it.
+//
 // When a change is loaded: `debounceMs` after the last event, and then only once the file has
 // not changed (size, mtime, ctime, inode) for `stabilityMs`, checked again after the read. A
 // writer that rewrites the file in place in several writes is therefore not loaded half-written
@@ -20,8 +30,8 @@
 // reported as a warning (code KAVACH_WATCH_LISTENER_FAILED) and the watcher goes on.
 
 import { EventEmitter } from 'node:events'
-import { type Stats, statSync } from 'node:fs'
-import { dirname, extname, resolve } from 'node:path'
+import { type Stats, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs'
+import { dirname, extname, parse, resolve, sep } from 'node:path'
 
 import type { FSWatcher } from 'chokidar'
 
@@ -126,6 +136,50 @@ function signature(file: string): string {
   }
 }
 
+/** At most this many symlinks are followed along a path (Linux's own limit is 40). */
+const MAX_LINKS = 40
+
+/**
+ * The absolute paths of the symlinks along `file` (of its directories and of itself), in the
+ * order they are followed, as the system resolves the path. Stops at a missing component.
+ */
+function symlinksAlong(file: string): string[] {
+  const links: string[] = []
+  let path = resolve(file)
+  restart: while (links.length < MAX_LINKS) {
+    const { root } = parse(path)
+    const parts = path.slice(root.length).split(sep).filter((p) => p !== '')
+    let at = root
+    for (let i = 0; i < parts.length; i++) {
+      const next = resolve(at, parts[i]!)
+      let target: string
+      try {
+        if (!lstatSync(next).isSymbolicLink()) {
+          at = next
+          continue
+        }
+        target = readlinkSync(next)
+      } catch {
+        return links
+      }
+      links.push(next)
+      path = resolve(at, target, ...parts.slice(i + 1))
+      continue restart
+    }
+    return links
+  }
+  return links
+}
+
+/** Where `path` resolves to, or undefined when it does not. */
+function realPath(path: string): string | undefined {
+  try {
+    return realpathSync(path)
+  } catch {
+    return undefined
+  }
+}
+
 function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory()
@@ -159,6 +213,10 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
   /** The absolute path (resolved once: a later `process.chdir` does not move the watch). */
   readonly #file: string
   readonly #dir: string
+  /** The symlinks along the file's path, as the current watch found them. */
+  #links = new Set<string>()
+  /** `signature` of the file when a load was last scheduled (or the watch started). */
+  #seen: string
   readonly #json: boolean
   #watcher: FSWatcher | undefined
   /** Set while the directory is missing: checks for it to come back. */
@@ -167,6 +225,8 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
   /** The stability wait in progress, so that close() can end it at once. */
   #wait: { timer: ReturnType<typeof setTimeout>; done: () => void } | undefined
   #closed = false
+  /** Closes in flight of watches that were replaced (`#retire`). */
+  readonly #retiring = new Set<Promise<void>>()
   #readyEmitted = false
   /** Whether a load is queued behind the one in progress (one queued load covers every later event). */
   #queued = false
@@ -189,8 +249,9 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
     // The file as the watch starts: a save before the directory watch is ready sends no event,
     // so `ready` compares against this (see #arm).
     this.#atStart = signature(this.#file)
+    this.#seen = this.#atStart
     if (isDirectory(this.#dir)) {
-      this.#arm()
+      this.#arm(this.#atStart)
     } else {
       // Nothing to watch yet: report the missing file (after `ready`) and wait for the directory.
       setImmediate(() => {
@@ -201,40 +262,95 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
     }
   }
 
-  /** Watches the directory; once that watch is ready, a path that is not a regular file is reported. */
-  #arm(): void {
+  /**
+   * Watches the directory and those holding the symlinks along the file's path; once that watch
+   * is ready, a file whose `signature` differs from `baseline` (or that is not a regular file)
+   * is loaded.
+   */
+  #arm(baseline: string): void {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const chokidar = require('chokidar') as typeof import('chokidar')
     const dir = this.#dir
     const file = this.#file
-    const watcher = chokidar.watch(dir, {
+    const links = symlinksAlong(file)
+    /** The directories this watch covers: the file's, and those of the symlinks along its path. */
+    const dirs = new Set([dir, ...links.map((link) => dirname(link))])
+    /** Where the file's directory resolved to when this watch was armed. */
+    const resolvedDir = realPath(dir)
+    // Every directory given at once, so `ready` (below) comes once all of them are watched; when
+    // the links along the path change, a new watch replaces this one (`#rearm`).
+    const watcher = chokidar.watch([...dirs], {
       ignoreInitial: true,
       // An `unlink` followed shortly by an `add` (a save by rename) is one `change`.
       atomic: true,
       depth: 0,
       // The file's name as a directory is not watched into: chokidar would keep treating the
       // name as a directory after it is a file again, and report no event for it.
-      ignored: (p: string, st?: Stats) => (p !== dir && p !== file) || (p === file && st !== undefined && st.isDirectory()),
+      ignored: (p: string, st?: Stats) => (!dirs.has(p) && p !== file) || (p === file && st !== undefined && st.isDirectory()),
     })
     this.#watcher = watcher
+    this.#links = new Set(links)
     watcher.on('all', (event, p) => {
       const at = resolve(p)
       if (at === file) this.#schedule()
       else if (at === dir && event === 'unlinkDir') this.#lostDirectory(watcher)
     })
+    // An entry of a directory holding a link changed (a link along the path re-pointed, say):
+    // load if what the path leads to is not what was last seen, and arm a new watch if the
+    // file's directory resolves elsewhere or the links along the path are others. Other events
+    // cannot change where the path leads.
+    watcher.on('raw', (_event: string, name: unknown, details: unknown) => {
+      if (this.#watcher !== watcher || !this.#mayMoveLinks(name, details)) return
+      if (signature(file) !== this.#seen) this.#schedule()
+      const along = symlinksAlong(file)
+      if (realPath(dir) !== resolvedDir || along.length !== links.length || along.some((link, i) => link !== links[i])) this.#rearm(watcher)
+    })
     watcher.on('error', (e) => this.#fail(new IoError(`watch '${this.path}': ${messageOf(e)}`, { cause: e })))
     watcher.once('ready', () => {
       this.#ready()
       // The file may have been saved, replaced or removed while this watch was being armed.
-      if (!isFile(file) || signature(file) !== this.#atStart) this.#schedule()
+      if (!isFile(file) || signature(file) !== baseline) this.#schedule()
     })
+  }
+
+  /**
+   * Whether a raw event names a known link or the file (which may have become one), or comes
+   * without a name from a directory holding a link: only then can the links along the path
+   * have changed.
+   */
+  #mayMoveLinks(name: unknown, details: unknown): boolean {
+    const watched = typeof details === 'object' && details !== null ? (details as { watchedPath?: unknown }).watchedPath : undefined
+    if (typeof watched !== 'string') return true
+    const from = resolve(watched)
+    if (typeof name !== 'string' || name === '') return [...this.#links].some((link) => dirname(link) === from)
+    const at = resolve(from, name)
+    return at === this.#file || this.#links.has(at)
+  }
+
+  /** Closes a watch that another replaces (or that has nothing left to watch); `close()` awaits it. */
+  #retire(watcher: FSWatcher): void {
+    const closing = watcher.close().catch((e: unknown) => this.#fail(new IoError(`watch '${this.path}': ${messageOf(e)}`, { cause: e })))
+    this.#retiring.add(closing)
+    void closing.finally(() => this.#retiring.delete(closing))
+  }
+
+  /** The file's directory resolves elsewhere (or a link left the path): a new watch replaces `watcher`. */
+  #rearm(watcher: FSWatcher): void {
+    if (this.#closed || this.#watcher !== watcher) return
+    this.#watcher = undefined
+    this.#retire(watcher)
+    if (isDirectory(this.#dir)) this.#arm(this.#seen)
+    else {
+      this.#schedule()
+      this.#awaitDirectory()
+    }
   }
 
   /** The directory was removed: its watch ends; the file's absence is reported by the load. */
   #lostDirectory(watcher: FSWatcher): void {
     if (this.#closed || this.#watcher !== watcher) return
     this.#watcher = undefined
-    watcher.close().catch((e: unknown) => this.#fail(new IoError(`watch '${this.path}': ${messageOf(e)}`, { cause: e })))
+    this.#retire(watcher)
     this.#schedule()
     this.#awaitDirectory()
   }
@@ -246,7 +362,7 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
       clearInterval(this.#dirPoll)
       this.#dirPoll = undefined
       // A file written before the new watch is armed is seen by the check on `ready`, or by this load.
-      this.#arm()
+      this.#arm(this.#seen)
       this.#schedule()
     }, DIR_POLL_MS)
   }
@@ -259,6 +375,7 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
 
   #schedule(): void {
     if (this.#closed) return
+    this.#seen = signature(this.#file)
     clearTimeout(this.#timer)
     this.#timer = setTimeout(() => {
       this.#timer = undefined
@@ -401,6 +518,8 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
     } catch {
       // Closing is best effort: the watch is over either way, and nothing is emitted after close.
     }
+    // Watches replaced earlier may still be closing: nothing stays open once this resolves.
+    await Promise.all(this.#retiring)
     await this.#loading
   }
 }

@@ -19,33 +19,57 @@ interface Line {
   signed_payload?: { data?: unknown }
 }
 
-/** Every entry that parses; a line that does not is skipped (the verifier names it). */
-export function readEntries(blob: Buffer): ReportEntry[] {
-  const out: ReportEntry[] = []
+export interface ReadEntries {
+  entries: ReportEntry[]
+  /** Lines that are not a readable entry (not JSON, no `data`, or `data` that is not a JSON object). */
+  unreadable: number
+}
+
+/**
+ * Every entry that parses. A line that does not is counted in `unreadable`, never dropped
+ * silently: a signed entry the report cannot show must still show in its numbers.
+ */
+export function readEntries(blob: Buffer): ReadEntries {
+  const entries: ReportEntry[] = []
+  let unreadable = 0
   for (const text of blob.toString('utf8').split('\n')) {
     if (text.trim() === '') continue
-    try {
-      const line = JSON.parse(text) as Line
-      const data = line.signed_payload?.data
-      if (!Array.isArray(data)) continue
-      const e = JSON.parse(Buffer.from(data as number[]).toString('utf8')) as Record<string, unknown>
-      const detail = String(e.verdict_detail ?? '')
-      out.push({
-        index: Number(line.index),
-        timestamp: String(e.timestamp ?? ''),
-        principal: String(e.principal_id ?? ''),
-        action: String(e.action_name ?? ''),
-        resource: typeof e.resource === 'string' ? e.resource : null,
-        verdict: String(e.verdict ?? ''),
-        detail,
-        decidedBy: typeof e.decided_by === 'string' ? e.decided_by : null,
-        code: /^\[([A-Z_]+)\]/.exec(detail)?.[1] ?? null,
-      })
-    } catch {
-      // not an entry: the verifier reports it
-    }
+    const entry = readEntry(text)
+    if (entry === undefined) unreadable++
+    else entries.push(entry)
   }
-  return out
+  return { entries, unreadable }
+}
+
+/** Strict: `data` that is not UTF-8 is unreadable, not shown with replacement characters. */
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function readEntry(text: string): ReportEntry | undefined {
+  try {
+    const line = JSON.parse(text) as Line
+    const data = line.signed_payload?.data
+    if (!Array.isArray(data)) return undefined
+    const e = JSON.parse(utf8.decode(Buffer.from(data as number[]))) as unknown
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) return undefined
+    return toReportEntry(Number(line.index), e as Record<string, unknown>)
+  } catch {
+    return undefined
+  }
+}
+
+function toReportEntry(index: number, e: Record<string, unknown>): ReportEntry {
+  const detail = String(e.verdict_detail ?? '')
+  return {
+    index,
+    timestamp: String(e.timestamp ?? ''),
+    principal: String(e.principal_id ?? ''),
+    action: String(e.action_name ?? ''),
+    resource: typeof e.resource === 'string' ? e.resource : null,
+    verdict: String(e.verdict ?? ''),
+    detail,
+    decidedBy: typeof e.decided_by === 'string' ? e.decided_by : null,
+    code: /^\[([A-Z_]+)\]/.exec(detail)?.[1] ?? null,
+  }
 }
 
 /** The `n` most frequent values of `key` among `entries`, most frequent first. */

@@ -9,7 +9,7 @@ import { readEntries } from './audit-entries.js'
 import { type ChainStatus, verifyChain } from './audit-verify.js'
 import { EXIT_FINDINGS, EXIT_OK } from './exit.js'
 import { readChain, readInput } from './input-files.js'
-import { reportHtml } from './report-html.js'
+import { reportHtml, unreadableText } from './report-html.js'
 
 interface ReportOptions {
   out: string
@@ -22,9 +22,10 @@ interface ReportOptions {
 export async function run(chain: string, opts: ReportOptions): Promise<number> {
   const blob = readChain(chain)
   const status: ChainStatus | undefined = opts.bundle === undefined ? undefined : verifyChain(blob, PublicKeyBundle.fromJSON(readInput(opts.bundle, 'bundle')), undefined, opts.pqOnly === true)
-  const entries = readEntries(blob)
-  writeFileSync(opts.out, await reportHtml({ chain, status, entries }))
-  const summary = { ok: status === undefined || status.ok, out: opts.out, entries: entries.length, verified: status?.ok ?? null, error: status?.error }
-  process.stdout.write(opts.json === true ? `${JSON.stringify(summary, null, 2)}\n` : `report ${opts.out}: ${entries.length} entries${status === undefined ? ' (not verified)' : status.ok ? ' (chain verified)' : ` (chain INVALID: ${status.error})`}\n`)
+  const { entries, unreadable } = readEntries(blob)
+  writeFileSync(opts.out, await reportHtml({ chain, status, entries, unreadable }))
+  const summary = { ok: status === undefined || status.ok, out: opts.out, entries: entries.length, unreadable, verified: status?.ok ?? null, error: status?.error }
+  const notRead = unreadable === 0 ? '' : `, ${unreadableText(unreadable)}`
+  process.stdout.write(opts.json === true ? `${JSON.stringify(summary, null, 2)}\n` : `report ${opts.out}: ${entries.length} entries${notRead}${status === undefined ? ' (not verified)' : status.ok ? ' (chain verified)' : ` (chain INVALID: ${status.error})`}\n`)
   return status === undefined || status.ok ? EXIT_OK : EXIT_FINDINGS
 }

@@ -14,6 +14,23 @@ interface ConvertOptions {
   json?: boolean
 }
 
+const I64_MIN = -(2n ** 63n)
+const I64_MAX = 2n ** 63n - 1n
+
+/**
+ * The first integer of `v` outside TOML's 64-bit range, with its path. The JSON reader keeps
+ * integers past 2^53 exact as bigints (policyDocument); TOML cannot write those past 2^63.
+ */
+function beyondTomlInteger(v: unknown, path: string): { path: string; value: bigint } | undefined {
+  if (typeof v === 'bigint') return v < I64_MIN || v > I64_MAX ? { path, value: v } : undefined
+  if (typeof v !== 'object' || v === null) return undefined
+  for (const [k, x] of Object.entries(v)) {
+    const found = beyondTomlInteger(x, Array.isArray(v) ? `${path}[${k}]` : path === '' ? k : `${path}.${k}`)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
 export async function run(file: string, opts: ConvertOptions): Promise<number> {
   const loaded = loadPolicyFile(file)
   if ('error' in loaded) throw Object.assign(new Error(describe(loaded.error)), { code: loaded.error.code })
@@ -25,6 +42,16 @@ export async function run(file: string, opts: ConvertOptions): Promise<number> {
     text = `${toJsonText(doc, 2)}\n`
     await Gate.fromJsonString(text).close()
   } else {
+    const wide = beyondTomlInteger(doc, '')
+    if (wide !== undefined) {
+      throw Object.assign(
+        new Error(
+          `${file}: ${wide.path} is ${wide.value}, an integer TOML cannot hold (TOML integers are 64-bit, ${I64_MIN} to ${I64_MAX}); ` +
+            `write it with an exponent (${Number(wide.value).toExponential()}) only where a non-integer number is accepted (not \`priority\`), or keep the file in JSON`,
+        ),
+        { code: 'CONVERT' },
+      )
+    }
     const { stringify } = await import('smol-toml')
     // TOML writes the list under `policy` ([[policy]] tables), the language's TOML spelling.
     const { policies, ...rest } = doc

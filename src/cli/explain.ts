@@ -5,6 +5,7 @@ import type { EvaluateOptions } from '../native.js'
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit.js'
 import { describe, loadPolicyFile } from './policy-files.js'
 import { readInput } from './input-files.js'
+import { ISO_DATE_TIME_HINT, parseIsoDateTime } from './iso-time.js'
 import { explainText } from './trace-text.js'
 
 interface ExplainOptions {
@@ -22,8 +23,8 @@ export async function run(file: string, opts: ExplainOptions): Promise<number> {
   }
   let nowMs: number | undefined
   if (opts.now !== undefined) {
-    nowMs = Date.parse(opts.now)
-    if (!Number.isFinite(nowMs)) throw new UsageError(`--now '${opts.now}': not an ISO 8601 time`)
+    nowMs = parseIsoDateTime(opts.now)
+    if (nowMs === undefined) throw new UsageError(`--now '${opts.now}': not ${ISO_DATE_TIME_HINT}`)
   }
   const loaded = loadPolicyFile(file, nowMs === undefined ? undefined : { testClock: { nowMs } })
   if ('error' in loaded) throw Object.assign(new Error(describe(loaded.error)), { code: loaded.error.code })

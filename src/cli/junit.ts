@@ -8,8 +8,15 @@ export interface CaseResult {
   ms: number
 }
 
+/**
+ * Every character XML 1.0 cannot hold (outside its `Char` production: C0 controls but tab, CR
+ * and LF; lone surrogates; U+FFFE and U+FFFF) becomes U+FFFD: a character reference cannot
+ * carry them either, and a CI system drops a report that is not well formed.
+ */
+const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu
+
 function xml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(NOT_XML_CHAR, '\uFFFD')
 }
 
 export function junitXml(suite: string, results: CaseResult[]): string {

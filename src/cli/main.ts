@@ -38,7 +38,7 @@ program
   .description('evaluate a context without changing any state and print the trace')
   .argument('<file>', 'policy file')
   .requiredOption('--context <ctx.json>', 'the context (JSON, the shape gate.evaluate takes)')
-  .option('--now <iso>', 'evaluate at this time (ISO 8601) instead of now')
+  .option('--now <iso>', 'evaluate at this time (an ISO 8601 date-time; UTC without an offset) instead of now')
   .addOption(json())
   .action(runCommand(() => import('./explain.js')))
 

@@ -11,6 +11,8 @@ export interface ReportInput {
   chain: string
   status: ChainStatus | undefined
   entries: ReportEntry[]
+  /** Lines of the chain that are not a readable entry (readEntries). */
+  unreadable: number
 }
 
 function esc(s: string): string {
@@ -22,11 +24,25 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
 }
 
+/**
+ * Milliseconds from the earliest to the latest finite time (0 without any). A loop, not
+ * `Math.max(...times)`: spreading a large chain's times overflows the call stack.
+ */
+export function timeSpan(times: number[]): number {
+  let min = Infinity
+  let max = -Infinity
+  for (const t of times) {
+    if (!Number.isFinite(t)) continue
+    if (t < min) min = t
+    if (t > max) max = t
+  }
+  return max < min ? 0 : max - min
+}
+
 /** Verdicts over time: a stacked bar per time bucket, coloured by verdict (vega-lite). */
 async function chartSpec(entries: ReportEntry[]): Promise<unknown> {
   const { compile } = await import('vega-lite')
-  const times = entries.map((e) => Date.parse(e.timestamp)).filter(Number.isFinite)
-  const span = times.length === 0 ? 0 : Math.max(...times) - Math.min(...times)
+  const span = timeSpan(entries.map((e) => Date.parse(e.timestamp)))
   // A bucket size that gives a readable number of bars for the chain's time span.
   const unit = span > 3 * 86_400_000 ? 'yearmonthdate' : span > 3 * 3_600_000 ? 'yearmonthdatehours' : 'yearmonthdatehoursminutes'
   const lite = {
@@ -54,8 +70,13 @@ function topList(title: string, rows: Array<[string, number]>, id: string): stri
   return `<section class="top"><h2>${esc(title)}</h2><ol id="${id}">${items}</ol></section>`
 }
 
+/** `N entries could not be read`, for the page and the command's output. */
+export function unreadableText(n: number): string {
+  return `${n} ${n === 1 ? 'entry' : 'entries'} could not be read`
+}
+
 export async function reportHtml(input: ReportInput): Promise<string> {
-  const { entries, status } = input
+  const { entries, status, unreadable } = input
   const refused = entries.filter((e) => e.verdict !== 'permit')
   const statusHtml =
     status === undefined
@@ -83,6 +104,7 @@ th{background:#f5f5f5;position:sticky;top:0}tr.refuse td.v{color:#c62828}tr.inva
 <h1>Audit report</h1>
 <p>${esc(input.chain)} · ${entries.length} entries · ${counts}</p>
 ${statusHtml}
+${unreadable === 0 ? '' : `<p id="unreadable" class="bad">${unreadableText(unreadable)}: they are not in the chart, the lists or the table.</p>`}
 <h2>Verdicts over time</h2>
 <div id="chart"></div>
 <div class="tops">
