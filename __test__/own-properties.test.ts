@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from 'vitest'
 
-import { ActionContext, Gate, InvalidOptionsError, PolicyParseError } from '../index'
+import { ActionContext, Gate, InvalidContextError, InvalidOptionsError, PolicyParseError, PqTokenSigner } from '../index'
 import { polluted } from './fixtures/polluted'
 
 const ctx = { principalId: 'u1', principalKind: 'user' as const, actionName: 'delete_everything', params: { amount: 1e9 } }
@@ -152,5 +152,94 @@ describe('evaluation contexts: own properties only', () => {
   test('a context made with Object.create does not lend its prototype\'s fields', () => {
     const ctx = Object.assign(Object.create({ roles: ['admin'], resource: 'public/x' }) as object, plain)
     expect(gate.evaluate(ctx as typeof plain).code).toBe('NO_POLICY_MATCH')
+  })
+})
+
+describe('evaluation contexts: a property a key listing skips is refused on every path', () => {
+  // The fast path reads fields by name, the copies and ActionContext list keys, the native
+  // side reads params by listing: a non-enumerable property would be judged on one path and
+  // skipped on another. Each path must refuse it, naming it.
+  const POLICIES = { policies: [{ name: 'all', effect: 'permit' as const, conditions: [] }] }
+  const OPTIONS = { enableDrift: false, invariants: [{ name: 'cap', field: 'amount', maxValue: 1000 }] }
+  const inline = Gate.fromObject(POLICIES, OPTIONS)
+  // A token signer keeps evaluateAsync off the inline answer: it submits to the native pipeline.
+  const queued = Gate.fromObject(POLICIES, { ...OPTIONS, tokenSigner: PqTokenSigner.generatePqOnly() })
+  const base = (): Record<string, unknown> => ({ principalId: 'u1', principalKind: 'agent', actionName: 'refund' })
+  const hide = <T extends object>(o: T, key: string, value: unknown): T =>
+    Object.defineProperty(o, key, { value, enumerable: false, writable: true, configurable: true })
+
+  /** The outcome of each path for a fresh context from `make`: a verdict code or an error's. */
+  async function outcomes(make: () => object): Promise<Record<string, string>> {
+    const paths: Record<string, (ctx: object) => unknown> = {
+      evaluate: (c) => inline.evaluate(c as never),
+      // An unrelated polluted key sends evaluate through the own-property copy.
+      'evaluate (copy)': (c) => polluted('unrelated', 1, () => inline.evaluate(c as never)),
+      ActionContext: (c) => inline.evaluate(new ActionContext(c as never)),
+      evaluateAsync: (c) => queued.evaluateAsync(c as never),
+      explain: (c) => inline.explain(c as never).verdict,
+      explainAsync: async (c) => (await inline.explainAsync(c as never)).verdict,
+    }
+    const out: Record<string, string> = {}
+    for (const [name, run] of Object.entries(paths)) {
+      try {
+        const v = (await run(make())) as { kind: string; code?: string }
+        out[name] = v.code ?? v.kind
+      } catch (e) {
+        expect(e, name).toBeInstanceOf(InvalidContextError)
+        out[name] = `${(e as InvalidContextError).code}: ${(e as Error).message}`
+      }
+    }
+    return out
+  }
+
+  async function expectRefusedEverywhere(make: () => object, message: RegExp): Promise<void> {
+    for (const [path, outcome] of Object.entries(await outcomes(make))) {
+      expect(outcome, path).toMatch(/^INVALID_CONTEXT: /)
+      expect(outcome, path).toMatch(message)
+    }
+  }
+
+  test.each([
+    ['params', { amount: 5000 }],
+    ['roles', ['admin']],
+    ['principalId', 'u1'],
+    ['ip', '10.0.0.1'],
+    ['currentGeo', { countryCode: 'IN' }],
+  ])('a non-enumerable %s', async (key, value) => {
+    await expectRefusedEverywhere(() => {
+      const ctx = base()
+      delete ctx[key]
+      return hide(ctx, key, value)
+    }, new RegExp(`^INVALID_CONTEXT: context: '${key}' is not enumerable`))
+  })
+
+  test('a non-enumerable field of a class instance context', async () => {
+    class Call {
+      principalId = 'u1'
+      principalKind = 'agent'
+      actionName = 'refund'
+    }
+    await expectRefusedEverywhere(() => hide(new Call(), 'params', { amount: 5000 }), /context: 'params' is not enumerable/)
+  })
+
+  test('a non-enumerable param, alone or next to enumerable ones; enumerable, the invariant judges it', async () => {
+    await expectRefusedEverywhere(() => ({ ...base(), params: hide({}, 'amount', 5000) }), /params: 'amount' is not enumerable/)
+    await expectRefusedEverywhere(() => ({ ...base(), params: hide({ note: 'x' }, 'amount', 5000) }), /params: 'amount' is not enumerable/)
+    for (const outcome of Object.values(await outcomes(() => ({ ...base(), params: { amount: 5000 }, currentGeo: { countryCode: 'IN', region: 'KA' } })))) {
+      expect(outcome).toBe('INVARIANT_VIOLATION')
+    }
+  })
+
+  test('a non-enumerable geo or device key, or a geo field inherited from a prototype', async () => {
+    await expectRefusedEverywhere(() => ({ ...base(), currentGeo: hide({ countryCode: 'IN' }, 'region', 'KA') }), /currentGeo: 'region' is not enumerable/)
+    await expectRefusedEverywhere(() => ({ ...base(), originDevice: hide({}, 'hash', 'h1') }), /originDevice: 'hash' is not enumerable/)
+    await expectRefusedEverywhere(() => ({ ...base(), currentGeo: Object.create({ countryCode: 'IN' }) as object }), /currentGeo: 'countryCode' is inherited/)
+    class Geo {
+      countryCode = 'IN'
+      get region(): string {
+        return 'KA'
+      }
+    }
+    await expectRefusedEverywhere(() => ({ ...base(), currentGeo: new Geo() }), /currentGeo: 'region' is inherited/)
   })
 })

@@ -6,7 +6,7 @@ import type { DeviceInput, EvaluateOptions, GeoLocationInput } from '../binding.
 import { optionalObjectArgument } from './arguments.js'
 import { InvalidArgumentError, InvalidContextError, excerpt, kindOf } from './errors.js'
 import { CONTEXT_MAX_ROLES, PRINCIPAL_KINDS as KINDS } from './generated/layout.js'
-import { ownFields, setOwn } from './own-properties.js'
+import { nonEnumerableKey, ownDeepCopy, ownFields, setOwn } from './own-properties.js'
 import { wellFormedProblem } from './well-formed.js'
 
 export type { DeviceInput, EvaluateOptions, GeoLocationInput }
@@ -57,7 +57,112 @@ function unknownKey(where: string, key: string, known: readonly string[]): Inval
 
 function checkNested(where: string, v: unknown, known: readonly string[]): void {
   if (typeof v !== 'object' || v === null) return
-  for (const k in v) if (!known.includes(k)) throw unknownKey(where, k, known)
+  let listed = 0
+  for (const k in v) {
+    if (!known.includes(k)) throw unknownKey(where, k, known)
+    listed++
+  }
+  // The full look (`hiddenKey`) only when `v` may hide a key: it has a prototype that may
+  // lend one, or owns more keys than the loop listed. A plain object, or a `GeoLocation`
+  // (own enumerable fields, frozen), costs one key listing.
+  const proto: unknown = Object.getPrototypeOf(v)
+  const lends = proto !== Object.prototype && proto !== null && proto !== GeoLocation.prototype
+  if (lends || Object.getOwnPropertyNames(v).length !== listed) {
+    const hidden = hiddenKey(where, v, known)
+    if (hidden !== undefined) throw hidden
+  }
+}
+
+/**
+ * A property that a read by name finds but a key listing skips, as the error that refuses it.
+ * Each path reads a context differently (the fast path by name, the copies and
+ * `ActionContext` by key listing, the native side by name for fields and by listing for
+ * params), so such a property would be judged on one path and skipped on another; refused,
+ * it is judged nowhere, on every path.
+ */
+function hiddenError(where: string, key: string, own: boolean): InvalidContextError {
+  return new InvalidContextError(
+    `${where}: '${excerpt(key)}' is ${own ? 'not enumerable' : 'inherited'}; a context, its params and its geo and device objects are read by their own enumerable properties`,
+  )
+}
+
+/**
+ * The error for `v`'s first own non-enumerable key (params, a geo or a device, named `where`),
+ * or for a field of `known` that `v` inherits (the native side reads a geo's or a device's
+ * fields by name, through the prototype chain; the copies read own keys), else undefined.
+ */
+function hiddenKey(where: string, v: object, known?: readonly string[]): InvalidContextError | undefined {
+  const key = nonEnumerableKey(v)
+  if (key !== undefined) return hiddenError(where, key, true)
+  if (known !== undefined) {
+    for (const k of known) if (!Object.hasOwn(v, k) && k in v) return hiddenError(where, k, false)
+  }
+  return undefined
+}
+
+/** `hiddenKey` for the value of context field `field`, when it holds a record a path lists. */
+function hiddenNested(field: string, v: unknown): InvalidContextError | undefined {
+  if (typeof v !== 'object' || v === null) return undefined
+  switch (field) {
+    case 'params':
+      return hiddenKey(field, v)
+    case 'currentGeo':
+    case 'originGeo':
+      return hiddenKey(field, v, GEO_KEYS)
+    case 'device':
+    case 'originDevice':
+      return hiddenKey(field, v, DEVICE_KEYS)
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The error for `o`'s first context field that is own but not enumerable (and, given
+ * `inherited`, for one it inherits), else undefined. Reads no value (runs no getter).
+ */
+function hiddenField(o: object, inherited: boolean): InvalidContextError | undefined {
+  for (const k of CONTEXT_KEYS) {
+    const d = Object.getOwnPropertyDescriptor(o, k)
+    if (d !== undefined ? !d.enumerable : inherited && k in o) return hiddenError('context', k, d !== undefined)
+  }
+  return undefined
+}
+
+/**
+ * How many context fields a read by name finds in `r`. Constant keys: each `in` is an inline
+ * cache hit, where a loop over `CONTEXT_KEYS` would be a generic lookup per key.
+ */
+function fieldsIn(r: object): number {
+  return (
+    +('principalId' in r) + +('principalKind' in r) + +('actionName' in r) + +('roles' in r) + +('resource' in r) +
+    +('params' in r) + +('ip' in r) + +('sessionId' in r) + +('originIp' in r) + +('currentGeo' in r) +
+    +('originGeo' in r) + +('device' in r) + +('originDevice' in r) + +('sessionStartedAt' in r) + +('actionCount' in r)
+  )
+}
+
+/**
+ * A null-prototype copy of context `o`'s own enumerable properties (nested ones too), for a
+ * context that may inherit (src/gate.ts): the native side then reads what the copy shows.
+ * Each property is read once. What the copy would drop while the fast path reads it throws
+ * instead (`hiddenField`, `hiddenNested`), as do params that are no record (a `Map` would
+ * become empty params). Inherited fields are left out, as documented.
+ */
+export function ownContext(o: object): EvaluateOptions {
+  const hidden = hiddenField(o, false)
+  if (hidden !== undefined) throw hidden
+  const out = Object.create(null) as Record<string, unknown>
+  for (const key of Object.keys(o)) {
+    const v = (o as Record<string, unknown>)[key]
+    if (key === 'params') {
+      const shape = paramsShapeProblem(v)
+      if (shape !== undefined) bad(shape)
+    }
+    const nested = hiddenNested(key, v)
+    if (nested !== undefined) throw nested
+    out[key] = ownDeepCopy(v, 1)
+  }
+  return out as unknown as EvaluateOptions
 }
 
 /**
@@ -69,12 +174,16 @@ function checkNested(where: string, v: unknown, known: readonly string[]): void 
  * `InvalidContextError` (`INVALID_CONTEXT`) naming it: a typo such as `role` for `roles` would
  * otherwise be ignored and the policy would judge a context without it. One `for...in` over
  * the own keys with a `switch`: no allocation, and it replaces the ten absent-property reads
- * that finding the optional fields would cost.
+ * that finding the optional fields would cost. A field the loop does not list but a read by
+ * name finds (own and non-enumerable) throws `InvalidContextError` too, as does a hidden key
+ * of a geo or a device (`hiddenKey`).
  */
 export function checkedExtras(o: EvaluateOptions): EvaluateOptions | undefined {
   const r = o as unknown as Record<string, unknown>
   let extras = false
+  let fields = 0
   for (const k in r) {
+    fields++
     switch (k) {
       case 'principalId':
       case 'principalKind':
@@ -110,6 +219,12 @@ export function checkedExtras(o: EvaluateOptions): EvaluateOptions | undefined {
       default:
         throw unknownKey('context', k, CONTEXT_KEYS)
     }
+  }
+  // A field the loop skipped but a read by name finds (non-enumerable, or inherited
+  // non-enumerable): the fast path would judge it, a copy would not. Fifteen `in` on the hot
+  // path; finding which one only when the counts differ.
+  if (fields !== fieldsIn(r)) {
+    throw hiddenField(r, true) ?? new InvalidContextError('context: its key listing and its reads by name disagree (a Proxy?)')
   }
   return extras ? o : undefined
 }
@@ -208,8 +323,13 @@ export function checkGeneralPath(o: EvaluateOptions): void {
     const p = rolesLengthProblem(roles)
     if (p !== undefined) bad(p)
   }
-  const p = paramsShapeProblem(o.params)
+  const params: unknown = o.params
+  const p = paramsShapeProblem(params)
   if (p !== undefined) bad(p)
+  // A non-enumerable param escapes every key listing (the native side's included): a cap on
+  // it would not apply.
+  const hidden = hiddenNested('params', params)
+  if (hidden !== undefined) throw hidden
 }
 
 /** A value a param can hold: a string or a finite number. */
@@ -227,6 +347,8 @@ export function validateParams(params: unknown): Record<string, number | string>
   if (params === undefined) return undefined
   const shape = params === null ? 'params must be a plain object of numbers and strings (got null)' : paramsShapeProblem(params)
   if (shape !== undefined) bad(shape)
+  const hidden = hiddenNested('params', params)
+  if (hidden !== undefined) throw hidden
   const out: Record<string, number | string> = {}
   for (const [name, value] of Object.entries(params as object)) {
     if (typeof value === 'number') {
@@ -336,7 +458,10 @@ export class ActionContext {
 
   constructor(context: ActionContextInput) {
     if (typeof context !== 'object' || context === null) bad('ActionContext needs an object')
-    // Own fields only: an inherited `roles` (a polluted Object.prototype) is never read.
+    // Own fields only: an inherited `roles` (a polluted Object.prototype) is never read. A
+    // non-enumerable one is refused, as `evaluate` refuses it.
+    const hidden = hiddenField(context, false)
+    if (hidden !== undefined) throw hidden
     const input = ownFields(context) as ActionContextInput
     checkedExtras(input as EvaluateOptions)
     const kind = input.principalKind

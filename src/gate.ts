@@ -5,7 +5,7 @@
 import { extname } from 'node:path'
 
 import { noPublicConstructor, stringArgument } from './arguments.js'
-import { ActionContext, checkGeneralPath, checkedExtras, contextTypeProblem, paramsShapeProblem } from './context.js'
+import { ActionContext, checkGeneralPath, checkedExtras, contextTypeProblem, ownContext } from './context.js'
 import { InternalError, InvalidArgumentError, native, nativeAsync, throwUnlessPermit, toKavachError } from './errors.js'
 import { nativeCall, nativeCallAsync } from './native-errors.js'
 import { NativeGate, evaluateFast, evaluateSubmit, flushSubmitted } from './native.js'
@@ -48,11 +48,7 @@ export type EvaluateInput = EvaluateOptions | ActionContext
 function toOptions(ctx: EvaluateInput): EvaluateOptions {
   if (typeof ctx !== 'object' || ctx === null) throw notAnObject('context', '{ principalId, principalKind, actionName, ... }', ctx)
   const o = ctx instanceof ActionContext ? ctx.options : ctx
-  if (!mayInherit(o)) return o
-  // Before the copy, which would turn params that are no record (a Map) into an empty one.
-  const params = paramsShapeProblem(o.params)
-  if (params !== undefined) throw new InvalidArgumentError(params)
-  return ownDeepCopy(o) as EvaluateOptions
+  return mayInherit(o) ? ownContext(o) : o
 }
 
 /**
@@ -176,6 +172,9 @@ function encode(o: EvaluateOptions, s: Float64Array, names: InternedNames): stri
       }
       i += FAST_IN_STRIDE
     }
+    // A non-enumerable param, which the loop skips (so would the native key listing): the
+    // general path refuses it (`checkGeneralPath`) rather than let a cap on it go unapplied.
+    if (Object.getOwnPropertyNames(p).length !== (i - FAST_IN_PARAMS) / FAST_IN_STRIDE) return null
   }
   s[FAST_IN_PARAM_COUNT] = (i - FAST_IN_PARAMS) / FAST_IN_STRIDE
   s[FAST_IN_TEXT_LEN] = text.length

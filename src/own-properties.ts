@@ -26,6 +26,20 @@ export function setOwn(record: Record<string, unknown>, key: string, value: unkn
   Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
+/**
+ * The first own string key of `obj` that is not enumerable, or undefined. A key listing
+ * (`for...in`, `Object.keys`, the native side's property names) skips such a key while a read
+ * by name finds it, so a reader that lists and one that reads by name see different objects.
+ * A property's enumerability is read without running its getter.
+ */
+export function nonEnumerableKey(obj: object): string | undefined {
+  const names = Object.getOwnPropertyNames(obj)
+  for (let i = 0; i < names.length; i++) {
+    if (!Object.prototype.propertyIsEnumerable.call(obj, names[i])) return names[i]
+  }
+  return undefined
+}
+
 /** A null-prototype copy of `obj`'s own enumerable string-keyed values (not recursive). */
 export function ownFields(obj: object): Record<string, unknown> {
   const out = Object.create(null) as Record<string, unknown>
