@@ -153,8 +153,9 @@ describe('gateMcpServer over the in-memory transport', () => {
     expect(created).toEqual([1])
   })
 
-  test('an identify that throws gives the SDK\'s tool error result; the tool never runs', async () => {
+  test('an identify that throws is refused IDENTITY_FAILED with a generic reason; onRefusal gets what it threw; the tool never runs', async () => {
     let runs = 0
+    const causes: unknown[] = []
     const s = new McpServer({ name: 'throwing-identify', version: '1.0.0' })
     s.registerTool('ping', {}, () => {
       runs++
@@ -164,6 +165,7 @@ describe('gateMcpServer over the in-memory transport', () => {
       identify: () => {
         throw new Error('bearer token expired')
       },
+      onRefusal: (_name, _v, _extra, cause) => void causes.push(cause),
     })
     const [c, t] = InMemoryTransport.createLinkedPair()
     await s.connect(t)
@@ -172,7 +174,8 @@ describe('gateMcpServer over the in-memory transport', () => {
     try {
       const r = (await cl.callTool({ name: 'ping', arguments: {} })) as ToolResult
       expect(r.isError).toBe(true)
-      expect(r.content[0]!.text).toContain('bearer token expired')
+      expect(r.content[0]!.text).toBe("kavach refused 'ping': IDENTITY_FAILED: the gate could not sign or verify identity for this call; the tool did not run")
+      expect(String(causes[0])).toContain('bearer token expired')
       expect(runs).toBe(0)
     } finally {
       await cl.close()

@@ -296,7 +296,7 @@ function guardRoutes(
   routes: Map<object, RouteFound>,
   info: HttpRequestInfo,
   appIgnoresCase: boolean,
-  gatedNow: (method: string) => boolean,
+  gatedNow: (method: string, serving: RouteFound) => boolean,
 ): void {
   // The route already set (an earlier route that called `next()`, or the route this middleware
   // runs in) stays readable.
@@ -311,7 +311,7 @@ function guardRoutes(
       if (!again || !isObject(route)) return
       let reason: string
       if (judged === undefined) {
-        if (!gatedNow(req.method)) return
+        if (!gatedNow(req.method, routes.get(route) ?? dispatchRoute(req, route as RouteLike, appIgnoresCase))) return
         reason = `the request was let through ungated as ${info.method} and reached a route as ${req.method}`
       } else {
         const found = routes.get(route) ?? dispatchRoute(req, route as RouteLike, appIgnoresCase)
@@ -356,29 +356,32 @@ export function createExpressMiddleware(gate: Gate, options: HttpMiddlewareOptio
     // Express routes case-insensitively unless the app enables 'case sensitive routing'.
     const appIgnoresCase = !(isObject(app) && typeof app.enabled === 'function' && app.enabled('case sensitive routing') === true)
     const target = routedTarget(req)
-    const gatedNow = (method: string): boolean => mw.shouldGate(method, target, { caseInsensitive: appIgnoresCase })
-    if (!gatedNow(req.method)) {
-      // Guarded still: a method override later in the chain may turn it into a gated request.
-      guardRoutes(gate, req, undefined, new Map(), { method: req.method, path: target, caseInsensitive: appIgnoresCase, headers: req.headers }, appIgnoresCase, gatedNow)
+    const canon = canonicalPath(target)
+    const resolved = canon.ok && mw.gatesMethod(req.method) ? resolveRoutes(req, canon.raw, self) : undefined
+    const running = inRoute(req.route, self)
+    // The route that serves the request: this route when the middleware runs in one, else the
+    // first route the walk reaches.
+    let found: RouteFound | undefined
+    if (running) {
+      const route = req.route as RouteLike
+      found = resolved?.routes.get(route) ?? dispatchRoute(req, route, appIgnoresCase)
+    } else if (resolved?.first?.kind === 'route') {
+      found = resolved.first.found
+    }
+    // An excluded path passes only to a route under it; with no route known it is gated.
+    const gatedNow = (method: string, serving: RouteFound | undefined): boolean =>
+      mw.shouldGate(method, target, { caseInsensitive: serving?.caseInsensitive ?? appIgnoresCase, route: serving?.pattern ?? null })
+    const routes = running ? undefined : (resolved?.routes ?? new Map<object, RouteFound>())
+    if (!gatedNow(req.method, found)) {
+      // Guarded still: a method override later in the chain may turn it into a gated request,
+      // and another route than the one found may serve it.
+      const info: HttpRequestInfo = { method: req.method, path: target, caseInsensitive: appIgnoresCase, headers: req.headers }
+      guardRoutes(gate, req, undefined, routes ?? new Map(), info, appIgnoresCase, gatedNow)
       next()
       return
     }
     const info: HttpRequestInfo = { method: req.method, path: target, caseInsensitive: appIgnoresCase, headers: req.headers, body: req.body }
     if (req.ip !== undefined) info.ip = req.ip
-    const canon = canonicalPath(target)
-    let routes: Map<object, RouteFound> | undefined
-    let found: RouteFound | undefined
-    if (canon.ok) {
-      const resolved = resolveRoutes(req, canon.raw, self)
-      if (inRoute(req.route, self)) {
-        // Running as a route handler: judge this route.
-        const route = req.route as RouteLike
-        found = resolved?.routes.get(route) ?? dispatchRoute(req, route, appIgnoresCase)
-      } else {
-        routes = resolved?.routes ?? new Map()
-        if (resolved?.first?.kind === 'route') found = resolved.first.found
-      }
-    }
     if (found?.pattern !== undefined) {
       info.route = found.pattern
       info.caseInsensitive = found.caseInsensitive

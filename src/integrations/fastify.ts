@@ -65,10 +65,12 @@ export function createFastifyHook(
     // fastify routes case-sensitively unless told otherwise (`caseSensitive: false`).
     const ci = routerOption(request, 'caseSensitive', false)
     const target = targetOf(request)
-    if (!mw.shouldGate(request.method, target, { caseInsensitive: ci })) return undefined
+    const matched = request.routeOptions?.url
+    const route = typeof matched === 'string' ? matched : undefined
+    // An excluded path passes only to a route under it; the not-found handler is gated.
+    if (!mw.shouldGate(request.method, target, { caseInsensitive: ci, route: route ?? null })) return undefined
     const info: HttpRequestInfo = { method: request.method, path: target, caseInsensitive: ci, headers: request.headers, body: request.body }
-    const route = request.routeOptions?.url
-    if (typeof route === 'string') info.route = route
+    if (route !== undefined) info.route = route
     if (request.ip !== undefined) info.ip = request.ip
     let v
     try {

@@ -6,7 +6,7 @@
 import { objectArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
 import type { HttpRequestInfo } from './http.js'
 
-const VERBS: Record<string, string> = { GET: 'read', POST: 'create', PUT: 'update', PATCH: 'update', DELETE: 'delete' }
+const VERBS: Record<string, string> = { GET: 'read', HEAD: 'read', POST: 'create', PUT: 'update', PATCH: 'update', DELETE: 'delete' }
 const VERSION = /^v\d+$/i
 const DIGITS = /^\d+$/
 
@@ -117,15 +117,49 @@ function withoutOptionalGroups(pattern: string): string {
   return out
 }
 
+/** A literal colon in a route pattern: fastify's `::`, express's `\\:`. */
+const ESCAPED_COLON = /::|\\:/
+const ESCAPED_COLONS = /::|\\:/g
+
+/** Whether a route pattern's `text` has a parameter or wildcard once its literal colons are set aside. */
+function hasParameter(text: string): boolean {
+  return isParameterSegment(text.replace(ESCAPED_COLONS, ''))
+}
+
+/**
+ * A route pattern segment cut at its first literal colon: the part before, and the custom
+ * method after it (`:id::purge` -> `:id` and `purge`; `admin\\:shutdown` -> `admin` and
+ * `shutdown`). No custom method when there is no literal colon, or when what follows it holds
+ * a parameter or wildcard.
+ */
+function customMethod(segment: string): { head: string; custom: string | undefined } {
+  const m = ESCAPED_COLON.exec(segment)
+  if (m === null) return { head: segment, custom: undefined }
+  const rest = segment.slice(m.index + m[0].length)
+  const custom = rest === '' || hasParameter(rest) ? undefined : rest.replace(ESCAPED_COLONS, ':')
+  return { head: segment.slice(0, m.index), custom }
+}
+
+/** Whether a segment (before any literal colon) can name the resource. */
+function namesResource(s: string): boolean {
+  return s !== '' && !isParameterSegment(s) && s.toLowerCase() !== 'api' && !VERSION.test(s) && !DIGITS.test(s)
+}
+
 /**
  * `<resource>.<verb>` from a route pattern (`/users/:id`) or a canonical path (`/users/42`):
  * the last segment that is not a route parameter or wildcard, not inside an optional `{...}`
- * group, not `api`, a version (`v1`) or all digits; the verb is GET read, POST create,
- * PUT/PATCH update, DELETE delete, other methods lower-cased.
+ * group, not `api`, a version (`v1`) or all digits; the verb is GET and HEAD read, POST
+ * create, PUT/PATCH update, DELETE delete, other methods lower-cased.
  * `POST /api/v1/refunds` -> `refunds.create`, `DELETE /users/:id` and `DELETE /users/42` ->
  * `users.delete`, `GET /` -> `root.read`. A path is read in canonical form first, so
  * `/%75sers/42` is `users.delete` too; case is kept (`/USERS/42` is `USERS.delete`: servers
  * differ on case, see `judgedAs`).
+ *
+ * A literal colon (fastify `::`, express `\\:`) starts a custom method, named between the
+ * resource and the verb: `POST /v1/users/:id::purge` -> `users.purge.create`, `POST
+ * /admin::shutdown` -> `admin.shutdown.create`. The custom method comes from the last segment
+ * that has one, at or after the segment naming the resource. An unescaped `:` starts a route
+ * parameter, so a path given here has its colons escaped first (`judgedAs` does).
  */
 export function deriveActionName(method: string, path: string): string {
   stringArgument('deriveActionName', 'method', method)
@@ -135,15 +169,23 @@ export function deriveActionName(method: string, path: string): string {
     .split('/')
     .filter((s) => s.length > 0)
   let resource = 'root'
+  let custom: string | undefined
   for (let i = segments.length - 1; i >= 0; i--) {
-    const s = segments[i]!
-    if (!isParameterSegment(s) && s.toLowerCase() !== 'api' && !VERSION.test(s) && !DIGITS.test(s)) {
-      resource = s
+    const cut = customMethod(segments[i]!)
+    custom ??= cut.custom
+    if (namesResource(cut.head)) {
+      resource = cut.head
       break
     }
   }
   const m = method.toUpperCase()
-  return `${resource}.${VERBS[m] ?? m.toLowerCase()}`
+  const verb = VERBS[m] ?? m.toLowerCase()
+  return custom === undefined ? `${resource}.${verb}` : `${resource}.${custom}.${verb}`
+}
+
+/** A canonical path as a route pattern that matches only it: each `:` a literal colon. */
+function pathAsPattern(path: string): string {
+  return path.replace(/:/g, '::')
 }
 
 /** A route segment that matches only itself (no parameter, wildcard, group or regex syntax). */
@@ -152,10 +194,21 @@ const LITERAL_SEGMENT = /^[^:*{}()?+\\]+$/
 const PARAM_SEGMENT = /^:[A-Za-z_$][\w$]*$/
 
 /**
+ * Whether a router that ignores case can match `client` to the literal `literal`: fastify
+ * (find-my-way) lower-cases the decoded path with the full Unicode `toLowerCase`, so the KELVIN
+ * SIGN in `/\u212Aeys/1` reaches `/keys/:id`; a case-insensitive regular expression (express)
+ * compares upper-cased characters.
+ */
+function sameIgnoringCase(literal: string, client: string): boolean {
+  return literal.toLowerCase() === client.toLowerCase() || literal.toUpperCase() === client.toUpperCase()
+}
+
+/**
  * The resource for a request that matched `route`: its decoded segments, those that line up
  * with a literal segment of the route spelled as the route spells it (so `/ADMIN/users/1`,
- * routed case-insensitively to `/admin/users/:id`, is `/admin/users/1`). Alignment stops at
- * the first segment it cannot follow (a wildcard, an optional group).
+ * routed case-insensitively to `/admin/users/:id`, is `/admin/users/1`; case is compared as
+ * the router folds it, `sameIgnoringCase`). Alignment stops at the first segment it cannot
+ * follow (a wildcard, an optional group).
  */
 function resourceFor(segments: readonly string[], route: string, caseInsensitive: boolean): string {
   const pattern = route.split('/').filter((s) => s.length > 0)
@@ -163,11 +216,26 @@ function resourceFor(segments: readonly string[], route: string, caseInsensitive
   for (let i = 0; i < segments.length && i < pattern.length; i++) {
     const p = pattern[i]!
     const s = segments[i]!
-    if (LITERAL_SEGMENT.test(p) && (p === s || (caseInsensitive && foldAscii(p) === foldAscii(s)))) out.push(p)
+    if (LITERAL_SEGMENT.test(p) && (p === s || (caseInsensitive && sameIgnoringCase(p, s)))) out.push(p)
     else if (PARAM_SEGMENT.test(p)) out.push(s)
     else break
   }
   return `/${[...out, ...segments.slice(out.length)].join('/')}`
+}
+
+/**
+ * Whether every path `route` (a route pattern) serves lies under the path of `entry` (its
+ * segments): the route's first segments are literals spelling the entry's (ASCII case folded
+ * with `caseInsensitive`). A parameter, wildcard or group there may stand for anything, so such
+ * a route is not under it.
+ */
+export function routeUnder(route: string, entry: readonly string[], caseInsensitive: boolean): boolean {
+  const pattern = route.split('/').filter((s) => s.length > 0)
+  if (pattern.length < entry.length) return false
+  return entry.every((e, i) => {
+    const p = pattern[i]!
+    return LITERAL_SEGMENT.test(p) && (p === e || (caseInsensitive && foldAscii(p) === foldAscii(e)))
+  })
 }
 
 /** What the gate judges a request as: its action and its resource. */
@@ -191,7 +259,7 @@ export function judgedAs(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' 
   if (req.route !== undefined) {
     return { actionName: deriveActionName(req.method, req.route), resource: resourceFor(canon.segments, req.route, ci) }
   }
-  return { actionName: deriveActionName(req.method, canon.path), resource: canon.path }
+  return { actionName: deriveActionName(req.method, pathAsPattern(canon.path)), resource: canon.path }
 }
 
 /**

@@ -8,13 +8,14 @@
 // absolute-form target nor a client-chosen parameter value can pick a different action.
 
 import { type EvaluateOptions, type GeoLocationInput, PRINCIPAL_KINDS, type PrincipalKind } from '../context.js'
-import { InvalidArgumentError, kindOf } from '../errors.js'
+import { InvalidArgumentError } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
 import { gateArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
-import { canonicalPath, checkedRequest, judgedAs } from './http-route.js'
-import { forwardedParams, genericReason, queryStringProblem, READABLE_REASON_CODES } from './refusal.js'
+import { canonicalPath, checkedRequest, judgedAs, routeUnder } from './http-route.js'
+import { forwardedParams, genericReason, queryStringProblem, quotesSessionOrigin, READABLE_REASON_CODES, sessionOriginReason } from './refusal.js'
+import { identityProblem } from './identified.js'
 import { type CallFacts, contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 export { canonicalPath, deriveActionName, judgedAs, type CanonicalPath } from './http-route.js'
@@ -74,7 +75,9 @@ export interface HttpMiddlewareOptions {
   /**
    * Paths that pass ungated, each with everything below it: `/health` excludes `/health` and
    * `/health/deep`, not `/healthcare`. Compared with the canonical path of a request whose
-   * target is already in that form (no percent-encoding, no empty or dot segments).
+   * target is already in that form (no percent-encoding, no empty or dot segments), and only
+   * when the route that serves it lies under the entry too (`shouldGate`): `/health/users/42`
+   * served by `/:version/users/:id` is gated, as is a path no route serves.
    * @default ['/health', '/ready', '/metrics']
    */
   excludedPaths?: string[]
@@ -95,10 +98,11 @@ export interface HttpMiddlewareOptions {
   identify?: (req: HttpRequestInfo) => HttpPrincipal | undefined | Promise<HttpPrincipal | undefined>
   /**
    * Called for every request that is not let through, with the full verdict: the place to log
-   * reasons that the client only gets in generic form. An error it throws is reported as a
-   * process warning and changes nothing.
+   * reasons that the client only gets in generic form. An error it throws, or a rejection of the
+   * promise it returns, is reported as a process warning (`KAVACH_ON_REFUSE_FAILED`) and
+   * changes nothing.
    */
-  onRefusal?: (event: HttpRefusalEvent) => void
+  onRefusal?: (event: HttpRefusalEvent) => void | Promise<void>
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -122,19 +126,16 @@ const UNPARSED_BODY =
 /** Why `who` (what `identify` returned) is not a principal, or undefined when it is one. */
 function principalProblem(who: unknown): string | undefined {
   if (who === undefined) return undefined
-  if (typeof who !== 'object' || who === null || Array.isArray(who)) {
-    return `identify() returned ${kindOf(who)}; expected a principal object, or undefined for anonymous`
-  }
-  const p = who as Record<string, unknown>
-  if (typeof p.principalId !== 'string' || p.principalId.trim() === '') return 'identify() returned a principal whose principalId is not a non-empty string'
-  if (p.principalKind !== undefined && !PRINCIPAL_KINDS.includes(p.principalKind as PrincipalKind)) {
-    return `identify() returned a principal whose principalKind is not one of ${PRINCIPAL_KINDS.join(', ')}`
-  }
-  if (p.roles !== undefined && (!Array.isArray(p.roles) || !p.roles.every((r) => typeof r === 'string'))) {
-    return 'identify() returned a principal whose roles is not an array of strings'
-  }
-  if (p.sessionId !== undefined && typeof p.sessionId !== 'string') return 'identify() returned a principal whose sessionId is not a string'
-  return undefined
+  return identityProblem(who, { noun: 'principal', idField: 'principalId', kindField: 'principalKind', expected: 'a principal object, or undefined for anonymous' })
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return ((typeof v === 'object' && v !== null) || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
+}
+
+/** An `onRefusal` that failed: a process warning; the refusal stands. */
+function onRefusalFailed(what: string, e: unknown): void {
+  process.emitWarning(`kavach: ${what} (the refusal stands): ${e instanceof Error ? e.message : String(e)}`, { code: 'KAVACH_ON_REFUSE_FAILED' })
 }
 
 export class HttpKavachMiddleware {
@@ -161,24 +162,36 @@ export class HttpKavachMiddleware {
     this.#onRefusal = options.onRefusal
   }
 
+  /** False for a method that passes ungated: with `gateMutationsOnly`, GET, HEAD and OPTIONS. */
+  gatesMethod(method: string): boolean {
+    stringArgument('gatesMethod', 'method', method)
+    return !(this.gateMutationsOnly && READ_METHODS.has(method.toUpperCase()))
+  }
+
   /**
    * False for an excluded path and, with `gateMutationsOnly`, for GET/HEAD/OPTIONS. A path is
    * excluded when its canonical form is an entry or lies below one (`/health`, `/health/x`),
    * and only when the target was already canonical: `/%68ealth` or `//health` may be routed
-   * elsewhere by the server, so they are gated.
+   * elsewhere by the server, so they are gated. `route` is the pattern of the route that serves
+   * the request (`null`: the server matched none it can name): an excluded path passes only when
+   * that route's own literal segments lie under the entry, so `DELETE /health/users/42` reaching
+   * `/:version/users/:id` is gated. Without `route` the path alone decides.
    */
-  shouldGate(method: string, path: string, options: { caseInsensitive?: boolean } = {}): boolean {
+  shouldGate(method: string, path: string, options: { caseInsensitive?: boolean; route?: string | null } = {}): boolean {
     stringArgument('shouldGate', 'method', method)
     stringArgument('shouldGate', 'path', path)
     options = optionalObjectArgument('shouldGate', 'options', options) ?? {}
-    if (this.gateMutationsOnly && READ_METHODS.has(method.toUpperCase())) return false
+    if (options.route !== undefined && options.route !== null) stringArgument('shouldGate', 'options.route', options.route)
+    if (!this.gatesMethod(method)) return false
     const fold = options.caseInsensitive === true
     const canon = canonicalPath(path, { foldCase: fold })
     if (!canon.ok || !canon.clean) return true
     return !this.excludedPaths.some((entry) => {
       const e = canonicalPath(entry, { foldCase: fold })
       if (!e.ok) return false
-      return e.path === '/' || canon.path === e.path || canon.path.startsWith(`${e.path}/`)
+      const pathUnder = e.path === '/' || canon.path === e.path || canon.path.startsWith(`${e.path}/`)
+      if (!pathUnder || options.route === undefined) return pathUnder
+      return options.route !== null && routeUnder(options.route, e.segments, fold)
     })
   }
 
@@ -221,11 +234,11 @@ export class HttpKavachMiddleware {
   #seen(req: HttpRequestInfo, v: Verdict, cause?: unknown): Verdict {
     if (!v.isPermit && this.#onRefusal !== undefined) {
       try {
-        this.#onRefusal(cause === undefined ? { verdict: v, request: req } : { verdict: v, request: req, cause })
+        const r: unknown = this.#onRefusal(cause === undefined ? { verdict: v, request: req } : { verdict: v, request: req, cause })
+        // An async hook's rejection is reported like a throw, never left unhandled (which ends the process).
+        if (isThenable(r)) r.then(undefined, (e: unknown) => onRefusalFailed("onRefusal's promise rejected", e))
       } catch (e) {
-        process.emitWarning(`kavach: onRefusal threw (the refusal stands): ${e instanceof Error ? e.message : String(e)}`, {
-          code: 'KAVACH_ON_REFUSE_FAILED',
-        })
+        onRefusalFailed('onRefusal threw', e)
       }
     }
     return v
@@ -311,10 +324,12 @@ export function requestFacts(req: Pick<HttpRequestInfo, 'method' | 'path' | 'rou
 /** The answer to a request the gate did not permit (undefined for a Permit). */
 export function httpRefusal(v: Verdict): { status: 401 | 403; body: Record<string, string> } | undefined {
   if (v.isPermit) return undefined
-  if (v.isInvalidate) return { status: 401, body: { error: 'session_invalidated', reason: v.reason ?? 'session invalidated' } }
+  // Drift's reasons name where the session came from; the client may be replaying a stolen one.
+  const hidden = quotesSessionOrigin(v)
+  if (v.isInvalidate) return { status: 401, body: { error: 'session_invalidated', reason: hidden ? sessionOriginReason(v) : (v.reason ?? 'session invalidated') } }
   const code = v.code ?? 'NO_POLICY_MATCH'
   // The middleware's own refusals (evaluator `http`) carry fixed texts that quote no server data.
   const readable = READABLE_REASON_CODES.has(code) || v.evaluator === 'http'
-  const reason = readable ? (v.reason ?? 'refused') : genericReason(code, 'client')
+  const reason = hidden ? sessionOriginReason(v) : readable ? (v.reason ?? 'refused') : genericReason(code, 'client')
   return { status: 403, body: { error: 'forbidden', code, reason } }
 }

@@ -11,6 +11,7 @@ import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import { type McpCaller, McpKavachMiddleware, type McpMiddlewareOptions } from './mcp.js'
 import { refusalText } from './refusal.js'
+import { identityProblem } from './identified.js'
 import { refuseUnevaluated } from './unevaluated.js'
 
 /** The SDK's `RegisteredTool`, as far as gating needs it. */
@@ -38,17 +39,20 @@ export type McpRequestExtra = Record<string, unknown> & {
 export interface GateMcpServerOptions extends McpMiddlewareOptions {
   /**
    * Who is calling, from the request extra (verified auth info, the transport's session id).
-   * Nothing returned refuses the call (`INVALID_CONTEXT`).
+   * Nothing returned refuses the call (`INVALID_CONTEXT`). A throw, a rejection, or anything but
+   * a caller (`null`, a string, a caller without a `callerId`, an unknown `callerKind`, a field
+   * the gate cannot take) refuses it with `IDENTITY_FAILED`; the model reads a generic reason,
+   * `onRefusal` the full one and what was thrown.
    */
   identify: (extra: McpRequestExtra) => McpCaller | undefined | Promise<McpCaller | undefined>
   /**
    * Called with every refused call's full verdict, for the server's own logs. The model reads
    * a generic reason for every code that is not a policy outcome (`STORE_UNAVAILABLE`,
    * `AUDIT_FAILED`, `IDENTITY_FAILED`: permit signing); the detail (hosts, driver errors, key
-   * ids) is only here. What it throws or rejects with is ignored: the
-   * call stays refused.
+   * ids) is only here, and `cause` is what `identify` threw, when it did. What it throws or
+   * rejects with is ignored: the call stays refused.
    */
-  onRefusal?: (toolName: string, verdict: Verdict, extra: McpRequestExtra) => void | Promise<void>
+  onRefusal?: (toolName: string, verdict: Verdict, extra: McpRequestExtra, cause?: unknown) => void | Promise<void>
 }
 
 /** An MCP tool result the model reads: `isError` with the refusal's code and reason. */
@@ -65,6 +69,38 @@ function refusalResult(toolName: string, v: Verdict): McpRefusalResult {
   return { content: [{ type: 'text', text: refusalText(toolName, v) }], isError: true }
 }
 
+/** The SDK's registries of what a client reads without a tool call, by what they hold. */
+const UNGATED_REGISTRIES = [
+  ['_registeredResources', 'resources'],
+  ['_registeredResourceTemplates', 'resource templates'],
+  ['_registeredPrompts', 'prompts'],
+] as const
+
+let warnedUngated = false
+
+/**
+ * Warns once per process when `server` has resources, resource templates or prompts: any
+ * client reads those without a tool call, so no gate judges them.
+ */
+function warnIfUngated(server: Record<string, unknown>): void {
+  if (warnedUngated) return
+  const served = UNGATED_REGISTRIES.filter(([key]) => {
+    const registry = server[key]
+    return typeof registry === 'object' && registry !== null && Object.keys(registry).length > 0
+  }).map(([, what]) => what)
+  if (served.length === 0) return
+  warnedUngated = true
+  process.emitWarning(
+    `kavach: gateMcpServer gates tools only; this server's ${served.join(', ')} are served to every client without the gate (keep data that needs the gate behind tools)`,
+    { code: 'KAVACH_MCP_UNGATED' },
+  )
+}
+
+/** Why `who` (what `identify` returned) is not a caller, or undefined when it is one. */
+function callerProblem(who: unknown): string | undefined {
+  return identityProblem(who, { noun: 'caller', idField: 'callerId', kindField: 'callerKind', expected: 'a caller object { callerId, ... }, or undefined for none' })
+}
+
 /**
  * Gates every tool of `server`; returns the middleware that evaluates the calls (for
  * `invalidateSession`). Throws `InvalidArgumentError` for a server it cannot gate.
@@ -74,27 +110,48 @@ export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: Ga
   if (options.onRefusal !== undefined && typeof options.onRefusal !== 'function') {
     throw new InvalidArgumentError('gateMcpServer: options.onRefusal must be a function (toolName, verdict, extra)')
   }
-  const host = server as unknown as { _registeredTools?: unknown }
+  const host = server as unknown as Record<string, unknown> & { _registeredTools?: unknown }
   const registry = host._registeredTools
   if (typeof registry !== 'object' || registry === null) {
     throw new InvalidArgumentError('gateMcpServer needs an McpServer from @modelcontextprotocol/sdk 1.x (no tool registry found)')
   }
+  warnIfUngated(host)
   const mw = new McpKavachMiddleware(gate, options)
   const names = new WeakMap<object, string>()
 
   const onRefusal = options.onRefusal
 
+  /** The verdict for one call of the tool registered as `name`, and what `identify` threw when it did. */
+  const judge = async (name: string, args: unknown, extra: McpRequestExtra): Promise<{ v: Verdict; cause?: unknown }> => {
+    const identityFailed = (reason: string): Verdict => refuseUnevaluated(gate, 'IDENTITY_FAILED', 'mcp', reason, { actionName: name })
+    let caller: unknown
+    try {
+      caller = await options.identify(extra)
+    } catch (e) {
+      return { v: identityFailed(`identify() threw for '${name}'`), cause: e }
+    }
+    if (caller === undefined) {
+      return { v: refuseUnevaluated(gate, 'INVALID_CONTEXT', 'mcp', `no caller for '${name}': identify() returned nothing`, { actionName: name }) }
+    }
+    const problem = callerProblem(caller)
+    if (problem !== undefined) return { v: identityFailed(problem) }
+    try {
+      return { v: await mw.evaluateToolCall(name, args, caller as McpCaller) }
+    } catch (e) {
+      // A caller field the gate cannot take (a malformed geo, say): the caller is not one.
+      if (e instanceof InvalidArgumentError) return { v: identityFailed(`identify() returned a caller the gate cannot take: ${e.message}`), cause: e }
+      throw e
+    }
+  }
+
   /** The verdict for one call of the tool registered as `name`; a refusal is reported to `onRefusal`. */
   const decide = async (name: string, args: unknown, extra: McpRequestExtra): Promise<Verdict> => {
-    const caller = await options.identify(extra)
-    const v = caller === undefined
-      ? refuseUnevaluated(gate, 'INVALID_CONTEXT', 'mcp', `no caller for '${name}': identify() returned nothing`, { actionName: name })
-      : await mw.evaluateToolCall(name, args, caller)
+    const { v, cause } = await judge(name, args, extra)
     if (!v.isPermit && onRefusal !== undefined) {
       // A logging hook cannot change the outcome: the call is refused either way, and an
       // async hook's rejection is not left unhandled.
       try {
-        const r = onRefusal(name, v, extra) as unknown
+        const r = onRefusal(name, v, extra, cause) as unknown
         if (typeof (r as Promise<unknown> | undefined)?.then === 'function') (r as Promise<unknown>).then(undefined, () => undefined)
       } catch {
         // ignored, as above

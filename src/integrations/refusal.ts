@@ -27,6 +27,13 @@ export function toolInput(tool: string, value: unknown): CallInput {
 }
 
 /**
+ * Field names that reach an object's prototype when the input is copied (`Object.assign({},
+ * body)` makes `body.__proto__` the copy's prototype): a field holding an object there hides
+ * its fields from the gate and hands them to the handler.
+ */
+const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
+
+/**
  * The params a tool input or request body forwards to `gate`: its top-level number and string
  * fields (the gate's params are scalars). A field of any other kind (a boolean, an array, an
  * object, `null`, `NaN`, `Infinity`) is left out, unless a condition or invariant of the gate
@@ -39,6 +46,8 @@ export function toolInput(tool: string, value: unknown): CallInput {
  * Map or Set, a number) gives no params; it is refused when the gate has an invariant or a refuse policy for
  * the action with a param condition (`refusalReadsParams`), which judged without params would
  * not refuse. An absent input (`undefined`, `null`, empty) gives no params and is judged so.
+ * An input with an own `__proto__`, `constructor` or `prototype` field holding an object is
+ * refused (`PROTOTYPE_KEYS`).
  */
 export function forwardedParams(gate: Gate, input: CallInput): { params: Record<string, number | string> } | { refusal: string } {
   const params: Record<string, number | string> = {}
@@ -52,6 +61,9 @@ export function forwardedParams(gate: Gate, input: CallInput): { params: Record<
   const left: string[] = []
   const leftValues: unknown[] = []
   for (const [name, v] of Object.entries(value)) {
+    if (PROTOTYPE_KEYS.has(name) && ((typeof v === 'object' && v !== null) || typeof v === 'function')) {
+      return { refusal: `${input.subject} has an own '${name}' field holding an object: copied by the handler (Object.assign, a merge) it can supply fields that the gate does not see` }
+    }
     if (isParamValue(v)) setOwn(params, name, v)
     else if (v !== undefined) {
       left.push(name)
@@ -187,8 +199,31 @@ export function genericReason(code: RefuseCode, reader: ReasonReader): string {
   return GENERIC_REASONS[code]?.[reader] ?? FALLBACK_REASONS[reader]
 }
 
-/** The reason a model reads for `v`: the gate's for a policy outcome, a generic line otherwise. */
-function modelReason(v: Verdict): string {
+/**
+ * Whether `v`'s reason can quote where the session came from: drift's reasons name the
+ * session's origin (`ip changed from '203.0.113.7' to ...`, its country, its device), which a
+ * caller replaying a stolen session must not read. So do a drift Invalidate (evaluator
+ * `drift`, or a scope drift issued) and the refusals of a session revoked since (evaluator
+ * `gate`, code `SESSION_INVALID`): their reason repeats the revocation's, and a session store
+ * shared by gates keeps no record of who revoked it.
+ */
+export function quotesSessionOrigin(v: Verdict): boolean {
+  return v.evaluator === 'drift' || v.scope?.evaluator === 'drift' || (v.code === 'SESSION_INVALID' && v.evaluator === 'gate')
+}
+
+/** What a model or client reads for a verdict whose reason can quote the session's origin. */
+export function sessionOriginReason(v: Verdict): string {
+  if (v.isInvalidate) return 'the session was invalidated: the call does not match its context (ip, place or device)'
+  if (v.code === 'SESSION_INVALID') return 'the session was invalidated'
+  return 'the call does not match the context of its session (ip, place or device)'
+}
+
+/**
+ * The reason a model reads for `v`: the gate's for a policy outcome, a generic line for other
+ * codes and for reasons that can quote the session's origin (`quotesSessionOrigin`).
+ */
+export function modelReason(v: Verdict): string {
+  if (quotesSessionOrigin(v)) return sessionOriginReason(v)
   if (v.isInvalidate || v.code === undefined || READABLE_REASON_CODES.has(v.code)) return v.reason ?? 'refused'
   return genericReason(v.code, 'model')
 }

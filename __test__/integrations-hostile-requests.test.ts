@@ -1,0 +1,446 @@
+// Requests and callers chosen to slip past the integrations, against real express 5 and
+// fastify 5 servers over raw HTTP and a real McpServer with the SDK's own Client: an excluded
+// path spelled into a parameter route, an onRefusal whose promise rejects, a path the router
+// folds with full Unicode case, literal colons in routes, HEAD run by a GET handler, drift
+// reasons that name the session's origin, identify failures, a body with an own `__proto__`,
+// and an MCP server whose resources and prompts the gate does not see.
+
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js'
+import express from 'express'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { describe, expect, test } from 'vitest'
+import { z } from 'zod'
+
+import { Gate, createExpressMiddleware, createFastifyHook, deriveActionName, gateMcpServer, guardTools, type HttpMiddlewareOptions, type McpCaller, type Verdict } from '../index'
+
+const STAFF = { 'x-principal-id': 'eve', 'x-roles': 'staff' }
+const STAFF_DO_ALL = { name: 'staff_do_all', effect: 'permit' as const, conditions: [{ identity_role: 'staff' }] }
+
+interface Answer {
+  status: number
+  json: Record<string, unknown> | undefined
+}
+
+/** One request with `target` as the request-target, byte for byte. */
+function send(port: number, method: string, target: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: target, headers: { connection: 'close', ...headers }, agent: false }, (res) => {
+      let data = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => (data += chunk))
+      res.on('end', () => {
+        let json: Record<string, unknown> | undefined
+        try {
+          json = JSON.parse(data) as Record<string, unknown>
+        } catch {
+          json = undefined
+        }
+        resolve({ status: res.statusCode ?? 0, json })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+interface App {
+  port: number
+  close(): Promise<void>
+}
+
+/** An express app with `routes` mounted after the middleware (and express.json()). */
+async function expressApp(gate: Gate, options: HttpMiddlewareOptions, routes: (app: express.Express) => void): Promise<App> {
+  const app = express()
+  app.use(express.json())
+  app.use(createExpressMiddleware(gate, options))
+  routes(app)
+  app.use((err: { status?: unknown; code?: unknown }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(typeof err.status === 'number' ? err.status : 500).json({ error: 'error-handler', code: err.code })
+  })
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  const { port } = server.address() as AddressInfo
+  return { port, close: () => new Promise((r) => server.close(() => r())) }
+}
+
+/** A fastify instance with the hook as `preHandler` and `routes`. */
+async function fastifyApp(gate: Gate, options: HttpMiddlewareOptions, routes: (app: FastifyInstance) => void, fastifyOptions: FastifyServerOptions = {}): Promise<App> {
+  const app = Fastify(fastifyOptions)
+  app.addHook('preHandler', createFastifyHook(gate, options))
+  routes(app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  return { port, close: () => app.close() }
+}
+
+/** Collects the process warnings with `code` while `body` runs (and a tick after). */
+async function warningsDuring(code: string, body: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = []
+  const listener = (w: Error & { code?: string }): void => {
+    if (w.code === code) seen.push(w.message)
+  }
+  process.on('warning', listener)
+  try {
+    await body()
+    await new Promise((r) => setTimeout(r, 50))
+  } finally {
+    process.off('warning', listener)
+  }
+  return seen
+}
+
+describe('excludedPaths apply to the route that serves the request', () => {
+  const policies = [STAFF_DO_ALL, { name: 'nobody_deletes_users', effect: 'refuse' as const, priority: 10, conditions: [{ action: 'users.delete' }] }]
+
+  test('express: DELETE /health/users/42 reaching /:version/users/:id is gated; /health itself passes', async () => {
+    const ran: string[] = []
+    const app = await expressApp(Gate.fromObject({ policies }), {}, (a) => {
+      a.delete('/health', (_req, res) => void res.json({ ok: ran.push('health') }))
+      a.delete('/:version/users/:id', (req, res) => void res.json({ deleted: ran.push(`user ${req.params.version} ${req.params.id}`) }))
+    })
+    try {
+      for (const target of ['/v1/users/42', '/health/users/42', '/metrics/users/43', '/ready/users/44', '/HEALTH/users/45']) {
+        const a = await send(app.port, 'DELETE', target, STAFF)
+        expect(a.status, target).toBe(403)
+        expect(a.json?.code, target).toBe('POLICY_DENIED')
+      }
+      expect((await send(app.port, 'DELETE', '/health', STAFF)).status).toBe(200)
+      expect(ran).toEqual(['health'])
+    } finally {
+      await app.close()
+    }
+  })
+
+  test('fastify: DELETE /health/users/42 reaching /:tenant/users/:id is gated; /health/deep passes', async () => {
+    const ran: string[] = []
+    const app = await fastifyApp(Gate.fromObject({ policies }), {}, (f) => {
+      f.delete('/health/deep', async () => ({ ok: ran.push('deep') }))
+      f.delete<{ Params: { tenant: string; id: string } }>('/:tenant/users/:id', async (req) => ({ deleted: ran.push(`user ${req.params.tenant} ${req.params.id}`) }))
+    })
+    try {
+      for (const target of ['/v1/users/42', '/health/users/42', '/metrics/users/43']) {
+        const a = await send(app.port, 'DELETE', target, STAFF)
+        expect(a.status, target).toBe(403)
+        expect(a.json?.code, target).toBe('POLICY_DENIED')
+      }
+      expect((await send(app.port, 'DELETE', '/health/deep', STAFF)).status).toBe(200)
+      // No route: the not-found handler is reached through the gate (no policies: refused).
+      const closed = await fastifyApp(Gate.fromObject({ policies: [] }), {}, () => undefined)
+      try {
+        expect((await send(closed.port, 'DELETE', '/health/gone')).status).toBe(403)
+      } finally {
+        await closed.close()
+      }
+      expect(ran).toEqual(['deep'])
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('an async onRefusal that rejects', () => {
+  for (const [name, start] of [
+    ['express', (g: Gate, o: HttpMiddlewareOptions) => expressApp(g, o, (a) => a.post('/x', (_req, res) => void res.json({ ok: 1 })))],
+    ['fastify', (g: Gate, o: HttpMiddlewareOptions) => fastifyApp(g, o, (f) => f.post('/x', async () => ({ ok: 1 })))],
+  ] as const) {
+    test(`${name}: the rejection is a KAVACH_ON_REFUSE_FAILED warning, the server answers on`, async () => {
+      const unhandled: unknown[] = []
+      const onUnhandled = (e: unknown): void => void unhandled.push(e)
+      process.on('unhandledRejection', onUnhandled)
+      const app = await start(Gate.fromObject({ policies: [STAFF_DO_ALL] }), {
+        onRefusal: async () => {
+          throw new Error('audit log sink unavailable')
+        },
+      })
+      try {
+        const warnings = await warningsDuring('KAVACH_ON_REFUSE_FAILED', async () => {
+          expect((await send(app.port, 'POST', '/x')).status).toBe(403)
+          expect((await send(app.port, 'POST', '/x', STAFF)).status).toBe(200)
+        })
+        expect(warnings).toEqual(["kavach: onRefusal's promise rejected (the refusal stands): audit log sink unavailable"])
+        expect(unhandled).toEqual([])
+      } finally {
+        process.off('unhandledRejection', onUnhandled)
+        await app.close()
+      }
+    })
+  }
+})
+
+describe('fastify caseSensitive: false folds the path with full Unicode case', () => {
+  test('/\\u212Aeys/1 (KELVIN SIGN) reaches /keys/:id and is judged on /keys/1', async () => {
+    const ran: string[] = []
+    const judged: string[] = []
+    const gate = Gate.fromObject(
+      { policies: [STAFF_DO_ALL, { name: 'keys_off_limits', effect: 'refuse', priority: 10, conditions: [{ resource: '/keys/*' }] }] },
+      { onVerdict: (v, ctx) => void judged.push(`${v.code} ${ctx.resource}`) },
+    )
+    const app = await fastifyApp(gate, {}, (f) => f.delete<{ Params: { id: string } }>('/keys/:id', async (req) => ({ deleted: ran.push(req.params.id) })), { routerOptions: { caseSensitive: false } } as FastifyServerOptions)
+    try {
+      for (const target of ['/keys/1', '/KEYS/1', '/%E2%84%AAeys/1', '/%e2%84%aaEYS/2']) {
+        const a = await send(app.port, 'DELETE', target, STAFF)
+        expect(a.status, target).toBe(403)
+        expect(a.json?.code, target).toBe('POLICY_DENIED')
+      }
+      expect(ran).toEqual([])
+      expect(judged).toEqual(['POLICY_DENIED /keys/1', 'POLICY_DENIED /keys/1', 'POLICY_DENIED /keys/1', 'POLICY_DENIED /keys/2'])
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('literal colons in routes name a custom method', () => {
+  test('deriveActionName: the literal after a colon comes between the resource and the verb', () => {
+    expect(deriveActionName('POST', '/v1/users')).toBe('users.create')
+    expect(deriveActionName('POST', '/v1/users/:id::purge')).toBe('users.purge.create')
+    expect(deriveActionName('POST', '/v1/users/:id\\:purge')).toBe('users.purge.create')
+    expect(deriveActionName('POST', '/admin::shutdown')).toBe('admin.shutdown.create')
+    expect(deriveActionName('GET', '/v1/users::batchGet')).toBe('users.batchGet.read')
+    // A parameter after the colon names nothing; an unescaped colon starts a parameter.
+    expect(deriveActionName('POST', '/users/:id:::verb')).toBe('users.create')
+    expect(deriveActionName('DELETE', '/files/:name-:ext')).toBe('files.delete')
+  })
+
+  test('fastify /v1/users/:id::purge and express /v1/users/:id\\:purge are judged users.purge.create, not users.create', async () => {
+    const ran: string[] = []
+    const judged: string[] = []
+    // A signup bot may create users; nothing else is permitted.
+    const gateFor = (): Gate =>
+      Gate.fromObject(
+        { policies: [{ name: 'signup_bot_creates_users', effect: 'permit', conditions: [{ identity_role: 'signup' }, { action: 'users.create' }] }] },
+        { onVerdict: (_v, ctx) => void judged.push(ctx.actionName) },
+      )
+    const f = await fastifyApp(gateFor(), {}, (app) => {
+      app.post('/v1/users', async () => ({ ok: ran.push('fastify create') }))
+      app.post<{ Params: { id: string } }>('/v1/users/:id::purge', async (req) => ({ purged: ran.push(`fastify purge ${req.params.id}`) }))
+    })
+    const e = await expressApp(gateFor(), {}, (app) => {
+      app.post('/v1/users', (_req, res) => void res.json({ ok: ran.push('express create') }))
+      app.post('/v1/users/:id\\:purge', (req, res) => void res.json({ purged: ran.push(`express purge ${(req.params as Record<string, string>).id}`) }))
+    })
+    const bot = { 'x-principal-id': 'bot', 'x-roles': 'signup', 'content-type': 'application/json' }
+    try {
+      for (const port of [f.port, e.port]) {
+        expect((await send(port, 'POST', '/v1/users/42:purge', bot, '{}')).status).toBe(403)
+        expect((await send(port, 'POST', '/v1/users', bot, '{}')).status).toBe(200)
+      }
+      expect(ran).toEqual(['fastify create', 'express create'])
+      expect(judged).toEqual(['users.purge.create', 'users.create', 'users.purge.create', 'users.create'])
+    } finally {
+      await f.close()
+      await e.close()
+    }
+  })
+
+  test('express, no route: a path with a colon is judged with its colon literal', async () => {
+    const judged: string[] = []
+    const gate = Gate.fromObject({ policies: [] }, { onVerdict: (_v, ctx) => void judged.push(ctx.actionName) })
+    const app = await expressApp(gate, {}, () => undefined)
+    try {
+      expect((await send(app.port, 'POST', '/v1/users/42:purge')).status).toBe(403)
+      expect(judged).toEqual(['users.purge.create'])
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('HEAD is judged as the GET it runs', () => {
+  const policies = [STAFF_DO_ALL, { name: 'no_reports_for_interns', effect: 'refuse' as const, priority: 10, conditions: [{ identity_role: 'intern' }, { action: 'reports.read' }] }]
+  const intern = { 'x-principal-id': 'ivan', 'x-roles': 'staff,intern' }
+
+  for (const [name, start] of [
+    ['express', (g: Gate, ran: string[]) => expressApp(g, { gateMutationsOnly: false }, (a) => a.get('/reports/:id', (req, res) => void res.json({ secret: ran.push(`${req.method} ${req.params.id}`) })))],
+    ['fastify', (g: Gate, ran: string[]) => fastifyApp(g, { gateMutationsOnly: false }, (f) => f.get<{ Params: { id: string } }>('/reports/:id', async (req) => ({ secret: ran.push(`${req.method} ${req.params.id}`) })))],
+  ] as const) {
+    test(`${name}: HEAD /reports/7 is reports.read and refused like GET`, async () => {
+      const ran: string[] = []
+      const app = await start(Gate.fromObject({ policies }), ran)
+      try {
+        expect((await send(app.port, 'GET', '/reports/7', intern)).status).toBe(403)
+        expect((await send(app.port, 'HEAD', '/reports/7', intern)).status).toBe(403)
+        expect(ran).toEqual([])
+      } finally {
+        await app.close()
+      }
+    })
+  }
+
+  test('deriveActionName: HEAD reads', () => {
+    expect(deriveActionName('HEAD', '/reports/:id')).toBe('reports.read')
+  })
+})
+
+describe("drift reasons name the session's origin: clients and models get a generic one", () => {
+  const ORIGIN_IP = '127.0.0.9'
+  const ORIGIN_GEO = { countryCode: 'DE', latitude: 52.52, longitude: 13.4 }
+
+  test('express: a stolen session replayed from elsewhere is 401, then 403, without the origin IP; onRefusal has it', async () => {
+    const gate = Gate.fromObject({ policies: [{ name: 'users', effect: 'permit', conditions: [{ identity_role: 'user' }] }] })
+    const full: string[] = []
+    const app = await expressApp(
+      gate,
+      {
+        identify: (req) => ({ principalId: 'alice', roles: ['user'], sessionId: 'sess-alice', currentGeo: req.headers['x-from'] === 'victim' ? ORIGIN_GEO : { countryCode: 'BR' } }),
+        onRefusal: (e) => void full.push(e.verdict.reason ?? ''),
+      },
+      (a) => a.post('/notes', (_req, res) => void res.json({ ok: 1 })),
+    )
+    // The request's ip is the client address; express reads it from the socket.
+    const from = (localAddress: string, who: string): Promise<Answer> =>
+      new Promise((resolve, reject) => {
+        const r = http.request({ host: '127.0.0.1', port: app.port, localAddress, method: 'POST', path: '/notes', headers: { connection: 'close', 'x-from': who }, agent: false }, (res) => {
+          let d = ''
+          res.on('data', (c: Buffer) => (d += c.toString()))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(d) as Record<string, unknown> }))
+        })
+        r.on('error', reject)
+        r.end()
+      })
+    try {
+      expect((await from(ORIGIN_IP, 'victim')).status).toBe(200)
+      const stolen = await from('127.0.0.66', 'attacker')
+      const again = await from('127.0.0.66', 'attacker')
+      expect(stolen.status).toBe(401)
+      expect(again.status).toBe(403)
+      expect(again.json?.code).toBe('SESSION_INVALID')
+      for (const body of [stolen.json, again.json]) {
+        expect(JSON.stringify(body)).not.toContain(ORIGIN_IP)
+        expect(JSON.stringify(body)).not.toContain('DE')
+      }
+      expect(full.length).toBe(2)
+      for (const reason of full) expect(reason).toContain(ORIGIN_IP)
+    } finally {
+      await app.close()
+    }
+  })
+
+  test('guardTools: the model reads a generic reason for the drift Invalidate and the refusals after it', async () => {
+    const full: Verdict[] = []
+    const gate = Gate.fromObject({ policies: [{ name: 'p', effect: 'permit', conditions: [{ action: 'x' }] }] }, { onVerdict: (v) => void full.push(v) })
+    const base = { principalId: 'alice', principalKind: 'user' as const, sessionId: 's1' }
+    const victim = { ...base, ip: '203.0.113.7', currentGeo: { countryCode: 'DE', latitude: 52.52, longitude: 13.4 } }
+    const attacker = { ...base, ip: '198.51.100.9', currentGeo: { countryCode: 'BR', latitude: -23.5, longitude: -46.6 } }
+    const tool = (caller: typeof victim) => guardTools(gate, { x: { execute: async (_input: unknown, _options: unknown) => 'ran' } }, { caller }).x
+    expect(await tool(victim).execute({}, {} as never)).toBe('ran')
+    const outputs = [await tool(attacker).execute({}, {} as never), await tool(victim).execute({}, {} as never)]
+    for (const out of outputs) {
+      expect(out).toMatchObject({ refused: true, code: 'SESSION_INVALID' })
+      expect(JSON.stringify(out)).not.toMatch(/203\.0\.113\.7|198\.51\.100\.9|'BR'|'DE'/)
+    }
+    expect(full.filter((v) => !v.isPermit).every((v) => (v.reason ?? '').includes('203.0.113.7'))).toBe(true)
+  })
+})
+
+describe('gateMcpServer: identify that fails', () => {
+  const cases: [string, () => unknown][] = [
+    ['null', () => null],
+    ['a string', () => 'agent-1'],
+    ['an empty callerId', () => ({ callerId: '' })],
+    ['an unknown callerKind', () => ({ callerId: 'a', callerKind: 'robot' })],
+    ['a geo the gate cannot take', () => ({ callerId: 'a', currentGeo: { countryCode: 7 } })],
+    [
+      'a throw',
+      () => {
+        throw new Error('jwt verify failed: key kid=prod-2026 at https://idp.internal:8443')
+      },
+    ],
+  ]
+  for (const [label, identify] of cases) {
+    test(`${label}: IDENTITY_FAILED, recorded by the gate, heard by onRefusal; the model reads a generic reason`, async () => {
+      const recorded: string[] = []
+      const refusals: { code: string | undefined; reason: string | undefined; cause: unknown }[] = []
+      const gate = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [{ action: 'ping' }] }] }, { onVerdict: (v) => void recorded.push(`${v.kind}:${v.code}`) })
+      const server = new McpServer({ name: 'x', version: '1.0.0' })
+      let runs = 0
+      server.registerTool('ping', {}, () => {
+        runs++
+        return { content: [{ type: 'text', text: 'pong' }] }
+      })
+      gateMcpServer(server, gate, { identify: identify as () => McpCaller, onRefusal: (_n, v, _e, cause) => void refusals.push({ code: v.code, reason: v.reason, cause }) })
+      const [a, b] = InMemoryTransport.createLinkedPair()
+      await server.connect(b)
+      const client = new Client({ name: 'c', version: '1.0.0' })
+      await client.connect(a)
+      try {
+        const r = (await client.callTool({ name: 'ping', arguments: {} })) as { content: { text: string }[]; isError?: boolean }
+        expect(r.isError).toBe(true)
+        expect(r.content[0]!.text).toBe("kavach refused 'ping': IDENTITY_FAILED: the gate could not sign or verify identity for this call; the tool did not run")
+        expect(runs).toBe(0)
+        expect(recorded).toEqual(['refuse:IDENTITY_FAILED'])
+        expect(refusals.map((x) => x.code)).toEqual(['IDENTITY_FAILED'])
+        expect(refusals[0]!.reason).toMatch(/^identify\(\) (threw|returned)/)
+        if (label === 'a throw') expect(String(refusals[0]!.cause)).toContain('kid=prod-2026')
+      } finally {
+        await client.close()
+        await server.close()
+      }
+    })
+  }
+})
+
+describe('a body with an own __proto__, constructor or prototype holding an object', () => {
+  test('express: {"__proto__":{"amount":5000}} is refused 403 INVALID_CONTEXT; the handler never copies it', async () => {
+    const gate = Gate.fromObject(
+      { policies: [{ name: 'staff', effect: 'permit', conditions: [{ identity_role: 'staff' }, { action: 'refunds.create' }] }] },
+      { invariants: [{ name: 'refund_cap', field: 'amount', maxValue: 1000 }] },
+    )
+    const refunded: unknown[] = []
+    const app = await expressApp(gate, {}, (a) =>
+      a.post('/refunds', (req, res) => {
+        const order = Object.assign({ currency: 'EUR' }, req.body) as { amount?: unknown }
+        refunded.push(order.amount)
+        res.json({ refunded: order.amount })
+      }),
+    )
+    const json = { ...STAFF, 'content-type': 'application/json' }
+    try {
+      for (const body of ['{"__proto__":{"amount":5000}}', '{"constructor":{"amount":5000}}', '{"prototype":[5000]}']) {
+        const a = await send(app.port, 'POST', '/refunds', json, body)
+        expect(a.status, body).toBe(403)
+        expect(a.json?.code, body).toBe('INVALID_CONTEXT')
+        expect(String(a.json?.reason), body).toMatch(/^the request body has an own '(__proto__|constructor|prototype)' field holding an object/)
+      }
+      expect((await send(app.port, 'POST', '/refunds', json, '{"amount":500,"constructor":"x"}')).status).toBe(200)
+      expect(refunded).toEqual([500])
+    } finally {
+      await app.close()
+    }
+  })
+
+  test('a tool input with an own __proto__ object is refused too (guardTools)', async () => {
+    const gate = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [{ action: 'refund' }] }] })
+    const tools = guardTools(gate, { refund: { execute: async (_input: unknown, _options: unknown) => 'ran' } }, { caller: { principalId: 'a', principalKind: 'agent' } })
+    const out = await tools.refund.execute(JSON.parse('{"__proto__":{"amount":5000}}') as never, {} as never)
+    expect(out).toMatchObject({ refused: true, code: 'INVALID_CONTEXT' })
+  })
+})
+
+describe('gateMcpServer: resources and prompts are not gated', () => {
+  test('a server with resources or prompts at gate time gets one KAVACH_MCP_UNGATED warning', async () => {
+    const withResources = (): McpServer => {
+      const s = new McpServer({ name: 'crm', version: '1.0.0' })
+      s.registerTool('get_customer', { inputSchema: { id: z.string() } }, ({ id }) => ({ content: [{ type: 'text', text: `customer ${id}` }] }))
+      s.registerResource('customer', new ResourceTemplate('crm://customers/{id}', { list: undefined }), {}, (uri) => ({ contents: [{ uri: uri.href, text: 'record' }] }))
+      s.registerPrompt('summarize', { argsSchema: { id: z.string() } }, ({ id }) => ({ messages: [{ role: 'user', content: { type: 'text', text: id } }] }))
+      return s
+    }
+    const toolsOnly = new McpServer({ name: 'tools', version: '1.0.0' })
+    toolsOnly.registerTool('ping', {}, () => ({ content: [{ type: 'text', text: 'pong' }] }))
+    const gate = Gate.fromObject({ policies: [] })
+    const warnings = await warningsDuring('KAVACH_MCP_UNGATED', async () => {
+      gateMcpServer(toolsOnly, gate, { identify: () => undefined })
+      gateMcpServer(withResources(), gate, { identify: () => undefined })
+      gateMcpServer(withResources(), gate, { identify: () => undefined })
+    })
+    expect(warnings).toEqual(["kavach: gateMcpServer gates tools only; this server's resource templates, prompts are served to every client without the gate (keep data that needs the gate behind tools)"])
+  })
+})
