@@ -1,6 +1,6 @@
 // What `kavach audit report` reads from a chain: every line is an entry it shows or one it
-// counts as unreadable (never dropped silently), and a chain of any length fits the chart's
-// time span (no spread of all its times into one call).
+// counts as unreadable (never dropped silently), lines read in chunks are the lines of the
+// whole, and the chart's buckets of a long chain stay few and count every entry.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -8,7 +8,6 @@ import { beforeAll, describe, expect, test } from 'vitest'
 
 import { AuditEntry, KavachKeyPair, SignedAuditChain } from '../index'
 import { readEntries } from '../src/cli/audit-entries'
-import { timeSpan } from '../src/cli/report-html'
 import { ensureBuilt, kavach, tempDir } from './fixtures/cli'
 
 beforeAll(ensureBuilt, 120_000)
@@ -48,12 +47,37 @@ describe('audit report: reading the entries', () => {
     expect(readFileSync(out, 'utf8')).toContain('<p id="unreadable" class="bad">2 entries could not be read: they are not in the chart, the lists or the table.</p>')
   })
 
-  test("the chart's time span of 200,000 entries: no stack overflow, non-dates ignored", () => {
+  test('a chain read in chunks of any size gives the entries and counts of the whole', () => {
+    const lines = chainLines(7)
+    lines[2] = withData(lines[2]!, Buffer.from('[1]'))
+    // A multi-byte character in the text, and no newline after the last line.
+    const blob = Buffer.from(`${lines.join('\n')}\n\n{"not":"an entry é"}`)
+    const whole = readEntries(blob)
+    expect(whole.total).toBe(6)
+    expect(whole.unreadable).toBe(2)
+    for (const size of [1, 2, 7, 64, 1000]) {
+      const chunks = Array.from({ length: Math.ceil(blob.length / size) }, (_, i) => blob.subarray(i * size, (i + 1) * size))
+      const read = readEntries(chunks)
+      expect(read.entries, `chunks of ${size}`).toEqual(whole.entries)
+      expect([read.total, read.unreadable, read.verdicts], `chunks of ${size}`).toEqual([whole.total, whole.unreadable, whole.verdicts])
+    }
+    // The latest `keep`, in chain order.
+    expect(readEntries(blob, 4).entries.map((e) => e.index)).toEqual([3, 4, 5, 6])
+  })
+
+  test("the chart's buckets of 200,000 entries over 55 hours: hours, every entry counted, non-dates left out", () => {
     const t0 = Date.parse('2026-01-15T05:30:00Z')
-    const times = Array.from({ length: 200_000 }, (_, i) => t0 + i * 1000)
-    times.push(Number.NaN)
-    expect(timeSpan(times)).toBe(199_999_000)
-    expect(timeSpan([])).toBe(0)
-    expect(timeSpan([Number.NaN])).toBe(0)
+    const line = (i: number, timestamp: string): string => JSON.stringify({ index: i, signed_payload: { data: [...Buffer.from(JSON.stringify({ timestamp, verdict: i % 2 === 0 ? 'permit' : 'refuse' }))] } })
+    const text = Array.from({ length: 200_000 }, (_, i) => line(i, new Date(t0 + i * 1000).toISOString()))
+    text.push(line(200_000, 'not a date'))
+    const read = readEntries(Buffer.from(text.join('\n')))
+    expect(read.total).toBe(200_001)
+    expect(read.entries.length).toBe(10_000)
+    expect(read.span).toBe(199_999_000)
+    expect(read.bucketMs).toBe(3_600_000)
+    const hours = new Set(Array.from({ length: 200_000 }, (_, i) => Math.floor((t0 + i * 1000) / 3_600_000) * 3_600_000))
+    expect(read.buckets.map((b) => b.start)).toEqual([...hours])
+    expect(read.buckets.reduce((n, b) => n + b.counts.permit + b.counts.refuse, 0)).toBe(200_000)
+    expect(readEntries(Buffer.from(line(0, 'never'))).span).toBe(0)
   })
 })

@@ -5,7 +5,9 @@ import { join } from 'node:path'
 
 import { beforeAll, describe, expect, test } from 'vitest'
 
+import { readCases } from '../src/cli/cases'
 import { ensureBuilt, kavach, tempDir } from './fixtures/cli'
+import { runTsx } from './fixtures/run-tsx'
 
 const POLICY = 'examples/policies/support.toml'
 const CASES = 'examples/policies/support.cases.toml'
@@ -156,5 +158,54 @@ describe('kavach test', () => {
     // The control character is held escaped by the policy loader (`\u{8}`), the noncharacters
     // are replaced here.
     expect(xml).toContain('bad \ufffd desc \\u{8} \ufffd &#60;b&#62;')
+  })
+
+  describe('an unknown key of a megabyte: a short message, at once, with no suggestion', () => {
+    const dir = tempDir('cases-long-key')
+    const longKey = 'x'.repeat(1_000_000)
+    const ctx = { principalId: 'a', principalKind: 'agent', actionName: 'x' }
+    const inCase = join(dir, 'in-case.json')
+    writeFileSync(inCase, JSON.stringify({ cases: [{ name: 'c', [longKey]: 1, expect: 'permit', context: ctx }] }))
+    const atTop = join(dir, 'at-top.json')
+    writeFileSync(atTop, JSON.stringify({ [longKey]: 1, cases: [{ name: 'c', expect: 'permit', context: ctx }] }))
+    const shown = `unknown key '${'x'.repeat(100)}… (1000000 characters)'`
+
+    const failure = async (file: string): Promise<{ message: string }> => {
+      const e = await readCases(file).then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      )
+      if (e === undefined) throw new Error(`${file} was accepted`)
+      return { message: e.message }
+    }
+
+    test('in a case and at the top of the file: an excerpt of the key, no did-you-mean', async () => {
+      for (const file of [inCase, atTop]) {
+        const { message } = await failure(file)
+        expect(message.length, file).toBeLessThan(500)
+        expect(message).toContain(shown)
+        // No suggestion is looked for: its edit distance over a megabyte key takes seconds.
+        expect(message).not.toContain('did you mean')
+      }
+      expect((await failure(inCase)).message).toBe(`cases file '${inCase}': case 'c': ${shown} (expected one of name, context, contexts, expect, code, evaluator, now)`)
+    })
+
+    test('a near miss still gets its suggestion', async () => {
+      const cdoe = join(dir, 'cdoe.json')
+      writeFileSync(cdoe, JSON.stringify({ cases: [{ name: 'typo', context: ctx, expect: 'refuse', cdoe: 'X' }] }))
+      expect((await failure(cdoe)).message).toBe(`cases file '${cdoe}': case 'typo': unknown key 'cdoe' (expected one of name, context, contexts, expect, code, evaluator, now); did you mean 'code'?`)
+      const opitons = join(dir, 'opitons.json')
+      writeFileSync(opitons, JSON.stringify({ opitons: {}, cases: [{ name: 'c', context: ctx, expect: 'permit' }] }))
+      expect((await failure(opitons)).message).toContain("unknown key 'opitons' (expected one of cases, case, options); did you mean 'options'?")
+    })
+
+    test('the CLI (from the sources) prints the short message and exits 2', async () => {
+      const policy = join(dir, 'p.json')
+      writeFileSync(policy, JSON.stringify({ policies: [{ name: 'p', effect: 'permit', conditions: [] }] }))
+      const r = await runTsx('src/cli/main.ts', { args: ['test', policy, '--cases', inCase], killAfterMs: 60_000 })
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr.length).toBeLessThan(500)
+      expect(r.stderr).toContain(shown)
+    }, 90_000)
   })
 })

@@ -35,7 +35,8 @@ export function firstInvalidUtf8(b: Uint8Array): number {
   return -1
 }
 
-function kindOf(st: Stats): string {
+/** What a path that is not a regular file is, for the error that refuses it. */
+export function fileKind(st: Stats): string {
   if (st.isFIFO()) return 'a FIFO'
   if (st.isSocket()) return 'a socket'
   if (st.isCharacterDevice()) return 'a character device'
@@ -79,7 +80,7 @@ export function readRegularFile(path: string, what: string, maxBytes: number, li
   }
   try {
     const st = fstatSync(fd)
-    if (!st.isFile()) throw new IoError(`${what} '${path}' is not a regular file (${kindOf(st)})`)
+    if (!st.isFile()) throw new IoError(`${what} '${path}' is not a regular file (${fileKind(st)})`)
     const tooBig = (): IoError => new IoError(`${what} '${path}' is larger than the limit of ${maxBytes} bytes (${limitName})`)
     if (st.size > maxBytes) throw tooBig()
     // One byte past the size tells a file that grew while being read.

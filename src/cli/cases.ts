@@ -4,6 +4,7 @@
 // `code` or `now`) is an error naming it, since ignoring it would run a different test than
 // the one written, and pass.
 
+import { excerpt } from '../errors.js'
 import { UsageError } from './exit.js'
 import { ISO_DATE_TIME_HINT, parseIsoDateTime } from './iso-time.js'
 import { readDocument } from './policy-files.js'
@@ -43,12 +44,27 @@ function distance(a: string, b: string): number {
   return d[a.length]![b.length]!
 }
 
+/**
+ * A key longer than this gets no suggestion: no known key is near it, and the distance costs
+ * time and memory in proportion to the key's length.
+ */
+const MAX_SUGGESTED_KEY_CHARS = 64
+
+/** The known key `key` is a misspelling of, if any. */
+function nearKey(key: string, known: readonly string[]): string | undefined {
+  if (key.length > MAX_SUGGESTED_KEY_CHARS) return undefined
+  const k = key.toLowerCase()
+  const prefix = known.find((c) => c === k || (k.length >= 3 && (c.startsWith(k) || k.startsWith(c))))
+  if (prefix !== undefined) return prefix
+  // Lengths that differ by more than 2 are more than 2 edits apart: no distance to compute.
+  return known.find((c) => Math.abs(c.length - k.length) <= 2 && distance(c, k) <= (c.length <= 4 ? 1 : 2))
+}
+
 /** `unknown key 'cdoe' (expected one of …); did you mean 'code'?` */
 function unknownKey(key: string, known: readonly string[]): string {
-  const k = key.toLowerCase()
-  const near = known.find((c) => c === k || (k.length >= 3 && (c.startsWith(k) || k.startsWith(c)))) ?? known.find((c) => distance(c, k) <= (c.length <= 4 ? 1 : 2))
+  const near = nearKey(key, known)
   const hint = near === undefined ? '' : `; did you mean '${near}'?`
-  return `unknown key '${key}' (expected one of ${known.join(', ')})${hint}`
+  return `unknown key '${excerpt(key)}' (expected one of ${known.join(', ')})${hint}`
 }
 
 function firstUnknown(o: object, known: readonly string[]): string | undefined {
@@ -82,7 +98,7 @@ export async function readCases(file: string): Promise<CasesFile> {
   const cases = (list as unknown[]).map((raw: unknown, i): Case => {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fileBad(`case #${i}: must be a table (an object)`)
     const c = raw as Record<string, unknown>
-    const label = typeof c.name === 'string' && c.name !== '' ? `case '${c.name}'` : `case #${i}`
+    const label = typeof c.name === 'string' && c.name !== '' ? `case '${excerpt(c.name)}'` : `case #${i}`
     const bad = (why: string): never => fileBad(`${label}: ${why}`)
     const unknown = firstUnknown(c, CASE_KEYS)
     if (unknown !== undefined) bad(unknownKey(unknown, CASE_KEYS))
@@ -94,7 +110,7 @@ export async function readCases(file: string): Promise<CasesFile> {
     let nowMs: number | undefined
     if (c.now !== undefined) {
       nowMs = nowOf(c.now)
-      if (nowMs === undefined) bad(`'now' is not ${ISO_DATE_TIME_HINT}: ${c.now instanceof Date ? c.now.toISOString() : String(c.now)}`)
+      if (nowMs === undefined) bad(`'now' is not ${ISO_DATE_TIME_HINT}: ${c.now instanceof Date ? c.now.toISOString() : excerpt(String(c.now))}`)
     }
     for (const key of ['code', 'evaluator'] as const) if (c[key] !== undefined && typeof c[key] !== 'string') bad(`'${key}' must be a string`)
     return {

@@ -4,15 +4,14 @@
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 
-import { type ReportEntry, top } from './audit-entries.js'
+import { type ReadEntries, VERDICTS, top } from './audit-entries.js'
 import type { ChainStatus } from './audit-verify.js'
 
 export interface ReportInput {
   chain: string
   status: ChainStatus | undefined
-  entries: ReportEntry[]
-  /** Lines of the chain that are not a readable entry (readEntries). */
-  unreadable: number
+  /** The chain's counts and its latest entries (readEntries). */
+  read: ReadEntries
 }
 
 function esc(s: string): string {
@@ -24,36 +23,27 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
 }
 
-/**
- * Milliseconds from the earliest to the latest finite time (0 without any). A loop, not
- * `Math.max(...times)`: spreading a large chain's times overflows the call stack.
- */
-export function timeSpan(times: number[]): number {
-  let min = Infinity
-  let max = -Infinity
-  for (const t of times) {
-    if (!Number.isFinite(t)) continue
-    if (t < min) min = t
-    if (t > max) max = t
-  }
-  return max < min ? 0 : max - min
+/** The chart's rows: a count per time bucket and verdict, over the whole chain. */
+function chartRows(read: ReadEntries): Array<{ time: number; verdict: string; count: number }> {
+  return read.buckets.flatMap((b) => VERDICTS.filter((v) => b.counts[v] > 0).map((v) => ({ time: b.start, verdict: v, count: b.counts[v] })))
 }
 
-/** Verdicts over time: a stacked bar per time bucket, coloured by verdict (vega-lite). */
-async function chartSpec(entries: ReportEntry[]): Promise<unknown> {
+/**
+ * Verdicts over time: a stacked bar per time bucket, coloured by verdict (vega-lite). The
+ * buckets are counted in UTC (readEntries), so the chart's time units are UTC too.
+ */
+async function chartSpec(bucketMs: number): Promise<unknown> {
   const { compile } = await import('vega-lite')
-  const span = timeSpan(entries.map((e) => Date.parse(e.timestamp)))
-  // A bucket size that gives a readable number of bars for the chain's time span.
-  const unit = span > 3 * 86_400_000 ? 'yearmonthdate' : span > 3 * 3_600_000 ? 'yearmonthdatehours' : 'yearmonthdatehoursminutes'
+  const unit = bucketMs >= 86_400_000 ? 'utcyearmonthdate' : bucketMs >= 3_600_000 ? 'utcyearmonthdatehours' : 'utcyearmonthdatehoursminutes'
   const lite = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: 760,
     height: 220,
-    data: { name: 'entries' },
+    data: { name: 'verdicts' },
     mark: 'bar',
     encoding: {
-      x: { timeUnit: unit, field: 'timestamp', type: 'temporal', title: 'time (UTC)', axis: { labelAngle: 0 } },
-      y: { aggregate: 'count', type: 'quantitative', title: 'verdicts' },
+      x: { timeUnit: unit, field: 'time', type: 'temporal', title: 'time (UTC)', axis: { labelAngle: 0 } },
+      y: { aggregate: 'sum', field: 'count', type: 'quantitative', title: 'verdicts' },
       color: {
         field: 'verdict',
         type: 'nominal',
@@ -75,19 +65,24 @@ export function unreadableText(n: number): string {
   return `${n} ${n === 1 ? 'entry' : 'entries'} could not be read`
 }
 
+/** `the table shows the latest N of M entries`, for the page and the command's output. */
+export function notShownText(total: number, shown: number): string {
+  return `the table shows the latest ${shown} of ${total} entries (${total - shown} left out)`
+}
+
 export async function reportHtml(input: ReportInput): Promise<string> {
-  const { entries, status, unreadable } = input
-  const refused = entries.filter((e) => e.verdict !== 'permit')
+  const { status, read } = input
+  const { entries, total, unreadable } = read
   const statusHtml =
     status === undefined
       ? '<p id="status" class="unknown">Chain not verified (no --bundle given).</p>'
       : status.ok
         ? `<p id="status" class="ok">Chain verified: ${status.entries} entries, every signature and link intact.</p>`
         : `<p id="status" class="bad">Chain INVALID: ${esc(status.error ?? '')}</p>`
-  const counts = ['permit', 'refuse', 'invalidate'].map((k) => `${k} ${entries.filter((e) => e.verdict === k).length}`).join(' · ')
+  const counts = VERDICTS.map((k) => `${k} ${read.verdicts[k]}`).join(' · ')
   // The browser bundle sits next to the package entry (build/); `exports` does not list it.
   const vega = readFileSync(join(dirname(require.resolve('vega')), 'vega.min.js'), 'utf8').replace(/<\/script/gi, '<\\/script')
-  const spec = await chartSpec(entries)
+  const spec = await chartSpec(read.bucketMs)
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:">
@@ -102,29 +97,32 @@ th{background:#f5f5f5;position:sticky;top:0}tr.refuse td.v{color:#c62828}tr.inva
 #search{width:320px;padding:6px 8px;margin:6px 0;font:inherit}
 </style></head><body>
 <h1>Audit report</h1>
-<p>${esc(input.chain)} · ${entries.length} entries · ${counts}</p>
+<p>${esc(input.chain)} · ${total} entries · ${counts}</p>
 ${statusHtml}
 ${unreadable === 0 ? '' : `<p id="unreadable" class="bad">${unreadableText(unreadable)}: they are not in the chart, the lists or the table.</p>`}
+${entries.length === total ? '' : `<p id="not-shown" class="unknown">${notShownText(total, entries.length)}; the counts, the chart and the top lists cover all ${total}.</p>`}
 <h2>Verdicts over time</h2>
 <div id="chart"></div>
 <div class="tops">
-${topList('Top refused actions', top(refused, (e) => e.action, 10), 'top-actions')}
-${topList('Top refused principals', top(refused, (e) => e.principal, 10), 'top-principals')}
-${topList('Top refuse codes', top(refused, (e) => e.code, 10), 'top-codes')}
+${topList('Top refused actions', top(read.refused.actions, 10), 'top-actions')}
+${topList('Top refused principals', top(read.refused.principals, 10), 'top-principals')}
+${topList('Top refuse codes', top(read.refused.codes, 10), 'top-codes')}
 </div>
 <h2>Entries</h2>
 <input id="search" type="search" placeholder="Filter entries (any column)" aria-label="filter entries">
 <span id="shown"></span>
 <table id="entries"><thead><tr><th>#</th><th>time (UTC)</th><th>principal</th><th>action</th><th>resource</th><th>verdict</th><th>detail</th><th>decided by</th></tr></thead><tbody></tbody></table>
 <script id="entries-data" type="application/json">${scriptJson(entries)}</script>
+<script id="chart-data" type="application/json">${scriptJson(chartRows(read))}</script>
 <script id="chart-spec" type="application/json">${scriptJson(spec)}</script>
 <script>${vega}</script>
 <script>
 (function () {
   var entries = JSON.parse(document.getElementById('entries-data').textContent);
   var spec = JSON.parse(document.getElementById('chart-spec').textContent);
+  var rows = JSON.parse(document.getElementById('chart-data').textContent);
   var view = new vega.View(vega.parse(spec), { renderer: 'svg', container: '#chart', hover: true });
-  view.data('entries', entries).runAsync().then(function () { document.body.setAttribute('data-chart', 'ready'); });
+  view.data('verdicts', rows).runAsync().then(function () { document.body.setAttribute('data-chart', 'ready'); });
   var body = document.querySelector('#entries tbody');
   var cols = ['index', 'timestamp', 'principal', 'action', 'resource', 'verdict', 'detail', 'decidedBy'];
   entries.forEach(function (e) {
