@@ -374,6 +374,11 @@ export declare class RedisInvalidationBroadcaster {
   get revocationsKey(): string
   /** Scopes this broadcaster delivered from the revocation log rather than live. */
   get replayedCount(): number
+  /**
+   * Scopes whose publish Redis did not take (down or stalled), kept until the broadcaster
+   * publishes them once Redis answers (after its next successful PING or resubscribe).
+   */
+  get unsentCount(): number
   /** Also write revoked sessions to this store when publishing (see `publish`). */
   attachSessionStore(store: RedisSessionStore): void
   /**

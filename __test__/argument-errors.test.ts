@@ -14,6 +14,7 @@ import {
   PublicKeyBundle,
   PublicKeyDirectory,
   RedisSessionStore,
+  SecureChannel,
   SignedAuditChain,
   canonicalPath,
   deriveActionName,
@@ -201,5 +202,47 @@ describe("a type napi refuses is named with the call and the argument, never in 
     } finally {
       store.close()
     }
+  })
+})
+
+describe('a value that is not a Buffer where a Buffer belongs is named with the call and the argument', () => {
+  // napi-rs says only "Failed to create reference from Buffer" (a string, a number) or "Failed
+  // to get Buffer pointer and length" (an ArrayBuffer, a plain object), naming neither.
+  const kp = KavachKeyPair.generate()
+  const bob = KavachKeyPair.generate()
+  const channel = new SecureChannel(kp, bob.publicKeys())
+  const signer = PqTokenSigner.fromKeypairHybrid(kp)
+  const verifier = new DirectoryTokenVerifier(PublicKeyDirectory.inMemory([kp.publicKeys()]))
+  const signature = signer.sign(TOKEN)
+  const calls: [string, (v: never) => unknown][] = [
+    ['KavachKeyPair.importSecret: bytes', (v) => KavachKeyPair.importSecret(v)],
+    ['SecureChannel.sendSigned: data', (v) => channel.sendSigned(v, 'ctx', 'corr')],
+    ['SecureChannel.sendData: data', (v) => channel.sendData(v)],
+    ['SecureChannel.receiveSigned: sealed', (v) => channel.receiveSigned(v, 'ctx')],
+    ['SecureChannel.receiveData: sealed', (v) => channel.receiveData(v)],
+    ['PqTokenSigner.verify: signature', (v) => signer.verify(TOKEN, v)],
+    ['DirectoryTokenVerifier.verify: signature', (v) => verifier.verify(TOKEN, v)],
+    ['PqTokenSigner.pqOnly: mlDsaVk', (v) => PqTokenSigner.pqOnly(Buffer.alloc(0), v, 'id')],
+    ['PqTokenSigner.hybrid: edSk', (v) => PqTokenSigner.hybrid(Buffer.alloc(0), kp.publicKeys().mlDsaVerifyingKey, v, kp.publicKeys().ed25519VerifyingKey, 'id')],
+    ['PublicKeyDirectory.fromSignedFile: rootMlDsaVerifyingKey', (v) => PublicKeyDirectory.fromSignedFile('/nonexistent/manifest.json', v)],
+  ]
+  const values: [unknown, string][] = [
+    [signature.toString('latin1'), 'string'],
+    [5, 'number'],
+    [new ArrayBuffer(8), 'object'],
+    [{ length: 1 }, 'object'],
+  ]
+
+  for (const [named, call] of calls) {
+    test(named, () => {
+      for (const [value, kind] of values) {
+        const escaped = named.replace(/\./g, '\\.')
+        expectArgumentError(caught(() => call(value as never)), new RegExp(`^${escaped} must be a Buffer \\(got ${kind}\\)$`))
+      }
+    })
+  }
+
+  test('a Uint8Array is accepted as a Buffer', () => {
+    expect(() => signer.verify(TOKEN, new Uint8Array(signature) as Buffer)).not.toThrow()
   })
 })

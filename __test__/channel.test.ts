@@ -1,10 +1,11 @@
 // Secure channel (format v2): round trip, replay, context, recipient, tamper, re-wrap, window,
-// default message size limit.
+// default message size limit, ids with a lone surrogate.
 import { describe, expect, it } from 'vitest'
 
 import {
   ContextMismatchError,
   DecryptionFailedError,
+  InvalidArgumentError,
   KavachError,
   KavachKeyPair,
   ReplayError,
@@ -160,5 +161,27 @@ describe('SecureChannel', () => {
     const err = errorOf(() => channel(bob, alice).receiveSigned(Buffer.alloc(5 << 20, '['.charCodeAt(0)), 'ctx'))
     expect(err.code).toBe('INVALID_ARGUMENT')
     expect(err.message).toMatch(/maxMessageBytes/)
+  })
+
+  it('refuses a context or correlation id with a lone surrogate, so two ids never reach the native side as one', () => {
+    const ab = channel(alice, bob)
+    const ba = channel(bob, alice)
+    const expectLoneSurrogate = (err: Error & { code?: string }, where: string, unit: string, index: number): void => {
+      expect(err).toBeInstanceOf(InvalidArgumentError)
+      expect(err.code).toBe('INVALID_ARGUMENT')
+      expect(err.message).toBe(`${where} has a lone surrogate (\\u${unit}) at index ${index}: only well-formed strings are accepted`)
+    }
+    expectLoneSurrogate(errorOf(() => ab.sendSigned(Buffer.from('x'), 'ctx\ud800', 'c')), 'SecureChannel.sendSigned: contextId', 'D800', 3)
+    expectLoneSurrogate(errorOf(() => ab.sendSigned(Buffer.from('x'), 'ctx', 'c\udfff')), 'SecureChannel.sendSigned: correlationId', 'DFFF', 1)
+    // Sent for 'ctx\ufffd': 'ctx\udfff' would arrive natively as the same id, and is refused
+    // before the message is opened, so its nonce stays unused for the right context.
+    const sealed = ab.sendSigned(Buffer.from('refund 500'), 'ctx\ufffd', 'corr-1')
+    expectLoneSurrogate(errorOf(() => ba.receiveSigned(sealed, 'ctx\udfff')), 'SecureChannel.receiveSigned: expectedContextId', 'DFFF', 3)
+    expectLoneSurrogate(errorOf(() => ba.receiveSigned(sealed, '\ud800')), 'SecureChannel.receiveSigned: expectedContextId', 'D800', 0)
+    expect(ba.receiveSigned(sealed, 'ctx\ufffd').toString()).toBe('refund 500')
+    // A surrogate pair is an id of its own.
+    const emoji = ab.sendSigned(Buffer.from('y'), 'ctx\ud83d\udd11', 'corr-\ud83d\udd11')
+    expect(errorOf(() => ba.receiveSigned(emoji, 'ctx\ufffd'))).toBeInstanceOf(ContextMismatchError)
+    expect(ba.receiveSigned(emoji, 'ctx\ud83d\udd11').toString()).toBe('y')
   })
 })

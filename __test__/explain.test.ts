@@ -3,7 +3,7 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 
-import { Gate, type EvaluateOptions, type GateOptions, type Verdict } from '../index'
+import { Gate, KavachKeyPair, PqTokenSigner, SignedAuditChain, type EvaluateOptions, type GateOptions, type Verdict } from '../index'
 
 /** 2026-01-15T16:44:00Z = 22:14 in Kolkata. */
 const EVENING_IST = Date.UTC(2026, 0, 15, 16, 44)
@@ -149,4 +149,21 @@ test('property: explain reports the verdict evaluate returns next (same state), 
     }),
     { numRuns: 300 },
   )
+})
+
+describe('explain refuses where evaluate could not sign or audit the permit', () => {
+  const permitAll = { policies: [{ name: 'all', effect: 'permit' as const, conditions: [] }] }
+  const ctx: EvaluateOptions = { principalId: 'agent-1', principalKind: 'agent', actionName: 'read' }
+
+  test.each([
+    ['a token signer whose key pair expired', { tokenSigner: PqTokenSigner.fromKeypairHybrid(KavachKeyPair.generateWithExpiry(0)) }, 'IDENTITY_FAILED', 'identity'],
+    ['an audit chain whose key pair expired', { audit: new SignedAuditChain(KavachKeyPair.generateWithExpiry(0)) }, 'AUDIT_FAILED', 'audit'],
+  ] as [string, GateOptions, string, string][])('%s: the same refusal as evaluate, at the step that refuses', (_label, options, code, evaluator) => {
+    const gate = Gate.fromObject(permitAll, options)
+    const evaluated = gate.evaluate(ctx)
+    const explained = gate.explain(ctx)
+    expect(evaluated).toMatchObject({ kind: 'refuse', code, evaluator })
+    expect(explained.verdict).toMatchObject({ kind: 'refuse', code, evaluator, reason: evaluated.reason })
+    expect(explained.steps.at(-1)).toMatchObject({ evaluator, outcome: expect.stringMatching(/^refuse: .*expired/) })
+  })
 })

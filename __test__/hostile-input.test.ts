@@ -281,3 +281,21 @@ describe('E2: numeric options that used to wrap', () => {
     expect(err.message).toContain("'/dev/zero' is not a regular file (a character device)")
   })
 })
+
+describe('errors name where the problem is', () => {
+  test('a deep value under an unknown top-level key of a policy object is not blamed on a policy', () => {
+    let deep: unknown = 1
+    for (let i = 0; i < 40; i++) deep = [deep]
+    const e = caught(() => Gate.fromObject({ policies: [], zz: deep } as never))
+    expect(e).toBeInstanceOf(PolicyParseError)
+    expect((e as Error).message).toMatch(/key 'zz\.0\.0/)
+    expect((e as Error).message).not.toMatch(/policy #/)
+  })
+
+  test('an invariant whose name breaks the name rules is refused with its index', () => {
+    const e = caught(() => Gate.fromObject({ policies: [] }, { invariants: [{ name: 'ok', field: 'amount', maxValue: 1 }, { name: 'cap\u001b[31m', field: 'amount', maxValue: 1 }] }))
+    expect((e as Error & { code?: string }).code).toBe('INVALID_OPTIONS')
+    expect((e as Error).message).toMatch(/invariants\[1\]: invariant name .*control character/)
+    expect((e as Error).message).not.toContain('\u001b')
+  })
+})

@@ -352,3 +352,25 @@ describe('errors quote at most ~100 characters of a value', () => {
     short(() => PqTokenSigner.generateHybrid().sign(token), 'INVALID_ARGUMENT')
   })
 })
+
+describe('manifest parse errors are cut like every parser message', () => {
+  it('an unknown key of a million characters is not quoted whole, signed or not', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kavach-manifest-'))
+    try {
+      const kp = KavachKeyPair.generate()
+      const bundle = { ...(JSON.parse(kp.publicKeys().toJSON()) as Record<string, unknown>), ['k'.repeat(1_000_000)]: 1 }
+      const unsigned = join(dir, 'unsigned.json')
+      writeFileSync(unsigned, JSON.stringify([bundle]))
+      const signed = join(dir, 'signed.json')
+      writeFileSync(signed, JSON.stringify({ bundles_json: '[]', signature: [], ['s'.repeat(1_000_000)]: 1 }))
+      for (const call of [() => PublicKeyDirectory.fromFile(unsigned), () => PublicKeyDirectory.fromSignedFile(signed, kp.publicKeys().mlDsaVerifyingKey)]) {
+        const err = errorOf(call)
+        expect(err.code).toBe('MANIFEST_INVALID')
+        expect(err.message).toMatch(/unknown field/)
+        expect(err.message.length).toBeLessThan(1000)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

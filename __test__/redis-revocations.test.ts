@@ -172,6 +172,58 @@ describe('revocations reach replicas that were not listening', () => {
 })
 
 describe('a revocation the other gates may not have heard is not reported as done', () => {
+  test('an Invalidate drift issues while Redis does not answer is kept and reaches the other replicas once Redis answers', async () => {
+    const server = await RedisProcess.start()
+    const p = prefix('unsent')
+    const connect = async () => {
+      const broadcaster = await RedisInvalidationBroadcaster.connect(server.url, { prefix: p, commandTimeoutMs: 300, revocationTtlSeconds: 600 })
+      const gate = Gate.fromObject(POLICY, { broadcaster, invalidationTtlSeconds: 600 })
+      return { gate, broadcaster, close: async () => (await gate.close(), broadcaster.close()) }
+    }
+    const a = await connect()
+    const b = await connect()
+    // Origin and current IP both known and different: a drift violation, which invalidates
+    // the principal (no session id).
+    const moved = { ...as('agent-9'), originIp: '203.0.113.7', ip: '198.51.100.9' }
+    try {
+      expect((await b.gate.evaluateAsync(as('agent-9'))).isPermit).toBe(true)
+      expect(a.broadcaster.unsentCount).toBe(0)
+      server.child!.kill('SIGSTOP')
+      try {
+        const v = await a.gate.evaluateAsync(moved)
+        expect(v).toMatchObject({ kind: 'invalidate', evaluator: 'drift', scope: { targetKind: 'principal', targetId: 'agent-9' } })
+        expect(a.broadcaster.unsentCount).toBe(1)
+        // A publish of its own fails the same way, says so, and is kept too.
+        await expect(a.broadcaster.publish('role', 'refunder', 'audit finding', 'security')).rejects.toMatchObject({
+          code: 'STORE_UNAVAILABLE',
+          message: expect.stringMatching(/; kept, and published once Redis answers$/),
+        })
+        expect(a.broadcaster.unsentCount).toBe(2)
+      } finally {
+        server.child!.kill('SIGCONT')
+      }
+      // Nobody calls anything on gate A: its broadcaster publishes both once Redis answers.
+      await until(() => a.broadcaster.unsentCount === 0, 'the kept scopes to be published')
+      await until(async () => (await b.gate.evaluateAsync(as('agent-9'))).code === 'SESSION_INVALID', 'replica B to refuse the principal')
+      const late = await connect()
+      try {
+        expect(await late.gate.evaluateAsync(as('agent-9'))).toMatchObject({ code: 'SESSION_INVALID', evaluator: 'gate' })
+        const r = ioredis(server.url)
+        try {
+          expect(Object.keys(await r.hgetall(late.broadcaster.revocationsKey)).sort()).toEqual(['principal:agent-9', 'role:refunder'])
+        } finally {
+          r.disconnect()
+        }
+      } finally {
+        await late.close()
+      }
+    } finally {
+      await a.close()
+      await b.close()
+      await server.destroy()
+    }
+  }, 60_000)
+
   test('revoke rejects with STORE_UNAVAILABLE while Redis does not answer, refuses locally at once, and a retry reaches a new replica', async () => {
     const server = await RedisProcess.start()
     const p = prefix('unheard')

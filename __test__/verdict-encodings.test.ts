@@ -219,10 +219,9 @@ async function run(gate: Gate, k: Case, how: { async: boolean; wide: boolean }):
 
 describe('real gates: every code each route can produce', () => {
   const signer = PqTokenSigner.generateHybrid()
-  const verifierOnly = (() => {
-    const b = KavachKeyPair.generate().publicKeys()
-    return PqTokenSigner.pqOnly(Buffer.alloc(0), b.mlDsaVerifyingKey, b.id)
-  })()
+  // A gate refuses a verifier-only signer when it is built; one whose key pair has expired
+  // signs nothing at evaluation time.
+  const expiredSigner = PqTokenSigner.fromKeypairHybrid(KavachKeyPair.generateWithExpiry(0))
   const closedChain = (() => {
     const chain = new SignedAuditChain(KavachKeyPair.generate())
     chain.close()
@@ -230,10 +229,10 @@ describe('real gates: every code each route can produce', () => {
   })()
   const failingSteps: Case[] = [
     {
-      name: 'IDENTITY_FAILED (a signer that cannot sign)',
+      name: 'IDENTITY_FAILED (a signer whose key pair expired)',
       expected: { kind: 'refuse', code: 'IDENTITY_FAILED', evaluator: 'identity', reason: /permit signing failed/ },
       ctx: () => ctx(),
-      options: () => ({ tokenSigner: verifierOnly }),
+      options: () => ({ tokenSigner: expiredSigner }),
     },
     {
       name: 'AUDIT_FAILED (a closed audit chain)',

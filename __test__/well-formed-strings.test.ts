@@ -5,7 +5,7 @@
 
 import { describe, expect, test } from 'vitest'
 
-import { AuditEntry, Gate, InvalidArgumentError, PqTokenSigner, type PermitTokenInput } from '../index'
+import { AuditEntry, Gate, InvalidArgumentError, KavachKeyPair, PqTokenSigner, PublicKeyBundle, PublicKeyDirectory, type PermitTokenInput } from '../index'
 import { caught, rejection } from './fixtures/outcomes'
 
 const POLICY = { policies: [{ name: 'all', effect: 'permit' as const, conditions: [] }] }
@@ -60,5 +60,48 @@ describe('lone surrogates', () => {
     expectLoneSurrogate(caught(() => AuditEntry.new('bob\ud800', 'pay', 'permit', 'd')), 'principalId', 'D800', 3)
     expectLoneSurrogate(caught(() => AuditEntry.new('bob', 'pay', 'permit', 'detail \udfff')), 'detail', 'DFFF', 7)
     expectLoneSurrogate(caught(() => AuditEntry.new('bob', 'pay', 'permit', 'd', { sessionId: 's\ud800' })), "option 'sessionId'", 'D800', 1)
+  })
+})
+
+describe('lone surrogates in the strings of the crypto classes', () => {
+  const alice = KavachKeyPair.generate()
+
+  test('a passphrase with one neither exports nor imports; an export never opens with a collapsed passphrase', async () => {
+    expectLoneSurrogate(caught(() => alice.exportSecret('\ud800')), 'KavachKeyPair.exportSecret: passphrase', 'D800', 0)
+    expectLoneSurrogate(caught(() => alice.exportSecret('pw\udc00x')), 'KavachKeyPair.exportSecret: passphrase', 'DC00', 2)
+    // Exported under U+FFFD (well-formed), the secret opens with U+FFFD only: '\udbff' and
+    // 'pw\ud801x' reach the native side as U+FFFD too and are refused before it.
+    const blob = alice.exportSecret('\ufffd')
+    expectLoneSurrogate(caught(() => KavachKeyPair.importSecret(blob, '\udbff')), 'KavachKeyPair.importSecret: passphrase', 'DBFF', 0)
+    expectLoneSurrogate(await rejection(KavachKeyPair.importSecretAsync(blob, '\ud800')), 'KavachKeyPair.importSecretAsync: passphrase', 'D800', 0)
+    expect(KavachKeyPair.importSecret(blob, '\ufffd').id).toBe(alice.id)
+    const pair = alice.exportSecret('pw\ufffdx')
+    expectLoneSurrogate(caught(() => KavachKeyPair.importSecret(pair, 'pw\ud801x')), 'KavachKeyPair.importSecret: passphrase', 'D801', 2)
+  })
+
+  test('a surrogate pair (an emoji) in a passphrase is a passphrase of its own', () => {
+    const blob = alice.exportSecret('key \ud83d\udd11')
+    expect(KavachKeyPair.importSecret(blob, 'key \ud83d\udd11').id).toBe(alice.id)
+  })
+
+  test("a signer's key id with one is refused by hybrid, hybridFromBytes and pqOnly", () => {
+    const keys = alice.publicKeys()
+    const none = Buffer.alloc(0)
+    expectLoneSurrogate(caught(() => PqTokenSigner.pqOnly(none, keys.mlDsaVerifyingKey, 'id\ud800')), 'PqTokenSigner.pqOnly: keyId', 'D800', 2)
+    expectLoneSurrogate(caught(() => PqTokenSigner.hybrid(none, keys.mlDsaVerifyingKey, none, keys.ed25519VerifyingKey, '\udfffid')), 'PqTokenSigner.hybrid: keyId', 'DFFF', 0)
+    expectLoneSurrogate(caught(() => PqTokenSigner.hybridFromBytes(none, keys.mlDsaVerifyingKey, none, keys.ed25519VerifyingKey, 'i\ud800d')), 'keyId', 'D800', 1)
+    expect(PqTokenSigner.pqOnly(none, keys.mlDsaVerifyingKey, 'id\ud83d\udd11').keyId).toBe('id\u{1F511}')
+  })
+
+  test('bundle JSON with one is refused before parsing; a directory neither finds nor removes a key by a collapsed id', () => {
+    const json = alice.publicKeys().toJSON()
+    const replaced = json.replace(alice.id, 'kavach-key-\ud800')
+    expectLoneSurrogate(caught(() => PublicKeyBundle.fromJSON(replaced)), 'PublicKeyBundle.fromJSON: json', 'D800', replaced.indexOf('\ud800'))
+    const bundle = PublicKeyBundle.fromJSON(json.replace(alice.id, 'kavach-key-\ufffd'))
+    const dir = PublicKeyDirectory.inMemory([bundle])
+    expectLoneSurrogate(caught(() => dir.remove('kavach-key-\ud800')), 'PublicKeyDirectory.remove: keyId', 'D800', 11)
+    expectLoneSurrogate(caught(() => dir.fetch('kavach-key-\udfff')), 'PublicKeyDirectory.fetch: keyId', 'DFFF', 11)
+    expect(dir.keyIds()).toEqual(['kavach-key-\ufffd'])
+    expect(dir.fetch('kavach-key-\ufffd').id).toBe('kavach-key-\ufffd')
   })
 })

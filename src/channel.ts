@@ -7,6 +7,7 @@ import type { KavachKeyPair, PublicKeyBundle, SecureChannelOptions } from '../bi
 import { InvalidArgumentError } from './errors.js'
 import { nativeError, wrapNativeMethods } from './native-errors.js'
 import { type FieldChecks, boolean, checkedOptions, number } from './options.js'
+import { checkWellFormedArguments } from './well-formed.js'
 
 wrapNativeMethods(NativeSecureChannel, [
   'sendSigned',
@@ -15,6 +16,13 @@ wrapNativeMethods(NativeSecureChannel, [
   'receiveData',
   'setClockForTesting',
 ])
+
+// The context and correlation ids are signed and compared as given (src/well-formed.ts): with a
+// lone surrogate, a message sent for 'ctx\ud800' would be accepted where 'ctx\udfff' is expected.
+checkWellFormedArguments(NativeSecureChannel, {
+  sendSigned: { 1: 'contextId', 2: 'correlationId' },
+  receiveSigned: { 1: 'expectedContextId' },
+})
 
 const OPTIONS: FieldChecks<SecureChannelOptions> = {
   what: 'SecureChannel options',

@@ -342,10 +342,10 @@ export function paramValueProblem(name: string, v: unknown): string {
   return `param '${excerpt(name)}' must be a finite number or a string, got ${typeof v === 'number' ? String(v) : kindOf(v)}`
 }
 
-/** Checks a params record: numbers (finite) and strings only; names the offending param. */
+/** Checks a params record: numbers (finite) and strings only; names the offending param. `null` is no params, as `evaluate` reads it. */
 export function validateParams(params: unknown): Record<string, number | string> | undefined {
-  if (params === undefined) return undefined
-  const shape = params === null ? 'params must be a plain object of numbers and strings (got null)' : paramsShapeProblem(params)
+  if (params === undefined || params === null) return undefined
+  const shape = paramsShapeProblem(params)
   if (shape !== undefined) bad(shape)
   const hidden = hiddenNested('params', params)
   if (hidden !== undefined) throw hidden
@@ -473,7 +473,8 @@ export class ActionContext {
       principalKind: kind,
       actionName: requiredString('actionName', input.actionName),
     }
-    if (input.roles !== undefined) o.roles = ownRoles(input.roles)
+    // `roles: null` and `params: null` are absent, as `evaluate` and `explain` read them.
+    if (input.roles !== undefined && input.roles !== null) o.roles = ownRoles(input.roles)
     const set = <K extends keyof EvaluateOptions>(k: K, v: EvaluateOptions[K] | undefined): void => {
       if (v !== undefined) o[k] = v
     }

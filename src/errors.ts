@@ -124,12 +124,15 @@ const NAPI_ARGUMENT_STATUSES = new Set([
 /**
  * napi-rs's wording for a value of the wrong type ("Failed to convert JavaScript value `…` into
  * rust type `String`", "Failed to recover `KavachKeyPair` type from napi value", "Value is not
- * an instance of class `KavachKeyPair`"), which names no argument and may quote the whole
- * value, and the array reader's "expected an array" (crates/kavach-node/src/dense_array.rs).
- * Other messages with a napi status say what is wrong themselves ("element 1 of the array is
- * a hole", "Missing field `ttlSeconds`").
+ * an instance of class `KavachKeyPair`", and for a string, number or ArrayBuffer where a Buffer
+ * belongs "Failed to create reference from Buffer" / "Failed to get Buffer pointer and
+ * length"), which names neither the call nor the argument and may quote the whole value, and
+ * the array reader's "expected an array" (crates/kavach-node/src/dense_array.rs). Other
+ * messages with a napi status say what is wrong themselves ("element 1 of the array is a
+ * hole", "Missing field `ttlSeconds`").
  */
-const NAPI_TYPE_WORDING = /into rust type `|type from napi value$|^Value is not an instance of class `|^Expected a TypedArray value$|^expected an array$/
+const NAPI_TYPE_WORDING =
+  /into rust type `|type from napi value$|^Value is not an instance of class `|^Expected a TypedArray value$|^expected an array$|^Failed to create reference from Buffer$|^Failed to get Buffer pointer and length$/
 
 /** Whether `e` is napi's refusal of an argument's type, in napi's words. */
 export function isNapiTypeError(e: unknown): e is Error & { code: string } {

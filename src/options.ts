@@ -10,10 +10,10 @@
 // side receives a null-prototype copy, and an inherited `observeOnly` or `hybrid` (a polluted
 // `Object.prototype`, or `Object.create({ observeOnly: true })`) is never honoured.
 
+import { PqTokenSigner } from '../binding.js'
 import type {
   InMemoryInvalidationBroadcaster,
   GateOptions as NativeGateOptions,
-  PqTokenSigner,
   RedisInvalidationBroadcaster,
   RedisRateLimitStore,
   RedisSessionStore,
@@ -151,6 +151,18 @@ const telemetry: Check = (option, v) => {
   return o
 }
 
+/**
+ * A `PqTokenSigner` that holds its signing keys: a verifier-only signer would refuse every
+ * permit (`IDENTITY_FAILED`), so the gate is refused at construction instead.
+ */
+const tokenSigner: Check = (option, v) => {
+  const signer = instance('PqTokenSigner')(option, v)
+  if (signer instanceof PqTokenSigner && !signer.canSign) {
+    fail(option, `signer '${excerpt(signer.keyId)}' is verifier only (canSign is false): a gate needs a signer that can sign its permits`)
+  }
+  return signer
+}
+
 const fn: Check = (option, v) => (typeof v === 'function' ? v : fail(option, `must be a function, got ${kindOf(v)}`))
 
 /** Options handled in JavaScript (src/telemetry.ts): never passed to the native side. */
@@ -164,7 +176,7 @@ const CHECKS: Record<keyof GateOptions, Check> = {
   maxSessionActions: number,
   enableDrift: boolean,
   geoDriftMaxKm: number,
-  tokenSigner: instance('PqTokenSigner'),
+  tokenSigner,
   permitTtlSeconds: number,
   rateStore: instance('RedisRateLimitStore'),
   sessionStore: instance('RedisSessionStore'),

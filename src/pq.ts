@@ -17,12 +17,20 @@ import { noPublicConstructor, stringArgument } from './arguments.js'
 import { InvalidArgumentError, native } from './errors.js'
 import { nativeCall, nativeCallAsync, nativeError, rebrand, wrapNativeMethods } from './native-errors.js'
 import { type FieldChecks, boolean, bytes, checkedArgument, checkedOptions, ignored, number, string } from './options.js'
+import { checkWellFormed, checkWellFormedArguments } from './well-formed.js'
 
 wrapNativeMethods(NativeKavachKeyPair, ['exportSecret', 'publicKeys', 'buildSignedManifest'])
 wrapNativeMethods(NativePublicKeyBundle, ['toJSON', 'toRecord'])
 wrapNativeMethods(NativePqTokenSigner, ['sign', 'verify'], 'sync', { sign: ['token'], verify: ['token', 'signature'] })
 wrapNativeMethods(NativePublicKeyDirectory, ['fetch', 'insert', 'remove', 'reload', 'keyIds'])
 wrapNativeMethods(NativeDirectoryTokenVerifier, ['verify'], 'sync', { verify: ['token', 'signature'] })
+
+// A passphrase and a key id must stand for themselves (src/well-formed.ts): with a lone
+// surrogate, an export would open with a different passphrase, and a lookup or removal would
+// reach another key. The static factories check theirs below; tokens and key records are
+// checked field by field (`string` in src/options.ts).
+checkWellFormedArguments(NativeKavachKeyPair, { exportSecret: { 0: 'passphrase' } })
+checkWellFormedArguments(NativePublicKeyDirectory, { fetch: { 0: 'keyId' }, remove: { 0: 'keyId' } })
 
 // Own properties only (src/options.ts): an inherited `actionName` would complete a token, an
 // inherited `maxScryptLogN` raise a cap. A token's unknown field is refused rather than
@@ -61,9 +69,9 @@ const IMPORT_OPTIONS: FieldChecks<ImportSecretOptions> = {
   checks: { maxScryptLogN: number, maxScryptR: number, maxScryptP: number },
 }
 
-/** A passphrase is a string, or absent (null or undefined). */
+/** A passphrase is a well-formed string, or absent (null or undefined). */
 function checkPassphrase(where: string, passphrase: unknown): void {
-  if (passphrase !== null && passphrase !== undefined) stringArgument(where, 'passphrase', passphrase)
+  if (passphrase !== null && passphrase !== undefined) checkWellFormed(where, 'passphrase', stringArgument(where, 'passphrase', passphrase))
 }
 
 /** The public keys of one identity (FORMATS.md bundle); `toJSON()` is the wire JSON. */
@@ -76,6 +84,8 @@ export class PublicKeyBundle extends NativePublicKeyBundle {
 
   /** Parse bundle JSON (string or UTF-8 bytes); every key length is checked. */
   static override fromJSON(json: string | Buffer): PublicKeyBundle {
+    // The text itself: a lone surrogate in an id would reach the parser as U+FFFD.
+    checkWellFormed('PublicKeyBundle.fromJSON', 'json', json)
     return rebrand(nativeCall('PublicKeyBundle.fromJSON', [json], () => NativePublicKeyBundle.fromJSON(json), ['json']), PublicKeyBundle)
   }
 
@@ -151,6 +161,7 @@ export class PqTokenSigner extends NativePqTokenSigner {
 
   /** From raw bytes; empty signing keys make a verifier-only signer. */
   static override hybrid(mlDsaSk: Buffer, mlDsaVk: Buffer, edSk: Buffer, edVk: Buffer, keyId: string): PqTokenSigner {
+    checkWellFormed('PqTokenSigner.hybrid', 'keyId', keyId)
     return rebrand(nativeCall('PqTokenSigner.hybrid', [mlDsaSk, mlDsaVk, edSk, edVk, keyId], () => NativePqTokenSigner.hybrid(mlDsaSk, mlDsaVk, edSk, edVk, keyId), ['mlDsaSk', 'mlDsaVk', 'edSk', 'edVk', 'keyId']), PqTokenSigner)
   }
 
@@ -160,6 +171,7 @@ export class PqTokenSigner extends NativePqTokenSigner {
 
   /** From raw bytes; an empty signing key makes a verifier-only signer. */
   static override pqOnly(mlDsaSk: Buffer, mlDsaVk: Buffer, keyId: string): PqTokenSigner {
+    checkWellFormed('PqTokenSigner.pqOnly', 'keyId', keyId)
     return rebrand(nativeCall('PqTokenSigner.pqOnly', [mlDsaSk, mlDsaVk, keyId], () => NativePqTokenSigner.pqOnly(mlDsaSk, mlDsaVk, keyId), ['mlDsaSk', 'mlDsaVk', 'keyId']), PqTokenSigner)
   }
 

@@ -20,4 +20,12 @@ pub struct AuditRecord<'a> {
 
 pub trait AuditSink: Send + Sync {
     fn record(&self, record: &AuditRecord<'_>) -> Result<(), String>;
+
+    /// Why `record` would fail now, found without recording anything (a chain whose key pair
+    /// expired, a closed chain): `Gate::explain` asks this, so its verdict is the
+    /// `AUDIT_FAILED` refusal `evaluate` would return. The default, `Ok`, is for sinks that
+    /// cannot fail so.
+    fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
 }

@@ -94,8 +94,9 @@ impl Default for GateConfig {
 
 impl GateConfig {
     fn validate(&self) -> Result<()> {
-        for inv in &self.invariants {
-            inv.validate()?;
+        for (i, inv) in self.invariants.iter().enumerate() {
+            inv.validate()
+                .map_err(|e| KavachError::InvalidOptions(format!("invariants[{i}]: {e}")))?;
         }
         if self.permit_ttl_seconds < 1 {
             return Err(KavachError::InvalidOptions(format!(
@@ -409,13 +410,7 @@ impl Gate {
         if let Some(signer) = &self.config.token_signer {
             match signer.sign(&token) {
                 Ok(sig) => token.signature = Some(sig),
-                Err(e) => {
-                    return Decided::from(refuse(
-                        RefuseCode::IdentityFailed,
-                        "identity",
-                        format!("permit signing failed: {e}"),
-                    ))
-                }
+                Err(e) => return Decided::from(outcome::signing_failed(&e)),
             }
         }
         Decided {
@@ -656,9 +651,12 @@ impl Gate {
         })
     }
 
-    /// policy + drift (unless disabled) + invariants (if any).
+    /// policy + drift (unless disabled) + invariants (if any, `max_session_actions` included:
+    /// its refusals come from the `invariants` evaluator).
     pub fn evaluator_count(&self) -> u32 {
-        1 + u32::from(self.drift.is_some()) + u32::from(!self.config.invariants.is_empty())
+        let invariants =
+            !self.config.invariants.is_empty() || self.config.max_session_actions.is_some();
+        1 + u32::from(self.drift.is_some()) + u32::from(invariants)
     }
 
     /// Undo a principal/role (or session) revocation on this gate.

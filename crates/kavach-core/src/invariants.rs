@@ -4,6 +4,7 @@
 
 use crate::context::{ActionContext, ParamValue};
 use crate::error::{KavachError, Result};
+use crate::policy::identifier;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invariant {
@@ -13,25 +14,29 @@ pub struct Invariant {
 }
 
 impl Invariant {
-    /// A validated invariant: non-empty name and field, finite max.
+    /// A validated invariant: name and field follow the name rules (as policy names do), finite
+    /// max.
     pub fn new(name: impl Into<String>, field: impl Into<String>, max_value: f64) -> Result<Self> {
-        // The field in NFC, as contexts carry their param names (`ActionContext::normalize`).
-        let (name, field) = (
-            name.into(),
-            crate::policy::identifier::nfc(&field.into()).into_owned(),
-        );
-        if name.is_empty() {
-            return Err(KavachError::InvalidOptions(
-                "invariant name must be a non-empty string".into(),
-            ));
+        // The name goes into every violation's reason: it follows the rules of policy names
+        // (no control, invisible or mixed-script text) and is held in NFC like them. The field
+        // is in NFC, as contexts carry their param names (`ActionContext::normalize`).
+        let name = name.into();
+        if let Some(problem) = identifier::name_problem(&name) {
+            return Err(KavachError::InvalidOptions(format!(
+                "invariant name {problem}"
+            )));
         }
+        let (name, field) = (
+            identifier::nfc(&name).into_owned(),
+            identifier::nfc(&field.into()).into_owned(),
+        );
         if field.is_empty() {
             return Err(KavachError::InvalidOptions(format!(
                 "invariant '{name}': field must be a non-empty string"
             )));
         }
         // A field no context's param name can equal would be a cap that never applies.
-        if let Some(problem) = crate::policy::identifier::name_problem(&field) {
+        if let Some(problem) = identifier::name_problem(&field) {
             return Err(KavachError::InvalidOptions(format!(
                 "invariant '{name}': field {problem}"
             )));

@@ -191,11 +191,49 @@ fn invariant_new_validates() {
 }
 
 #[test]
+fn invariant_names_follow_the_name_rules_and_errors_name_the_index() {
+    let err = Invariant::new("cap\u{0}\u{1b}[31mRED\u{202e}", "amount", 100.0).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidOptions);
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(
+            r"invariant name 'cap\u{0}\u{1b}[31mRED\u{202e}' contains the control character \u{0}"
+        ),
+        "{msg}"
+    );
+    for bad in ["cap\u{200b}", " cap", "d\u{435}lete", &"c".repeat(300)] {
+        assert!(Invariant::new(bad, "amount", 1.0).is_err(), "{bad:?}");
+    }
+    // Built as a struct literal, the gate still checks it, naming its place in the list.
+    let config = GateConfig {
+        invariants: vec![
+            Invariant::new("cap", "amount", 1.0).unwrap(),
+            Invariant {
+                name: "cap\n2".into(),
+                field: "amount".into(),
+                max_value: 1.0,
+            },
+        ],
+        ..GateConfig::default()
+    };
+    let Err(err) = Gate::new(PolicySet::empty(), config) else {
+        panic!("an invariant with a newline in its name was accepted")
+    };
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(r"invariants[1]: invariant name 'cap\u{a}2'"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn max_session_actions_caps_permits_per_session() {
     let g = refunds(GateConfig {
         max_session_actions: Some(3),
         ..GateConfig::default()
     });
+    // Its refusals come from the `invariants` evaluator, so that evaluator is counted.
+    assert_eq!(g.evaluator_count(), 2, "policy + invariants (drift off)");
     for _ in 0..3 {
         assert!(permitted(&g, &in_session(agent("read"), "s1")));
     }
@@ -375,6 +413,83 @@ fn audit_records_every_verdict_and_a_failed_record_withholds_permits() {
         code(&eval(&g, &agent("delete.x"))),
         Some(RefuseCode::PolicyDenied)
     );
+}
+
+/// A key pair that expires at `expires_ms` on the gate's clock, as a signer and as an audit
+/// sink: past it, signing and recording fail, and `ready` says so without doing either.
+struct ExpiringKey {
+    clock: Arc<kavach_core::clock::ManualClock>,
+    expires_ms: i64,
+}
+
+impl ExpiringKey {
+    fn check(&self) -> Result<(), String> {
+        use kavach_core::clock::Clock;
+        if self.clock.now_ms() >= self.expires_ms {
+            Err("key 'k1' expired".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl PermitSigner for ExpiringKey {
+    fn sign(&self, token: &PermitToken) -> Result<Vec<u8>, String> {
+        self.check().map(|()| token.token_id.as_bytes().to_vec())
+    }
+    fn ready(&self) -> Result<(), String> {
+        self.check()
+    }
+}
+
+impl AuditSink for ExpiringKey {
+    fn record(&self, _record: &AuditRecord<'_>) -> Result<(), String> {
+        self.check()
+    }
+    fn ready(&self) -> Result<(), String> {
+        self.check()
+    }
+}
+
+#[test]
+fn explain_refuses_as_evaluate_does_when_the_signer_or_the_audit_key_expired() {
+    for audit in [false, true] {
+        let clock = kavach_core::clock::ManualClock::new(NOON_MS);
+        let key = Arc::new(ExpiringKey {
+            clock: clock.clone(),
+            expires_ms: NOON_MS + 1000,
+        });
+        let mut config = GateConfig {
+            clock: clock.clone(),
+            enable_drift: false,
+            ..GateConfig::default()
+        };
+        let (expected, evaluator) = if audit {
+            config.audit = Some(key);
+            (RefuseCode::AuditFailed, "audit")
+        } else {
+            config.token_signer = Some(key);
+            (RefuseCode::IdentityFailed, "identity")
+        };
+        let g = Gate::new(PolicySet::from_json(REFUNDS).unwrap(), config).unwrap();
+        let explain = |g: &Gate| futures::executor::block_on(g.explain(&agent("read")));
+        assert!(explain(&g).verdict.decision.is_permit());
+        assert!(permitted(&g, &agent("read")));
+
+        clock.advance_ms(1000);
+        let explained = explain(&g);
+        let evaluated = eval(&g, &agent("read"));
+        let (e, v) = (refusal(&explained.verdict), refusal(&evaluated));
+        assert_eq!((e.code, e.evaluator.as_str()), (expected, evaluator));
+        assert_eq!(
+            (e.code, &e.reason),
+            (v.code, &v.reason),
+            "explain answers as evaluate"
+        );
+        assert!(e.reason.contains("key 'k1' expired"), "{}", e.reason);
+        let last = explained.steps.last().unwrap();
+        assert!(last.decisive && last.evaluator == evaluator, "{last:?}");
+    }
 }
 
 // ------------------------------------------------------------------ failing stores

@@ -327,3 +327,148 @@ fn durations_with_leading_zeros_and_windows_with_extra_spaces_are_the_documented
     let long = format!("{}s", "9".repeat(100_000));
     assert!(parse_duration_ms(&long).unwrap_err().len() < 300);
 }
+
+/// No control or invisible character: what a terminal or log viewer shows is what the text says.
+fn assert_printable(reason: &str) {
+    assert!(
+        !reason
+            .chars()
+            .any(|c| c.is_control() || kavach_text::is_invisible(c)),
+        "raw control or invisible character in {reason:?}"
+    );
+}
+
+fn reason_of(v: &kavach_core::Verdict) -> String {
+    match &v.decision {
+        kavach_core::Decision::Refuse(r) => r.reason.clone(),
+        kavach_core::Decision::Invalidate(s) => s.reason.clone(),
+        kavach_core::Decision::Permit(_) => panic!("expected a refusal or an invalidation"),
+    }
+}
+
+fn drift_gate(
+    session_store: Option<std::sync::Arc<dyn kavach_core::store::SessionStore>>,
+) -> std::sync::Arc<kavach_core::gate::Gate> {
+    let clock = kavach_core::clock::ManualClock::new(NOON_MS);
+    let config = kavach_core::gate::GateConfig {
+        enable_drift: true,
+        clock: clock.clone(),
+        session_store,
+        ..kavach_core::gate::GateConfig::default()
+    };
+    kavach_core::gate::Gate::new(PolicySet::from_json(&one("[]")).unwrap(), config).unwrap()
+}
+
+#[test]
+fn caller_strings_in_drift_and_revocation_reasons_are_escaped_and_clipped() {
+    use kavach_core::context::GeoLocation;
+    let evil = "x\u{1b}[2J\u{1b}[31mFAKE\nkavach: permit granted\u{202e}";
+    let g = drift_gate(None);
+
+    let mut c = agent("x");
+    c.origin_ip = Some("1.1.1.1".into());
+    c.ip = Some(evil.into());
+    let reason = reason_of(&eval(&g, &c));
+    assert_printable(&reason);
+    assert!(
+        reason.contains(r"to 'x\u{1b}[2J\u{1b}[31mFAKE\u{a}kavach"),
+        "{reason}"
+    );
+
+    let mut c = ctx("b", PrincipalKind::Agent, "x");
+    c.origin_device = Some(DeviceFingerprint {
+        hash: "d1".into(),
+        description: None,
+    });
+    c.device = Some(DeviceFingerprint {
+        hash: "h".repeat(256),
+        description: Some(format!("{evil}{}", "D".repeat(900))),
+    });
+    let reason = reason_of(&eval(&g, &c));
+    assert_printable(&reason);
+    assert!(reason.contains("… (256 characters)"), "{reason}");
+    let description_chars = evil.chars().count() + 900;
+    assert!(
+        reason.contains(&format!("… ({description_chars} characters)")),
+        "{reason}"
+    );
+    assert!(reason.chars().count() < 400, "{reason}");
+
+    let mut c = ctx("c", PrincipalKind::Agent, "x");
+    c.origin_ip = Some("1.1.1.1".into());
+    c.ip = Some("2.2.2.2".into());
+    c.current_geo = Some(GeoLocation {
+        country_code: "U\nS".into(),
+        city: Some(format!("{evil}{}", "C".repeat(200))),
+        ..GeoLocation::default()
+    });
+    let reason = reason_of(&eval(&g, &c));
+    assert_printable(&reason);
+    assert!(reason.contains(r"(now in 'U\u{a}S', 'x\u{1b}"), "{reason}");
+    let city_chars = evil.chars().count() + 200;
+    assert!(
+        reason.contains(&format!("… ({city_chars} characters)")),
+        "{reason}"
+    );
+
+    // A session id is the caller's too: in the revocation list's refusal, and in the refusal
+    // of a second gate that learns of the revocation from the shared session store.
+    let store: std::sync::Arc<dyn kavach_core::store::SessionStore> =
+        std::sync::Arc::new(kavach_core::store::memory::MemorySessionStore::new(
+            kavach_core::clock::ManualClock::new(NOON_MS),
+        ));
+    let g = drift_gate(Some(store.clone()));
+    let other = drift_gate(Some(store));
+    for sid in ["s\u{1b}[31m\nX".to_owned(), "S".repeat(256)] {
+        let mut c = ctx("d", PrincipalKind::Agent, "x");
+        c.session_id = Some(sid.clone());
+        c.ip = Some("1.1.1.1".into());
+        assert!(eval(&g, &c).decision.is_permit());
+        c.ip = Some("2.2.2.2".into());
+        assert!(matches!(
+            eval(&g, &c).decision,
+            kavach_core::Decision::Invalidate(_)
+        ));
+        c.ip = Some("1.1.1.1".into());
+        for gate in [&g, &other] {
+            let v = eval(gate, &c);
+            assert_eq!(code(&v), Some(RefuseCode::SessionInvalid));
+            let reason = reason_of(&v);
+            assert_printable(&reason);
+            assert!(reason.chars().count() < 250, "{reason}");
+            assert!(
+                reason.starts_with(r"session 's\u{1b}[31m\u{a}X' ")
+                    || reason
+                        .starts_with(&format!("session '{}… (256 characters)' ", "S".repeat(100))),
+                "{reason}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_toml_syntax_error_on_a_long_line_is_cut_like_every_parser_message() {
+    // One line of 2 MB with an error at its end: toml quotes the line and a caret line under it.
+    let text = format!("[[policy]]\nname = \"p\"\nx = [{}", "1,".repeat(1_000_000));
+    let e = PolicySet::from_toml(&text).unwrap_err().to_string();
+    assert!(e.contains("invalid TOML"), "{e}");
+    assert!(e.len() < 1_000, "message of {} bytes", e.len());
+}
+
+#[test]
+fn an_unknown_top_level_toml_key_is_refused_by_name_whatever_it_holds() {
+    let text = format!(
+        "x = [{}]\n[[policy]]\nname = \"p\"\neffect = \"permit\"\n",
+        "1,".repeat(100_000)
+    );
+    let e = PolicySet::from_toml(&text).unwrap_err().to_string();
+    assert!(
+        e.contains("unknown top-level key 'x' (expected 'policies' or 'policy')"),
+        "{e}"
+    );
+    // A datetime there is refused as unknown too, not as a datetime: its value is not read.
+    let e = PolicySet::from_toml("when = 2026-01-01T00:00:00Z\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown top-level key 'when'"), "{e}");
+}

@@ -131,6 +131,36 @@ fn rate_limit_exactly_max_then_refused_then_frees() {
 }
 
 #[test]
+fn reload_keeps_an_exhausted_first_limit_when_later_limits_come_and_go() {
+    let daily = r#"{"rate_limit":{"max":3,"window":"24h"}}"#;
+    let per_minute = r#"{"rate_limit":{"max":10,"window":"1m"}}"#;
+    let set = |conditions: &[&str]| {
+        kavach_core::policy::PolicySet::from_json(&one(&format!(
+            r#"[{{"action":"pay"}},{}]"#,
+            conditions.join(",")
+        )))
+        .unwrap()
+    };
+    let (g, _) = gate_with(set(&[daily]), kavach_core::gate::GateConfig::default());
+    for _ in 0..3 {
+        assert!(permitted(&g, &agent("pay")));
+    }
+    let exhausted = || code(&eval(&g, &agent("pay"))) == Some(RefuseCode::RateLimitExceeded);
+    assert!(exhausted());
+
+    g.reload(set(&[daily, per_minute]));
+    assert!(
+        exhausted(),
+        "adding a second limit keeps the first one's count"
+    );
+    g.reload(set(&[daily]));
+    assert!(
+        exhausted(),
+        "removing the second limit keeps the first one's count"
+    );
+}
+
+#[test]
 fn rate_limit_frees_up_message_counts_refused_hits() {
     let (g, clock) = gate_json(&one(r#"[{"rate_limit":{"max":1,"window":"10s"}}]"#));
     assert!(permitted(&g, &agent("a")));

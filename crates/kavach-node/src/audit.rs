@@ -387,6 +387,10 @@ fn downcast_checkpoint(v: &Unknown<'_>) -> Result<pq::Checkpoint> {
 struct ChainSink(Arc<Mutex<pq::SignedAuditChain>>);
 
 impl AuditSink for ChainSink {
+    fn ready(&self) -> std::result::Result<(), String> {
+        self.0.lock().check_ready().map_err(|e| e.to_string())
+    }
+
     fn record(&self, r: &AuditRecord<'_>) -> std::result::Result<(), String> {
         let opts = pq::AuditEntryOptions {
             resource: r.resource.map(str::to_string),

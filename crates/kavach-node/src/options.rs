@@ -21,7 +21,7 @@ use napi::ValueType;
 use napi_derive::napi;
 
 use crate::dense_array::DenseArray;
-use crate::error::{invalid_options, CoreResultExt, Result};
+use crate::error::{invalid_options, Result};
 
 /// An invariant: a hard cap that runs after policy; no permit overrides it.
 #[napi(object, object_to_js = false)]
@@ -200,13 +200,19 @@ fn invariant(i: usize, item: InvariantInput) -> Result<Invariant> {
             "invariants[{i}]: name and field must be non-empty strings"
         )));
     }
-    if !max_value.is_finite() {
-        return Err(invalid_options(format!(
-            "invariants[{i}] '{name}': maxValue must be a finite number, got {max_value}"
-        )));
+    // `new` checks the name and the field follow the name rules (so the name is safe to quote
+    // from here on), holds both in NFC and checks the bound; its errors get the index.
+    let invariant = Invariant::new(name, field, max_value)
+        .map_err(|e| invalid_options(format!("invariants[{i}]: {}", core_message(e))))?;
+    Ok(invariant)
+}
+
+/// A core error's text without its kind prefix (the index is what this layer adds).
+fn core_message(e: kavach_core::KavachError) -> String {
+    match e {
+        kavach_core::KavachError::InvalidOptions(m) => m,
+        other => other.to_string(),
     }
-    // `new` holds the field in NFC (the gate reads params in NFC) and checks it is a name.
-    Invariant::new(name, field, max_value).js()
 }
 
 fn non_negative_int(option: &str, n: f64) -> Result<u64> {

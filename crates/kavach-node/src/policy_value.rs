@@ -29,7 +29,11 @@ fn label(path: &[String], policy_name: Option<&str>) -> String {
     let key = path.last().map_or("<root>", String::as_str);
     match policy_name {
         Some(n) => format!("policy '{n}': key '{key}'"),
-        None if path.len() >= 2 => format!("policy #{}: key '{key}'", path[1]),
+        // Only under the policy lists is the second step an index; elsewhere (an unknown
+        // top-level key) the whole path says where.
+        None if path.len() >= 2 && matches!(path[0].as_str(), "policies" | "policy") => {
+            format!("policy #{}: key '{key}'", path[1])
+        }
         None => format!("key '{}'", path.join(".")),
     }
 }

@@ -421,6 +421,13 @@ impl RedisInvalidationBroadcaster {
         u32::try_from(self.inner.replayed()).unwrap_or(u32::MAX)
     }
 
+    /// Scopes whose publish Redis did not take (down or stalled), kept until the broadcaster
+    /// publishes them once Redis answers (after its next successful PING or resubscribe).
+    #[napi(catch_unwind, getter)]
+    pub fn unsent_count(&self) -> u32 {
+        u32::try_from(self.inner.unsent()).unwrap_or(u32::MAX)
+    }
+
     /// Also write revoked sessions to this store when publishing (see `publish`).
     #[napi(catch_unwind)]
     pub fn attach_session_store(&self, store: &RedisSessionStore) {

@@ -196,6 +196,10 @@ impl PermitSigner for CoreSigner {
         };
         crate::blocking::off_worker(|| self.0.sign(&fields)).map_err(|e| e.to_string())
     }
+
+    fn ready(&self) -> std::result::Result<(), String> {
+        self.0.check_can_sign().map_err(|e| e.to_string())
+    }
 }
 
 /// A `PqTokenSigner` instance from JS as the gate's signing hook; `None` when `value` is not one.

@@ -43,7 +43,7 @@ impl PublicKeyBundle {
 
     /// Parse bundle JSON and check every key length.
     pub fn from_json(json: &str) -> Result<Self> {
-        let b: Self = serde_json::from_str(json).map_err(|e| {
+        let b: Self = crate::json_object::from_str(json).map_err(|e| {
             PqError::Format(format!(
                 "invalid public key bundle JSON: {}",
                 crate::excerpt::message(e)
@@ -53,7 +53,11 @@ impl PublicKeyBundle {
         Ok(b)
     }
 
-    /// Check id and key lengths (and that the Ed25519 key is a usable point).
+    /// Check the id, every key's length, and that each key is usable: the Ed25519 key is a
+    /// canonical point of large order, the ML-KEM key passes the FIPS 203 modulus check, the
+    /// X25519 key is not of low order. A bundle with a key that can never verify or encrypt
+    /// is refused when it is loaded (`INVALID_KEY` naming the bundle and the field), rather
+    /// than failing later under another code (a "signature" or "decryption" failure).
     pub fn validate(&self) -> Result<()> {
         if self.id.is_empty() {
             return Err(PqError::InvalidKey("bundle id is empty".into()));
@@ -82,6 +86,22 @@ impl PublicKeyBundle {
             &self.x25519_public_key,
             X25519_LEN,
         )?;
+        let unusable = |field: &str, e: PqError| {
+            let why = match e {
+                PqError::InvalidKey(m) => m,
+                other => other.to_string(),
+            };
+            PqError::InvalidKey(format!(
+                "bundle '{}': {field}: {why}",
+                crate::excerpt::excerpt(&self.id)
+            ))
+        };
+        primitives::ed25519_check_vk(&self.ed25519_verifying_key)
+            .map_err(|e| unusable("ed25519_verifying_key", e))?;
+        primitives::ml_kem_encapsulation_key(&self.ml_kem_encapsulation_key)
+            .map_err(|e| unusable("ml_kem_encapsulation_key", e))?;
+        primitives::x25519_check_public(&self.x25519_public_key)
+            .map_err(|e| unusable("x25519_public_key", e))?;
         Ok(())
     }
 

@@ -247,12 +247,14 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn parse_bundles(json: &[u8], path: &Path) -> Result<Entries> {
-    let bundles: Vec<PublicKeyBundle> = serde_json::from_slice(json).map_err(|e| {
-        PqError::ManifestInvalid(format!(
-            "'{}' is not a JSON array of bundles: {e}",
-            path.display()
-        ))
-    })?;
+    let bundles: Vec<PublicKeyBundle> =
+        crate::json_object::objects_from_slice(json).map_err(|e| {
+            PqError::ManifestInvalid(format!(
+                "'{}' is not a JSON array of bundles: {}",
+                path.display(),
+                crate::excerpt::message(e)
+            ))
+        })?;
     index(bundles, PqError::ManifestInvalid)
 }
 
@@ -262,10 +264,11 @@ fn load_unsigned(path: &Path) -> Result<Entries> {
 
 fn load_signed(path: &Path, root: &MlDsaVerifier) -> Result<Entries> {
     let raw = read(path)?;
-    let m: SignedManifest = serde_json::from_slice(&raw).map_err(|e| {
+    let m: SignedManifest = crate::json_object::from_slice(&raw).map_err(|e| {
         PqError::ManifestInvalid(format!(
-            "'{}' is not a signed manifest: {e}",
-            path.display()
+            "'{}' is not a signed manifest: {}",
+            path.display(),
+            crate::excerpt::message(e)
         ))
     })?;
     if !root.verify(m.bundles_json.as_bytes(), &m.signature) {

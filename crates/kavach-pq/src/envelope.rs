@@ -111,7 +111,7 @@ impl SignatureEnvelope {
 
     /// Parse through serde only (the fallback, and the switched-off variant in the profile).
     pub fn from_bytes_serde(bytes: &[u8]) -> Result<Self> {
-        serde_json::from_slice(bytes).map_err(|e| {
+        crate::json_object::from_slice(bytes).map_err(|e| {
             PqError::SignatureInvalid(format!(
                 "malformed signature envelope: {}",
                 crate::excerpt::message(e)

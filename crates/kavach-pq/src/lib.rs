@@ -11,6 +11,7 @@ pub mod error;
 pub mod excerpt;
 pub mod json_bytes;
 pub mod json_direct;
+pub mod json_object;
 pub mod keys;
 pub mod primitives;
 pub mod secret;

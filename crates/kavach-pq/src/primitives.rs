@@ -190,6 +190,13 @@ pub fn ed25519_check_vk(vk: &[u8]) -> Result<()> {
     })?;
     let vk = ed25519_dalek::VerifyingKey::from_bytes(&arr)
         .map_err(|_| PqError::InvalidKey("Ed25519 verifying key is not a valid point".into()))?;
+    // A y coordinate at or above the field prime decodes to the same point as its reduction:
+    // two spellings of one key, which FORMATS.md's byte-exact bundles do not allow.
+    if vk.to_edwards().compress().to_bytes() != arr {
+        return Err(PqError::InvalidKey(
+            "Ed25519 verifying key is not in canonical encoding".into(),
+        ));
+    }
     if vk.is_weak() {
         return Err(PqError::InvalidKey(
             "Ed25519 verifying key has small order".into(),
@@ -300,6 +307,29 @@ pub fn x25519(secret: &SecretBytes<X25519_LEN>, their_public: &[u8]) -> Result<S
         ));
     }
     Ok(Zeroizing::new(shared.to_bytes()))
+}
+
+/// Check that 32 bytes are an X25519 public key an exchange can use: a low-order point gives
+/// the all-zero secret for every private key (the cofactor is cleared by clamping), so one
+/// exchange with a fixed private key tells.
+pub fn x25519_check_public(pk: &[u8]) -> Result<()> {
+    let pk = <[u8; X25519_LEN]>::try_from(pk).map_err(|_| {
+        PqError::InvalidKey(format!(
+            "X25519 public key must be {X25519_LEN} bytes, got {}",
+            pk.len()
+        ))
+    })?;
+    let probe = x25519_dalek::StaticSecret::from([0x5a; X25519_LEN]);
+    if !probe
+        .diffie_hellman(&x25519_dalek::PublicKey::from(pk))
+        .was_contributory()
+    {
+        return Err(PqError::InvalidKey(
+            "X25519 public key has low order (every exchange with it gives the all-zero secret)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// X25519 public key of a secret.

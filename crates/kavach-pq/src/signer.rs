@@ -202,13 +202,10 @@ impl PqTokenSigner {
     /// ML-DSA-65 (and, hybrid, Ed25519) signatures over the canonical token bytes; refused
     /// with `KEY_EXPIRED` once the key pair has expired.
     fn sign_parts(&self, token: &TokenFields) -> Result<(Vec<u8>, Option<[u8; ED25519_SIG_LEN]>)> {
+        self.check_can_sign()?;
         let Some(ml_dsa) = &self.ml_dsa_sk else {
-            return Err(PqError::SigningFailed(format!(
-                "signer '{}' is verifier only (no signing key)",
-                self.key_id
-            )));
+            return Err(self.verifier_only());
         };
-        crate::keys::check_not_expired(&self.key_id, self.expires_at, Utc::now())?;
         let msg = token.canonical_bytes();
         let ml_dsa_signature = ml_dsa.sign(&msg)?;
         let ed25519_signature = match &self.ed {
@@ -217,14 +214,37 @@ impl PqTokenSigner {
                 use ed25519_dalek::Signer;
                 Some(sk.sign(&msg).to_bytes())
             }
-            Some(EdKeys { sk: None, .. }) => {
-                return Err(PqError::SigningFailed(format!(
-                    "signer '{}' has no Ed25519 signing key",
-                    self.key_id
-                )))
-            }
+            Some(EdKeys { sk: None, .. }) => return Err(self.no_ed25519_key()),
         };
         Ok((ml_dsa_signature, ed25519_signature))
+    }
+
+    /// What signing would refuse before any cryptography (no signing key, an expired key
+    /// pair, a hybrid signer without its Ed25519 key), so `explain` can say what `evaluate`
+    /// would: signing has no effect to hold back, only these refusals.
+    pub fn check_can_sign(&self) -> Result<()> {
+        if self.ml_dsa_sk.is_none() {
+            return Err(self.verifier_only());
+        }
+        crate::keys::check_not_expired(&self.key_id, self.expires_at, Utc::now())?;
+        if matches!(&self.ed, Some(EdKeys { sk: None, .. })) {
+            return Err(self.no_ed25519_key());
+        }
+        Ok(())
+    }
+
+    fn verifier_only(&self) -> PqError {
+        PqError::SigningFailed(format!(
+            "signer '{}' is verifier only (no signing key)",
+            self.key_id
+        ))
+    }
+
+    fn no_ed25519_key(&self) -> PqError {
+        PqError::SigningFailed(format!(
+            "signer '{}' has no Ed25519 signing key",
+            self.key_id
+        ))
     }
 
     /// Verify envelope bytes against `token`: the mode must match (downgrade defence, before

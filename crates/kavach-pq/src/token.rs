@@ -31,12 +31,14 @@ impl TokenFields {
         expires_at: i64,
         action_name: impl Into<String>,
     ) -> Result<Self> {
+        let action_name = action_name.into();
+        check_action_name(&action_name)?;
         Ok(Self {
             token_id: parse_uuid("tokenId", token_id)?,
             evaluation_id: parse_uuid("evaluationId", evaluation_id)?,
             issued_at,
             expires_at,
-            action_name: action_name.into(),
+            action_name,
         })
     }
 
@@ -113,5 +115,35 @@ fn parse_uuid(field: &str, s: &str) -> Result<Uuid> {
             id.hyphenated()
         )));
     }
+    // The signed bytes carry no label saying they are a permit's, so the shape the gate gives
+    // them is what tells a permit from a signed payload (`data ‖ nonce ‖ ts`) made with the
+    // same key: ids the gate issues are random (version 4) UUIDs, which the bytes an audit
+    // entry starts with (`{"id":"`) are not.
+    if id.get_version_num() != 4 || id.get_variant() != uuid::Variant::RFC4122 {
+        return Err(PqError::InvalidArgument(format!(
+            "{field} '{shown}' is not a random (version 4) UUID, and the gate issues no other"
+        )));
+    }
     Ok(id)
+}
+
+/// An action name the gate could have signed: non-empty, no control characters. A channel
+/// message's signed bytes end in NUL-separated, length-prefixed fields, so this keeps a
+/// channel signature made with the gate's key from passing as a permit for an action ending
+/// in those bytes.
+fn check_action_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(PqError::InvalidArgument(
+            "actionName must be a non-empty string".into(),
+        ));
+    }
+    if let Some((i, c)) = name.chars().enumerate().find(|(_, c)| c.is_control()) {
+        return Err(PqError::InvalidArgument(format!(
+            "actionName '{}' contains the control character {} at character {i}: the gate \
+             signs no such action name",
+            crate::excerpt::excerpt(name),
+            c.escape_unicode()
+        )));
+    }
+    Ok(())
 }

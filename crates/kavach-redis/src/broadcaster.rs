@@ -17,6 +17,11 @@
 //! is also written to the attached session store
 //! ([`RedisBroadcaster::attach_session_store`]) before it is published.
 //!
+//! A scope Redis does not take (down, stalled past the command timeout) is kept
+//! ([`crate::unsent`]) and published by the subscriber task once Redis answers again (after each
+//! successful PING and each resubscribe), so an Invalidate issued during an outage still
+//! reaches the other replicas; the failed publish's error says so.
+//!
 //! Lifting stays local: `gate.lift` undoes a revocation on that gate only (a replay after a
 //! reconnect does not re-apply a scope this broadcaster already heard).
 //! [`RedisBroadcaster::forget_scope`] removes a scope from the log so replicas that start or
@@ -38,7 +43,8 @@ use crate::connect::{ConnectOptions, RedisConn};
 use crate::error::{RedisStoreError, Result};
 use crate::keys;
 use crate::known::Known;
-use crate::revocation_log::{Loaded, RevocationLog};
+use crate::publisher::Publisher;
+use crate::revocation_log::RevocationLog;
 
 pub const DEFAULT_CHANNEL: &str = "kavach:invalidation";
 const PING_EVERY: Duration = Duration::from_secs(1);
@@ -177,12 +183,37 @@ impl Listeners {
         }
     }
 
-    /// Delivers what the log holds (first connect and every resubscribe).
-    fn replay(&self, loaded: Loaded) {
-        self.server_offset_ms
-            .store(loaded.server_now_ms - unix_ms(), Ordering::Relaxed);
-        for m in &loaded.messages {
-            self.deliver(m, false);
+    /// Reads the revocation log page by page and delivers what it holds (first connect and
+    /// every resubscribe). Each page is one command within the command timeout, and the task
+    /// yields between pages, so a large log neither outlasts a caller's deadline unnoticed nor
+    /// holds up other work on the runtime. A page that fails is read again, up to
+    /// `PAGE_ATTEMPTS` times in a row, from where the last good page ended.
+    async fn catch_up(&self, log: &RevocationLog, conn: &RedisConn) -> Result<()> {
+        const PAGE_ATTEMPTS: u32 = 3;
+        let mut cursor = None;
+        let mut failures = 0;
+        loop {
+            let page = match log.load_page(conn, cursor.as_ref()).await {
+                Ok(page) => page,
+                Err(e) => {
+                    failures += 1;
+                    if failures >= PAGE_ATTEMPTS || conn.is_closed() {
+                        return Err(e);
+                    }
+                    continue;
+                }
+            };
+            failures = 0;
+            self.server_offset_ms
+                .store(page.server_now_ms - unix_ms(), Ordering::Relaxed);
+            for m in &page.messages {
+                self.deliver(m, false);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -195,12 +226,9 @@ fn call(l: &ScopeListener, scope: &InvalidationScope) {
 }
 
 pub struct RedisBroadcaster {
-    conn: Arc<RedisConn>,
-    log: RevocationLog,
+    publisher: Arc<Publisher>,
     channel: String,
-    origin: String,
     listeners: Arc<Listeners>,
-    session_store: RwLock<Option<Arc<dyn SessionStore>>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -249,8 +277,7 @@ impl RedisBroadcaster {
             for (i, url) in urls.iter().enumerate() {
                 match subscribe_once(url, &channel).await {
                     Ok(ps) => {
-                        let loaded = log.load(&conn).await?;
-                        listeners.replay(loaded);
+                        listeners.catch_up(&log, &conn).await?;
                         return Ok((i, ps));
                     }
                     Err(e) => last = e,
@@ -265,10 +292,14 @@ impl RedisBroadcaster {
             Err(_) => return Err(RedisStoreError::ConnectTimeout(opts.connect_timeout)),
         };
         listeners.subscribed.store(true, Ordering::Release);
+        let publisher = Arc::new(Publisher::new(
+            conn,
+            log,
+            format!("{:016x}", keys::random_u64()),
+        ));
         let task = tokio::spawn(run_subscriber(
             listeners.clone(),
-            conn.clone(),
-            log.clone(),
+            publisher.clone(),
             urls,
             first_node,
             channel.clone(),
@@ -276,19 +307,16 @@ impl RedisBroadcaster {
             opts.command_timeout,
         ));
         Ok(Self {
-            conn,
-            log,
+            publisher,
             channel,
-            origin: format!("{:016x}", keys::random_u64()),
             listeners,
-            session_store: RwLock::new(None),
             task: Mutex::new(Some(task)),
         })
     }
 
     /// Session scopes published from now on are also written to this store (see module docs).
     pub fn attach_session_store(&self, store: Arc<dyn SessionStore>) {
-        *self.session_store.write() = Some(store);
+        *self.publisher.session_store.write() = Some(store);
     }
 
     pub fn channel(&self) -> &str {
@@ -297,7 +325,7 @@ impl RedisBroadcaster {
 
     /// This broadcaster's replica id (the `origin` field of what it publishes).
     pub fn origin(&self) -> &str {
-        &self.origin
+        &self.publisher.origin
     }
 
     /// Messages received and delivered so far (own included).
@@ -312,24 +340,25 @@ impl RedisBroadcaster {
 
     /// The Redis hash holding the recorded scopes (field `<kind>:<id>` → JSON message).
     pub fn revocations_key(&self) -> &str {
-        self.log.hash_key()
+        self.publisher.log.hash_key()
     }
 
     /// The sorted set indexing the recorded scopes by expiry (unix ms, Redis server clock).
     pub fn revocations_expiry_key(&self) -> &str {
-        self.log.expiry_key()
+        self.publisher.log.expiry_key()
     }
 
     /// Removes a scope from the revocation log (and this broadcaster's mirror), so replicas
     /// that start or reconnect later no longer hear it. Gates that already applied it keep it
     /// until their TTL runs out or `lift`. Returns whether it was recorded.
     pub async fn forget_scope(&self, kind: ScopeKind, target_id: &str) -> Result<bool> {
-        if self.conn.is_closed() {
+        let p = &self.publisher;
+        if p.conn.is_closed() {
             return Err(RedisStoreError::Closed);
         }
         let field = RevocationLog::field(kind.as_str(), target_id);
         self.listeners.known.lock().remove(&field);
-        self.log.forget(&self.conn, &field).await
+        p.log.forget(&p.conn, &field).await
     }
 
     /// True while the subscription is connected.
@@ -337,31 +366,15 @@ impl RedisBroadcaster {
         self.listeners.subscribed.load(Ordering::Acquire)
     }
 
+    /// Publishes `scope` to every replica (see [`Publisher::publish`]): when Redis does not
+    /// take it, the error says so and the subscriber task publishes it once Redis answers.
     pub async fn publish_scope(&self, scope: &InvalidationScope) -> Result<()> {
-        if self.conn.is_closed() {
-            return Err(RedisStoreError::Closed);
-        }
-        let store = self.session_store.read().clone();
-        if let (ScopeKind::Session, Some(store)) = (scope.target_kind, store) {
-            store
-                .invalidate(&scope.target_id, &scope.reason)
-                .await
-                .map_err(|e| RedisStoreError::Unavailable(e.0))?;
-        }
-        let payload = serde_json::to_string(&WireScope {
-            target_kind: scope.target_kind.as_str().to_owned(),
-            target_id: scope.target_id.clone(),
-            reason: scope.reason.clone(),
-            evaluator: scope.evaluator.clone(),
-            origin: self.origin.clone(),
-            expires_at_ms: None,
-        })
-        .map_err(|e| RedisStoreError::InvalidArgument(e.to_string()))?;
-        let field = RevocationLog::field(scope.target_kind.as_str(), &scope.target_id);
-        self.log
-            .record_and_publish(&self.conn, &field, &payload)
-            .await?;
-        Ok(())
+        self.publisher.publish(scope).await
+    }
+
+    /// Scopes whose publish Redis did not take, waiting for the subscriber task to publish them.
+    pub fn unsent(&self) -> usize {
+        self.publisher.unsent()
     }
 
     /// Stops the subscriber task and drops the connections. Idempotent.
@@ -370,11 +383,11 @@ impl RedisBroadcaster {
             t.abort();
         }
         self.listeners.subscribed.store(false, Ordering::Release);
-        self.conn.close();
+        self.publisher.conn.close();
     }
 
     pub fn is_closed(&self) -> bool {
-        self.conn.is_closed()
+        self.publisher.conn.is_closed()
     }
 }
 
@@ -397,8 +410,7 @@ async fn subscribe_once(url: &str, channel: &str) -> Result<redis::aio::PubSub> 
 )]
 async fn run_subscriber(
     listeners: Arc<Listeners>,
-    conn: Arc<RedisConn>,
-    log: RevocationLog,
+    publisher: Arc<Publisher>,
     urls: Vec<String>,
     first_node: usize,
     channel: String,
@@ -429,6 +441,8 @@ async fn run_subscriber(
                         if !matches!(alive, Ok(Ok(_))) {
                             break;
                         }
+                        // Redis answers: what it did not take earlier goes out now.
+                        publisher.retry_unsent().await;
                     }
                 }
             }
@@ -445,12 +459,14 @@ async fn run_subscriber(
                 tokio::time::timeout(command_timeout, subscribe_once(url, &channel)).await
             {
                 // Subscribed again: catch up on what was published while we were away before
-                // resuming live delivery (messages arriving meanwhile wait in the stream). A
-                // replica that cannot read the log is not caught up: drop and retry.
-                match log.load(&conn).await {
-                    Ok(loaded) => {
-                        listeners.replay(loaded);
+                // resuming live delivery (messages arriving meanwhile wait in the stream). The
+                // log is read in pages, each within the command timeout, so its size does not
+                // decide whether the catch-up can succeed. A replica that cannot read the log
+                // is not caught up: drop and retry.
+                match listeners.catch_up(&publisher.log, &publisher.conn).await {
+                    Ok(()) => {
                         current = Some(ps);
+                        publisher.retry_unsent().await;
                     }
                     Err(e) => eprintln!("kavach: reading the revocation log failed: {e}"),
                 }

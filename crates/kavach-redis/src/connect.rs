@@ -334,10 +334,23 @@ impl RedisConn {
                 let attempt = async {
                     let mut conn = this.build_raw().await?;
                     redis::cmd("PING").query_async::<String>(&mut conn).await?;
-                    Ok::<_, redis::RedisError>(conn)
+                    let memory = match redis::cmd("INFO")
+                        .arg("memory")
+                        .query_async::<Value>(&mut conn)
+                        .await
+                    {
+                        Ok(v) => Some(v),
+                        // INFO disabled or not permitted (some managed Redis): nothing to check.
+                        Err(e) if matches!(e.kind(), ErrorKind::Server(_)) => None,
+                        Err(e) => return Err(e),
+                    };
+                    Ok::<_, redis::RedisError>((conn, memory))
                 };
                 match attempt.await {
-                    Ok(conn) => {
+                    Ok((conn, memory)) => {
+                        if let Some(why) = memory.as_ref().and_then(eviction_problem) {
+                            return Err(RedisStoreError::InvalidArgument(why));
+                        }
                         *this.slot.conn.lock() = Some(conn);
                         return Ok(());
                     }
@@ -508,10 +521,74 @@ impl RedisConn {
     }
 }
 
+/// Why the server behind an `INFO memory` reply (one node's text, or a cluster's replies per
+/// node) may lose kavach's keys, if it may: with `maxmemory` set and any policy but
+/// `noeviction`, Redis evicts keys under memory pressure, and every kavach key has a TTL, so
+/// even the `volatile-*` policies pick revoked sessions, revocation records and full rate
+/// windows, after which replicas permit what they should refuse.
+fn eviction_problem(info: &Value) -> Option<String> {
+    let mut texts = Vec::new();
+    collect_texts(info, &mut texts);
+    texts.iter().find_map(|text| {
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
+                .map(str::trim)
+        };
+        let maxmemory: u64 = field("maxmemory")?.parse().ok()?;
+        let policy = field("maxmemory_policy")?;
+        (maxmemory > 0 && policy != "noeviction").then(|| {
+            format!(
+                "redis has maxmemory {maxmemory} with maxmemory-policy '{policy}': under memory \
+                 pressure it evicts revoked sessions, revocations and full rate windows, and \
+                 replicas then permit what they should refuse; set `maxmemory-policy noeviction` \
+                 (or `maxmemory 0`) on the server"
+            )
+        })
+    })
+}
+
+fn collect_texts(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::BulkString(b) => out.push(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) | Value::VerbatimString { text: s, .. } => out.push(s.clone()),
+        Value::Array(items) | Value::Set(items) => {
+            items.iter().for_each(|i| collect_texts(i, out));
+        }
+        Value::Map(pairs) => pairs.iter().for_each(|(_, i)| collect_texts(i, out)),
+        Value::Attribute { data, .. } => collect_texts(data, out),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_evicting_memory_policy_is_a_problem_and_noeviction_or_no_limit_is_not() {
+        let info = |max: &str, policy: &str| {
+            Value::BulkString(
+                format!(
+                    "# Memory\r\nused_memory:1024\r\nmaxmemory:{max}\r\n\
+                     maxmemory_human:3M\r\nmaxmemory_policy:{policy}\r\n"
+                )
+                .into_bytes(),
+            )
+        };
+        let why = eviction_problem(&info("3145728", "volatile-lru")).unwrap();
+        assert!(why.contains("'volatile-lru'"), "{why}");
+        assert!(why.contains("maxmemory-policy noeviction"), "{why}");
+        assert!(eviction_problem(&info("3145728", "noeviction")).is_none());
+        assert!(eviction_problem(&info("0", "allkeys-lru")).is_none());
+        // A cluster answers per node; one evicting node is enough.
+        let nodes = Value::Map(vec![
+            (Value::SimpleString("a".into()), info("0", "noeviction")),
+            (Value::SimpleString("b".into()), info("1000", "allkeys-lfu")),
+        ]);
+        assert!(eviction_problem(&nodes).unwrap().contains("'allkeys-lfu'"));
+    }
 
     #[test]
     fn parses_standalone_and_cluster_urls() {

@@ -47,9 +47,18 @@ redis.call('PUBLISH', ARGV[4], msg)
 return msg
 "#;
 
-/// KEYS[1]: hash, KEYS[2]: expiry zset. ARGV[1]: trim batch.
-/// Returns `[server now ms, message, message, ...]` for every entry not yet expired.
-const LOAD_LUA: &str = r"
+/// Entries read per [`RevocationLog::load_page`] call: one reply stays small (a few hundred KB)
+/// and quick whatever the size of the log, so each page fits in the command timeout.
+pub(crate) const LOAD_PAGE_SIZE: usize = 1000;
+
+/// KEYS[1]: hash, KEYS[2]: expiry zset. ARGV[1]: trim batch, ARGV[2]: page size,
+/// ARGV[3]: cursor score (empty for the first page), ARGV[4]: cursor field.
+/// Returns `[server now ms, field, score, message, field, score, message, ...]` for the next
+/// entries in expiry order after the cursor (a message is nil when the hash lost it).
+/// The cursor is the last entry of the previous page: while it is still recorded with the same
+/// score, the page starts right after it; otherwise (forgotten, trimmed, re-recorded) at its
+/// score, so a page may repeat entries of that score but never skips one.
+const LOAD_PAGE_LUA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
@@ -57,13 +66,24 @@ for i = 1, #gone do
   redis.call('HDEL', KEYS[1], gone[i])
   redis.call('ZREM', KEYS[2], gone[i])
 end
-local out = { string.format('%d', now) }
-local live = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%d', now), '+inf')
-for i = 1, #live do
-  local msg = redis.call('HGET', KEYS[1], live[i])
-  if msg then
-    out[#out + 1] = msg
+local n = tonumber(ARGV[2])
+local page
+if ARGV[3] == '' then
+  page = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%d', now), '+inf',
+    'WITHSCORES', 'LIMIT', 0, n)
+else
+  local rank = redis.call('ZRANK', KEYS[2], ARGV[4])
+  if rank and redis.call('ZSCORE', KEYS[2], ARGV[4]) == ARGV[3] then
+    page = redis.call('ZRANGE', KEYS[2], rank + 1, rank + n, 'WITHSCORES')
+  else
+    page = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3], '+inf', 'WITHSCORES', 'LIMIT', 0, n)
   end
+end
+local out = { string.format('%d', now) }
+for i = 1, #page, 2 do
+  out[#out + 1] = page[i]
+  out[#out + 1] = page[i + 1]
+  out[#out + 1] = redis.call('HGET', KEYS[1], page[i])
 end
 return out
 ";
@@ -75,7 +95,7 @@ return redis.call('HDEL', KEYS[1], ARGV[1])
 ";
 
 static RECORD: LazyLock<Script> = LazyLock::new(|| Script::new(RECORD_LUA));
-static LOAD: LazyLock<Script> = LazyLock::new(|| Script::new(LOAD_LUA));
+static LOAD_PAGE: LazyLock<Script> = LazyLock::new(|| Script::new(LOAD_PAGE_LUA));
 static FORGET: LazyLock<Script> = LazyLock::new(|| Script::new(FORGET_LUA));
 
 /// The recorded scopes of one channel.
@@ -87,10 +107,20 @@ pub(crate) struct RevocationLog {
     ttl_ms: u64,
 }
 
-/// What [`RevocationLog::load`] read: the server clock and the live messages.
-pub(crate) struct Loaded {
+/// One page of the log read by [`RevocationLog::load_page`].
+pub(crate) struct Page {
     pub server_now_ms: i64,
+    /// The live messages of this page, in expiry order.
     pub messages: Vec<String>,
+    /// Where the next page starts; `None` after the last page.
+    pub next: Option<Cursor>,
+}
+
+/// The last entry a page read (its field and its score as Redis printed it).
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor {
+    score: String,
+    field: String,
 }
 
 impl RevocationLog {
@@ -144,29 +174,68 @@ impl RevocationLog {
         .await
     }
 
-    /// Every scope recorded on this channel that has not expired yet.
-    pub(crate) async fn load(&self, conn: &RedisConn) -> Result<Loaded> {
-        let mut out: Vec<String> = conn
+    /// The next [`LOAD_PAGE_SIZE`] scopes recorded on this channel after `cursor` (from the
+    /// start with `None`), in expiry order. Each page is one script call, bounded by the
+    /// command timeout; reading the whole log is following `next` until it is `None`.
+    pub(crate) async fn load_page(
+        &self,
+        conn: &RedisConn,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page> {
+        let (score, field) = cursor.map_or(("", ""), |c| (c.score.as_str(), c.field.as_str()));
+        let mut out: Vec<Option<String>> = conn
             .run(|mut c| async move {
-                LOAD.key(&self.hash_key)
+                LOAD_PAGE
+                    .key(&self.hash_key)
                     .key(&self.expiry_key)
                     .arg(TRIM_BATCH)
+                    .arg(LOAD_PAGE_SIZE)
+                    .arg(score)
+                    .arg(field)
                     .invoke_async(&mut c)
                     .await
             })
             .await?;
-        if out.is_empty() {
+        let Some(Some(now)) = (!out.is_empty()).then(|| out.remove(0)) else {
             return Err(RedisStoreError::Protocol(
-                "revocation log: empty reply".into(),
+                "revocation log: reply without the server time".into(),
             ));
-        }
-        let now = out.remove(0);
+        };
         let server_now_ms = now
             .parse()
             .map_err(|_| RedisStoreError::Protocol(format!("revocation log: time '{now}'")))?;
-        Ok(Loaded {
+        if !out.len().is_multiple_of(3) {
+            return Err(RedisStoreError::Protocol(format!(
+                "revocation log: page of {} values, expected field, score, message triples",
+                out.len()
+            )));
+        }
+        let entries = out.len() / 3;
+        let mut messages = Vec::with_capacity(entries);
+        let mut last = None;
+        let mut triples = out.into_iter();
+        while let (Some(field), Some(score), Some(message)) =
+            (triples.next(), triples.next(), triples.next())
+        {
+            messages.extend(message);
+            if let Some((field, score)) = field.zip(score) {
+                last = Some(Cursor { score, field });
+            }
+        }
+        // A short page is the last one.
+        let next = match last {
+            _ if entries < LOAD_PAGE_SIZE => None,
+            Some(cursor) => Some(cursor),
+            None => {
+                return Err(RedisStoreError::Protocol(
+                    "revocation log: a full page without fields".into(),
+                ))
+            }
+        };
+        Ok(Page {
             server_now_ms,
-            messages: out,
+            messages,
+            next,
         })
     }
 

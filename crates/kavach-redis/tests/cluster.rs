@@ -66,7 +66,7 @@ async fn cluster() -> (Vec<Server>, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_and_broadcast_work_on_a_cluster() {
-    let (_nodes, url) = cluster().await;
+    let (nodes, url) = cluster().await;
     let prefix = unique("cl");
 
     // Many keys, so the scripts land on every master.
@@ -154,4 +154,24 @@ async fn stores_and_broadcast_work_on_a_cluster() {
     a.close();
     b.close();
     late.close();
+
+    // One master that may evict keys is enough to refuse the cluster.
+    let mut last = common::raw(&nodes[2].url()).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg(&[
+            "SET",
+            "maxmemory",
+            "3mb",
+            "maxmemory-policy",
+            "volatile-ttl",
+        ])
+        .query_async(&mut last)
+        .await
+        .unwrap();
+    let err = RedisRateLimitStore::connect(&url, Some(&prefix), ConnectOptions::default())
+        .await
+        .err()
+        .expect("connected to a cluster with an evicting master");
+    assert_eq!(err.code(), "INVALID_ARGUMENT", "{err}");
+    assert!(err.to_string().contains("'volatile-ttl'"), "{err}");
 }

@@ -1,6 +1,8 @@
 //! Device drift: the session's origin device fingerprint and the current one are both known
 //! and differ. Always a violation: a session does not change hardware mid-flight.
 
+use kavach_text::excerpt;
+
 use crate::context::DeviceFingerprint;
 
 use super::Finding;
@@ -19,11 +21,11 @@ pub fn check(origin: Option<&DeviceFingerprint>, current: Option<&DeviceFingerpr
     ))
 }
 
-/// `'ab12' (Chrome on macOS)`.
+/// `'ab12' (Chrome on macOS)`. Both parts come from the caller, so each is an excerpt.
 fn describe(device: &DeviceFingerprint) -> String {
     match device.description.as_deref().filter(|d| !d.is_empty()) {
-        Some(desc) => format!("'{}' ({desc})", device.hash),
-        None => format!("'{}'", device.hash),
+        Some(desc) => format!("'{}' ({})", excerpt(&device.hash), excerpt(desc)),
+        None => format!("'{}'", excerpt(&device.hash)),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Geo/IP drift: the session moved. Strict mode (no threshold) treats any IP change as a
 //! violation; tolerant mode measures the great-circle distance between origin and current geo.
 
+use kavach_text::excerpt;
+
 use crate::context::GeoLocation;
 
 use super::Finding;
@@ -37,7 +39,12 @@ pub fn check(input: &GeoInput<'_>) -> Finding {
     if origin_ip == current_ip {
         return Finding::None;
     }
-    let changed = format!("ip changed from '{origin_ip}' to '{current_ip}'");
+    // The IPs, country and city come from the caller: each is quoted as an excerpt.
+    let changed = format!(
+        "ip changed from '{}' to '{}'",
+        excerpt(origin_ip),
+        excerpt(current_ip)
+    );
     let Some(max_km) = input.max_km else {
         return Finding::Violation(format!("{changed}{}", describe(input.current_geo)));
     };
@@ -92,10 +99,10 @@ fn describe(geo: Option<&GeoLocation>) -> String {
     };
     let mut parts: Vec<String> = Vec::with_capacity(2);
     if !geo.country_code.is_empty() {
-        parts.push(format!("'{}'", geo.country_code));
+        parts.push(format!("'{}'", excerpt(&geo.country_code)));
     }
     if let Some(city) = geo.city.as_deref().filter(|c| !c.is_empty()) {
-        parts.push(format!("'{city}'"));
+        parts.push(format!("'{}'", excerpt(city)));
     }
     if parts.is_empty() {
         String::new()

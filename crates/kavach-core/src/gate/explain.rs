@@ -1,7 +1,9 @@
 //! `Gate::explain`: the evaluation pipeline of `Gate::evaluate`, step by step, with every
 //! condition's values and outcome, and without changing any state. Rate limits and sessions
 //! are read with the stores' `peek` methods (nothing counted, no session created or touched),
-//! nothing is signed, audited, revoked or published. Each step reaches its outcome through
+//! nothing is signed, audited, revoked or published; the signer and the audit sink are only
+//! asked whether they could sign and record (`ready`), so an expired key refuses here as it
+//! does in `evaluate`. Each step reaches its outcome through
 //! the same functions `evaluate` calls (`Condition::matches`, the drift evaluator,
 //! `Invariant::violation`, the session view), in the same order, so the verdict is the one
 //! `evaluate` would give for the same state (property-tested in `__test__/explain.test.ts`).
@@ -40,7 +42,7 @@ pub struct ConditionCheck {
 /// One step of the pipeline: a policy, a drift detector summary, an invariant, a gate check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    /// `gate`, `session`, `policy`, `drift`, `invariants` or `identity`.
+    /// `gate`, `session`, `policy`, `drift`, `invariants`, `identity` or `audit`.
     pub evaluator: &'static str,
     /// The policy, invariant or check this step is about.
     pub subject: String,
@@ -238,6 +240,25 @@ impl Gate {
         }
         if let Some((step, decision)) = self.explain_session_count(ctx, &view) {
             return trace.decide(step, decision);
+        }
+
+        // What `evaluate` does after deciding to permit, checked without signing or recording.
+        if let Some(signer) = &self.config.token_signer {
+            if let Err(e) = signer.ready() {
+                let decision = outcome::signing_failed(&e);
+                return trace.decide(
+                    Step::new("identity", "token signer", format!("refuse: {e}")),
+                    decision,
+                );
+            }
+        }
+        if let Some(sink) = &self.config.audit {
+            if let Err(e) = sink.ready() {
+                return trace.decide(
+                    Step::new("audit", "audit sink", format!("refuse: {e}")),
+                    outcome::audit_failed(&e),
+                );
+            }
         }
 
         let token =

@@ -7,6 +7,8 @@ use crate::audit::{AuditRecord, AuditSink};
 use crate::context::ActionContext;
 use crate::verdict::{Decision, InvalidationScope, PermitToken, RefuseCode};
 
+use crate::invalidation::revocations::MAX_REASON_BYTES;
+
 use super::refusals::refuse;
 
 pub fn permit_token(
@@ -35,8 +37,33 @@ fn detail(decision: &Decision) -> String {
     }
 }
 
+/// The target id and the reason can carry a caller's text: the id is quoted as an excerpt and
+/// the reason's control characters are escaped.
 pub fn scope_text(s: &InvalidationScope) -> String {
-    format!("{} '{}': {}", s.target_kind.as_str(), s.target_id, s.reason)
+    format!(
+        "{} '{}': {}",
+        s.target_kind.as_str(),
+        kavach_text::excerpt(&s.target_id),
+        kavach_text::clip(&s.reason, MAX_REASON_BYTES)
+    )
+}
+
+/// The refusal of a permit whose signing fails: an unsigned permit is never handed out.
+pub fn signing_failed(e: &str) -> Decision {
+    refuse(
+        RefuseCode::IdentityFailed,
+        "identity",
+        format!("permit signing failed: {e}"),
+    )
+}
+
+/// The refusal of a permit the audit trail cannot record.
+pub fn audit_failed(e: &str) -> Decision {
+    refuse(
+        RefuseCode::AuditFailed,
+        "audit",
+        format!("the audit trail could not record this permit, so it is withheld: {e}"),
+    )
 }
 
 /// Records the decision. A permit whose record fails becomes a Refuse (`AUDIT_FAILED`): an
@@ -68,11 +95,7 @@ pub fn audit(
     };
     match sink.record(&record) {
         Ok(()) => decision,
-        Err(e) if decision.is_permit() => refuse(
-            RefuseCode::AuditFailed,
-            "audit",
-            format!("the audit trail could not record this permit, so it is withheld: {e}"),
-        ),
+        Err(e) if decision.is_permit() => audit_failed(&e),
         Err(e) => {
             eprintln!(
                 "kavach: audit record for {} verdict {evaluation_id} failed: {e}",

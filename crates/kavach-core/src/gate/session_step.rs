@@ -3,6 +3,7 @@
 
 use crate::context::ActionContext;
 use crate::drift::SessionView;
+use crate::invalidation::revocations::MAX_REASON_BYTES;
 use crate::policy::EvalEnv;
 use crate::session::{SessionSeed, SessionState};
 
@@ -93,12 +94,16 @@ pub fn view<'a>(ctx: &'a ActionContext, stored: Option<&'a SessionState>) -> Ses
     }
 }
 
-/// Why a stored session refuses every call (it was revoked), or `None`.
+/// Why a stored session refuses every call (it was revoked), or `None`. The session id is the
+/// caller's and the stored reason can quote a caller's field: both are escaped and bounded.
 pub fn revoked(session_id: &str, state: &SessionState) -> Option<String> {
-    state
-        .invalidated
-        .as_ref()
-        .map(|why| format!("session '{session_id}' was invalidated: {why}"))
+    state.invalidated.as_ref().map(|why| {
+        format!(
+            "session '{}' was invalidated: {}",
+            kavach_text::excerpt(session_id),
+            kavach_text::clip(why, MAX_REASON_BYTES)
+        )
+    })
 }
 
 /// What the policy conditions see. No session at all: the call is a fresh session starting

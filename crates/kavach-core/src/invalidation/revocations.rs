@@ -15,7 +15,15 @@ use crate::context::ActionContext;
 use crate::policy::identifier::nfc;
 use crate::verdict::{InvalidationScope, ScopeKind};
 
+use kavach_text::excerpt;
+
 use super::overflow::{clip, refused_text, OverflowSlots};
+
+/// `s` with its control and invisible characters escaped, whole (its length is bounded
+/// before).
+fn escape(s: &str) -> String {
+    kavach_text::clip(s, usize::MAX)
+}
 
 /// Default cap on live revocations per kind (session, principal, role) per gate.
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
@@ -156,10 +164,12 @@ impl RevocationList {
     pub fn revoke(&self, scope: &InvalidationScope, now_ms: i64) {
         let target = target_key(scope.target_kind, &scope.target_id);
         let expires_at_ms = now_ms.saturating_add(self.ttl_ms);
+        // Reasons arrive from callers and from other gates: control characters are escaped
+        // once here, after the byte bound, so every refusal quoting them is printable.
         let why = format!(
             "revoked by {}: {}",
-            clip(&scope.evaluator, MAX_REASON_BYTES),
-            clip(&scope.reason, MAX_REASON_BYTES)
+            escape(clip(&scope.evaluator, MAX_REASON_BYTES)),
+            escape(clip(&scope.reason, MAX_REASON_BYTES))
         );
         let bytes = entry_bytes(&target, &why);
         let mut inner = self.inner.write();
@@ -209,7 +219,7 @@ impl RevocationList {
                 .live_until(id, now_ms)
                 .map(|until| {
                     refused_text(
-                        &format!("a revocation of {} '{id}'", kind_name(kind)),
+                        &format!("a revocation of {} '{}'", kind_name(kind), excerpt(id)),
                         &format!(
                             "the revocation list's bound ({} {} revocations or {} bytes)",
                             self.max_entries,
@@ -222,14 +232,14 @@ impl RevocationList {
         };
         if let Some(sid) = ctx.session_id.as_deref() {
             if let Some(why) = inner.sessions.live(sid, now_ms) {
-                return Some(format!("session '{sid}' {why}"));
+                return Some(format!("session '{}' {why}", excerpt(sid)));
             }
             if let Some(why) = dropped(ScopeKind::Session, sid) {
                 return Some(why);
             }
         }
         if let Some(why) = inner.principals.live(&ctx.principal_id, now_ms) {
-            return Some(format!("principal '{}' {why}", ctx.principal_id));
+            return Some(format!("principal '{}' {why}", excerpt(&ctx.principal_id)));
         }
         if let Some(why) = dropped(ScopeKind::Principal, &ctx.principal_id) {
             return Some(why);
@@ -237,8 +247,9 @@ impl RevocationList {
         for role in &ctx.roles {
             if let Some(why) = inner.roles.live(role, now_ms) {
                 return Some(format!(
-                    "role '{role}' of principal '{}' {why}",
-                    ctx.principal_id
+                    "role '{}' of principal '{}' {why}",
+                    excerpt(role),
+                    excerpt(&ctx.principal_id)
                 ));
             }
             if let Some(why) = dropped(ScopeKind::Role, role) {

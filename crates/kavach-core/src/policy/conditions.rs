@@ -43,7 +43,8 @@ pub struct RateLimit {
     pub window_ms: u64,
     /// The window as written (`24h`), for refusal messages.
     pub window_text: String,
-    /// `rl:<len>:<policy>[#n]:` computed once at load; the gate appends principal and action.
+    /// `rl:<len>:<policy>[#i]:` computed once at load (`#i` for the policy's i-th rate limit
+    /// after the first); the gate appends principal and action.
     pub key_prefix: String,
 }
 

@@ -254,7 +254,7 @@ fn parse_policy(index: usize, item: &Value) -> Result<Policy> {
                 )))
             }
         };
-        let cond = parse_condition(key, value, &name, &mut rate_limit_no, rate_limits)
+        let cond = parse_condition(key, value, &name, &mut rate_limit_no)
             .map_err(|m| err(format!("{label}: {m}")))?;
         conditions.push(cond);
     }
@@ -274,7 +274,6 @@ fn parse_condition(
     value: &Value,
     policy_name: &str,
     rate_limit_no: &mut usize,
-    rate_limits: usize,
 ) -> std::result::Result<Condition, String> {
     let c = format!("condition '{}'", identifier::excerpt(key));
     Ok(match key {
@@ -362,10 +361,13 @@ fn parse_condition(
             };
             let window_ms =
                 parse_duration_ms(&window_text).map_err(|e| format!("{c}: key 'window': {e}"))?;
-            let suffix = if rate_limits > 1 {
-                format!("#{rate_limit_no}")
-            } else {
+            // The first limit keeps the unsuffixed key whatever follows it, so adding or removing
+            // later limits on reload keeps its count; the length prefix keeps a policy named
+            // `a#1` apart from the second limit of policy `a`.
+            let suffix = if *rate_limit_no == 0 {
                 String::new()
+            } else {
+                format!("#{rate_limit_no}")
             };
             *rate_limit_no += 1;
             Condition::RateLimit(RateLimit {

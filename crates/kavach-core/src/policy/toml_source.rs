@@ -7,11 +7,23 @@
 use serde_json::{Map, Number, Value};
 
 use crate::error::{KavachError, Result};
+use crate::policy::identifier::excerpt;
 
-/// Parses TOML text into the JSON value the schema reads.
+/// Parses TOML text into the JSON value the schema reads. Only the policy lists are converted:
+/// any other top-level key is refused by the schema by its name, whatever it holds, so its
+/// value is not built at all. The TOML tables are dropped together once the conversion is over,
+/// so the memory they free is contiguous and the heap trim after a large load gives it back
+/// (freed one by one between the `Value`s being built, it would stay scattered in the heap).
 pub fn toml_to_value(text: &str) -> Result<Value> {
-    let table: toml::Table = toml::from_str(text)
-        .map_err(|e| KavachError::PolicyParse(format!("invalid TOML: {}", e.to_string().trim())))?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        // toml's message quotes the offending source line with a caret line under it: a
+        // one-line file of megabytes would be quoted twice over. Parser messages are cut as
+        // everywhere else in the SDK.
+        KavachError::PolicyParse(format!(
+            "invalid TOML: {}",
+            kavach_text::clip(e.to_string().trim(), MESSAGE_CHARS)
+        ))
+    })?;
     let mut root = Map::new();
     for (key, value) in &table {
         let converted = match (key.as_str(), value) {
@@ -22,7 +34,7 @@ pub fn toml_to_value(text: &str) -> Result<Value> {
                     let v = convert(item, &mut path).map_err(|(path, problem)| {
                         // The same label the schema would use for this policy.
                         let label = match item.get("name").and_then(toml::Value::as_str) {
-                            Some(n) if !n.is_empty() => format!("policy '{n}'"),
+                            Some(n) if !n.is_empty() => format!("policy '{}'", excerpt(n)),
                             _ => format!("policy #{i}"),
                         };
                         KavachError::PolicyParse(format!("{label}: {} {problem}", where_(&path)))
@@ -31,17 +43,22 @@ pub fn toml_to_value(text: &str) -> Result<Value> {
                 }
                 Value::Array(out)
             }
-            _ => {
+            ("policy" | "policies", value) => {
                 let mut path = key.clone();
                 convert(value, &mut path).map_err(|(path, problem)| {
                     KavachError::PolicyParse(format!("top-level key '{path}' {problem}"))
                 })?
             }
+            // Refused by the schema by its name (`schema::policy_list`).
+            (_, _) => Value::Null,
         };
         root.insert(key.clone(), converted);
     }
     Ok(Value::Object(root))
 }
+
+/// Longest parser message quoted in an error, as for every parser of the SDK.
+const MESSAGE_CHARS: usize = 400;
 
 /// `condition 'param_max': key 'max'` for condition paths (the words the schema uses), else
 /// `key 'a.b'`.

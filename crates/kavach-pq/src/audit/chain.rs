@@ -168,6 +168,13 @@ impl SignedAuditChain {
         self.closed
     }
 
+    /// What an append would refuse before signing (a closed chain, an expired key pair), so
+    /// `explain` can say what `evaluate` would.
+    pub fn check_ready(&self) -> Result<()> {
+        self.ensure_open()?;
+        self.kp.check_not_expired_at(Utc::now())
+    }
+
     fn ensure_open(&self) -> Result<()> {
         if !self.closed {
             return Ok(());

@@ -24,6 +24,7 @@ pub const GENESIS: &str = "genesis";
 pub struct ChainEntry {
     pub index: u64,
     pub previous_hash: String,
+    #[serde(deserialize_with = "crate::json_object::object")]
     pub signed_payload: SignedPayload,
     pub entry_hash: String,
 }
@@ -93,7 +94,7 @@ impl ChainEntry {
 
     /// Parse through serde only (the fallback, and the switched-off variant in the profile).
     pub fn from_line_serde(line: &[u8]) -> std::result::Result<Self, String> {
-        serde_json::from_slice(line).map_err(|e| e.to_string())
+        crate::json_object::from_slice(line).map_err(|e| e.to_string())
     }
 
     fn read_direct(line: &[u8]) -> Option<Self> {

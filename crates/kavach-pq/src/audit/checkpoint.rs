@@ -156,7 +156,7 @@ impl Checkpoint {
 
     /// Parse checkpoint JSON.
     pub fn from_json(json: &[u8]) -> Result<Self> {
-        serde_json::from_slice(json).map_err(|e| {
+        crate::json_object::from_slice(json).map_err(|e| {
             PqError::Format(format!(
                 "invalid checkpoint JSON: {}",
                 crate::excerpt::message(e)

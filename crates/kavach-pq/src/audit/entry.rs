@@ -117,7 +117,7 @@ impl AuditEntry {
 
     /// Parse an entry back from a payload's `data`.
     pub fn from_json_bytes(data: &[u8]) -> Result<Self> {
-        serde_json::from_slice(data)
+        crate::json_object::from_slice(data)
             .map_err(|e| PqError::Format(format!("invalid audit entry JSON: {e}")))
     }
 }

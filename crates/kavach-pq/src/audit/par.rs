@@ -21,9 +21,12 @@ pub fn set_max_threads(n: usize) {
 /// Threads to use: the cores available to this process, at most 4 (more brings little for a
 /// library call and takes cores from the application).
 pub fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, MAX_THREADS.load(Ordering::Relaxed))
+    // Read once: `available_parallelism` reads cgroup files on every call.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    cores.clamp(1, MAX_THREADS.load(Ordering::Relaxed))
 }
 
 /// `items.iter().map(f)` on up to `threads()` scoped threads, results in input order. `None`

@@ -26,6 +26,7 @@ use std::io::BufRead;
 
 use crate::audit::chain_entry::{entry_hash, is_blank, ChainEntry, GENESIS};
 use crate::audit::checkpoint::Checkpoint;
+use crate::audit::entry::AuditEntry;
 use crate::audit::par;
 use crate::bundle::PublicKeyBundle;
 use crate::error::{PqError, Result};
@@ -134,13 +135,20 @@ impl ChainVerifier {
     /// other, with parsing and signature checks spread over the available cores. Stops at the
     /// first failing entry; entries before it stay accepted.
     pub fn push_lines<L: AsRef<[u8]> + Sync>(&mut self, lines: &[L]) -> Result<()> {
+        // Blank lines are dropped first: a window of them must cost no threads (a file padded
+        // with newlines would otherwise start threads per window for nothing).
+        let lines: Vec<&[u8]> = lines
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|l| !is_blank(l))
+            .collect();
         if lines.is_empty() {
             return Ok(());
         }
         let mode = self.mode;
         let verifier = &self.verifier;
-        let prepared = par::map(lines, MIN_VERIFY_PER_THREAD, |l| {
-            prepare(verifier, mode, l.as_ref())
+        let prepared = par::map(&lines, MIN_VERIFY_PER_THREAD, |l| {
+            prepare(verifier, mode, l)
         })
         .ok_or_else(|| invalid(self.next_index, "verification thread panicked"))?;
         for p in prepared {
@@ -206,6 +214,13 @@ impl ChainVerifier {
         signature
             .unwrap_or_else(|| self.verifier.verify(p, entry_mode))
             .map_err(|err| invalid(n, format!("signature verification failed ({err})")))?;
+        // The signed bytes `data ‖ nonce ‖ ts` carry no label saying they are an audit
+        // entry's, so a signature the same key made for something else (a permit for an action
+        // ending in a nonce and a time) would verify here too; an audit entry's data is its
+        // JSON object, which those bytes are not.
+        if let Err(e) = AuditEntry::from_json_bytes(&p.data) {
+            return Err(invalid(n, format!("its data is not an audit entry ({e})")));
+        }
         if let Some(cp) = &self.checkpoint {
             if cp.length == n + 1 && cp.head_hash != e.entry_hash {
                 return Err(invalid(

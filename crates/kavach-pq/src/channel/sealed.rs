@@ -40,6 +40,7 @@ pub struct SealedPayload {
 /// The plaintext of a signed channel message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelMessage {
+    #[serde(deserialize_with = "crate::json_object::object")]
     pub signed_payload: SignedPayload,
     pub context_id: String,
     pub correlation_id: String,

@@ -120,6 +120,41 @@ pub fn v2_suffix(
     s
 }
 
+/// A v1 signature covers only `data ‖ nonce ‖ ts`, the bytes a permit token's and an audit
+/// entry's signatures cover too, so a key that also signs permits or an audit chain vouches
+/// for those as v1 messages: a permit for an action ending in a nonce and a time is a signed
+/// message whose data is the token's ids, times and the start of the action; an audit line's
+/// payload is one as it stands. Data of either shape is refused here. A permit's bytes start
+/// with two random (version 4) UUIDs and two unix times in seconds (little-endian, issue no
+/// later than expiry); random bytes meet all of that about once in 2^60, text never.
+fn refuse_foreign_v1_data(data: &[u8]) -> Result<()> {
+    let v4 = |b: &[u8]| b[6] >> 4 == 4 && b[8] & 0xC0 == 0x80;
+    let time = |b: &[u8]| <[u8; 8]>::try_from(b).map_or(-1, i64::from_le_bytes);
+    // Unix seconds below 2^40 (the year 36812).
+    let plausible = |t: i64| (0..1 << 40).contains(&t);
+    if data.len() > 48
+        && v4(&data[..16])
+        && v4(&data[16..32])
+        && plausible(time(&data[32..40]))
+        && plausible(time(&data[40..48]))
+        && time(&data[32..40]) <= time(&data[40..48])
+    {
+        return Err(PqError::SignatureInvalid(
+            "v1 signed message refused: its data has the shape of a permit token's signed \
+             bytes (a permit signature is not a channel message)"
+                .into(),
+        ));
+    }
+    if crate::audit::AuditEntry::from_json_bytes(data).is_ok() {
+        return Err(PqError::SignatureInvalid(
+            "v1 signed message refused: its data is an audit entry (an audit signature is not \
+             a channel message)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// One local identity talking to one remote identity.
 pub struct SecureChannel {
     local: Arc<KavachKeyPair>,
@@ -261,7 +296,7 @@ impl SecureChannel {
     fn open(&self, sealed: &[u8], now: DateTime<Utc>) -> Result<(SealedPayload, Vec<u8>)> {
         self.check_size("received message", sealed.len())?;
         self.check_keys(now)?;
-        let mut s: SealedPayload = serde_json::from_slice(sealed).map_err(|e| {
+        let mut s: SealedPayload = crate::json_object::from_slice(sealed).map_err(|e| {
             PqError::Format(format!(
                 "invalid sealed payload JSON: {}",
                 crate::excerpt::message(e)
@@ -366,7 +401,7 @@ impl SecureChannel {
     pub fn receive_signed(&self, sealed: &[u8], expected_context_id: &str) -> Result<Vec<u8>> {
         let now = self.now();
         let (s, plain) = self.open(sealed, now)?;
-        let msg: ChannelMessage = serde_json::from_slice(&plain).map_err(|_| {
+        let msg: ChannelMessage = crate::json_object::from_slice(&plain).map_err(|_| {
             PqError::Format(
                 "message is not a signed channel message (sent with sendData? use receiveData)"
                     .into(),
@@ -392,6 +427,9 @@ impl SecureChannel {
         };
         self.remote_verifier
             .verify_with_suffix(p, self.opts.hybrid, &suffix)?;
+        if suffix.is_empty() {
+            refuse_foreign_v1_data(&p.data)?;
+        }
         if msg.context_id != expected_context_id {
             return Err(PqError::ContextMismatch(format!(
                 "message is bound to context '{}', expected '{}'",
