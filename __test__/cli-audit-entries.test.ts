@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, test } from 'vitest'
 
 import { AuditEntry, KavachKeyPair, SignedAuditChain } from '../index'
-import { readEntries } from '../src/cli/audit-entries'
+import { MAX_BUCKETS, readEntries } from '../src/cli/audit-entries'
 import { ensureBuilt, kavach, tempDir } from './fixtures/cli'
 
 beforeAll(ensureBuilt, 120_000)
@@ -79,5 +79,34 @@ describe('audit report: reading the entries', () => {
     expect(read.buckets.map((b) => b.start)).toEqual([...hours])
     expect(read.buckets.reduce((n, b) => n + b.counts.permit + b.counts.refuse, 0)).toBe(200_000)
     expect(readEntries(Buffer.from(line(0, 'never'))).span).toBe(0)
+  })
+  test("the chart's buckets of entries on distinct days: months, then years and up, never more than MAX_BUCKETS", () => {
+    const line = (i: number, time: number): string =>
+      JSON.stringify({ index: i, signed_payload: { data: [...Buffer.from(JSON.stringify({ timestamp: new Date(time).toISOString(), verdict: i % 2 === 0 ? 'permit' : 'refuse' }))] } })
+    const chain = (times: number[]): ReturnType<typeof readEntries> => readEntries(Buffer.from(times.map((t, i) => line(i, t)).join('\n')), 0)
+    const counted = (read: ReturnType<typeof readEntries>): number => read.buckets.reduce((n, b) => n + b.counts.permit + b.counts.refuse, 0)
+
+    // One entry a day for 2,000 days: one bucket per UTC month.
+    const daily = Array.from({ length: 2_000 }, (_, i) => Date.parse('2020-01-01T12:00:00Z') + i * 86_400_000)
+    const byMonth = chain(daily)
+    const months = new Set(daily.map((t) => new Date(t).toISOString().slice(0, 7)))
+    expect(byMonth.buckets.map((b) => new Date(b.start).toISOString().slice(0, 7))).toEqual([...months])
+    expect(byMonth.buckets.every((b) => new Date(b.start).toISOString().endsWith('-01T00:00:00.000Z'))).toBe(true)
+    expect(counted(byMonth)).toBe(2_000)
+
+    // 300,000 entries three days apart from the year 1000: decades.
+    const spread = Array.from({ length: 300_000 }, (_, i) => Date.UTC(1000, 0, 1) + i * 3 * 86_400_000)
+    const byDecade = chain(spread)
+    expect(byDecade.buckets.length).toBeLessThanOrEqual(MAX_BUCKETS)
+    expect(byDecade.buckets.length).toBeGreaterThan(1)
+    expect(byDecade.buckets.every((b) => new Date(b.start).getUTCFullYear() % 10 === 0)).toBe(true)
+    expect(counted(byDecade)).toBe(300_000)
+
+    // The first and last times a date holds, and every year between a few apart.
+    const edges = [-8.64e15, 8.64e15, ...Array.from({ length: 2_000 }, (_, i) => Date.UTC(2000 + i * 3, 5, 1))]
+    const wide = chain(edges)
+    expect(wide.buckets.length).toBeLessThanOrEqual(MAX_BUCKETS)
+    expect(wide.buckets.every((b) => Number.isFinite(b.start))).toBe(true)
+    expect(counted(wide)).toBe(edges.length)
   })
 })

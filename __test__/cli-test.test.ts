@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, test } from 'vitest'
 
 import { readCases } from '../src/cli/cases'
+import { UsageError } from '../src/cli/exit'
 import { ensureBuilt, kavach, tempDir } from './fixtures/cli'
 import { runTsx } from './fixtures/run-tsx'
 
@@ -65,6 +66,18 @@ describe('kavach test', () => {
     const r = kavach(['test', POLICY, '--cases', cases])
     expect(r.status).toBe(2)
     expect(r.stderr).toContain("case 'no context': needs 'context'")
+  })
+
+  test("a 'now' that is neither text nor a date names its kind: readCases", async () => {
+    const dir = tempDir('cases-now-kind')
+    const context = { principalId: 'a', principalKind: 'agent', actionName: 'x' }
+    for (const [now, kind] of [[{ toString: 1 }, 'object'], [[1], 'array'], [5, 'number'], [true, 'boolean'], [null, 'null']] as const) {
+      const cases = join(dir, `c${Math.random().toString(36).slice(2)}.json`)
+      writeFileSync(cases, JSON.stringify({ cases: [{ name: 'c', context, now, expect: 'refuse' }] }))
+      await expect(readCases(cases), JSON.stringify(now)).rejects.toThrow(UsageError)
+      await expect(readCases(cases), JSON.stringify(now)).rejects.toThrow(`case 'c': 'now' is not an ISO 8601 date-time`)
+      await expect(readCases(cases), JSON.stringify(now)).rejects.toThrow(`: got ${kind}`)
+    }
   })
 
   test('an unknown key in a cases file is a usage error naming it, with a hint (exit 2)', () => {

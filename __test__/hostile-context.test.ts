@@ -311,6 +311,20 @@ describe('null in optional fields', () => {
     }
   })
 
+  test.each([
+    ['currentGeo', { latitude: 10, longitude: 0 }, 'currentGeo.countryCode is missing (a geo needs its country code, a string)'],
+    ['originGeo', { city: 'Lyon' }, 'originGeo.countryCode is missing (a geo needs its country code, a string)'],
+    ['currentGeo', { countryCode: null }, 'currentGeo.countryCode must be a string (got null)'],
+    ['currentGeo', { countryCode: 7 }, 'currentGeo.countryCode must be a string (got number)'],
+  ])('%s %j: an argument error saying what is wrong with countryCode', async (field, geo, message) => {
+    const gate = inlineGate()
+    const ctx = { ...refund('bot-1', ['support'], 10), [field]: geo } as unknown as EvaluateOptions
+    for (const err of [caught(() => gate.evaluate(ctx)), await rejection(gate.evaluateAsync(ctx)), await rejection(queuedGate().evaluateAsync(ctx))]) {
+      expect(err).toBeInstanceOf(InvalidArgumentError)
+      expect(err.message).toBe(message)
+    }
+  })
+
   test('roles: null and params: null mean absent', () => {
     const gate = inlineGate()
     const v = gate.evaluate({ ...refund('bot-1', [], 10), roles: null, params: null } as unknown as EvaluateOptions)

@@ -2,8 +2,7 @@
 // fastify 5 servers over raw HTTP and a real McpServer with the SDK's own Client: an excluded
 // path spelled into a parameter route, an onRefusal whose promise rejects, a path the router
 // folds with full Unicode case, literal colons in routes, HEAD run by a GET handler, drift
-// reasons that name the session's origin, identify failures, a body with an own `__proto__`,
-// and an MCP server whose resources and prompts the gate does not see.
+// reasons that name the session's origin, identify failures, and a body with an own `__proto__`.
 
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -11,11 +10,10 @@ import type { Server } from 'node:http'
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
-import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import express from 'express'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { describe, expect, test } from 'vitest'
-import { z } from 'zod'
 
 import { Gate, createExpressMiddleware, createFastifyHook, deriveActionName, gateMcpServer, guardTools, type HttpMiddlewareOptions, type McpCaller, type Verdict } from '../index'
 
@@ -118,6 +116,24 @@ describe('excludedPaths apply to the route that serves the request', () => {
     }
   })
 
+  test('express: a health route with an optional group (/live{/}) passes; an optional parameter group ahead of it does not', async () => {
+    const ran: string[] = []
+    const app = await expressApp(Gate.fromObject({ policies: [] }), { gateMutationsOnly: false, excludedPaths: ['/live', '/health'] }, (a) => {
+      a.get('/live{/}', (_req, res) => void res.json({ ok: ran.push('live') }))
+      a.get('/health{/:check}', (_req, res) => void res.json({ ok: ran.push('health') }))
+      a.get('{/:tenant}/health/users/:id', (_req, res) => void res.json({ ok: ran.push('users') }))
+    })
+    try {
+      for (const target of ['/live', '/live/', '/health', '/health/db']) expect((await send(app.port, 'GET', target)).status, target).toBe(200)
+      // The excluded path reaches the route with the tenant left out; the route serves other paths too.
+      const users = await send(app.port, 'GET', '/health/health/users/1')
+      expect(users.status).toBe(403)
+      expect(ran).toEqual(['live', 'live', 'health', 'health'])
+    } finally {
+      await app.close()
+    }
+  })
+
   test('fastify: DELETE /health/users/42 reaching /:tenant/users/:id is gated; /health/deep passes', async () => {
     const ran: string[] = []
     const app = await fastifyApp(Gate.fromObject({ policies }), {}, (f) => {
@@ -169,6 +185,55 @@ describe('an async onRefusal that rejects', () => {
       } finally {
         process.off('unhandledRejection', onUnhandled)
         await app.close()
+      }
+    })
+  }
+})
+
+describe('an onRefusal failing with a value that cannot be read as text', () => {
+  const unreadable = (): unknown => Object.create(null)
+  const messageThrows = (): unknown => ({
+    get message(): string {
+      throw new Error('no message')
+    },
+    toString(): string {
+      throw new Error('no text')
+    },
+  })
+  const hooks: [string, HttpMiddlewareOptions['onRefusal'], string][] = [
+    ['throws a null-prototype object', () => {
+      throw unreadable()
+    }, 'onRefusal threw'],
+    ['rejects with a null-prototype object', () => Promise.reject(unreadable()), "onRefusal's promise rejected"],
+    ['rejects with an object whose message and toString throw', () => Promise.reject(messageThrows()), "onRefusal's promise rejected"],
+    ['returns a thenable rejecting with a null-prototype object', () => ({ then: (_ok: unknown, fail: (e: unknown) => void) => fail(unreadable()) }) as unknown as Promise<void>, "onRefusal's promise rejected"],
+  ]
+  for (const [name, start] of [
+    ['express', (g: Gate, o: HttpMiddlewareOptions) => expressApp(g, o, (a) => a.post('/x', (_req, res) => void res.json({ ok: 1 })))],
+    ['fastify', (g: Gate, o: HttpMiddlewareOptions) => fastifyApp(g, o, (f) => f.post('/x', async () => ({ ok: 1 })))],
+  ] as const) {
+    test(`${name}: the refusal stands as a 403, a KAVACH_ON_REFUSE_FAILED warning names the value's kind`, async () => {
+      const unhandled: unknown[] = []
+      const onUnhandled = (e: unknown): void => void unhandled.push(e)
+      process.on('unhandledRejection', onUnhandled)
+      try {
+        for (const [what, onRefusal, prefix] of hooks) {
+          const app = await start(Gate.fromObject({ policies: [STAFF_DO_ALL] }), { onRefusal })
+          try {
+            const warnings = await warningsDuring('KAVACH_ON_REFUSE_FAILED', async () => {
+              const a = await send(app.port, 'POST', '/x')
+              expect(a.status, what).toBe(403)
+              expect(a.json?.code, what).toBe('NO_POLICY_MATCH')
+              expect((await send(app.port, 'POST', '/x', STAFF)).status, what).toBe(200)
+            })
+            expect(warnings, what).toEqual([`kavach: ${prefix} (the refusal stands): a thrown object that cannot be read as text`])
+          } finally {
+            await app.close()
+          }
+        }
+        expect(unhandled).toEqual([])
+      } finally {
+        process.off('unhandledRejection', onUnhandled)
       }
     })
   }
@@ -237,6 +302,32 @@ describe('literal colons in routes name a custom method', () => {
     } finally {
       await f.close()
       await e.close()
+    }
+  })
+
+  test('a colon inside a regular-expression parameter names no custom method', async () => {
+    expect(deriveActionName('POST', '/time/:t(^\\d+\\:\\d+$)')).toBe('time.create')
+    expect(deriveActionName('POST', '/time/:t(^\\d+:\\d+$)')).toBe('time.create')
+    expect(deriveActionName('DELETE', '/peers/:addr(^[0-9a-f]+::1$)')).toBe('peers.delete')
+    expect(deriveActionName('POST', '/x/:a(^[a-z]+$)::run')).toBe('x.create')
+    expect(deriveActionName('POST', '/files/:name.:ext::convert')).toBe('files.convert.create')
+    const ran: string[] = []
+    const judged: string[] = []
+    const gate = Gate.fromObject(
+      { policies: [STAFF_DO_ALL, { name: 'no_time', effect: 'refuse', priority: 10, conditions: [{ action: 'time.create' }] }] },
+      { onVerdict: (_v, ctx) => void judged.push(ctx.actionName) },
+    )
+    const f = await fastifyApp(gate, {}, (app) => {
+      app.post<{ Params: { t: string } }>('/time/:t(^\\d+\\:\\d+$)', async (req) => ({ ran: ran.push(req.params.t) }))
+    })
+    try {
+      const a = await send(f.port, 'POST', '/time/12:30', STAFF)
+      expect(a.status).toBe(403)
+      expect(a.json?.code).toBe('POLICY_DENIED')
+      expect(judged).toEqual(['time.create'])
+      expect(ran).toEqual([])
+    } finally {
+      await f.close()
     }
   })
 
@@ -347,6 +438,7 @@ describe('gateMcpServer: identify that fails', () => {
     ['an empty callerId', () => ({ callerId: '' })],
     ['an unknown callerKind', () => ({ callerId: 'a', callerKind: 'robot' })],
     ['a geo the gate cannot take', () => ({ callerId: 'a', currentGeo: { countryCode: 7 } })],
+    ['a geo with a key the gate does not know', () => ({ callerId: 'a', currentGeo: { lat: 999 } })],
     [
       'a throw',
       () => {
@@ -421,26 +513,5 @@ describe('a body with an own __proto__, constructor or prototype holding an obje
     const tools = guardTools(gate, { refund: { execute: async (_input: unknown, _options: unknown) => 'ran' } }, { caller: { principalId: 'a', principalKind: 'agent' } })
     const out = await tools.refund.execute(JSON.parse('{"__proto__":{"amount":5000}}') as never, {} as never)
     expect(out).toMatchObject({ refused: true, code: 'INVALID_CONTEXT' })
-  })
-})
-
-describe('gateMcpServer: resources and prompts are not gated', () => {
-  test('a server with resources or prompts at gate time gets one KAVACH_MCP_UNGATED warning', async () => {
-    const withResources = (): McpServer => {
-      const s = new McpServer({ name: 'crm', version: '1.0.0' })
-      s.registerTool('get_customer', { inputSchema: { id: z.string() } }, ({ id }) => ({ content: [{ type: 'text', text: `customer ${id}` }] }))
-      s.registerResource('customer', new ResourceTemplate('crm://customers/{id}', { list: undefined }), {}, (uri) => ({ contents: [{ uri: uri.href, text: 'record' }] }))
-      s.registerPrompt('summarize', { argsSchema: { id: z.string() } }, ({ id }) => ({ messages: [{ role: 'user', content: { type: 'text', text: id } }] }))
-      return s
-    }
-    const toolsOnly = new McpServer({ name: 'tools', version: '1.0.0' })
-    toolsOnly.registerTool('ping', {}, () => ({ content: [{ type: 'text', text: 'pong' }] }))
-    const gate = Gate.fromObject({ policies: [] })
-    const warnings = await warningsDuring('KAVACH_MCP_UNGATED', async () => {
-      gateMcpServer(toolsOnly, gate, { identify: () => undefined })
-      gateMcpServer(withResources(), gate, { identify: () => undefined })
-      gateMcpServer(withResources(), gate, { identify: () => undefined })
-    })
-    expect(warnings).toEqual(["kavach: gateMcpServer gates tools only; this server's resource templates, prompts are served to every client without the gate (keep data that needs the gate behind tools)"])
   })
 })

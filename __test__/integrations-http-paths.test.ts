@@ -471,6 +471,51 @@ describe('express: a sub-application reached by a path spelled in another case',
   })
 })
 
+describe('express: an excluded path filling in a mount parameter', () => {
+  test('DELETE /health/users/2 reaching a sub-app mounted at /:tenant is gated, the gate in the route or app-wide', async () => {
+    const ran: string[] = []
+    const gate = Gate.fromObject({ policies: [STAFF_DO_ALL, REFUSE_USER_DELETES] })
+    const app = express()
+    app.use(express.json())
+    const inRoute = express()
+    inRoute.delete('/users/:id', createExpressMiddleware(gate), (req, res) => {
+      ran.push(`sub ${req.params.id}`)
+      res.json({ deleted: req.params.id })
+    })
+    app.use('/:tenant', inRoute)
+    const server = await listen(app)
+    // The gate app-wide, a route under /health that passes requests on, then the sub-app.
+    const wide = express()
+    wide.use(createExpressMiddleware(Gate.fromObject({ policies: [] })))
+    wide.all('/health/*rest', (_req, _res, next) => next())
+    const sub = express()
+    sub.delete('/users/:id', (req, res) => {
+      ran.push(`wide ${req.params.id}`)
+      res.json({ deleted: req.params.id })
+    })
+    wide.use('/:tenant', sub)
+    wide.get('/health', (_req, res) => res.json({ ok: true }))
+    wide.use((err: { status?: number; message: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(err.status ?? 500).json({ error: err.message })
+    })
+    const wideServer = await listen(wide)
+    try {
+      for (const target of ['/health/users/2', '/metrics/users/3', '/HEALTH/users/5', '/acme/users/1']) {
+        const a = await send(server.port, 'DELETE', target, STAFF)
+        expect(a.status, target).toBe(403)
+        expect(a.json?.code, target).toBe('POLICY_DENIED')
+        const b = await send(wideServer.port, 'DELETE', target, STAFF)
+        expect(b.status, target).toBe(403)
+      }
+      expect(ran).toEqual([])
+      expect((await send(wideServer.port, 'GET', '/health')).status).toBe(200)
+    } finally {
+      await server.close()
+      await wideServer.close()
+    }
+  })
+})
+
 describe('refusal bodies carry no server internals', () => {
   let redis: RedisProcess
   beforeAll(async () => {

@@ -45,14 +45,14 @@ function signedNow(): { signedAt: string; ts: string } {
  * A permit the gate signs for an action the caller picked to end in `nonce ‖ ts`, cut into a
  * signed payload: its data is the permit's signed bytes up to that tail.
  */
-function permitAsSignedPayload(gateKp: KavachKeyPair) {
+function permitAsSignedPayload(gateKp: KavachKeyPair, actionPrefix = 'report.x') {
   const gate = Gate.fromObject(
-    { policies: [{ name: 'reports', effect: 'permit', conditions: [{ action: 'report.*' }] }] },
+    { policies: [{ name: 'reports', effect: 'permit', conditions: [{ action: 'report.*' }] }, { name: 'anything', effect: 'permit', conditions: [{ action: '*' }] }] },
     { tokenSigner: PqTokenSigner.fromKeypairHybrid(gateKp), enableDrift: false },
   )
   const nonce = randomUUID()
   const { signedAt, ts } = signedNow()
-  const v = gate.evaluate({ principalId: 'mallory', principalKind: 'agent', actionName: `report.x${nonce}${ts}` })
+  const v = gate.evaluate({ principalId: 'mallory', principalKind: 'agent', actionName: `${actionPrefix}${nonce}${ts}` })
   expect(v.isPermit).toBe(true)
   const t = v.permitToken!
   const env = JSON.parse(v.signature!.toString()) as { ml_dsa_signature: number[]; ed25519_signature: number[]; key_id: string }
@@ -78,10 +78,11 @@ describe('a signature made for one format does not verify as another', () => {
     )
   })
 
-  test('a permit is not a v1 channel message, even to a receiver that accepts v1', () => {
+  // An action of exactly `nonce ‖ ts` leaves the permit's 48 bytes of ids and times as data.
+  test.each([['report.x'], ['']])("a permit is not a v1 channel message, even to a receiver that accepts v1 (action prefix '%s')", (actionPrefix) => {
     const gateKp = KavachKeyPair.generate()
     const bob = KavachKeyPair.generate()
-    const { payload } = permitAsSignedPayload(gateKp)
+    const { payload } = permitAsSignedPayload(gateKp, actionPrefix)
     const forged = { signed_payload: payload, context_id: 'payments', correlation_id: 'c1' }
     // Anyone can encrypt to Bob; the signature is what claims the gate sent it.
     const sealed = new SecureChannel(KavachKeyPair.generate(), bob.publicKeys()).sendData(Buffer.from(JSON.stringify(forged)))

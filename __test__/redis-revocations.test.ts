@@ -172,6 +172,40 @@ describe('revocations reach replicas that were not listening', () => {
 })
 
 describe('a revocation the other gates may not have heard is not reported as done', () => {
+  test('a scope forgotten while it waits to be published is not published afterwards', async () => {
+    const server = await RedisProcess.start()
+    const p = prefix('unsent-forget')
+    const opts = { prefix: p, commandTimeoutMs: 300, revocationTtlSeconds: 600 }
+    const bc = await RedisInvalidationBroadcaster.connect(server.url, opts)
+    try {
+      server.child!.kill('SIGSTOP')
+      try {
+        await expect(bc.publish('principal', 'agent-7', 'suspected leak', 'security')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+        expect(bc.unsentCount).toBe(1)
+      } finally {
+        server.child!.kill('SIGCONT')
+      }
+      await bc.forget('principal', 'agent-7')
+      expect(bc.unsentCount).toBe(0)
+      // Past the broadcaster's next PINGs, which would publish what it kept.
+      await new Promise((r) => setTimeout(r, 2_500))
+      const late = await RedisInvalidationBroadcaster.connect(server.url, opts)
+      try {
+        const r = ioredis(server.url)
+        try {
+          expect(await r.hgetall(late.revocationsKey)).toEqual({})
+        } finally {
+          r.disconnect()
+        }
+      } finally {
+        late.close()
+      }
+    } finally {
+      bc.close()
+      await server.destroy()
+    }
+  }, 60_000)
+
   test('an Invalidate drift issues while Redis does not answer is kept and reaches the other replicas once Redis answers', async () => {
     const server = await RedisProcess.start()
     const p = prefix('unsent')

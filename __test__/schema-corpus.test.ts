@@ -29,8 +29,11 @@ function loads(build: () => Gate): string | true {
 /** Both verdicts for one policy set given as a plain object. */
 function judge(set: unknown): { zod: boolean; native: string | true } {
   const native = loads(() => Gate.fromObject(set as never))
-  // The JSON text path reaches the same loader through serde's parser.
-  expect(loads(() => Gate.fromJsonString(JSON.stringify(set))) === true).toBe(native === true)
+  // The JSON text path reaches the same loader through serde's parser. It reads an integer past
+  // 2^53 exactly, which a JavaScript number does not hold, so such a priority is taken from
+  // text and refused from an object (both as intended, see below).
+  const text = JSON.stringify(set)
+  if (!/"priority":-?\d{16,}[,}]/.test(text)) expect(loads(() => Gate.fromJsonString(text)) === true).toBe(native === true)
   return { zod: PolicySetSchema.safeParse(set).success, native }
 }
 

@@ -326,6 +326,20 @@ describe('a telemetry SDK or a hook that fails', () => {
     )
   })
 
+  test('an onVerdict failing with a value that has no text (a null-prototype object) is reported too', async () => {
+    const opaque = () => Object.create(null) as unknown
+    for (const hook of [() => { throw opaque() }, async () => { throw opaque() }]) {
+      const gate = track(Gate.fromObject(POLICIES, { onVerdict: hook }))
+      const warnings = await warningsDuring(async () => {
+        expect(gate.evaluate(ctx('read')).kind).toBe('permit')
+        await new Promise((r) => setTimeout(r, 0))
+      })
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]![0]).toBe('KAVACH_ON_VERDICT_FAILED')
+      expect(warnings[0]![1]).toMatch(/\(the verdict stands\): a thrown object that cannot be read as text$/)
+    }
+  })
+
   test('in a child process, an async onVerdict that rejects does not end the process', () => {
     const root = join(__dirname, '..')
     const script = `

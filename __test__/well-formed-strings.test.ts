@@ -89,7 +89,7 @@ describe('lone surrogates in the strings of the crypto classes', () => {
     const none = Buffer.alloc(0)
     expectLoneSurrogate(caught(() => PqTokenSigner.pqOnly(none, keys.mlDsaVerifyingKey, 'id\ud800')), 'PqTokenSigner.pqOnly: keyId', 'D800', 2)
     expectLoneSurrogate(caught(() => PqTokenSigner.hybrid(none, keys.mlDsaVerifyingKey, none, keys.ed25519VerifyingKey, '\udfffid')), 'PqTokenSigner.hybrid: keyId', 'DFFF', 0)
-    expectLoneSurrogate(caught(() => PqTokenSigner.hybridFromBytes(none, keys.mlDsaVerifyingKey, none, keys.ed25519VerifyingKey, 'i\ud800d')), 'keyId', 'D800', 1)
+    expectLoneSurrogate(caught(() => PqTokenSigner.hybridFromBytes(none, keys.mlDsaVerifyingKey, none, keys.ed25519VerifyingKey, 'i\ud800d')), 'PqTokenSigner.hybridFromBytes: keyId', 'D800', 1)
     expect(PqTokenSigner.pqOnly(none, keys.mlDsaVerifyingKey, 'id\ud83d\udd11').keyId).toBe('id\u{1F511}')
   })
 

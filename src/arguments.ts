@@ -39,3 +39,8 @@ export function gateArgument<G extends object>(where: string, v: unknown): G {
   const ok = typeof v === 'object' && v !== null && typeof (v as { evaluateAsync?: unknown }).evaluateAsync === 'function'
   return ok ? (v as G) : fail(where, 'gate', 'a Gate', v)
 }
+
+/** Whether a hook's return value is a promise (or any thenable) whose rejection must be handled. */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
+}

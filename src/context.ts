@@ -270,14 +270,16 @@ export function contextTypeProblem(o: Record<string, unknown>): string | undefin
   for (const f of ['currentGeo', 'originGeo'] as const) {
     const g = o[f] as Record<string, unknown> | undefined | null
     if (g == null) continue
-    const p = typeProblem(`${f}.countryCode`, g.countryCode ?? 0, 'string') ?? typeProblem(`${f}.region`, g.region, 'string') ??
+    const country = g.countryCode === undefined ? `${f}.countryCode is missing (a geo needs its country code, a string)` : typeProblem(`${f}.countryCode`, g.countryCode, 'string')
+    const p = country ?? typeProblem(`${f}.region`, g.region, 'string') ??
       typeProblem(`${f}.city`, g.city, 'string') ?? typeProblem(`${f}.latitude`, g.latitude, 'number') ?? typeProblem(`${f}.longitude`, g.longitude, 'number')
     if (p !== undefined) return p
   }
   for (const f of ['device', 'originDevice'] as const) {
     const d = o[f] as Record<string, unknown> | undefined | null
     if (d == null) continue
-    const p = typeProblem(`${f}.hash`, d.hash ?? 0, 'string') ?? typeProblem(`${f}.description`, d.description, 'string')
+    const hash = d.hash === undefined ? `${f}.hash is missing (a device needs its hash, a string)` : typeProblem(`${f}.hash`, d.hash, 'string')
+    const p = hash ?? typeProblem(`${f}.description`, d.description, 'string')
     if (p !== undefined) return p
   }
   return undefined

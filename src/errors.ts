@@ -155,6 +155,19 @@ export function kindOf(v: unknown): string {
 }
 
 /**
+ * What a hook threw (or rejected with), as text for a warning: its message, or the value itself.
+ * Never throws: a null-prototype object or a `message` getter that throws has no text, and a
+ * warning about a failed hook must not fail too.
+ */
+export function thrownText(e: unknown): string {
+  try {
+    return e instanceof Error ? String(e.message) : String(e)
+  } catch {
+    return `a thrown ${kindOf(e)} that cannot be read as text`
+  }
+}
+
+/**
  * Every napi entry point is `#[napi(catch_unwind)]`: a Rust panic becomes a JS error with napi's
  * status `GenericFailure` (no entry point of ours returns that status), mapped to `INTERNAL`.
  */

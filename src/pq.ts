@@ -135,6 +135,12 @@ export class KavachKeyPair extends NativeKavachKeyPair {
   }
 }
 
+/** A hybrid signer from raw bytes; errors name `method`, the method the caller called. */
+function hybridSigner(method: string, mlDsaSk: Buffer, mlDsaVk: Buffer, edSk: Buffer, edVk: Buffer, keyId: string): PqTokenSigner {
+  checkWellFormed(method, 'keyId', keyId)
+  return rebrand(nativeCall(method, [mlDsaSk, mlDsaVk, edSk, edVk, keyId], () => NativePqTokenSigner.hybrid(mlDsaSk, mlDsaVk, edSk, edVk, keyId), ['mlDsaSk', 'mlDsaVk', 'edSk', 'edVk', 'keyId']), PqTokenSigner)
+}
+
 /** Signs permit tokens (ML-DSA-65, plus Ed25519 when hybrid) and verifies them in its own mode. */
 export class PqTokenSigner extends NativePqTokenSigner {
   /** Instances come from the static factories only (`new` throws, naming them). */
@@ -161,12 +167,11 @@ export class PqTokenSigner extends NativePqTokenSigner {
 
   /** From raw bytes; empty signing keys make a verifier-only signer. */
   static override hybrid(mlDsaSk: Buffer, mlDsaVk: Buffer, edSk: Buffer, edVk: Buffer, keyId: string): PqTokenSigner {
-    checkWellFormed('PqTokenSigner.hybrid', 'keyId', keyId)
-    return rebrand(nativeCall('PqTokenSigner.hybrid', [mlDsaSk, mlDsaVk, edSk, edVk, keyId], () => NativePqTokenSigner.hybrid(mlDsaSk, mlDsaVk, edSk, edVk, keyId), ['mlDsaSk', 'mlDsaVk', 'edSk', 'edVk', 'keyId']), PqTokenSigner)
+    return hybridSigner('PqTokenSigner.hybrid', mlDsaSk, mlDsaVk, edSk, edVk, keyId)
   }
 
   static override hybridFromBytes(mlDsaSk: Buffer, mlDsaVk: Buffer, edSk: Buffer, edVk: Buffer, keyId: string): PqTokenSigner {
-    return PqTokenSigner.hybrid(mlDsaSk, mlDsaVk, edSk, edVk, keyId)
+    return hybridSigner('PqTokenSigner.hybridFromBytes', mlDsaSk, mlDsaVk, edSk, edVk, keyId)
   }
 
   /** From raw bytes; an empty signing key makes a verifier-only signer. */

@@ -16,7 +16,8 @@
 
 import type { Attributes, Counter, Histogram, MeterProvider, Span, Tracer, TracerProvider } from '@opentelemetry/api'
 
-import { InvalidOptionsError } from './errors.js'
+import { isThenable } from './arguments.js'
+import { InvalidOptionsError, thrownText } from './errors.js'
 import type { EvaluateInput, Gate } from './gate.js'
 import type { ObservedVerdict, PermitTokenView, Verdict } from './native.js'
 
@@ -66,7 +67,7 @@ function fromProvider<T>(option: string, what: string, make: () => T): T {
   try {
     return make()
   } catch (e) {
-    throw new InvalidOptionsError(`option '${option}': ${what} threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+    throw new InvalidOptionsError(`option '${option}': ${what} threw: ${thrownText(e)}`, { cause: e })
   }
 }
 
@@ -98,13 +99,17 @@ function verdictAttributes(v: Verdict): Attributes {
   return a
 }
 
-function report(code: string, what: string, e: unknown): void {
-  const message = e instanceof Error ? e.message : String(e)
-  process.emitWarning(`kavach: ${what} (the verdict stands): ${message}`, { code, detail: e instanceof Error ? e.stack : undefined })
+/** The stack of an Error, read defensively (a getter may throw). */
+function stackOf(e: unknown): string | undefined {
+  try {
+    return e instanceof Error ? e.stack : undefined
+  } catch {
+    return undefined
+  }
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
+function report(code: string, what: string, e: unknown): void {
+  process.emitWarning(`kavach: ${what} (the verdict stands): ${thrownText(e)}`, { code, detail: stackOf(e) })
 }
 
 /** A frozen copy of a permit token (its signature copied: a Buffer cannot be frozen). */

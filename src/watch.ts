@@ -35,7 +35,8 @@ import { dirname, extname, parse, resolve, sep } from 'node:path'
 
 import type { FSWatcher } from 'chokidar'
 
-import { InvalidArgumentError, IoError, KavachError, errorClassFor, excerpt, kindOf } from './errors.js'
+import { isThenable } from './arguments.js'
+import { InvalidArgumentError, IoError, KavachError, errorClassFor, excerpt, kindOf, thrownText } from './errors.js'
 import { isRecord, ownFields } from './own-properties.js'
 import { quotedNames } from './options.js'
 import { readPolicyFile } from './policy-file.js'
@@ -196,14 +197,6 @@ function isFile(path: string): boolean {
   }
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e)
-}
-
 export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
   /** The path as given to `gate.watch`. */
   readonly path: string
@@ -305,7 +298,7 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
       const along = symlinksAlong(file)
       if (realPath(dir) !== resolvedDir || along.length !== links.length || along.some((link, i) => link !== links[i])) this.#rearm(watcher)
     })
-    watcher.on('error', (e) => this.#fail(new IoError(`watch '${this.path}': ${messageOf(e)}`, { cause: e })))
+    watcher.on('error', (e) => this.#fail(new IoError(`watch '${this.path}': ${thrownText(e)}`, { cause: e })))
     watcher.once('ready', () => {
       this.#ready()
       // The file may have been saved, replaced or removed while this watch was being armed.
@@ -329,7 +322,7 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
 
   /** Closes a watch that another replaces (or that has nothing left to watch); `close()` awaits it. */
   #retire(watcher: FSWatcher): void {
-    const closing = watcher.close().catch((e: unknown) => this.#fail(new IoError(`watch '${this.path}': ${messageOf(e)}`, { cause: e })))
+    const closing = watcher.close().catch((e: unknown) => this.#fail(new IoError(`watch '${this.path}': ${thrownText(e)}`, { cause: e })))
     this.#retiring.add(closing)
     void closing.finally(() => this.#retiring.delete(closing))
   }
@@ -388,7 +381,7 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
         })
         // A safety net: #load reports its own failures, so this only catches a bug in it.
         .catch((e: unknown) =>
-          this.#warn(`kavach: gate.watch('${this.path}'): a reload failed unexpectedly: ${messageOf(e)}`, 'KAVACH_WATCH_FAILED', e),
+          this.#warn(`kavach: gate.watch('${this.path}'): a reload failed unexpectedly: ${thrownText(e)}`, 'KAVACH_WATCH_FAILED', e),
         )
     }, this.#debounceMs)
   }
@@ -439,7 +432,7 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
         else this.#gate.reload(text)
       } catch (e) {
         // The gate's reload throws typed errors (PolicyParseError); the previous set stays live.
-        this.#fail(e instanceof KavachError ? e : new IoError(`cannot load policy file '${this.#file}': ${messageOf(e)}`, { cause: e }))
+        this.#fail(e instanceof KavachError ? e : new IoError(`cannot load policy file '${this.#file}': ${thrownText(e)}`, { cause: e }))
         return
       }
       this.#deliver('reload', { path: this.path, policies: this.#gate.policyCount })
@@ -457,7 +450,7 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
       )
     }
     if (e instanceof KavachError) return e
-    return new IoError(`cannot read policy file '${this.#file}': ${messageOf(e)}`, { cause: e })
+    return new IoError(`cannot read policy file '${this.#file}': ${thrownText(e)}`, { cause: e })
   }
 
   /** Emits `error`, or, with no listener, reports the error as a process warning. */
@@ -492,7 +485,7 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
   }
 
   #listenerFailed(event: string, e: unknown): void {
-    const message = `kavach: gate.watch('${this.path}'): a listener of the '${event}' event failed (the watcher goes on): ${messageOf(e)}`
+    const message = `kavach: gate.watch('${this.path}'): a listener of the '${event}' event failed (the watcher goes on): ${thrownText(e)}`
     this.#warn(message, WATCH_LISTENER_FAILED, e)
   }
 

@@ -48,7 +48,11 @@ export interface ReadEntries {
   refused: { actions: Map<string, number>; principals: Map<string, number>; codes: Map<string, number> }
   /** Milliseconds from the earliest to the latest entry time (0 without any). */
   span: number
-  /** The bucket size of `buckets` (a minute, an hour or a day), chosen from `span`. */
+  /**
+   * The bucket size of `buckets`, chosen from `span` and the entries' spread: a minute, an hour,
+   * a day, or (never more than MAX_BUCKETS buckets) a month's, a year's or ten, a hundred... years'
+   * mean length in milliseconds.
+   */
   bucketMs: number
   /** Verdicts per time bucket over the whole chain, earliest first; entries without a time are left out. */
   buckets: BucketCounts[]
@@ -76,19 +80,78 @@ export function* chainLines(chunks: Iterable<Buffer>): Generator<string> {
 const MINUTE_MS = 60_000
 const HOUR_MS = 3_600_000
 const DAY_MS = 86_400_000
+/** A Gregorian year's mean length; a month's is a twelfth of it. */
+const YEAR_MS = 31_556_952_000
+
+/** The most buckets the chart is given, however the chain's times are spread. */
+export const MAX_BUCKETS = 500
 
 /** A bucket size that gives a readable number of bars for the chain's time span. */
 export function bucketFor(span: number): number {
   return span > 3 * DAY_MS ? DAY_MS : span > 3 * HOUR_MS ? HOUR_MS : MINUTE_MS
 }
 
+/** The earliest time a JavaScript date holds (a bucket of it may start earlier). */
+const EARLIEST_DATE_MS = -8.64e15
+
+/**
+ * The UTC start of month `month` (0-11) of `year`, or the earliest date when it lies before
+ * that (`Date.UTC` is not used: it reads years 0 to 99 as 1900 to 1999).
+ */
+function monthStart(year: number, month: number): number {
+  const d = new Date(0)
+  d.setUTCFullYear(year, month, 1)
+  const t = d.getTime()
+  return Number.isNaN(t) ? EARLIEST_DATE_MS : t
+}
+
+/**
+ * A bucket size: its nominal length (`bucketMs`), where a time's bucket starts (UTC), and how
+ * many buckets it may hold before the next size up takes over. Each size's buckets lie within
+ * the next size's, so buckets merge by their starts.
+ */
+interface BucketSize {
+  ms: number
+  start: (time: number) => number
+  limit: number
+}
+
+const fixed = (ms: number, limit: number): BucketSize => ({ ms, start: (t) => Math.floor(t / ms) * ms, limit })
+const years = (n: number): BucketSize => ({ ms: n * YEAR_MS, start: (t) => monthStart(Math.floor(new Date(t).getUTCFullYear() / n) * n, 0), limit: MAX_BUCKETS })
+
+/**
+ * Minutes, hours, days, months, years, then decades and up by tens: a JavaScript date spans
+ * under 600,000 years, so the last size holds a handful of buckets at most.
+ */
+const SIZES: readonly BucketSize[] = [
+  fixed(MINUTE_MS, 200),
+  fixed(HOUR_MS, 100),
+  fixed(DAY_MS, MAX_BUCKETS),
+  {
+    ms: YEAR_MS / 12,
+    start: (t) => {
+      const d = new Date(t)
+      return monthStart(d.getUTCFullYear(), d.getUTCMonth())
+    },
+    limit: MAX_BUCKETS,
+  },
+  years(1),
+  years(10),
+  years(100),
+  years(1_000),
+  years(10_000),
+  years(100_000),
+  years(1_000_000),
+]
+
 /**
  * Verdict counts per time bucket, starting per minute. Times in n distinct minutes span more
  * than n - 2 minutes, so past 200 minutes the chart's buckets are hours at least, and past 100
- * hours days: the buckets merge as they go, and their number stays near the chain's days.
+ * hours days. Past MAX_BUCKETS days they are months, then years, then decades and up: the
+ * buckets merge as they go, and there are never more than MAX_BUCKETS of them.
  */
 class TimeBuckets {
-  private size = MINUTE_MS
+  private level = 0
   private counts = new Map<number, number[]>()
   private min = Infinity
   private max = -Infinity
@@ -98,14 +161,12 @@ class TimeBuckets {
     if (time < this.min) this.min = time
     if (time > this.max) this.max = time
     if (verdict < 0) return
-    const start = Math.floor(time / this.size) * this.size
-    let row = this.counts.get(start)
+    let row = this.counts.get(SIZES[this.level]!.start(time))
     if (row === undefined) {
       row = VERDICTS.map(() => 0)
-      this.counts.set(start, row)
-      if (this.size === MINUTE_MS && this.counts.size > 200) this.merge(HOUR_MS)
-      else if (this.size === HOUR_MS && this.counts.size > 100) this.merge(DAY_MS)
-      row = this.counts.get(Math.floor(time / this.size) * this.size)!
+      this.counts.set(SIZES[this.level]!.start(time), row)
+      this.mergeWhileOver()
+      row = this.counts.get(SIZES[this.level]!.start(time))!
     }
     row[verdict]!++
   }
@@ -116,23 +177,30 @@ class TimeBuckets {
 
   /** The buckets at the size the span calls for, earliest first. */
   finish(): { bucketMs: number; buckets: BucketCounts[] } {
-    const bucketMs = bucketFor(this.span)
-    if (bucketMs > this.size) this.merge(bucketMs)
+    const wanted = SIZES.findIndex((size) => size.ms === bucketFor(this.span))
+    while (this.level < wanted) this.merge()
+    this.mergeWhileOver()
     const buckets = [...this.counts]
       .sort((a, b) => a[0] - b[0])
       .map(([start, row]) => ({ start, counts: Object.fromEntries(VERDICTS.map((v, i) => [v, row[i]!])) as BucketCounts['counts'] }))
-    return { bucketMs, buckets }
+    return { bucketMs: SIZES[this.level]!.ms, buckets }
   }
 
-  private merge(size: number): void {
+  private mergeWhileOver(): void {
+    while (this.level < SIZES.length - 1 && this.counts.size > SIZES[this.level]!.limit) this.merge()
+  }
+
+  /** Merges the buckets into those of the next size up. */
+  private merge(): void {
+    const next = SIZES[this.level + 1]!
     const merged = new Map<number, number[]>()
     for (const [start, row] of this.counts) {
-      const to = Math.floor(start / size) * size
+      const to = next.start(start)
       const into = merged.get(to)
       if (into === undefined) merged.set(to, row)
       else row.forEach((n, i) => (into[i]! += n))
     }
-    this.size = size
+    this.level++
     this.counts = merged
   }
 }

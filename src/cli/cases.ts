@@ -4,7 +4,7 @@
 // `code` or `now`) is an error naming it, since ignoring it would run a different test than
 // the one written, and pass.
 
-import { excerpt } from '../errors.js'
+import { excerpt, kindOf } from '../errors.js'
 import { UsageError } from './exit.js'
 import { ISO_DATE_TIME_HINT, parseIsoDateTime } from './iso-time.js'
 import { readDocument } from './policy-files.js'
@@ -79,6 +79,12 @@ function nowOf(v: unknown): number | undefined {
   return undefined
 }
 
+/** A `now` that is not an instant, as an error quotes it: its text, or the kind of value it is. */
+function nowShown(v: unknown): string {
+  if (v instanceof Date) return v.toISOString()
+  return typeof v === 'string' ? excerpt(v) : `got ${kindOf(v)}`
+}
+
 export async function readCases(file: string): Promise<CasesFile> {
   let doc: Record<string, unknown>
   try {
@@ -110,7 +116,7 @@ export async function readCases(file: string): Promise<CasesFile> {
     let nowMs: number | undefined
     if (c.now !== undefined) {
       nowMs = nowOf(c.now)
-      if (nowMs === undefined) bad(`'now' is not ${ISO_DATE_TIME_HINT}: ${c.now instanceof Date ? c.now.toISOString() : excerpt(String(c.now))}`)
+      if (nowMs === undefined) bad(`'now' is not ${ISO_DATE_TIME_HINT}: ${nowShown(c.now)}`)
     }
     for (const key of ['code', 'evaluator'] as const) if (c[key] !== undefined && typeof c[key] !== 'string') bad(`'${key}' must be a string`)
     return {

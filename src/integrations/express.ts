@@ -83,6 +83,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
 interface RouteFound {
   pattern: string | undefined
   caseInsensitive: boolean
+  /**
+   * The pattern the exclusion check reads when it is not `pattern`: a route found at dispatch
+   * carries a `pattern` built from the path the client sent, which an excluded path can fill in
+   * for a mount parameter (`/:tenant` matching `/health`). Null when the mount paths above the
+   * route are not all plain text.
+   */
+  exclusionPattern?: string | null
 }
 
 /** A layer the request reaches while a global middleware asks the router. */
@@ -206,14 +213,23 @@ function walk(router: RouterLike, at: WalkPosition, run: WalkRun): void {
   }
 }
 
-/** `rawPath` relative to `app` (a sub-app sees the path below its mount path), and that mount path. */
-function appRelative(app: AppLike, rawPath: string): { path: string; prefix: string } | undefined {
+/**
+ * The mount paths of `app` and the apps above it, joined (`''` for the top app), as declared;
+ * undefined when one is not plain text (a parameter, a wildcard, a regular expression, an array).
+ */
+function literalMountPrefix(app: unknown): string | undefined {
   const mounts: string[] = []
   for (let a: unknown = app; isObject(a) && a.parent !== undefined; a = a.parent) {
     if (mounts.length > MAX_DEPTH || typeof a.mountpath !== 'string' || !LITERAL_MOUNT.test(a.mountpath)) return undefined
     if (a.mountpath !== '/') mounts.unshift(a.mountpath.replace(/\/+$/, ''))
   }
-  const prefix = mounts.join('')
+  return mounts.join('')
+}
+
+/** `rawPath` relative to `app` (a sub-app sees the path below its mount path), and that mount path. */
+function appRelative(app: AppLike, rawPath: string): { path: string; prefix: string } | undefined {
+  const prefix = literalMountPrefix(app)
+  if (prefix === undefined) return undefined
   if (prefix === '') return { path: rawPath, prefix: '' }
   const head = rawPath.slice(0, prefix.length)
   if (head.toLowerCase() !== prefix.toLowerCase() || (rawPath.length > prefix.length && rawPath[prefix.length] !== '/')) return undefined
@@ -266,7 +282,27 @@ function routedTarget(req: ExpressRequestLike): string {
 function dispatchRoute(req: ExpressRequestLike, route: RouteLike, caseInsensitive: boolean): RouteFound {
   // The mount path as the client spelled it (`/Users`): folded as the router matched it.
   const base = canonicalPath(req.baseUrl === undefined || req.baseUrl === '' ? '/' : req.baseUrl, { foldCase: caseInsensitive })
-  return { pattern: base.ok ? joinPattern(base.path, route.path) : undefined, caseInsensitive }
+  const pattern = base.ok ? joinPattern(base.path, route.path) : undefined
+  return { pattern, caseInsensitive, exclusionPattern: declaredPattern(req, route, base.ok ? base.path : undefined, caseInsensitive) }
+}
+
+/**
+ * The route's pattern from the declared mount paths, for the exclusion check: null unless
+ * those mount paths are plain text and account for the whole of `req.baseUrl` (`mountedAt`,
+ * canonical), so a mount parameter or a router mounted out of the walk's sight is gated.
+ */
+function declaredPattern(req: ExpressRequestLike, route: RouteLike, mountedAt: string | undefined, caseInsensitive: boolean): string | null {
+  const prefix = literalMountPrefix(req.app)
+  if (prefix === undefined || mountedAt === undefined) return null
+  const declared = canonicalPath(prefix === '' ? '/' : prefix, { foldCase: caseInsensitive })
+  if (!declared.ok || declared.path !== mountedAt) return null
+  return joinPattern(prefix === '' ? '/' : prefix, route.path) ?? null
+}
+
+/** The route pattern the exclusion check reads for `serving` (null: none it can trust). */
+function exclusionRoute(serving: RouteFound | undefined): string | null {
+  if (serving === undefined) return null
+  return serving.exclusionPattern !== undefined ? serving.exclusionPattern : (serving.pattern ?? null)
 }
 
 /** What the gate judges for `route` at `target`: its action and resource, as `judgedAs` gives them. */
@@ -370,7 +406,7 @@ export function createExpressMiddleware(gate: Gate, options: HttpMiddlewareOptio
     }
     // An excluded path passes only to a route under it; with no route known it is gated.
     const gatedNow = (method: string, serving: RouteFound | undefined): boolean =>
-      mw.shouldGate(method, target, { caseInsensitive: serving?.caseInsensitive ?? appIgnoresCase, route: serving?.pattern ?? null })
+      mw.shouldGate(method, target, { caseInsensitive: serving?.caseInsensitive ?? appIgnoresCase, route: exclusionRoute(serving) })
     const routes = running ? undefined : (resolved?.routes ?? new Map<object, RouteFound>())
     if (!gatedNow(req.method, found)) {
       // Guarded still: a method override later in the chain may turn it into a gated request,

@@ -127,17 +127,42 @@ function hasParameter(text: string): boolean {
 }
 
 /**
+ * The first literal colon in a route pattern segment (its index and length), leaving aside
+ * those inside a parenthesised regular expression (`:t(^\\d+\\:\\d+$)`, `:addr(^[0-9a-f]+::1$)`),
+ * which the router reads as part of the expression. Parentheses that do not pair up are read
+ * as text.
+ */
+function firstLiteralColon(segment: string): { index: number; length: number } | undefined {
+  let depth = 0
+  let found: { index: number; length: number } | undefined
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment[i]
+    const colon = c === '\\' ? segment[i + 1] === ':' : c === ':' && segment[i + 1] === ':'
+    if (colon && depth === 0 && found === undefined) found = { index: i, length: 2 }
+    if (c === '\\' || colon) i++
+    else if (c === '(') depth++
+    else if (c === ')' && depth > 0) depth--
+  }
+  if (depth === 0) return found
+  const m = ESCAPED_COLON.exec(segment)
+  return m === null ? undefined : { index: m.index, length: m[0].length }
+}
+
+/**
  * A route pattern segment cut at its first literal colon: the part before, and the custom
  * method after it (`:id::purge` -> `:id` and `purge`; `admin\\:shutdown` -> `admin` and
- * `shutdown`). No custom method when there is no literal colon, or when what follows it holds
- * a parameter or wildcard.
+ * `shutdown`). No custom method when there is no literal colon, when what follows it holds
+ * a parameter or wildcard, or when the part before is a parameter carrying a regular
+ * expression (`:a(^[a-z]+$)::run`: where the expression ends is the router's reading).
  */
 function customMethod(segment: string): { head: string; custom: string | undefined } {
-  const m = ESCAPED_COLON.exec(segment)
-  if (m === null) return { head: segment, custom: undefined }
-  const rest = segment.slice(m.index + m[0].length)
+  const at = firstLiteralColon(segment)
+  if (at === undefined) return { head: segment, custom: undefined }
+  const head = segment.slice(0, at.index)
+  if (head.includes('(') && hasParameter(head)) return { head: segment, custom: undefined }
+  const rest = segment.slice(at.index + at.length)
   const custom = rest === '' || hasParameter(rest) ? undefined : rest.replace(ESCAPED_COLONS, ':')
-  return { head: segment.slice(0, m.index), custom }
+  return { head, custom }
 }
 
 /** Whether a segment (before any literal colon) can name the resource. */
@@ -224,13 +249,27 @@ function resourceFor(segments: readonly string[], route: string, caseInsensitive
 }
 
 /**
+ * The whole segments of a route pattern ahead of its first optional `{...}` group: those every
+ * path it serves starts with (`/live{/}` -> `live`; `/live{s}` -> none, the group ends the
+ * segment it starts in).
+ */
+function segmentsBeforeOptionalGroup(route: string): string[] {
+  const open = route.indexOf('{')
+  const head = open < 0 ? route : route.slice(0, open)
+  const segments = head.split('/')
+  if (open >= 0 && route[open + 1] !== '/') segments.pop()
+  return segments.filter((s) => s.length > 0)
+}
+
+/**
  * Whether every path `route` (a route pattern) serves lies under the path of `entry` (its
- * segments): the route's first segments are literals spelling the entry's (ASCII case folded
- * with `caseInsensitive`). A parameter, wildcard or group there may stand for anything, so such
- * a route is not under it.
+ * segments): the route's first segments, ahead of any optional group, are literals spelling the
+ * entry's (ASCII case folded with `caseInsensitive`), so `/live{/}` is under `/live`. A
+ * parameter, wildcard, regular expression or optional group there may stand for anything, so
+ * such a route is not under it (`{/:tenant}/health/x` is not under `/health`).
  */
 export function routeUnder(route: string, entry: readonly string[], caseInsensitive: boolean): boolean {
-  const pattern = route.split('/').filter((s) => s.length > 0)
+  const pattern = segmentsBeforeOptionalGroup(route)
   if (pattern.length < entry.length) return false
   return entry.every((e, i) => {
     const p = pattern[i]!

@@ -8,11 +8,11 @@
 // absolute-form target nor a client-chosen parameter value can pick a different action.
 
 import { type EvaluateOptions, type GeoLocationInput, PRINCIPAL_KINDS, type PrincipalKind } from '../context.js'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError, thrownText } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
-import { gateArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
+import { gateArgument, isThenable, optionalObjectArgument, stringArgument } from '../arguments.js'
 import { canonicalPath, checkedRequest, judgedAs, routeUnder } from './http-route.js'
 import { forwardedParams, genericReason, queryStringProblem, quotesSessionOrigin, READABLE_REASON_CODES, sessionOriginReason } from './refusal.js'
 import { identityProblem } from './identified.js'
@@ -129,13 +129,9 @@ function principalProblem(who: unknown): string | undefined {
   return identityProblem(who, { noun: 'principal', idField: 'principalId', kindField: 'principalKind', expected: 'a principal object, or undefined for anonymous' })
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return ((typeof v === 'object' && v !== null) || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
-}
-
 /** An `onRefusal` that failed: a process warning; the refusal stands. */
 function onRefusalFailed(what: string, e: unknown): void {
-  process.emitWarning(`kavach: ${what} (the refusal stands): ${e instanceof Error ? e.message : String(e)}`, { code: 'KAVACH_ON_REFUSE_FAILED' })
+  process.emitWarning(`kavach: ${what} (the refusal stands): ${thrownText(e)}`, { code: 'KAVACH_ON_REFUSE_FAILED' })
 }
 
 export class HttpKavachMiddleware {
@@ -236,7 +232,11 @@ export class HttpKavachMiddleware {
       try {
         const r: unknown = this.#onRefusal(cause === undefined ? { verdict: v, request: req } : { verdict: v, request: req, cause })
         // An async hook's rejection is reported like a throw, never left unhandled (which ends the process).
-        if (isThenable(r)) r.then(undefined, (e: unknown) => onRefusalFailed("onRefusal's promise rejected", e))
+        if (isThenable(r)) {
+          const reported = r.then(undefined, (e: unknown) => onRefusalFailed("onRefusal's promise rejected", e))
+          // The chain ends here: nothing it settles with may go unhandled.
+          if (isThenable(reported)) reported.then(undefined, () => undefined)
+        }
       } catch (e) {
         onRefusalFailed('onRefusal threw', e)
       }

@@ -1,18 +1,21 @@
-// gateMcpServer(): every tool of an `McpServer` (@modelcontextprotocol/sdk 1.x), registered
-// before or after the call, goes through the gate. A refusal is a tool result with `isError`
-// (the agent loop reads it and goes on), not a protocol error.
+// gateMcpServer(): every tool, resource, resource template and prompt of an `McpServer`
+// (@modelcontextprotocol/sdk 1.x), registered before or after the call, goes through the gate.
+// A refused tool call is a tool result with `isError` (the agent loop reads it and goes on), not
+// a protocol error; a refused resource read or prompt get, which has no such result, is a
+// JSON-RPC error (mcp-resources.ts).
 //
 // The SDK keeps its tools in `McpServer._registeredTools` (name -> RegisteredTool, whose
 // `handler` it calls for each `tools/call`). That map is not public API, so this file depends
 // on its shape and checks it: a server without it is rejected rather than left ungated.
 
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError, KavachError } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import { type McpCaller, McpKavachMiddleware, type McpMiddlewareOptions } from './mcp.js'
 import { refusalText } from './refusal.js'
 import { identityProblem } from './identified.js'
 import { refuseUnevaluated } from './unevaluated.js'
+import { gateReads, readRegistries } from './mcp-resources.js'
 
 /** The SDK's `RegisteredTool`, as far as gating needs it. */
 interface RegisteredToolShape {
@@ -46,13 +49,14 @@ export interface GateMcpServerOptions extends McpMiddlewareOptions {
    */
   identify: (extra: McpRequestExtra) => McpCaller | undefined | Promise<McpCaller | undefined>
   /**
-   * Called with every refused call's full verdict, for the server's own logs. The model reads
-   * a generic reason for every code that is not a policy outcome (`STORE_UNAVAILABLE`,
-   * `AUDIT_FAILED`, `IDENTITY_FAILED`: permit signing); the detail (hosts, driver errors, key
-   * ids) is only here, and `cause` is what `identify` threw, when it did. What it throws or
-   * rejects with is ignored: the call stays refused.
+   * Called with every refused call's full verdict, for the server's own logs: `name` is the
+   * action refused (the tool's name, `resource:<name>` for a resource read, `prompt:<name>` for
+   * a prompt get). The client reads a generic reason for every code that is not a policy
+   * outcome (`STORE_UNAVAILABLE`, `AUDIT_FAILED`, `IDENTITY_FAILED`: permit signing); the detail
+   * (hosts, driver errors, key ids) is only here, and `cause` is what `identify` threw, when it
+   * did. What it throws or rejects with is ignored: the call stays refused.
    */
-  onRefusal?: (toolName: string, verdict: Verdict, extra: McpRequestExtra, cause?: unknown) => void | Promise<void>
+  onRefusal?: (name: string, verdict: Verdict, extra: McpRequestExtra, cause?: unknown) => void | Promise<void>
 }
 
 /** An MCP tool result the model reads: `isError` with the refusal's code and reason. */
@@ -69,61 +73,53 @@ function refusalResult(toolName: string, v: Verdict): McpRefusalResult {
   return { content: [{ type: 'text', text: refusalText(toolName, v) }], isError: true }
 }
 
-/** The SDK's registries of what a client reads without a tool call, by what they hold. */
-const UNGATED_REGISTRIES = [
-  ['_registeredResources', 'resources'],
-  ['_registeredResourceTemplates', 'resource templates'],
-  ['_registeredPrompts', 'prompts'],
-] as const
-
-let warnedUngated = false
-
-/**
- * Warns once per process when `server` has resources, resource templates or prompts: any
- * client reads those without a tool call, so no gate judges them.
- */
-function warnIfUngated(server: Record<string, unknown>): void {
-  if (warnedUngated) return
-  const served = UNGATED_REGISTRIES.filter(([key]) => {
-    const registry = server[key]
-    return typeof registry === 'object' && registry !== null && Object.keys(registry).length > 0
-  }).map(([, what]) => what)
-  if (served.length === 0) return
-  warnedUngated = true
-  process.emitWarning(
-    `kavach: gateMcpServer gates tools only; this server's ${served.join(', ')} are served to every client without the gate (keep data that needs the gate behind tools)`,
-    { code: 'KAVACH_MCP_UNGATED' },
-  )
-}
-
 /** Why `who` (what `identify` returned) is not a caller, or undefined when it is one. */
 function callerProblem(who: unknown): string | undefined {
   return identityProblem(who, { noun: 'caller', idField: 'callerId', kindField: 'callerKind', expected: 'a caller object { callerId, ... }, or undefined for none' })
 }
 
 /**
- * Gates every tool of `server`; returns the middleware that evaluates the calls (for
- * `invalidateSession`). Throws `InvalidArgumentError` for a server it cannot gate.
+ * `caller` reading `uri`: the requested URI is the context's `resource`, whatever resource the
+ * caller names. Its other fields are read through the prototype, by name, as for a tool call.
+ */
+function readingResource(caller: object, uri: string): McpCaller {
+  return Object.create(caller, { resource: { value: uri, enumerable: true } }) as McpCaller
+}
+
+/** An error the gate throws for a caller field it cannot take: an argument or a context it rejects (a malformed geo). */
+function callerRejected(e: unknown): e is KavachError {
+  return e instanceof KavachError && (e.code === 'INVALID_ARGUMENT' || e.code === 'INVALID_CONTEXT')
+}
+
+/**
+ * Gates every tool, resource, resource template and prompt of `server`; returns the middleware
+ * that evaluates the calls (for `invalidateSession`). Throws `InvalidArgumentError` for a server
+ * it cannot gate.
  */
 export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: GateMcpServerOptions): McpKavachMiddleware {
   if (typeof options?.identify !== 'function') throw new InvalidArgumentError("gateMcpServer needs options.identify(extra)")
   if (options.onRefusal !== undefined && typeof options.onRefusal !== 'function') {
-    throw new InvalidArgumentError('gateMcpServer: options.onRefusal must be a function (toolName, verdict, extra)')
+    throw new InvalidArgumentError('gateMcpServer: options.onRefusal must be a function (name, verdict, extra)')
   }
   const host = server as unknown as Record<string, unknown> & { _registeredTools?: unknown }
   const registry = host._registeredTools
   if (typeof registry !== 'object' || registry === null) {
     throw new InvalidArgumentError('gateMcpServer needs an McpServer from @modelcontextprotocol/sdk 1.x (no tool registry found)')
   }
-  warnIfUngated(host)
+  const reads = readRegistries(host)
   const mw = new McpKavachMiddleware(gate, options)
   const names = new WeakMap<object, string>()
 
   const onRefusal = options.onRefusal
 
-  /** The verdict for one call of the tool registered as `name`, and what `identify` threw when it did. */
-  const judge = async (name: string, args: unknown, extra: McpRequestExtra): Promise<{ v: Verdict; cause?: unknown }> => {
-    const identityFailed = (reason: string): Verdict => refuseUnevaluated(gate, 'IDENTITY_FAILED', 'mcp', reason, { actionName: name })
+  /**
+   * The verdict for one call of the action `name` (a tool's name, `resource:<name>`,
+   * `prompt:<name>`) with `args`, reading `resource` when given, and what `identify` threw when
+   * it did.
+   */
+  const judge = async (name: string, args: unknown, extra: McpRequestExtra, resource?: string): Promise<{ v: Verdict; cause?: unknown }> => {
+    const facts = resource === undefined ? { actionName: name } : { actionName: name, resource }
+    const identityFailed = (reason: string): Verdict => refuseUnevaluated(gate, 'IDENTITY_FAILED', 'mcp', reason, facts)
     let caller: unknown
     try {
       caller = await options.identify(extra)
@@ -131,22 +127,23 @@ export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: Ga
       return { v: identityFailed(`identify() threw for '${name}'`), cause: e }
     }
     if (caller === undefined) {
-      return { v: refuseUnevaluated(gate, 'INVALID_CONTEXT', 'mcp', `no caller for '${name}': identify() returned nothing`, { actionName: name }) }
+      return { v: refuseUnevaluated(gate, 'INVALID_CONTEXT', 'mcp', `no caller for '${name}': identify() returned nothing`, facts) }
     }
     const problem = callerProblem(caller)
     if (problem !== undefined) return { v: identityFailed(problem) }
     try {
-      return { v: await mw.evaluateToolCall(name, args, caller as McpCaller) }
+      const who = resource === undefined ? (caller as McpCaller) : readingResource(caller as object, resource)
+      return { v: await mw.evaluateToolCall(name, args, who) }
     } catch (e) {
       // A caller field the gate cannot take (a malformed geo, say): the caller is not one.
-      if (e instanceof InvalidArgumentError) return { v: identityFailed(`identify() returned a caller the gate cannot take: ${e.message}`), cause: e }
+      if (callerRejected(e)) return { v: identityFailed(`identify() returned a caller the gate cannot take: ${e.message}`), cause: e }
       throw e
     }
   }
 
-  /** The verdict for one call of the tool registered as `name`; a refusal is reported to `onRefusal`. */
-  const decide = async (name: string, args: unknown, extra: McpRequestExtra): Promise<Verdict> => {
-    const { v, cause } = await judge(name, args, extra)
+  /** The verdict for one call of the action `name` (as `judge`); a refusal is reported to `onRefusal`. */
+  const decide = async (name: string, args: unknown, extra: McpRequestExtra, resource?: string): Promise<Verdict> => {
+    const { v, cause } = await judge(name, args, extra, resource)
     if (!v.isPermit && onRefusal !== undefined) {
       // A logging hook cannot change the outcome: the call is refused either way, and an
       // async hook's rejection is not left unhandled.
@@ -202,6 +199,7 @@ export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: Ga
     })
   }
 
+  gateReads(host, reads, decide)
   const tools = registry as Record<string, RegisteredToolShape>
   for (const [name, tool] of Object.entries(tools)) gateTool(tool, name)
   // Tools registered (or renamed) later land in the registry through this proxy.

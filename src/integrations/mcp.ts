@@ -3,7 +3,7 @@
 
 import type { EvaluateOptions, PrincipalKind } from '../context.js'
 import { gateArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError, thrownText } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { InvalidationBroadcaster } from '../invalidation.js'
 import type { Verdict } from '../native.js'
@@ -116,7 +116,7 @@ export class McpKavachMiddleware {
         revoked = await this.#store.isInvalidated(sid)
       } catch (e) {
         if (e instanceof RevocationReadError) return refuseUnevaluated(this.gate, e.code, STORE_EVALUATOR, e.message, contextFacts(ctx))
-        const reason = `session store failed for session '${sid}': ${(e as Error)?.message ?? String(e)}`
+        const reason = `session store failed for session '${sid}': ${thrownText(e)}`
         return refuseUnevaluated(this.gate, 'STORE_UNAVAILABLE', STORE_EVALUATOR, reason, contextFacts(ctx))
       }
       if (revoked === true) return revokedSessionUnevaluated(this.gate, sid, STORE_EVALUATOR, contextFacts(ctx))

@@ -3,12 +3,13 @@
 // params its rules read.
 
 import { isParamValue, paramValueProblem } from '../context.js'
-import { excerpt, Invalidated, native, Refused } from '../errors.js'
+import { excerpt, Invalidated, kindOf, native, Refused } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import { setOwn } from '../own-properties.js'
 import type { RefuseCode } from '../verdict.js'
 import { splitTarget } from './http-route.js'
+
 
 /** A call's input as the integration hands it over: where it came from, and whether it was read at all. */
 export interface CallInput {
@@ -175,28 +176,36 @@ export type ReasonReader = 'model' | 'client'
 /** The generic reasons for the codes `READABLE_REASON_CODES` leaves out, by reader. */
 const GENERIC_REASONS: Partial<Record<RefuseCode, Record<ReasonReader, string>>> = {
   STORE_UNAVAILABLE: {
-    model: 'a store the gate depends on is unavailable; the tool did not run',
+    model: 'a store the gate depends on is unavailable',
     client: 'a store the gate depends on is unavailable (failing closed)',
   },
   AUDIT_FAILED: {
-    model: 'the call could not be recorded in the audit log; the tool did not run',
+    model: 'the call could not be recorded in the audit log',
     client: 'the audit record could not be written (failing closed)',
   },
   IDENTITY_FAILED: {
-    model: 'the gate could not sign or verify identity for this call; the tool did not run',
+    model: 'the gate could not sign or verify identity for this call',
     client: 'the caller could not be identified',
   },
 }
 
 /** For a code without a generic reason of its own (a code added later, say). */
 const FALLBACK_REASONS: Record<ReasonReader, string> = {
-  model: 'the gate could not evaluate this call; the tool did not run',
+  model: 'the gate could not evaluate this call',
   client: 'refused',
 }
 
-/** What `reader` reads for a refusal with `code` instead of the gate's reason (not a policy outcome). */
-export function genericReason(code: RefuseCode, reader: ReasonReader): string {
-  return GENERIC_REASONS[code]?.[reader] ?? FALLBACK_REASONS[reader]
+/** What a model is told did not happen when a call is refused: by default, a tool call's. */
+export const TOOL_NOT_RUN = 'the tool did not run'
+
+/**
+ * What `reader` reads for a refusal with `code` instead of the gate's reason (not a policy
+ * outcome). A model is also told what did not happen (`notDone`: the tool did not run, the
+ * resource was not read).
+ */
+export function genericReason(code: RefuseCode, reader: ReasonReader, notDone: string = TOOL_NOT_RUN): string {
+  const reason = GENERIC_REASONS[code]?.[reader] ?? FALLBACK_REASONS[reader]
+  return reader === 'model' ? `${reason}; ${notDone}` : reason
 }
 
 /**
@@ -222,20 +231,20 @@ export function sessionOriginReason(v: Verdict): string {
  * The reason a model reads for `v`: the gate's for a policy outcome, a generic line for other
  * codes and for reasons that can quote the session's origin (`quotesSessionOrigin`).
  */
-export function modelReason(v: Verdict): string {
+export function modelReason(v: Verdict, notDone: string = TOOL_NOT_RUN): string {
   if (quotesSessionOrigin(v)) return sessionOriginReason(v)
   if (v.isInvalidate || v.code === undefined || READABLE_REASON_CODES.has(v.code)) return v.reason ?? 'refused'
-  return genericReason(v.code, 'model')
+  return genericReason(v.code, 'model', notDone)
 }
 
 /** The refusal a model reads for a non-permit verdict (reason as `modelReason` gives it). */
-export function refusalOf(v: Verdict): ToolRefusal {
-  return { refused: true, code: v.code ?? 'NO_POLICY_MATCH', reason: modelReason(v) }
+export function refusalOf(v: Verdict, notDone: string = TOOL_NOT_RUN): ToolRefusal {
+  return { refused: true, code: v.code ?? 'NO_POLICY_MATCH', reason: modelReason(v, notDone) }
 }
 
 /** One line a model can read: `kavach refused '<action>': <CODE>: <reason>`. */
-export function refusalText(action: string, v: Verdict): string {
-  const r = refusalOf(v)
+export function refusalText(action: string, v: Verdict, notDone: string = TOOL_NOT_RUN): string {
+  const r = refusalOf(v, notDone)
   return `kavach refused '${action}': ${r.code}: ${r.reason}`
 }
 

@@ -12,6 +12,7 @@ import { UNIDENTIFIED_PRINCIPAL } from '../generated/layout.js'
 import type { UnevaluatedVerdict, Verdict } from '../native.js'
 import { observeUnevaluated } from '../telemetry.js'
 import { fromRaw, type RefuseCode } from '../verdict.js'
+import { thrownText } from '../errors.js'
 
 /** What the integration knew of the call. */
 export interface CallFacts {
@@ -61,7 +62,7 @@ function recorded(gate: Gate, v: UnevaluatedVerdict, facts: CallFacts, fallback:
   try {
     verdict = fromRaw(gate.native.recordUnevaluated(v))
   } catch (e) {
-    process.emitWarning(`kavach: a ${v.code ?? 'SESSION_INVALID'} verdict for '${facts.actionName}' could not be recorded (the verdict stands): ${e instanceof Error ? e.message : String(e)}`, {
+    process.emitWarning(`kavach: a ${v.code ?? 'SESSION_INVALID'} verdict for '${facts.actionName}' could not be recorded (the verdict stands): ${thrownText(e)}`, {
       code: 'KAVACH_UNEVALUATED_NOT_RECORDED',
     })
     verdict = fallback()

@@ -92,11 +92,25 @@ impl Default for GateConfig {
     }
 }
 
+/// The name `maxSessionActions` goes by in its refusals and in `explain`.
+pub const SESSION_CAP_INVARIANT: &str = "max_session_actions";
+
 impl GateConfig {
     fn validate(&self) -> Result<()> {
         for (i, inv) in self.invariants.iter().enumerate() {
             inv.validate()
                 .map_err(|e| KavachError::InvalidOptions(format!("invariants[{i}]: {e}")))?;
+            // A violation's reason names its invariant: two of one name could not be told
+            // apart, nor one named like the session cap's own invariant.
+            let taken = self.invariants[..i].iter().any(|o| o.name == inv.name)
+                || (self.max_session_actions.is_some() && inv.name == SESSION_CAP_INVARIANT);
+            if taken {
+                return Err(KavachError::InvalidOptions(format!(
+                    "invariants[{i}]: the name '{}' is taken (invariant names are unique, and \
+                     '{SESSION_CAP_INVARIANT}' is maxSessionActions' own)",
+                    crate::policy::identifier::excerpt(&inv.name)
+                )));
+            }
         }
         if self.permit_ttl_seconds < 1 {
             return Err(KavachError::InvalidOptions(format!(
@@ -717,7 +731,7 @@ fn session_cap_reached(count: u64, max: u64) -> Refusal {
         RefuseCode::InvariantViolation,
         "invariants",
         format!(
-            "invariant 'max_session_actions' violated: the session already has {count} permitted actions (max {max})"
+            "invariant '{SESSION_CAP_INVARIANT}' violated: the session already has {count} permitted actions (max {max})"
         ),
     )
 }

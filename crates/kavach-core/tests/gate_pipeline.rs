@@ -821,3 +821,28 @@ fn observe_only_does_not_publish_or_revoke() {
         "nothing was revoked"
     );
 }
+
+#[test]
+fn invariant_names_are_unique_and_the_session_caps_is_its_own() {
+    let config = |invariants: Vec<Invariant>, max_session_actions| GateConfig {
+        invariants,
+        max_session_actions,
+        ..GateConfig::default()
+    };
+    let cap = |name: &str| Invariant::new(name, "amount", 1.0).unwrap();
+    let message = |c| match Gate::new(PolicySet::empty(), c) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    };
+    assert!(message(config(vec![cap("cap"), cap("cap")], None))
+        .starts_with("invariants[1]: the name 'cap' is taken"));
+    // Equal in NFC is equal (names are held in NFC).
+    assert!(
+        message(config(vec![cap("caf\u{e9}"), cap("cafe\u{301}")], None))
+            .starts_with("invariants[1]: the name 'caf\u{e9}' is taken")
+    );
+    assert!(message(config(vec![cap("max_session_actions")], Some(5)))
+        .starts_with("invariants[0]: the name 'max_session_actions' is taken"));
+    assert_eq!(message(config(vec![cap("max_session_actions")], None)), "");
+    assert_eq!(message(config(vec![cap("a"), cap("b")], Some(5))), "");
+}

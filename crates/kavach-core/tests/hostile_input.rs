@@ -472,3 +472,27 @@ fn an_unknown_top_level_toml_key_is_refused_by_name_whatever_it_holds() {
         .to_string();
     assert!(e.contains("unknown top-level key 'when'"), "{e}");
 }
+
+#[test]
+fn a_toml_syntax_error_says_what_is_wrong_and_where_without_quoting_the_line() {
+    // A missing comma at the end of a long line.
+    let line = format!(
+        "conditions = [{}{{ action = \"x\" }} {{ action = \"b\" }}]",
+        "{ action = \"reports.reports\" }, ".repeat(12)
+    );
+    let e = PolicySet::from_toml(&format!("[[policy]]\nname = \"p\"\n{line}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("invalid TOML at line 3, column "), "{e}");
+    assert!(e.contains("comma"), "{e}");
+    assert!(!e.contains("reports.reports"), "{e}");
+}
+
+#[test]
+fn toml_key_names_in_errors_are_excerpts() {
+    let key = format!("k\u{1b}[31m{}", "x".repeat(200_000));
+    let text = format!("[[policy]]\nname = \"a\"\neffect = \"permit\"\nconditions = [{{ action = \"x\" }}]\n[policy.extra]\n\"{key}\" = 1979-05-27T07:32:00Z\n");
+    let e = PolicySet::from_toml(&text).unwrap_err().to_string();
+    assert!(e.len() < 1_000, "message of {} bytes", e.len());
+    assert!(!e.contains('\u{1b}'), "{e}");
+}

@@ -131,7 +131,7 @@ fn rate_limit_exactly_max_then_refused_then_frees() {
 }
 
 #[test]
-fn reload_keeps_an_exhausted_first_limit_when_later_limits_come_and_go() {
+fn reload_keeps_every_limits_count_whatever_else_the_policy_gains_loses_or_reorders() {
     let daily = r#"{"rate_limit":{"max":3,"window":"24h"}}"#;
     let per_minute = r#"{"rate_limit":{"max":10,"window":"1m"}}"#;
     let set = |conditions: &[&str]| {
@@ -158,6 +158,18 @@ fn reload_keeps_an_exhausted_first_limit_when_later_limits_come_and_go() {
         exhausted(),
         "removing the second limit keeps the first one's count"
     );
+    g.reload(set(&[per_minute, daily]));
+    assert!(exhausted(), "a limit added in front keeps the daily count");
+    g.reload(set(&[daily, per_minute]));
+    assert!(exhausted(), "reordering the limits keeps the daily count");
+    g.reload(set(&[per_minute, daily]));
+    g.reload(set(&[daily]));
+    assert!(
+        exhausted(),
+        "removing the limit in front keeps the daily count"
+    );
+    g.reload(set(&[r#"{"rate_limit":{"max":3,"window":"1d"}}"#]));
+    assert!(exhausted(), "'1d' is the window '24h' was");
 }
 
 #[test]

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use kavach_core::invalidation::{InvalidationBroadcaster, ScopeListener};
+use kavach_core::policy::identifier::excerpt;
 use kavach_core::store::{SessionStore, StoreFuture};
 use kavach_core::{InvalidationScope, ScopeKind};
 use parking_lot::{Mutex, RwLock};
@@ -129,14 +130,19 @@ impl Listeners {
     /// something heard live, or a live message that a log read already delivered). An expired
     /// replayed message is dropped; an expired live one is still delivered (it is news).
     fn deliver(&self, payload: &str, live: bool) {
+        // Whatever reaches the channel is quoted as an excerpt: anyone who can PUBLISH there
+        // could otherwise write terminal escapes and forged lines into the service's stderr.
         let Ok(wire) = serde_json::from_str::<WireScope>(payload) else {
-            eprintln!("kavach: ignoring malformed invalidation message: {payload:.200}");
+            eprintln!(
+                "kavach: ignoring malformed invalidation message: {}",
+                excerpt(payload)
+            );
             return;
         };
         let Some(kind) = ScopeKind::parse(&wire.target_kind) else {
             eprintln!(
                 "kavach: ignoring invalidation with unknown target_kind '{}'",
-                wire.target_kind
+                excerpt(&wire.target_kind)
             );
             return;
         };
@@ -358,6 +364,8 @@ impl RedisBroadcaster {
         }
         let field = RevocationLog::field(kind.as_str(), target_id);
         self.listeners.known.lock().remove(&field);
+        // A kept copy published later would put the scope back in the log.
+        p.forget(kind, target_id);
         p.log.forget(&p.conn, &field).await
     }
 

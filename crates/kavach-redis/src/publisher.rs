@@ -2,6 +2,7 @@
 //! publish: a gate's Invalidate, `gate.revoke`, `bc.publish`) and its subscriber task, which
 //! publishes again what Redis did not take ([`crate::unsent`]) once Redis answers.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use kavach_core::store::SessionStore;
@@ -21,6 +22,16 @@ pub struct Publisher {
     pub origin: String,
     pub session_store: RwLock<Option<Arc<dyn SessionStore>>>,
     unsent: Mutex<Unsent>,
+    /// Numbers publications in the order they start (see [`crate::unsent`]).
+    next_seq: AtomicU64,
+}
+
+/// Which write of a publication failed.
+enum Failed {
+    /// The attached session store's (a session scope): another server, maybe still up.
+    SessionStore(RedisStoreError),
+    /// The broadcaster's own: its Redis is away.
+    Log(RedisStoreError),
 }
 
 impl Publisher {
@@ -31,6 +42,7 @@ impl Publisher {
             origin,
             session_store: RwLock::new(None),
             unsent: Mutex::new(Unsent::default()),
+            next_seq: AtomicU64::new(0),
         }
     }
 
@@ -41,21 +53,23 @@ impl Publisher {
         if self.conn.is_closed() {
             return Err(RedisStoreError::Closed);
         }
-        match self.send(scope).await {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let e = match self.send(scope).await {
             Ok(()) => {
-                self.unsent.lock().sent(scope);
-                Ok(())
+                self.unsent
+                    .lock()
+                    .sent(seq, scope.target_kind, &scope.target_id);
+                return Ok(());
             }
-            Err(RedisStoreError::Closed) => Err(RedisStoreError::Closed),
-            Err(e) => {
-                let kept = self.unsent.lock().keep(scope);
-                Err(RedisStoreError::Unavailable(if kept {
-                    format!("{e}; kept, and published once Redis answers")
-                } else {
-                    format!("{e}; not kept for a retry: {MAX_UNSENT} unpublished scopes are kept already")
-                }))
-            }
-        }
+            Err(Failed::Log(RedisStoreError::Closed)) => return Err(RedisStoreError::Closed),
+            Err(Failed::SessionStore(e) | Failed::Log(e)) => e,
+        };
+        let kept = self.unsent.lock().keep(seq, scope);
+        Err(RedisStoreError::Unavailable(if kept {
+            format!("{e}; kept, and published once Redis answers")
+        } else {
+            format!("{e}; not kept for a retry: {MAX_UNSENT} unpublished scopes are kept already")
+        }))
     }
 
     /// Scopes kept for a retry.
@@ -63,28 +77,41 @@ impl Publisher {
         self.unsent.lock().len()
     }
 
-    /// Publishes the kept scopes, stopping at the first failure (Redis is still away; the next
-    /// retry starts over).
+    /// Nothing kept for this target is published any more (`forget`).
+    pub fn forget(&self, kind: ScopeKind, target_id: &str) {
+        self.unsent.lock().forget(kind, target_id);
+    }
+
+    /// Publishes the kept scopes, oldest first. A failure of the broadcaster's own Redis ends
+    /// the pass (the rest would wait out the same timeout; the next pass starts over); a
+    /// session scope whose session store fails stays kept and the pass goes on.
     pub async fn retry_unsent(&self) {
         if self.unsent.lock().is_empty() {
             return;
         }
         let scopes = self.unsent.lock().snapshot();
-        for scope in scopes {
-            if self.conn.is_closed() || self.send(&scope).await.is_err() {
+        for (seq, scope) in scopes {
+            if self.conn.is_closed() {
                 return;
             }
-            self.unsent.lock().sent(&scope);
+            match self.send(&scope).await {
+                Ok(()) => self
+                    .unsent
+                    .lock()
+                    .sent(seq, scope.target_kind, &scope.target_id),
+                Err(Failed::SessionStore(_)) => {}
+                Err(Failed::Log(_)) => return,
+            }
         }
     }
 
-    async fn send(&self, scope: &InvalidationScope) -> Result<()> {
+    async fn send(&self, scope: &InvalidationScope) -> std::result::Result<(), Failed> {
         let store = self.session_store.read().clone();
         if let (ScopeKind::Session, Some(store)) = (scope.target_kind, store) {
             store
                 .invalidate(&scope.target_id, &scope.reason)
                 .await
-                .map_err(|e| RedisStoreError::Unavailable(e.0))?;
+                .map_err(|e| Failed::SessionStore(RedisStoreError::Unavailable(e.0)))?;
         }
         let payload = serde_json::to_string(&WireScope {
             target_kind: scope.target_kind.as_str().to_owned(),
@@ -94,11 +121,12 @@ impl Publisher {
             origin: self.origin.clone(),
             expires_at_ms: None,
         })
-        .map_err(|e| RedisStoreError::InvalidArgument(e.to_string()))?;
+        .map_err(|e| Failed::Log(RedisStoreError::InvalidArgument(e.to_string())))?;
         let field = RevocationLog::field(scope.target_kind.as_str(), &scope.target_id);
         self.log
             .record_and_publish(&self.conn, &field, &payload)
-            .await?;
+            .await
+            .map_err(Failed::Log)?;
         Ok(())
     }
 }

@@ -410,7 +410,11 @@ impl Gate {
         let over = |count: u64| {
             let refused = session_cap_reached(count, max);
             (
-                Step::new("invariants", "max_session_actions", refused.reason.clone()),
+                Step::new(
+                    "invariants",
+                    super::SESSION_CAP_INVARIANT,
+                    refused.reason.clone(),
+                ),
                 Decision::Refuse(refused),
             )
         };

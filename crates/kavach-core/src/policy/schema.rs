@@ -230,7 +230,8 @@ fn parse_policy(index: usize, item: &Value) -> Result<Policy> {
         )));
     }
     let mut conditions = Vec::with_capacity(raw_conditions.len());
-    let mut rate_limit_no = 0usize;
+    // The windows of the policy's rate limits so far (their counters' keys, see `rate_limit`).
+    let mut rate_limit_windows: Vec<u64> = Vec::new();
     for (j, raw) in raw_conditions.iter().enumerate() {
         let (key, value) = match raw {
             Value::Object(m) if m.len() == 1 => m
@@ -254,7 +255,7 @@ fn parse_policy(index: usize, item: &Value) -> Result<Policy> {
                 )))
             }
         };
-        let cond = parse_condition(key, value, &name, &mut rate_limit_no)
+        let cond = parse_condition(key, value, &name, &mut rate_limit_windows)
             .map_err(|m| err(format!("{label}: {m}")))?;
         conditions.push(cond);
     }
@@ -273,7 +274,7 @@ fn parse_condition(
     key: &str,
     value: &Value,
     policy_name: &str,
-    rate_limit_no: &mut usize,
+    rate_limit_windows: &mut Vec<u64>,
 ) -> std::result::Result<Condition, String> {
     let c = format!("condition '{}'", identifier::excerpt(key));
     Ok(match key {
@@ -361,15 +362,20 @@ fn parse_condition(
             };
             let window_ms =
                 parse_duration_ms(&window_text).map_err(|e| format!("{c}: key 'window': {e}"))?;
-            // The first limit keeps the unsuffixed key whatever follows it, so adding or removing
-            // later limits on reload keeps its count; the length prefix keeps a policy named
-            // `a#1` apart from the second limit of policy `a`.
-            let suffix = if *rate_limit_no == 0 {
-                String::new()
+            // A limit counts under its policy's name and its window, never its position: adding,
+            // removing or reordering a policy's other limits on reload keeps its count (and
+            // `24h` and `1d` are one window). Only limits of equal windows take an ordinal. The
+            // length prefix keeps a policy named `a@1` apart from a limit of policy `a`.
+            let same_window = rate_limit_windows
+                .iter()
+                .filter(|w| **w == window_ms)
+                .count();
+            rate_limit_windows.push(window_ms);
+            let suffix = if same_window == 0 {
+                format!("@{window_ms}")
             } else {
-                format!("#{rate_limit_no}")
+                format!("@{window_ms}#{same_window}")
             };
-            *rate_limit_no += 1;
             Condition::RateLimit(RateLimit {
                 max,
                 window_ms,

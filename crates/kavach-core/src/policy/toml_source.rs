@@ -15,15 +15,7 @@ use crate::policy::identifier::excerpt;
 /// so the memory they free is contiguous and the heap trim after a large load gives it back
 /// (freed one by one between the `Value`s being built, it would stay scattered in the heap).
 pub fn toml_to_value(text: &str) -> Result<Value> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| {
-        // toml's message quotes the offending source line with a caret line under it: a
-        // one-line file of megabytes would be quoted twice over. Parser messages are cut as
-        // everywhere else in the SDK.
-        KavachError::PolicyParse(format!(
-            "invalid TOML: {}",
-            kavach_text::clip(e.to_string().trim(), MESSAGE_CHARS)
-        ))
-    })?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
     let mut root = Map::new();
     for (key, value) in &table {
         let converted = match (key.as_str(), value) {
@@ -46,7 +38,10 @@ pub fn toml_to_value(text: &str) -> Result<Value> {
             ("policy" | "policies", value) => {
                 let mut path = key.clone();
                 convert(value, &mut path).map_err(|(path, problem)| {
-                    KavachError::PolicyParse(format!("top-level key '{path}' {problem}"))
+                    KavachError::PolicyParse(format!(
+                        "top-level key '{}' {problem}",
+                        excerpt(&path)
+                    ))
                 })?
             }
             // Refused by the schema by its name (`schema::policy_list`).
@@ -60,16 +55,36 @@ pub fn toml_to_value(text: &str) -> Result<Value> {
 /// Longest parser message quoted in an error, as for every parser of the SDK.
 const MESSAGE_CHARS: usize = 400;
 
+/// `invalid TOML at line L, column C: <what is wrong>`. Built from the parser's message and
+/// position rather than its display, which quotes the whole source line with a caret line under
+/// it (a one-line file of megabytes would be quoted twice over, and cut to size the quote would
+/// leave out what is wrong).
+fn syntax_error(text: &str, e: &toml::de::Error) -> KavachError {
+    let what = kavach_text::clip(e.message().trim(), MESSAGE_CHARS);
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            KavachError::PolicyParse(format!(
+                "invalid TOML at line {line}, column {column}: {what}"
+            ))
+        }
+        None => KavachError::PolicyParse(format!("invalid TOML: {what}")),
+    }
+}
+
 /// `condition 'param_max': key 'max'` for condition paths (the words the schema uses), else
 /// `key 'a.b'`.
 fn where_(path: &str) -> String {
+    // The keys are the author's text: quoted as excerpts (bounded, control characters escaped).
     let mut parts = path.splitn(3, '.');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(c), Some(cond), rest) if c.starts_with("conditions[") => match rest {
-            Some(key) => format!("condition '{cond}': key '{key}'"),
-            None => format!("condition '{cond}'"),
+            Some(key) => format!("condition '{}': key '{}'", excerpt(cond), excerpt(key)),
+            None => format!("condition '{}'", excerpt(cond)),
         },
-        _ => format!("key '{path}'"),
+        _ => format!("key '{}'", excerpt(path)),
     }
 }
 
