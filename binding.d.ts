@@ -163,7 +163,10 @@ export declare class Gate {
    * `STORE_UNAVAILABLE` too when the session store or the broadcaster could not be told.
    */
   revoke(scope: RevokeScope): Promise<void>
-  /** Release listeners and store connections; the gate keeps answering with what it has. */
+  /**
+   * Release listeners and store connections; every later evaluation refuses
+   * (`STORE_UNAVAILABLE`, see `kavach_core::gate::CLOSED_REASON`).
+   */
   close(): Promise<void>
   /** Testing only: set the gate's manual clock (needs `testClock: { nowMs }`). */
   setTestNow(nowMs: number): void
@@ -339,8 +342,8 @@ export declare class PublicKeyDirectory {
   get length(): number
   /** True when the directory holds no bundle. */
   get isEmpty(): boolean
-  /** Key ids, sorted. */
-  keyIds(): Array<string>
+  /** Key ids, sorted (a property, like `length` and `isEmpty`). */
+  get keyIds(): Array<string>
 }
 
 /**

@@ -41,6 +41,10 @@ const EXPECTED: Record<string, string> = {
   '__test__/integrations-unreadable-params.test.ts overlap no_bulk support_tool_refunds': 'the same refusal, ahead of the tool refund permit',
   '__test__/integrations-unreadable-params.test.ts refuse_skips_strings no_bulk':
     "the refusal bounds 'qty' with param_min, which a string passes; the test is about values of other kinds, which refuse",
+  '__test__/guarded.test.ts overlap no_big_refunds agent_refunds':
+    'a refusal of large refunds ahead of the refund permit: the test checks that a misspelt option cannot skip it',
+  '__test__/guarded.test.ts refuse_skips_strings no_big_refunds':
+    "the refusal bounds 'amount' with param_min, which a string passes; the guarded function sends the amount as a number",
   '__test__/hostile-input.test.ts deny_list all no-delete':
     'the test shows the deny list this warning is about: look-alike action names get past the refusal by name',
 }

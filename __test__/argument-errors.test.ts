@@ -53,6 +53,19 @@ describe('missing arguments name the argument and carry a code', () => {
     expectArgumentError(caught(() => gate.lift(undefined as never)), /lift scope must be an object .*, got undefined/)
   })
 
+  test('lift and revoke name the scope fields that are missing, with the call', async () => {
+    expectArgumentError(caught(() => gate.lift({} as never)), /^gate\.lift: scope: missing field\(s\) 'targetKind', 'targetId'$/)
+    expectArgumentError(caught(() => gate.lift({ targetId: 's' } as never)), /^gate\.lift: scope: missing field\(s\) 'targetKind'$/)
+    expectArgumentError(await gate.revoke({ targetKind: 'session' } as never).catch((e: unknown) => e), /^gate\.revoke: scope: missing field\(s\) 'targetId'$/)
+    // A revocation's own scope, with its reason and evaluator, is taken back as it is.
+    const ctx = { principalId: 'argument-errors-p', principalKind: 'user', actionName: 'read' } as const
+    const scope = { targetKind: 'principal', targetId: 'argument-errors-p', reason: 'test', evaluator: 'manual' } as const
+    await gate.revoke(scope)
+    expect(gate.evaluate(ctx).isRefuse).toBe(true)
+    gate.lift(scope as never)
+    expect(gate.evaluate(ctx).isPermit).toBe(true)
+  })
+
   test('verify(null, sig) on the token signer and the directory verifier; sign(null)', () => {
     const signer = PqTokenSigner.generateHybrid()
     const sig = signer.sign(TOKEN)

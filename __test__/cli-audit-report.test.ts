@@ -4,7 +4,7 @@
 // (docs/audit-report.png), so a test run leaves the tree as it was. A chain longer than the
 // table holds is counted whole, and the page says how many entries its table leaves out.
 // The CLI runs from its TypeScript sources (src/cli/main.ts through tsx).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { type BrowserContext, chromium } from 'playwright-core'
@@ -114,6 +114,31 @@ describe('kavach audit report', () => {
     expect(await page.textContent('#status')).toMatch(/^Chain INVALID: .*entry 7/)
     await page.close()
   })
+
+  test('--out naming the chain or the bundle (itself or through a symlink) is refused before anything is written; exit 1', async () => {
+    const dir = tempDir('report-onto-input')
+    const { chain, bundle } = writeChain(dir, false)
+    const chainBefore = readFileSync(chain)
+    const bundleBefore = readFileSync(bundle)
+    const viaSymlink = join(dir, 'report.html')
+    symlinkSync(chain, viaSymlink)
+    for (const [out, message] of [
+      [chain, `--out '${chain}' is the audit chain itself: writing it would destroy the audit chain; name another file`],
+      [viaSymlink, `--out '${viaSymlink}' is the audit chain '${chain}' under another name: writing it would destroy the audit chain; name another file`],
+      [bundle, `--out '${bundle}' is the bundle itself: writing it would destroy the bundle; name another file`],
+    ] as const) {
+      const r = await kavach(['audit', 'report', chain, '--bundle', bundle, '--out', out])
+      expect(r.status, out).toBe(1)
+      expect(r.stdout).toBe('')
+      expect(r.stderr).toBe(`kavach [OUTPUT_IS_INPUT]: ${message}\n`)
+    }
+    // Without a bundle too (the chain is then read in chunks).
+    const unverified = await kavach(['audit', 'report', chain, '--out', chain, '--json'])
+    expect(unverified.status).toBe(1)
+    expect((JSON.parse(unverified.stdout) as { error: { code: string } }).error.code).toBe('OUTPUT_IS_INPUT')
+    expect(readFileSync(chain)).toEqual(chainBefore)
+    expect(readFileSync(bundle)).toEqual(bundleBefore)
+  }, 120_000)
 
   test('a chain of 12,345 entries: every entry counted, the latest 10,000 in the table, a note for the rest', async () => {
     const dir = tempDir('report-long')

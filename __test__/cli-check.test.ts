@@ -1,11 +1,12 @@
 // `kavach check`, `kavach convert` and the CLI's usage contract (help, exit codes), run on the
 // built binary.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { linkSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { beforeAll, describe, expect, test } from 'vitest'
 
 import { ensureBuilt, kavach, tempDir } from './fixtures/cli'
+import { runTsx } from './fixtures/run-tsx'
 
 const EXAMPLE = 'examples/policies/support.toml'
 
@@ -95,6 +96,25 @@ describe('kavach convert', () => {
     expect(JSON.parse(again.stdout)).toEqual(doc)
     expect(kavach(['check', json, back]).status).toBe(0)
   })
+
+  test('--out naming the input file (itself or a hard link) is refused before anything is written; exit 1 (from the sources)', async () => {
+    const dir = tempDir('convert-onto-input')
+    const input = join(dir, 'p.toml')
+    const text = '[[policy]]\nname = "p"\neffect = "permit"\nconditions = [{ action = "x" }]\n'
+    writeFileSync(input, text)
+    const viaLink = join(dir, 'p.json')
+    linkSync(input, viaLink)
+    for (const [out, message] of [
+      [input, `--out '${input}' is the policy file itself: writing it would destroy the policy file; name another file`],
+      [viaLink, `--out '${viaLink}' is the policy file '${input}' under another name: writing it would destroy the policy file; name another file`],
+    ] as const) {
+      const r = await runTsx('src/cli/main.ts', { args: ['convert', input, '--to', 'json', '--out', out], killAfterMs: 60_000 })
+      expect(r.code, out).toBe(1)
+      expect(r.stdout).toBe('')
+      expect(r.stderr).toBe(`kavach [OUTPUT_IS_INPUT]: ${message}\n`)
+    }
+    expect(readFileSync(input, 'utf8')).toBe(text)
+  }, 90_000)
 
   test('a file that does not load is not converted (exit 1, located error)', () => {
     const dir = tempDir('convert-bad')

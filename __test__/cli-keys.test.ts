@@ -1,12 +1,13 @@
 // `kavach keygen`, `kavach manifest sign` and `kavach audit verify` on the built binary, with
 // the files checked through the SDK itself (import, directory load, chain verification).
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { linkSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { beforeAll, describe, expect, test } from 'vitest'
 
 import { AuditEntry, KavachKeyPair, PublicKeyBundle, PublicKeyDirectory, SignedAuditChain } from '../index'
 import { ensureBuilt, kavach, tempDir } from './fixtures/cli'
+import { runTsx } from './fixtures/run-tsx'
 import { tamperEntry } from './fixtures/tamper'
 
 beforeAll(ensureBuilt, 120_000)
@@ -54,11 +55,70 @@ describe('kavach manifest sign', () => {
     expect(r.stdout).toContain(`2 key(s) signed by root ${root.keyId}`)
     const rootVk = PublicKeyBundle.fromJSON(readFileSync(root.publicBundle)).mlDsaVerifyingKey
     const directory = PublicKeyDirectory.fromSignedFile(manifest, rootVk)
-    expect(directory.keyIds().sort()).toEqual([a.keyId, b.keyId].sort())
+    expect(directory.keyIds.sort()).toEqual([a.keyId, b.keyId].sort())
     // Signed by another root: refused.
     const other = gen()
     expect(() => PublicKeyDirectory.fromSignedFile(manifest, PublicKeyBundle.fromJSON(readFileSync(other.publicBundle)).mlDsaVerifyingKey)).toThrow()
   })
+
+  /** A root key and two bundles written by the SDK, and `kavach manifest sign ARGS` run from the sources. */
+  function signing(): { dir: string; root: string; rootVk: Buffer; bundles: string[]; keyIds: string[]; sign: (args: string[]) => Promise<{ code: number | null; stdout: string; stderr: string }> } {
+    const dir = tempDir('manifest-src')
+    const rootKp = KavachKeyPair.generate()
+    const root = join(dir, 'root.secret')
+    writeFileSync(root, rootKp.exportSecret())
+    const keys = [KavachKeyPair.generate(), KavachKeyPair.generate()]
+    const bundles = keys.map((kp, i) => {
+      const file = join(dir, `k${i}.public.json`)
+      writeFileSync(file, kp.publicKeys().toJSON())
+      return file
+    })
+    const sign = (args: string[]) => runTsx('src/cli/main.ts', { args: ['manifest', 'sign', '--root', root, '--bundles', ...bundles, ...args], killAfterMs: 60_000 })
+    return { dir, root, rootVk: rootKp.publicKeys().mlDsaVerifyingKey, bundles, keyIds: keys.map((k) => k.id), sign }
+  }
+
+  test('--json carries the signed text in `manifest`, as printed without --json, which fromSignedFile loads (from the sources)', async () => {
+    const { dir, rootVk, keyIds, sign } = signing()
+    const r = await sign(['--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { ok: boolean; keyIds: string[]; manifest: unknown }
+    expect(out.ok).toBe(true)
+    expect(out.keyIds).toEqual(keyIds)
+    expect(typeof out.manifest).toBe('string')
+    const file = join(dir, 'from-json.json')
+    writeFileSync(file, out.manifest as string)
+    expect(PublicKeyDirectory.fromSignedFile(file, rootVk).keyIds.sort()).toEqual([...keyIds].sort())
+    // Without --json the manifest itself is printed: the same shape, a fresh signature.
+    const plain = await sign([])
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(Object.keys(JSON.parse(plain.stdout) as object)).toEqual(Object.keys(JSON.parse(out.manifest as string) as object))
+  }, 90_000)
+
+  test('--out naming the root key or a bundle (itself, a symlink or a hard link) is refused before anything is written (exit 1)', async () => {
+    const { dir, root, bundles, sign } = signing()
+    const rootBefore = readFileSync(root)
+    const bundleBefore = readFileSync(bundles[1]!)
+    const viaSymlink = join(dir, 'symlink.json')
+    symlinkSync(root, viaSymlink)
+    const viaLink = join(dir, 'hardlink.json')
+    linkSync(bundles[1]!, viaLink)
+    for (const [out, message] of [
+      [root, `--out '${root}' is the root key itself: writing it would destroy the root key; name another file`],
+      [viaSymlink, `--out '${viaSymlink}' is the root key '${root}' under another name: writing it would destroy the root key; name another file`],
+      [viaLink, `--out '${viaLink}' is the bundle '${bundles[1]}' under another name: writing it would destroy the bundle; name another file`],
+    ] as const) {
+      const r = await sign(['--out', out, '--json'])
+      expect(r.code, out).toBe(1)
+      expect(r.stderr).toBe(`kavach [OUTPUT_IS_INPUT]: ${message}\n`)
+      expect(JSON.parse(r.stdout)).toEqual({ ok: false, error: { code: 'OUTPUT_IS_INPUT', message } })
+    }
+    expect(readFileSync(root)).toEqual(rootBefore)
+    expect(readFileSync(bundles[1]!)).toEqual(bundleBefore)
+    // A new file is written as before.
+    const fresh = join(dir, 'manifest.json')
+    expect((await sign(['--out', fresh])).code).toBe(0)
+    expect(readFileSync(fresh).length).toBeGreaterThan(0)
+  }, 90_000)
 
   test('a bad bundle file is named (exit 1)', () => {
     const dir = tempDir('manifest-bad')

@@ -173,6 +173,53 @@ describe('kavach test', () => {
     expect(xml).toContain('bad \ufffd desc \\u{8} \ufffd &#60;b&#62;')
   })
 
+  test('case names and expectations reach the terminal with their control and invisible characters escaped (from the sources)', async () => {
+    const dir = tempDir('cases-escapes')
+    const policy = join(dir, 'p.json')
+    writeFileSync(policy, JSON.stringify({ policies: [{ name: 'p', effect: 'refuse', conditions: [] }] }))
+    const cases = join(dir, 'cases.json')
+    const ctx = { principalId: 'a', principalKind: 'agent', actionName: 'x' }
+    writeFileSync(
+      cases,
+      JSON.stringify({
+        cases: [
+          { name: 'ok\u001b[2K\rPASS everything is fine\u001b]0;x\u0007', context: ctx, expect: 'permit' },
+          { name: 'hidden\u200bchar', context: ctx, expect: 'refuse', code: 'POLICY_DENIED\u001b[8m' },
+          { name: 'n'.repeat(150), context: ctx, expect: 'refuse' },
+        ],
+      }),
+    )
+    const r = await runTsx('src/cli/main.ts', { args: ['test', policy, '--cases', cases], killAfterMs: 60_000 })
+    expect(r.code, r.stderr).toBe(1)
+    // Nothing a terminal acts on but the line ends.
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u200b]/)
+    const lines = r.stdout.split('\n')
+    expect(lines[0]).toBe('FAIL ok\\u{1b}[2K\\u{d}PASS everything is fine\\u{1b}]0;x\\u{7}')
+    expect(lines).toContain('FAIL hidden\\u{200b}char')
+    expect(r.stdout).toContain('     expected refuse POLICY_DENIED\\u{1b}[8m, got refuse POLICY_DENIED (policy)')
+    // Cut as the cases file's errors cut a name.
+    expect(lines).toContain(`PASS ${'n'.repeat(100)}… (150 characters)`)
+    expect(r.stdout).toContain('1 passed, 2 failed')
+  }, 90_000)
+
+  test('--junit naming the cases file or a policy file is refused before anything is written; exit 1 (from the sources)', async () => {
+    const dir = tempDir('cases-junit-onto-input')
+    const policy = join(dir, 'p.json')
+    const policyText = JSON.stringify({ policies: [{ name: 'p', effect: 'permit', conditions: [] }] })
+    writeFileSync(policy, policyText)
+    const cases = join(dir, 'cases.json')
+    const casesText = JSON.stringify({ cases: [{ name: 'c', context: { principalId: 'a', principalKind: 'agent', actionName: 'x' }, expect: 'permit' }] })
+    writeFileSync(cases, casesText)
+    for (const [out, what] of [[cases, 'cases file'], [policy, 'policy file']] as const) {
+      const r = await runTsx('src/cli/main.ts', { args: ['test', policy, '--cases', cases, '--junit', out], killAfterMs: 60_000 })
+      expect(r.code, out).toBe(1)
+      expect(r.stdout).toBe('')
+      expect(r.stderr).toBe(`kavach [OUTPUT_IS_INPUT]: --junit '${out}' is the ${what} itself: writing it would destroy the ${what}; name another file\n`)
+    }
+    expect(readFileSync(cases, 'utf8')).toBe(casesText)
+    expect(readFileSync(policy, 'utf8')).toBe(policyText)
+  }, 90_000)
+
   describe('an unknown key of a megabyte: a short message, at once, with no suggestion', () => {
     const dir = tempDir('cases-long-key')
     const longKey = 'x'.repeat(1_000_000)

@@ -70,8 +70,8 @@ describe('arrays of public key bundles', () => {
 
   test('the directory holds exactly the bundles given', () => {
     const directory = PublicKeyDirectory.inMemory([first, second])
-    expect(directory.keyIds().sort()).toEqual([first.id, second.id].sort())
-    expect(PublicKeyDirectory.inMemory().keyIds()).toEqual([])
+    expect(directory.keyIds.sort()).toEqual([first.id, second.id].sort())
+    expect(PublicKeyDirectory.inMemory().keyIds).toEqual([])
   })
 })
 

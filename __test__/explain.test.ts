@@ -78,6 +78,27 @@ describe('gate.explain', () => {
     expect(capped.steps.at(-1)).toMatchObject({ evaluator: 'invariants', subject: 'max_session_actions', decisive: true })
   })
 
+  test("the caller's text is quoted as reasons quote it: control characters escaped, long values cut", () => {
+    const gate = Gate.fromObject({
+      policies: [
+        { name: 'small', effect: 'permit', conditions: [{ action: 'refund' }, { param_max: { field: 'amount', max: 10 } }] },
+        { name: 'rupees', effect: 'permit', conditions: [{ action: 'refund' }, { param_in: { field: 'cur', values: ['INR', 'U\u0007SD'] } }] },
+      ],
+    })
+    const ctx: EvaluateOptions = { principalId: 'a', principalKind: 'agent', actionName: 'refund', sessionId: 's\u001b]0;TITLE\u0007', params: { amount: '5\u001b[31mRED', cur: 'X\u001b[2J\u202e' } }
+    const e = gate.explain(ctx)
+    expect(e.steps.find((s) => s.evaluator === 'session')!.subject).toBe('s\\u{1b}]0;TITLE\\u{7}')
+    expect(e.steps.find((s) => s.subject === 'small')!.checks[1]!.detail).toBe("amount is '5\\u{1b}[31mRED', not a number <= max 10")
+    expect(e.steps.find((s) => s.subject === 'rupees')!.checks[1]!.detail).toBe("cur 'X\\u{1b}[2J\\u{202e}' not in [INR, U\\u{7}SD]")
+    const long = gate.explain({ ...ctx, sessionId: 'S'.repeat(200), params: { cur: 'C'.repeat(5000) } })
+    expect(long.steps.find((s) => s.evaluator === 'session')!.subject).toBe(`${'S'.repeat(100)}… (200 characters)`)
+    expect(long.steps.find((s) => s.subject === 'rupees')!.checks[1]!.detail).toBe(`cur '${'C'.repeat(100)}… (5000 characters)' not in [INR, U\\u{7}SD]`)
+    // Nothing raw reaches a terminal: no control character is left in any step.
+    for (const step of [...e.steps, ...long.steps]) {
+      expect(JSON.stringify(step)).not.toMatch(/\\u00(1b|07)|\u202e/)
+    }
+  })
+
   test('a malformed context throws what evaluate throws', () => {
     const gate = Gate.fromObject(REFUNDS)
     const ctx = { principalId: '', principalKind: 'agent', actionName: 'x' } as EvaluateOptions

@@ -129,6 +129,127 @@ describe('guarded()', () => {
     })
   })
 
+  describe('options are checked by name when guarded() or guard() is called', () => {
+    // A refund of 50,000 must meet the refuse policy and the invariant on `amount`.
+    const refunds = Gate.fromObject(
+      {
+        policies: [
+          { name: 'no_big_refunds', effect: 'refuse', priority: 1, conditions: [{ action: 'issue_refund' }, { param_min: { field: 'amount', min: 10000 } }] },
+          { name: 'agent_refunds', effect: 'permit', conditions: [{ identity_kind: 'agent' }, { action: 'issue_refund' }] },
+        ],
+      },
+      { invariants: [['hard_cap', 'amount', 5000]] },
+    )
+    const refund = async (_orderId: string, amount: number): Promise<string> => `refunded ${amount}`
+    const misspelt = [
+      { options: { action: 'issue_refund', paramField: { amount: 1 } }, message: "guarded options: unknown option(s) 'paramField'" },
+      { options: { action: 'issue_refund', param: (_o: string, amount: number) => ({ amount }) }, message: "guarded options: unknown option(s) 'param'" },
+      { options: { action: 'issue_refund', paramsFields: { amount: 1 }, resouce: 'r' }, message: "guarded options: unknown option(s) 'paramsFields', 'resouce'" },
+    ]
+
+    test('a misspelt option throws InvalidArgumentError naming it, so no param goes unsent', async () => {
+      for (const { options, message } of misspelt) {
+        expect(() => guarded(refunds, options as never, refund)).toThrow(expect.objectContaining({ name: 'InvalidArgumentError', code: 'INVALID_ARGUMENT', message }))
+      }
+      await expect(guarded(refunds, { action: 'issue_refund', paramFields: { amount: 1 } }, refund).as(bot)('ORD-1', 50_000)).rejects.toThrow(
+        expect.objectContaining({ name: 'Refused', code: 'POLICY_DENIED' }),
+      )
+    })
+
+    test('guard() checks them when it is called, before any method is decorated', () => {
+      expect(() => guard(refunds, { action: 'issue_refund', paramField: { amount: 0 } } as never)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: "guard options: unknown option(s) 'paramField'" }),
+      )
+    })
+
+    test('params and paramFields together throw, saying to pick one', () => {
+      const both = { action: 'issue_refund', params: () => ({ amount: 1 }), paramFields: { amount: 1 } }
+      const message =
+        "'params' and 'paramFields' are both given; pick one: params (a function of the arguments) or paramFields (argument indices)"
+      expect(() => guarded(refunds, both, refund)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: `guarded options: ${message}` }))
+      expect(() => guard(refunds, both)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: `guard options: ${message}` }))
+    })
+
+    test('a value of the wrong type throws naming the option', () => {
+      const cases: [Record<string, unknown>, string][] = [
+        [{ action: 7 }, "guarded options: option 'action': must be a string, got number"],
+        [{ action: 'a', params: { amount: 1 } }, "guarded options: option 'params': must be a function, got object"],
+        [{ action: 'a', paramFields: [1] }, "guarded options: option 'paramFields': must be an object, got array"],
+        [{ action: 'a', resource: 5 }, "guarded options: option 'resource': must be a string or a function, got number"],
+        [{ action: 'a', async: 'yes' }, "guarded options: option 'async': must be a boolean, got string"],
+      ]
+      for (const [options, message] of cases) {
+        expect(() => guarded(refunds, options as never, refund), message).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message }))
+      }
+    })
+
+    test('every documented option still works, undefined counting as absent', async () => {
+      const byFunction = guarded(refunds, { action: 'issue_refund', params: (_o: string, amount: number) => ({ amount }), resource: (o: string) => o, async: true, paramFields: undefined }, refund)
+      await expect(byFunction.as(bot)('ORD-1', 100)).resolves.toBe('refunded 100')
+      await expect(byFunction.as(bot)('ORD-2', 6000)).rejects.toThrow(expect.objectContaining({ code: 'INVARIANT_VIOLATION' }))
+      const byIndex = guarded(refunds, { action: 'issue_refund', paramFields: { amount: 1 }, resource: 'orders' }, (_o: string, amount: number) => amount)
+      expect(byIndex.as(bot)('ORD-3', 100)).toBe(100)
+      expect(() => byIndex.as(bot)('ORD-4', 6000)).toThrow(expect.objectContaining({ code: 'INVARIANT_VIOLATION' }))
+    })
+
+    test('a missing action throws at wrap time naming guarded or guard options', () => {
+      for (const options of [{}, { paramFields: { amount: 1 } }, { action: undefined }]) {
+        expect(() => guarded(refunds, options as never, refund)).toThrow(
+          expect.objectContaining({ name: 'InvalidArgumentError', code: 'INVALID_ARGUMENT', message: "guarded options: missing option(s) 'action'" }),
+        )
+        expect(() => guard(refunds, options as never)).toThrow(
+          expect.objectContaining({ name: 'InvalidArgumentError', code: 'INVALID_ARGUMENT', message: "guard options: missing option(s) 'action'" }),
+        )
+      }
+    })
+
+    test('a class instance (params a method, action a getter) is read as given: the refuse policy on its params applies', async () => {
+      class RefundGuard {
+        // Private: an own enumerable field would be an option name, and unknown.
+        readonly #divisor = 100
+        get action(): string {
+          return 'issue_refund'
+        }
+        params(_orderId: string, cents: number): Record<string, unknown> {
+          return { amount: cents / this.#divisor }
+        }
+      }
+      const g = guarded(refunds, new RefundGuard(), refund)
+      await expect(g.as(bot)('ORD-1', 5_000)).resolves.toBe('refunded 5000')
+      await expect(g.as(bot)('ORD-1', 5_000_000)).rejects.toThrow(expect.objectContaining({ name: 'Refused', code: 'POLICY_DENIED' }))
+      const decorated = guard(refunds, new RefundGuard() as never)
+      const method = decorated(refund, {} as ClassMethodDecoratorContext)
+      await expect(runAs(bot, () => method('ORD-2', 5_000_000))).rejects.toThrow(expect.objectContaining({ code: 'POLICY_DENIED' }))
+    })
+
+    test('Object.create(defaults) is read as given; a typo in the defaults throws naming it', async () => {
+      const g = guarded(refunds, Object.create({ action: 'issue_refund', paramFields: { amount: 1 } }) as never, refund)
+      await expect(g.as(bot)('ORD-1', 50)).resolves.toBe('refunded 50')
+      await expect(g.as(bot)('ORD-1', 50_000)).rejects.toThrow(expect.objectContaining({ name: 'Refused', code: 'POLICY_DENIED' }))
+      expect(() => guarded(refunds, Object.create({ action: 'issue_refund', paramField: { amount: 1 } }) as never, refund)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: "guarded options: unknown option(s) 'paramField'" }),
+      )
+    })
+
+    test('a polluted Object.prototype.params or action is not honoured', async () => {
+      const proto = Object.prototype as Record<string, unknown>
+      proto.params = () => ({ amount: 50_000 })
+      let g: ((orderId: string, amount: number) => Promise<string>) & { as(c: Caller): (orderId: string, amount: number) => Promise<string> }
+      try {
+        g = guarded(refunds, { action: 'issue_refund' }, refund)
+      } finally {
+        delete proto.params
+      }
+      await expect(g.as(bot)('ORD-1', 50)).resolves.toBe('refunded 50')
+      proto.action = 'issue_refund'
+      try {
+        expect(() => guarded(refunds, {} as never, refund)).toThrow(expect.objectContaining({ message: "guarded options: missing option(s) 'action'" }))
+      } finally {
+        delete proto.action
+      }
+    })
+  })
+
   test('a sync function cannot be guarded by a gate with network stores (throws at wrap time)', async () => {
     const rateStore = await RedisRateLimitStore.connect('redis://127.0.0.1:6379', { prefix: 'test-guarded' })
     const networked = Gate.fromObject({ policies: [{ name: 'all', effect: 'permit', conditions: [{ rate_limit: { max: 100, window: '1m' } }] }] }, { rateStore })

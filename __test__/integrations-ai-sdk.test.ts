@@ -238,3 +238,145 @@ describe('guardTools: what the model reads, and tools that return an async itera
     expect(ran).toEqual(['refund:50'])
   })
 })
+
+describe("guardTools: a refusal reaches the model as the refusal, not through the tool's toModelOutput", () => {
+  function modelCalling(input: object): MockLanguageModelV3 {
+    return new MockLanguageModelV3({
+      doGenerate: [
+        { content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'refund', input: JSON.stringify(input) }], finishReason: { unified: 'tool-calls', raw: undefined }, usage, warnings: [] },
+        { content: [{ type: 'text', text: 'done' }], finishReason: { unified: 'stop', raw: undefined }, usage, warnings: [] },
+      ],
+    })
+  }
+  const refusalRead = {
+    type: 'json',
+    value: { refused: true, code: 'NO_POLICY_MATCH', reason: "no policy permits 'refund' for principal 'agent-7' (default deny)" },
+  }
+
+  test("the app's formatter words a permitted output; a refused call's model output is the refusal as JSON", async () => {
+    const ran: string[] = []
+    const refund = tool({
+      description: 'Refund an order',
+      inputSchema: z.object({ orderId: z.string(), amount: z.number() }),
+      execute: async ({ orderId, amount }) => {
+        ran.push(`refund:${orderId}:${amount}`)
+        return { orderId, refunded: amount as number | undefined }
+      },
+      toModelOutput: ({ input, output }) => ({ type: 'text', value: `Refund of ${input.amount} on ${input.orderId} submitted (${JSON.stringify(output.refunded ?? 'pending')}).` }),
+    })
+    const tools = guardTools(gate, { refund }, { caller: support })
+    const permitted = modelCalling({ orderId: 'A-1', amount: 50 })
+    await generateText({ model: permitted, tools, prompt: 'refund A-1 50', stopWhen: stepCountIs(3) })
+    expect(toolResultsSeen(permitted).refund).toEqual({ type: 'text', value: 'Refund of 50 on A-1 submitted (50).' })
+
+    const refused = modelCalling({ orderId: 'A-1', amount: 500 })
+    await generateText({ model: refused, tools, prompt: 'refund A-1 500', stopWhen: stepCountIs(3) })
+    expect(toolResultsSeen(refused).refund).toEqual(refusalRead)
+    expect(ran).toEqual(['refund:A-1:50'])
+  })
+
+  test('a formatter that reads fields a refusal lacks is not called on one: generateText goes on', async () => {
+    const refund = tool({
+      description: 'Refund an order',
+      inputSchema: z.object({ orderId: z.string(), amount: z.number() }),
+      execute: async ({ amount }) => ({ lines: [`refunded ${amount}`] }),
+      toModelOutput: ({ output }) => ({ type: 'text', value: output.lines.join('\n') }),
+    })
+    const model = modelCalling({ orderId: 'A-1', amount: 500 })
+    const result = await generateText({ model, tools: guardTools(gate, { refund }, { caller: support }), prompt: 'refund A-1 500', stopWhen: stepCountIs(3) })
+    expect(result.text).toBe('done')
+    expect(toolResultsSeen(model).refund).toEqual(refusalRead)
+  })
+
+  test("a permitted tool's own output with refused: true goes through the app's formatter; the gate's refusal still bypasses it", async () => {
+    const ran: number[] = []
+    const refund = tool({
+      description: 'Charge a card',
+      inputSchema: z.object({ orderId: z.string(), amount: z.number() }),
+      // What the payment provider answered: the card was declined.
+      execute: async ({ amount }) => {
+        ran.push(amount)
+        return { refused: true, amount, card: '4111 1111 1111 1111', providerDebug: 'acct=acme-prod key=sk_live_123' }
+      },
+      // The app never shows the model the card number or the provider's internals.
+      toModelOutput: ({ output }) => ({ type: 'text', value: `The card was declined for ${output.amount}.` }),
+    })
+    const tools = guardTools(gate, { refund }, { caller: support })
+    const declined = modelCalling({ orderId: 'A-1', amount: 20 })
+    await generateText({ model: declined, tools, prompt: 'charge 20', stopWhen: stepCountIs(3) })
+    expect(toolResultsSeen(declined).refund).toEqual({ type: 'text', value: 'The card was declined for 20.' })
+
+    const refused = modelCalling({ orderId: 'A-1', amount: 500 })
+    await generateText({ model: refused, tools, prompt: 'charge 500', stopWhen: stepCountIs(3) })
+    expect(toolResultsSeen(refused).refund).toEqual(refusalRead)
+    expect(ran).toEqual([20])
+  })
+})
+
+describe('guardTools: a call aborted while the gate decides never starts the tool', () => {
+  const policies = { policies: [{ name: 'refunds', effect: 'permit' as const, conditions: [{ action: 'refund' }] }] }
+
+  /** A gate whose verdict hook aborts `controller`: the signal fires as the gate answers. */
+  function abortingGate(controller: AbortController, reason: Error, options: { rateStore?: RedisRateLimitStore } = {}): Gate {
+    return Gate.fromObject(policies, { ...options, onVerdict: () => controller.abort(reason) })
+  }
+  const callOptions = (signal: AbortSignal) => ({ toolCallId: 't', messages: [], abortSignal: signal })
+  /** A tool's `execute` as the SDK calls it. */
+  type Execute = (input: { amount: number }, options: ReturnType<typeof callOptions>) => unknown
+
+  test('generateText with an abortSignal: the call ends as a tool error with the reason, and the tool never runs', async () => {
+    const controller = new AbortController()
+    const reason = new Error('user cancelled')
+    const ran: number[] = []
+    const refund = tool({
+      inputSchema: z.object({ amount: z.number() }),
+      execute: async ({ amount }) => {
+        ran.push(amount)
+        return 'refunded'
+      },
+    })
+    const model = new MockLanguageModelV3({
+      doGenerate: { content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'refund', input: '{"amount":70}' }], finishReason: { unified: 'tool-calls', raw: undefined }, usage, warnings: [] },
+    })
+    const tools = guardTools(abortingGate(controller, reason), { refund }, { caller: support })
+    const result = await generateText({ model, tools, prompt: 'x', abortSignal: controller.signal, stopWhen: stepCountIs(1) })
+    expect(result.content).toContainEqual(expect.objectContaining({ type: 'tool-error', toolName: 'refund', error: reason }))
+    await new Promise((r) => setImmediate(r))
+    expect(ran).toEqual([])
+  })
+
+  test('each kind of execute (plain function, async function on a Redis gate, async generator) rejects with the reason before the tool starts', async () => {
+    const ran: string[] = []
+    const plain: Execute = () => {
+      ran.push('plain')
+      return 'refunded'
+    }
+    const inline = new AbortController()
+    const reason = new Error('user cancelled')
+    const plainTools = guardTools(abortingGate(inline, reason), { refund: { execute: plain } }, { caller: support })
+    await expect(plainTools.refund.execute({ amount: 1 }, callOptions(inline.signal))).rejects.toBe(reason)
+
+    const prefix = uniquePrefix('ai-sdk-abort')
+    const rateStore = await RedisRateLimitStore.connect(REDIS_URL, { prefix })
+    const networked = new AbortController()
+    const redisGate = abortingGate(networked, reason, { rateStore })
+    onTestFinished(async () => {
+      await redisGate.close()
+      rateStore.close()
+      await cleanup(prefix)
+    })
+    const asyncExecute: Execute = async () => void ran.push('async')
+    const asyncTools = guardTools(redisGate, { refund: { execute: asyncExecute } }, { caller: support })
+    await expect(asyncTools.refund.execute({ amount: 1 }, callOptions(networked.signal))).rejects.toBe(reason)
+
+    const streaming = new AbortController()
+    const generator: Execute = async function* () {
+      ran.push('generator')
+      yield 'refunded'
+    }
+    const generatorTools = guardTools(abortingGate(streaming, reason), { refund: { execute: generator } }, { caller: support })
+    const items = generatorTools.refund.execute({ amount: 1 }, callOptions(streaming.signal)) as AsyncIterator<unknown>
+    await expect(items.next()).rejects.toBe(reason)
+    expect(ran).toEqual([])
+  })
+})

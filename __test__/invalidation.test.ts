@@ -90,6 +90,33 @@ describe('InMemoryInvalidationBroadcaster', () => {
     expect(() => bc.publish('session', '', 'x')).toThrow(InvalidArgumentError)
   })
 
+  test('spawnInvalidationListener: a callback that is no function, or a broadcaster that is no object, is INVALID_ARGUMENT naming it', () => {
+    const bc = new InMemoryInvalidationBroadcaster()
+    const spawn = spawnInvalidationListener as (...args: unknown[]) => InvalidationListenerHandle
+    const refusal = (...args: unknown[]): unknown => {
+      try {
+        handles.push(spawn(...args))
+      } catch (e) {
+        return e
+      }
+      return undefined
+    }
+    for (const [callback, kind] of [['cb', 'string'], [undefined, 'undefined'], [null, 'null'], [{}, 'object'], [7, 'number']] as const) {
+      const err = refusal(bc, callback)
+      expect(err, kind).toBeInstanceOf(InvalidArgumentError)
+      expect((err as InvalidArgumentError).code).toBe('INVALID_ARGUMENT')
+      expect((err as Error).message).toBe(`spawnInvalidationListener: callback must be a function (got ${kind})`)
+    }
+    for (const [broadcaster, kind] of [['bc', 'string'], [undefined, 'undefined'], [null, 'null'], [42, 'number']] as const) {
+      const err = refusal(broadcaster, () => {})
+      expect(err, kind).toBeInstanceOf(InvalidArgumentError)
+      expect((err as Error).message).toBe(`spawnInvalidationListener: broadcaster must be an InMemoryInvalidationBroadcaster or RedisInvalidationBroadcaster (got ${kind})`)
+    }
+    // An object of another class is refused by the native side (napi type tags).
+    expect(refusal({}, () => {})).toBeInstanceOf(InvalidArgumentError)
+    expect(bc.subscriberCount).toBe(0)
+  })
+
   test('subscriberCount follows gates and listeners; abort() is idempotent', () => {
     const bc = new InMemoryInvalidationBroadcaster()
     expect(bc.subscriberCount).toBe(0)

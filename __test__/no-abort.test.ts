@@ -18,7 +18,7 @@ beforeAll(() => {
   addon = buildTestFaultsAddon()
 }, 1_200_000)
 
-test('a panic in a sync method, a constructor or gate.evaluate is an INTERNAL error naming the entry point; the process lives on', () => {
+test('a panic in a sync method, a getter, a constructor or gate.evaluate is an INTERNAL error naming the entry point; the process lives on', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures/no-abort.ts')], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -30,8 +30,11 @@ test('a panic in a sync method, a constructor or gate.evaluate is an INTERNAL er
   expect(r.status, r.stderr).toBe(0)
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!)
   expect(out.method).toMatchObject({ threw: true, isError: true, code: 'INTERNAL' })
-  expect(out.method.message).toMatch(/^PublicKeyDirectory\.keyIds: internal error in the native addon .*forced panic/)
+  expect(out.method.message).toMatch(/^PublicKeyDirectory\.fetch: internal error in the native addon .*forced panic/)
   expect(out.methodAfter).toEqual({ threw: false })
+  expect(out.getter).toMatchObject({ threw: true, isError: true, code: 'INTERNAL' })
+  expect(out.getter.message).toMatch(/^PublicKeyDirectory\.keyIds: internal error in the native addon .*forced panic/)
+  expect(out.getterAfter).toEqual({ threw: false })
   expect(out.ctor).toMatchObject({ threw: true, isError: true, code: 'INTERNAL' })
   expect(out.ctor.message).toMatch(/^DirectoryTokenVerifier constructor: internal error in the native addon .*forced panic/)
   expect(out.ctorAfter).toEqual({ threw: false })

@@ -132,9 +132,12 @@ describe('tokens, key records and import options: own properties only', () => {
   test('an inherited actionName does not complete a token (sign, verify, directory verify)', () => {
     const sig = signer.sign(TOKEN)
     polluted('actionName', TOKEN.actionName, () => {
-      for (const call of [() => signer.sign(withoutAction as never), () => signer.verify(withoutAction as never, sig), () => verifier.verify(withoutAction as never, sig)]) {
-        expectArgumentError(caught(call), 'Missing field `actionName`')
-      }
+      const calls: Array<[string, () => unknown]> = [
+        ['PqTokenSigner.sign', () => signer.sign(withoutAction as never)],
+        ['PqTokenSigner.verify', () => signer.verify(withoutAction as never, sig)],
+        ['DirectoryTokenVerifier.verify', () => verifier.verify(withoutAction as never, sig)],
+      ]
+      for (const [where, call] of calls) expectArgumentError(caught(call), `${where}: token: missing field(s) 'actionName'`)
     })
     // The complete token still verifies.
     signer.verify(TOKEN, sig)
@@ -163,6 +166,10 @@ describe('tokens, key records and import options: own properties only', () => {
       caught(() => PublicKeyBundle.fromRecord({ ...record, x25519PublicKey: 'AAAA' } as never)),
       "PublicKeyBundle.fromRecord: record: field 'x25519PublicKey': must be a Buffer, got string",
     )
+    // Missing fields are named together, with the call (a field set to undefined is missing).
+    const { id: _id, createdAt: _created, ...partial } = record
+    expectArgumentError(caught(() => PublicKeyBundle.fromRecord(partial as never)), "PublicKeyBundle.fromRecord: record: missing field(s) 'id', 'createdAt'")
+    expectArgumentError(caught(() => PublicKeyBundle.fromRecord({ ...record, id: undefined } as never)), "PublicKeyBundle.fromRecord: record: missing field(s) 'id'")
   })
 
   test('an inherited maxScryptLogN is not read (importSecret and importSecretAsync)', async () => {
@@ -204,7 +211,7 @@ describe('Redis options: own properties only', () => {
     await polluted('ttlSeconds', 60, async () => {
       await expect(RedisSessionStore.connect(REDIS_URL, {} as never)).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
-        message: 'Missing field `ttlSeconds`',
+        message: "RedisSessionStore.connect options: missing option(s) 'ttlSeconds'",
       })
     })
   })

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Gate, KavachKeyPair, PqTokenSigner, RedisRateLimitStore, RedisSessionStore, StoreUnavailableError, type EvaluateOptions, type Explanation, type GateOptions, type Verdict } from '../index'
 import { GateOptionsSchema } from '../src/schema'
 import { RedisProcess, prefixesCleanedAfterAll, tally } from './fixtures/redis-helpers'
+import { CLOSED_REASON } from './fixtures/closed-gate'
 
 const prefix = prefixesCleanedAfterAll()
 let server: RedisProcess
@@ -182,19 +183,26 @@ describe('maxPendingEvaluations', () => {
     store.close()
   }, 30_000)
 
-  test('gate.close() with evaluations in flight: they still settle and the count returns to zero', async () => {
+  test('gate.close() with evaluations in flight: they still settle, the count returns to zero, and none permits after', async () => {
     const { gate, store } = await redisGate('close')
     const pending = await whileStopped(async () => {
       const p = track(Array.from({ length: BOUND }, (_, i) => gate.evaluateAsync(i % 5 === 0 ? wideCall('c') : call('c'))))
       await gate.close()
-      expect(gate.pendingEvaluations).toBe(BOUND)
-      expectBoundRefusal(await atOnce(gate.evaluateAsync(call('c'))), BOUND)
+      // Each call either decided before the close (its count waits for Redis) or was refused by
+      // the closed gate; a call made now is refused either way: by the bound or by the close.
+      expect(gate.pendingEvaluations).toBeLessThanOrEqual(BOUND)
+      const now = await atOnce(gate.evaluateAsync(call('c')))
+      expect(now).not.toBe('pending')
+      expect([(now as Verdict).code, (now as Verdict).evaluator]).toEqual(['STORE_UNAVAILABLE', 'gate'])
       return p
     })
-    expect(tally(await pending.all)).toEqual({ permit: BOUND })
+    const verdicts = await pending.all
+    for (const v of verdicts) expect(v.isPermit || [v.code, v.evaluator, v.reason].join('|') === ['STORE_UNAVAILABLE', 'gate', CLOSED_REASON].join('|')).toBe(true)
+    expect(verdicts.length).toBe(BOUND)
     expect(gate.pendingEvaluations).toBe(0)
-    // A closed gate keeps answering (a new completion channel is attached).
-    expect((await gate.evaluateAsync(call('c'))).isPermit).toBe(true)
+    // A closed gate answers later calls (a new completion channel is attached): it refuses them.
+    const after = await gate.evaluateAsync(call('c'))
+    expect([after.code, after.evaluator, after.reason]).toEqual(['STORE_UNAVAILABLE', 'gate', CLOSED_REASON])
     store.close()
   }, 30_000)
 

@@ -184,7 +184,7 @@ describe('the shared formats are JSON objects, not arrays of their fields', () =
       writeFileSync(signed, JSON.stringify([m.bundles_json, m.signature]))
       expect(() => PublicKeyDirectory.fromSignedFile(signed, kp.publicKeys().mlDsaVerifyingKey)).toThrow(expect.objectContaining({ code: 'MANIFEST_INVALID', message: expect.stringMatching(/expected a JSON object/) }))
       writeFileSync(signed, JSON.stringify(m))
-      expect(PublicKeyDirectory.fromSignedFile(signed, kp.publicKeys().mlDsaVerifyingKey).keyIds()).toEqual([kp.id])
+      expect(PublicKeyDirectory.fromSignedFile(signed, kp.publicKeys().mlDsaVerifyingKey).keyIds).toEqual([kp.id])
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

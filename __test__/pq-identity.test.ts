@@ -242,12 +242,28 @@ describe('PublicKeyDirectory and DirectoryTokenVerifier', () => {
     expect(dir.length).toBe(0)
   })
 
+  test('length, isEmpty and keyIds are properties: the key ids are an array, sorted, read fresh each time', () => {
+    const [a, b] = [KavachKeyPair.generate(), KavachKeyPair.generate()]
+    const dir = PublicKeyDirectory.inMemory([a.publicKeys()])
+    expect(Array.isArray(dir.keyIds)).toBe(true)
+    expect(dir.keyIds.includes(a.id)).toBe(true)
+    expect(dir.keyIds.includes(b.id)).toBe(false)
+    dir.insert(b.publicKeys())
+    expect(dir.keyIds).toEqual([a.id, b.id].sort())
+    expect([dir.length, dir.isEmpty]).toEqual([2, false])
+    for (const name of ['length', 'isEmpty', 'keyIds']) {
+      expect(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(PublicKeyDirectory.prototype), name)?.get, name).toBeTypeOf('function')
+    }
+    const empty = PublicKeyDirectory.inMemory()
+    expect([empty.keyIds, empty.length, empty.isEmpty]).toEqual([[], 0, true])
+  })
+
   test('fromFile: reload re-reads, insert/remove throw, a failed reload keeps the bundles', () => {
     const [a, b] = [KavachKeyPair.generate(), KavachKeyPair.generate()]
     const path = join(tmp, 'keys.json')
     writeFileSync(path, PublicKeyDirectory.buildUnsignedManifest([a.publicKeys()]))
     const dir = PublicKeyDirectory.fromFile(path)
-    expect(dir.keyIds()).toEqual([a.id])
+    expect(dir.keyIds).toEqual([a.id])
     expect(() => dir.insert(b.publicKeys())).toThrow(/cannot insert/)
     expect(() => dir.remove(a.id)).toThrow(/cannot remove/)
     writeFileSync(path, PublicKeyDirectory.buildUnsignedManifest([a.publicKeys(), b.publicKeys()]))
@@ -266,7 +282,7 @@ describe('PublicKeyDirectory and DirectoryTokenVerifier', () => {
     const manifest = root.buildSignedManifest([a.publicKeys()])
     writeFileSync(path, manifest)
     const dir = PublicKeyDirectory.fromSignedFile(path, root.publicKeys().mlDsaVerifyingKey)
-    expect(dir.keyIds()).toEqual([a.id])
+    expect(dir.keyIds).toEqual([a.id])
     expectThrow(
       () => PublicKeyDirectory.fromSignedFile(path, b.publicKeys().mlDsaVerifyingKey),
       SignatureInvalidError,
@@ -275,7 +291,7 @@ describe('PublicKeyDirectory and DirectoryTokenVerifier', () => {
     )
     writeFileSync(path, manifest.toString('utf8').replace(a.id, b.id))
     expectThrow(() => dir.reload(), SignatureInvalidError, 'SIGNATURE_INVALID', 'signature verification failed')
-    expect(dir.keyIds()).toEqual([a.id])
+    expect(dir.keyIds).toEqual([a.id])
     writeFileSync(path, root.buildSignedManifest([a.publicKeys(), b.publicKeys()]))
     expect(dir.reload()).toBe(2)
   })

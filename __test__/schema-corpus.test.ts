@@ -199,6 +199,30 @@ describe('zod schema and native loader agree', () => {
     expect(valid).toBeGreaterThan(100)
   })
 
+  test("on time zones: the loader's own list, not ICU's (other casings, aliases, names IANA has dropped or added)", () => {
+    const window = (zone: string) => ({ policies: [{ name: 'p', effect: 'permit', conditions: [{ time_window: `09:00-18:00 ${zone}` }] }] })
+    // ICU takes these (it folds case and keeps old names); the loader (chrono-tz) does not.
+    const refused = ['asia/kolkata', 'est', 'cet', 'uct', 'universal', 'greenwich', 'etc/zulu', 'europe/uzhgorod', 'america/nipigon', 'Canada/East-Saskatchewan', 'US/Pacific-New', 'SystemV/AST4']
+    for (const zone of refused) expect([zone, judge(window(zone))]).toEqual([zone, { zod: false, native: expect.stringContaining(`unknown IANA time zone '${zone}'`) }])
+    for (const zone of ['Asia/Kolkata', 'Asia/Calcutta', 'EST', 'CET', 'UCT', 'Universal', 'Greenwich', 'Etc/Zulu', 'Europe/Uzhgorod', 'America/Nipigon']) {
+      expect([zone, judge(window(zone))]).toEqual([zone, { zod: true, native: true }])
+    }
+    // Every zone ICU lists, as written and in upper and lower case: the same answer.
+    for (const zone of Intl.supportedValuesOf('timeZone')) {
+      for (const spelling of [zone, zone.toLowerCase(), zone.toUpperCase()]) {
+        const { zod, native } = judge(window(spelling))
+        expect([spelling, zod]).toEqual([spelling, native === true])
+      }
+    }
+  })
+
+  test('on policy names that differ only in Unicode normalisation (NFC and NFD): duplicates for both', () => {
+    const set = { policies: [{ name: 'p\u00f6', effect: 'permit', conditions: [] }, { name: 'po\u0308', effect: 'refuse', conditions: [] }] }
+    expect(judge(set)).toEqual({ zod: false, native: "policy 'p\u00f6': duplicate policy name (policies #0 and #1)" })
+    const issues = PolicySetSchema.safeParse(set).error!.issues
+    expect(JSON.stringify(issues)).toContain(`"message":"duplicate policy name 'po\u0308'","path":["policies",1,"name"]`)
+  })
+
   test('definePolicies returns the set unchanged, and the gate loads it', () => {
     const set = { policies: [{ name: 'small', effect: 'permit' as const, conditions: [{ param_max: { field: 'amount', max: 100 } }] }] }
     expect(definePolicies(set)).toBe(set)

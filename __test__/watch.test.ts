@@ -355,6 +355,74 @@ describe('gate.watch', () => {
     })
   })
 
+  describe("a symlink's target deleted, then created again once the watcher has reported it missing", () => {
+    /** Long enough for every event of the removal to reach the watcher (a pause, not a bound on anything). */
+    const PAUSE_MS = 500
+    /**
+     * Watches `file` (a link leading to `target`, which permits read and wire_money), deletes
+     * the target, waits for the watcher to report the file missing, calls `whileMissing`,
+     * pauses as an operator would (PAUSE_MS), and writes the target back permitting only read:
+     * that set is the one live afterwards, and the missing file was reported once, however
+     * many watched names saw it go.
+     */
+    async function deleteAndRecreate(file: string, target: string, whileMissing = (): void => {}): Promise<void> {
+      writeFileSync(target, permit('read') + permit('wire_money'))
+      const { gate, w } = watched(file)
+      await ready(w)
+      expect(kind(gate, 'wire_money')).toBe('permit')
+
+      const reported: string[] = []
+      w.on('error', (e) => reported.push(e.message))
+      const err = nextIoError(w, `policy file '${file}' does not exist (deleted or moved)`)
+      unlinkSync(target)
+      await err
+      expect(kind(gate, 'wire_money')).toBe('permit')
+      whileMissing()
+      await new Promise((r) => setTimeout(r, PAUSE_MS))
+
+      expect(await writeUntil(w, 'reload', target, permit('read'))).toEqual({ path: file, policies: 1 })
+      expect([kind(gate, 'read'), kind(gate, 'wire_money')]).toEqual(['permit', 'refuse'])
+      expect(reported).toEqual([
+        `policy file '${file}' does not exist (deleted or moved): the previous policy set stays live, and the file is loaded again when it is back`,
+      ])
+    }
+
+    test('in the same directory: policies.toml -> live.toml', async () => {
+      const dir = tempDir('watch-target-same')
+      symlinkSync('live.toml', join(dir, 'policies.toml'))
+      await deleteAndRecreate(join(dir, 'policies.toml'), join(dir, 'live.toml'))
+    })
+
+    test('in another directory: conf/policies.toml -> /abs/real/live.toml', async () => {
+      const base = tempDir('watch-target-other')
+      mkdirSync(join(base, 'conf'))
+      mkdirSync(join(base, 'real'))
+      symlinkSync(join(base, 'real', 'live.toml'), join(base, 'conf', 'policies.toml'))
+      await deleteAndRecreate(join(base, 'conf', 'policies.toml'), join(base, 'real', 'live.toml'))
+    })
+
+    test('through two links: conf/policies.toml -> ../links/current.toml -> /abs/real/live.toml', async () => {
+      const base = tempDir('watch-target-chain')
+      for (const d of ['conf', 'links', 'real']) mkdirSync(join(base, d))
+      symlinkSync(join(base, 'real', 'live.toml'), join(base, 'links', 'current.toml'))
+      symlinkSync('../links/current.toml', join(base, 'conf', 'policies.toml'))
+      await deleteAndRecreate(join(base, 'conf', 'policies.toml'), join(base, 'real', 'live.toml'))
+    })
+
+    test("and the target's directory removed and created again: conf/policies.toml -> ../real/live.toml", async () => {
+      const base = tempDir('watch-target-dir')
+      mkdirSync(join(base, 'conf'))
+      mkdirSync(join(base, 'real'))
+      symlinkSync('../real/live.toml', join(base, 'conf', 'policies.toml'))
+      // The OS watch on the removed directory ends with it, though a directory of that name is
+      // back before the watcher sees the removal.
+      await deleteAndRecreate(join(base, 'conf', 'policies.toml'), join(base, 'real', 'live.toml'), () => {
+        rmdirSync(join(base, 'real'))
+        mkdirSync(join(base, 'real'))
+      })
+    })
+  })
+
   test('a path whose directory does not exist yet: ready, an error, then the file once it is created', async () => {
     const dir = join(tempDir('watch-later'), 'conf')
     const file = join(dir, 'policies.json')

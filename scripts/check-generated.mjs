@@ -1,6 +1,7 @@
 // Generated files must match their sources: policy.schema.json (the zod schema),
 // src/generated/layout.ts (the fast-path and batch layouts, defined in Rust and rendered by
-// crates/kavach-node/src/layout.rs, whose test compares), src/generated/native-signatures.ts
+// crates/kavach-node/src/layout.rs, whose test compares), src/generated/time-zones.ts (the
+// loader's zone names, crates/kavach-node/src/time_zones.rs), src/generated/native-signatures.ts
 // (rendered from binding.d.ts by scripts/native-signatures.mjs), and, in CI, the napi loader and
 // typings (binding.js and binding.d.ts are committed, and a diff means someone changed the
 // Rust API without committing the regenerated files, or hand-edited them).
@@ -15,12 +16,17 @@ if (!policySchemaIsCurrent()) {
 }
 console.log('policy.schema.json is up to date')
 
-try {
-  execFileSync('cargo', ['test', '--quiet', '-p', 'kavach-node', '--lib', 'layout::'], { stdio: 'inherit' })
-  console.log('src/generated/layout.ts is up to date')
-} catch {
-  console.error('src/generated/layout.ts is out of date: run `KAVACH_WRITE_GENERATED=1 cargo test -p kavach-node --lib layout` and commit it')
-  process.exit(1)
+for (const [module, file] of [
+  ['layout', 'layout.ts'],
+  ['time_zones', 'time-zones.ts'],
+]) {
+  try {
+    execFileSync('cargo', ['test', '--quiet', '-p', 'kavach-node', '--lib', `${module}::`], { stdio: 'inherit' })
+    console.log(`src/generated/${file} is up to date`)
+  } catch {
+    console.error(`src/generated/${file} is out of date: run \`KAVACH_WRITE_GENERATED=1 cargo test -p kavach-node --lib ${module}\` and commit it`)
+    process.exit(1)
+  }
 }
 
 // src/generated/native-signatures.ts must render from binding.d.ts as it stands (the build

@@ -191,17 +191,18 @@ export function checkedExtras(o: EvaluateOptions): EvaluateOptions | undefined {
       case 'roles':
       case 'params':
         continue
-      case 'sessionId': {
-        // An identity: a lone surrogate would make two sessions one (src/well-formed.ts).
+      case 'sessionId':
+      case 'resource':
+      case 'ip':
+      case 'originIp': {
+        // Identities and compared text: a lone surrogate would make two sessions, resources or
+        // addresses one (src/well-formed.ts).
         const v = r[k]
         if (v !== undefined) extras = true
-        const problem = typeof v === 'string' ? wellFormedProblem('sessionId', v) : undefined
+        const problem = typeof v === 'string' ? wellFormedProblem(k, v) : undefined
         if (problem !== undefined) throw new InvalidArgumentError(problem)
         continue
       }
-      case 'resource':
-      case 'ip':
-      case 'originIp':
       case 'sessionStartedAt':
       case 'actionCount':
         if (r[k] !== undefined) extras = true
@@ -212,10 +213,16 @@ export function checkedExtras(o: EvaluateOptions): EvaluateOptions | undefined {
         checkNested(k, r[k], GEO_KEYS)
         continue
       case 'device':
-      case 'originDevice':
-        if (r[k] !== undefined) extras = true
-        checkNested(k, r[k], DEVICE_KEYS)
+      case 'originDevice': {
+        const d = r[k]
+        if (d !== undefined) extras = true
+        checkNested(k, d, DEVICE_KEYS)
+        // A fingerprint is compared with the session's: a lone surrogate would make two devices one.
+        const hash: unknown = typeof d === 'object' && d !== null ? (d as { hash?: unknown }).hash : undefined
+        const problem = typeof hash === 'string' ? wellFormedProblem(`${k}.hash`, hash) : undefined
+        if (problem !== undefined) throw new InvalidArgumentError(problem)
         continue
+      }
       default:
         throw unknownKey('context', k, CONTEXT_KEYS)
     }
@@ -402,7 +409,23 @@ function geo(field: string, v: unknown): GeoLocationInput | undefined {
   }, field).toInput()
 }
 
-/** A place: country code plus optional region, city and coordinates. Validated on construction. */
+/** The keys of `GeoLocation`'s options: a geo's fields but its country code (an argument of its own). */
+const GEO_OPTION_KEYS = GEO_KEYS.filter((k) => k !== 'countryCode')
+
+/**
+ * Refuses a latitude without a longitude or the reverse: the gate reads half a pair as no
+ * coordinates at all, so a geo drift threshold would find the distance unmeasurable.
+ */
+function checkCoordinatePair(field: string, latitude: unknown, longitude: unknown): void {
+  if ((latitude === undefined) === (longitude === undefined)) return
+  const [given, missing] = latitude === undefined ? ['longitude', 'latitude'] : ['latitude', 'longitude']
+  bad(`${field}.${missing} is missing: ${field}.${given} is given, and coordinates are a pair (latitude and longitude, or neither)`)
+}
+
+/**
+ * A place: country code plus optional region, city and coordinates. Validated on construction:
+ * an unknown option is refused as in a plain geo record, and so is half a coordinate pair.
+ */
 export class GeoLocation implements GeoLocationInput {
   readonly countryCode: string
   readonly region?: string
@@ -418,6 +441,8 @@ export class GeoLocation implements GeoLocationInput {
     // `field` labels errors when a context's geo is built from a record (`currentGeo`).
     if (typeof field !== 'string') field = 'GeoLocation'
     opts = optionalObjectArgument(field, 'options', opts) ?? {}
+    // A misspelt key (`lat`, `lng`) would leave the place without what the caller meant.
+    checkNested(field, opts, GEO_OPTION_KEYS)
     this.countryCode = requiredString(`${field}.countryCode`, countryCode)
     this.region = optionalString(`${field}.region`, opts.region)
     this.city = optionalString(`${field}.city`, opts.city)
@@ -427,6 +452,7 @@ export class GeoLocation implements GeoLocationInput {
     if (opts.longitude !== undefined && !(typeof opts.longitude === 'number' && Number.isFinite(opts.longitude) && Math.abs(opts.longitude) <= 180)) {
       bad(`${field}.longitude must be a number between -180 and 180, got ${typeof opts.longitude === 'number' ? opts.longitude : kindOf(opts.longitude)}`)
     }
+    checkCoordinatePair(field, opts.latitude, opts.longitude)
     this.latitude = opts.latitude
     this.longitude = opts.longitude
     Object.freeze(this)

@@ -142,9 +142,24 @@ export function isNapiTypeError(e: unknown): e is Error & { code: string } {
 /** At most this many characters of an offending value go into a message (U5). */
 const EXCERPT_CHARS = 100
 
-/** `s` for an error message: at most 100 characters, then an ellipsis and the full length. */
+/**
+ * `s` for an error message: at most 100 characters, then an ellipsis and the full length; each
+ * control or invisible character `printable`, as the native side's messages write them.
+ */
 export function excerpt(s: string): string {
-  return s.length <= EXCERPT_CHARS ? s : `${s.slice(0, EXCERPT_CHARS)}… (${s.length} characters)`
+  return s.length <= EXCERPT_CHARS ? printable(s) : `${printable(s.slice(0, EXCERPT_CHARS))}… (${s.length} characters)`
+}
+
+/** Control and invisible (default-ignorable) characters: a terminal acts on the first, hides the second. */
+const UNPRINTABLE = /[\p{Cc}\p{Default_Ignorable_Code_Point}]/gu
+
+/**
+ * `text` with each control or invisible character written as an escape (`\u{1b}`), the way the
+ * native side writes them (kavach-text `excerpt`): text from a caller or a file cannot erase a
+ * line, move the cursor or hide a character of a message or a report.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`)
 }
 
 /** A value's kind for an error message; never the content of an object. */

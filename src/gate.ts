@@ -35,12 +35,12 @@ import {
 import { fromFast, fromFastAt, fromRaw, type RawVerdict } from './verdict.js'
 import { InternedNames } from './interned-names.js'
 import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFinding, RevokeScope, Verdict } from './native.js'
-import { type GateOptions, type PolicySetInput, gateHooks, validateGateOptions } from './options.js'
+import { type GateOptions, type PolicySetInput, gateHooks, quotedNames, validateGateOptions } from './options.js'
 import { instrument } from './telemetry.js'
 import { PolicyWatcher, type WatchOptions } from './watch.js'
 import { ownDeepCopy } from './own-properties.js'
 import { readPolicyFile } from './policy-file.js'
-import { wellFormedProblem } from './well-formed.js'
+import { checkWellFormed, wellFormedProblem } from './well-formed.js'
 
 /** What `evaluate` accepts: a plain object, or a pre-validated `ActionContext`. */
 export type EvaluateInput = EvaluateOptions | ActionContext
@@ -95,8 +95,26 @@ function nullsAbsent(o: EvaluateOptions): EvaluateOptions {
   return r.roles === null || r.params === null ? { ...o, roles: o.roles ?? undefined, params: o.params ?? undefined } : o
 }
 
-/** A revocation's target is an identity: it must stand for itself (src/well-formed.ts). */
-function checkTargetId(id: unknown): void {
+/**
+ * A policy document given as a string: a lone surrogate in it would reach the loader as U+FFFD
+ * and match another string (src/well-formed.ts), so it is refused naming its index.
+ */
+function policyText(where: string, name: string, v: unknown): string {
+  const text = stringArgument(where, name, v)
+  checkWellFormed(where, name, text)
+  return text
+}
+
+/**
+ * Checks what `lift` and `revoke` need of a scope before the native conversion, which would
+ * say "Missing field `targetKind`" without the call: both fields present, and the target id a
+ * string that stands for itself (src/well-formed.ts). Other fields are not refused: a verdict's
+ * `scope` may be handed back as it is.
+ */
+function checkScope(call: string, scope: { targetKind?: unknown; targetId?: unknown }): void {
+  const missing = (['targetKind', 'targetId'] as const).filter((k) => scope[k] === undefined)
+  if (missing.length > 0) throw new InvalidArgumentError(`${call}: scope: missing field(s) ${quotedNames(missing)}`)
+  const id = scope.targetId
   const problem = typeof id === 'string' ? wellFormedProblem('targetId', id) : undefined
   if (problem !== undefined) throw new InvalidArgumentError(problem)
 }
@@ -348,7 +366,7 @@ export class Gate {
 
   static fromJsonString(json: string, options?: GateOptions): Gate {
     const opts = validateGateOptions(options)
-    const text = stringArgument('Gate.fromJsonString', 'json', json)
+    const text = policyText('Gate.fromJsonString', 'json', json)
     return new Gate(native(() => NativeGate.fromJson(text, opts)), opts)
   }
 
@@ -358,7 +376,7 @@ export class Gate {
 
   static fromToml(toml: string, options?: GateOptions): Gate {
     const opts = validateGateOptions(options)
-    const text = stringArgument('Gate.fromToml', 'toml', toml)
+    const text = policyText('Gate.fromToml', 'toml', toml)
     return new Gate(native(() => NativeGate.fromToml(text, opts)), opts)
   }
 
@@ -561,7 +579,7 @@ export class Gate {
 
   /** Swap in a TOML policy set; on error this throws and the previous set stays live. */
   reload(toml: string): void {
-    const text = stringArgument('gate.reload', 'toml', toml)
+    const text = policyText('gate.reload', 'toml', toml)
     native(() => this.native.reload(text))
   }
 
@@ -570,7 +588,7 @@ export class Gate {
   }
 
   reloadJson(json: string): void {
-    const text = stringArgument('gate.reloadJson', 'json', json)
+    const text = policyText('gate.reloadJson', 'json', json)
     native(() => this.native.reloadJson(text))
   }
 
@@ -587,7 +605,7 @@ export class Gate {
   /** Undo a principal/role (or session) revocation on this gate. */
   lift(scope: LiftScope): void {
     if (typeof scope !== 'object' || scope === null) throw notAnObject('lift scope', '{ targetKind, targetId }', scope)
-    checkTargetId(scope.targetId)
+    checkScope('gate.lift', scope)
     nativeCall('gate.lift', [scope], () => this.native.lift(scope), ['scope'])
   }
 
@@ -604,7 +622,7 @@ export class Gate {
       return Promise.reject(notAnObject('revoke scope', '{ targetKind, targetId, reason? }', scope))
     }
     try {
-      checkTargetId(scope.targetId)
+      checkScope('gate.revoke', scope)
     } catch (e) {
       return Promise.reject(e)
     }

@@ -9,6 +9,7 @@ import { functionArgument, gateArgument, objectArgument } from './arguments.js'
 import { isParamValue, paramValueProblem } from './context.js'
 import { InvalidArgumentError, Refused, SyncNotSupportedError, throwUnlessPermit } from './errors.js'
 import type { Gate } from './gate.js'
+import { type FieldChecks, boolean, checkedFields, fn as func, methodOf, object, oneOf, string } from './options.js'
 
 /** Who is calling: everything in `EvaluateOptions` except the action and its params. */
 export type Caller = Omit<EvaluateOptions, 'actionName' | 'params'>
@@ -117,6 +118,43 @@ function checkParamFields(action: string, fields: Record<string, number> | undef
   }
 }
 
+/** The option names of `guarded` and `guard`, each with its type. */
+const GUARD_CHECKS: FieldChecks<GuardOptions<unknown[]>>['checks'] = {
+  action: string,
+  params: func,
+  paramFields: object,
+  resource: oneOf('a string or a function', string, func),
+  async: boolean,
+}
+
+/**
+ * `opts` checked once, when `where` (`guarded`, `guard`) is called: an unknown name (a typo
+ * such as `paramField`) would leave its params unsent, so a policy or invariant on them would
+ * not apply; it throws `InvalidArgumentError` naming it instead. Returns the checked copy the
+ * wrapper reads, so a later change to `opts` changes nothing.
+ */
+function guardOptions<A extends unknown[]>(where: string, opts: GuardOptions<A>): GuardOptions<A> {
+  objectArgument(where, 'options', opts)
+  const what = `${where} options`
+  const checked = checkedFields<GuardOptions<A>>(
+    // `inherited`: a class instance's `params()` method, or `Object.create(defaults)`, is read as
+    // given; dropped, its params would go unsent and a refuse policy on them would not apply.
+    { what, noun: 'option', checks: GUARD_CHECKS, required: { action: true }, inherited: true, error: InvalidArgumentError },
+    opts,
+  )
+  // Only one of them is read: the other would be dropped without a word.
+  if (checked.params !== undefined && checked.paramFields !== undefined) {
+    throw new InvalidArgumentError(
+      `${what}: 'params' and 'paramFields' are both given; pick one: params (a function of the arguments) or paramFields (argument indices)`,
+    )
+  }
+  checkParamFields(checked.action, checked.paramFields)
+  const { params, resource } = checked
+  if (params !== undefined) checked.params = methodOf(opts, params)
+  if (typeof resource === 'function') checked.resource = methodOf(opts, resource)
+  return checked
+}
+
 function noCaller(action: string): Refused {
   return new Refused('INVALID_CONTEXT', 'guarded', `no caller for '${action}': use .as(caller) or runAs(caller, fn)`)
 }
@@ -127,7 +165,6 @@ function isAsync(fn: AnyFn, forced: boolean | undefined): boolean {
 
 function wrap<F extends AnyFn>(gate: Gate, opts: GuardOptions<Parameters<F>>, fn: F, fixed: Caller | undefined): F {
   type A = Parameters<F>
-  checkParamFields(opts.action, opts.paramFields)
   if (isAsync(fn, opts.async)) {
     const wrapped = async function (this: unknown, ...args: A): Promise<unknown> {
       const ctx = buildContext(opts, fixed ?? currentCaller(), args)
@@ -157,11 +194,11 @@ function wrap<F extends AnyFn>(gate: Gate, opts: GuardOptions<Parameters<F>>, fn
  */
 export function guarded<F extends AnyFn>(gate: Gate, opts: GuardOptions<Parameters<F>>, fn: F): Guarded<F> {
   gateArgument('guarded', gate)
-  objectArgument('guarded', 'options', opts)
+  const options = guardOptions('guarded', opts)
   functionArgument('guarded', 'fn', fn)
-  const base = wrap(gate, opts, fn, undefined) as Guarded<F>
+  const base = wrap(gate, options, fn, undefined) as Guarded<F>
   Object.defineProperty(base, 'as', {
-    value: (caller: Caller): F => wrap(gate, opts, fn, checkCaller('.as(caller)', caller)),
+    value: (caller: Caller): F => wrap(gate, options, fn, checkCaller('.as(caller)', caller)),
     enumerable: false,
   })
   Object.defineProperty(base, 'name', { value: fn.name })
@@ -174,12 +211,12 @@ export function guarded<F extends AnyFn>(gate: Gate, opts: GuardOptions<Paramete
  */
 export function guard(gate: Gate, opts: GuardOptions<never[]>) {
   gateArgument('guard', gate)
-  objectArgument('guard', 'options', opts)
+  const options = guardOptions('guard', opts)
   return function <This, A extends unknown[], R>(
     method: (this: This, ...args: A) => R,
     context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>,
   ): (this: This, ...args: A) => R {
     void context
-    return wrap(gate, opts as GuardOptions<Parameters<(...args: A) => R>>, method as unknown as (...args: A) => R, undefined) as unknown as (this: This, ...args: A) => R
+    return wrap(gate, options as GuardOptions<Parameters<(...args: A) => R>>, method as unknown as (...args: A) => R, undefined) as unknown as (this: This, ...args: A) => R
   }
 }

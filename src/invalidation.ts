@@ -7,6 +7,7 @@ import {
   spawnInvalidationListener as nativeSpawnInvalidationListener,
 } from '../binding.js'
 import type { InvalidationScope, RedisInvalidationBroadcaster } from '../binding.js'
+import { functionArgument, objectArgument } from './arguments.js'
 import { native } from './errors.js'
 import { nativeCall } from './native-errors.js'
 
@@ -58,6 +59,11 @@ export function spawnInvalidationListener(
   broadcaster: InvalidationBroadcaster,
   callback: (scope: InvalidationScope) => unknown,
 ): InvalidationListenerHandle {
+  // Checked here: napi's refusal of a non-function callback is a failed thread-safe function
+  // (an INTERNAL error) that names neither the call nor the argument. Which broadcaster class
+  // an object is, is checked natively (napi type tags).
+  objectArgument('spawnInvalidationListener', 'broadcaster', broadcaster, 'an InMemoryInvalidationBroadcaster or RedisInvalidationBroadcaster')
+  functionArgument('spawnInvalidationListener', 'callback', callback)
   const handle = native(() => nativeSpawnInvalidationListener(broadcaster, callback))
   active.add(handle)
   return handle

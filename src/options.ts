@@ -8,7 +8,9 @@
 //
 // Only own properties count: napi reads fields through the prototype chain, so the native
 // side receives a null-prototype copy, and an inherited `observeOnly` or `hybrid` (a polluted
-// `Object.prototype`, or `Object.create({ observeOnly: true })`) is never honoured.
+// `Object.prototype`, or `Object.create({ observeOnly: true })`) is never honoured. JS hook
+// options (`FieldChecks.inherited`) are read through the object's own prototypes as well,
+// never through `Object.prototype`.
 
 import { PqTokenSigner } from '../binding.js'
 import type {
@@ -58,8 +60,25 @@ export interface FieldChecks<T> {
   readonly noun: 'option' | 'field'
   /** One check per name of `T`: the type requires every name, so one added natively is not refused. */
   readonly checks: Readonly<Record<keyof T, Check>>
+  /**
+   * The names `T` does not mark optional, every one of them (the type says which). A missing
+   * one is named here: the native conversion would say "Missing field `x`" without the call or
+   * the object, and a JS hook option (`guarded`'s `action`) would fail only when called.
+   */
+  readonly required?: { readonly [K in RequiredKeys<T>]: true }
+  /**
+   * JS hook options only (integrations, `guarded`), never options the native side receives:
+   * names are also read from the object's prototypes, except `Object.prototype`, so a class
+   * instance (methods on its prototype) and `Object.create(defaults)` are read as given, and
+   * a polluted `Object.prototype.identify` is still not. Unknown names are the enumerable ones
+   * of the object and those prototypes: a class's helper methods are not enumerable.
+   */
+  readonly inherited?: true
   readonly error: KavachErrorClass
 }
+
+/** The names of `T` whose value may not be left out. */
+type RequiredKeys<T> = { [K in keyof T]-?: undefined extends T[K] ? never : K }[keyof T]
 
 /** A failed check; `checkedFields` rethrows it as the error class of the object checked. */
 class CheckFailure extends Error {
@@ -98,6 +117,28 @@ export const instance =
   (what: string): Check =>
   (option, v) =>
     typeof v === 'object' && v !== null ? v : fail(option, `must be a ${what} instance, got ${kindOf(v)}`)
+/** A plain object (not an array); its user checks what it holds. */
+export const object: Check = (option, v) => (isRecord(v) ? v : fail(option, `must be an object, got ${kindOf(v)}`))
+/** An array whose every element passes `check`, copied element by element (a hole is `undefined`). */
+export const arrayOf =
+  (check: Check): Check =>
+  (option, v) => {
+    if (!Array.isArray(v)) fail(option, `must be an array, got ${kindOf(v)}`)
+    return Array.from({ length: v.length }, (_, i) => check(`${option}[${i}]`, Object.hasOwn(v, i) ? v[i] : undefined))
+  }
+/** A value that passes one of `checks`; `want` says what they accept (`a string or a function`). */
+export const oneOf =
+  (want: string, ...checks: Check[]): Check =>
+  (option, v) => {
+    for (const check of checks) {
+      try {
+        return check(option, v)
+      } catch (e) {
+        if (!(e instanceof CheckFailure)) throw e
+      }
+    }
+    return fail(option, `must be ${want}, got ${kindOf(v)}`)
+  }
 
 /** Own fields of `v` (a plain object), rejecting names outside `known`. */
 function record(option: string, v: unknown, known: readonly string[]): Record<string, unknown> {
@@ -163,7 +204,8 @@ const tokenSigner: Check = (option, v) => {
   return signer
 }
 
-const fn: Check = (option, v) => (typeof v === 'function' ? v : fail(option, `must be a function, got ${kindOf(v)}`))
+/** A function (a hook: `onVerdict`, an integration's `identify`). */
+export const fn: Check = (option, v) => (typeof v === 'function' ? v : fail(option, `must be a function, got ${kindOf(v)}`))
 
 /** Options handled in JavaScript (src/telemetry.ts): never passed to the native side. */
 const JS_ONLY: ReadonlySet<string> = new Set<keyof GateHooks>(['telemetry', 'onVerdict'])
@@ -192,17 +234,23 @@ const CHECKS: Record<keyof GateOptions, Check> = {
 }
 
 /**
- * The own-property copy of `v` (a plain object) that the native side receives, in a
+ * The own-property copy of `v` (a plain object) that the native side receives (or, with
+ * `spec.inherited`, the copy of its known names as `inheritedFields` reads them), in a
  * null-prototype object, once every name and value type is checked: throws `spec.error`
  * naming what is wrong. `undefined` values count as absent.
  */
 export function checkedFields<T>(spec: FieldChecks<T>, v: unknown): T {
   if (!isRecord(v)) throw new spec.error(`${spec.what} must be an object, got ${kindOf(v)}`)
-  const given = ownFields(v)
   const checks = spec.checks as Readonly<Record<string, Check>>
-  const unknown = Object.keys(given).filter((k) => !Object.hasOwn(checks, k))
+  const given = spec.inherited === true ? inheritedFields(v, Object.keys(checks)) : ownFields(v)
+  const named = spec.inherited === true ? enumerableNames(v) : Object.keys(given)
+  const unknown = named.filter((k) => !Object.hasOwn(checks, k))
   if (unknown.length > 0) {
     throw new spec.error(`${spec.what}: unknown ${spec.noun}(s) ${quotedNames(unknown)}`)
+  }
+  const missing = Object.keys(spec.required ?? {}).filter((k) => given[k] === undefined)
+  if (missing.length > 0) {
+    throw new spec.error(`${spec.what}: missing ${spec.noun}(s) ${quotedNames(missing)}`)
   }
   const out = Object.create(null) as Record<string, unknown>
   try {
@@ -212,6 +260,46 @@ export function checkedFields<T>(spec: FieldChecks<T>, v: unknown): T {
     throw e
   }
   return out as T
+}
+
+/** `v` and its prototypes, up to (without) `Object.prototype`: where hook options are read. */
+function optionChain(v: object): object[] {
+  const chain: object[] = []
+  for (let o: object | null = v; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) chain.push(o)
+  return chain
+}
+
+/**
+ * The values of the `known` names of `v`, in a null-prototype object. Each is read once, by
+ * name through `v` (a getter on a prototype sees `v` as its object, a Proxy's `get` trap
+ * answers), unless the value comes from `Object.prototype`: the name is on no object of
+ * `optionChain(v)` and `Object.prototype` has it (a polluted `Object.prototype.identify`).
+ */
+export function inheritedFields(v: object, known: readonly string[]): Record<string, unknown> {
+  const chain = optionChain(v)
+  const out = Object.create(null) as Record<string, unknown>
+  for (const key of known) {
+    const polluted = Object.hasOwn(Object.prototype, key) && !chain.some((o) => Object.hasOwn(o, key))
+    if (polluted) continue
+    const value = (v as Record<string, unknown>)[key]
+    if (value !== undefined) out[key] = value
+  }
+  return out
+}
+
+/** The enumerable string names of `optionChain(v)`, each once. */
+export function enumerableNames(v: object): string[] {
+  const names = new Set<string>()
+  for (const o of optionChain(v)) for (const key of Object.keys(o)) names.add(key)
+  return [...names]
+}
+
+/**
+ * `f` (a hook read by `checkedFields` from `self`) called as a method of `self`, as
+ * `self.hook(...)` would call it: a class instance's hook can read its own fields.
+ */
+export function methodOf<A extends unknown[], R>(self: object, f: (...args: A) => R): (...args: A) => R {
+  return (...args) => f.apply(self, args)
 }
 
 /** `checkedFields` for optional options: `null` and `undefined` mean "no options". */

@@ -22,7 +22,7 @@ import { checkWellFormed, checkWellFormedArguments } from './well-formed.js'
 wrapNativeMethods(NativeKavachKeyPair, ['exportSecret', 'publicKeys', 'buildSignedManifest'])
 wrapNativeMethods(NativePublicKeyBundle, ['toJSON', 'toRecord'])
 wrapNativeMethods(NativePqTokenSigner, ['sign', 'verify'], 'sync', { sign: ['token'], verify: ['token', 'signature'] })
-wrapNativeMethods(NativePublicKeyDirectory, ['fetch', 'insert', 'remove', 'reload', 'keyIds'])
+wrapNativeMethods(NativePublicKeyDirectory, ['fetch', 'insert', 'remove', 'reload'])
 wrapNativeMethods(NativeDirectoryTokenVerifier, ['verify'], 'sync', { verify: ['token', 'signature'] })
 
 // A passphrase and a key id must stand for themselves (src/well-formed.ts): with a lone
@@ -44,7 +44,14 @@ const TOKEN_CHECKS: FieldChecks<PermitTokenInput>['checks'] = {
   signature: ignored,
   observeOnly: boolean,
 }
-const tokenFields = (where: string): FieldChecks<PermitTokenInput> => ({ what: `${where}: token`, noun: 'field', error: InvalidArgumentError, checks: TOKEN_CHECKS })
+const TOKEN_REQUIRED: FieldChecks<PermitTokenInput>['required'] = { tokenId: true, evaluationId: true, issuedAt: true, expiresAt: true, actionName: true }
+const tokenFields = (where: string): FieldChecks<PermitTokenInput> => ({
+  what: `${where}: token`,
+  noun: 'field',
+  error: InvalidArgumentError,
+  checks: TOKEN_CHECKS,
+  required: TOKEN_REQUIRED,
+})
 const SIGN_TOKEN = tokenFields('PqTokenSigner.sign')
 const VERIFY_TOKEN = tokenFields('PqTokenSigner.verify')
 const DIRECTORY_VERIFY_TOKEN = tokenFields('DirectoryTokenVerifier.verify')
@@ -61,6 +68,7 @@ const BUNDLE_RECORD: FieldChecks<PublicKeyBundleRecord> = {
     createdAt: number,
     expiresAt: number,
   },
+  required: { id: true, mlDsaVerifyingKey: true, mlKemEncapsulationKey: true, ed25519VerifyingKey: true, x25519PublicKey: true, createdAt: true },
 }
 const IMPORT_OPTIONS: FieldChecks<ImportSecretOptions> = {
   what: 'KavachKeyPair.importSecret options',
@@ -216,6 +224,11 @@ export class PublicKeyDirectory extends NativePublicKeyDirectory {
 
   override fetch(keyId: string): PublicKeyBundle {
     return rebrand(super.fetch(keyId), PublicKeyBundle)
+  }
+
+  /** Key ids, sorted. A getter, so `wrapNativeMethods` leaves it: its native errors are typed here. */
+  override get keyIds(): string[] {
+    return nativeCall('PublicKeyDirectory.keyIds', [], () => super.keyIds)
   }
 }
 

@@ -25,14 +25,15 @@ const CONNECT_CHECKS: FieldChecks<RedisConnectOptions>['checks'] = {
   connectTimeoutMs: number,
   commandTimeoutMs: number,
 }
-const connectOptions = <T>(what: string, checks: FieldChecks<T>['checks']): FieldChecks<T> => ({
+const connectOptions = <T>(what: string, checks: FieldChecks<T>['checks'], required?: FieldChecks<T>['required']): FieldChecks<T> => ({
   what,
   noun: 'option',
   error: InvalidArgumentError,
   checks,
+  required,
 })
 const RATE_OPTIONS = connectOptions<RedisConnectOptions>('RedisRateLimitStore.connect options', CONNECT_CHECKS)
-const SESSION_OPTIONS = connectOptions<RedisSessionStoreOptions>('RedisSessionStore.connect options', { ...CONNECT_CHECKS, ttlSeconds: number })
+const SESSION_OPTIONS = connectOptions<RedisSessionStoreOptions>('RedisSessionStore.connect options', { ...CONNECT_CHECKS, ttlSeconds: number }, { ttlSeconds: true })
 const BROADCASTER_OPTIONS = connectOptions<RedisBroadcasterOptions>('RedisInvalidationBroadcaster.connect options', {
   ...CONNECT_CHECKS,
   channel: string,

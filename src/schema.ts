@@ -1,11 +1,13 @@
 // The policy language and the gate options as zod schemas, for editors, JSON Schema and
 // pre-flight checks in other tools (`import { PolicySetSchema } from 'kavach-sdk/schema'`).
 // Nothing in the gate uses this module: the native loader is the authority on what a policy
-// means, and gate options are checked by src/options.ts (names, JS types) and the native side
-// (values). Kept out of the main entry so that `require('kavach-sdk')` does not load zod.
+// means (its zone names are rendered into src/generated/time-zones.ts), and gate options are
+// checked by src/options.ts (names, JS types) and the native side (values). Kept out of the
+// main entry so that `require('kavach-sdk')` does not load zod.
 
 import { z } from 'zod'
 import { PRINCIPAL_KINDS } from './generated/layout.js'
+import { TIME_ZONES } from './generated/time-zones.js'
 import { NAME_RULES, isValidName } from './names.js'
 
 export { definePolicies, type PolicySetDefinition } from './define-policies.js'
@@ -80,24 +82,22 @@ const name = nonEmpty.regex(NAME_PATTERN, NAME_RULES).refine(isValidName, NAME_R
 /** An exact name, a prefix ending in `*` or `.*`, or `*` alone (policy/pattern.rs). */
 const pattern = name.regex(/^[^*]*\*?$/, "'*' is only allowed at the end ('name*' or 'name.*') or alone")
 
-/** An IANA zone as the native loader (chrono-tz) names it: case-exact. */
-function ianaZone(zone: string): boolean {
-  try {
-    const resolved = new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone
-    return resolved === zone || resolved.toLowerCase() !== zone.toLowerCase()
-  } catch {
-    return false
-  }
+/**
+ * Whether the policy loader knows `zone`: its own list (chrono-tz, case-exact, links
+ * included), rendered into src/generated/time-zones.ts. ICU's answer would not do: it takes
+ * other spellings (`asia/kolkata`) and names the loader's release lacks (`US/Pacific-New`).
+ */
+function loaderKnowsZone(zone: string): boolean {
+  return TIME_ZONES.has(zone)
 }
 
-/** `HH:MM-HH:MM` (24-hour clock, start != end) and at most one zone (policy/time_window.rs). */
 function timeWindow(text: string): boolean {
   const [range = '', zone, extra] = text.split(' ').filter((p) => p !== '')
   const m = /^(\d\d):(\d\d)-(\d\d):(\d\d)$/.exec(range)
   if (m === null || extra !== undefined) return false
   const [h1, m1, h2, m2] = m.slice(1).map(Number) as [number, number, number, number]
   if (h1 > 23 || h2 > 23 || m1 > 59 || m2 > 59 || h1 * 60 + m1 === h2 * 60 + m2) return false
-  return zone === undefined || ianaZone(zone)
+  return zone === undefined || loaderKnowsZone(zone)
 }
 
 const RATE_LIMIT_MAX = 1_000_000
@@ -148,12 +148,13 @@ export const PolicySchema = z
     path: ['conditions'],
   })
 
-/** Policy names are unique within a set. */
+/** Policy names are unique within a set, compared in NFC as the loader compares them. */
 const policyList = z.array(PolicySchema).superRefine((list, ctx) => {
   const seen = new Set<string>()
   list.forEach((p, i) => {
-    if (seen.has(p.name)) ctx.addIssue({ code: 'custom', message: `duplicate policy name '${p.name}'`, path: [i, 'name'] })
-    seen.add(p.name)
+    const key = p.name.normalize('NFC')
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', message: `duplicate policy name '${p.name}'`, path: [i, 'name'] })
+    seen.add(key)
   })
 })
 

@@ -16,6 +16,14 @@
 // swap resolves the file's directory elsewhere (`current/` to r2), the watch is armed anew on
 // the path, without the directories that hold no link on it.
 //
+// A link whose target is deleted dangles, and the file comes back under the name the link
+// resolves to (through any chain of links), in a directory that may hold no link. So the
+// directory holding the name where the path's resolution ends (the file it leads to, or the
+// first missing name on the way) is watched too, and an event for that name is checked the same
+// way. When the resolution ends at another name (a directory on the way removed or created
+// again), or a watched directory is removed (its OS watch ends with it, even when a directory of
+// that name is back at once), the watch is armed anew.
+//
 // When a change is loaded: `debounceMs` after the last event, and then only once the file has
 // not changed (size, mtime, ctime, inode) for `stabilityMs`, checked again after the read. A
 // writer that rewrites the file in place in several writes is therefore not loaded half-written
@@ -31,7 +39,7 @@
 
 import { EventEmitter } from 'node:events'
 import { type Stats, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs'
-import { dirname, extname, parse, resolve, sep } from 'node:path'
+import { basename, dirname, extname, parse, resolve, sep } from 'node:path'
 
 import type { FSWatcher } from 'chokidar'
 
@@ -140,11 +148,20 @@ function signature(file: string): string {
 /** At most this many symlinks are followed along a path (Linux's own limit is 40). */
 const MAX_LINKS = 40
 
-/**
- * The absolute paths of the symlinks along `file` (of its directories and of itself), in the
- * order they are followed, as the system resolves the path. Stops at a missing component.
- */
-function symlinksAlong(file: string): string[] {
+/** How the system resolves a path, as far as it gets. */
+interface Resolution {
+  /** The absolute paths of the symlinks along it (of its directories and of itself), in the order they are followed. */
+  links: string[]
+  /**
+   * Where the resolution ends: the file the path leads to, or the first name on the way that
+   * is missing or not a directory where one is needed (a dangling link's target, say). The
+   * directory holding it exists, so watching that directory sees the name come back.
+   */
+  end: string
+}
+
+/** How the system resolves `file` now (see Resolution). */
+function resolution(file: string): Resolution {
   const links: string[] = []
   let path = resolve(file)
   restart: while (links.length < MAX_LINKS) {
@@ -155,21 +172,27 @@ function symlinksAlong(file: string): string[] {
       const next = resolve(at, parts[i]!)
       let target: string
       try {
-        if (!lstatSync(next).isSymbolicLink()) {
+        const st = lstatSync(next)
+        if (!st.isSymbolicLink()) {
+          if (i < parts.length - 1 && !st.isDirectory()) return { links, end: next }
           at = next
           continue
         }
         target = readlinkSync(next)
       } catch {
-        return links
+        return { links, end: next }
       }
       links.push(next)
       path = resolve(at, target, ...parts.slice(i + 1))
       continue restart
     }
-    return links
+    return { links, end: at }
   }
-  return links
+  return { links, end: path }
+}
+
+function sameResolution(a: Resolution, b: Resolution): boolean {
+  return a.end === b.end && a.links.length === b.links.length && a.links.every((link, i) => link === b.links[i])
 }
 
 /** Where `path` resolves to, or undefined when it does not. */
@@ -179,6 +202,12 @@ function realPath(path: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/** The absolute path a chokidar raw event's `details` say it comes from, if they say. */
+function watchedPathOf(details: unknown): string | undefined {
+  const watched = typeof details === 'object' && details !== null ? (details as { watchedPath?: unknown }).watchedPath : undefined
+  return typeof watched === 'string' ? resolve(watched) : undefined
 }
 
 function isDirectory(path: string): boolean {
@@ -206,8 +235,11 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
   /** The absolute path (resolved once: a later `process.chdir` does not move the watch). */
   readonly #file: string
   readonly #dir: string
-  /** The symlinks along the file's path, as the current watch found them. */
-  #links = new Set<string>()
+  /**
+   * The names whose change can change where the path leads, as the current watch found them:
+   * the symlinks along it and the name its resolution ends at (see Resolution).
+   */
+  #pathNames = new Set<string>()
   /** `signature` of the file when a load was last scheduled (or the watch started). */
   #seen: string
   readonly #json: boolean
@@ -256,22 +288,24 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
   }
 
   /**
-   * Watches the directory and those holding the symlinks along the file's path; once that watch
-   * is ready, a file whose `signature` differs from `baseline` (or that is not a regular file)
-   * is loaded.
+   * Watches the file's directory and those holding the names its path resolves through (the
+   * symlinks along it and the name the resolution ends at); once that watch is ready, a file
+   * whose `signature` differs from `baseline` (or, on the first watch, that is not a regular
+   * file) is loaded.
    */
   #arm(baseline: string): void {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const chokidar = require('chokidar') as typeof import('chokidar')
     const dir = this.#dir
     const file = this.#file
-    const links = symlinksAlong(file)
-    /** The directories this watch covers: the file's, and those of the symlinks along its path. */
-    const dirs = new Set([dir, ...links.map((link) => dirname(link))])
+    const armedFor = resolution(file)
+    const names = [...armedFor.links, armedFor.end]
+    /** The directories this watch covers: the file's, and those holding the names along its path. */
+    const dirs = new Set([dir, ...names.map((name) => dirname(name))])
     /** Where the file's directory resolved to when this watch was armed. */
     const resolvedDir = realPath(dir)
     // Every directory given at once, so `ready` (below) comes once all of them are watched; when
-    // the links along the path change, a new watch replaces this one (`#rearm`).
+    // the path resolves otherwise, a new watch replaces this one (`#rearm`).
     const watcher = chokidar.watch([...dirs], {
       ignoreInitial: true,
       // An `unlink` followed shortly by an `add` (a save by rename) is one `change`.
@@ -282,42 +316,53 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
       ignored: (p: string, st?: Stats) => (!dirs.has(p) && p !== file) || (p === file && st !== undefined && st.isDirectory()),
     })
     this.#watcher = watcher
-    this.#links = new Set(links)
+    this.#pathNames = new Set(names)
+    // Where the path leads may have changed (a link re-pointed, a dangling link's target created,
+    // a directory on the way removed): load if the file is not what was last seen, and arm a new
+    // watch if a watched directory went (`watchLost`: its OS watch went with it, even when a new
+    // directory of that name is already there), the file's directory resolves elsewhere, or the
+    // path resolves through other names.
+    const recheck = (watchLost: boolean) => {
+      if (this.#watcher !== watcher) return
+      if (signature(file) !== this.#seen) this.#schedule()
+      if (watchLost || realPath(dir) !== resolvedDir || !sameResolution(resolution(file), armedFor)) this.#rearm(watcher)
+    }
     watcher.on('all', (event, p) => {
       const at = resolve(p)
-      if (at === file) this.#schedule()
-      else if (at === dir && event === 'unlinkDir') this.#lostDirectory(watcher)
+      if (at === file) {
+        // chokidar reports a removal late (`atomic`): a removal already scheduled by a raw event
+        // (of the file's name or its target's) is not loaded, and reported, a second time.
+        if (event !== 'unlink' || signature(file) !== this.#seen) this.#schedule()
+      } else if (at === dir && event === 'unlinkDir') this.#lostDirectory(watcher)
     })
-    // An entry of a directory holding a link changed (a link along the path re-pointed, say):
-    // load if what the path leads to is not what was last seen, and arm a new watch if the
-    // file's directory resolves elsewhere or the links along the path are others. Other events
-    // cannot change where the path leads.
-    watcher.on('raw', (_event: string, name: unknown, details: unknown) => {
-      if (this.#watcher !== watcher || !this.#mayMoveLinks(name, details)) return
-      if (signature(file) !== this.#seen) this.#schedule()
-      const along = symlinksAlong(file)
-      if (realPath(dir) !== resolvedDir || along.length !== links.length || along.some((link, i) => link !== links[i])) this.#rearm(watcher)
+    // The names along the path are filtered out of chokidar's events, not of its raw ones. Other
+    // entries cannot change where the path leads. The OS names a watched directory that was
+    // removed or moved by its own name (chokidar reports no `unlinkDir` for it).
+    watcher.on('raw', (event: string, name: unknown, details: unknown) => {
+      const from = watchedPathOf(details)
+      if (from !== undefined && dirs.has(from) && event === 'rename' && name === basename(from)) recheck(true)
+      else if (this.#mayMovePath(name, from)) recheck(false)
     })
     watcher.on('error', (e) => this.#fail(new IoError(`watch '${this.path}': ${thrownText(e)}`, { cause: e })))
     watcher.once('ready', () => {
+      // A missing file is reported once the first watch is ready; a later watch reports only a change.
+      const first = !this.#readyEmitted
       this.#ready()
       // The file may have been saved, replaced or removed while this watch was being armed.
-      if (!isFile(file) || signature(file) !== baseline) this.#schedule()
+      if ((first && !isFile(file)) || signature(file) !== baseline) this.#schedule()
     })
   }
 
   /**
-   * Whether a raw event names a known link or the file (which may have become one), or comes
-   * without a name from a directory holding a link: only then can the links along the path
-   * have changed.
+   * Whether a raw event from the watched path `from` (undefined: not known) names the file
+   * (which may have become a link) or a name along its path, or comes without a name from a
+   * directory holding one: only then can where the path leads have changed.
    */
-  #mayMoveLinks(name: unknown, details: unknown): boolean {
-    const watched = typeof details === 'object' && details !== null ? (details as { watchedPath?: unknown }).watchedPath : undefined
-    if (typeof watched !== 'string') return true
-    const from = resolve(watched)
-    if (typeof name !== 'string' || name === '') return [...this.#links].some((link) => dirname(link) === from)
+  #mayMovePath(name: unknown, from: string | undefined): boolean {
+    if (from === undefined) return true
+    if (typeof name !== 'string' || name === '') return [...this.#pathNames].some((pathName) => dirname(pathName) === from)
     const at = resolve(from, name)
-    return at === this.#file || this.#links.has(at)
+    return at === this.#file || this.#pathNames.has(at)
   }
 
   /** Closes a watch that another replaces (or that has nothing left to watch); `close()` awaits it. */

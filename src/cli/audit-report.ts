@@ -10,7 +10,7 @@ import { PublicKeyBundle } from '../pq.js'
 import { type ReadEntries, readEntries } from './audit-entries.js'
 import { type ChainStatus, verifyChain } from './audit-verify.js'
 import { EXIT_FINDINGS, EXIT_OK } from './exit.js'
-import { chainChunks, readChain, readInput } from './input-files.js'
+import { chainChunks, checkOutputIsNoInput, readChain, readInput } from './input-files.js'
 import { notShownText, reportHtml, unreadableText } from './report-html.js'
 
 interface ReportOptions {
@@ -22,6 +22,7 @@ interface ReportOptions {
 }
 
 export async function run(chain: string, opts: ReportOptions): Promise<number> {
+  checkOutputIsNoInput('--out', opts.out, [{ path: chain, what: 'audit chain' }, ...(opts.bundle === undefined ? [] : [{ path: opts.bundle, what: 'bundle' }])])
   let status: ChainStatus | undefined
   let read: ReadEntries
   if (opts.bundle === undefined) {

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs'
 
 import { Gate } from '../gate.js'
 import { EXIT_OK } from './exit.js'
+import { checkOutputIsNoInput } from './input-files.js'
 import { describe, loadPolicyFile, policyDocument, toJsonText } from './policy-files.js'
 
 interface ConvertOptions {
@@ -32,6 +33,7 @@ function beyondTomlInteger(v: unknown, path: string): { path: string; value: big
 }
 
 export async function run(file: string, opts: ConvertOptions): Promise<number> {
+  checkOutputIsNoInput('--out', opts.out, [{ path: file, what: 'policy file' }])
   const loaded = loadPolicyFile(file)
   if ('error' in loaded) throw Object.assign(new Error(describe(loaded.error)), { code: loaded.error.code })
   await loaded.gate.close()

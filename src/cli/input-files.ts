@@ -3,7 +3,7 @@
 // named by mistake is an error naming it, never a hang or an endless read.
 
 import { constants } from 'node:buffer'
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, statSync } from 'node:fs'
 
 import { IoError } from '../errors.js'
 import { fileKind, readRegularFile } from '../policy-file.js'
@@ -54,5 +54,45 @@ export function* chainChunks(path: string): Generator<Buffer> {
     }
   } finally {
     closeSync(fd)
+  }
+}
+
+/** `error.code` of an output file that is an input file (exit 1). */
+export const OUTPUT_IS_INPUT = 'OUTPUT_IS_INPUT'
+
+/** A file a command reads, `what` naming it in errors (`audit chain`, `bundle`). */
+export interface InputFile {
+  path: string
+  what: string
+}
+
+/** The file `path` names (symlinks followed), as device and inode, or undefined when there is none. */
+function fileIdentity(path: string): { dev: bigint; ino: bigint } | undefined {
+  try {
+    const st = statSync(path, { bigint: true })
+    return { dev: st.dev, ino: st.ino }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Refuses an output file (`option`, e.g. `--out`) that is one of the command's input files:
+ * the same file by device and inode, whatever path, symlink or hard link names it. Writing it
+ * would replace the input (a signed audit chain, a policy file, a key) with the output. Called
+ * before anything is read or written; an output that does not exist yet is no input.
+ */
+export function checkOutputIsNoInput(option: string, out: string | undefined, inputs: readonly InputFile[]): void {
+  if (out === undefined) return
+  const target = fileIdentity(out)
+  if (target === undefined) return
+  for (const input of inputs) {
+    const id = fileIdentity(input.path)
+    if (id !== undefined && id.dev === target.dev && id.ino === target.ino) {
+      const which = input.path === out ? 'itself' : `'${input.path}' under another name`
+      throw Object.assign(new Error(`${option} '${out}' is the ${input.what} ${which}: writing it would destroy the ${input.what}; name another file`), {
+        code: OUTPUT_IS_INPUT,
+      })
+    }
   }
 }

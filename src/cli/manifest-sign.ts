@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs'
 
 import { KavachKeyPair, PublicKeyBundle } from '../pq.js'
 import { EXIT_OK } from './exit.js'
-import { readInput } from './input-files.js'
+import { checkOutputIsNoInput, readInput } from './input-files.js'
 import { passphraseFrom } from './secrets.js'
 
 interface ManifestOptions {
@@ -17,6 +17,7 @@ interface ManifestOptions {
 }
 
 export function run(opts: ManifestOptions): number {
+  checkOutputIsNoInput('--out', opts.out, [{ path: opts.root, what: 'root key' }, ...opts.bundles.map((path) => ({ path, what: 'bundle' }))])
   const root = KavachKeyPair.importSecret(readInput(opts.root, 'root key'), passphraseFrom(opts.passphraseEnv))
   const bundles = opts.bundles.map((file) => {
     try {
@@ -29,8 +30,8 @@ export function run(opts: ManifestOptions): number {
   if (opts.out !== undefined) writeFileSync(opts.out, manifest)
   const summary = { ok: true, rootKeyId: root.id, keyIds: bundles.map((b) => b.id) }
   if (opts.json === true) {
-    // The manifest itself (its signed text) in `manifest` unless it went to --out.
-    const result = opts.out === undefined ? { ...summary, manifest } : { ...summary, out: opts.out }
+    // The manifest itself (its signed text, UTF-8 JSON) in `manifest` unless it went to --out.
+    const result = opts.out === undefined ? { ...summary, manifest: manifest.toString('utf8') } : { ...summary, out: opts.out }
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
   } else if (opts.out === undefined) {
     process.stdout.write(manifest)

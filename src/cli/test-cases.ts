@@ -5,10 +5,12 @@
 import { writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
 
+import { excerpt, printable } from '../errors.js'
 import { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import { type Case, readCases } from './cases.js'
 import { EXIT_FINDINGS, EXIT_OK } from './exit.js'
+import { checkOutputIsNoInput } from './input-files.js'
 import { type CaseResult, junitXml } from './junit.js'
 import { mergedPolicies } from './policy-files.js'
 import { explainText } from './trace-text.js'
@@ -28,6 +30,7 @@ function mismatch(c: Case, v: Verdict): string | undefined {
 }
 
 export async function run(policies: string[], opts: TestOptions): Promise<number> {
+  checkOutputIsNoInput('--junit', opts.junit, [...policies.map((path) => ({ path, what: 'policy file' })), { path: opts.cases, what: 'cases file' }])
   const set = await mergedPolicies(policies)
   const { options, cases } = await readCases(opts.cases)
   const results: CaseResult[] = []
@@ -57,16 +60,18 @@ export async function run(policies: string[], opts: TestOptions): Promise<number
     process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, passed: results.length - failed.length, failed: failed.length, cases: results }, null, 2)}\n`)
   } else {
     for (const r of results) {
-      process.stdout.write(r.passed ? `PASS ${r.name}\n` : `FAIL ${r.name}\n${indent(r.failure ?? '')}\n`)
+      const name = excerpt(r.name)
+      process.stdout.write(r.passed ? `PASS ${name}\n` : `FAIL ${name}\n${indent(r.failure ?? '')}\n`)
     }
     process.stdout.write(`\n${results.length - failed.length} passed, ${failed.length} failed\n`)
   }
   return failed.length === 0 ? EXIT_OK : EXIT_FINDINGS
 }
 
+/** `text` indented under its case, line by line, each line `printable`. */
 function indent(text: string): string {
   return text
     .split('\n')
-    .map((l) => `     ${l}`)
+    .map((l) => `     ${printable(l)}`)
     .join('\n')
 }

@@ -70,7 +70,6 @@ export const NATIVE_SIGNATURES: Readonly<Record<string, readonly NativeParameter
   "PublicKeyDirectory.fromSignedFile": [["path",["string"],false],["rootMlDsaVerifyingKey",["Buffer"],false]],
   "PublicKeyDirectory.inMemory": [["bundles",[{"arrayOf":[{"instanceOf":"PublicKeyBundle"}]}],true]],
   "PublicKeyDirectory.insert": [["bundle",[{"instanceOf":"PublicKeyBundle"}],false]],
-  "PublicKeyDirectory.keyIds": [],
   "PublicKeyDirectory.reload": [],
   "PublicKeyDirectory.remove": [["keyId",["string"],false]],
   "RedisInvalidationBroadcaster.attachSessionStore": [["store",[{"instanceOf":"RedisSessionStore"}],false]],

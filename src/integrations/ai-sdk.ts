@@ -6,7 +6,7 @@ import { gateArgument, objectArgument, optionalObjectArgument } from '../argumen
 import type { Gate } from '../gate.js'
 import { type Caller, currentCaller } from '../guarded.js'
 import type { Verdict } from '../native.js'
-import { forwardedParams, refusalOf, throwForModel, toolInput, type ToolRefusal } from './refusal.js'
+import { forwardedParams, refusalOf, throwForModel, throwIfAborted, toolInput, type ToolRefusal } from './refusal.js'
 import { contextFacts, refuseUnevaluated } from './unevaluated.js'
 
 export interface GuardToolsOptions {
@@ -29,7 +29,10 @@ export function isToolRefusal(output: unknown): output is ToolRefusal {
 
 /**
  * The same record with each `execute` gated (tools without `execute` are left as they are).
- * A refused call's output is a `ToolRefusal` (or a throw): the tool's function does not run.
+ * A refused call's output is a `ToolRefusal` (or a throw): the tool's function does not run,
+ * and the tool's `toModelOutput` does not format it (`refusalBypassed`). A call whose
+ * `abortSignal` fired while the gate decided rejects with the signal's reason, and the tool's
+ * function does not start.
  */
 export function guardTools<T extends Record<string, object>>(gate: Gate, tools: T, options: GuardToolsOptions = {}): T {
   gateArgument('guardTools', gate)
@@ -52,9 +55,13 @@ export function guardTools<T extends Record<string, object>>(gate: Gate, tools: 
     const ctx = { ...caller, actionName: action, params: params.params }
     return sync ? gate.evaluate(ctx) : gate.evaluateAsync(ctx)
   }
+  // The refusals these tools returned: only those skip the app's `toModelOutput`.
+  const refusals = new WeakSet<object>()
   const refused = (v: Verdict): ToolRefusal => {
     if (onRefuse === 'throw') throwForModel(v)
-    return refusalOf(v)
+    const refusal = refusalOf(v)
+    refusals.add(refusal)
+    return refusal
   }
 
   const out: Record<string, object> = {}
@@ -64,9 +71,36 @@ export function guardTools<T extends Record<string, object>>(gate: Gate, tools: 
       out[name] = tool
       continue
     }
-    out[name] = { ...tool, execute: gatedExecute(name, execute as Execute, verdictFor, refused, inline) }
+    const gated: Record<string, unknown> = { ...tool, execute: gatedExecute(name, execute as Execute, verdictFor, refused, inline) }
+    const toModelOutput = (tool as { toModelOutput?: unknown }).toModelOutput
+    if (typeof toModelOutput === 'function') gated.toModelOutput = refusalBypassed(toModelOutput as ToModelOutput, refusals)
+    out[name] = gated
   }
   return out as T
+}
+
+type ToModelOutput = (this: unknown, options: { output?: unknown }) => unknown
+
+/**
+ * The tool's `toModelOutput`, which formats the tool's own outputs, except for a refusal: the
+ * model reads that as JSON (`{ refused: true, code, reason }`), what the SDK makes of an object
+ * output without a formatter. The app's formatter would describe a refusal as its success (or
+ * throw, reading fields a refusal lacks). Only a refusal in `refusals` (one the gate made; the
+ * SDK hands `toModelOutput` the object `execute` returned) is bypassed: an output of the tool
+ * itself that has `refused: true` (a declined card payment) is the app's to format, and may
+ * hold what the formatter keeps from the model.
+ */
+function refusalBypassed(format: ToModelOutput, refusals: WeakSet<object>): ToModelOutput {
+  return function (this: unknown, options) {
+    const output = typeof options === 'object' && options !== null ? options.output : undefined
+    if (typeof output === 'object' && output !== null && refusals.has(output)) return { type: 'json', value: output }
+    return format.call(this, options)
+  }
+}
+
+/** The abort signal the SDK passes `execute` (`{ abortSignal }`), if any. */
+function signalOf(opts: unknown): unknown {
+  return typeof opts === 'object' && opts !== null ? (opts as { abortSignal?: unknown }).abortSignal : undefined
 }
 
 type VerdictFor = (action: string, input: unknown, sync: boolean) => Verdict | Promise<Verdict>
@@ -85,12 +119,15 @@ type VerdictFor = (action: string, input: unknown, sync: boolean) => Verdict | P
  *   call returns a Promise, and an async iterable the tool returns directly is read after the
  *   check, its last item the output (the SDK's own final output; the preliminary ones are not
  *   seen).
+ * In each, a call whose abort signal fired by the time the gate answers rejects (or throws) with
+ * the signal's reason before the tool starts: the SDK has given up on it.
  */
 function gatedExecute(name: string, run: Execute, verdictFor: VerdictFor, refused: (v: Verdict) => ToolRefusal, inline: boolean): Execute {
   const kind = Object.prototype.toString.call(run)
   if (kind === '[object AsyncGeneratorFunction]') {
     return async function* (this: unknown, input: unknown, opts: unknown): AsyncGenerator<unknown> {
       const v = await verdictFor(name, input, false)
+      throwIfAborted(signalOf(opts))
       if (!v.isPermit) {
         yield refused(v)
         return
@@ -103,6 +140,7 @@ function gatedExecute(name: string, run: Execute, verdictFor: VerdictFor, refuse
       let v: Verdict
       try {
         v = verdictFor(name, input, true) as Verdict
+        throwIfAborted(signalOf(opts))
       } catch (e) {
         return Promise.reject(e)
       }
@@ -112,6 +150,7 @@ function gatedExecute(name: string, run: Execute, verdictFor: VerdictFor, refuse
   }
   return async function (this: unknown, input: unknown, opts: unknown): Promise<unknown> {
     const v = await verdictFor(name, input, false)
+    throwIfAborted(signalOf(opts))
     if (!v.isPermit) return refused(v)
     // Only a direct return is streamed by the SDK; a Promise of an async iterable is awaited.
     const result = run.call(this, input, opts)

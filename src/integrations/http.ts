@@ -13,6 +13,7 @@ import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
 import { gateArgument, isThenable, optionalObjectArgument, stringArgument } from '../arguments.js'
+import { type FieldChecks, arrayOf, boolean, checkedOptions, fn, methodOf, string } from '../options.js'
 import { canonicalPath, checkedRequest, judgedAs, routeUnder } from './http-route.js'
 import { forwardedParams, genericReason, queryStringProblem, quotesSessionOrigin, READABLE_REASON_CODES, sessionOriginReason } from './refusal.js'
 import { identityProblem } from './identified.js'
@@ -107,6 +108,29 @@ export interface HttpMiddlewareOptions {
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
+/**
+ * The option names, each with its type. A name outside them throws: a misspelt `identify`
+ * would otherwise leave the principal to the headers the client sends. Read through the
+ * options' prototypes too (`inherited`): an `identify` method of a class instance is the
+ * app's identify, and dropping it would leave the principal to those headers as well.
+ */
+const OPTIONS: FieldChecks<HttpMiddlewareOptions> = {
+  what: 'HttpKavachMiddleware options',
+  noun: 'option',
+  inherited: true,
+  checks: {
+    gateMutationsOnly: boolean,
+    excludedPaths: arrayOf(string),
+    principalHeader: string,
+    rolesHeader: string,
+    kindHeader: string,
+    geoResolver: fn,
+    identify: fn,
+    onRefusal: fn,
+  },
+  error: InvalidArgumentError,
+}
+
 function header(headers: HttpHeaders, name: string): string | undefined {
   const v = headers[name]
   const first = Array.isArray(v) ? v[0] : v
@@ -147,15 +171,17 @@ export class HttpKavachMiddleware {
 
   constructor(gate: Gate, options: HttpMiddlewareOptions = {}) {
     this.gate = gateArgument('HttpKavachMiddleware', gate)
-    options = optionalObjectArgument('HttpKavachMiddleware', 'options', options) ?? {}
+    const given = optionalObjectArgument<HttpMiddlewareOptions>('HttpKavachMiddleware', 'options', options) ?? {}
+    options = checkedOptions(OPTIONS, given) ?? {}
     this.gateMutationsOnly = options.gateMutationsOnly ?? true
     this.excludedPaths = [...(options.excludedPaths ?? ['/health', '/ready', '/metrics'])]
     this.principalHeader = (options.principalHeader ?? 'x-principal-id').toLowerCase()
     this.rolesHeader = (options.rolesHeader ?? 'x-roles').toLowerCase()
     this.kindHeader = (options.kindHeader ?? 'x-principal-kind').toLowerCase()
-    this.#geoResolver = options.geoResolver
-    this.#identify = options.identify
-    this.#onRefusal = options.onRefusal
+    // Hooks run as methods of the options object, as `options.identify(req)` would.
+    this.#geoResolver = options.geoResolver && methodOf(given, options.geoResolver)
+    this.#identify = options.identify && methodOf(given, options.identify)
+    this.#onRefusal = options.onRefusal && methodOf(given, options.onRefusal)
   }
 
   /** False for a method that passes ungated: with `gateMutationsOnly`, GET, HEAD and OPTIONS. */

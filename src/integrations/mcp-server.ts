@@ -8,10 +8,11 @@
 // `handler` it calls for each `tools/call`). That map is not public API, so this file depends
 // on its shape and checks it: a server without it is rejected rather than left ungated.
 
-import { InvalidArgumentError, KavachError } from '../errors.js'
+import { InvalidArgumentError, InvalidOptionsError, KavachError } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
-import { type McpCaller, McpKavachMiddleware, type McpMiddlewareOptions } from './mcp.js'
+import { type FieldChecks, checkedFields, ignored } from '../options.js'
+import { MIDDLEWARE_OPTION_CHECKS, type McpCaller, McpKavachMiddleware, type McpMiddlewareOptions } from './mcp.js'
 import { refusalText } from './refusal.js'
 import { identityProblem } from './identified.js'
 import { refuseUnevaluated } from './unevaluated.js'
@@ -92,13 +93,28 @@ function callerRejected(e: unknown): e is KavachError {
 }
 
 /**
+ * Read through the options' prototypes too (`inherited`), every name alike: an `identify`
+ * method of a class instance, or a shared store in `Object.create(defaults)`, is used.
+ */
+const SERVER_OPTIONS: FieldChecks<GateMcpServerOptions> = {
+  what: 'gateMcpServer options',
+  noun: 'option',
+  inherited: true,
+  // Checked by `gateMcpServer` itself, which names what each is called with.
+  checks: { ...MIDDLEWARE_OPTION_CHECKS, identify: ignored, onRefusal: ignored },
+  error: InvalidOptionsError,
+}
+
+/**
  * Gates every tool, resource, resource template and prompt of `server`; returns the middleware
  * that evaluates the calls (for `invalidateSession`). Throws `InvalidArgumentError` for a server
  * it cannot gate.
  */
 export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: GateMcpServerOptions): McpKavachMiddleware {
-  if (typeof options?.identify !== 'function') throw new InvalidArgumentError("gateMcpServer needs options.identify(extra)")
-  if (options.onRefusal !== undefined && typeof options.onRefusal !== 'function') {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('gateMcpServer needs options.identify(extra)')
+  const { identify, onRefusal, sessionStore, broadcaster } = checkedFields(SERVER_OPTIONS, options)
+  if (typeof identify !== 'function') throw new InvalidArgumentError('gateMcpServer needs options.identify(extra)')
+  if (onRefusal !== undefined && typeof onRefusal !== 'function') {
     throw new InvalidArgumentError('gateMcpServer: options.onRefusal must be a function (name, verdict, extra)')
   }
   const host = server as unknown as Record<string, unknown> & { _registeredTools?: unknown }
@@ -107,10 +123,9 @@ export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: Ga
     throw new InvalidArgumentError('gateMcpServer needs an McpServer from @modelcontextprotocol/sdk 1.x (no tool registry found)')
   }
   const reads = readRegistries(host)
-  const mw = new McpKavachMiddleware(gate, options)
+  // The middleware gets its own options only: it would refuse `identify` as unknown.
+  const mw = new McpKavachMiddleware(gate, { sessionStore, broadcaster })
   const names = new WeakMap<object, string>()
-
-  const onRefusal = options.onRefusal
 
   /**
    * The verdict for one call of the action `name` (a tool's name, `resource:<name>`,
@@ -122,7 +137,8 @@ export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: Ga
     const identityFailed = (reason: string): Verdict => refuseUnevaluated(gate, 'IDENTITY_FAILED', 'mcp', reason, facts)
     let caller: unknown
     try {
-      caller = await options.identify(extra)
+      // A method call on the options given, as `options.identify(extra)` would be.
+      caller = await identify.call(options, extra)
     } catch (e) {
       return { v: identityFailed(`identify() threw for '${name}'`), cause: e }
     }
@@ -148,7 +164,7 @@ export function gateMcpServer(server: GateableMcpServer, gate: Gate, options: Ga
       // A logging hook cannot change the outcome: the call is refused either way, and an
       // async hook's rejection is not left unhandled.
       try {
-        const r = onRefusal(name, v, extra, cause) as unknown
+        const r = onRefusal.call(options, name, v, extra, cause) as unknown
         if (typeof (r as Promise<unknown> | undefined)?.then === 'function') (r as Promise<unknown>).then(undefined, () => undefined)
       } catch {
         // ignored, as above

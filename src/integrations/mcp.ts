@@ -3,10 +3,11 @@
 
 import type { EvaluateOptions, PrincipalKind } from '../context.js'
 import { gateArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
-import { InvalidArgumentError, thrownText } from '../errors.js'
+import { InvalidArgumentError, InvalidContextError, InvalidOptionsError, thrownText } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { InvalidationBroadcaster } from '../invalidation.js'
 import type { Verdict } from '../native.js'
+import { type FieldChecks, checkedOptions, enumerableNames, inheritedFields, instance, quotedNames } from '../options.js'
 import type { RedisSessionStore } from '../redis.js'
 import { forwardedParams, throwForModel, toolInput } from './refusal.js'
 import { contextFacts, refuseUnevaluated, revokedSessionUnevaluated } from './unevaluated.js'
@@ -55,30 +56,66 @@ const CALLER_FIELDS = [
   'resource',
 ] as const satisfies readonly (keyof McpCaller & keyof EvaluateOptions)[]
 
+/** Every name a caller may carry. */
+const CALLER_NAMES: readonly string[] = ['callerId', 'callerKind', ...CALLER_FIELDS] satisfies readonly (keyof McpCaller)[]
+
+/** The middleware's options and their checks (`gateMcpServer` adds its own to these). */
+export const MIDDLEWARE_OPTION_CHECKS: FieldChecks<McpMiddlewareOptions>['checks'] = {
+  sessionStore: instance('SessionStore or RedisSessionStore'),
+  broadcaster: instance('InMemoryInvalidationBroadcaster or RedisInvalidationBroadcaster'),
+}
+
+/** Read through the options' prototypes too: a shared store given as a default is the store. */
+const OPTIONS: FieldChecks<McpMiddlewareOptions> = {
+  what: 'McpKavachMiddleware options',
+  noun: 'option',
+  inherited: true,
+  checks: MIDDLEWARE_OPTION_CHECKS,
+  error: InvalidOptionsError,
+}
+
+/**
+ * Throws `InvalidContextError` (`INVALID_CONTEXT`, as the gate answers an unknown context key)
+ * naming the keys of `caller` that are no caller field: a typo such as `session_id` would
+ * otherwise be dropped, and the session store never asked. Inherited keys count
+ * (`gateMcpServer` hands a resource read's caller on as a prototype), but none of
+ * `Object.prototype`'s: a key polluting it would otherwise refuse every call.
+ */
+function checkCallerKeys(caller: object): void {
+  const unknown = enumerableNames(caller).filter((key) => !CALLER_NAMES.includes(key))
+  if (unknown.length > 0) {
+    throw new InvalidContextError(`caller: unknown key(s) ${quotedNames(unknown)} (expected one of ${CALLER_NAMES.join(', ')})`)
+  }
+}
+
 /**
  * The gate context of one tool call, without its params (`forwardedParams` reads them from the
  * input). Throws `InvalidArgumentError` for a caller without an id or with a session id that
- * is not a string.
+ * is not a string, and `InvalidContextError` for a caller with a key that is no caller field.
+ * Each field is read once, through the caller's prototypes but never from `Object.prototype`
+ * (a polluted `Object.prototype.roles` grants no role).
  */
 export function toolCallContext(toolName: string, caller: McpCaller): EvaluateOptions {
   if (typeof toolName !== 'string' || toolName.length === 0) throw new InvalidArgumentError('toolName must be a non-empty string')
   if (typeof caller !== 'object' || caller === null) throw new InvalidArgumentError('caller must be an object { callerId, ... }')
-  if (typeof caller.callerId !== 'string' || caller.callerId.length === 0) {
+  checkCallerKeys(caller)
+  const fields = inheritedFields(caller, CALLER_NAMES) as Partial<McpCaller>
+  if (typeof fields.callerId !== 'string' || fields.callerId.length === 0) {
     throw new InvalidArgumentError('caller.callerId must be a non-empty string')
   }
   // The session store is asked before the gate sees the context: a session id the gate would
   // reject as an argument is rejected here, before any store lookup.
-  if (caller.sessionId !== undefined && typeof caller.sessionId !== 'string') {
-    throw new InvalidArgumentError(`caller.sessionId must be a string (got ${caller.sessionId === null ? 'null' : typeof caller.sessionId})`)
+  if (fields.sessionId !== undefined && typeof fields.sessionId !== 'string') {
+    throw new InvalidArgumentError(`caller.sessionId must be a string (got ${fields.sessionId === null ? 'null' : typeof fields.sessionId})`)
   }
   const ctx: EvaluateOptions = {
-    principalId: caller.callerId,
-    principalKind: caller.callerKind ?? 'agent',
+    principalId: fields.callerId,
+    principalKind: fields.callerKind ?? 'agent',
     actionName: toolName,
   }
   const target = ctx as unknown as Record<string, unknown>
   for (const field of CALLER_FIELDS) {
-    if (caller[field] !== undefined) target[field] = caller[field]
+    if (fields[field] !== undefined) target[field] = fields[field]
   }
   return ctx
 }
@@ -90,7 +127,7 @@ export class McpKavachMiddleware {
 
   constructor(gate: Gate, options: McpMiddlewareOptions = {}) {
     this.gate = gateArgument('McpKavachMiddleware', gate)
-    options = optionalObjectArgument('McpKavachMiddleware', 'options', options) ?? {}
+    options = checkedOptions(OPTIONS, optionalObjectArgument('McpKavachMiddleware', 'options', options)) ?? {}
     this.#store = revocationReader('sessionStore', options.sessionStore ?? new InMemorySessionStore())
     this.#broadcaster = options.broadcaster
   }
@@ -99,7 +136,8 @@ export class McpKavachMiddleware {
    * The verdict for `caller` calling `toolName` with `params` (its top-level numbers and
    * strings are forwarded; a field of another kind that a policy or invariant reads refuses
    * with `INVALID_CONTEXT`, evaluator `mcp`: `forwardedParams`). A refusal is a verdict, never
-   * an exception; a malformed caller rejects with `InvalidArgumentError`. A session revoked in the store is answered here (Invalidate,
+   * an exception; a malformed caller rejects with `InvalidArgumentError`, one with a key that
+   * is no caller field with `InvalidContextError`. A session revoked in the store is answered here (Invalidate,
    * evaluator `session_store`) without running the gate; a store that fails, or whose answer
    * is anything but a clean "not revoked", refuses (`STORE_UNAVAILABLE`, or `INVALID_CONTEXT`
    * for a session id the gate cannot take) with the detail in the reason.

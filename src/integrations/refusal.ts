@@ -249,6 +249,19 @@ export function refusalText(action: string, v: Verdict, notDone: string = TOOL_N
 }
 
 /**
+ * Throws the reason of `signal` (an `AbortSignal` an agent SDK hands a tool call) if it has
+ * fired: the SDK has given up on the call (a timeout, a cancelled run), so a tool gated meanwhile
+ * must not start. Rejecting with the signal's reason is how the SDKs recognise an aborted call.
+ * A signal-like object that fired without a reason throws an `AbortError`.
+ */
+export function throwIfAborted(signal: unknown): void {
+  if (typeof signal !== 'object' || signal === null) return
+  const s = signal as { aborted?: unknown; reason?: unknown }
+  if (s.aborted !== true) return
+  throw s.reason ?? new DOMException('This operation was aborted', 'AbortError')
+}
+
+/**
  * Throws `Refused` / `Invalidated` unless `v` is a Permit, its message carrying the reason a
  * model may read (an agent SDK hands the model the error's message); the full verdict stays
  * on the error's `verdict`.

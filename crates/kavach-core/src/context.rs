@@ -133,6 +133,12 @@ pub struct ActionContext {
     /// Unix seconds.
     pub session_started_at: Option<i64>,
     pub action_count: Option<u64>,
+    /// Why a param name or string value is not well-formed text, as the binding that read it
+    /// from UTF-16 found it (a lone surrogate, at an index): decoded, it would stand for other
+    /// strings too (`'acme\u{D800}'` and `'acme\u{DFFF}'` both read as `'acme\u{FFFD}'`) and
+    /// match a `param_in` list written for one of them. [`Self::validate`] refuses the context
+    /// with it. A Rust `String` is always well-formed, so only a binding sets it.
+    pub ill_formed_param: Option<String>,
 }
 
 impl ActionContext {
@@ -157,6 +163,7 @@ impl ActionContext {
             origin_device: None,
             session_started_at: None,
             action_count: None,
+            ill_formed_param: None,
         }
     }
 
@@ -170,7 +177,8 @@ impl ActionContext {
 
     /// Checks what the type system cannot: the name rules of [`identifier`] (and NFC) for the
     /// principal id, action name, roles and resource, the length limits of [`limits`],
-    /// non-empty ids, finite numbers. An error names the field (JS spelling).
+    /// non-empty ids, finite numbers, well-formed params (`ill_formed_param`). An error names the
+    /// field (JS spelling).
     pub fn validate(&self) -> Result<()> {
         name("principalId", &self.principal_id)?;
         name("actionName", &self.action_name)?;
@@ -250,6 +258,9 @@ impl ActionContext {
                 self.params.len(),
                 limits::MAX_PARAMS
             )));
+        }
+        if let Some(problem) = &self.ill_formed_param {
+            return Err(KavachError::InvalidArgument(problem.clone()));
         }
         if let Some(name) = self.repeated_param_name() {
             return Err(KavachError::InvalidArgument(format!(

@@ -11,6 +11,7 @@ mod refusals;
 mod session_step;
 mod unevaluated;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
@@ -171,7 +172,15 @@ pub struct Gate {
     pending: Arc<PendingEvaluations>,
     /// The broadcaster subscription, until `close()`.
     subscription: Mutex<Option<u64>>,
+    /// Set by `close()`: from then on every evaluation refuses (see `CLOSED_REASON`).
+    closed: AtomicBool,
 }
+
+/// Why a closed gate refuses (`STORE_UNAVAILABLE`, evaluator `gate`). A closed gate no longer
+/// hears revocations from its broadcaster, so answering from what it still holds could permit
+/// a principal another replica has revoked since.
+pub const CLOSED_REASON: &str =
+    "the gate is closed: it no longer hears revocations, so it refuses every call";
 
 /// The pipeline's answer before observe-only and audit are applied.
 struct Decided<'p> {
@@ -245,6 +254,7 @@ impl Gate {
             drift,
             pending,
             subscription: Mutex::new(subscription),
+            closed: AtomicBool::new(false),
         }))
     }
 
@@ -336,6 +346,13 @@ impl Gate {
         evaluation_id: Uuid,
         now_ms: i64,
     ) -> Decided<'p> {
+        if self.is_closed() {
+            return Decided::from(refuse(
+                RefuseCode::StoreUnavailable,
+                "gate",
+                CLOSED_REASON.to_owned(),
+            ));
+        }
         let now_secs = now_ms.div_euclid(1000);
         if let Some(why) = invalid_context(ctx, now_secs, self.config.max_clock_skew_seconds) {
             return Decided::from(refuse(RefuseCode::InvalidContext, "gate", why));
@@ -683,12 +700,24 @@ impl Gate {
         &self.revocations
     }
 
+    /// Whether `close()` has run.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     pub fn config(&self) -> &GateConfig {
         &self.config
     }
 
-    /// Unsubscribe from the broadcaster; the gate keeps answering with what it has.
+    /// Every later evaluation refuses (`CLOSED_REASON`); the first half of `close`, which a
+    /// binding runs at once when its close completes later.
+    pub fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Unsubscribe from the broadcaster; every later evaluation refuses (`CLOSED_REASON`).
     pub fn close(&self) {
+        self.mark_closed();
         let id = self.subscription.lock().take();
         if let (Some(id), Some(bc)) = (id, &self.config.broadcaster) {
             bc.unsubscribe(id);

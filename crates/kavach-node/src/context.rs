@@ -2,13 +2,13 @@
 //! converted into `kavach_core::ActionContext`. Wrong values are `INVALID_ARGUMENT` errors that
 //! name the field or param; nothing is coerced into something that could permit.
 
-use std::collections::HashMap;
-
 use kavach_core::policy::identifier::excerpt;
 use kavach_core::verdict::ScopeKind;
 use kavach_core::{ActionContext, DeviceFingerprint, GeoLocation, ParamValue, PrincipalKind};
-use napi::bindgen_prelude::{FromNapiValue, TypeName, Unknown, ValidateNapiValue};
-use napi::{sys, JsValue, ValueType};
+use napi::bindgen_prelude::{
+    FromNapiValue, JsObjectValue, Object, TypeName, Unknown, ValidateNapiValue,
+};
+use napi::{sys, JsString, JsValue, ValueType};
 use napi_derive::napi;
 
 use crate::error::{codes, invalid_argument, to_js, CoreResultExt, Result};
@@ -45,7 +45,7 @@ pub struct EvaluateOptions<'env> {
     /// Numbers feed param_max/param_min and invariants, strings feed param_in. Anything else
     /// (booleans, objects, NaN, ±Infinity) is rejected naming the param.
     #[napi(ts_type = "Record<string, number | string>")]
-    pub params: Option<HashMap<String, Unknown<'env>>>,
+    pub params: Option<Params<'env>>,
     pub ip: Option<String>,
     /// Opaque; when given, the gate keeps session state.
     pub session_id: Option<String>,
@@ -59,6 +59,51 @@ pub struct EvaluateOptions<'env> {
     pub session_started_at: Option<f64>,
     /// Else counted by the gate.
     pub action_count: Option<f64>,
+}
+
+/// A context's `params` object, entry by entry, each name decoded strictly
+/// ([`decode_utf16`]): napi's `HashMap` conversion reads names as UTF-8, where a lone
+/// surrogate becomes U+FFFD and the property is then looked up under that other name (and left
+/// out). Entries whose value is `undefined` are left out, as there.
+pub struct Params<'env>(Vec<ParamEntry<'env>>);
+
+/// One param as read from JS: its name, the name's first lone surrogate, its value.
+pub struct ParamEntry<'env> {
+    name: String,
+    lone: Option<LoneSurrogate>,
+    value: Unknown<'env>,
+}
+
+impl TypeName for Params<'_> {
+    fn type_name() -> &'static str {
+        "Record<string, number | string>"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ValidateNapiValue for Params<'_> {}
+
+impl FromNapiValue for Params<'_> {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: `env` and `value` are the current call's (this trait's contract). Exercised
+        // by every `gate.explain` with params in __test__/.
+        let obj = unsafe { Object::from_napi_value(env, value) }?;
+        // The names `for...in` visits, as napi's `HashMap` conversion reads them.
+        let names = obj.get_property_names()?;
+        let len = names.get_array_length()?;
+        let mut entries = Vec::new();
+        for i in 0..len {
+            let key: Unknown<'_> = names.get_element(i)?;
+            let (name, lone) = js_text(key.coerce_to_string()?)?;
+            let value: Unknown<'_> = obj.get_property(key)?;
+            if value.get_type()? != ValueType::Undefined {
+                entries.push(ParamEntry { name, lone, value });
+            }
+        }
+        Ok(Self(entries))
+    }
 }
 
 /// The optional fields of `EvaluateOptions` other than roles and params: the hot path
@@ -84,9 +129,12 @@ pub fn from_parts(
     principal_kind: String,
     action_name: String,
     roles: Option<Vec<String>>,
-    params: Option<HashMap<String, Unknown<'_>>>,
+    params: Option<Params<'_>>,
     extras: Option<ContextExtras>,
 ) -> Result<ActionContext> {
+    // Read as `Params` (names decoded strictly), not napi's `HashMap`: that reads names as
+    // UTF-8, so a name with a lone surrogate is looked up as another name and left out.
+    let params = params.map(|p| p.0);
     let mut ctx = base(principal_id, &principal_kind, action_name, roles, params)?;
     if let Some(e) = extras {
         apply_extras(&mut ctx, e.into())?;
@@ -388,7 +436,8 @@ pub fn fill_fast(
     let mut at = 0usize;
     // Whether every text was ASCII, which is already in NFC (see the end).
     let mut ascii = true;
-    let mut take = |len: f64, into: &mut String| -> Result<()> {
+    // Returns the text's first lone surrogate, if any.
+    let mut take = |len: f64, into: &mut String| -> Result<Option<LoneSurrogate>> {
         if len < 0.0 {
             // An interned name (ASCII, so `ascii` stands).
             let name = names
@@ -396,16 +445,28 @@ pub fn fill_fast(
                 .ok_or_else(|| to_js(codes::INTERNAL, "fast path: unknown interned name"))?;
             into.clear();
             into.push_str(name);
-            return Ok(());
+            return Ok(None);
         }
         let end = at.saturating_add(len_of(len)?);
         let s = text
             .get(at..end)
             .ok_or_else(|| to_js(codes::INTERNAL, "fast path: text out of range"))?;
         at = end;
-        ascii &= set_text(into, s);
-        Ok(())
+        Ok(match set_text(into, s) {
+            Decoded::Ascii => None,
+            Decoded::Unicode => {
+                ascii = false;
+                None
+            }
+            Decoded::IllFormed(lone) => {
+                ascii = false;
+                Some(lone)
+            }
+        })
     };
+    // A lone surrogate in the principal id, the action or a role reads as U+FFFD, which the
+    // name rules refuse (`validate`); in a param it is noted here, for `validate` to refuse.
+    ctx.ill_formed_param = None;
     take(scratch.get(fast_in::ID_LEN), &mut ctx.principal_id)?;
     take(scratch.get(fast_in::ACTION_LEN), &mut ctx.action_name)?;
     if ctx.principal_id.is_empty() {
@@ -437,7 +498,8 @@ pub fn fill_fast(
             ctx.params.push((String::new(), ParamValue::Number(0.0)));
         }
         let (name, value) = &mut ctx.params[p];
-        take(scratch.get(i), name)?;
+        let lone = take(scratch.get(i), name)?;
+        note_ill_formed(&mut ctx.ill_formed_param, lone, || param_name_field(name));
         let v = scratch.get(i + 2);
         if scratch.get(i + 1) == 0.0 {
             if !v.is_finite() {
@@ -452,7 +514,8 @@ pub fn fill_fast(
                 *value = ParamValue::Text(String::new());
             }
             if let ParamValue::Text(t) = value {
-                take(v, t)?;
+                let lone = take(v, t)?;
+                note_ill_formed(&mut ctx.ill_formed_param, lone, || param_field(name));
             }
         }
         i += fast_in::STRIDE;
@@ -489,6 +552,7 @@ fn has_extras(ctx: &ActionContext) -> bool {
         origin_device,
         session_started_at,
         action_count,
+        ill_formed_param: _,
     } = ctx;
     resource.is_some()
         || ip.is_some()
@@ -502,21 +566,117 @@ fn has_extras(ctx: &ActionContext) -> bool {
         || action_count.is_some()
 }
 
-/// Replaces `out` by UTF-16 code units (lone surrogates become U+FFFD, which the name rules
-/// refuse); true when they were all ASCII. Names are nearly always ASCII: those are narrowed
-/// unit by unit into the buffer `out` already has, instead of decoded character by character.
-fn set_text(out: &mut String, units: &[u16]) -> bool {
+/// How a text read from UTF-16 code units turned out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoded {
+    /// Every unit was ASCII (already in NFC).
+    Ascii,
+    /// Well-formed, not all ASCII.
+    Unicode,
+    /// Not well-formed: this is its first lone surrogate.
+    IllFormed(LoneSurrogate),
+}
+
+/// Replaces `out` by UTF-16 code units, strictly (see [`decode_utf16`]). Names are nearly
+/// always ASCII: those are narrowed unit by unit into the buffer `out` already has, instead of
+/// decoded character by character.
+fn set_text(out: &mut String, units: &[u16]) -> Decoded {
     out.clear();
-    let ascii = units.iter().all(|&u| u < 0x80);
-    if ascii {
+    if units.iter().all(|&u| u < 0x80) {
         // SAFETY: every unit is below 0x80 (checked just above), so every byte pushed is ASCII
         // and the string stays valid UTF-8. Exercised by `tests::set_text_reads_ascii_and_any_
         // other_text_as_utf16_says` and by every `gate.evaluate` in __test__/.
         unsafe { out.as_mut_vec() }.extend(units.iter().map(|&u| u.to_le_bytes()[0]));
-    } else {
-        out.push_str(&String::from_utf16_lossy(units));
+        return Decoded::Ascii;
     }
-    ascii
+    match decode_utf16(out, units) {
+        Some(lone) => Decoded::IllFormed(lone),
+        None => Decoded::Unicode,
+    }
+}
+
+/// The first lone surrogate of a UTF-16 text: a high surrogate not followed by a low one, or a
+/// low one not preceded by a high one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LoneSurrogate {
+    /// In UTF-16 units, as JS indexes strings.
+    index: usize,
+    unit: u16,
+}
+
+impl LoneSurrogate {
+    /// Why the text of `field` cannot stand for itself, worded as the TS layer words the same
+    /// refusal (`wellFormedProblem`, src/well-formed.ts), so the message is one whichever side
+    /// finds the surrogate.
+    pub(crate) fn problem(self, field: &str) -> String {
+        format!(
+            "{field} has a lone surrogate (\\u{:04X}) at index {}: only well-formed strings are accepted",
+            self.unit, self.index
+        )
+    }
+}
+
+/// Appends `units` decoded to `out`, and returns their first lone surrogate, if any. Each lone
+/// surrogate is appended as U+FFFD, as napi's own conversion would: the caller refuses the
+/// text, so `'acme\u{D800}'` never stands for `'acme\u{DFFF}'` or `'acme\u{FFFD}'`. One pass,
+/// the one decoding needs anyway.
+pub(crate) fn decode_utf16(out: &mut String, units: &[u16]) -> Option<LoneSurrogate> {
+    out.reserve(units.len());
+    let mut index = 0usize;
+    let mut first = None;
+    for decoded in char::decode_utf16(units.iter().copied()) {
+        match decoded {
+            Ok(c) => {
+                out.push(c);
+                index += c.len_utf16();
+            }
+            Err(e) => {
+                first.get_or_insert(LoneSurrogate {
+                    index,
+                    unit: e.unpaired_surrogate(),
+                });
+                out.push(char::REPLACEMENT_CHARACTER);
+                index += 1;
+            }
+        }
+    }
+    first
+}
+
+/// A JS string decoded strictly (see [`decode_utf16`]).
+pub(crate) fn js_text(s: JsString<'_>) -> napi::Result<(String, Option<LoneSurrogate>)> {
+    let len = s.utf16_len()?;
+    let units = s.into_utf16()?;
+    // napi's buffer ends with a terminating NUL after the text's own units: only those count.
+    let text = units
+        .as_slice()
+        .get(..len)
+        .ok_or_else(|| napi::Error::from_reason("a string changed length while it was read"))?;
+    let mut out = String::new();
+    let lone = decode_utf16(&mut out, text);
+    Ok((out, lone))
+}
+
+/// A param, as errors name it.
+fn param_field(name: &str) -> String {
+    format!("param '{}'", excerpt(name))
+}
+
+/// A param's name, as errors name it (with U+FFFD where its lone surrogate was).
+fn param_name_field(name: &str) -> String {
+    format!("param name '{}'", excerpt(name))
+}
+
+/// Keeps the first ill-formed param's problem in `slot` (`ActionContext::ill_formed_param`,
+/// which `validate` refuses the context with); `field` names the param.
+fn note_ill_formed(
+    slot: &mut Option<String>,
+    lone: Option<LoneSurrogate>,
+    field: impl FnOnce() -> String,
+) {
+    if let (None, Some(lone)) = (&slot, lone) {
+        *slot = Some(lone.problem(&field()));
+    }
 }
 
 /// A length or count written by the TS layer.
@@ -568,7 +728,7 @@ fn base(
     principal_kind: &str,
     action_name: String,
     roles: Option<Vec<String>>,
-    params: Option<HashMap<String, Unknown<'_>>>,
+    params: Option<Vec<ParamEntry<'_>>>,
 ) -> Result<ActionContext> {
     let kind = PrincipalKind::parse(principal_kind).ok_or_else(|| {
         invalid_argument(format!(
@@ -579,10 +739,13 @@ fn base(
     })?;
     let mut ctx = checked(principal_id, kind, action_name, roles)?;
     if let Some(params) = params {
-        ctx.params = params
-            .into_iter()
-            .map(|(name, value)| param(name, value))
-            .collect::<Result<_>>()?;
+        ctx.params.reserve(params.len());
+        for ParamEntry { name, lone, value } in params {
+            note_ill_formed(&mut ctx.ill_formed_param, lone, || param_name_field(&name));
+            let (value, lone) = param_value(&name, value)?;
+            note_ill_formed(&mut ctx.ill_formed_param, lone, || param_field(&name));
+            ctx.params.push((name, value));
+        }
     }
     Ok(ctx)
 }
@@ -635,7 +798,7 @@ impl<'env> TryFrom<EvaluateOptions<'env>> for ActionContext {
             &o.principal_kind,
             o.action_name,
             o.roles.map(|r| r.0),
-            o.params,
+            o.params.map(|p| p.0),
         )?;
         apply_extras(
             &mut ctx,
@@ -657,45 +820,42 @@ impl<'env> TryFrom<EvaluateOptions<'env>> for ActionContext {
     }
 }
 
-fn param(name: String, value: Unknown<'_>) -> Result<(String, ParamValue)> {
+/// A param's value, with the first lone surrogate of a string value.
+fn param_value(name: &str, value: Unknown<'_>) -> Result<(ParamValue, Option<LoneSurrogate>)> {
     let ty = value
         .get_type()
-        .map_err(|e| invalid_argument(format!("param '{}': {}", excerpt(&name), e.reason)))?;
+        .map_err(|e| invalid_argument(format!("param '{}': {}", excerpt(name), e.reason)))?;
     let v = match ty {
         ValueType::Number => {
             let n: f64 = value
                 .coerce_to_number()
                 .and_then(|n| n.get_double())
                 .map_err(|e| {
-                    invalid_argument(format!("param '{}': {}", excerpt(&name), e.reason))
+                    invalid_argument(format!("param '{}': {}", excerpt(name), e.reason))
                 })?;
             if !n.is_finite() {
                 return Err(invalid_argument(format!(
                     "param '{}' must be a finite number, got {n}",
-                    excerpt(&name)
+                    excerpt(name)
                 )));
             }
             ParamValue::Number(n)
         }
         ValueType::String => {
-            let s = value
-                .coerce_to_string()
-                .and_then(|s| s.into_utf8())
-                .and_then(|s| s.into_owned())
-                .map_err(|e| {
-                    invalid_argument(format!("param '{}': {}", excerpt(&name), e.reason))
-                })?;
-            ParamValue::Text(s)
+            let (s, lone) = value.coerce_to_string().and_then(js_text).map_err(|e| {
+                invalid_argument(format!("param '{}': {}", excerpt(name), e.reason))
+            })?;
+            return Ok((ParamValue::Text(s), lone));
         }
         other => {
             return Err(invalid_argument(format!(
                 "param '{}' must be a number or a string, got {}",
-                excerpt(&name),
+                excerpt(name),
                 type_name(other)
             )))
         }
     };
-    Ok((name, v))
+    Ok((v, None))
 }
 
 fn type_name(t: ValueType) -> &'static str {
@@ -718,6 +878,19 @@ fn geo(field: &str, g: GeoLocationInput) -> Result<GeoLocation> {
     if g.country_code.is_empty() {
         return Err(invalid_argument(format!(
             "{field}.countryCode must be a non-empty string"
+        )));
+    }
+    // Half a pair reads as no coordinates at all: a geo drift threshold would then find the
+    // distance unmeasurable instead of measuring what the caller meant (`GeoLocation` in
+    // src/context.ts refuses it with the same words).
+    let (given, missing) = match (g.latitude, g.longitude) {
+        (Some(_), None) => ("latitude", "longitude"),
+        (None, Some(_)) => ("longitude", "latitude"),
+        _ => ("", ""),
+    };
+    if !missing.is_empty() {
+        return Err(invalid_argument(format!(
+            "{field}.{missing} is missing: {field}.{given} is given, and coordinates are a pair (latitude and longitude, or neither)"
         )));
     }
     if let Some(lat) = g.latitude {
@@ -774,7 +947,7 @@ pub(crate) fn scope_target(target_kind: &str, target_id: &str) -> Result<ScopeKi
 
 #[cfg(test)]
 mod tests {
-    use super::set_text;
+    use super::{decode_utf16, set_text, Decoded, LoneSurrogate};
 
     fn text_of(units: &[u16]) -> String {
         // Starts from a used buffer: nothing of it may survive.
@@ -810,5 +983,48 @@ mod tests {
                 .collect();
             assert_eq!(text_of(&units(&s)), s);
         }
+    }
+
+    #[test]
+    fn set_text_says_whether_text_was_ascii_unicode_or_ill_formed() {
+        let mut out = String::new();
+        assert_eq!(set_text(&mut out, &units("read")), Decoded::Ascii);
+        assert_eq!(set_text(&mut out, &units("🔑key")), Decoded::Unicode);
+        assert_eq!(
+            set_text(&mut out, &[0x61, 0xDFFF]),
+            Decoded::IllFormed(LoneSurrogate {
+                index: 1,
+                unit: 0xDFFF
+            })
+        );
+    }
+
+    #[test]
+    fn decoding_finds_the_first_lone_surrogate_at_its_utf16_index() {
+        let lone = |units: &[u16]| {
+            let mut out = String::new();
+            decode_utf16(&mut out, units).map(|l| (l.index, l.unit, out))
+        };
+        // A high surrogate with no low one, a low one with no high one, after a pair.
+        let acme: Vec<u16> = units("acme").into_iter().chain([0xD800]).collect();
+        assert_eq!(lone(&acme), Some((4, 0xD800, "acme\u{FFFD}".to_owned())));
+        let after_pair: Vec<u16> = units("🔑")
+            .into_iter()
+            .chain([0xDC00, 0x78, 0xDBFF])
+            .collect();
+        assert_eq!(lone(&after_pair).map(|(i, u, _)| (i, u)), Some((2, 0xDC00)));
+        assert_eq!(
+            lone(&[0xD800, 0x61]).map(|(i, u, _)| (i, u)),
+            Some((0, 0xD800))
+        );
+        assert_eq!(lone(&units("acme\u{FFFD} 🔑")), None);
+        assert_eq!(
+            LoneSurrogate {
+                index: 4,
+                unit: 0xD800
+            }
+            .problem("param 'tenant'"),
+            "param 'tenant' has a lone surrogate (\\uD800) at index 4: only well-formed strings are accepted"
+        );
     }
 }

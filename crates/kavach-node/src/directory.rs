@@ -68,6 +68,7 @@ impl PublicKeyDirectory {
     /// The bundle of `keyId`; throws `KEY_NOT_FOUND` (`public key not found`).
     #[napi(catch_unwind)]
     pub fn fetch(&self, key_id: String) -> Result<PublicKeyBundle> {
+        crate::faults::panic_if_armed();
         Ok(PublicKeyBundle {
             inner: self.inner.fetch(&key_id).pq()?,
         })
@@ -106,8 +107,8 @@ impl PublicKeyDirectory {
         self.inner.is_empty()
     }
 
-    /// Key ids, sorted.
-    #[napi(catch_unwind)]
+    /// Key ids, sorted (a property, like `length` and `isEmpty`).
+    #[napi(catch_unwind, getter)]
     pub fn key_ids(&self) -> Vec<String> {
         crate::faults::panic_if_armed();
         self.inner.key_ids()

@@ -9,10 +9,9 @@ use napi::bindgen_prelude::{Array, Function, PromiseRaw, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::context::{from_parts, scope_target, ContextExtras, Scratch, ScratchArg};
+use crate::context::{from_parts, scope_target, ContextExtras, Params, Scratch, ScratchArg};
 use crate::dispatch::{Batch, Dispatcher};
 use crate::error::{codes, to_js};
 use crate::error::{invalid_argument, settle_error, CoreResultExt, Result};
@@ -175,7 +174,7 @@ impl Gate {
         principal_kind: String,
         action_name: String,
         roles: Option<Roles>,
-        params: Option<HashMap<String, Unknown>>,
+        params: Option<Params>,
         extras: Option<ContextExtras>,
     ) -> Result<Array<'env>> {
         let ctx = from_parts(
@@ -209,7 +208,7 @@ impl Gate {
         principal_kind: String,
         action_name: String,
         roles: Option<Roles>,
-        params: Option<HashMap<String, Unknown>>,
+        params: Option<Params>,
         extras: Option<ContextExtras>,
     ) -> Result<PromiseRaw<'env, Array<'env>>> {
         let ctx = from_parts(
@@ -342,7 +341,8 @@ impl Gate {
         .map_err(|e| to_js(codes::INTERNAL, e.reason))
     }
 
-    /// Release listeners and store connections; the gate keeps answering with what it has.
+    /// Release listeners and store connections; every later evaluation refuses
+    /// (`STORE_UNAVAILABLE`, see `kavach_core::gate::CLOSED_REASON`).
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         // In-flight evaluations keep their own handle and still resolve; the threadsafe function
@@ -350,6 +350,9 @@ impl Gate {
         if let Some((_, e)) = &self.fast {
             e.queue.detach();
         }
+        // Refusing starts now, not when the future below runs: an evaluation made right after
+        // `close()` returns must not permit.
+        self.inner.mark_closed();
         let gate = self.inner.clone();
         env.spawn_future(async move {
             gate.close();

@@ -29,6 +29,7 @@ mod redis_stores;
 mod roles;
 mod signer;
 mod submit;
+mod time_zones;
 mod verdict;
 
 /// Runs once when Node loads the addon: one tokio runtime for every async call (Redis I/O,

@@ -1,15 +1,18 @@
 //! A JS policy object → `serde_json::Value`, for `Gate.fromObject` / `reloadObject`.
 //! napi's generic serde conversion reports `NaN` or a function as "failed to convert js number"
-//! without saying where; this walk names the policy and the key instead, and treats
+//! without saying where; this walk names the policy and the key instead, refuses a string or a
+//! key with a lone surrogate (which the UTF-8 conversion would read as U+FFFD), and treats
 //! `undefined` properties as absent (as `JSON.stringify` does). The policy list's elements are
 //! handed to the compiler one by one as they are converted (`to_value_streaming`). Load time
 //! only, never on the hot path.
 
+use kavach_core::policy::identifier::excerpt;
 use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, ValueType};
 use serde_json::{Map, Number, Value};
 
-use crate::error::{to_js, Result};
+use crate::context::{js_text, LoneSurrogate};
+use crate::error::{to_js, JsErr, Result};
 
 const CODE: &str = "POLICY_PARSE";
 /// Deeper than any policy needs; stops cyclic objects from recursing forever.
@@ -26,15 +29,18 @@ pub fn to_value_streaming(v: Unknown<'_>, each: &mut dyn FnMut(&Value)) -> Resul
 
 /// `policy 'name'` for errors inside policies[i], else the top level.
 fn label(path: &[String], policy_name: Option<&str>) -> String {
-    let key = path.last().map_or("<root>", String::as_str);
+    // The policy's name and keys are the author's text, not yet checked by the name rules:
+    // excerpted (bounded, control and invisible characters escaped) as every message quotes
+    // caller text.
+    let key = excerpt(path.last().map_or("<root>", String::as_str));
     match policy_name {
-        Some(n) => format!("policy '{n}': key '{key}'"),
+        Some(n) => format!("policy '{}': key '{key}'", excerpt(n)),
         // Only under the policy lists is the second step an index; elsewhere (an unknown
         // top-level key) the whole path says where.
         None if path.len() >= 2 && matches!(path[0].as_str(), "policies" | "policy") => {
             format!("policy #{}: key '{key}'", path[1])
         }
-        None => format!("key '{}'", path.join(".")),
+        None => format!("key '{}'", excerpt(&path.join("."))),
     }
 }
 
@@ -69,12 +75,13 @@ fn convert<'f>(
                 num.ok_or_else(|| fail(path, format!("must be a finite number, got {n}")))?,
             )
         }
-        ValueType::String => Value::String(
-            v.coerce_to_string()
-                .and_then(|s| s.into_utf8())
-                .and_then(|s| s.into_owned())
-                .map_err(|e| fail(path, e.reason))?,
-        ),
+        ValueType::String => {
+            let (text, lone) = text_of(v).map_err(|e| fail(path, e.reason))?;
+            if let Some(lone) = lone {
+                return Err(lone_surrogate(path, policy, lone));
+            }
+            Value::String(text)
+        }
         ValueType::Object => {
             let obj: Object<'_> = v.coerce_to_object().map_err(|e| fail(path, e.reason))?;
             if v.is_array().map_err(|e| fail(path, e.reason))? {
@@ -110,7 +117,15 @@ fn convert<'f>(
                 let len = keys.get_array_length().map_err(|e| fail(path, e.reason))?;
                 let mut map = Map::new();
                 for i in 0..len {
-                    let key: String = keys.get_element(i).map_err(|e| fail(path, e.reason))?;
+                    let (key, lone) = keys
+                        .get_element(i)
+                        .and_then(text_of)
+                        .map_err(|e| fail(path, e.reason))?;
+                    if let Some(lone) = lone {
+                        // Named by the key itself, U+FFFD in the surrogate's place.
+                        path.push(key);
+                        return Err(lone_surrogate(path, policy, lone));
+                    }
                     let value: Unknown<'_> = obj
                         .get_named_property(&key)
                         .map_err(|e| fail(path, e.reason))?;
@@ -140,6 +155,19 @@ fn convert<'f>(
             ))
         }
     })
+}
+
+/// A string of the document (a value or a property name), and its first lone surrogate.
+fn text_of(v: Unknown<'_>) -> napi::Result<(String, Option<LoneSurrogate>)> {
+    v.coerce_to_string().and_then(js_text)
+}
+
+/// The refusal of a string with a lone surrogate: read as UTF-8 it would be U+FFFD, and a
+/// `param_in` value of `'acme\u{D800}'` would then stand for `'acme\u{FFFD}'`. The same set as
+/// JSON is refused too (`JSON.stringify` writes the surrogate as an escape, which the JSON
+/// parser refuses).
+fn lone_surrogate(path: &[String], policy: Option<&str>, lone: LoneSurrogate) -> JsErr {
+    to_js(CODE, lone.problem(&label(path, policy)))
 }
 
 fn policy_name(item: Unknown<'_>) -> Option<String> {

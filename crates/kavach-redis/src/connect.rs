@@ -8,7 +8,9 @@
 //!
 //! Reconnection has two layers. A standalone server sits behind the redis crate's
 //! `ConnectionManager`, which reconnects after a dropped connection; a cluster connection
-//! re-resolves nodes by itself. On top, every connection [`RedisConn`] holds (the redis
+//! re-resolves nodes by itself. A command that finds its connection dropped (closed by the
+//! server while idle, say) is sent once more on the new one ([`RedisConn::run`]). On top,
+//! every connection [`RedisConn`] holds (the redis
 //! crate's, and the direct one for script calls) sits in one `Rebuilt` slot, which counts
 //! consecutive connection-level failures (including timeouts) and, after three, throws the
 //! connection away so the next call builds a fresh one: a wedged connection can never outlive
@@ -407,17 +409,34 @@ impl RedisConn {
 
     /// Runs one command (or script) with the command timeout. Connection-level failures count
     /// towards a rebuild; server errors (a script error, WRONGTYPE) do not.
+    ///
+    /// A command that finds its connection dropped is sent once more (`f` is called again), on
+    /// the connection the redis crate rebuilds after that failure: its `ConnectionManager`
+    /// notices a connection the server closed while idle (`timeout` in redis.conf, a proxy or
+    /// load balancer, `CLIENT KILL`) only when a command fails on it, so without the second
+    /// try the first call after every idle spell refuses although Redis is up. Both tries
+    /// share the one command-timeout deadline. The retry is safe for what `f` sends here: a
+    /// command that failed before reaching the server (the idle case) runs exactly once; one
+    /// the server ran before the connection dropped under its reply runs twice, which for
+    /// these commands either changes nothing (session init and revocation, recording or
+    /// forgetting a scope, reads; a forget then reports the scope as not recorded) or counts a
+    /// permit or hit twice, and a higher count only refuses sooner. A failure never becomes
+    /// an answer the server did not give: the caller gets the second try's result, which is
+    /// an error unless that command ran.
     pub async fn run<T, F, Fut>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(Conn) -> Fut,
+        F: Fn(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         if self.closed.load(Ordering::Acquire) {
             return Err(RedisStoreError::Closed);
         }
         let work = async {
-            let conn = self.current().await?;
-            f(conn).await.map_err(|e| {
+            let mut answer = f(self.current().await?).await;
+            if answer.as_ref().is_err_and(found_the_connection_dropped) {
+                answer = f(self.current().await?).await;
+            }
+            answer.map_err(|e| {
                 if !matches!(e.kind(), ErrorKind::Server(_)) {
                     self.slot.failed();
                 }
@@ -447,6 +466,7 @@ impl RedisConn {
     /// crate like every other command. Bounded by the command timeout either way.
     pub async fn script_ints(&self, call: impl Fn(ScriptLoad) -> Cmd) -> Result<Vec<i64>> {
         let Some(slot) = &self.direct else {
+            let call = &call;
             return self
                 .run(|mut c| async move {
                     match call(ScriptLoad::Cached).query_async(&mut c).await {
@@ -519,6 +539,13 @@ impl RedisConn {
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
+}
+
+/// True when a command failed because its connection was gone (closed by the server, reset,
+/// or read to its end), so the redis crate reconnects and a second try may find Redis up. A
+/// refused connection is not one: nothing listens, and trying again only doubles the wait.
+fn found_the_connection_dropped(e: &redis::RedisError) -> bool {
+    e.is_connection_dropped() && !e.is_connection_refusal()
 }
 
 /// Why the server behind an `INFO memory` reply (one node's text, or a cluster's replies per

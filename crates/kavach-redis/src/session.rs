@@ -148,7 +148,7 @@ impl RedisSessionStore {
     }
 
     pub async fn load(&self, session_id: &str, seed: &SessionSeed) -> Result<SessionState> {
-        let key = self.key_for(session_id);
+        let key = &self.key_for(session_id);
         let mut args: Vec<String> = Vec::with_capacity(13);
         args.push(self.ttl_seconds.to_string());
         args.push(seed.started_at.to_string());
@@ -170,11 +170,12 @@ impl RedisSessionStore {
             args.push("invalidated".into());
             args.push(reason.clone());
         }
+        let args = &args;
         let fields: Vec<(String, String)> = self
             .conn
             .run(|mut c| async move {
-                let mut inv = LOAD_OR_INIT.key(&key);
-                for a in &args {
+                let mut inv = LOAD_OR_INIT.key(key);
+                for a in args {
                     inv.arg(a);
                 }
                 inv.invoke_async(&mut c).await
@@ -184,16 +185,16 @@ impl RedisSessionStore {
     }
 
     pub async fn record_permit(&self, session_id: &str, limit: Option<u64>) -> Result<Recorded> {
-        let key = self.key_for(session_id);
+        let key = &self.key_for(session_id);
         let ttl = self.ttl_seconds;
-        let limit = limit.map(|l| l.to_string()).unwrap_or_default();
+        let limit = &limit.map(|l| l.to_string()).unwrap_or_default();
         let n: i64 = self
             .conn
             .run(|mut c| async move {
                 RECORD_PERMIT
-                    .key(&key)
+                    .key(key)
                     .arg(ttl)
-                    .arg(&limit)
+                    .arg(limit)
                     .invoke_async(&mut c)
                     .await
             })
@@ -205,13 +206,13 @@ impl RedisSessionStore {
     }
 
     pub async fn revoke(&self, session_id: &str, reason: &str) -> Result<()> {
-        let key = self.key_for(session_id);
+        let key = &self.key_for(session_id);
         let ttl = self.ttl_seconds;
         let _: i64 = self
             .conn
             .run(|mut c| async move {
                 INVALIDATE
-                    .key(&key)
+                    .key(key)
                     .arg(ttl)
                     .arg(reason)
                     .invoke_async(&mut c)

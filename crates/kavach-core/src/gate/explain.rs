@@ -133,6 +133,13 @@ impl Gate {
             Decision::Refuse(refusal(code, evaluator, reason))
         };
 
+        if self.is_closed() {
+            let reason = super::CLOSED_REASON.to_owned();
+            return trace.decide(
+                Step::new("gate", "closed", reason.clone()),
+                refuse(RefuseCode::StoreUnavailable, "gate", reason),
+            );
+        }
         if let Some(why) = invalid_context(ctx, now_secs, self.config.max_clock_skew_seconds) {
             return trace.decide(
                 Step::new("gate", "context", format!("invalid: {why}")),
@@ -150,50 +157,54 @@ impl Gate {
         // The session as `load_or_init` would return it, without creating it.
         let stored: Option<SessionState> = match &ctx.session_id {
             None => None,
-            Some(sid) => match self.session_store.peek(sid).await {
-                Err(e) => {
-                    let r = store_unavailable("session_store", "session", &e);
-                    return trace.decide(
-                        Step::new("session", sid.clone(), r.reason.clone()),
-                        Decision::Refuse(r),
-                    );
-                }
-                Ok(Some(state)) => {
-                    if let Some(reason) = session_step::revoked(sid, &state) {
+            Some(sid) => {
+                // The caller's text, quoted as reasons quote it (bounded, escaped).
+                let subject = kavach_text::excerpt(sid);
+                match self.session_store.peek(sid).await {
+                    Err(e) => {
+                        let r = store_unavailable("session_store", "session", &e);
                         return trace.decide(
-                            Step::new("session", sid.clone(), reason.clone()),
-                            refuse(RefuseCode::SessionInvalid, "gate", reason),
+                            Step::new("session", subject.clone(), r.reason.clone()),
+                            Decision::Refuse(r),
                         );
                     }
-                    if let Some(reason) = session_step::stored_start_problem(
-                        ctx,
-                        sid,
-                        &state,
-                        now_secs,
-                        self.config.max_clock_skew_seconds,
-                    ) {
-                        return trace.decide(
-                            Step::new("session", sid.clone(), reason.clone()),
-                            refuse(RefuseCode::StoreUnavailable, "session_store", reason),
-                        );
+                    Ok(Some(state)) => {
+                        if let Some(reason) = session_step::revoked(sid, &state) {
+                            return trace.decide(
+                                Step::new("session", subject.clone(), reason.clone()),
+                                refuse(RefuseCode::SessionInvalid, "gate", reason),
+                            );
+                        }
+                        if let Some(reason) = session_step::stored_start_problem(
+                            ctx,
+                            sid,
+                            &state,
+                            now_secs,
+                            self.config.max_clock_skew_seconds,
+                        ) {
+                            return trace.decide(
+                                Step::new("session", subject.clone(), reason.clone()),
+                                refuse(RefuseCode::StoreUnavailable, "session_store", reason),
+                            );
+                        }
+                        let mut step = Step::new("session", subject.clone(), "known");
+                        step.notes.push(format!(
+                            "started at {} (unix s), {} permitted action(s)",
+                            state.started_at, state.action_count
+                        ));
+                        trace.push(step);
+                        Some(state)
                     }
-                    let mut step = Step::new("session", sid.clone(), "known");
-                    step.notes.push(format!(
-                        "started at {} (unix s), {} permitted action(s)",
-                        state.started_at, state.action_count
-                    ));
-                    trace.push(step);
-                    Some(state)
+                    Ok(None) => {
+                        trace.push(Step::new(
+                            "session",
+                            subject,
+                            "first sight (evaluate would start it now)",
+                        ));
+                        Some(session_step::seed(ctx, now_secs))
+                    }
                 }
-                Ok(None) => {
-                    trace.push(Step::new(
-                        "session",
-                        sid.clone(),
-                        "first sight (evaluate would start it now)",
-                    ));
-                    Some(session_step::seed(ctx, now_secs))
-                }
-            },
+            }
         };
         let view = session_step::view(ctx, stored.as_ref());
 

@@ -115,6 +115,12 @@ fn clock_minutes(s: &str) -> Option<u16> {
     (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
+/// Every zone name a time window accepts (case-exact, links included): chrono-tz's IANA
+/// release. The TS schema's copy (src/generated/time-zones.ts) is rendered from this.
+pub fn zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {

@@ -47,11 +47,11 @@ impl RedisRateLimitStore {
                 "rate-limit window must be at least 1ms".into(),
             ));
         }
-        let redis_key = self.key_for(key);
+        let redis_key = &self.key_for(key);
         let answer: Vec<i64> = self
             .conn
             .run(|mut c| async move {
-                PEEK.key(&redis_key)
+                PEEK.key(redis_key)
                     .arg(window_ms)
                     .arg(max)
                     .invoke_async(&mut c)

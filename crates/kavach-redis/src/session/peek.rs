@@ -11,10 +11,10 @@ impl RedisSessionStore {
     /// create (no hash, or a hash holding only counts written before its first load). A
     /// revocation recorded before the first load is returned: it refuses every call.
     pub async fn peek_state(&self, session_id: &str) -> Result<Option<SessionState>> {
-        let key = self.key_for(session_id);
+        let key = &self.key_for(session_id);
         let fields: Vec<(String, String)> = self
             .conn
-            .run(|mut c| async move { redis::cmd("HGETALL").arg(&key).query_async(&mut c).await })
+            .run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await })
             .await?;
         let seen = fields
             .iter()

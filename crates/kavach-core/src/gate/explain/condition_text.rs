@@ -1,6 +1,14 @@
 //! One condition of a policy, in words, with the values compared: `amount 1200 > max 1000`.
 //! Whether it holds is always `Condition::matches` (or the rate store's answer), never
 //! recomputed here, so the words cannot disagree with the verdict.
+//!
+//! Param values are the caller's text and `param_in` values the policy author's: both are
+//! quoted as excerpts (`kavach_text::excerpt`: bounded, control and invisible characters
+//! escaped), as reasons quote a caller's strings, so `kavach explain` never writes a raw
+//! terminal escape. Ids, action names, roles, resources and field names pass the name rules,
+//! which refuse such characters.
+
+use kavach_text::excerpt;
 
 use crate::context::{ActionContext, ParamValue};
 use crate::policy::pattern::Pattern;
@@ -18,7 +26,7 @@ fn param_text(v: Option<&ParamValue>) -> String {
     match v {
         None => "absent".to_owned(),
         Some(ParamValue::Number(n)) => format!("{n}"),
-        Some(ParamValue::Text(t)) => format!("'{t}'"),
+        Some(ParamValue::Text(t)) => format!("'{}'", excerpt(t)),
     }
 }
 
@@ -90,7 +98,11 @@ pub fn describe(c: &Condition, holds: bool, ctx: &ActionContext, env: &EvalEnv) 
         Condition::ParamIn { field, values } => format!(
             "{field} {} {ne}in [{}]",
             param_text(ctx.param(field)),
-            values.join(", ")
+            values
+                .iter()
+                .map(|v| excerpt(v))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Condition::RateLimit(rl) => format!("rate limit {} per {}", rl.max, rl.window_text),
         Condition::SessionAgeMax { text, .. } => match env.session_started_at {
