@@ -48,7 +48,7 @@ describe('README and docs examples', () => {
   test('the examples are found, and most of them run', () => {
     expect(EXAMPLES.length).toBeGreaterThanOrEqual(10)
     expect(EXAMPLES.filter((e) => e.notRun === undefined).length).toBeGreaterThanOrEqual(5)
-    expect(EXAMPLES.map((e) => e.where)).toContain('README.md:32')
+    expect(EXAMPLES.map((e) => e.where)).toContain('README.md:33')
   })
 
   test('every example type-checks against the package (strict)', () => {

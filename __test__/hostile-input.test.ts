@@ -121,8 +121,9 @@ describe('H1: only regular files are read', () => {
   test('fromFile(42) is an argument error, not file descriptor 42', () => {
     const err = caught(() => Gate.fromFile(42 as never))
     expect(err).toBeInstanceOf(InvalidArgumentError)
-    expect(err.message).toBe('policy file path must be a non-empty string, got number')
-    expect(caught(() => Gate.fromJsonFile(null as never)).message).toContain('got null')
+    expect(err.message).toBe('Gate.fromFile: path must be a non-empty string (got number)')
+    expect(caught(() => Gate.fromJsonFile(null as never)).message).toBe('Gate.fromJsonFile: path must be a non-empty string (got null)')
+    expect(caught(() => Gate.fromFile('')).message).toBe('Gate.fromFile: path must be a non-empty string (got an empty string)')
   })
 })
 

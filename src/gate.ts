@@ -371,7 +371,7 @@ export class Gate {
   }
 
   static fromJsonFile(path: string, options?: GateOptions): Gate {
-    return Gate.fromJsonString(readPolicyFile(path), options)
+    return Gate.fromJsonString(readPolicyFile('Gate.fromJsonFile', path), options)
   }
 
   static fromToml(toml: string, options?: GateOptions): Gate {
@@ -382,7 +382,7 @@ export class Gate {
 
   /** A gate from a policy file: TOML, or JSON when the file name ends in `.json`. */
   static fromFile(path: string, options?: GateOptions): Gate {
-    const text = readPolicyFile(path)
+    const text = readPolicyFile('Gate.fromFile', path)
     return extname(path).toLowerCase() === '.json' ? Gate.fromJsonString(text, options) : Gate.fromToml(text, options)
   }
 

@@ -6,7 +6,7 @@
 
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs'
 
-import { InvalidArgumentError, IoError, PolicyParseError } from './errors.js'
+import { InvalidArgumentError, IoError, PolicyParseError, kindOf } from './errors.js'
 
 /** The largest policy file read, in bytes (64 MiB, as the Rust loader). */
 export const MAX_POLICY_FILE_BYTES = 64 * 1024 * 1024
@@ -56,10 +56,10 @@ export function policyText(bytes: Uint8Array, what: string): string {
   }
 }
 
-/** The text of the policy file at `path` (see the file comment). */
-export function readPolicyFile(path: unknown): string {
+/** The text of the policy file at `path` (see the file comment); `where` names the call in errors. */
+export function readPolicyFile(where: string, path: unknown): string {
   if (typeof path !== 'string' || path.length === 0) {
-    throw new InvalidArgumentError(`policy file path must be a non-empty string, got ${path === null ? 'null' : typeof path}`)
+    throw new InvalidArgumentError(`${where}: path must be a non-empty string (got ${path === '' ? 'an empty string' : kindOf(path)})`)
   }
   const bytes = readRegularFile(path, 'policy file', MAX_POLICY_FILE_BYTES, 'MAX_POLICY_FILE_BYTES')
   return policyText(bytes, `policy file '${path}'`)

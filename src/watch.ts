@@ -461,7 +461,7 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
       let text: string
       try {
         // The loader's file rules (regular file, size cap, strict UTF-8): src/policy-file.ts.
-        text = readPolicyFile(this.#file)
+        text = readPolicyFile('gate.watch', this.#file)
       } catch (e) {
         this.#fail(this.#readError(e))
         return

@@ -5,7 +5,7 @@
 // vitest: it must see the release addon, and it needs no CPU the other suites share).
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -131,7 +131,7 @@ describe('packed tarballs install and run without a Rust toolchain', () => {
 
   test('npm pack: the main tarball has what its entry points need and no binary or TS source', () => {
     main = pack(repo)
-    const missing = [...entryFiles(manifest), 'binding.js', 'binding.d.ts', 'dist/binding.js', 'package.json'].filter((f) => !main.files.has(f))
+    const missing = [...entryFiles(manifest), 'binding.js', 'binding.d.ts', 'dist/binding.js', 'dist/src/binding-error.js', 'package.json', 'LICENSE'].filter((f) => !main.files.has(f))
     assert.deepEqual(missing, [], 'files the package points at are missing from the tarball')
     const unwanted = [...main.files].filter((f) => f.endsWith('.node') || (f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.d.mts')))
     assert.deepEqual(unwanted, [], 'binaries belong in the platform packages; TS sources are not shipped')
@@ -144,6 +144,7 @@ describe('packed tarballs install and run without a Rust toolchain', () => {
     copyFileSync(join(repo, addonName), join(dir, addonName))
     platform = pack(dir)
     assert.ok(platform.files.has(addonName), `${addonName} missing from ${platform.filename}`)
+    assert.ok(platform.files.has('LICENSE'), `LICENSE missing from ${platform.filename}`)
     console.log(`${platform.filename}: ${(platform.size / MiB).toFixed(2)} MiB packed`)
   })
 
@@ -193,4 +194,45 @@ describe('packed tarballs install and run without a Rust toolchain', () => {
       assert.equal(out.trim(), manifest.version)
     })
   }
+
+  /** What `require(kavach-sdk)` and the CLI print when the addon does not load. */
+  function loadFailure() {
+    const required = spawnSync(process.execPath, ['-e', `require('${manifest.name}')`], { cwd: app, env: consumerEnv(), encoding: 'utf8' })
+    const cli = spawnSync(join(app, 'node_modules', '.bin', 'kavach'), ['check', 'policies.toml'], { cwd: app, env: consumerEnv(), encoding: 'utf8' })
+    assert.notEqual(required.status, 0)
+    assert.notEqual(cli.status, 0)
+    return { required: required.stderr, cli: cli.stderr }
+  }
+  const platformPackage = `${manifest.name}-${PLATFORM}`
+  const escaped = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const advice = new RegExp(`The addon ships in the platform package ${escaped(platformPackage)}@${escaped(manifest.version)}, which npm installs as an optional dependency`)
+
+  test('without its platform package, require and the CLI name the package and version to install', () => {
+    const dir = join(app, 'node_modules', platformPackage)
+    renameSync(dir, `${dir}.aside`)
+    try {
+      const { required, cli } = loadFailure()
+      for (const text of [required, cli]) {
+        assert.match(text, new RegExp(`kavach-sdk cannot load its native addon for linux-x64: ${escaped(platformPackage)} is not installed\\.`))
+        assert.match(text, advice)
+      }
+    } finally {
+      renameSync(`${dir}.aside`, dir)
+    }
+  })
+
+  test("a platform package whose file is no library for this machine: the loader's reason is named", () => {
+    const file = join(app, 'node_modules', platformPackage, addonName)
+    const saved = readFileSync(file)
+    writeFileSync(file, 'not a shared library\n'.repeat(100))
+    try {
+      const { required, cli } = loadFailure()
+      for (const text of [required, cli]) {
+        assert.match(text, /kavach-sdk cannot load its native addon for linux-x64: loading it failed: .*invalid ELF header/)
+        assert.match(text, advice)
+      }
+    } finally {
+      writeFileSync(file, saved)
+    }
+  })
 })

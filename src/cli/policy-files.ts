@@ -50,7 +50,7 @@ function codeOf(e: unknown, fallback: string): string {
 export function loadPolicyFile(file: string, options?: GateOptions): { gate: Gate; text: string } | { error: FileError } {
   let text: string
   try {
-    text = readPolicyFile(file)
+    text = readPolicyFile('kavach', file)
   } catch (e) {
     return { error: { file, code: codeOf(e, 'IO'), message: (e as Error).message } }
   }
@@ -173,7 +173,7 @@ export function policiesOf(doc: Record<string, unknown>): unknown[] {
 export async function readDocument(file: string): Promise<Record<string, unknown>> {
   let text: string
   try {
-    text = withoutBom(readPolicyFile(file))
+    text = withoutBom(readPolicyFile('kavach', file))
   } catch (e) {
     // The reader speaks of a policy file; the caller names this one (a cases file).
     throw failure(codeOf(e, 'IO'), (e as Error).message.replace(`policy file '${file}'`, 'the file'))
