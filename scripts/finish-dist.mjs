@@ -10,7 +10,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 mkdirSync(dist, { recursive: true })
 
-// A failure to load the addon is reworded to name the platform package (src/binding-error.ts).
+// A failure to load the addon is reworded to name the platform package, and a platform package
+// of another version is refused at load (src/binding-error.ts).
 writeFileSync(
   join(dist, 'binding.js'),
   [
@@ -21,6 +22,7 @@ writeFileSync(
     '} catch (e) {',
     "  throw require('./src/binding-error.js').bindingLoadError(e)",
     '}',
+    "require('./src/binding-error.js').checkPlatformVersion()",
     '',
   ].join('\n'),
 )

@@ -8,10 +8,17 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-/** Whether this Linux runs on musl (Alpine): Node's report names a glibc only where there is one. */
+/**
+ * Whether this Linux runs on musl (Alpine), as the napi loader tells: `ldd` names its libc; else
+ * Node's report (a few milliseconds) names a glibc only where there is one.
+ */
 function isMusl(): boolean {
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
-  return report?.header?.glibcVersionRuntime === undefined
+  try {
+    return readFileSync('/usr/bin/ldd', 'utf8').includes('musl')
+  } catch {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+    return report?.header?.glibcVersionRuntime === undefined
+  }
 }
 
 /** The platform package the loader looks for on this machine (`kavach-sdk-linux-x64-gnu`). */
@@ -27,6 +34,27 @@ function version(): string {
     return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version
   } catch {
     return 'the same version as kavach-sdk'
+  }
+}
+
+/**
+ * Throws when the installed platform package is of another version than this package: the
+ * loader takes any version, and an older addon fails later, far from the cause (a function the
+ * TS layer calls is missing). A checkout's local build has no platform package to compare.
+ */
+export function checkPlatformVersion(): void {
+  const pkg = platformPackage()
+  let theirs: unknown
+  try {
+    theirs = (require(`${pkg}/package.json`) as { version?: unknown }).version
+  } catch {
+    return
+  }
+  const ours = version()
+  if (theirs !== ours) {
+    throw new Error(
+      `kavach-sdk ${ours} found its native addon in ${pkg}@${String(theirs)}: install ${pkg}@${ours} (the two are released together, and only the same version fits)`,
+    )
   }
 }
 

@@ -221,6 +221,19 @@ describe('packed tarballs install and run without a Rust toolchain', () => {
     }
   })
 
+  test('a platform package of another version is refused at load, naming both versions', () => {
+    const file = join(app, 'node_modules', platformPackage, 'package.json')
+    const saved = readFileSync(file, 'utf8')
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(saved), version: '0.0.9' }, null, 2))
+    try {
+      const { required, cli } = loadFailure()
+      const want = new RegExp(`kavach-sdk ${escaped(manifest.version)} found its native addon in ${escaped(platformPackage)}@0\\.0\\.9: install ${escaped(platformPackage)}@${escaped(manifest.version)}`)
+      for (const text of [required, cli]) assert.match(text, want)
+    } finally {
+      writeFileSync(file, saved)
+    }
+  })
+
   test("a platform package whose file is no library for this machine: the loader's reason is named", () => {
     const file = join(app, 'node_modules', platformPackage, addonName)
     const saved = readFileSync(file)
