@@ -7,33 +7,15 @@
 
 import { execFileSync } from 'node:child_process'
 
-import { Agent, run, setTracingDisabled, tool, toolNamespace, Usage, type Model, type ModelRequest, type ModelResponse } from '@openai/agents'
+import { Agent, run, setTracingDisabled, tool, toolNamespace } from '@openai/agents'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { z } from 'zod'
 
 import { Gate, InvalidArgumentError, RedisRateLimitStore, guardAgentTools, type Caller, type Verdict } from '../index'
 import { RedisProcess, uniquePrefix } from './fixtures/redis-helpers'
+import { type FunctionCall, ScriptedModel } from './fixtures/scripted-agents-model'
 
 const support: Caller = { principalId: 'agent-9', principalKind: 'agent', roles: ['support'] }
-
-type FunctionCall = { callId: string; name: string; arguments: string; namespace?: string }
-
-/** Turn 1: the given calls. Turn 2 (and later): answers 'done'. Records every request. */
-class ScriptedModel implements Model {
-  readonly requests: ModelRequest[] = []
-  constructor(private readonly calls: FunctionCall[]) {}
-  async getResponse(request: ModelRequest): Promise<ModelResponse> {
-    this.requests.push(request)
-    if (this.requests.length === 1) {
-      return { usage: new Usage(), output: this.calls.map((c) => ({ type: 'function_call' as const, status: 'completed' as const, ...c })) }
-    }
-    return { usage: new Usage(), output: [{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'done' }] }] }
-  }
-  // eslint-disable-next-line require-yield
-  async *getStreamedResponse(): AsyncIterable<never> {
-    throw new Error('not used')
-  }
-}
 
 /** The outputs of the tool calls in the model's last request, by call id. */
 function outputsSeen(model: ScriptedModel): Record<string, string> {

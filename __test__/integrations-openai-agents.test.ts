@@ -6,12 +6,13 @@
 
 import { join } from 'node:path'
 
-import { Agent, run, setTracingDisabled, tool, ToolCallError, Usage, type Model, type ModelRequest, type ModelResponse } from '@openai/agents'
+import { Agent, run, setTracingDisabled, tool, ToolCallError } from '@openai/agents'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { z } from 'zod'
 
 import { Gate, InvalidArgumentError, KavachKeyPair, PqTokenSigner, Refused, guardAgentTools, runAs, type Caller } from '../index'
 import { runTsx } from './fixtures/run-tsx'
+import { type FunctionCall, ScriptedModel } from './fixtures/scripted-agents-model'
 
 const gate = Gate.fromObject({
   policies: [
@@ -21,28 +22,11 @@ const gate = Gate.fromObject({
 })
 const support: Caller = { principalId: 'agent-9', principalKind: 'agent', roles: ['support'] }
 
-type FunctionCall = { callId: string; name: string; arguments: string }
+/** Turn 1 of the scripted model: call both tools. */
 const DEFAULT_CALLS: FunctionCall[] = [
   { callId: 'c1', name: 'lookup_order', arguments: JSON.stringify({ orderId: 'ORD-1' }) },
   { callId: 'c2', name: 'refund', arguments: JSON.stringify({ orderId: 'ORD-1', amount: 900 }) },
 ]
-
-/** Turn 1: call the tools (both, by default). Turn 2: answer. Records every request it was sent. */
-class ScriptedModel implements Model {
-  readonly requests: ModelRequest[] = []
-  constructor(private readonly calls: FunctionCall[] = DEFAULT_CALLS) {}
-  async getResponse(request: ModelRequest): Promise<ModelResponse> {
-    this.requests.push(request)
-    if (this.requests.length === 1) {
-      return { usage: new Usage(), output: this.calls.map((c) => ({ type: 'function_call' as const, status: 'completed' as const, ...c })) }
-    }
-    return { usage: new Usage(), output: [{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'done' }] }] }
-  }
-  // eslint-disable-next-line require-yield
-  async *getStreamedResponse(): AsyncIterable<never> {
-    throw new Error('not used')
-  }
-}
 
 function agentTools(ran: string[]) {
   return [
@@ -82,7 +66,7 @@ describe('guardAgentTools with an OpenAI Agents run', () => {
 
   test('the permitted tool runs; the refused one never runs and the model reads the refusal', async () => {
     const ran: string[] = []
-    const model = new ScriptedModel()
+    const model = new ScriptedModel(DEFAULT_CALLS)
     const agent = new Agent({ name: 'support', instructions: 'help', model, tools: guardAgentTools(gate, agentTools(ran), { caller: support }) })
     const result = await run(agent, 'refund ORD-1')
     expect(result.finalOutput).toBe('done')
@@ -96,14 +80,14 @@ describe('guardAgentTools with an OpenAI Agents run', () => {
   test('the caller from the run context, or from runAs; none refuses', async () => {
     const ran: string[] = []
     const byContext = guardAgentTools(gate, agentTools(ran), { caller: (rc) => (rc.context as { caller?: Caller } | undefined)?.caller })
-    await run(new Agent({ name: 'a', model: new ScriptedModel(), tools: byContext }), 'x', { context: { caller: support } })
+    await run(new Agent({ name: 'a', model: new ScriptedModel(DEFAULT_CALLS), tools: byContext }), 'x', { context: { caller: support } })
     expect(ran).toEqual(['lookup:ORD-1'])
 
     const ambient = guardAgentTools(gate, agentTools(ran))
-    await runAs(support, () => run(new Agent({ name: 'b', model: new ScriptedModel(), tools: ambient }), 'x'))
+    await runAs(support, () => run(new Agent({ name: 'b', model: new ScriptedModel(DEFAULT_CALLS), tools: ambient }), 'x'))
     expect(ran).toEqual(['lookup:ORD-1', 'lookup:ORD-1'])
 
-    const model = new ScriptedModel()
+    const model = new ScriptedModel(DEFAULT_CALLS)
     await run(new Agent({ name: 'c', model, tools: ambient }), 'x')
     expect(ran).toHaveLength(2)
     expect(outputsSeen(model).c1).toContain('INVALID_CONTEXT')
@@ -112,7 +96,7 @@ describe('guardAgentTools with an OpenAI Agents run', () => {
   test("onRefuse: 'throw' ends the run with Refused; the refused tool never runs", async () => {
     const ran: string[] = []
     const tools = guardAgentTools(gate, agentTools(ran), { caller: support, onRefuse: 'throw' })
-    const err = await run(new Agent({ name: 'd', model: new ScriptedModel(), tools }), 'x').catch((e: unknown) => e)
+    const err = await run(new Agent({ name: 'd', model: new ScriptedModel(DEFAULT_CALLS), tools }), 'x').catch((e: unknown) => e)
     // The SDK wraps what a tool's invoke throws in a ToolCallError carrying the original.
     expect(err).toBeInstanceOf(ToolCallError)
     const refused = (err as ToolCallError).error

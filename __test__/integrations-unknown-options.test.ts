@@ -189,6 +189,19 @@ function guardedBy(mw: McpKavachMiddleware, caller: McpCaller, errors: unknown[]
   }
 }
 
+/** `s` refuses the call of the revoked `sess-1` and its tool does not run; closes `s` and `gate`. */
+async function expectRevokedSessionRefused(s: Awaited<ReturnType<typeof mcpServer>>, gate: Gate): Promise<void> {
+  try {
+    const r = await s.call(5)
+    expect(r.isError).toBe(true)
+    expect(r.content[0]!.text).toContain("SESSION_INVALID: session 'sess-1' was invalidated")
+    expect(s.ran).toEqual([])
+  } finally {
+    await s.close()
+    await gate.close()
+  }
+}
+
 describe('McpKavachMiddleware options are checked by name', () => {
   test('a misspelt sessionStore throws InvalidOptionsError naming it, at construction', () => {
     const gate = Gate.fromObject(SUPPORT_REFUNDS)
@@ -218,15 +231,7 @@ describe('McpKavachMiddleware options are checked by name', () => {
     )
     const gate = Gate.fromObject(SUPPORT_REFUNDS)
     const s = await mcpServer((server) => void gateMcpServer(server, gate, { identify, sessionStore: store, broadcaster: new InMemoryInvalidationBroadcaster() }))
-    try {
-      const r = await s.call(5)
-      expect(r.isError).toBe(true)
-      expect(r.content[0]!.text).toContain("SESSION_INVALID: session 'sess-1' was invalidated")
-      expect(s.ran).toEqual([])
-    } finally {
-      await s.close()
-      await gate.close()
-    }
+    await expectRevokedSessionRefused(s, gate)
   })
 })
 
@@ -374,15 +379,7 @@ describe('McpKavachMiddleware and gateMcpServer options read through their own p
     Object.defineProperty(RefundsOptions.prototype, 'sessionStore', { value: store })
     const gate = Gate.fromObject(SUPPORT_REFUNDS)
     const s = await mcpServer((server) => void gateMcpServer(server, gate, new RefundsOptions() as never))
-    try {
-      const r = await s.call(5)
-      expect(r.isError).toBe(true)
-      expect(r.content[0]!.text).toContain("SESSION_INVALID: session 'sess-1' was invalidated")
-      expect(s.ran).toEqual([])
-    } finally {
-      await s.close()
-      await gate.close()
-    }
+    await expectRevokedSessionRefused(s, gate)
   })
 
   test('Object.prototype pollution neither refuses every call (an enumerable unknown key) nor grants a role', async () => {
