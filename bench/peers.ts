@@ -1,6 +1,8 @@
 // kavach's `gate.evaluate` against the authorization libraries a user would pick instead, on
 // the same policy set at 10, 100, 1,000 and 10,000 policies: @cedar-policy/cedar-wasm (a
 // preparsed policy set, and the policy text parsed on every call), and casbin (`enforceSync`).
+// Then the awaited forms, one caller awaiting each decision: kavach's `evaluateAsync` against
+// casbin's `enforce`, the promise-returning call casbin documents.
 // Policy i permits an agent with role `support` to call `tool_i` with `amount` ≤ 1000; the
 // timed request is the last policy's action (the worst case for a scan). Before timing, every
 // library must permit that request and refuse the same one with amount 5000; then they are
@@ -17,7 +19,7 @@ import { newEnforcer, newModelFromString, StringAdapter, type Enforcer } from 'c
 
 import { Gate, type EvaluateOptions, type PolicySetInput } from './kavach'
 import { machine, versions, type Comparison, type SuiteResult } from './results'
-import { newPool, timeSync, toRow } from './rounds'
+import { newPool, timeAwaited, timeSync, toRow, type Pool } from './rounds'
 
 const CELL_MS = Number(process.env.KAVACH_BENCH_MS ?? 2_000)
 const ROUNDS = 4
@@ -29,10 +31,14 @@ const MAX_AMOUNT = 1000
 const PERMIT_AMOUNT = 500
 const REFUSE_AMOUNT = 5000
 
-/** One library's way of deciding the bench request: true for permit. */
-interface Contender {
-  library: string
-  decide: (amount: number) => boolean
+/** One library's way of deciding the bench request, true for permit: synchronously, or awaited. */
+type Contender =
+  | { library: string; decide: (amount: number) => boolean }
+  | { library: string; decideAwaited: (amount: number) => Promise<boolean> }
+
+/** The contender's decision on a request with `amount`, awaited if it is asynchronous. */
+async function decision(c: Contender, amount: number): Promise<boolean> {
+  return 'decide' in c ? c.decide(amount) : c.decideAwaited(amount)
 }
 
 /** kavach's form of the set (also timed alone by bench/evaluate.ts). */
@@ -51,12 +57,17 @@ export function kavachPolicies(n: number): PolicySetInput {
   }
 }
 
-function kavach(n: number): { contender: Contender; gate: Gate } {
+/** kavach's `evaluate`, and its `evaluateAsync` awaited, on one gate. */
+function kavach(n: number): { sync: Contender; awaited: Contender; gate: Gate } {
   const gate = Gate.fromObject(kavachPolicies(n), { enableDrift: false })
   const contexts = new Map<number, EvaluateOptions>(
     [PERMIT_AMOUNT, REFUSE_AMOUNT].map((amount) => [amount, { principalId: PRINCIPAL, principalKind: 'agent', roles: [ROLE], actionName: `tool_${n - 1}`, params: { amount } }]),
   )
-  return { gate, contender: { library: 'kavach', decide: (amount) => gate.evaluate(contexts.get(amount)!).isPermit } }
+  return {
+    gate,
+    sync: { library: 'kavach evaluate', decide: (amount) => gate.evaluate(contexts.get(amount)!).isPermit },
+    awaited: { library: 'kavach evaluateAsync (awaited)', decideAwaited: async (amount) => (await gate.evaluateAsync(contexts.get(amount)!)).isPermit },
+  }
 }
 
 /** The same policies in Cedar: kind and roles are attributes of the principal entity, amount is in the context. */
@@ -118,51 +129,81 @@ e = some(where (p.eft == allow))
 m = r.kind == p.kind && r.act == p.act && g(r.sub, p.role) && r.amount <= p.max
 `
 
-async function casbinContender(n: number): Promise<Contender> {
+/** casbin's `enforceSync`, and its `enforce` awaited, on one enforcer. */
+async function casbinContenders(n: number): Promise<{ sync: Contender; awaited: Contender }> {
   // Loaded as a policy CSV, as from a policy file, not with `addPolicies`: that checks each rule
   // against every rule already there (`Array.prototype.some`), and on Node 20 that path at
   // 1,000 rules, in a process that also calls cedar-wasm, can abort in V8's deoptimizer
   // ("unreachable code" in DoComputeBuiltinContinuation).
   const csv = [...Array.from({ length: n }, (_, i) => `p, agent, ${ROLE}, tool_${i}, ${MAX_AMOUNT}`), `g, ${PRINCIPAL}, ${ROLE}`].join('\n')
   const enforcer: Enforcer = await newEnforcer(newModelFromString(CASBIN_MODEL), new StringAdapter(csv))
-  return { library: 'casbin', decide: (amount) => enforcer.enforceSync(PRINCIPAL, 'agent', `tool_${n - 1}`, amount) }
+  return {
+    sync: { library: 'casbin enforceSync', decide: (amount) => enforcer.enforceSync(PRINCIPAL, 'agent', `tool_${n - 1}`, amount) },
+    awaited: { library: 'casbin enforce (awaited)', decideAwaited: (amount) => enforcer.enforce(PRINCIPAL, 'agent', `tool_${n - 1}`, amount) },
+  }
 }
 
 /** Every contender must permit the permit request and refuse the refuse request, or the timing means nothing. */
-function assertSameDecisions(n: number, contenders: Contender[]): void {
+async function assertSameDecisions(n: number, contenders: Contender[]): Promise<void> {
   for (const c of contenders) {
-    const permit = c.decide(PERMIT_AMOUNT)
-    const refuse = c.decide(REFUSE_AMOUNT)
+    const permit = await decision(c, PERMIT_AMOUNT)
+    const refuse = await decision(c, REFUSE_AMOUNT)
     if (permit !== true || refuse !== false) {
       throw new Error(`${c.library} at ${n} policies decided permit=${permit} (want true) and refuse=${refuse} (want false)`)
     }
   }
 }
 
-async function compareAt(n: number): Promise<Comparison> {
-  const { gate, contender } = kavach(n)
-  const contenders = [contender, ...cedarContenders(n), await casbinContender(n)]
-  assertSameDecisions(n, contenders)
-  const ops = contenders.map((c) => () => {
-    if (!c.decide(PERMIT_AMOUNT)) throw new Error(`${c.library} refused during the bench`)
-  })
-  const pools = contenders.map(() => newPool())
-  for (const op of ops) timeSync(newPool(), 200, op)
-  for (let r = 0; r < ROUNDS; r++) ops.forEach((op, i) => timeSync(pools[i]!, CELL_MS / ROUNDS, op))
-  await gate.close()
-  const label = `${n.toLocaleString('en-US')} policies`
-  return { label, policies: n, rows: contenders.map((c, i) => ({ ...toRow(`${label}: ${c.library}`, pools[i]!), library: c.library })) }
+/** Times `c` for `ms` into `pool`: back to back if synchronous, each call awaited if not. */
+async function timeContender(c: Contender, pool: Pool, ms: number): Promise<void> {
+  const refused = (): never => {
+    throw new Error(`${c.library} refused during the bench`)
+  }
+  if ('decide' in c) {
+    timeSync(pool, ms, () => {
+      if (!c.decide(PERMIT_AMOUNT)) refused()
+    })
+  } else {
+    await timeAwaited(pool, ms, async () => {
+      if (!(await c.decideAwaited(PERMIT_AMOUNT))) refused()
+    })
+  }
+}
+
+/**
+ * Two comparisons at `n` policies, timed together in alternating rounds: the synchronous calls
+ * (kavach's `evaluate` first, the base of their ratios) and the awaited ones (kavach's
+ * `evaluateAsync` first).
+ */
+async function compareAt(n: number): Promise<Comparison[]> {
+  const k = kavach(n)
+  const casbin = await casbinContenders(n)
+  const groups = [
+    { label: `${n.toLocaleString('en-US')} policies`, contenders: [k.sync, ...cedarContenders(n), casbin.sync] },
+    { label: `${n.toLocaleString('en-US')} policies, awaited`, contenders: [k.awaited, casbin.awaited] },
+  ]
+  const contenders = groups.flatMap((g) => g.contenders)
+  await assertSameDecisions(n, contenders)
+  const pools = new Map(contenders.map((c) => [c, newPool()]))
+  for (const c of contenders) await timeContender(c, newPool(), 200)
+  for (let r = 0; r < ROUNDS; r++) for (const c of contenders) await timeContender(c, pools.get(c)!, CELL_MS / ROUNDS)
+  await k.gate.close()
+  return groups.map((g) => ({
+    label: g.label,
+    policies: n,
+    rows: g.contenders.map((c) => ({ ...toRow(`${g.label}: ${c.library}`, pools.get(c)!), library: c.library })),
+  }))
 }
 
 export async function runSuite(): Promise<SuiteResult> {
   const comparisons: Comparison[] = []
   for (const n of SIZES) {
     console.error(`  peers: ${n} policies ...`)
-    comparisons.push(await compareAt(n))
+    comparisons.push(...(await compareAt(n)))
   }
   return {
     suite: 'peers',
-    title: 'Policy engines: kavach gate.evaluate vs Cedar (wasm) and casbin',
+    title: 'Policy engines: kavach vs Cedar (wasm) and casbin',
     recordedAt: new Date().toISOString(),
     machine: machine(),
     libraries: { ...versions(['kavach-sdk', '@cedar-policy/cedar-wasm', 'casbin']), 'cedar (engine)': cedar.getCedarVersion() },
@@ -171,8 +212,9 @@ export async function runSuite(): Promise<SuiteResult> {
       'Cedar: action == Action::"tool_i" with principal.kind, principal.roles.contains and context.amount in `when`, the principal entity passed with each request; ' +
       'casbin: a matcher on kind, action, amount and g(sub, role)). The timed request calls the last policy\'s action with amount 500 (permit). ' +
       'Before timing, every library must permit it and refuse the same request with amount 5000. ' +
-      `Each library is then called back to back, synchronously, for ${CELL_MS / ROUNDS} ms per round, the libraries alternating, ${ROUNDS} rounds each, after a 200 ms warm-up; ` +
-      'p50/p99 are of single calls (the first half of each round); ops/s is of calls timed in batches of about 2 ms (the second half), so no clock read per call counts against the faster library; the ratio is kavach ops/s over the peer\'s.',
+      `Each library is then called back to back for ${CELL_MS / ROUNDS} ms per round, the libraries alternating, ${ROUNDS} rounds each, after a 200 ms warm-up: ` +
+      'synchronously (kavach `evaluate`, Cedar, casbin `enforceSync`), and in the "awaited" comparison each call awaited before the next (kavach `evaluateAsync`, casbin `enforce`, the promise-returning call casbin documents; Cedar has none). ' +
+      'p50/p99 are of single calls (the first half of each round); ops/s is of calls timed in batches of about 2 ms (the second half), so no clock read per call counts against the faster library; the ratio is kavach ops/s over the peer\'s, within each comparison.',
     chart: 'policies',
     comparisons,
   }

@@ -1,6 +1,6 @@
 // Timing in alternating rounds: two contenders take turns in short rounds and each pools its
 // rounds, so a drift in the machine's load during the run does not favour either side.
-// Used where we compare with another library (bench/pq.ts, bench/redis.ts).
+// Used where we compare with another library (bench/peers.ts, bench/pq.ts, bench/redis.ts).
 
 import type { CpuTally } from './cpu'
 import type { BenchRow } from './run'
@@ -41,9 +41,7 @@ export function timeSync(pool: Pool, ms: number, op: () => void): void {
     op()
     pool.samples.push(Number(process.hrtime.bigint() - t0) / 1000)
   }
-  const sampled = pool.samples.length - first
-  const perCallUs = (Number(process.hrtime.bigint() - start) / 1000) / Math.max(1, sampled)
-  const batch = Math.max(1, Math.round(BATCH_US / perCallUs))
+  const batch = batchSize(start, pool.samples.length - first)
   const until = Date.now() + ms / 2
   while (Date.now() < until) {
     const t0 = process.hrtime.bigint()
@@ -52,6 +50,37 @@ export function timeSync(pool: Pool, ms: number, op: () => void): void {
     pool.batchCalls += batch
   }
   pool.seconds += Number(process.hrtime.bigint() - start) / 1e9
+}
+
+/**
+ * `timeSync` for an asynchronous op, each call awaited before the next starts (one caller
+ * awaiting each decision, as an application handling one request does): single calls timed in
+ * the first half, batches of about `BATCH_US` in the second.
+ */
+export async function timeAwaited(pool: Pool, ms: number, op: () => Promise<void>): Promise<void> {
+  const start = process.hrtime.bigint()
+  const half = Date.now() + ms / 2
+  const first = pool.samples.length
+  while (Date.now() < half) {
+    const t0 = process.hrtime.bigint()
+    await op()
+    pool.samples.push(Number(process.hrtime.bigint() - t0) / 1000)
+  }
+  const batch = batchSize(start, pool.samples.length - first)
+  const until = Date.now() + ms / 2
+  while (Date.now() < until) {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < batch; i++) await op()
+    pool.batchSeconds += Number(process.hrtime.bigint() - t0) / 1e9
+    pool.batchCalls += batch
+  }
+  pool.seconds += Number(process.hrtime.bigint() - start) / 1e9
+}
+
+/** Calls per batch of about `BATCH_US`, from the `sampled` single calls timed since `start`. */
+function batchSize(start: bigint, sampled: number): number {
+  const perCallUs = (Number(process.hrtime.bigint() - start) / 1000) / Math.max(1, sampled)
+  return Math.max(1, Math.round(BATCH_US / perCallUs))
 }
 
 /** Runs `op(loop)` from `concurrency` loops for `ms`, adding to `pool`. */
