@@ -202,7 +202,10 @@ export declare class InvalidationListenerHandle {
 export declare class KavachKeyPair {
   /** Fresh keys from the OS RNG; id `kavach-key-<uuid>`; no expiry. */
   static generate(): KavachKeyPair
-  /** Fresh keys that expire `seconds` from now. */
+  /**
+   * Fresh keys that expire `seconds` from now; an expiry past 9999-12-31T23:59:59Z (the
+   * latest time the bundle JSON can carry) throws `INVALID_ARGUMENT`.
+   */
   static generateWithExpiry(seconds: number): KavachKeyPair
   /**
    * Restore a key pair from `exportSecret` bytes (same id, keys, creation and expiry).
@@ -236,7 +239,8 @@ export declare class KavachKeyPair {
   publicKeys(): PublicKeyBundle
   /**
    * A root-signed directory manifest of `bundles`, signed by this key pair (ML-DSA-65);
-   * `KEY_EXPIRED` once the key pair has expired.
+   * `KEY_EXPIRED` once the key pair has expired. Bundles the loader would refuse (a
+   * duplicate key id) throw its `MANIFEST_INVALID`, and nothing is signed.
    */
   buildSignedManifest(bundles: Array<PublicKeyBundle>): Buffer
   /** `KavachKeyPair { id: '…' }` (never any secret). */
@@ -288,7 +292,10 @@ export declare class PqTokenSigner {
 export declare class PublicKeyBundle {
   /** Parse bundle JSON (string or UTF-8 bytes); key lengths are checked. */
   static fromJSON(json: string | Buffer): PublicKeyBundle
-  /** From the record shape (`toRecord()`); key lengths are checked. */
+  /**
+   * From the record shape (`toRecord()`); key lengths are checked, and both times must be
+   * within the years 0000 to 9999 (what the bundle JSON can carry).
+   */
   static fromRecord(record: PublicKeyBundleRecord): PublicKeyBundle
   /** The bundle JSON of FORMATS.md (compact, byte-exact with other implementations). */
   toJSON(): string
@@ -322,7 +329,10 @@ export declare class PublicKeyDirectory {
   static fromFile(path: string): PublicKeyDirectory
   /** Load a root-signed manifest; the root ML-DSA-65 signature is verified before use. */
   static fromSignedFile(path: string, rootMlDsaVerifyingKey: Buffer): PublicKeyDirectory
-  /** Unsigned manifest bytes (JSON array of bundles), to write to a file. */
+  /**
+   * Unsigned manifest bytes (JSON array of bundles), to write to a file. Bundles the
+   * loader would refuse (a duplicate key id) throw its `MANIFEST_INVALID` here instead.
+   */
   static buildUnsignedManifest(bundles: Array<PublicKeyBundle>): Buffer
   /** The bundle of `keyId`; throws `KEY_NOT_FOUND` (`public key not found`). */
   fetch(keyId: string): PublicKeyBundle
@@ -877,7 +887,7 @@ export interface PublicKeyBundleRecord {
   x25519PublicKey: Buffer
   /** Unix seconds (exact to the microsecond). */
   createdAt: number
-  /** Unix seconds (exact to the microsecond), or null for no expiry. */
+  /** Unix seconds (exact to the microsecond); absent (`undefined`) for no expiry. */
   expiresAt?: number
 }
 

@@ -157,6 +157,18 @@ describe('gate.analyze', () => {
     expect(kinds(f)).toEqual([['unmentioned_action']])
     expect(f[0]!.message).toContain("'write.one'")
   })
+
+  test('a known action is held to the name rules, by its index, before any copy of a long one', () => {
+    const reads = [{ name: 'reads', effect: 'permit' as const, conditions: [{ action: 'read.*' }] }]
+    // A megabyte element is refused from its length: the error says so, not a name rule.
+    expect(() => analyze(reads, ['read.one', 'x'.repeat(1 << 20)])).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('element 1 of the array is 1048576 bytes long, over the limit of 256 bytes') }),
+    )
+    // A control character never reaches a finding's message (or the terminal, via kavach lint).
+    expect(() => analyze(reads, ['read.one', 'a\u001b[2Jb'])).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('knownActions[1]') }),
+    )
+  })
 })
 
 describe('no false positives', () => {

@@ -1,14 +1,15 @@
 // What `kavach audit report` reads from a chain: every line is an entry it shows or one it
 // counts as unreadable (never dropped silently), lines read in chunks are the lines of the
 // whole, and the chart's buckets of a long chain stay few and count every entry.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { appendFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { beforeAll, describe, expect, test } from 'vitest'
 
 import { AuditEntry, KavachKeyPair, SignedAuditChain } from '../index'
-import { MAX_BUCKETS, readEntries } from '../src/cli/audit-entries'
-import { ensureBuilt, kavach, tempDir } from './fixtures/cli'
+import { LINE_TOO_LONG, MAX_BUCKETS, MAX_LINE_BYTES, chainLines as linesOf, readEntries } from '../src/cli/audit-entries'
+import { BIN, ensureBuilt, kavach, root, tempDir } from './fixtures/cli'
 
 beforeAll(ensureBuilt, 120_000)
 
@@ -63,6 +64,44 @@ describe('audit report: reading the entries', () => {
     }
     // The latest `keep`, in chain order.
     expect(readEntries(blob, 4).entries.map((e) => e.index)).toEqual([3, 4, 5, 6])
+  })
+
+  test('a line over the bound is one unreadable line, whatever the chunks; a legal entry of the largest size is read', () => {
+    const blob = Buffer.from(`first\n${'x'.repeat(25)}\nlast\n${'y'.repeat(11)}`)
+    for (const size of [1, 3, 10, 64]) {
+      const chunks = Array.from({ length: Math.ceil(blob.length / size) }, (_, i) => blob.subarray(i * size, (i + 1) * size))
+      expect([...linesOf(chunks, 10)], `chunks of ${size}`).toEqual(['first', LINE_TOO_LONG, 'last', LINE_TOO_LONG])
+      expect([...linesOf(chunks, 25)], `chunks of ${size}`).toEqual(['first', 'x'.repeat(25), 'last', 'y'.repeat(11)])
+    }
+
+    // The longest line an entry makes: a detail of control characters up to the native 1 MiB bound
+    // on an entry's fields (with its 36-byte id).
+    const chain = new SignedAuditChain(KavachKeyPair.generate())
+    const detail = '\x1f'.repeat((1 << 20) - 'agent-7'.length - 'issue_refund'.length - 36)
+    chain.append(AuditEntry.new('agent-7', 'issue_refund', 'refuse', detail, {}))
+    expect(() => AuditEntry.new('agent-7', 'issue_refund', 'refuse', `${detail}\x1f`, {})).toThrow(/audit entry too large/)
+    const biggest = chain.exportJsonl()
+    expect(biggest.length).toBeGreaterThan(20 * 1024 * 1024)
+    expect(biggest.length).toBeLessThan(MAX_LINE_BYTES)
+    const read = readEntries(biggest)
+    expect([read.total, read.unreadable, read.entries[0]!.detail]).toEqual([1, 0, detail])
+  })
+
+  test('a chain that is one enormous line (a sparse hole) is read in bounded memory: the line counts as unreadable, the entry after it is read', () => {
+    const lines = chainLines(2)
+    const dir = tempDir('report-hole')
+    const chain = join(dir, 'chain.jsonl')
+    writeFileSync(chain, `${lines[0]}\n`)
+    // 1 GiB of zeros with no newline, taking no disk. Held whole, the line alone fills the
+    // 2 GB of address space the CLI is given below (Node itself takes about 1.1 GB of it) and
+    // is longer than a JavaScript string may be.
+    truncateSync(chain, statSync(chain).size + 1024 * 1024 * 1024)
+    appendFileSync(chain, `\n${lines[1]}\n`)
+    const out = join(dir, 'report.html')
+    const r = spawnSync('/bin/sh', ['-c', 'ulimit -v 2000000 && exec "$@"', 'sh', process.execPath, BIN, 'audit', 'report', chain, '--out', out], { cwd: root, encoding: 'utf8' })
+    expect([r.status, r.signal, r.stderr]).toEqual([0, null, ''])
+    expect(r.stdout).toBe(`report ${out}: 2 entries, 1 entry could not be read (not verified)\n`)
+    expect(readFileSync(out, 'utf8')).toContain('<p id="unreadable" class="bad">1 entry could not be read: they are not in the chart, the lists or the table.</p>')
   })
 
   test("the chart's buckets of 200,000 entries over 55 hours: hours, every entry counted, non-dates left out", () => {

@@ -15,7 +15,25 @@ import express from 'express'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { describe, expect, test } from 'vitest'
 
-import { Gate, createExpressMiddleware, createFastifyHook, deriveActionName, gateMcpServer, guardTools, type HttpMiddlewareOptions, type McpCaller, type Verdict } from '../index'
+import {
+  Gate,
+  KavachError,
+  createExpressMiddleware,
+  createFastifyHook,
+  deriveActionName,
+  gateMcpServer,
+  guardTools,
+  type HttpMiddlewareOptions,
+  type HttpPrincipal,
+  HttpKavachMiddleware,
+  type HttpRefusalEvent,
+  type HttpRequestInfo,
+  type McpCaller,
+  type Policy,
+  type Verdict,
+} from '../index'
+import { identityProblem } from '../src/integrations/identified'
+import { polluted, pollutedWith } from './fixtures/polluted'
 
 const STAFF = { 'x-principal-id': 'eve', 'x-roles': 'staff' }
 const STAFF_DO_ALL = { name: 'staff_do_all', effect: 'permit' as const, conditions: [{ identity_role: 'staff' }] }
@@ -514,4 +532,194 @@ describe('a body with an own __proto__, constructor or prototype holding an obje
     const out = await tools.refund.execute(JSON.parse('{"__proto__":{"amount":5000}}') as never, {} as never)
     expect(out).toMatchObject({ refused: true, code: 'INVALID_CONTEXT' })
   })
+})
+
+/** `POST /refunds` behind the gate, on express or fastify; `ran` counts the handler's runs. */
+const REFUND_SERVERS = [
+  ['express', (g: Gate, o: HttpMiddlewareOptions, ran: string[]) => expressApp(g, o, (a) => a.post('/refunds', (_req, res) => void res.json({ ok: ran.push('refund') })))],
+  ['fastify', (g: Gate, o: HttpMiddlewareOptions, ran: string[]) => fastifyApp(g, o, (f) => f.post('/refunds', async () => ({ ok: ran.push('refund') })))],
+] as const
+
+describe("identify's principal is read through its prototypes, never through Object.prototype", () => {
+  const admins = (): Gate => Gate.fromObject({ policies: [{ name: 'admins_refund', effect: 'permit', conditions: [{ identity_role: 'admin' }, { action: 'refunds.create' }] }] })
+  class Session {
+    get principalId(): string {
+      return 'carol'
+    }
+    get roles(): string[] {
+      return ['admin']
+    }
+  }
+  test('the identity check of HTTP principals and MCP callers reads no id from a polluted Object.prototype', () => {
+    const caller = { noun: 'caller', idField: 'callerId', kindField: 'callerKind', expected: 'a caller object { callerId, ... }, or undefined for none' }
+    expect(polluted('callerId', 'root', () => identityProblem({ roles: ['admin'] }, caller))).toBe('identify() returned a caller whose callerId is not a non-empty string')
+    expect(polluted('callerId', 'root', () => identityProblem(Object.create({ callerId: 'svc' }) as object, caller))).toBeUndefined()
+  })
+
+  for (const [name, start] of REFUND_SERVERS) {
+    test(`${name}: a polluted Object.prototype.roles grants no role, a polluted principalId names no one; a class instance's fields are read`, async () => {
+      const ran: string[] = []
+      const mallory = await start(admins(), { identify: () => ({ principalId: 'mallory' }) }, ran)
+      const nobody = await start(admins(), { identify: () => ({ roles: ['admin'] }) as unknown as HttpPrincipal }, ran)
+      const carol = await start(admins(), { identify: () => new Session() as unknown as HttpPrincipal }, ran)
+      try {
+        const asMallory = await polluted('roles', ['admin'], () => send(mallory.port, 'POST', '/refunds'))
+        expect(asMallory.status).toBe(403)
+        expect(asMallory.json?.code).toBe('NO_POLICY_MATCH')
+        const asNobody = await polluted('principalId', 'root', () => send(nobody.port, 'POST', '/refunds'))
+        expect(asNobody.json).toEqual({ error: 'forbidden', code: 'IDENTITY_FAILED', reason: 'identify() returned a principal whose principalId is not a non-empty string' })
+        expect(ran).toEqual([])
+        expect((await send(carol.port, 'POST', '/refunds')).status).toBe(200)
+        expect(ran).toEqual(['refund'])
+      } finally {
+        await mallory.close()
+        await nobody.close()
+        await carol.close()
+      }
+    })
+  }
+})
+
+describe('principal fields the gate cannot take are refusals heard by onRefusal, not server errors', () => {
+  const open = (): Gate => Gate.fromObject({ policies: [{ name: 'refunds', effect: 'permit', conditions: [{ action: 'refunds.create' }] }] })
+  const manyRoles = Array.from({ length: 300 }, (_, i) => `r${i}`)
+  const principals: [string, HttpPrincipal][] = [
+    ['300 roles', { principalId: 'a', roles: manyRoles }],
+    ['a geo with a key the gate does not know', { principalId: 'a', currentGeo: { country: 'US' } as never }],
+    ['a geo the gate cannot take', { principalId: 'a', currentGeo: { countryCode: 5 } as never }],
+    ['a sessionId with a lone surrogate', { principalId: 'a', sessionId: 's\ud800' }],
+    ['a device the gate cannot take', { principalId: 'a', device: { hash: 7 } as never }],
+  ]
+  for (const [name, start] of REFUND_SERVERS) {
+    test(`${name}: 300 roles in x-roles are 403 INVALID_CONTEXT naming the header`, async () => {
+      const ran: string[] = []
+      const events: HttpRefusalEvent[] = []
+      const app = await start(open(), { onRefusal: (e) => void events.push(e) }, ran)
+      try {
+        const a = await send(app.port, 'POST', '/refunds', { 'x-principal-id': 'eve', 'x-roles': manyRoles.join(',') })
+        expect(a.status).toBe(403)
+        expect(a.json).toEqual({
+          error: 'forbidden',
+          code: 'INVALID_CONTEXT',
+          reason: "header 'x-principal-id' or 'x-roles' gives the gate a value it cannot take: roles has 300 entries, over the limit of 256",
+        })
+        expect(events.map((e) => [e.verdict.code, (e.cause as KavachError).code])).toEqual([['INVALID_CONTEXT', 'INVALID_ARGUMENT']])
+        expect(ran).toEqual([])
+      } finally {
+        await app.close()
+      }
+    })
+
+    for (const [label, principal] of principals) {
+      test(`${name}: identify returning ${label} is 403 IDENTITY_FAILED; the client is not told the value, onRefusal gets the gate's error`, async () => {
+        const ran: string[] = []
+        const events: HttpRefusalEvent[] = []
+        const app = await start(open(), { identify: () => principal, onRefusal: (e) => void events.push(e) }, ran)
+        try {
+          const a = await send(app.port, 'POST', '/refunds')
+          expect(a.status).toBe(403)
+          expect(a.json).toEqual({ error: 'forbidden', code: 'IDENTITY_FAILED', reason: 'identify() returned a principal the gate cannot take' })
+          expect(events).toHaveLength(1)
+          expect(events[0]!.verdict.code).toBe('IDENTITY_FAILED')
+          expect(events[0]!.cause).toBeInstanceOf(KavachError)
+          expect(['INVALID_ARGUMENT', 'INVALID_CONTEXT']).toContain((events[0]!.cause as KavachError).code)
+          expect(ran).toEqual([])
+        } finally {
+          await app.close()
+        }
+      })
+    }
+
+    test(`${name}: a geo from geoResolver the gate cannot take is the request's (INVALID_CONTEXT), not identify's`, async () => {
+      const ran: string[] = []
+      const events: HttpRefusalEvent[] = []
+      const app = await start(open(), { identify: () => ({ principalId: 'a' }), geoResolver: () => ({ currentGeo: { countryCode: 5 } as never }), onRefusal: (e) => void events.push(e) }, ran)
+      try {
+        const a = await send(app.port, 'POST', '/refunds')
+        expect(a.json).toEqual({ error: 'forbidden', code: 'INVALID_CONTEXT', reason: 'the request gives the gate a value it cannot take (its address, path, body or geo)' })
+        expect((events[0]!.cause as KavachError).message).toBe('currentGeo.countryCode must be a string (got number)')
+        expect(ran).toEqual([])
+      } finally {
+        await app.close()
+      }
+    })
+  }
+})
+
+describe('a polluted Object.prototype is no field of a request or of its headers', () => {
+  // Each policy permits what a polluted field would make of `POST /Admin/Wipe`, which no route
+  // serves and no policy permits as it is sent.
+  const POLICIES: Policy[] = [
+    { name: 'health', effect: 'permit', conditions: [{ action: 'health.create' }] },
+    { name: 'wipe', effect: 'permit', conditions: [{ action: 'wipe.create' }] },
+    { name: 'confirmed', effect: 'permit', conditions: [{ param_in: { field: 'confirm', values: ['yes'] } }] },
+    { name: 'admins', effect: 'permit', conditions: [{ identity_role: 'admin' }] },
+  ]
+  // `url`: fastify's route pattern (`routeOptions.url`), which its not-found handler lacks.
+  const POLLUTIONS: [string, unknown][] = [
+    ['route', '/health'],
+    ['url', '/health'],
+    ['caseInsensitive', true],
+    ['body', { confirm: 'yes' }],
+    ['x-roles', 'admin'],
+  ]
+  const everyPolicy = (): Gate => Gate.fromObject({ policies: POLICIES })
+  const wipe = (own: Partial<HttpRequestInfo> = {}): HttpRequestInfo => ({ method: 'POST', path: '/Admin/Wipe', headers: {}, ...own })
+  const everyPollution = { ...Object.fromEntries(POLLUTIONS), ip: '203.0.113.9' }
+
+  test('mw.evaluate and evaluateAsync: the request stays refused with each polluted field, and with all of them; own fields of those values are read', async () => {
+    const mw = new HttpKavachMiddleware(everyPolicy())
+    expect(mw.evaluate(wipe()).code).toBe('NO_POLICY_MATCH')
+    expect(mw.evaluate(wipe({ route: '/health' })).isPermit).toBe(true)
+    expect(mw.evaluate(wipe({ caseInsensitive: true })).isPermit).toBe(true)
+    expect(mw.evaluate(wipe({ body: { confirm: 'yes' } })).isPermit).toBe(true)
+    expect(mw.evaluate(wipe({ headers: { 'x-roles': 'admin' } })).isPermit).toBe(true)
+    for (const [key, value] of POLLUTIONS) {
+      expect([key, polluted(key, value, () => mw.evaluate(wipe())).code]).toEqual([key, 'NO_POLICY_MATCH'])
+      expect([key, (await polluted(key, value, () => mw.evaluateAsync(wipe()))).code]).toEqual([key, 'NO_POLICY_MATCH'])
+    }
+    expect(pollutedWith(everyPollution, () => mw.evaluate(wipe())).code).toBe('NO_POLICY_MATCH')
+    expect((await pollutedWith(everyPollution, () => mw.evaluateAsync(wipe()))).code).toBe('NO_POLICY_MATCH')
+  })
+
+  test('mw.shouldGate: a polluted Object.prototype.caseInsensitive folds no path into an excluded one', () => {
+    const mw = new HttpKavachMiddleware(everyPolicy())
+    expect(mw.shouldGate('POST', '/Health')).toBe(true)
+    expect(mw.shouldGate('POST', '/Health', { caseInsensitive: true })).toBe(false)
+    expect(polluted('caseInsensitive', true, () => mw.shouldGate('POST', '/Health'))).toBe(true)
+    expect(polluted('caseInsensitive', true, () => mw.shouldGate('POST', '/Health', {}))).toBe(true)
+  })
+
+  test('mw.evaluate: a polluted Object.prototype.ip is no address, so a session seen from 10.0.0.1 is not taken to have moved', () => {
+    const mw = new HttpKavachMiddleware(Gate.fromObject({ policies: [{ name: 'users', effect: 'permit', conditions: [] }] }, { enableDrift: true }), {
+      identify: () => ({ principalId: 'alice', sessionId: 'sess-ip' }),
+    })
+    expect(mw.evaluate({ method: 'POST', path: '/notes', headers: {}, ip: '10.0.0.1' }).isPermit).toBe(true)
+    expect(polluted('ip', '203.0.113.9', () => mw.evaluate({ method: 'POST', path: '/notes', headers: {} })).kind).toBe('permit')
+    expect(mw.evaluate({ method: 'POST', path: '/notes', headers: {}, ip: '203.0.113.9' }).kind).toBe('invalidate')
+  })
+
+  // Fastify routes case-sensitively by default; the express app is told to, so both judge
+  // `/Admin/Wipe` as `Wipe.create`.
+  const SERVERS = [
+    ['express', (g: Gate) => expressApp(g, {}, (a) => void a.enable('case sensitive routing').post('/refunds', (_req, res) => void res.json({ ok: 1 })))],
+    ['fastify', (g: Gate) => fastifyApp(g, {}, (f) => void f.post('/refunds', async () => ({ ok: 1 })))],
+  ] as const
+  for (const [name, start] of SERVERS) {
+    test(`${name}: POST /Admin/Wipe, which no route serves, stays 403 with each polluted field, and with all of them`, async () => {
+      const app = await start(everyPolicy())
+      const refused = { error: 'forbidden', code: 'NO_POLICY_MATCH', reason: "no policy permits 'Wipe.create' for principal 'anonymous' (default deny)" }
+      try {
+        expect((await send(app.port, 'POST', '/Admin/Wipe')).json).toEqual(refused)
+        for (const [key, value] of POLLUTIONS) {
+          const a = await polluted(key, value, () => send(app.port, 'POST', '/Admin/Wipe'))
+          expect([key, a.status, a.json]).toEqual([key, 403, refused])
+        }
+        const all = await pollutedWith(everyPollution, () => send(app.port, 'POST', '/Admin/Wipe'))
+        expect([all.status, all.json]).toEqual([403, refused])
+      } finally {
+        await app.close()
+      }
+    })
+  }
 })

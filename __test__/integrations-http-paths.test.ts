@@ -836,6 +836,8 @@ describe('query fields that a query parser reads as a param a rule reads', () =>
     ['qs as querystringParser', { routerOptions: { querystringParser: (q: string) => qs.parse(q) } }],
     ['useSemicolonDelimiter', { useSemicolonDelimiter: true }],
     ['routerOptions.useSemicolonDelimiter', { routerOptions: { useSemicolonDelimiter: true } }],
+    // fastify's validator fills in `routerOptions.useSemicolonDelimiter: false`; its router takes the top-level `true`.
+    ['useSemicolonDelimiter beside other routerOptions', { useSemicolonDelimiter: true, routerOptions: { ignoreTrailingSlash: true } }],
   ] as const) {
     test(`fastify, ${name}: a query the router reads after ';', '#' or as qs brackets is refused`, async () => {
       const seen: unknown[] = []
@@ -854,6 +856,28 @@ describe('query fields that a query parser reads as a param a rule reads', () =>
         expect(r.seen).toEqual([])
         for (const status of r.statuses) expect([403, 404]).toContain(status)
         expect((await post(port, ['?note=x', ';note=x'], seen)).statuses[0]).toBe(200)
+      } finally {
+        await app.close()
+      }
+    })
+  }
+
+  for (const [name, options] of [
+    ['top-level', { useSemicolonDelimiter: true }],
+    ['in routerOptions', { routerOptions: { useSemicolonDelimiter: true } }],
+    ['top-level beside other routerOptions', { useSemicolonDelimiter: true, routerOptions: { ignoreTrailingSlash: true } }],
+  ] as const) {
+    test(`fastify, useSemicolonDelimiter ${name}: a refuse policy on a path holds for that path followed by ';'`, async () => {
+      const only7 = { name: 'report_7_kept', effect: 'refuse' as const, priority: 10, conditions: [{ resource: '/admin/reports/7' }] }
+      const app = await fastifyApp(Gate.fromObject({ policies: [STAFF_DO_ALL, only7] }), {}, 'preHandler', options as FastifyServerOptions)
+      try {
+        for (const target of ['/admin/reports/7', '/admin/reports/7;', '/admin/reports/7;v=2']) {
+          const a = await send(app.port, 'DELETE', target, STAFF)
+          expect(a.status, target).toBe(403)
+          expect(a.json?.code, target).toBe('POLICY_DENIED')
+        }
+        expect((await send(app.port, 'DELETE', '/admin/reports/8;', STAFF)).status).toBe(200)
+        expect(app.ran).toEqual(['admin 8'])
       } finally {
         await app.close()
       }

@@ -5,6 +5,7 @@
 
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
+import http2 from 'node:http2'
 
 import express from 'express'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -16,6 +17,7 @@ import {
   InvalidArgumentError,
   RedisRateLimitStore,
   SyncNotSupportedError,
+  type EvaluateOptions,
   createExpressMiddleware,
   createFastifyHook,
   deriveActionName,
@@ -109,6 +111,20 @@ describe('HttpKavachMiddleware.evaluate', () => {
     mw.evaluate(req({ path: '/api/v1/refunds/with-geo', currentGeo: { countryCode: 'DE' } }))
     mw.evaluate(req({ path: '/api/v1/refunds/with-origin', originGeo: { countryCode: 'DE' } }))
     expect(seen).toEqual(['/api/v1/refunds'])
+  })
+
+  test('an async geoResolver: evaluateAsync waits for its geo; evaluate throws InvalidArgumentError naming it', async () => {
+    const judged: EvaluateOptions[] = []
+    const watched = Gate.fromObject(POLICY, { onVerdict: (_v, ctx) => void judged.push(ctx as EvaluateOptions) })
+    const mw = new HttpKavachMiddleware(watched, { geoResolver: async () => ({ currentGeo: { countryCode: 'IN' }, originGeo: { countryCode: 'DE' } }) })
+    expect((await mw.evaluateAsync(req())).isPermit).toBe(true)
+    expect(judged.map((c) => [c.currentGeo?.countryCode, c.originGeo?.countryCode])).toEqual([['IN', 'DE']])
+    expect(() => mw.evaluate(req())).toThrow(new InvalidArgumentError('geoResolver() returned a Promise: use evaluateAsync (express and fastify do)'))
+    const rejecting = new HttpKavachMiddleware(watched, { geoResolver: () => Promise.reject(new Error('geo service down')) })
+    await expect(rejecting.evaluateAsync(req())).rejects.toThrow('geo service down')
+    // The synchronous path handles the rejection it does not wait for (nothing goes unhandled).
+    expect(() => rejecting.evaluate(req())).toThrow(InvalidArgumentError)
+    expect(judged).toHaveLength(1)
   })
 
   test('identify replaces the headers; sync evaluate refuses an async identify; a network gate needs evaluateAsync', async () => {
@@ -273,10 +289,77 @@ for (const [name, start] of [['express 5', startExpress], ['fastify 5', startFas
       await post(withIdentify, '/api/v1/geo-b', {}, { authorization: 'Bearer support-token', 'x-geo': 'explicit' })
       expect(geoCalls).toEqual(['/api/v1/geo-a'])
     })
+
+    test('an async geoResolver: the geo it resolves reaches the gate', async () => {
+      const judged: (string | undefined)[] = []
+      const gate = Gate.fromObject(POLICY, { onVerdict: (_v, ctx) => void judged.push((ctx as EvaluateOptions).currentGeo?.countryCode) })
+      const h = await start(gate, { geoResolver: async () => ({ currentGeo: { countryCode: 'IN' } }) })
+      try {
+        const r = await post(h, '/api/v1/refunds', { amount: 100 }, { 'x-principal-id': 'alice', 'x-roles': 'support' })
+        expect(r.status).toBe(200)
+        expect(judged).toEqual(['IN'])
+      } finally {
+        await h.close()
+      }
+    })
+  })
+}
+
+/**
+ * One HTTP/2 (h2c) request: `body` as DATA frames after the headers, or none, the HEADERS frame
+ * then ending the stream.
+ */
+function h2Request(port: number, headers: http2.OutgoingHttpHeaders, body?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`)
+    session.on('error', reject)
+    const stream = session.request(headers, { endStream: body === undefined })
+    let status = 0
+    let data = ''
+    stream.setEncoding('utf8')
+    stream.on('response', (h) => (status = Number(h[':status'])))
+    stream.on('data', (chunk: string) => (data += chunk))
+    stream.on('end', () => {
+      session.close()
+      resolve({ status, json: JSON.parse(data) as Record<string, unknown> })
+    })
+    stream.on('error', reject)
+    if (body !== undefined) stream.end(body)
   })
 }
 
 describe('fastify onRequest hook (before the body is parsed)', () => {
+  test('HTTP/2: a body sent without content-length is refused where an invariant reads params; a request without a body is not', async () => {
+    const gate = Gate.fromObject(
+      { policies: [{ name: 'support_refunds', effect: 'permit', conditions: [{ identity_role: 'support' }, { action: 'refunds.create' }] }] },
+      { invariants: [{ name: 'refund_cap', field: 'amount', maxValue: 1000 }] },
+    )
+    const app = Fastify({ http2: true })
+    const refunded: unknown[] = []
+    app.addHook('onRequest', createFastifyHook(gate, {}))
+    app.post('/api/v1/refunds', async (request) => {
+      refunded.push((request.body as { amount?: unknown } | undefined)?.amount)
+      return { ok: true }
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as AddressInfo
+    const headers = { ':method': 'POST', ':path': '/api/v1/refunds', 'x-principal-id': 'bob', 'x-roles': 'support' }
+    try {
+      for (const lengths of [{}, { 'content-length': '15' }]) {
+        const sent = await h2Request(port, { ...headers, 'content-type': 'application/json', ...lengths }, '{"amount":5000}')
+        expect(sent.status).toBe(403)
+        expect(sent.json.code).toBe('INVALID_CONTEXT')
+        expect(String(sent.json.reason)).toMatch(/^the request body was not parsed when the gate ran/)
+      }
+      // Known empty: the HEADERS frame ends the stream, or content-length is 0.
+      expect((await h2Request(port, headers)).status).toBe(200)
+      expect((await h2Request(port, { ...headers, 'content-length': '0' }, '')).status).toBe(200)
+      expect(refunded).toEqual([undefined, undefined])
+    } finally {
+      await app.close()
+    }
+  })
+
   test('refuses with 403 before parsing; permits what needs no body params', async () => {
     const app = Fastify()
     let runs = 0

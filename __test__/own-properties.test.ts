@@ -3,11 +3,48 @@
 
 import { describe, expect, test } from 'vitest'
 
-import { ActionContext, Gate, InvalidContextError, InvalidOptionsError, PolicyParseError, PqTokenSigner } from '../index'
+import { ActionContext, Gate, InvalidArgumentError, InvalidContextError, InvalidOptionsError, PolicyParseError, PqTokenSigner } from '../index'
 import { polluted } from './fixtures/polluted'
 
 const ctx = { principalId: 'u1', principalKind: 'user' as const, actionName: 'delete_everything', params: { amount: 1e9 } }
 const PERMIT_ALL = { name: 'all', effect: 'permit', conditions: [] }
+
+/** The error of a policy object past the copy's bound (MAX_COPY_VALUES: 64 MiB / 2). */
+const TOO_MANY_POLICY_VALUES =
+  'policy object has more than 33554432 values, counting a shared sub-object once per reference (more than a policy file of 67108864 bytes can hold)'
+
+/**
+ * An object of `keys`, each a getter answering `valueOf(the object)`, that counts the reads and
+ * throws past `limit`: a copy that expands shared references fails on it at once instead of
+ * filling the heap.
+ */
+function tripwire(keys: string[], valueOf: (self: object) => unknown, limit: number): { value: object; reads: () => number } {
+  let reads = 0
+  const value = {}
+  const get = () => {
+    if (++reads > limit) throw new Error(`tripwire: read ${reads} times (shared references copied once per path)`)
+    return valueOf(value)
+  }
+  for (const key of keys) Object.defineProperty(value, key, { enumerable: true, get })
+  return { value, reads: () => reads }
+}
+
+/** `depth` levels of arrays, each holding `fanout` references to the level below; `leaf` at the bottom. */
+function fannedOut(leaf: unknown, fanout: number, depth: number): unknown {
+  let node = leaf
+  for (let i = 0; i < depth; i++) node = Array(fanout).fill(node)
+  return node
+}
+
+/** `Class: message` of what `run` throws. */
+function loadError(run: () => unknown): string {
+  try {
+    run()
+  } catch (e) {
+    return `${(e as Error).constructor.name}: ${(e as Error).message}`
+  }
+  return 'no error'
+}
 
 describe('gate options: own properties only', () => {
   test('Object.prototype.observeOnly = true does not make a gate built with {} options observe-only', () => {
@@ -114,6 +151,56 @@ describe('policy objects: own properties only', () => {
     expect(() => Gate.fromObject({ policies: [{ name: 'd', effect: 'permit', conditions: [deep] }] } as never)).toThrow(PolicyParseError)
   })
 
+  test('a policy object whose shared references stand for more than 33554432 values is refused naming the bound', () => {
+    // The shape of `Array(10000).fill(policy)` with a shared condition array: 20,000 array slots
+    // in memory, 100,000,000 conditions as a tree. The copy counts each reference and copies a
+    // shared policy once; copied once per path it would read the condition 10,000 times per
+    // policy (the tripwire stops that long before the heap runs out).
+    const condition = tripwire(['action'], () => 'x', 100_000)
+    const policy = { name: 'a', effect: 'permit', conditions: Array(10_000).fill(condition.value) }
+    const set = { policies: Array(10_000).fill(policy) } as never
+    expect(loadError(() => Gate.fromObject(set))).toBe(`${PolicyParseError.name}: ${TOO_MANY_POLICY_VALUES}`)
+    const gate = Gate.fromObject({ policies: [{ ...PERMIT_ALL, conditions: [{ action: 'keep' }] }] } as never)
+    expect(loadError(() => gate.reloadObject(set))).toBe(`${PolicyParseError.name}: ${TOO_MANY_POLICY_VALUES}`)
+    expect(gate.evaluate({ ...ctx, actionName: 'keep' }).isPermit).toBe(true)
+    // Two loads, each copying the shared condition array once.
+    expect(condition.reads()).toBe(20_000)
+  })
+
+  test('nested arrays of shared references (YAML aliases) past the bound are refused naming it', () => {
+    // js-yaml keeps `&a [...]` / `*a` as one array referenced many times: 9 levels of 10 make
+    // 10^9 leaves from 90 array slots.
+    const leaf = tripwire(['text'], () => 'x', 100_000)
+    const set = { policies: [{ ...PERMIT_ALL, description: fannedOut(leaf.value, 10, 9) }] } as never
+    expect(loadError(() => Gate.fromObject(set))).toBe(`${PolicyParseError.name}: ${TOO_MANY_POLICY_VALUES}`)
+  })
+
+  test('a cycle with many branches is refused naming the bound, not walked to the depth limit on every path', () => {
+    // An object whose 1,000 keys all hold itself stands for 1000^17 values above the depth
+    // limit; copied once per path, its getters would run 1,000 times per copy.
+    const keys = Array.from({ length: 1000 }, (_, i) => `k${i}`)
+    const cyclic = tripwire(keys, (self) => self, 100_000)
+    const set = { policies: [{ ...PERMIT_ALL, description: cyclic.value }] } as never
+    expect(loadError(() => Gate.fromObject(set))).toBe(`${PolicyParseError.name}: ${TOO_MANY_POLICY_VALUES}`)
+  })
+
+  test('a large set loads, with or without shared sub-objects', () => {
+    // The bench's shape (10,000 policies of four conditions), then the same policies sharing
+    // one condition array: sharing within the bound loads as written.
+    const conditions = (i: number) => [{ identity_kind: 'agent' }, { identity_role: 'support' }, { action: `tool_${i}` }, { param_max: { field: 'amount', max: 1000 } }]
+    const distinct = Array.from({ length: 10_000 }, (_, i) => ({ name: `policy_${i}`, effect: 'permit', conditions: conditions(i) }))
+    const shared = conditions(7)
+    const sharing = distinct.map((p) => ({ ...p, conditions: shared }))
+    const agent = { principalId: 'a', principalKind: 'agent' as const, roles: ['support'], params: { amount: 5 } }
+    const gate = Gate.fromObject({ policies: distinct } as never)
+    expect(gate.policyCount).toBe(10_000)
+    expect(gate.evaluate({ ...agent, actionName: 'tool_9999' }).isPermit).toBe(true)
+    gate.reloadObject({ policies: sharing } as never)
+    expect(gate.policyCount).toBe(10_000)
+    expect(gate.evaluate({ ...agent, actionName: 'tool_7' }).isPermit).toBe(true)
+    expect(gate.evaluate({ ...agent, actionName: 'tool_9999' }).code).toBe('NO_POLICY_MATCH')
+  })
+
   test('an inherited array index is not read as a policy', () => {
     const sparse: unknown[] = []
     sparse.length = 1
@@ -147,6 +234,20 @@ describe('evaluation contexts: own properties only', () => {
     })
     // Own fields still count.
     expect(gate.evaluate({ ...plain, roles: ['admin'] }).isPermit).toBe(true)
+  })
+
+  test('a class instance context whose roles share references past the bound is refused naming the field', () => {
+    // A class instance is read through the own-property copy, before the roles are checked.
+    const leaf = tripwire(['role'], () => 'admin', 100_000)
+    class Call {
+      principalId = 'u1'
+      principalKind = 'user' as const
+      actionName = 'delete_everything'
+      roles = fannedOut(leaf.value, 10, 9) as never
+    }
+    expect(loadError(() => gate.evaluate(new Call()))).toBe(
+      `${InvalidArgumentError.name}: roles has more than 33554432 values, counting a shared sub-object once per reference`,
+    )
   })
 
   test('a context made with Object.create does not lend its prototype\'s fields', () => {

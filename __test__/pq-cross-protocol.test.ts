@@ -150,7 +150,7 @@ describe('the shared formats are JSON objects, not arrays of their fields', () =
     const token = { tokenId: '11111111-1111-4111-8111-111111111111', evaluationId: '22222222-2222-4222-8222-222222222222', issuedAt: 1, expiresAt: 2, actionName: 'a' }
     const envelope = signer.sign(token)
     const verifier = new DirectoryTokenVerifier(PublicKeyDirectory.inMemory([kp.publicKeys()]))
-    expect(() => verifier.verify(token, Buffer.from(JSON.stringify(values(envelope.toString()))))).toThrow(expect.objectContaining({ code: 'SIGNATURE_INVALID', message: expect.stringMatching(/expected a JSON object/) }))
+    expect(() => verifier.verify(token, Buffer.from(JSON.stringify(values(envelope.toString()))))).toThrow(expect.objectContaining({ code: 'FORMAT_INVALID', message: expect.stringMatching(/expected a JSON object/) }))
     expect(() => PublicKeyBundle.fromJSON(JSON.stringify(values(kp.publicKeys().toJSON())))).toThrow(expect.objectContaining({ code: 'FORMAT_INVALID', message: expect.stringMatching(/expected a JSON object/) }))
 
     const chain = new SignedAuditChain(kp)

@@ -160,7 +160,8 @@ export function ownContext(o: object): EvaluateOptions {
     }
     const nested = hiddenNested(key, v)
     if (nested !== undefined) throw nested
-    out[key] = ownDeepCopy(v, 1)
+    const tooMany = (limit: number) => new InvalidArgumentError(`${key} has more than ${limit} values, counting a shared sub-object once per reference`)
+    out[key] = ownDeepCopy(v, tooMany, 1)
   }
   return out as unknown as EvaluateOptions
 }

@@ -38,7 +38,7 @@ import type { AnalyzeOptions, EvaluateOptions, Explanation, LiftScope, PolicyFin
 import { type GateOptions, type PolicySetInput, gateHooks, quotedNames, validateGateOptions } from './options.js'
 import { instrument } from './telemetry.js'
 import { PolicyWatcher, type WatchOptions } from './watch.js'
-import { ownDeepCopy } from './own-properties.js'
+import { ownDeepCopy, policyObjectTooLarge } from './own-properties.js'
 import { readPolicyFile } from './policy-file.js'
 import { checkWellFormed, wellFormedProblem } from './well-formed.js'
 
@@ -356,7 +356,7 @@ export class Gate {
   static fromObject(policies: PolicySetInput, options?: GateOptions): Gate {
     const opts = validateGateOptions(options)
     // Own properties only (src/own-properties.ts): an inherited `effect` or `policies` never loads.
-    return new Gate(native(() => NativeGate.fromObject(ownDeepCopy(policies), opts)), opts)
+    return new Gate(native(() => NativeGate.fromObject(ownDeepCopy(policies, policyObjectTooLarge), opts)), opts)
   }
 
   /** Alias of `fromObject` (the Python SDK's `Gate.from_dict`). */
@@ -584,7 +584,7 @@ export class Gate {
   }
 
   reloadObject(policies: PolicySetInput): void {
-    native(() => this.native.reloadObject(ownDeepCopy(policies)))
+    native(() => this.native.reloadObject(ownDeepCopy(policies, policyObjectTooLarge)))
   }
 
   reloadJson(json: string): void {

@@ -9,11 +9,9 @@ const CONTROL_OR_SURROGATE = /[\p{Cc}\p{Cs}\uFFFD]/u
 // Unicode's default-ignorable code points (kavach-text `is_invisible` lists the same set).
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u
 const EDGE_SPACE = /^\p{White_Space}|\p{White_Space}$/u
-const SCRIPTS = [
-  /[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]/,
-  /[\u0370-\u03FF\u1F00-\u1FFF]/,
-  /[\u0400-\u052F\u1C80-\u1C8F\u2DE0-\u2DFF\uA640-\uA69F]/,
-]
+// By the Unicode Script property, as the core classifies letters (kavach-core `identifier.rs`,
+// `unicode-script`); characters common to scripts (digits, `_`, `×`) belong to none.
+const SCRIPTS = [/\p{Script=Latin}/u, /\p{Script=Greek}/u, /\p{Script=Cyrillic}/u]
 
 /** Whether `s` may be a name the gate matches on: the rules apply to its NFC form, as in the gate. */
 export function isValidName(name: string): boolean {

@@ -5,6 +5,8 @@
 // time bucket) that cover every entry, while only the latest EMBEDDED_ENTRIES entries are kept
 // for the table: memory stays near the size of the kept entries, whatever the chain's length.
 
+import { AUDIT_MAX_LINE_BYTES } from '../generated/layout.js'
+
 export interface ReportEntry {
   index: number
   timestamp: string
@@ -40,7 +42,7 @@ export interface ReadEntries {
   entries: ReportEntry[]
   /** Readable entries in the whole chain. */
   total: number
-  /** Lines that are not a readable entry (not JSON, no `data`, or `data` that is not a JSON object). */
+  /** Lines that are not a readable entry (over MAX_LINE_BYTES, not JSON, no `data`, or `data` that is not a JSON object). */
   unreadable: number
   /** Entries per verdict, over the whole chain. */
   verdicts: Record<(typeof VERDICTS)[number], number>
@@ -59,22 +61,47 @@ export interface ReadEntries {
 }
 
 /**
+ * The longest line read as an entry, in bytes: the native chain reader's own bound (generated
+ * from `kavach_pq::audit::MAX_LINE_BYTES`, derived there from the largest entry a writer signs),
+ * so a line the native reader reads is never counted as unreadable here. A longer line is
+ * counted as unreadable and its bytes are skipped up to its newline, never held: a chain that
+ * is one enormous line (a sparse file's hole) is read in bounded memory.
+ */
+export const MAX_LINE_BYTES = AUDIT_MAX_LINE_BYTES
+
+/** What chainLines yields for a line over MAX_LINE_BYTES, in place of its text. */
+export const LINE_TOO_LONG: unique symbol = Symbol('line too long')
+
+/**
  * Every line of the chain, from its bytes in chunks: a line ends at `\n` (the bytes of a
  * multi-byte UTF-8 character never hold 0x0A, so each line decodes as the whole text would).
+ * A line over `maxLineBytes` is LINE_TOO_LONG; at most `maxLineBytes` of a line are held.
  */
-export function* chainLines(chunks: Iterable<Buffer>): Generator<string> {
+export function* chainLines(chunks: Iterable<Buffer>, maxLineBytes = MAX_LINE_BYTES): Generator<string | typeof LINE_TOO_LONG> {
   let pending: Buffer[] = []
+  let pendingBytes = 0
+  // The current line is over the bound: its bytes are skipped up to its newline.
+  let tooLong = false
   for (const chunk of chunks) {
     let from = 0
     for (let nl = chunk.indexOf(0x0a, from); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
       const tail = chunk.subarray(from, nl)
-      yield (pending.length === 0 ? tail : Buffer.concat([...pending, tail])).toString('utf8')
+      if (tooLong || pendingBytes + tail.length > maxLineBytes) yield LINE_TOO_LONG
+      else yield (pending.length === 0 ? tail : Buffer.concat([...pending, tail])).toString('utf8')
       pending = []
+      pendingBytes = 0
+      tooLong = false
       from = nl + 1
     }
-    if (from < chunk.length) pending.push(chunk.subarray(from))
+    if (from < chunk.length && !tooLong) {
+      pendingBytes += chunk.length - from
+      tooLong = pendingBytes > maxLineBytes
+      if (tooLong) pending = []
+      else pending.push(chunk.subarray(from))
+    }
   }
-  if (pending.length > 0) yield Buffer.concat(pending).toString('utf8')
+  if (tooLong) yield LINE_TOO_LONG
+  else if (pending.length > 0) yield Buffer.concat(pending).toString('utf8')
 }
 
 const MINUTE_MS = 60_000
@@ -224,8 +251,8 @@ export function readEntries(chain: Buffer | Iterable<Buffer>, keep = EMBEDDED_EN
   const refused: ReadEntries['refused'] = { actions: new Map(), principals: new Map(), codes: new Map() }
   const times = new TimeBuckets()
   for (const text of chainLines(Buffer.isBuffer(chain) ? [chain] : chain)) {
-    if (text.trim() === '') continue
-    const entry = readEntry(text)
+    if (text !== LINE_TOO_LONG && text.trim() === '') continue
+    const entry = text === LINE_TOO_LONG ? undefined : readEntry(text)
     if (entry === undefined) {
       unreadable++
       continue

@@ -26,6 +26,9 @@ export const FAST_IN_MAX_NAME_UNITS = 64
 /** The core's bounds on a context (`layout.rs` `context_limits`). */
 export const CONTEXT_MAX_ROLES = 0x100
 
+/** The audit chain reader's bound on one line of a chain file (`layout.rs` `audit_limits`). */
+export const AUDIT_MAX_LINE_BYTES = 0x19034b4
+
 /** Positions of the fast path's numbers (`verdict.rs` `fast_out`). */
 export const FAST_OUT_KIND = 0
 export const FAST_OUT_ISSUED_AT = 1

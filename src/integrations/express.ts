@@ -14,7 +14,8 @@
 
 import { KavachError, Refused } from '../errors.js'
 import type { Gate } from '../gate.js'
-import { type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, type HttpRequestInfo, httpRefusal, requestFacts } from './http.js'
+import { inheritedFields } from '../options.js'
+import { type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, type HttpRequestInfo, httpRefusal, requestFacts, transportOf } from './http.js'
 import { absoluteFormPrefix, canonicalPath, type Judgement, judgedAs, sameJudgement, splitTarget } from './http-route.js'
 import { refuseUnevaluated } from './unevaluated.js'
 
@@ -416,8 +417,12 @@ export function createExpressMiddleware(gate: Gate, options: HttpMiddlewareOptio
       next()
       return
     }
-    const info: HttpRequestInfo = { method: req.method, path: target, caseInsensitive: appIgnoresCase, headers: req.headers, body: req.body }
-    if (req.ip !== undefined) info.ip = req.ip
+    // The request's fields as `HttpKavachMiddleware` reads them: never from `Object.prototype`
+    // (express.json() leaves `body` unset on a request that has none).
+    const { headers, body, ip } = inheritedFields(req, ['headers', 'body', 'ip']) as Partial<ExpressRequestLike>
+    // Express's request is node's: its HTTP version tells whether a body can arrive unannounced.
+    const info: HttpRequestInfo = { method: req.method, path: target, caseInsensitive: appIgnoresCase, headers: headers!, body, ...transportOf(req) }
+    if (ip !== undefined) info.ip = ip
     if (found?.pattern !== undefined) {
       info.route = found.pattern
       info.caseInsensitive = found.caseInsensitive

@@ -7,7 +7,9 @@
 
 import { KavachError } from '../errors.js'
 import type { Gate } from '../gate.js'
-import { type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, type HttpRequestInfo, httpRefusal } from './http.js'
+import { inheritedFields } from '../options.js'
+import { isRecord } from '../own-properties.js'
+import { type HttpHeaders, HttpKavachMiddleware, type HttpMiddlewareOptions, type HttpRequestInfo, httpRefusal, transportOf } from './http.js'
 
 /** The parts of a fastify request the hook reads. */
 export interface FastifyRequestLike {
@@ -20,6 +22,8 @@ export interface FastifyRequestLike {
   routeOptions?: { url?: string | undefined }
   /** The instance; its `initialConfig` has the router options the hook follows (case, `;` as a query delimiter). */
   server?: { initialConfig?: unknown }
+  /** Node's request (HTTP/1 or HTTP/2): its HTTP version, and whether an HTTP/2 request carries a body. */
+  raw?: unknown
 }
 
 /** The parts of a fastify reply the hook uses. */
@@ -27,14 +31,61 @@ export interface FastifyReplyLike {
   code(statusCode: number): { send(payload?: unknown): unknown }
 }
 
-/** Whether the instance sets router option `name` to `value`, top-level or under `routerOptions` (fastify 5 takes both). */
-function routerOption(request: FastifyRequestLike, name: 'caseSensitive' | 'useSemicolonDelimiter', value: boolean): boolean {
+/** The router options the hook follows, as given at the top level or under `routerOptions`. */
+const ROUTER_OPTIONS: readonly string[] = ['caseSensitive', 'useSemicolonDelimiter']
+
+/**
+ * The instance's `initialConfig`: top-level options and `routerOptions` (fastify 5 takes both),
+ * those the hook follows read as a request's fields are (`inheritedFields`): a default left
+ * out (fastify adds no `routerOptions` unless given) is not taken from a polluted
+ * `Object.prototype`.
+ */
+function initialConfig(request: FastifyRequestLike): (Record<string, unknown> & { routerOptions?: Record<string, unknown> }) | undefined {
   const config = request.server?.initialConfig
-  if (typeof config !== 'object' || config === null) return false
-  const c = config as Record<string, unknown> & { routerOptions?: Record<string, unknown> }
-  // `routerOptions` first: reading a router option at the top level is deprecated (a warning).
-  const nested = c.routerOptions?.[name]
-  return nested !== undefined ? nested === value : c[name] === value
+  if (!isRecord(config)) return undefined
+  const read: Record<string, unknown> = inheritedFields(config, [...ROUTER_OPTIONS, 'routerOptions'])
+  if (isRecord(read.routerOptions)) read.routerOptions = inheritedFields(read.routerOptions, ROUTER_OPTIONS)
+  else delete read.routerOptions
+  return read
+}
+
+/**
+ * The pattern of the route fastify matched, or undefined for the not-found handler. Fastify
+ * answers `routeOptions.url` from the route's config, where the not-found handler's has no
+ * `url`: read from that config as a request's fields are (`inheritedFields`), so a polluted
+ * `Object.prototype.url` names no route for a request that matched none.
+ */
+function matchedRoute(request: FastifyRequestLike): string | undefined {
+  const options = request.routeOptions
+  if (!isRecord(options)) return undefined
+  const { url, config } = inheritedFields(options, ['url', 'config'])
+  const matched = isRecord(config) ? inheritedFields(config, ['url']).url : url
+  return typeof matched === 'string' ? matched : undefined
+}
+
+/**
+ * Whether the instance routes without case. Fastify's router takes `routerOptions.caseSensitive`
+ * when given, else the top-level option; `initialConfig` keeps both as given (its validator adds
+ * no default under `routerOptions` for this one), so the nested one, when present, decides.
+ */
+function ignoresCase(request: FastifyRequestLike): boolean {
+  const c = initialConfig(request)
+  const nested = c?.routerOptions?.caseSensitive
+  return (nested !== undefined ? nested : c?.caseSensitive) === false
+}
+
+/**
+ * Whether the router may end the path at `;`. Fastify's router takes
+ * `routerOptions.useSemicolonDelimiter` when given, else the top-level option, but
+ * `initialConfig` cannot tell a given `routerOptions.useSemicolonDelimiter: false` from the
+ * `false` its validator fills in whenever `routerOptions` is given. So `true` in either place
+ * counts: judging a `;` as a delimiter where the router does not cuts the path short, and the
+ * rest is checked as a query; not judging one where it does would let `/admin/settings;` pass
+ * as another path than the one routed.
+ */
+function semicolonDelimits(request: FastifyRequestLike): boolean {
+  const c = initialConfig(request)
+  return c?.routerOptions?.useSemicolonDelimiter === true || c?.useSemicolonDelimiter === true
 }
 
 /**
@@ -45,7 +96,7 @@ function routerOption(request: FastifyRequestLike, name: 'caseSensitive' | 'useS
  */
 function targetOf(request: FastifyRequestLike): string {
   const url = request.url
-  if (!routerOption(request, 'useSemicolonDelimiter', true)) return url
+  if (!semicolonDelimits(request)) return url
   const end = url.search(/[;?#]/)
   return end >= 0 && url[end] === ';' ? `${url.slice(0, end)}?${url.slice(end + 1)}` : url
 }
@@ -63,15 +114,16 @@ export function createFastifyHook(
   const mw = new HttpKavachMiddleware(gate, options)
   return async (request, reply) => {
     // fastify routes case-sensitively unless told otherwise (`caseSensitive: false`).
-    const ci = routerOption(request, 'caseSensitive', false)
+    const ci = ignoresCase(request)
     const target = targetOf(request)
-    const matched = request.routeOptions?.url
-    const route = typeof matched === 'string' ? matched : undefined
+    const route = matchedRoute(request)
     // An excluded path passes only to a route under it; the not-found handler is gated.
     if (!mw.shouldGate(request.method, target, { caseInsensitive: ci, route: route ?? null })) return undefined
-    const info: HttpRequestInfo = { method: request.method, path: target, caseInsensitive: ci, headers: request.headers, body: request.body }
+    // The request's fields as `HttpKavachMiddleware` reads them: never from `Object.prototype`.
+    const { headers, body, ip, raw } = inheritedFields(request, ['headers', 'body', 'ip', 'raw']) as Partial<FastifyRequestLike>
+    const info: HttpRequestInfo = { method: request.method, path: target, caseInsensitive: ci, headers: headers!, body, ...transportOf(raw) }
     if (route !== undefined) info.route = route
-    if (request.ip !== undefined) info.ip = request.ip
+    if (ip !== undefined) info.ip = ip
     let v
     try {
       v = await mw.evaluateAsync(info)

@@ -4,6 +4,7 @@
 // questions of routes it finds in the app's router (express.ts).
 
 import { objectArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
+import { inheritedFields } from '../options.js'
 import type { HttpRequestInfo } from './http.js'
 
 const VERBS: Record<string, string> = { GET: 'read', HEAD: 'read', POST: 'create', PUT: 'update', PATCH: 'update', DELETE: 'delete' }
@@ -291,14 +292,14 @@ export interface Judgement {
  * server routes case-insensitively.
  */
 export function judgedAs(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' | 'caseInsensitive'>): Judgement | { refusal: string } {
-  checkedRequest('judgedAs', req)
-  const ci = req.caseInsensitive === true
-  const canon = canonicalPath(req.path, { foldCase: ci })
+  const { method, path, route, caseInsensitive } = requestFields('judgedAs', req, JUDGED_FIELDS)
+  const ci = caseInsensitive === true
+  const canon = canonicalPath(path, { foldCase: ci })
   if (!canon.ok) return { refusal: canon.reason }
-  if (req.route !== undefined) {
-    return { actionName: deriveActionName(req.method, req.route), resource: resourceFor(canon.segments, req.route, ci) }
+  if (route !== undefined) {
+    return { actionName: deriveActionName(method, route), resource: resourceFor(canon.segments, route, ci) }
   }
-  return { actionName: deriveActionName(req.method, pathAsPattern(canon.path)), resource: canon.path }
+  return { actionName: deriveActionName(method, pathAsPattern(canon.path)), resource: canon.path }
 }
 
 /**
@@ -308,14 +309,41 @@ export function judgedAs(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' 
  */
 export function sameJudgement(judged: Judgement, info: Pick<HttpRequestInfo, 'route' | 'caseInsensitive'>, route: Judgement | undefined): boolean {
   if (route === undefined || route.actionName !== judged.actionName) return false
-  const folds = info.route === undefined && info.caseInsensitive === true
+  const given = inheritedFields(info, ['route', 'caseInsensitive'])
+  const folds = given.route === undefined && given.caseInsensitive === true
   return (folds ? foldAscii(route.resource) : route.resource) === judged.resource
 }
 
-/** `req` as the HTTP functions read it: an object with a string `method` and `path`, and a string `route` if any. */
-export function checkedRequest(where: string, req: Pick<HttpRequestInfo, 'method' | 'path' | 'route'>): void {
-  objectArgument(where, 'request', req)
-  stringArgument(where, 'request.method', req.method)
-  stringArgument(where, 'request.path', req.path)
-  if (req.route !== undefined) stringArgument(where, 'request.route', req.route)
+/** The fields of a request that the HTTP functions read. */
+const REQUEST_FIELDS: readonly string[] = [
+  'method',
+  'path',
+  'route',
+  'caseInsensitive',
+  'headers',
+  'body',
+  'ip',
+  'currentGeo',
+  'originGeo',
+  'httpVersionMajor',
+  'endAfterHeaders',
+] satisfies readonly (keyof HttpRequestInfo)[]
+
+/** The fields of a request that `judgedAs` reads. */
+const JUDGED_FIELDS: readonly string[] = ['method', 'path', 'route', 'caseInsensitive'] satisfies readonly (keyof HttpRequestInfo)[]
+
+/**
+ * The `known` fields of `req` (by default all that the HTTP functions read) in a record that
+ * is then judged: each read once, through `req`'s prototypes (a class instance,
+ * `Object.create(defaults)`) but never from `Object.prototype` (`inheritedFields`), so a
+ * polluted `Object.prototype.route` names no route for a request that matched none. Throws
+ * `InvalidArgumentError` unless `req` is an object with a string `method` and `path`, and a
+ * string `route` if any.
+ */
+export function requestFields(where: string, req: unknown, known: readonly string[] = REQUEST_FIELDS): HttpRequestInfo {
+  const fields = inheritedFields(objectArgument(where, 'request', req), known) as Partial<HttpRequestInfo>
+  stringArgument(where, 'request.method', fields.method)
+  stringArgument(where, 'request.path', fields.path)
+  if (fields.route !== undefined) stringArgument(where, 'request.route', fields.route)
+  return fields as HttpRequestInfo
 }

@@ -8,13 +8,14 @@
 // absolute-form target nor a client-chosen parameter value can pick a different action.
 
 import { type EvaluateOptions, type GeoLocationInput, PRINCIPAL_KINDS, type PrincipalKind } from '../context.js'
-import { InvalidArgumentError, thrownText } from '../errors.js'
+import { InvalidArgumentError, KavachError, kindOf, thrownText } from '../errors.js'
 import type { Gate } from '../gate.js'
 import type { Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
-import { gateArgument, isThenable, optionalObjectArgument, stringArgument } from '../arguments.js'
-import { type FieldChecks, arrayOf, boolean, checkedOptions, fn, methodOf, string } from '../options.js'
-import { canonicalPath, checkedRequest, judgedAs, routeUnder } from './http-route.js'
+import { gateArgument, isThenable, objectArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
+import { type FieldChecks, arrayOf, boolean, checkedOptions, fn, inheritedFields, methodOf, string } from '../options.js'
+import { isRecord } from '../own-properties.js'
+import { canonicalPath, judgedAs, requestFields, routeUnder } from './http-route.js'
 import { forwardedParams, genericReason, queryStringProblem, quotesSessionOrigin, READABLE_REASON_CODES, sessionOriginReason } from './refusal.js'
 import { identityProblem } from './identified.js'
 import { type CallFacts, contextFacts, refuseUnevaluated } from './unevaluated.js'
@@ -45,6 +46,23 @@ export interface HttpRequestInfo {
   ip?: string
   currentGeo?: GeoLocationInput
   originGeo?: GeoLocationInput
+  /**
+   * The HTTP major version (node's `httpVersionMajor`). HTTP/1.x announces a body in its
+   * headers (`content-length`, `transfer-encoding`); HTTP/2 does not, so there a request that
+   * is not known to be empty is taken to carry one (see `endAfterHeaders`).
+   */
+  httpVersionMajor?: number
+  /**
+   * HTTP/2: the request's HEADERS frame ended its stream (node's `stream.endAfterHeaders`), so
+   * no body follows.
+   */
+  endAfterHeaders?: boolean
+}
+
+/** What `geoResolver` returns. */
+export interface HttpResolvedGeo {
+  currentGeo?: GeoLocationInput
+  originGeo?: GeoLocationInput
 }
 
 /** Who is calling, as a verified source (session, JWT, mTLS) knows it. */
@@ -61,8 +79,8 @@ export interface HttpPrincipal {
 
 /**
  * A request the middleware did not let through, for server-side logs: the verdict with its full
- * reason (the client may get a generic one, see `httpRefusal`) and, when `identify` failed,
- * what it threw.
+ * reason (the client may get a generic one, see `httpRefusal`) and, as `cause`, what `identify`
+ * threw when it failed, or the gate's error for a context field it cannot take.
  */
 export interface HttpRefusalEvent {
   verdict: Verdict
@@ -88,8 +106,12 @@ export interface HttpMiddlewareOptions {
   rolesHeader?: string
   /** The principal's kind (missing: `user`). @default 'x-principal-kind' */
   kindHeader?: string
-  /** Geo for a request that carries none of its own (not called when it does). */
-  geoResolver?: (req: HttpRequestInfo) => { currentGeo?: GeoLocationInput; originGeo?: GeoLocationInput } | undefined
+  /**
+   * Geo for a request that carries none of its own (not called when it does). May return a
+   * Promise on the async paths (`evaluateAsync`, express, fastify); `evaluate` throws
+   * `InvalidArgumentError` for one, as it does for anything but an object or undefined.
+   */
+  geoResolver?: (req: HttpRequestInfo) => HttpResolvedGeo | undefined | Promise<HttpResolvedGeo | undefined>
   /**
    * The principal from a verified source, used instead of the headers. Undefined means
    * anonymous. May return a Promise on the async paths (`evaluateAsync`, express, fastify).
@@ -137,20 +159,108 @@ function header(headers: HttpHeaders, name: string): string | undefined {
   return first === undefined || first.trim() === '' ? undefined : first.trim()
 }
 
-/** Whether a request carries a body: a non-zero `content-length`, or a `transfer-encoding`. */
-function hasContent(headers: HttpHeaders): boolean {
-  const length = header(headers, 'content-length')
-  return (length !== undefined && length !== '0') || header(headers, 'transfer-encoding') !== undefined
+/**
+ * Whether a request (its fields, as the middleware reads them) carries a body. A non-zero
+ * `content-length` or a `transfer-encoding` says so in any version, `content-length: 0` says
+ * it is empty. Otherwise HTTP/1.x has none (its headers are the only way a body is announced),
+ * while HTTP/2 sends a body without either header: there the request has one unless its
+ * HEADERS frame ended the stream. A request of unknown version has one when it names a
+ * `content-type`.
+ */
+function hasContent(req: HttpRequestInfo): boolean {
+  const length = header(req.headers, 'content-length')
+  if ((length !== undefined && length !== '0') || header(req.headers, 'transfer-encoding') !== undefined) return true
+  if (length === '0') return false
+  const major = req.httpVersionMajor
+  if (typeof major === 'number' && major < 2) return false
+  if (typeof major === 'number') return req.endAfterHeaders !== true
+  return header(req.headers, 'content-type') !== undefined
+}
+
+/**
+ * What the HTTP transport tells of a request that `hasContent` reads, from node's request
+ * (`IncomingMessage`, or HTTP/2's `Http2ServerRequest` with its `stream`): only values of the
+ * right type, so an unknown version reads as unknown.
+ */
+export function transportOf(raw: unknown): Pick<HttpRequestInfo, 'httpVersionMajor' | 'endAfterHeaders'> {
+  if (!isRecord(raw)) return {}
+  const out: Pick<HttpRequestInfo, 'httpVersionMajor' | 'endAfterHeaders'> = {}
+  // Read as the request's own fields are (`requestFields`), never from `Object.prototype`.
+  const { httpVersionMajor: major, stream } = inheritedFields(raw, ['httpVersionMajor', 'stream'])
+  if (typeof major === 'number' && Number.isInteger(major)) out.httpVersionMajor = major
+  const ended = isRecord(stream) ? inheritedFields(stream, ['endAfterHeaders']).endAfterHeaders : undefined
+  if (typeof ended === 'boolean') out.endAfterHeaders = ended
+  return out
 }
 
 /** A body that arrives with the request but is not parsed when the middleware runs. */
 const UNPARSED_BODY =
   'was not parsed when the gate ran (gate after the body parser: express.json() before the middleware, fastify preHandler rather than onRequest)'
 
-/** Why `who` (what `identify` returned) is not a principal, or undefined when it is one. */
-function principalProblem(who: unknown): string | undefined {
-  if (who === undefined) return undefined
-  return identityProblem(who, { noun: 'principal', idField: 'principalId', kindField: 'principalKind', expected: 'a principal object, or undefined for anonymous' })
+/** The fields of a principal that `identify` may set. */
+const PRINCIPAL_FIELDS: readonly string[] = ['principalId', 'principalKind', 'roles', 'sessionId', 'currentGeo', 'originGeo', 'device'] satisfies readonly (keyof HttpPrincipal)[]
+
+/**
+ * The principal `who` (what `identify` returned) names, or why it is none. Each field is read
+ * once, through the principal's prototypes (a class instance, `Object.create(defaults)`) but
+ * never from `Object.prototype` (`inheritedFields`): a polluted `Object.prototype.roles`
+ * grants no role.
+ */
+function principalOf(who: unknown): { principal: HttpPrincipal | undefined } | { problem: string } {
+  if (who === undefined) return { principal: undefined }
+  const fields = isRecord(who) ? inheritedFields(who, PRINCIPAL_FIELDS) : who
+  const problem = identityProblem(fields, { noun: 'principal', idField: 'principalId', kindField: 'principalKind', expected: 'a principal object, or undefined for anonymous' })
+  return problem === undefined ? { principal: fields as HttpPrincipal } : { problem }
+}
+
+/**
+ * The action a principal is checked with on its own (`principalRejection`): a plain name, so
+ * only the principal's fields can be what the gate rejects.
+ */
+const PRINCIPAL_CHECK_ACTION = 'kavach.principal_check'
+
+/** An error the gate throws for a context field it cannot take: an argument or a context it rejects (a malformed geo). */
+function gateRejected(e: unknown): e is KavachError {
+  return e instanceof KavachError && (e.code === 'INVALID_ARGUMENT' || e.code === 'INVALID_CONTEXT')
+}
+
+/**
+ * The gate's error for the principal part of a context it rejected, asked with `explain`
+ * (which changes no state), or undefined when it takes that part. Any other error of
+ * `explain` is thrown.
+ */
+function principalRejection(explain: () => unknown): KavachError | undefined {
+  try {
+    explain()
+    return undefined
+  } catch (e) {
+    if (gateRejected(e)) return e
+    throw e
+  }
+}
+
+/** `principalRejection` with `explainAsync`, for any gate. */
+async function principalRejectionAsync(explain: () => Promise<unknown>): Promise<KavachError | undefined> {
+  try {
+    await explain()
+    return undefined
+  } catch (e) {
+    if (gateRejected(e)) return e
+    throw e
+  }
+}
+
+/** The context of one request, and its principal's part of it (from `identify` or the headers) as a context of its own. */
+interface RequestContext {
+  ctx: EvaluateOptions
+  principal: EvaluateOptions
+}
+
+/** `geoResolver`'s answer as geo fields, read as a principal's are; throws for anything but an object or undefined. */
+function resolvedGeo(resolved: unknown): HttpResolvedGeo {
+  if (resolved === undefined) return {}
+  if (!isRecord(resolved)) throw new InvalidArgumentError(`geoResolver() returned ${kindOf(resolved)}; expected { currentGeo?, originGeo? } or undefined`)
+  return inheritedFields(resolved, ['currentGeo', 'originGeo']) as HttpResolvedGeo
 }
 
 /** An `onRefusal` that failed: a process warning; the refusal stands. */
@@ -168,6 +278,8 @@ export class HttpKavachMiddleware {
   readonly #geoResolver: HttpMiddlewareOptions['geoResolver']
   readonly #identify: HttpMiddlewareOptions['identify']
   readonly #onRefusal: HttpMiddlewareOptions['onRefusal']
+  /** The headers a request is judged by: its principal's, and those that announce a body (`hasContent`). */
+  readonly #headerNames: readonly string[]
 
   constructor(gate: Gate, options: HttpMiddlewareOptions = {}) {
     this.gate = gateArgument('HttpKavachMiddleware', gate)
@@ -178,6 +290,7 @@ export class HttpKavachMiddleware {
     this.principalHeader = (options.principalHeader ?? 'x-principal-id').toLowerCase()
     this.rolesHeader = (options.rolesHeader ?? 'x-roles').toLowerCase()
     this.kindHeader = (options.kindHeader ?? 'x-principal-kind').toLowerCase()
+    this.#headerNames = [this.principalHeader, this.rolesHeader, this.kindHeader, 'content-length', 'transfer-encoding', 'content-type']
     // Hooks run as methods of the options object, as `options.identify(req)` would.
     this.#geoResolver = options.geoResolver && methodOf(given, options.geoResolver)
     this.#identify = options.identify && methodOf(given, options.identify)
@@ -202,7 +315,10 @@ export class HttpKavachMiddleware {
   shouldGate(method: string, path: string, options: { caseInsensitive?: boolean; route?: string | null } = {}): boolean {
     stringArgument('shouldGate', 'method', method)
     stringArgument('shouldGate', 'path', path)
-    options = optionalObjectArgument('shouldGate', 'options', options) ?? {}
+    const given = optionalObjectArgument<object>('shouldGate', 'options', options)
+    // Read as a request's fields are (`requestFields`): a polluted
+    // `Object.prototype.caseInsensitive` folds no path into an excluded one.
+    options = given === undefined ? {} : inheritedFields(given, ['caseInsensitive', 'route'])
     if (options.route !== undefined && options.route !== null) stringArgument('shouldGate', 'options.route', options.route)
     if (!this.gatesMethod(method)) return false
     const fold = options.caseInsensitive === true
@@ -219,13 +335,13 @@ export class HttpKavachMiddleware {
 
   /** The verdict for `req` (synchronous: in-process gates, and a synchronous `identify`). */
   evaluate(req: HttpRequestInfo): Verdict {
-    checkedRequest('HttpKavachMiddleware.evaluate', req)
+    const fields = this.#read('HttpKavachMiddleware.evaluate', req)
     let who: unknown
     if (this.#identify !== undefined) {
       try {
         who = this.#identify(req)
       } catch (e) {
-        return this.#identityFailed(req, 'identify() threw', e)
+        return this.#identityFailed(req, fields, 'identify() threw', e)
       }
       if (who instanceof Promise) {
         // Misuse, not a refusal; the rejection, if any, is handled so it cannot go unobserved.
@@ -233,23 +349,82 @@ export class HttpKavachMiddleware {
         throw new InvalidArgumentError('identify() returned a Promise: use evaluateAsync (express and fastify do)')
       }
     }
-    const ctx = this.#context(req, who)
-    return this.#seen(req, 'kind' in ctx ? ctx : this.gate.evaluate(ctx))
+    const built = this.#context(fields, who)
+    if ('kind' in built) return this.#seen(req, built)
+    if (this.#resolvesGeo(built.ctx)) withGeo(built, this.#resolvedGeoSync(req))
+    try {
+      return this.#seen(req, this.gate.evaluate(built.ctx))
+    } catch (e) {
+      if (!gateRejected(e)) throw e
+      return this.#cannotTake(req, fields, built, e, principalRejection(() => this.gate.explain(built.principal)))
+    }
   }
 
   /** The verdict for `req`, with any gate and an async `identify`. */
   async evaluateAsync(req: HttpRequestInfo): Promise<Verdict> {
-    checkedRequest('HttpKavachMiddleware.evaluateAsync', req)
+    const fields = this.#read('HttpKavachMiddleware.evaluateAsync', req)
     let who: unknown
     if (this.#identify !== undefined) {
       try {
         who = await this.#identify(req)
       } catch (e) {
-        return this.#identityFailed(req, 'identify() threw', e)
+        return this.#identityFailed(req, fields, 'identify() threw', e)
       }
     }
-    const ctx = this.#context(req, who)
-    return this.#seen(req, 'kind' in ctx ? ctx : await this.gate.evaluateAsync(ctx))
+    const built = this.#context(fields, who)
+    if ('kind' in built) return this.#seen(req, built)
+    if (this.#resolvesGeo(built.ctx)) withGeo(built, resolvedGeo(await this.#geoResolver!(req)))
+    try {
+      return this.#seen(req, await this.gate.evaluateAsync(built.ctx))
+    } catch (e) {
+      if (!gateRejected(e)) throw e
+      return this.#cannotTake(req, fields, built, e, await principalRejectionAsync(() => this.gate.explainAsync(built.principal)))
+    }
+  }
+
+  /**
+   * `req` as the middleware judges it (`requestFields`), with its `headers` cut down to those
+   * it reads, read the same way, so a polluted `Object.prototype['x-roles']` grants no role.
+   * The hooks (`identify`, `geoResolver`, `onRefusal`) are given `req` itself. Throws
+   * `InvalidArgumentError` for a request that is none, or headers that are not an object.
+   */
+  #read(where: string, req: HttpRequestInfo): HttpRequestInfo {
+    const fields = requestFields(where, req)
+    fields.headers = inheritedFields(objectArgument(where, 'request.headers', fields.headers), this.#headerNames) as HttpHeaders
+    return fields
+  }
+
+  /** Whether `geoResolver` is asked for `ctx`: there is one, and the request and its principal gave no geo. */
+  #resolvesGeo(ctx: EvaluateOptions): boolean {
+    return this.#geoResolver !== undefined && ctx.currentGeo === undefined && ctx.originGeo === undefined
+  }
+
+  /** `geoResolver`'s geo on the synchronous path, where a Promise cannot be waited for. */
+  #resolvedGeoSync(req: HttpRequestInfo): HttpResolvedGeo {
+    const resolved: unknown = this.#geoResolver!(req)
+    if (isThenable(resolved)) {
+      // Misuse, not a refusal; the rejection, if any, is handled so it cannot go unobserved.
+      resolved.then(undefined, () => undefined)
+      throw new InvalidArgumentError('geoResolver() returned a Promise: use evaluateAsync (express and fastify do)')
+    }
+    return resolvedGeo(resolved)
+  }
+
+  /**
+   * The refusal of a context the gate rejected with `e`, by where the field came from: the
+   * principal, which the gate rejects on its own with `byPrincipal` (`IDENTITY_FAILED` from
+   * `identify`, whose values the client is not shown; `INVALID_CONTEXT` from the headers, which
+   * the client sent), or the rest of the request (`INVALID_CONTEXT`). `onRefusal` gets the
+   * gate's error as the cause.
+   */
+  #cannotTake(req: HttpRequestInfo, fields: HttpRequestInfo, built: RequestContext, e: KavachError, byPrincipal: KavachError | undefined): Verdict {
+    if (byPrincipal === undefined) {
+      const reason = 'the request gives the gate a value it cannot take (its address, path, body or geo)'
+      return this.#seen(req, this.#refuse('INVALID_CONTEXT', reason, contextFacts(built.ctx)), e)
+    }
+    if (this.#identify !== undefined) return this.#identityFailed(req, fields, 'identify() returned a principal the gate cannot take', byPrincipal)
+    const reason = `header '${this.principalHeader}' or '${this.rolesHeader}' gives the gate a value it cannot take: ${byPrincipal.message}`
+    return this.#seen(req, this.#refuse('INVALID_CONTEXT', reason, requestFacts(fields)), byPrincipal)
   }
 
   /** Reports a verdict that is not a Permit to `onRefusal`; returns it unchanged. */
@@ -270,8 +445,9 @@ export class HttpKavachMiddleware {
     return v
   }
 
-  #identityFailed(req: HttpRequestInfo, reason: string, cause?: unknown): Verdict {
-    return this.#seen(req, this.#refuse('IDENTITY_FAILED', reason, requestFacts(req)), cause)
+  /** The `IDENTITY_FAILED` refusal of `req` (read as `fields`), reported to `onRefusal` with `cause`. */
+  #identityFailed(req: HttpRequestInfo, fields: HttpRequestInfo, reason: string, cause?: unknown): Verdict {
+    return this.#seen(req, this.#refuse('IDENTITY_FAILED', reason, requestFacts(fields)), cause)
   }
 
   /** A refusal of the middleware's own, recorded by the gate (src/integrations/unevaluated.ts). */
@@ -279,71 +455,93 @@ export class HttpKavachMiddleware {
     return refuseUnevaluated(this.gate, code, 'http', reason, facts)
   }
 
-  /** The gate context, or a refusal when the request cannot be one. */
-  #context(req: HttpRequestInfo, identified: unknown): EvaluateOptions | Verdict {
-    const judged = judgedAs(req)
-    if ('refusal' in judged) return this.#refuse('INVALID_CONTEXT', judged.refusal, requestFacts(req))
-    const ctx: EvaluateOptions = {
-      principalId: 'anonymous',
-      principalKind: 'user',
-      actionName: judged.actionName,
-      resource: judged.resource,
+  /**
+   * The gate context of a request (its `fields`, as `#read` gives them), or a refusal when the
+   * request cannot be one. Geo from `geoResolver` is left to the caller (`withGeo`), which may
+   * wait for it.
+   */
+  #context(fields: HttpRequestInfo, identified: unknown): RequestContext | Verdict {
+    const judged = judgedAs(fields)
+    if ('refusal' in judged) return this.#refuse('INVALID_CONTEXT', judged.refusal, requestFacts(fields))
+    const principal = this.#principal(fields, identified)
+    if ('kind' in principal) return principal
+    const ctx: EvaluateOptions = { ...principal, actionName: judged.actionName, resource: judged.resource }
+    if (fields.ip !== undefined) ctx.ip = fields.ip
+    // The request's own geo, field by field, over the principal's, which then leaves the
+    // principal's part: the gate does not judge it.
+    for (const field of ['currentGeo', 'originGeo'] as const) {
+      if (fields[field] === undefined) continue
+      ctx[field] = fields[field]
+      delete principal[field]
     }
-    if (req.ip !== undefined) ctx.ip = req.ip
-    let who: HttpPrincipal | undefined
-    if (this.#identify !== undefined) {
-      const problem = principalProblem(identified)
-      if (problem !== undefined) return this.#refuse('IDENTITY_FAILED', problem, requestFacts(req))
-      who = identified as HttpPrincipal | undefined
-      if (who !== undefined) {
-        ctx.principalId = who.principalId
-        ctx.principalKind = who.principalKind ?? 'user'
-        if (who.roles !== undefined) ctx.roles = who.roles
-        if (who.sessionId !== undefined) ctx.sessionId = who.sessionId
-        if (who.device !== undefined) ctx.device = who.device
-      }
-    } else {
-      ctx.principalId = header(req.headers, this.principalHeader) ?? 'anonymous'
-      const kind = header(req.headers, this.kindHeader) ?? 'user'
-      if (!PRINCIPAL_KINDS.includes(kind as PrincipalKind)) {
-        const reason = `header '${this.kindHeader}' must be one of ${PRINCIPAL_KINDS.join(', ')}, got '${kind}'`
-        return this.#refuse('INVALID_CONTEXT', reason, { ...requestFacts(req), principalId: ctx.principalId })
-      }
-      ctx.principalKind = kind as PrincipalKind
-      const roles = header(req.headers, this.rolesHeader)
-      if (roles !== undefined) ctx.roles = roles.split(',').map((r) => r.trim()).filter((r) => r.length > 0)
-    }
-    let currentGeo = req.currentGeo ?? who?.currentGeo
-    let originGeo = req.originGeo ?? who?.originGeo
-    if (currentGeo === undefined && originGeo === undefined && this.#geoResolver !== undefined) {
-      const resolved = this.#geoResolver(req)
-      currentGeo = resolved?.currentGeo
-      originGeo = resolved?.originGeo
-    }
-    if (currentGeo !== undefined) ctx.currentGeo = currentGeo
-    if (originGeo !== undefined) ctx.originGeo = originGeo
     const body = forwardedParams(this.gate, {
       action: ctx.actionName,
       subject: 'the request body',
-      value: req.body,
-      unparsed: req.body === undefined && hasContent(req.headers) ? UNPARSED_BODY : undefined,
+      value: fields.body,
+      unparsed: fields.body === undefined && hasContent(fields) ? UNPARSED_BODY : undefined,
     })
     if ('refusal' in body) return this.#refuse('INVALID_CONTEXT', body.refusal, contextFacts(ctx))
-    const query = queryStringProblem(this.gate, req.path)
+    const query = queryStringProblem(this.gate, fields.path)
     if (query !== undefined) return this.#refuse('INVALID_CONTEXT', query, contextFacts(ctx))
     ctx.params = body.params
-    return ctx
+    return { ctx, principal }
   }
+
+  /**
+   * The principal's part of the context of a request (its `fields`, as `#read` gives them), from
+   * `identify` when there is one, else from the headers, as a context of its own (action
+   * `PRINCIPAL_CHECK_ACTION`); or the refusal of a principal that is none.
+   */
+  #principal(fields: HttpRequestInfo, identified: unknown): EvaluateOptions | Verdict {
+    const part: EvaluateOptions = { principalId: 'anonymous', principalKind: 'user', actionName: PRINCIPAL_CHECK_ACTION }
+    if (this.#identify !== undefined) {
+      const read = principalOf(identified)
+      if ('problem' in read) return this.#refuse('IDENTITY_FAILED', read.problem, requestFacts(fields))
+      const who = read.principal
+      if (who === undefined) return part
+      part.principalId = who.principalId
+      part.principalKind = who.principalKind ?? 'user'
+      if (who.roles !== undefined) part.roles = who.roles
+      if (who.sessionId !== undefined) part.sessionId = who.sessionId
+      if (who.device !== undefined) part.device = who.device
+      if (who.currentGeo !== undefined) part.currentGeo = who.currentGeo
+      if (who.originGeo !== undefined) part.originGeo = who.originGeo
+      return part
+    }
+    part.principalId = header(fields.headers, this.principalHeader) ?? 'anonymous'
+    const kind = header(fields.headers, this.kindHeader) ?? 'user'
+    if (!PRINCIPAL_KINDS.includes(kind as PrincipalKind)) {
+      const reason = `header '${this.kindHeader}' must be one of ${PRINCIPAL_KINDS.join(', ')}, got '${kind}'`
+      return this.#refuse('INVALID_CONTEXT', reason, { ...requestFacts(fields), principalId: part.principalId })
+    }
+    part.principalKind = kind as PrincipalKind
+    const roles = header(fields.headers, this.rolesHeader)
+    if (roles !== undefined) part.roles = roles.split(',').map((r) => r.trim()).filter((r) => r.length > 0)
+    return part
+  }
+}
+
+/**
+ * `geo` (from `geoResolver`) set on a request's context; the principal's part keeps none of it,
+ * so a geo the gate cannot take is the request's, not the principal's.
+ */
+function withGeo(built: RequestContext, geo: HttpResolvedGeo): void {
+  if (geo.currentGeo !== undefined) built.ctx.currentGeo = geo.currentGeo
+  if (geo.originGeo !== undefined) built.ctx.originGeo = geo.originGeo
 }
 
 /** The action name recorded for a request whose target cannot be judged (no route action). */
 export const UNROUTABLE_ACTION = '(unroutable request)'
 
-/** What the middleware knows of a request it answers without evaluating. */
+/** The fields of a request that `requestFacts` reads. */
+const FACT_FIELDS: readonly string[] = ['method', 'path', 'route', 'caseInsensitive', 'ip'] satisfies readonly (keyof HttpRequestInfo)[]
+
+/** What the middleware knows of a request it answers without evaluating, read as `requestFields` reads it. */
 export function requestFacts(req: Pick<HttpRequestInfo, 'method' | 'path' | 'route' | 'caseInsensitive' | 'ip'>): CallFacts {
-  const judged = judgedAs(req)
+  const fields = requestFields('requestFacts', req, FACT_FIELDS)
+  const judged = judgedAs(fields)
   const facts: CallFacts = 'refusal' in judged ? { actionName: UNROUTABLE_ACTION } : { actionName: judged.actionName, resource: judged.resource }
-  if (req.ip !== undefined) facts.ip = req.ip
+  if (fields.ip !== undefined) facts.ip = fields.ip
   return facts
 }
 

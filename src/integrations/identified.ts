@@ -3,6 +3,7 @@
 
 import { PRINCIPAL_KINDS, type PrincipalKind } from '../context.js'
 import { kindOf } from '../errors.js'
+import { inheritedFields } from '../options.js'
 
 /** The field names and wording of one identity shape. */
 export interface IdentityShape {
@@ -14,11 +15,16 @@ export interface IdentityShape {
   expected: string
 }
 
-/** Why `who` (what `identify` returned, not undefined) is not an identity of `shape`, or undefined when it is one. */
+/**
+ * Why `who` (what `identify` returned, not undefined) is not an identity of `shape`, or
+ * undefined when it is one. Its fields are read as the integrations read them: through its
+ * prototypes, never from `Object.prototype` (`inheritedFields`), so a polluted
+ * `Object.prototype.principalId` names no one.
+ */
 export function identityProblem(who: unknown, shape: IdentityShape): string | undefined {
   const { noun, idField, kindField } = shape
   if (typeof who !== 'object' || who === null || Array.isArray(who)) return `identify() returned ${kindOf(who)}; expected ${shape.expected}`
-  const o = who as Record<string, unknown>
+  const o = inheritedFields(who, [idField, kindField, 'roles', 'sessionId'])
   const id = o[idField]
   if (typeof id !== 'string' || id.trim() === '') return `identify() returned a ${noun} whose ${idField} is not a non-empty string`
   if (o[kindField] !== undefined && !PRINCIPAL_KINDS.includes(o[kindField] as PrincipalKind)) {

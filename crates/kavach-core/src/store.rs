@@ -47,7 +47,8 @@ pub trait RateLimitStore: Send + Sync {
         let _ = max;
         self.hit(key, window_ms)
     }
-    /// What `hit_bounded` would return now, without recording the hit (`gate.explain`).
+    /// What `hit_bounded` would return now, without recording the hit (`gate.explain`): the
+    /// same count, or the same error where `hit_bounded` would fail (a store at its bound).
     /// Stores that cannot read a window without counting keep this default, an error.
     fn peek_bounded<'a>(
         &'a self,
@@ -93,8 +94,11 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreFuture<'a, Recorded>;
     /// Mark the session revoked (kept until the session expires).
     fn invalidate<'a>(&'a self, session_id: &'a str, reason: &'a str) -> StoreFuture<'a, ()>;
-    /// The session's live state, if any, without creating or touching it (`gate.explain`).
-    /// Stores that cannot read without side effects keep this default, an error.
+    /// The state `load_or_init` would return, without creating or touching the session
+    /// (`gate.explain`): the stored state, or the revoked state the store would give an id it
+    /// no longer holds (a store at its bound that keeps revocations of evicted sessions);
+    /// `None` when `load_or_init` would start the session from its seed. Stores that cannot
+    /// read without side effects keep this default, an error.
     fn peek<'a>(&'a self, session_id: &'a str) -> StoreFuture<'a, Option<SessionState>> {
         let _ = session_id;
         Box::pin(std::future::ready(Err(StoreError(

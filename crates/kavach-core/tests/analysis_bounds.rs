@@ -4,7 +4,7 @@
 //! without these bounds takes minutes (or runs out of memory), which shows as a hung test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use kavach_core::analysis::{analyze, Finding, Severity, MAX_FINDINGS_PER_KIND};
+use kavach_core::analysis::{analyze, Finding, KnownActions, Severity, MAX_FINDINGS_PER_KIND};
 use kavach_core::policy::PolicySet;
 use serde_json::{json, Value};
 
@@ -96,7 +96,7 @@ fn every_kind_is_bounded() {
     policies.extend((0..1100).map(|i| {
         json!({"name": format!("n{i}"), "effect": "refuse", "conditions": [{"action": format!("a{i}")}]})
     }));
-    let known: Vec<String> = (0..1300).map(|i| format!("unnamed{i}")).collect();
+    let known = KnownActions::new((0..1300).map(|i| format!("unnamed{i}")).collect()).unwrap();
     let findings = analyze(&set_of(policies), Some(&known), &[]);
     assert_cut_off(&findings, "shadowed", 200);
     assert_cut_off(&findings, "refuse_never_fires", 100);

@@ -32,6 +32,37 @@ impl Element for String {
     }
 }
 
+/// A string of at most `MAX` bytes of UTF-8, its length read before the text is copied: a
+/// megabyte element costs a length read, not a megabyte copy.
+pub struct CappedString<const MAX: usize>(pub String);
+
+impl<const MAX: usize> Element for CappedString<MAX> {
+    unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        let mut len = 0usize;
+        // SAFETY: per this function's contract; a null buffer asks for the length only.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(env, value, std::ptr::null_mut(), 0, &mut len)
+        };
+        if status != sys::Status::napi_ok {
+            return Err(napi::Error::new(Status::StringExpected, "not a string"));
+        }
+        if len > MAX {
+            return Err(invalid(format!(
+                "is {len} bytes long, over the limit of {} bytes",
+                kavach_core::policy::identifier::MAX_NAME_BYTES
+            )));
+        }
+        // SAFETY: per this function's contract.
+        unsafe { String::from_napi_value(env, value) }.map(Self)
+    }
+    fn problem(index: u32, error: &napi::Error) -> String {
+        match error.status {
+            Status::InvalidArg => format!("element {index} of the array {}", error.reason),
+            _ => format!("element {index} of the array is not a string"),
+        }
+    }
+}
+
 impl<'env, T: 'env + TypeName> Element for ClassInstance<'env, T>
 where
     ClassInstance<'env, T>: FromNapiValue,

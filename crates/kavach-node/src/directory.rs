@@ -55,14 +55,17 @@ impl PublicKeyDirectory {
         })
     }
 
-    /// Unsigned manifest bytes (JSON array of bundles), to write to a file.
+    /// Unsigned manifest bytes (JSON array of bundles), to write to a file. Bundles the
+    /// loader would refuse (a duplicate key id) throw its `MANIFEST_INVALID` here instead.
     #[napi(catch_unwind)]
     pub fn build_unsigned_manifest(
         #[napi(ts_arg_type = "Array<PublicKeyBundle>")] bundles: DenseArray<
             ClassInstance<'_, PublicKeyBundle>,
         >,
-    ) -> Buffer {
-        kavach_pq::PublicKeyDirectory::build_unsigned_manifest(&bundles_of(&bundles.0)).into()
+    ) -> Result<Buffer> {
+        let list = bundles_of(&bundles.0);
+        kavach_pq::PublicKeyDirectory::check_manifest(&list).pq()?;
+        Ok(kavach_pq::PublicKeyDirectory::build_unsigned_manifest(&list).into())
     }
 
     /// The bundle of `keyId`; throws `KEY_NOT_FOUND` (`public key not found`).

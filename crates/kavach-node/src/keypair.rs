@@ -93,16 +93,18 @@ impl KavachKeyPair {
         })
     }
 
-    /// Fresh keys that expire `seconds` from now.
+    /// Fresh keys that expire `seconds` from now; an expiry past 9999-12-31T23:59:59Z (the
+    /// latest time the bundle JSON can carry) throws `INVALID_ARGUMENT`.
     #[napi(catch_unwind, factory)]
     pub fn generate_with_expiry(seconds: f64) -> Result<Self> {
-        if !(seconds.is_finite() && seconds >= 0.0 && seconds.fract() == 0.0 && seconds <= 9.0e15) {
+        if !(seconds.is_finite() && seconds >= 0.0 && seconds.fract() == 0.0) {
             return Err(to_js(
                 "INVALID_ARGUMENT",
                 format!("seconds must be a non-negative integer, got {seconds}"),
             ));
         }
-        // A whole number in [0, 9e15] (checked above): exact as a u64.
+        // A whole non-negative number: exact as a u64 below 2^64, saturated above, which is
+        // past year 9999 either way and refused as such.
         let secs = seconds as u64;
         Ok(Self {
             inner: Arc::new(kavach_pq::KavachKeyPair::generate_with_expiry(secs).pq()?),
@@ -190,7 +192,8 @@ impl KavachKeyPair {
     }
 
     /// A root-signed directory manifest of `bundles`, signed by this key pair (ML-DSA-65);
-    /// `KEY_EXPIRED` once the key pair has expired.
+    /// `KEY_EXPIRED` once the key pair has expired. Bundles the loader would refuse (a
+    /// duplicate key id) throw its `MANIFEST_INVALID`, and nothing is signed.
     #[napi(catch_unwind)]
     pub fn build_signed_manifest(
         &self,
@@ -213,6 +216,34 @@ impl KavachKeyPair {
     }
 }
 
+/// A record's time as a JS error naming the field (see [`unix_time_in_range`]).
+fn record_time(what: &str, s: f64) -> Result<DateTime<Utc>> {
+    unix_time_in_range(what, s).map_err(|why| to_js("INVALID_ARGUMENT", why))
+}
+
+/// Unix seconds as a time: finite and within the years 0000 to 9999 (what RFC 3339, and so
+/// the bundle JSON, can write), rounded to whole microseconds; else what is wrong.
+fn unix_time_in_range(what: &str, s: f64) -> std::result::Result<DateTime<Utc>, String> {
+    use kavach_pq::json_bytes::{RFC3339_MAX_UNIX, RFC3339_MIN_UNIX};
+    let not_a_time = || format!("{what} {s} is not a unix time");
+    if !s.is_finite() {
+        return Err(not_a_time());
+    }
+    // Both bounds are far below 2^53: exact as f64.
+    if !(RFC3339_MIN_UNIX as f64..(RFC3339_MAX_UNIX + 1) as f64).contains(&s) {
+        return Err(format!(
+            "{what} {s} is outside unix seconds {RFC3339_MIN_UNIX} to {RFC3339_MAX_UNIX} (the \
+             years 0000 to 9999, the times RFC 3339 can write)"
+        ));
+    }
+    // A JS number of unix seconds resolves ~0.2 µs today: round to whole microseconds, so
+    // microsecond timestamps (ours and the Python SDK's) round-trip exactly. In range (checked
+    // above), the microseconds are below 2.6e17: exact in an i64. A second rounded up past
+    // the last one is refused by the bundle's own check.
+    let micros = (s * 1e6).round() as i64;
+    DateTime::from_timestamp_micros(micros).ok_or_else(not_a_time)
+}
+
 /// The public keys of an identity, as plain data.
 #[napi(object)]
 pub struct PublicKeyBundleRecord {
@@ -227,7 +258,7 @@ pub struct PublicKeyBundleRecord {
     pub x25519_public_key: Buffer,
     /// Unix seconds (exact to the microsecond).
     pub created_at: f64,
-    /// Unix seconds (exact to the microsecond), or null for no expiry.
+    /// Unix seconds (exact to the microsecond); absent (`undefined`) for no expiry.
     pub expires_at: Option<f64>,
 }
 
@@ -252,33 +283,20 @@ impl PublicKeyBundle {
         })
     }
 
-    /// From the record shape (`toRecord()`); key lengths are checked.
+    /// From the record shape (`toRecord()`); key lengths are checked, and both times must be
+    /// within the years 0000 to 9999 (what the bundle JSON can carry).
     #[napi(catch_unwind, factory)]
     pub fn from_record(record: PublicKeyBundleRecord) -> Result<Self> {
-        let time = |what: &str, s: f64| -> Result<DateTime<Utc>> {
-            let bad = || to_js("INVALID_ARGUMENT", format!("{what} {s} is not a unix time"));
-            if !s.is_finite() {
-                return Err(bad());
-            }
-            // A JS number of unix seconds resolves ~0.2 µs today: round to whole microseconds,
-            // so microsecond timestamps (ours and the Python SDK's) round-trip exactly.
-            let micros = (s * 1e6).round();
-            if micros.abs() > 9.0e18 {
-                return Err(bad());
-            }
-            // Whole and below 9e18 (checked above): fits an i64.
-            DateTime::from_timestamp_micros(micros as i64).ok_or_else(bad)
-        };
         let inner = kavach_pq::PublicKeyBundle {
             id: record.id,
             ml_dsa_verifying_key: record.ml_dsa_verifying_key.to_vec(),
             ml_kem_encapsulation_key: record.ml_kem_encapsulation_key.to_vec(),
             ed25519_verifying_key: record.ed25519_verifying_key.to_vec(),
             x25519_public_key: record.x25519_public_key.to_vec(),
-            created_at: time("createdAt", record.created_at)?,
+            created_at: record_time("createdAt", record.created_at)?,
             expires_at: record
                 .expires_at
-                .map(|e| time("expiresAt", e))
+                .map(|e| record_time("expiresAt", e))
                 .transpose()?,
         };
         inner.validate().pq()?;
@@ -423,5 +441,36 @@ impl Task for ImportSecretTask {
                 ),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_times_are_held_to_the_years_rfc3339_can_write() {
+        let range = "is outside unix seconds -62167219200 to 253402300799 (the years 0000 to \
+                     9999, the times RFC 3339 can write)";
+        let refusal = |what, s| unix_time_in_range(what, s).unwrap_err();
+        assert_eq!(
+            refusal("createdAt", -1e11),
+            format!("createdAt -100000000000 {range}")
+        );
+        assert_eq!(
+            refusal("expiresAt", 253_402_300_800.0),
+            format!("expiresAt 253402300800 {range}")
+        );
+        assert_eq!(
+            refusal("createdAt", f64::NAN),
+            "createdAt NaN is not a unix time"
+        );
+        let first = unix_time_in_range("createdAt", -62_167_219_200.0).map(unix_seconds);
+        let last = unix_time_in_range("expiresAt", 253_402_300_799.0).map(unix_seconds);
+        assert_eq!(
+            (first, last),
+            (Ok(-62_167_219_200.0), Ok(253_402_300_799.0))
+        );
     }
 }

@@ -69,6 +69,16 @@ layout_consts! {
     }
 }
 
+layout_consts! {
+    /// The audit chain reader's bound on one line of a chain file (`kavach_pq::audit`), which
+    /// the CLI's report reader (src/cli/audit-entries.ts) applies too, so that it never counts
+    /// as unreadable a line the native reader reads. Only the generated module reads it.
+    #[cfg(test)]
+    pub mod audit_limits: usize {
+        MAX_LINE_BYTES = kavach_pq::audit::MAX_LINE_BYTES;
+    }
+}
+
 const _: () = assert!(crate::verdict::fast_out::LEN <= fast_in::SCRATCH_LEN);
 
 #[cfg(test)]
@@ -78,7 +88,7 @@ mod render {
     use kavach_core::verdict::{RefuseCode, ScopeKind};
     use kavach_core::PrincipalKind;
 
-    use super::{context_limits, fast_in};
+    use super::{audit_limits, context_limits, fast_in};
     use crate::dispatch::batch;
     use crate::verdict::{fast_out, kind, raw};
 
@@ -113,10 +123,11 @@ mod render {
              // checks it is current.\n",
         );
         let o = &mut out;
-        let tables: [(&str, &str, Table); 6] = [
+        let tables: [(&str, &str, Table); 7] = [
             ("Verdict kinds (the `KIND` slot of every encoding; `verdict.rs` `kind`).", "KIND_", kind::TABLE),
             ("Positions of the fast path's inputs in the scratch array (`layout.rs` `fast_in`).", "FAST_IN_", fast_in::TABLE),
             ("The core's bounds on a context (`layout.rs` `context_limits`).", "CONTEXT_", context_limits::TABLE),
+            ("The audit chain reader's bound on one line of a chain file (`layout.rs` `audit_limits`).", "AUDIT_", audit_limits::TABLE),
             ("Positions of the fast path's numbers (`verdict.rs` `fast_out`).", "FAST_OUT_", fast_out::TABLE),
             ("Positions in the raw verdict array (`verdict.rs` `raw`).", "RAW_", raw::TABLE),
             (

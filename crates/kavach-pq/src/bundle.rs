@@ -57,11 +57,13 @@ impl PublicKeyBundle {
     /// canonical point of large order, the ML-KEM key passes the FIPS 203 modulus check, the
     /// X25519 key is not of low order. A bundle with a key that can never verify or encrypt
     /// is refused when it is loaded (`INVALID_KEY` naming the bundle and the field), rather
-    /// than failing later under another code (a "signature" or "decryption" failure).
+    /// than failing later under another code (a "signature" or "decryption" failure). Both
+    /// times must be ones its JSON can carry ([`Self::check_times`]).
     pub fn validate(&self) -> Result<()> {
         if self.id.is_empty() {
             return Err(PqError::InvalidKey("bundle id is empty".into()));
         }
+        self.check_times()?;
         check_len(
             &self.id,
             "ml_dsa_verifying_key",
@@ -102,6 +104,27 @@ impl PublicKeyBundle {
             .map_err(|e| unusable("ml_kem_encapsulation_key", e))?;
         primitives::x25519_check_public(&self.x25519_public_key)
             .map_err(|e| unusable("x25519_public_key", e))?;
+        Ok(())
+    }
+
+    /// `INVALID_ARGUMENT` naming the bundle, the field and the range when `created_at` or
+    /// `expires_at` is outside the years 0000 to 9999: the bundle JSON writes both in RFC
+    /// 3339, and a time it cannot carry would make JSON that no reader loads.
+    pub fn check_times(&self) -> Result<()> {
+        let times = [
+            ("created_at", Some(&self.created_at)),
+            ("expires_at", self.expires_at.as_ref()),
+        ];
+        for (what, t) in times {
+            if let Some(t) = t {
+                crate::json_bytes::check_rfc3339_range(what, t).map_err(|why| {
+                    PqError::InvalidArgument(format!(
+                        "bundle '{}': {why}",
+                        crate::excerpt::excerpt(&self.id)
+                    ))
+                })?;
+            }
+        }
         Ok(())
     }
 

@@ -174,9 +174,18 @@ impl PublicKeyDirectory {
         }
     }
 
-    /// Unsigned manifest bytes: the compact JSON array of bundles, in the given order.
+    /// Unsigned manifest bytes: the compact JSON array of bundles, in the given order, as
+    /// given: no check (tests build refused manifests with it). A writer runs
+    /// [`Self::check_manifest`] first, as the binding does.
     pub fn build_unsigned_manifest(bundles: &[PublicKeyBundle]) -> Vec<u8> {
         unsigned_json(bundles).into_bytes()
+    }
+
+    /// What the manifest loaders check of the bundles, with their error (`MANIFEST_INVALID`
+    /// naming a duplicate key id or an unusable bundle), so a writer never signs or writes a
+    /// manifest that `from_file` / `from_signed_file` then refuse.
+    pub fn check_manifest(bundles: &[PublicKeyBundle]) -> Result<()> {
+        index(bundles.to_vec(), PqError::ManifestInvalid).map(drop)
     }
 
     /// Root-signed manifest bytes: `{"bundles_json":"…","signature":[…]}` with a plain
@@ -191,10 +200,13 @@ impl PublicKeyDirectory {
     }
 
     /// Same, with any ML-DSA-65 signing function (an HSM, or deterministic signing in tests).
+    /// Bundles the loader would refuse are refused here first, with its error
+    /// ([`Self::check_manifest`]), and nothing is signed.
     pub fn build_signed_manifest_with(
         bundles: &[PublicKeyBundle],
         sign: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
     ) -> Result<Vec<u8>> {
+        Self::check_manifest(bundles)?;
         let bundles_json = unsigned_json(bundles);
         let signature = sign(bundles_json.as_bytes())?;
         serde_json::to_vec(&SignedManifest {
@@ -278,4 +290,41 @@ fn load_signed(path: &Path, root: &MlDsaVerifier) -> Result<Entries> {
         )));
     }
     parse_bundles(m.bundles_json.as_bytes(), path)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_the_loader_refuses_is_neither_signed_nor_passed_as_writable() {
+        let b = KavachKeyPair::generate().unwrap().public_bundle();
+        let twice = [b.clone(), b.clone()];
+        let mut signed_anything = false;
+        let e = PublicKeyDirectory::build_signed_manifest_with(&twice, |_| {
+            signed_anything = true;
+            Ok(vec![0; crate::sizes::ML_DSA_SIG_LEN])
+        })
+        .unwrap_err();
+        assert!(!signed_anything);
+        let duplicate = format!("invalid manifest: duplicate key id '{}'", b.id);
+        assert_eq!(
+            (e.code(), e.to_string()),
+            ("MANIFEST_INVALID", duplicate.clone())
+        );
+        let root = KavachKeyPair::generate().unwrap();
+        let e = PublicKeyDirectory::build_signed_manifest(&root, &twice).unwrap_err();
+        assert_eq!(e.to_string(), duplicate);
+        // The loader's own error for the same bundles.
+        let loaded = parse_bundles(
+            &PublicKeyDirectory::build_unsigned_manifest(&twice),
+            Path::new("m"),
+        );
+        assert_eq!(loaded.unwrap_err(), e);
+        assert_eq!(PublicKeyDirectory::check_manifest(&twice).unwrap_err(), e);
+        PublicKeyDirectory::check_manifest(&[b]).unwrap();
+        let one = PublicKeyDirectory::build_signed_manifest(&root, &[root.public_bundle()]);
+        assert!(one.is_ok());
+    }
 }

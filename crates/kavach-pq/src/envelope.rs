@@ -110,9 +110,11 @@ impl SignatureEnvelope {
     }
 
     /// Parse through serde only (the fallback, and the switched-off variant in the profile).
+    /// Bytes that are no envelope (not JSON, not an object, trailing text, a missing or
+    /// unknown field) are `FORMAT_INVALID`, like every other malformed shared format.
     pub fn from_bytes_serde(bytes: &[u8]) -> Result<Self> {
         crate::json_object::from_slice(bytes).map_err(|e| {
-            PqError::SignatureInvalid(format!(
+            PqError::Format(format!(
                 "malformed signature envelope: {}",
                 crate::excerpt::message(e)
             ))
@@ -290,5 +292,24 @@ mod tests {
                 .ed25519_signature,
             None
         );
+    }
+
+    #[test]
+    fn bytes_that_are_no_envelope_are_format_invalid() {
+        let good = String::from_utf8(env(true, "kavach-key-1").to_bytes()).unwrap();
+        for bad in [
+            "not json".to_string(),
+            "[1,2,3]".to_string(),
+            format!("{good}x"),
+            "{}".to_string(),
+        ] {
+            let e = SignatureEnvelope::from_bytes(bad.as_bytes()).unwrap_err();
+            assert_eq!(e.code(), "FORMAT_INVALID", "{bad:.20}: {e}");
+            assert!(
+                e.to_string()
+                    .starts_with("malformed data: malformed signature envelope: "),
+                "{e}"
+            );
+        }
     }
 }

@@ -3,7 +3,29 @@
 //!
 //! Use with `#[serde(with = "crate::json_bytes::bytes")]` and friends.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+
+/// Unix seconds of 0000-01-01T00:00:00Z, the earliest time RFC 3339 can write (its year has
+/// four digits).
+pub const RFC3339_MIN_UNIX: i64 = -62_167_219_200;
+
+/// Unix seconds of 9999-12-31T23:59:59Z, the last whole second RFC 3339 can write.
+pub const RFC3339_MAX_UNIX: i64 = 253_402_300_799;
+
+/// `Err` naming `what` and the range when `t` is outside the years 0000 to 9999. chrono
+/// writes other years with a sign and five or more digits (`+10240-…`, `-1199-…`), which is
+/// not RFC 3339: no reader of the shared formats, this crate's included, takes such a time
+/// back, so a bundle or key pair holding one would write JSON that nothing loads.
+pub fn check_rfc3339_range(what: &str, t: &DateTime<Utc>) -> Result<(), String> {
+    if (0..=9999).contains(&t.year()) {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} {} is outside the years 0000 to 9999 (unix seconds {RFC3339_MIN_UNIX} to \
+         {RFC3339_MAX_UNIX}), the times RFC 3339 can write",
+        format_rfc3339_z(t)
+    ))
+}
 
 /// Render a UTC instant as RFC 3339 with `Z` and the shortest of 0/3/6/9 fractional digits
 /// that is exact (chrono's `AutoSi`, which is what the other implementations write).
@@ -174,7 +196,39 @@ pub mod opt_rfc3339_z {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use super::parse_byte_array;
+    use super::*;
+
+    #[test]
+    fn the_rfc3339_range_is_years_0000_to_9999_and_its_bounds_round_trip() {
+        let at = |s: i64, n: u32| DateTime::from_timestamp(s, n).unwrap();
+        for t in [
+            at(RFC3339_MIN_UNIX, 0),
+            at(0, 0),
+            at(RFC3339_MAX_UNIX, 999_999_999),
+        ] {
+            check_rfc3339_range("t", &t).unwrap();
+            assert_eq!(parse_rfc3339(&format_rfc3339_z(&t)).unwrap(), t);
+        }
+        assert_eq!(
+            format_rfc3339_z(&at(RFC3339_MIN_UNIX, 0)),
+            "0000-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            format_rfc3339_z(&at(RFC3339_MAX_UNIX, 0)),
+            "9999-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            check_rfc3339_range("expires_at", &at(RFC3339_MAX_UNIX + 1, 0)).unwrap_err(),
+            "expires_at +10000-01-01T00:00:00Z is outside the years 0000 to 9999 (unix seconds \
+             -62167219200 to 253402300799), the times RFC 3339 can write"
+        );
+        let before = at(RFC3339_MIN_UNIX - 1, 0);
+        assert!(check_rfc3339_range("created_at", &before)
+            .unwrap_err()
+            .starts_with("created_at -0001-12-31T23:59:59Z is outside the years 0000 to 9999"));
+        // What chrono writes outside the range is nothing a reader takes back.
+        assert!(parse_rfc3339(&format_rfc3339_z(&before)).is_err());
+    }
 
     #[test]
     fn byte_arrays_in_any_json_spacing() {

@@ -29,6 +29,23 @@ pub(crate) fn check_not_expired(
     }
 }
 
+/// `created_at + secs`, or `INVALID_ARGUMENT` naming the bound when that is past
+/// 9999-12-31T23:59:59Z, the latest time a bundle's RFC 3339 `expires_at` can carry.
+fn expiry_after(created_at: DateTime<Utc>, secs: u64) -> Result<DateTime<Utc>> {
+    let expires_at = i64::try_from(secs)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .and_then(|d| created_at.checked_add_signed(d))
+        .filter(|t| crate::json_bytes::check_rfc3339_range("expires_at", t).is_ok());
+    expires_at.ok_or_else(|| {
+        PqError::InvalidArgument(format!(
+            "an expiry {secs} s from now is past 9999-12-31T23:59:59Z (unix seconds {}), the \
+             latest time RFC 3339 can write",
+            crate::json_bytes::RFC3339_MAX_UNIX
+        ))
+    })
+}
+
 /// A full Kavach identity. Secrets are zeroized on drop and never printed; the type is not
 /// `Clone` on purpose (share it behind an `Arc`).
 pub struct KavachKeyPair {
@@ -48,16 +65,13 @@ impl KavachKeyPair {
         Self::generate_inner(None)
     }
 
-    /// Fresh keys that expire `secs` seconds from now.
+    /// Fresh keys that expire `secs` seconds from now. An expiry past 9999-12-31T23:59:59Z
+    /// (the latest time the bundle JSON can carry) is `INVALID_ARGUMENT`.
     pub fn generate_with_expiry(secs: u64) -> Result<Self> {
-        let secs = i64::try_from(secs)
-            .ok()
-            .and_then(Duration::try_seconds)
-            .ok_or_else(|| PqError::InvalidArgument(format!("expiry of {secs} s is too large")))?;
         Self::generate_inner(Some(secs))
     }
 
-    fn generate_inner(ttl: Option<Duration>) -> Result<Self> {
+    fn generate_inner(ttl_secs: Option<u64>) -> Result<Self> {
         let mut uuid_bytes = [0u8; 16];
         crate::error::os_random(&mut uuid_bytes)?;
         let id = format!(
@@ -67,13 +81,10 @@ impl KavachKeyPair {
         // Microsecond precision: what the Python SDK writes, and what a JS number of unix
         // seconds (the binding's record shape) carries exactly.
         let created_at = Utc::now().trunc_subsecs(6);
-        let expires_at = match ttl {
-            Some(d) => Some(created_at.checked_add_signed(d).ok_or_else(|| {
-                PqError::InvalidArgument("expiry is out of the representable range".into())
-            })?),
-            None => None,
-        };
-        Ok(Self::build(
+        let expires_at = ttl_secs
+            .map(|secs| expiry_after(created_at, secs))
+            .transpose()?;
+        Self::build(
             id,
             SecretBytes::random()?,
             SecretBytes::random()?,
@@ -81,7 +92,7 @@ impl KavachKeyPair {
             SecretBytes::random()?,
             created_at,
             expires_at,
-        ))
+        )
     }
 
     /// Rebuild a key pair from its seeds (import, interop fixtures, tests).
@@ -99,7 +110,7 @@ impl KavachKeyPair {
         if id.trim().is_empty() {
             return Err(PqError::InvalidArgument("key id is empty".into()));
         }
-        Ok(Self::build(
+        Self::build(
             id,
             SecretBytes::new(ml_dsa_seed),
             SecretBytes::new(ed25519_seed),
@@ -107,9 +118,12 @@ impl KavachKeyPair {
             SecretBytes::new(x25519_secret),
             created_at,
             expires_at,
-        ))
+        )
     }
 
+    /// The key pair of these seeds and times; every constructor ends here, so no key pair
+    /// holds a time its bundle JSON cannot carry (`INVALID_ARGUMENT`, see
+    /// [`PublicKeyBundle::check_times`]).
     pub(crate) fn build(
         id: String,
         ml_dsa_seed: SecretBytes<ML_DSA_SEED_LEN>,
@@ -118,7 +132,7 @@ impl KavachKeyPair {
         x25519: SecretBytes<X25519_LEN>,
         created_at: DateTime<Utc>,
         expires_at: Option<DateTime<Utc>>,
-    ) -> Self {
+    ) -> Result<Self> {
         let ml_dsa = MlDsaSigner::from_seed(ml_dsa_seed);
         let ed25519 = ed25519_dalek::SigningKey::from_bytes(ed25519_seed.expose());
         let ml_kem = MlKemDecapsulator::from_seed(ml_kem_seed);
@@ -131,7 +145,8 @@ impl KavachKeyPair {
             created_at,
             expires_at,
         };
-        Self {
+        bundle.check_times()?;
+        Ok(Self {
             id,
             created_at,
             expires_at,
@@ -140,7 +155,7 @@ impl KavachKeyPair {
             ml_kem,
             x25519,
             bundle,
-        }
+        })
     }
 
     /// `kavach-key-<uuid>`.
@@ -239,5 +254,132 @@ impl std::fmt::Debug for KavachKeyPair {
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::json_bytes::{RFC3339_MAX_UNIX, RFC3339_MIN_UNIX};
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    fn seeded(
+        created_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<KavachKeyPair> {
+        KavachKeyPair::from_seeds(
+            "kavach-key-t",
+            [1; 32],
+            [2; 32],
+            [3; 64],
+            [4; 32],
+            created_at,
+            expires_at,
+        )
+    }
+
+    #[test]
+    fn an_expiry_past_year_9999_is_refused_naming_the_bound() {
+        let past_9999 = |secs: u64| {
+            let e = KavachKeyPair::generate_with_expiry(secs).unwrap_err();
+            assert_eq!(e.code(), "INVALID_ARGUMENT");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "invalid argument: an expiry {secs} s from now is past 9999-12-31T23:59:59Z \
+                     (unix seconds 253402300799), the latest time RFC 3339 can write"
+                )
+            );
+        };
+        // `keygen --expires-in 3000000d`, 2^53 - 1 (a JS safe integer) and u64::MAX.
+        for secs in [3_000_000 * 86_400, (1 << 53) - 1, u64::MAX] {
+            past_9999(secs);
+        }
+        // An expiry just inside the range is kept, and its bundle JSON reads back.
+        let room = RFC3339_MAX_UNIX - Utc::now().timestamp() - 3600;
+        let kp = KavachKeyPair::generate_with_expiry(u64::try_from(room).unwrap()).unwrap();
+        let json = kp.public_bundle().to_json();
+        assert!(json.contains("\"expires_at\":\"9999-12-31T"), "{json}");
+        assert_eq!(
+            PublicKeyBundle::from_json(&json).unwrap(),
+            kp.public_bundle()
+        );
+    }
+
+    #[test]
+    fn a_key_pair_holds_no_time_its_bundle_json_cannot_carry() {
+        let e = seeded(at(-100_000_000_000), None).unwrap_err();
+        assert_eq!(e.code(), "INVALID_ARGUMENT");
+        assert_eq!(
+            e.to_string(),
+            "invalid argument: bundle 'kavach-key-t': created_at -1199-02-15T14:13:20Z is outside \
+             the years 0000 to 9999 (unix seconds -62167219200 to 253402300799), the times RFC \
+             3339 can write"
+        );
+        let e = seeded(at(0), Some(at(RFC3339_MAX_UNIX + 1))).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("expires_at +10000-01-01T00:00:00Z is outside the years 0000 to 9999"),
+            "{e}"
+        );
+        // Both ends of the range are kept and read back.
+        let kp = seeded(at(RFC3339_MIN_UNIX), Some(at(RFC3339_MAX_UNIX))).unwrap();
+        let json = kp.public_bundle().to_json();
+        assert!(json.ends_with(
+            "\"created_at\":\"0000-01-01T00:00:00Z\",\"expires_at\":\"9999-12-31T23:59:59Z\"}"
+        ));
+        assert_eq!(
+            PublicKeyBundle::from_json(&json).unwrap(),
+            kp.public_bundle()
+        );
+    }
+
+    #[test]
+    fn a_bundle_outside_the_range_is_refused_however_it_is_made() {
+        let good = seeded(at(1_700_000_000), None).unwrap().public_bundle();
+        let mut old = good.clone();
+        old.created_at = at(-100_000_000_000);
+        let e = old.validate().unwrap_err();
+        assert_eq!(e.code(), "INVALID_ARGUMENT");
+        assert!(
+            e.to_string()
+                .contains("bundle 'kavach-key-t': created_at -1199-"),
+            "{e}"
+        );
+        assert!(crate::PublicKeyDirectory::in_memory(vec![old]).is_err());
+        // An offset that moves year 9999 into year 10000 in UTC.
+        let json = good.to_json().replace(
+            "\"expires_at\":null",
+            "\"expires_at\":\"9999-12-31T23:59:59-01:00\"",
+        );
+        let e = PublicKeyBundle::from_json(&json).unwrap_err();
+        assert_eq!(e.code(), "INVALID_ARGUMENT");
+        assert!(
+            e.to_string().contains("expires_at +10000-01-01T00:59:59Z"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_export_with_a_time_outside_the_range_is_malformed() {
+        let kp = seeded(at(1_700_000_000), None).unwrap();
+        let blob = kp.export_secret(None).unwrap();
+        // header (6) ‖ id_len (2) ‖ id ‖ created_at seconds (8) …, then SHA-256 of the rest.
+        let at_created = 6 + 2 + kp.id().len();
+        let mut body = blob[..blob.len() - 32].to_vec();
+        body[at_created..at_created + 8].copy_from_slice(&(RFC3339_MAX_UNIX + 1).to_le_bytes());
+        let mut forged = body.clone();
+        forged.extend_from_slice(&<sha2::Sha256 as sha2::Digest>::digest(&body));
+        let e = KavachKeyPair::import_secret(&forged, None).unwrap_err();
+        assert_eq!(e.code(), "FORMAT_INVALID");
+        assert!(
+            e.to_string()
+                .contains("created_at +10000-01-01T00:00:00Z is outside the years 0000 to 9999"),
+            "{e}"
+        );
     }
 }

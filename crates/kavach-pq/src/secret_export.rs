@@ -365,9 +365,13 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn to_time((s, n): (i64, u32)) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp(s, n)
-        .ok_or_else(|| PqError::Format(format!("timestamp {s}.{n} out of range")))
+/// A time of the export, within what the key pair's bundle JSON can carry (years 0000 to
+/// 9999): anything else is a malformed export, `FORMAT_INVALID`.
+fn to_time(what: &str, (s, n): (i64, u32)) -> Result<DateTime<Utc>> {
+    let t = DateTime::from_timestamp(s, n)
+        .ok_or_else(|| PqError::Format(format!("{what} {s}.{n} out of range")))?;
+    crate::json_bytes::check_rfc3339_range(what, &t).map_err(PqError::Format)?;
+    Ok(t)
 }
 
 fn decode_body(body: &[u8]) -> Result<KavachKeyPair> {
@@ -380,12 +384,12 @@ fn decode_body(body: &[u8]) -> Result<KavachKeyPair> {
     if id.trim().is_empty() {
         return Err(PqError::Format("key id is empty".into()));
     }
-    let created_at = to_time(r.time()?)?;
+    let created_at = to_time("created_at", r.time()?)?;
     let has_expiry = r.take(1)?[0];
     let exp = r.time()?;
     let expires_at = match has_expiry {
         0 => None,
-        1 => Some(to_time(exp)?),
+        1 => Some(to_time("expires_at", exp)?),
         v => return Err(PqError::Format(format!("bad expiry flag {v}"))),
     };
     let ml_dsa = r.secret::<ML_DSA_SEED_LEN>()?;
@@ -395,9 +399,7 @@ fn decode_body(body: &[u8]) -> Result<KavachKeyPair> {
     if !r.0.is_empty() {
         return Err(PqError::Format("secret export has trailing bytes".into()));
     }
-    Ok(KavachKeyPair::build(
-        id, ml_dsa, ed, kem, x, created_at, expires_at,
-    ))
+    KavachKeyPair::build(id, ml_dsa, ed, kem, x, created_at, expires_at)
 }
 
 impl KavachKeyPair {

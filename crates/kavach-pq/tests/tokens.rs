@@ -174,11 +174,11 @@ fn tamper_matrix_every_field_and_signature_byte_rejected() {
             "KEY_NOT_FOUND",
             "public key not found",
         );
-        // Garbage bytes.
+        // Garbage bytes: a malformed envelope.
         expect_code(
             v.verify(&token(), b"not json", true),
-            "SIGNATURE_INVALID",
-            "malformed",
+            "FORMAT_INVALID",
+            "malformed signature envelope",
         );
     }
 }

@@ -7,6 +7,8 @@
 mod action_buckets;
 mod relations;
 
+use crate::error::{KavachError, Result};
+use crate::policy::identifier::{self, excerpt, MAX_NAME_BYTES};
 use crate::policy::pattern::Pattern;
 use crate::policy::{Condition, Effect, Policy, PolicySet, RateLimit};
 
@@ -186,12 +188,54 @@ fn shadow<'a>(
         .map(|(p, _)| p)
 }
 
+/// The application's actions (`knownActions`), each held to the rules of an action name in a
+/// policy, in the NFC form the gate compares names in. Built before any analysis, so a name
+/// the loader would refuse costs no more than reading its length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownActions(Vec<String>);
+
+impl KnownActions {
+    /// Refuses the first action that breaks the name rules, naming its index and the rule.
+    pub fn new(mut actions: Vec<String>) -> Result<Self> {
+        for (i, action) in actions.iter().enumerate() {
+            if let Some(problem) = action_name_problem(action) {
+                return Err(KavachError::InvalidArgument(format!(
+                    "knownActions[{i}] {problem}"
+                )));
+            }
+        }
+        actions.iter_mut().for_each(identifier::nfc_in_place);
+        Ok(Self(actions))
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// The longest text that can still be an action name once in NFC: NFC merges at most 4 code
+/// points (of at most 4 bytes each) into one, so no longer text has an NFC form within
+/// [`MAX_NAME_BYTES`]. A longer known action is refused by its length alone, without
+/// normalizing a megabyte to learn that (a binding can refuse it before copying it).
+pub const MAX_KNOWN_ACTION_INPUT_BYTES: usize = 16 * MAX_NAME_BYTES;
+
+/// Why `action` cannot be an action name (the policy loader's rule), or `None`.
+fn action_name_problem(action: &str) -> Option<String> {
+    if action.len() > MAX_KNOWN_ACTION_INPUT_BYTES {
+        return Some(format!(
+            "is {} bytes long, over the limit of {MAX_NAME_BYTES} bytes",
+            action.len()
+        ));
+    }
+    identifier::name_problem(action)
+}
+
 /// Runs every check. `known_actions`: report those no policy names. `capped_fields`: the
 /// params the gate's invariants cap (they refuse a string there). Lists at most
 /// [`MAX_FINDINGS_PER_KIND`] findings of each kind, then one saying how many more there are.
 pub fn analyze(
     set: &PolicySet,
-    known_actions: Option<&[String]>,
+    known_actions: Option<&KnownActions>,
     capped_fields: &[String],
 ) -> Vec<Finding> {
     analyze_with(set, known_actions, capped_fields, ActionBuckets::new)
@@ -200,7 +244,7 @@ pub fn analyze(
 /// [`analyze`] with the policies filed by `file` (the tests compare filed and unfiled).
 fn analyze_with<'a>(
     set: &'a PolicySet,
-    known_actions: Option<&[String]>,
+    known_actions: Option<&KnownActions>,
     capped_fields: &[String],
     file: fn(&'a [Policy]) -> ActionBuckets<'a>,
 ) -> Vec<Finding> {
@@ -214,7 +258,7 @@ fn analyze_with<'a>(
     refusals_skipping_strings(policies, &dead, capped_fields, &mut out);
     glob_lookalikes(policies, &dead, &mut out);
     if let Some(known) = known_actions {
-        unmentioned_actions(policies, known, &mut out);
+        unmentioned_actions(policies, known.as_slice(), &mut out);
     }
     out.into_vec()
 }
@@ -395,7 +439,10 @@ fn unmentioned_actions(policies: &[Policy], known: &[String], out: &mut Findings
             out.add("unmentioned_action", Severity::Info, || {
                 (
                     Vec::new(),
-                    format!("action '{action}' is named by no policy (only catch-all policies or the default deny decide it)"),
+                    format!(
+                        "action '{}' is named by no policy (only catch-all policies or the default deny decide it)",
+                        excerpt(action)
+                    ),
                 )
             });
         }
@@ -578,5 +625,74 @@ mod tests {
         assert_eq!(meeting("p1"), tool_1);
         assert_eq!(meeting("all"), (0..6).collect::<Vec<_>>());
         assert_eq!(meeting("tools").len(), 6);
+    }
+
+    fn one_action_policy(action: &str) -> PolicySet {
+        PolicySet::from_value(&json!({ "policies": [
+            { "name": "p", "effect": "permit", "conditions": [{ "action": action }] }
+        ] }))
+        .unwrap()
+    }
+
+    fn refusal(actions: Vec<String>) -> String {
+        match KnownActions::new(actions) {
+            Err(KavachError::InvalidArgument(why)) => why,
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_known_action_the_loader_would_refuse_is_refused_by_its_index_and_rule() {
+        let ok = || "read".to_owned();
+        assert_eq!(
+            refusal(vec![ok(), "x".repeat(1_000_000)]),
+            "knownActions[1] is 1000000 bytes long, over the limit of 256 bytes"
+        );
+        assert_eq!(
+            refusal(vec![ok(), ok(), "x".repeat(257)]),
+            "knownActions[2] is 257 bytes long, over the limit of 256 bytes"
+        );
+        assert_eq!(
+            refusal(vec!["a\u{1b}[2Jb".into()]),
+            "knownActions[0] 'a\\u{1b}[2Jb' contains the control character \\u{1b} at character 1"
+        );
+        assert_eq!(
+            refusal(vec![ok(), String::new()]),
+            "knownActions[1] must be a non-empty string"
+        );
+        // Too long for any NFC form to fit, decided without normalizing it.
+        let decomposed = "e\u{301}".repeat(2_000);
+        assert_eq!(
+            refusal(vec![decomposed]),
+            "knownActions[0] is 6000 bytes long, over the limit of 256 bytes"
+        );
+        assert!(KnownActions::new(vec![ok(), "x".repeat(256)]).is_ok());
+    }
+
+    #[test]
+    fn an_unnamed_action_is_quoted_as_an_excerpt() {
+        let set = one_action_policy("write");
+        let known = KnownActions::new(vec!["write".into(), "y".repeat(256)]).unwrap();
+        let findings = analyze(&set, Some(&known), &[]);
+        assert_eq!(
+            findings,
+            [Finding {
+                kind: "unmentioned_action",
+                severity: Severity::Info,
+                policies: Vec::new(),
+                message: format!(
+                    "action '{}… (256 characters)' is named by no policy (only catch-all policies or the default deny decide it)",
+                    "y".repeat(100)
+                ),
+            }]
+        );
+    }
+
+    #[test]
+    fn known_actions_are_compared_in_nfc_as_the_gate_compares_contexts() {
+        let set = one_action_policy("l\u{f6}schen");
+        let known = KnownActions::new(vec!["lo\u{308}schen".into()]).unwrap();
+        assert_eq!(known.as_slice(), ["l\u{f6}schen"]);
+        assert_eq!(analyze(&set, Some(&known), &[]), []);
     }
 }

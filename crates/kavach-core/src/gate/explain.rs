@@ -306,6 +306,7 @@ impl Gate {
         trace: &mut Trace,
     ) -> Result<&'p Policy, Decision> {
         let mut limited_by: Option<(&Policy, &crate::policy::RateLimit, RateHit)> = None;
+        let quoted = condition_text::Quoted::new(ctx);
         for policy in set.candidates(&ctx.action_name) {
             let mut step = Step::new(POLICY, policy.name.clone(), "matched");
             step.effect = Some(policy.effect.as_str());
@@ -357,7 +358,7 @@ impl Gate {
                     let holds = cond.matches(ctx, env);
                     step.checks.push(ConditionCheck {
                         condition: condition_text::key(cond),
-                        detail: condition_text::describe(cond, holds, ctx, env),
+                        detail: condition_text::describe(cond, holds, &quoted, env),
                         holds,
                     });
                     if !holds {
@@ -434,5 +435,42 @@ impl Gate {
         }
         ctx.session_id.as_ref()?;
         (view.action_count >= max).then(|| over(max))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use crate::context::{ActionContext, PrincipalKind};
+    use crate::gate::{Gate, GateConfig};
+    use crate::policy::PolicySet;
+
+    #[test]
+    fn each_role_check_quotes_the_widest_roles_list_in_a_bounded_detail() {
+        let policies: Vec<serde_json::Value> = (0..2_000)
+            .map(|i| serde_json::json!({ "name": format!("p{i}"), "effect": "permit", "conditions": [{ "identity_role": "admin" }] }))
+            .collect();
+        let set = PolicySet::from_value(&serde_json::json!({ "policies": policies })).unwrap();
+        let gate = Gate::new(set, GateConfig::default()).unwrap();
+        let mut ctx = ActionContext::new("agent-7", PrincipalKind::Agent, "refund");
+        // The documented maximum: 256 roles of 256 bytes (66 KB).
+        ctx.roles = (0..256)
+            .map(|i| format!("{i:03}{}", "r".repeat(253)))
+            .collect();
+
+        let explained = futures::executor::block_on(gate.explain(&ctx));
+
+        let expected = format!(
+            "roles [000{}… (66046 characters)] not include 'admin'",
+            "r".repeat(97)
+        );
+        let checks: Vec<_> = explained.steps.iter().flat_map(|s| &s.checks).collect();
+        assert_eq!(checks.len(), 2_000);
+        for check in checks {
+            assert_eq!(
+                (check.condition, check.detail.as_str(), check.holds),
+                ("identity_role", expected.as_str(), false)
+            );
+        }
     }
 }

@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 
 use unicode_normalization::{is_nfc, is_nfc_quick, IsNormalized, UnicodeNormalization};
+use unicode_script::UnicodeScript;
 
 /// The longest action name, principal id, role, resource or policy name, in UTF-8 bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -27,17 +28,15 @@ enum Script {
     Cyrillic,
 }
 
-/// The confusable script of a letter, for the three scripts whose letters look alike.
+/// The confusable script of a character, for the three scripts whose letters look alike, by
+/// its Unicode Script property: every Latin, Greek or Cyrillic character counts wherever it is
+/// encoded (fullwidth forms, phonetic small capitals, IPA, the Extended blocks). Characters
+/// shared by scripts (Common: digits, `_`, `.`; Inherited: combining marks) belong to none.
 fn script(c: char) -> Option<Script> {
-    match c {
-        'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' => {
-            Some(Script::Latin)
-        }
-        '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => Some(Script::Greek),
-        '\u{0400}'..='\u{052F}'
-        | '\u{1C80}'..='\u{1C8F}'
-        | '\u{2DE0}'..='\u{2DFF}'
-        | '\u{A640}'..='\u{A69F}' => Some(Script::Cyrillic),
+    match c.script() {
+        unicode_script::Script::Latin => Some(Script::Latin),
+        unicode_script::Script::Greek => Some(Script::Greek),
+        unicode_script::Script::Cyrillic => Some(Script::Cyrillic),
         _ => None,
     }
 }
@@ -185,6 +184,68 @@ mod tests {
             assert!(name_problem(bad).is_some(), "{bad:?}");
         }
         assert!(name_problem(&"a".repeat(257)).unwrap().contains("256"));
+    }
+
+    fn mixes_scripts(name: &str) -> bool {
+        name_problem(name)
+            .is_some_and(|p| p.contains("mixes letters of the Latin, Greek and Cyrillic"))
+    }
+
+    #[test]
+    fn refuses_script_mixes_from_every_block_of_the_scripts() {
+        let bad = [
+            // ASCII + Cyrillic е
+            "d\u{0435}lete_user",
+            // Fullwidth Latin + Cyrillic е
+            "\u{ff44}\u{0435}\u{ff4c}\u{0435}\u{ff54}\u{0435}",
+            // Cyrillic ԁ ӏ е + Latin small capital T (U+1D1B)
+            "\u{0501}\u{0435}\u{04cf}\u{0435}\u{1d1b}\u{0435}",
+            // IPA ɡ (U+0261) + Cyrillic
+            "\u{0261}\u{0435}\u{0442}",
+            // Latin Extended-C Ɑ (U+2C6D) + Greek
+            "\u{2c6d}\u{03bb}\u{03c6}\u{03b1}",
+            // Latin Extended-D ꞵ (U+A7B5) + Cyrillic
+            "\u{a7b5}\u{0435}\u{0442}",
+            // Latin Extended-E ꭓ (U+AB53) + Greek
+            "\u{ab53}\u{03b1}",
+            // Greek small capital Γ (U+1D26) + ASCII
+            "\u{1d26}amma",
+            // Cyrillic small capital Л (U+1D2B) and modifier Н (U+1D78) + ASCII
+            "\u{1d2b}ogin",
+            "admi\u{1d78}",
+            // Greek Extended ἀ (U+1F00) + Cyrillic
+            "\u{1f00}\u{0431}",
+            // Cyrillic Extended-B (U+A641) + Latin Extended Additional (U+1E01)
+            "\u{a641}\u{1e01}",
+        ];
+        let let_through: Vec<&str> = bad.into_iter().filter(|b| !mixes_scripts(b)).collect();
+        assert!(let_through.is_empty(), "not refused: {let_through:?}");
+    }
+
+    #[test]
+    fn accepts_one_script_with_shared_characters() {
+        for ok in [
+            "delete_user",
+            "caf\u{e9}",
+            // NFD é: a combining mark belongs to no script.
+            "cafe\u{0301}",
+            "\u{3b1}\u{3b2}\u{3b3}",
+            "\u{443}\u{434}\u{430}\u{43b}\u{438}\u{442}\u{44c}",
+            "\u{434}\u{0301}",
+            "user_2.v10",
+            "\u{3b1}\u{3b2}\u{3b3}_3.14",
+            "\u{443}\u{434}\u{430}\u{43b}\u{438}\u{442}\u{44c}_2.0",
+            // Fullwidth and IPA letters alone are Latin like ASCII.
+            "\u{ff44}\u{ff45}\u{ff4c}\u{ff45}\u{ff54}\u{ff45}",
+            "\u{0261}et_user",
+            // × and ÷ are signs shared by every script, not Latin letters.
+            "\u{3b1}\u{d7}\u{3b2}",
+            "\u{436}\u{f7}\u{437}",
+            // Scripts other than the three are not look-alikes of them.
+            "\u{6ce8}\u{6587}_order",
+        ] {
+            assert_eq!(name_problem(ok), None, "{ok:?}");
+        }
     }
 
     #[test]

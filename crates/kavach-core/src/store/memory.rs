@@ -72,6 +72,17 @@ impl Window {
     fn refusing(&self, now: i64) -> bool {
         self.live_hits(now) as u64 >= self.max
     }
+    /// Its newest hit is still inside the window: a sweep keeps it.
+    fn active(&self, now: i64) -> bool {
+        self.hits
+            .back()
+            .is_some_and(|&t| t > now.saturating_sub(self.window_ms))
+    }
+}
+
+/// Bytes a new key's counter takes with its first hit.
+fn new_key_bytes(key: &str) -> usize {
+    key.len() + std::mem::size_of::<i64>() + ENTRY_OVERHEAD
 }
 
 /// What an evicted counter leaves behind: its count and when its newest hit leaves the window.
@@ -159,8 +170,36 @@ impl MemoryRateLimitStore {
     }
 
     fn full(&self, shard: &RateShard, extra_bytes: usize) -> bool {
-        shard.keys.len() >= self.max_keys_per_shard
-            || shard.bytes + extra_bytes > self.max_bytes_per_shard
+        self.over_bounds(shard.keys.len(), shard.bytes, extra_bytes)
+    }
+
+    fn over_bounds(&self, keys: usize, bytes: usize, extra_bytes: usize) -> bool {
+        keys >= self.max_keys_per_shard || bytes + extra_bytes > self.max_bytes_per_shard
+    }
+
+    /// Whether a new key of `new_bytes` fits in `shard` once idle counters are swept and every
+    /// counter that is not refusing is evicted, as `record` makes room; judged without doing
+    /// either, so `peek` can ask it too.
+    fn room_for_new_key(&self, shard: &RateShard, now: i64, new_bytes: usize) -> bool {
+        if !self.full(shard, new_bytes) {
+            return true;
+        }
+        let (kept_keys, kept_bytes) = shard
+            .keys
+            .iter()
+            .filter(|(_, w)| w.active(now) && w.refusing(now))
+            .fold((0, 0), |(n, b), (k, w)| {
+                (n + 1, b + Window::bytes(k, &w.hits))
+            });
+        !self.over_bounds(kept_keys, kept_bytes, new_bytes)
+    }
+
+    /// The error for a new key in a shard that `room_for_new_key` finds no room in.
+    fn at_bound(&self) -> StoreError {
+        StoreError(format!(
+            "in-process rate limit store is at its bound ({} keys or {} bytes per shard) and every counter in this key's shard is at its limit",
+            self.max_keys_per_shard, self.max_bytes_per_shard
+        ))
     }
 
     /// Evicts a batch of the least recently hit counters that are not refusing, keeping
@@ -225,17 +264,18 @@ impl MemoryRateLimitStore {
         // exact counts stop mattering.
         let limit = max.unwrap_or(crate::policy::schema::RATE_LIMIT_MAX);
         let mut shard = self.shards[shard_of(&self.hasher, key)].lock();
-        let new_bytes = key.len() + std::mem::size_of::<i64>() + ENTRY_OVERHEAD;
+        let new_bytes = new_key_bytes(key);
         if !shard.keys.contains_key(key) {
+            // Judged before making room, by the check `peek` makes, so both agree.
+            if !self.room_for_new_key(&shard, now, new_bytes) {
+                return Err(self.at_bound());
+            }
             if self.full(&shard, new_bytes) || now >= shard.next_sweep_ms {
                 sweep(&mut shard, now);
             }
             while self.full(&shard, new_bytes) {
                 if self.evict(&mut shard, now, key) == 0 {
-                    return Err(StoreError(format!(
-                        "in-process rate limit store is at its bound ({} keys or {} bytes per shard) and every counter in this key's shard is at its limit",
-                        self.max_keys_per_shard, self.max_bytes_per_shard
-                    )));
+                    return Err(self.at_bound());
                 }
             }
             // A key in the slot of an evicted counter starts from that counter's count.
@@ -306,14 +346,18 @@ impl MemoryRateLimitStore {
 }
 
 impl MemoryRateLimitStore {
-    /// What `record(key, window_ms, Some(max))` would return now, changing nothing.
-    pub fn peek(&self, key: &str, window_ms: u64, max: u64) -> RateHit {
+    /// What `record(key, window_ms, Some(max))` would return now, its error included,
+    /// changing nothing.
+    pub fn peek(&self, key: &str, window_ms: u64, max: u64) -> Result<RateHit, StoreError> {
         let now = self.clock.now_ms();
         let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(window);
         let shard = self.shards[shard_of(&self.hasher, key)].lock();
         let mut hits: VecDeque<i64> = match shard.keys.get(key) {
             Some(w) => w.hits.iter().copied().filter(|&t| t > cutoff).collect(),
+            None if !self.room_for_new_key(&shard, now, new_key_bytes(key)) => {
+                return Err(self.at_bound());
+            }
             // As `record` would create it: from an evicted counter's slot, if live.
             None => shard
                 .evicted
@@ -345,10 +389,10 @@ impl MemoryRateLimitStore {
             .copied()
             .unwrap_or(now)
             .saturating_add(window);
-        RateHit {
+        Ok(RateHit {
             count,
             frees_in_ms: u64::try_from(frees_at.saturating_sub(now)).unwrap_or(0),
-        }
+        })
     }
 }
 
@@ -356,10 +400,7 @@ impl MemoryRateLimitStore {
 fn sweep(shard: &mut RateShard, now: i64) {
     let RateShard { keys, bytes, .. } = shard;
     keys.retain(|k, w| {
-        let live = w
-            .hits
-            .back()
-            .is_some_and(|&t| t > now.saturating_sub(w.window_ms));
+        let live = w.active(now);
         if !live {
             *bytes -= Window::bytes(k, &w.hits);
         }
@@ -388,7 +429,7 @@ impl RateLimitStore for MemoryRateLimitStore {
         window_ms: u64,
         max: u64,
     ) -> StoreFuture<'a, RateHit> {
-        ready(Ok(self.peek(key, window_ms, max)))
+        ready(self.peek(key, window_ms, max))
     }
 
     fn is_in_process(&self) -> bool {
@@ -553,6 +594,36 @@ impl MemorySessionStore {
             .map(|e| e.state.clone())
     }
 
+    /// What `load_or_init` would return for `session_id` now, changing nothing: its live state,
+    /// or, for an id not held, the revoked state its live overflow slot gives it. `None` when
+    /// the id would start afresh from the caller's seed.
+    pub fn peek_state(&self, session_id: &str) -> Option<SessionState> {
+        let now = self.clock.now_ms();
+        let shard = self.shards[shard_of(&self.hasher, session_id)].lock();
+        match shard.sessions.get(session_id) {
+            Some(e) if !self.expired(e, now) => Some(e.state.clone()),
+            _ => Some(self.first_sight(session_id, fresh(now), now))
+                .filter(|state| state.invalidated.is_some()),
+        }
+    }
+
+    /// The state of an id seen when not held live: `state` (built from the caller's seed),
+    /// revoked when the id's overflow slot is live (an evicted revoked session, or one sharing
+    /// its slot). Called with the id's shard locked (the overflow slots lock after a shard).
+    fn first_sight(&self, id: &str, mut state: SessionState, now: i64) -> SessionState {
+        if let Some(until) = self.revoked_overflow.lock().live_until(id, now) {
+            state.invalidated = Some(refused_text(
+                "a revocation of this session",
+                &format!(
+                    "the in-process session store's bound ({} sessions or {} bytes per shard)",
+                    self.max_per_shard, self.max_bytes_per_shard
+                ),
+                until,
+            ));
+        }
+        state
+    }
+
     fn expired(&self, e: &SessionEntry, now: i64) -> bool {
         outlived(e, now, self.idle_ttl_ms)
     }
@@ -607,19 +678,7 @@ impl MemorySessionStore {
             .is_some_and(|e| !outlived(e, now, ttl));
         if !live {
             shard.remove(id);
-            let mut state = seed(now);
-            // An id in the slot of an evicted revoked session is revoked too.
-            let dropped = self.revoked_overflow.lock().live_until(id, now);
-            if let Some(until) = dropped {
-                state.invalidated = Some(refused_text(
-                    "a revocation of this session",
-                    &format!(
-                        "the in-process session store's bound ({} sessions or {} bytes per shard)",
-                        self.max_per_shard, self.max_bytes_per_shard
-                    ),
-                    until,
-                ));
-            }
+            let state = self.first_sight(id, seed(now), now);
             let bytes = session_bytes(id, &state);
             if self.full(&shard, bytes) || now >= shard.next_sweep_ms {
                 shard.sweep(now, ttl);
@@ -702,10 +761,207 @@ impl SessionStore for MemorySessionStore {
     }
 
     fn peek<'a>(&'a self, session_id: &'a str) -> StoreFuture<'a, Option<SessionState>> {
-        ready(Ok(self.get(session_id)))
+        ready(Ok(self.peek_state(session_id)))
     }
 
     fn is_in_process(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::context::{ActionContext, PrincipalKind};
+    use crate::gate::{Gate, GateConfig};
+    use crate::policy::PolicySet;
+    use crate::verdict::{Decision, RefuseCode, Verdict};
+
+    /// 2026-01-15T12:00:00Z.
+    const NOON_MS: i64 = 1_768_478_400_000;
+    const DAY_MS: u64 = 86_400_000;
+
+    fn refusal(v: &Verdict) -> Option<(RefuseCode, &str)> {
+        match &v.decision {
+            Decision::Refuse(r) => Some((r.code, r.reason.as_str())),
+            _ => None,
+        }
+    }
+
+    fn gate(policies: &str, config: GateConfig) -> Arc<Gate> {
+        let config = GateConfig {
+            enable_drift: false,
+            ..config
+        };
+        Gate::new(PolicySet::from_json(policies).unwrap(), config).unwrap()
+    }
+
+    const PERMIT_ALL: &str = r#"{"policies":[{"name":"all","effect":"permit","conditions":[]}]}"#;
+    const ONE_EXPORT_A_DAY: &str = r#"{"policies":[{"name":"one_a_day","effect":"permit","conditions":[{"action":"export"},{"rate_limit":{"max":1,"window":"24h"}}]}]}"#;
+
+    /// One session per shard: each new session in a shard evicts the one there.
+    fn small_session_store(clock: &Arc<ManualClock>) -> Arc<MemorySessionStore> {
+        Arc::new(MemorySessionStore::with_limits(clock.clone(), SHARDS, 60))
+    }
+
+    /// Evicts the revoked session `victim` by starting other sessions until it is gone.
+    fn push_out(store: &MemorySessionStore, victim: &str) {
+        block_on(store.invalidate(victim, "token leaked")).unwrap();
+        for i in 0..10_000 {
+            if store.get(victim).is_none() {
+                return;
+            }
+            block_on(store.load_or_init(&format!("s{i}"), &SessionSeed::default())).unwrap();
+        }
+        panic!("'{victim}' was never evicted");
+    }
+
+    #[test]
+    fn session_peek_of_an_evicted_revoked_id_is_the_state_load_gives() {
+        let clock = ManualClock::new(NOON_MS);
+        let store = small_session_store(&clock);
+        push_out(&store, "victim");
+        assert_eq!(store.revoked_overflowed(), 1);
+        let held = store.len();
+
+        let peeked = store
+            .peek_state("victim")
+            .expect("revoked by its overflow slot");
+        assert_eq!(store.len(), held, "peek creates nothing");
+        assert!(store.get("victim").is_none(), "peek creates nothing");
+        let loaded = block_on(store.load_or_init("victim", &SessionSeed::default())).unwrap();
+        assert!(loaded.invalidated.is_some());
+        assert_eq!(peeked.invalidated, loaded.invalidated);
+
+        // An id that no slot revokes starts afresh: nothing to peek at.
+        let fresh_id = (0..)
+            .map(|i| format!("new-{i}"))
+            .find(|id| !store.share_overflow_slot("victim", id))
+            .unwrap();
+        assert_eq!(store.peek_state(&fresh_id), None);
+    }
+
+    #[test]
+    fn explain_refuses_an_evicted_revoked_session_as_evaluate_does() {
+        let clock = ManualClock::new(NOON_MS);
+        let store = small_session_store(&clock);
+        let g = gate(
+            PERMIT_ALL,
+            GateConfig {
+                session_store: Some(store.clone()),
+                clock: clock.clone(),
+                ..GateConfig::default()
+            },
+        );
+        let mut ctx = ActionContext::new("agent-7", PrincipalKind::Agent, "read");
+        ctx.session_id = Some("victim".into());
+        assert!(g.evaluate_sync(&ctx).unwrap().decision.is_permit());
+        push_out(&store, "victim");
+
+        let explained = block_on(g.explain(&ctx)).verdict;
+        let evaluated = g.evaluate_sync(&ctx).unwrap();
+        let (code, reason) = refusal(&evaluated).expect("evaluate refuses");
+        assert_eq!(code, RefuseCode::SessionInvalid);
+        assert_eq!(refusal(&explained), Some((code, reason)));
+    }
+
+    /// Each key with one hit of a limit of one: at its limit, never evicted.
+    fn refusing_counters(store: &MemoryRateLimitStore, n: usize) {
+        for i in 0..n {
+            let _ = store.record(&format!("k{i}"), DAY_MS, Some(1));
+        }
+    }
+
+    #[test]
+    fn rate_peek_fails_where_record_fails_in_a_full_shard() {
+        let clock = ManualClock::new(NOON_MS);
+        // One counter per shard.
+        let store = MemoryRateLimitStore::with_limits(clock.clone(), SHARDS, usize::MAX);
+        refusing_counters(&store, 400);
+        assert_eq!(store.len(), SHARDS);
+        let (held, bytes) = (store.len(), store.bytes());
+        let mut refused = 0;
+        for i in 0..50 {
+            let key = format!("newcomer-{i}");
+            let peeked = store.peek(&key, DAY_MS, 1);
+            assert_eq!(
+                (store.len(), store.bytes()),
+                (held, bytes),
+                "peek changes nothing"
+            );
+            assert_eq!(peeked, store.record(&key, DAY_MS, Some(1)), "{key}");
+            refused += usize::from(peeked.is_err());
+        }
+        assert_eq!(refused, 50, "every shard holds only a refusing counter");
+    }
+
+    #[test]
+    fn rate_peek_succeeds_where_record_makes_room() {
+        let clock = ManualClock::new(NOON_MS);
+        let store = MemoryRateLimitStore::with_limits(clock.clone(), SHARDS, usize::MAX);
+        // Under their limit: evictable.
+        for i in 0..400 {
+            store.record(&format!("k{i}"), DAY_MS, Some(5)).unwrap();
+        }
+        let held = store.len();
+        assert_eq!(
+            store.peek("newcomer", DAY_MS, 5),
+            Ok(RateHit {
+                count: 1,
+                frees_in_ms: DAY_MS
+            })
+        );
+        assert_eq!(store.len(), held, "peek evicts nothing");
+        assert_eq!(
+            store.peek("newcomer", DAY_MS, 5),
+            store.record("newcomer", DAY_MS, Some(5))
+        );
+
+        // Refusing counters whose hits have left the window: a sweep frees them.
+        let store = MemoryRateLimitStore::with_limits(clock.clone(), SHARDS, usize::MAX);
+        refusing_counters(&store, 400);
+        assert!(store.peek("newcomer", DAY_MS, 1).is_err());
+        clock.advance_ms(i64::try_from(DAY_MS).unwrap() + 1);
+        assert!(store.peek("newcomer", DAY_MS, 1).is_ok());
+        assert_eq!(
+            store.peek("newcomer", DAY_MS, 1),
+            store.record("newcomer", DAY_MS, Some(1))
+        );
+    }
+
+    #[test]
+    fn explain_refuses_a_new_rate_key_in_a_full_shard_as_evaluate_does() {
+        let clock = ManualClock::new(NOON_MS);
+        let rates = Arc::new(MemoryRateLimitStore::with_limits(
+            clock.clone(),
+            SHARDS,
+            usize::MAX,
+        ));
+        let g = gate(
+            ONE_EXPORT_A_DAY,
+            GateConfig {
+                rate_store: Some(rates.clone()),
+                clock: clock.clone(),
+                ..GateConfig::default()
+            },
+        );
+        let export = |p: &str| ActionContext::new(p, PrincipalKind::Agent, "export");
+        // Each principal uses its one export: every counter is at its limit.
+        for i in 0..400 {
+            let _ = g.evaluate_sync(&export(&format!("p{i}"))).unwrap();
+        }
+        assert_eq!(rates.len(), SHARDS);
+        for i in 0..20 {
+            let ctx = export(&format!("newcomer-{i}"));
+            let explained = block_on(g.explain(&ctx)).verdict;
+            let evaluated = g.evaluate_sync(&ctx).unwrap();
+            let (code, reason) = refusal(&evaluated).expect("evaluate refuses");
+            assert_eq!(code, RefuseCode::StoreUnavailable, "{reason}");
+            assert_eq!(refusal(&explained), Some((code, reason)), "{i}");
+        }
     }
 }

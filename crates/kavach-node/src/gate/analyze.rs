@@ -1,11 +1,12 @@
 //! `gate.analyze()` for JS: the core's static analysis of the live policy set
 //! (`kavach_core::analysis`), as plain objects.
 
-use kavach_core::analysis::{analyze, Finding};
+use kavach_core::analysis::{analyze, Finding, KnownActions, MAX_KNOWN_ACTION_INPUT_BYTES};
 use napi_derive::napi;
 
 use super::Gate;
-use crate::dense_array::DenseArray;
+use crate::dense_array::{CappedString, DenseArray};
+use crate::error::{CoreResultExt, Result};
 
 /// One finding of the policy analysis.
 #[napi(object, object_from_js = false)]
@@ -26,7 +27,7 @@ pub struct PolicyFinding {
 pub struct AnalyzeOptions {
     /// Actions the application performs: those no policy names are reported.
     #[napi(ts_type = "Array<string>")]
-    pub known_actions: Option<DenseArray<String>>,
+    pub known_actions: Option<DenseArray<CappedString<MAX_KNOWN_ACTION_INPUT_BYTES>>>,
 }
 
 fn to_js(f: Finding) -> PolicyFinding {
@@ -45,14 +46,19 @@ impl Gate {
     /// string passes (unless an invariant of this gate caps the param), patterns that look like
     /// globs, unnamed actions.
     #[napi(catch_unwind)]
-    pub fn analyze(&self, options: Option<AnalyzeOptions>) -> Vec<PolicyFinding> {
-        let known = options.and_then(|o| o.known_actions).map(|a| a.0);
+    pub fn analyze(&self, options: Option<AnalyzeOptions>) -> Result<Vec<PolicyFinding>> {
+        let known = match options.and_then(|o| o.known_actions) {
+            Some(actions) => {
+                Some(KnownActions::new(actions.0.into_iter().map(|a| a.0).collect()).js()?)
+            }
+            None => None,
+        };
         let capped: Vec<String> = (self.inner.config().invariants.iter())
             .map(|i| i.field.clone())
             .collect();
-        analyze(&self.inner.policies(), known.as_deref(), &capped)
+        Ok(analyze(&self.inner.policies(), known.as_ref(), &capped)
             .into_iter()
             .map(to_js)
-            .collect()
+            .collect())
     }
 }

@@ -1,18 +1,20 @@
 //! `SignedAuditChain`: append-only chain of signed audit entries, in memory or in a durable
 //! JSONL file ([`super::file`]). A file-backed chain keeps only its head in memory.
 
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::audit::chain_entry::{ChainEntry, GENESIS};
+use crate::audit::chain_entry::{is_blank, ChainEntry, GENESIS};
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::entry::AuditEntry;
 use crate::audit::file::{open_and_verify, FileOptions, FileState};
 use crate::audit::par;
-use crate::audit::verify::{verify_jsonl, verify_reader};
+use crate::audit::verify::{
+    line_too_long, read_bounded_line, verify_jsonl, verify_reader_to_head, ChainVerifier, LineRead,
+};
 use crate::bundle::PublicKeyBundle;
 use crate::error::{PqError, Result};
 use crate::keys::KavachKeyPair;
@@ -239,22 +241,12 @@ impl SignedAuditChain {
         }
     }
 
-    /// Verify the whole chain under `bundle` in this chain's mode (streams a file chain).
+    /// Verify the whole chain under `bundle` in this chain's mode (streams a file chain), and
+    /// hold it to what this chain appended: its length, then its head hash. The entry hashes
+    /// are unkeyed, so whoever can write the file can reorder or rewrite entries and relink
+    /// them; only the head this chain keeps in memory tells such a file from its own.
     pub fn verify(&self, bundle: &PublicKeyBundle) -> Result<u64> {
-        let n = match &self.store {
-            Store::Memory(lines) => {
-                let mut v =
-                    crate::audit::verify::ChainVerifier::new(bundle, Some(self.hybrid), None)?;
-                for l in lines {
-                    v.push_line(l.as_bytes())?;
-                }
-                v.finish()?
-            }
-            Store::File(f) => {
-                let file = open_audit_file(&f.path)?;
-                verify_reader(BufReader::new(file), bundle, Some(self.hybrid), None)?
-            }
-        };
+        let (n, head) = self.verify_to_head(bundle)?;
         // A file may have been appended to by nobody else (it is locked), so anything beyond
         // our own length means tampering; fewer means truncation.
         if n != self.len {
@@ -264,10 +256,38 @@ impl SignedAuditChain {
                 self.len
             )));
         }
+        if head != self.head {
+            return Err(PqError::ChainInvalid(format!(
+                "entry {}: hash {head} is not the chain's head hash {} (entries rewritten or \
+                 reordered and relinked)",
+                n.saturating_sub(1),
+                self.head
+            )));
+        }
         Ok(n)
     }
 
-    /// The chain as JSONL (each line ends in `\n`). A file chain is read back from disk.
+    /// Entries verified and the hash of the last one.
+    fn verify_to_head(&self, bundle: &PublicKeyBundle) -> Result<(u64, String)> {
+        match &self.store {
+            Store::Memory(lines) => {
+                let mut v = ChainVerifier::new(bundle, Some(self.hybrid), None)?;
+                for l in lines {
+                    v.push_line(l.as_bytes())?;
+                }
+                let head = v.head().to_string();
+                Ok((v.finish()?, head))
+            }
+            Store::File(f) => {
+                let file = open_audit_file(&f.path)?;
+                verify_reader_to_head(BufReader::new(file), bundle, Some(self.hybrid), None)
+            }
+        }
+    }
+
+    /// The chain as JSONL (each line ends in `\n`). A file chain is read back from disk, one
+    /// bounded line at a time: a line over `MAX_LINE_BYTES` is `CHAIN_INVALID` naming its
+    /// entry, not an unbounded allocation.
     pub fn export_jsonl(&self) -> Result<Vec<u8>> {
         match &self.store {
             Store::Memory(lines) => {
@@ -278,18 +298,7 @@ impl SignedAuditChain {
                 }
                 Ok(out)
             }
-            Store::File(f) => {
-                let mut out = Vec::new();
-                open_audit_file(&f.path)?
-                    .read_to_end(&mut out)
-                    .map_err(|e| {
-                        PqError::Io(format!(
-                            "cannot read audit file '{}': {e}",
-                            f.path.display()
-                        ))
-                    })?;
-                Ok(out)
-            }
+            Store::File(f) => read_file_lines(&f.path),
         }
     }
 
@@ -311,9 +320,176 @@ impl SignedAuditChain {
     }
 }
 
+/// The bytes of the chain's file, read line by line with every line bounded.
+fn read_file_lines(path: &Path) -> Result<Vec<u8>> {
+    let file = open_audit_file(path)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut out = Vec::new();
+    let mut entry = 0u64;
+    loop {
+        let start = out.len();
+        let read = read_bounded_line(&mut reader, &mut out).map_err(|e| {
+            PqError::Io(format!("cannot read audit file '{}': {e}", path.display()))
+        })?;
+        match read {
+            LineRead::End => return Ok(out),
+            LineRead::TooLong => return Err(line_too_long(entry)),
+            LineRead::Line { .. } if is_blank(&out[start..]) => {}
+            LineRead::Line { .. } => entry += 1,
+        }
+    }
+}
+
 /// The chain's file, opened again by its path to be read: a regular file only, so a path
 /// swapped for a FIFO cannot block the thread (crates/kavach-files).
 fn open_audit_file(path: &std::path::Path) -> Result<std::fs::File> {
     kavach_files::open_regular(path)
         .map_err(|why| PqError::Io(format!("audit file '{}' {why}", path.display())))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::fs::OpenOptions;
+    use std::io::Write;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::audit::chain_entry::MAX_LINE_BYTES;
+
+    /// A fresh path in a directory of its own, removed with everything in it on drop.
+    struct TempFile {
+        dir: PathBuf,
+        path: PathBuf,
+    }
+
+    impl TempFile {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("kavach-pq-chain-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("audit.jsonl");
+            Self { dir, path }
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn file_chain(path: &Path, entries: usize) -> (Arc<KavachKeyPair>, SignedAuditChain) {
+        let kp = Arc::new(KavachKeyPair::generate().unwrap());
+        let mut c = SignedAuditChain::open_file(path, kp.clone(), FileOptions::default()).unwrap();
+        for i in 0..entries {
+            let verdict = if i % 2 == 0 { "refuse" } else { "permit" };
+            let e =
+                AuditEntry::new("alice", "delete_db", verdict, "d", Default::default()).unwrap();
+            c.append(&e).unwrap();
+        }
+        (kp, c)
+    }
+
+    /// Extend the file by `bytes` of hole: no disk used, read back as zero bytes, no `\n`.
+    fn add_hole(path: &Path, bytes: u64) -> u64 {
+        let f = OpenOptions::new().write(true).open(path).unwrap();
+        let len = f.metadata().unwrap().len();
+        f.set_len(len + bytes).unwrap();
+        len
+    }
+
+    fn over_the_bound(entry: u64) -> String {
+        format!("audit chain invalid: entry {entry}: line over {MAX_LINE_BYTES} bytes")
+    }
+
+    #[test]
+    fn an_endless_line_fails_verify_and_export_of_a_file_chain_naming_its_entry() {
+        let tmp = TempFile::new("endless-open");
+        let (kp, c) = file_chain(&tmp.path, 2);
+        add_hole(&tmp.path, 2 * MAX_LINE_BYTES as u64);
+        let e = c.verify(kp.bundle_ref()).unwrap_err();
+        assert_eq!(
+            (e.code(), e.to_string()),
+            ("CHAIN_INVALID", over_the_bound(2))
+        );
+        let e = c.export_jsonl().unwrap_err();
+        assert_eq!(
+            (e.code(), e.to_string()),
+            ("CHAIN_INVALID", over_the_bound(2))
+        );
+    }
+
+    #[test]
+    fn open_truncates_an_endless_torn_tail_and_refuses_an_endless_complete_line() {
+        let tmp = TempFile::new("endless-reopen");
+        let (kp, mut c) = file_chain(&tmp.path, 2);
+        let head = c.head_hash().to_string();
+        c.close().unwrap();
+        let hole = 2 * MAX_LINE_BYTES as u64;
+        let good_end = add_hole(&tmp.path, hole);
+        // Unterminated, it is a torn final line: truncated and reported, as any other.
+        let mut c =
+            SignedAuditChain::open_file(&tmp.path, kp.clone(), FileOptions::default()).unwrap();
+        assert_eq!((c.len(), c.head_hash()), (2, head.as_str()));
+        assert_eq!(c.torn_bytes_truncated(), hole);
+        assert_eq!(std::fs::metadata(&tmp.path).unwrap().len(), good_end);
+        c.close().unwrap();
+        // Followed by a `\n`, it is a complete line that cannot be an entry: the open fails.
+        add_hole(&tmp.path, hole);
+        let mut f = OpenOptions::new().append(true).open(&tmp.path).unwrap();
+        f.write_all(b"\n").unwrap();
+        let e = SignedAuditChain::open_file(&tmp.path, kp, FileOptions::default()).unwrap_err();
+        assert_eq!(
+            (e.code(), e.to_string()),
+            ("CHAIN_INVALID", over_the_bound(2))
+        );
+    }
+
+    #[test]
+    fn verify_holds_a_file_chain_to_its_own_head() {
+        let tmp = TempFile::new("relink");
+        let (kp, c) = file_chain(&tmp.path, 2);
+        let original = std::fs::read(&tmp.path).unwrap();
+        let entries: Vec<ChainEntry> = original
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| ChainEntry::from_line(l).unwrap())
+            .collect();
+        // Swap the refusal and the permit and relink them: every entry verifies on its own.
+        let mut relinked = String::new();
+        let mut previous = GENESIS.to_string();
+        for (i, e) in entries.iter().rev().enumerate() {
+            let e = ChainEntry::link(i as u64, previous, e.signed_payload.clone());
+            relinked.push_str(&e.to_line().unwrap());
+            relinked.push('\n');
+            previous = e.entry_hash;
+        }
+        std::fs::write(&tmp.path, &relinked).unwrap();
+        let b = kp.bundle_ref();
+        assert_eq!(
+            SignedAuditChain::verify_jsonl(relinked.as_bytes(), b, None, None),
+            Ok(2)
+        );
+        let e = c.verify(b).unwrap_err();
+        assert_eq!(e.code(), "CHAIN_INVALID");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "audit chain invalid: entry 1: hash {previous} is not the chain's head hash {} \
+                 (entries rewritten or reordered and relinked)",
+                c.head_hash()
+            )
+        );
+        // The file as written verifies; a shorter one is still reported by its length.
+        std::fs::write(&tmp.path, &original).unwrap();
+        assert_eq!(c.verify(b), Ok(2));
+        let first_line = original.iter().position(|b| *b == b'\n').unwrap() + 1;
+        std::fs::write(&tmp.path, &original[..first_line]).unwrap();
+        assert_eq!(
+            c.verify(b).unwrap_err().to_string(),
+            "audit chain invalid: entry 1: chain holds 1 entries but 2 were appended"
+        );
+    }
 }

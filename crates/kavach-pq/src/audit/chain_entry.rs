@@ -9,12 +9,24 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::audit::entry::MAX_ENTRY_BYTES;
 use crate::error::{PqError, Result};
 use crate::json_direct;
 use crate::signed_payload::{render_ts, SignedPayload};
+use crate::sizes::{ED25519_SIG_LEN, ML_DSA_SIG_LEN};
 
 /// `previous_hash` of entry 0 and `head_hash` of an empty chain.
 pub const GENESIS: &str = "genesis";
+
+/// The longest line (without its `\n`) a chain writer produces, so the longest a reader takes:
+/// an entry's `data` is its JSON, at most 6 bytes per byte of its fields (a control character
+/// is written `\u00XX`) and those total at most [`MAX_ENTRY_BYTES`]; `data` and both
+/// signatures are written as byte arrays, at most 4 bytes per byte (`255,`); 1 MiB more covers
+/// the field names, index, hashes, nonce, time and a key id (a secret export carries at most
+/// 64 KiB of it, 6 bytes per byte escaped). A reader stops a line here, so a file holding one
+/// endless line (a sparse hole) costs bounded memory.
+pub const MAX_LINE_BYTES: usize =
+    4 * (6 * MAX_ENTRY_BYTES + ML_DSA_SIG_LEN + ED25519_SIG_LEN) + (1 << 20);
 
 /// One chain line. Field order is the JSON field order of FORMATS.md.
 /// Unknown fields are an error: nothing outside the signed payload and the linkage hash may

@@ -6,7 +6,10 @@
 //! an unterminated final line that parses and verifies as the next entry is kept (its `\n` is
 //! added); anything else in that position is truncated and reported
 //! ([`FileState::torn_bytes_truncated`]). A complete line that fails verification makes the
-//! open fail: nothing acknowledged is ever dropped silently.
+//! open fail: nothing acknowledged is ever dropped silently. A line over
+//! [`MAX_LINE_BYTES`](crate::audit::chain_entry::MAX_LINE_BYTES) is never read into memory: as
+//! a complete line it fails the open (`CHAIN_INVALID`), as the unterminated final line it is
+//! truncated like any other torn line.
 //!
 //! Only one writer at a time: the file is locked exclusively (advisory lock) while open.
 
@@ -14,7 +17,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::audit::verify::{ChainVerifier, LineWindow};
+use crate::audit::chain_entry::MAX_LINE_BYTES;
+use crate::audit::verify::{line_too_long, skip_line, ChainVerifier, LineRead, LineWindow};
 use crate::bundle::PublicKeyBundle;
 use crate::error::{PqError, Result};
 
@@ -89,40 +93,8 @@ pub fn open_and_verify(
         ))
     })?;
     let mut verifier = ChainVerifier::new(bundle, opts.hybrid, None)?;
-    let mut good_end: u64 = 0;
-    let mut tail: Vec<u8> = Vec::new();
-    {
-        let mut reader = BufReader::with_capacity(1 << 16, &file);
-        let mut window = LineWindow::default();
-        while let Some((n, complete)) = window
-            .read_line(&mut reader)
-            .map_err(|e| io(path, "cannot read audit file", e))?
-        {
-            if !complete {
-                tail = window.pop().unwrap_or_default();
-                break;
-            }
-            good_end += n;
-            if window.is_full() {
-                window.flush(&mut verifier)?;
-            }
-        }
-        window.flush(&mut verifier)?;
-    }
-    let mut torn = 0u64;
-    if !tail.is_empty() {
-        if verifier.push_line(&tail).is_ok() {
-            // A complete entry missing only its newline: keep it.
-            file.write_all(b"\n")
-                .map_err(|e| io(path, "cannot repair audit file", e))?;
-        } else {
-            torn = tail.len() as u64;
-            file.set_len(good_end)
-                .map_err(|e| io(path, "cannot truncate torn line of audit file", e))?;
-        }
-        file.sync_all()
-            .map_err(|e| io(path, "cannot sync audit file", e))?;
-    }
+    let (good_end, tail) = verify_complete_lines(path, &file, &mut verifier)?;
+    let torn = repair_tail(path, &mut file, good_end, tail, &mut verifier)?;
     file.seek(SeekFrom::End(0))
         .map_err(|e| io(path, "cannot seek audit file", e))?;
     let state = FileState {
@@ -135,6 +107,82 @@ pub fn open_and_verify(
         poisoned: false,
     };
     Ok((state, verifier))
+}
+
+/// What follows the last complete line of the file.
+enum Tail {
+    /// Nothing: the file ends in `\n` (or is empty).
+    Clean,
+    /// An unterminated final line.
+    Torn(Vec<u8>),
+    /// An unterminated final line over `MAX_LINE_BYTES`, of this many bytes (not read into
+    /// memory; it cannot be an entry).
+    TornTooLong(u64),
+}
+
+/// Verify every complete line (in windows) and return where the last one ends and what
+/// follows it. A complete line over `MAX_LINE_BYTES` is `CHAIN_INVALID` after the lines
+/// before it verify.
+fn verify_complete_lines(
+    path: &Path,
+    file: &File,
+    verifier: &mut ChainVerifier,
+) -> Result<(u64, Tail)> {
+    let read_err = |e| io(path, "cannot read audit file", e);
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut window = LineWindow::default();
+    let mut good_end: u64 = 0;
+    let tail = loop {
+        match window.read_line(&mut reader).map_err(read_err)? {
+            LineRead::End => break Tail::Clean,
+            LineRead::Line {
+                complete: false, ..
+            } => break Tail::Torn(window.pop().unwrap_or_default()),
+            LineRead::Line { bytes, .. } => good_end += bytes,
+            LineRead::TooLong => {
+                let (rest, ended) = skip_line(&mut reader).map_err(read_err)?;
+                if ended {
+                    window.flush(verifier)?;
+                    return Err(line_too_long(verifier.len()));
+                }
+                break Tail::TornTooLong(MAX_LINE_BYTES as u64 + 1 + rest);
+            }
+        }
+        if window.is_full() {
+            window.flush(verifier)?;
+        }
+    };
+    window.flush(verifier)?;
+    Ok((good_end, tail))
+}
+
+/// Keep a torn final line that verifies as the next entry (adding its `\n`), truncate any
+/// other at `good_end`; returns the bytes truncated.
+fn repair_tail(
+    path: &Path,
+    file: &mut File,
+    good_end: u64,
+    tail: Tail,
+    verifier: &mut ChainVerifier,
+) -> Result<u64> {
+    let torn = match tail {
+        Tail::Clean => return Ok(0),
+        Tail::Torn(line) if verifier.push_line(&line).is_ok() => {
+            // A complete entry missing only its newline: keep it.
+            file.write_all(b"\n")
+                .map_err(|e| io(path, "cannot repair audit file", e))?;
+            0
+        }
+        Tail::Torn(line) => line.len() as u64,
+        Tail::TornTooLong(bytes) => bytes,
+    };
+    if torn > 0 {
+        file.set_len(good_end)
+            .map_err(|e| io(path, "cannot truncate torn line of audit file", e))?;
+    }
+    file.sync_all()
+        .map_err(|e| io(path, "cannot sync audit file", e))?;
+    Ok(torn)
 }
 
 /// Make a newly created file's directory entry durable (otherwise a crash could lose the

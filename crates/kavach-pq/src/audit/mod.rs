@@ -11,8 +11,10 @@ pub mod par;
 pub mod verify;
 
 pub use chain::SignedAuditChain;
-pub use chain_entry::{entry_hash, ChainEntry, GENESIS};
+pub use chain_entry::{entry_hash, ChainEntry, GENESIS, MAX_LINE_BYTES};
 pub use checkpoint::Checkpoint;
 pub use entry::{AuditEntry, AuditEntryOptions};
 pub use file::FileOptions;
-pub use verify::{verify_jsonl, verify_reader, ChainVerifier, LineWindow};
+pub use verify::{
+    verify_jsonl, verify_reader, verify_reader_to_head, ChainVerifier, LineRead, LineWindow,
+};

@@ -22,9 +22,9 @@
 //! whose mode or key id already disagree with the chain get no signature check (the downgrade
 //! defence refuses them before any cryptography).
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
-use crate::audit::chain_entry::{entry_hash, is_blank, ChainEntry, GENESIS};
+use crate::audit::chain_entry::{entry_hash, is_blank, ChainEntry, GENESIS, MAX_LINE_BYTES};
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::entry::AuditEntry;
 use crate::audit::par;
@@ -323,20 +323,106 @@ pub fn verify_jsonl(
 
 /// Verify a chain from a reader (a file), one window of lines in memory at a time.
 pub fn verify_reader<R: BufRead>(
-    mut reader: R,
+    reader: R,
     bundle: &PublicKeyBundle,
     mode: Option<bool>,
     checkpoint: Option<&Checkpoint>,
 ) -> Result<u64> {
+    verify_reader_to_head(reader, bundle, mode, checkpoint).map(|(n, _)| n)
+}
+
+/// [`verify_reader`], also returning the hash of the last entry (`genesis` for none), so a
+/// caller that knows the chain's head can hold the file to it. A line over
+/// [`MAX_LINE_BYTES`] is `CHAIN_INVALID` ([`line_too_long`]) once the lines before it verify.
+pub fn verify_reader_to_head<R: BufRead>(
+    mut reader: R,
+    bundle: &PublicKeyBundle,
+    mode: Option<bool>,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<(u64, String)> {
     let mut v = ChainVerifier::new(bundle, mode, checkpoint)?;
     let mut window = LineWindow::default();
-    while window.read_line(&mut reader)?.is_some() {
-        if window.is_full() {
-            window.flush(&mut v)?;
+    loop {
+        match window.read_line(&mut reader)? {
+            LineRead::End => break,
+            LineRead::TooLong => {
+                window.flush(&mut v)?;
+                return Err(line_too_long(v.len()));
+            }
+            LineRead::Line { .. } if window.is_full() => window.flush(&mut v)?,
+            LineRead::Line { .. } => {}
         }
     }
     window.flush(&mut v)?;
-    v.finish()
+    let head = v.head().to_string();
+    Ok((v.finish()?, head))
+}
+
+/// `CHAIN_INVALID` for entry `n`, whose line is longer than any writer produces.
+pub fn line_too_long(n: u64) -> PqError {
+    invalid(n, format!("line over {MAX_LINE_BYTES} bytes"))
+}
+
+/// What one bounded line read found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineRead {
+    /// End of input.
+    End,
+    /// A line of `bytes` bytes, its `\n` included when `complete` (an unterminated line ends
+    /// the input).
+    Line { bytes: u64, complete: bool },
+    /// A line over [`MAX_LINE_BYTES`]: its first `MAX_LINE_BYTES + 1` bytes were consumed
+    /// (and are not kept), the rest is unread.
+    TooLong,
+}
+
+/// Append the next line, `\n` included, to `buf`, reading at most one byte past
+/// [`MAX_LINE_BYTES`] and its `\n`. On `TooLong`, `buf` is left as it was.
+pub fn read_bounded_line<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<LineRead> {
+    let start = buf.len();
+    let limit = MAX_LINE_BYTES as u64 + 1;
+    let n = reader.by_ref().take(limit).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(LineRead::End);
+    }
+    let complete = buf.last() == Some(&b'\n');
+    if !complete && n > MAX_LINE_BYTES {
+        buf.truncate(start);
+        buf.shrink_to(start);
+        return Ok(LineRead::TooLong);
+    }
+    Ok(LineRead::Line {
+        bytes: n as u64,
+        complete,
+    })
+}
+
+/// Consume the rest of a line without keeping it: the bytes consumed and whether a `\n` ended
+/// them (`false`: the input ended first). Memory stays that of the reader's buffer.
+pub fn skip_line<R: BufRead>(reader: &mut R) -> std::io::Result<(u64, bool)> {
+    let mut skipped = 0u64;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok((skipped, false));
+        }
+        let (used, ended) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        reader.consume(used);
+        skipped += used as u64;
+        if ended {
+            return Ok((skipped, true));
+        }
+    }
 }
 
 /// Lines read into a bounded window, verified together with [`ChainVerifier::push_lines`].
@@ -349,28 +435,23 @@ pub struct LineWindow {
 }
 
 impl LineWindow {
-    /// Read the next line into the window, its `\n` removed. Returns `None` at end of input,
-    /// else the bytes consumed and whether the line ended in `\n`.
-    pub fn read_line<R: BufRead>(
-        &mut self,
-        reader: &mut R,
-    ) -> std::io::Result<Option<(u64, bool)>> {
+    /// Read the next line into the window, its `\n` removed (see [`read_bounded_line`]; a
+    /// line over [`MAX_LINE_BYTES`] is not added).
+    pub fn read_line<R: BufRead>(&mut self, reader: &mut R) -> std::io::Result<LineRead> {
         if self.used == self.lines.len() {
             self.lines.push(Vec::new());
         }
         let buf = &mut self.lines[self.used];
         buf.clear();
-        let n = reader.read_until(b'\n', buf)?;
-        if n == 0 {
-            return Ok(None);
+        let read = read_bounded_line(reader, buf)?;
+        if let LineRead::Line { bytes, complete } = read {
+            if complete {
+                buf.pop();
+            }
+            self.used += 1;
+            self.bytes += bytes as usize;
         }
-        let complete = buf.last() == Some(&b'\n');
-        if complete {
-            buf.pop();
-        }
-        self.used += 1;
-        self.bytes += n;
-        Ok(Some((n as u64, complete)))
+        Ok(read)
     }
 
     /// Take back the line read last (a torn final line, handled apart).
@@ -392,5 +473,153 @@ impl LineWindow {
         self.used = 0;
         self.bytes = 0;
         r
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::io::{BufReader, Cursor, Read};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::audit::entry::{AuditEntryOptions, MAX_ENTRY_BYTES};
+    use crate::audit::SignedAuditChain;
+    use crate::keys::KavachKeyPair;
+
+    /// Endless `x` bytes that fail once more than `budget` were read: a stand-in for the memory
+    /// a reader of an unbounded line would exhaust.
+    struct Endless {
+        budget: usize,
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.budget = self.budget.checked_sub(buf.len()).ok_or_else(|| {
+                std::io::Error::other("read past the budget: the line was not bounded")
+            })?;
+            buf.fill(b'x');
+            Ok(buf.len())
+        }
+    }
+
+    fn chain_of(n: usize) -> (Arc<KavachKeyPair>, Vec<u8>) {
+        let kp = Arc::new(KavachKeyPair::generate().unwrap());
+        let mut c = SignedAuditChain::new(kp.clone(), true);
+        for i in 0..n {
+            let e = AuditEntry::new(
+                &format!("agent-{i}"),
+                "read",
+                "permit",
+                "ok",
+                Default::default(),
+            )
+            .unwrap();
+            c.append(&e).unwrap();
+        }
+        (kp, c.export_jsonl().unwrap())
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_after_reading_one_bound_naming_its_entry() {
+        let (kp, blob) = chain_of(2);
+        let endless = Endless {
+            budget: 2 * MAX_LINE_BYTES,
+        };
+        let reader = BufReader::new(Cursor::new(blob.clone()).chain(endless));
+        let e = verify_reader(reader, kp.bundle_ref(), None, None).unwrap_err();
+        assert_eq!(e.code(), "CHAIN_INVALID", "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!("audit chain invalid: entry 2: line over {MAX_LINE_BYTES} bytes")
+        );
+        assert_eq!(MAX_LINE_BYTES, 26_227_892);
+        // The lines before it are verified first: a bad one among them is the error.
+        let mut tampered = blob;
+        tampered[0] = b'[';
+        let endless = Endless {
+            budget: 2 * MAX_LINE_BYTES,
+        };
+        let reader = BufReader::new(Cursor::new(tampered).chain(endless));
+        let e = verify_reader(reader, kp.bundle_ref(), None, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("audit chain invalid: entry 0: malformed line"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_line_of_the_bound_is_read_and_one_byte_more_is_not() {
+        let mut exact = vec![b'x'; MAX_LINE_BYTES];
+        exact.push(b'\n');
+        let mut over = vec![b'x'; MAX_LINE_BYTES + 1];
+        over.extend_from_slice(b"\nnext\n");
+        let unterminated = vec![b'x'; MAX_LINE_BYTES];
+
+        let mut buf = Vec::new();
+        let read = read_bounded_line(&mut Cursor::new(&exact), &mut buf).unwrap();
+        let bytes = MAX_LINE_BYTES as u64 + 1;
+        assert_eq!(
+            read,
+            LineRead::Line {
+                bytes,
+                complete: true
+            }
+        );
+        assert_eq!(buf, exact);
+
+        let mut r = Cursor::new(&over);
+        let mut buf = b"kept".to_vec();
+        assert_eq!(
+            read_bounded_line(&mut r, &mut buf).unwrap(),
+            LineRead::TooLong
+        );
+        assert_eq!(buf, b"kept");
+        assert_eq!(skip_line(&mut r).unwrap(), (1, true));
+        let mut buf = Vec::new();
+        let read = read_bounded_line(&mut r, &mut buf).unwrap();
+        assert_eq!(
+            read,
+            LineRead::Line {
+                bytes: 5,
+                complete: true
+            }
+        );
+        assert_eq!(skip_line(&mut r).unwrap(), (0, false));
+
+        let mut buf = Vec::new();
+        let read = read_bounded_line(&mut Cursor::new(&unterminated), &mut buf).unwrap();
+        let bytes = MAX_LINE_BYTES as u64;
+        assert_eq!(
+            read,
+            LineRead::Line {
+                bytes,
+                complete: false
+            }
+        );
+    }
+
+    #[test]
+    fn the_largest_entry_a_writer_signs_fits_the_line_bound() {
+        let kp = Arc::new(KavachKeyPair::generate().unwrap());
+        let mut c = SignedAuditChain::new(kp.clone(), true);
+        // Control characters: 6 JSON bytes each in `data`, the most any field byte costs.
+        let room = MAX_ENTRY_BYTES - 36 - "a".len() - "read".len();
+        let detail = "\u{1}".repeat(room);
+        let e =
+            AuditEntry::new("a", "read", "permit", &detail, AuditEntryOptions::default()).unwrap();
+        c.append(&e).unwrap();
+        let blob = c.export_jsonl().unwrap();
+        let line_len = blob.len() - 1;
+        assert!(line_len > 16 << 20, "{line_len}");
+        assert!(line_len <= MAX_LINE_BYTES, "{line_len}");
+        let n = verify_reader(
+            BufReader::new(Cursor::new(blob)),
+            kp.bundle_ref(),
+            None,
+            None,
+        );
+        assert_eq!(n.unwrap(), 1);
     }
 }
