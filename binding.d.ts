@@ -293,8 +293,10 @@ export declare class PublicKeyBundle {
   /** Parse bundle JSON (string or UTF-8 bytes); key lengths are checked. */
   static fromJSON(json: string | Buffer): PublicKeyBundle
   /**
-   * From the record shape (`toRecord()`); key lengths are checked, and both times must be
-   * within the years 0000 to 9999 (what the bundle JSON can carry).
+   * From the record shape (`toRecord()`); key lengths are checked, and `createdAt` must be
+   * within the years 0000 to 9999 (what the bundle JSON can carry). An `expiresAt` past
+   * 9999-12-31T23:59:59Z, which records of earlier releases hold for keys meant never to
+   * expire, reads as that instant (still never, in practice).
    */
   static fromRecord(record: PublicKeyBundleRecord): PublicKeyBundle
   /** The bundle JSON of FORMATS.md (compact, byte-exact with other implementations). */
@@ -477,7 +479,9 @@ export declare class SignedAuditChain {
   /**
    * Open (or create) a durable chain file: the existing entries are verified (streaming),
    * a torn final line from a crash is truncated (see `tornBytesTruncated`), and appends
-   * continue the chain with write + fsync.
+   * continue the chain with write + fsync. A line longer than any writer produces
+   * (26,227,892 bytes), unterminated or not, is no torn line: `CHAIN_INVALID`, and
+   * the file is left as it is.
    */
   static openFile(path: string, kp: KavachKeyPair, opts?: AuditFileOptions | undefined | null): SignedAuditChain
   /**
@@ -885,9 +889,13 @@ export interface PublicKeyBundleRecord {
   ed25519VerifyingKey: Buffer
   /** 32 bytes. */
   x25519PublicKey: Buffer
-  /** Unix seconds (exact to the microsecond). */
+  /**
+   * Unix seconds: exact to the microsecond within ±2^33 s (the years 1697 to 2242); beyond,
+   * a JS number's 53 bits resolve the time to half a step of a few microseconds (at most
+   * 16 µs off by year 9999, 2^37.9 s).
+   */
   createdAt: number
-  /** Unix seconds (exact to the microsecond); absent (`undefined`) for no expiry. */
+  /** Unix seconds, exact as `createdAt` is; absent (`undefined`) for no expiry. */
   expiresAt?: number
 }
 

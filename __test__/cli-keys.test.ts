@@ -1,6 +1,6 @@
 // `kavach keygen`, `kavach manifest sign` and `kavach audit verify` on the built binary, with
 // the files checked through the SDK itself (import, directory load, chain verification).
-import { linkSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { linkSync, readFileSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { beforeAll, describe, expect, test } from 'vitest'
@@ -152,6 +152,18 @@ describe('kavach audit verify', () => {
     expect(r.stderr).toBe('')
     const j = kavach(['audit', 'verify', f.chain, '--bundle', f.bundle, '--json'])
     expect(JSON.parse(j.stdout)).toEqual({ chain: f.chain, ok: true, entries: 12 })
+  })
+
+  test('a chain over 2 GiB is read whole and judged by the verifier (a sparse hole: no disk used)', () => {
+    const f = chainFile(3)
+    // A hole past 2 GiB after the three entries: one read of it would ask readSync for a length
+    // over its 32-bit limit, and a string of it more than V8 holds. The verifier then names the line.
+    truncateSync(f.chain, statSync(f.chain).size + 2 ** 31 + 1)
+    const r = kavach(['audit', 'verify', f.chain, '--bundle', f.bundle, '--json'])
+    expect(r.status, r.stderr).toBe(1)
+    const out = JSON.parse(r.stdout) as { ok: boolean; error: string; code: string }
+    expect([out.ok, out.code]).toEqual([false, 'CHAIN_INVALID'])
+    expect(out.error).toContain('audit chain invalid: entry 3: ')
   })
 
   test('a tampered entry is named; exit 1', () => {

@@ -15,6 +15,7 @@ import {
   Gate,
   HttpKavachMiddleware,
   InvalidArgumentError,
+  KavachError,
   RedisRateLimitStore,
   SyncNotSupportedError,
   type EvaluateOptions,
@@ -429,6 +430,55 @@ describe('a Redis-backed gate behind express and fastify (real Redis)', () => {
     } finally {
       await a.close()
       await b.close()
+    }
+  })
+})
+
+describe("identify's principal with a name the gate refuses (a verdict, not a throw)", () => {
+  // The gate answers these names with an INVALID_CONTEXT verdict whose reason quotes the value.
+  const CASES: [name: string, principal: HttpPrincipal, secret: string, field: string][] = [
+    ['a 305-byte principalId', { principalId: `user-${'x'.repeat(300)}` }, 'x'.repeat(300), 'principalId is 305 bytes long'],
+    ['a principalId with a tab', { principalId: 'alice\tsecret-tenant-42' }, 'secret-tenant-42', 'principalId'],
+    ['a role with U+00AD', { principalId: 'alice', roles: ['billing', 'internal\u00adaudit'] }, 'internal', 'roles[1]'],
+  ]
+
+  for (const [name, principal, secret, field] of CASES) {
+    test(`${name}: 403 IDENTITY_FAILED without the value; onRefusal gets the gate's reason as the cause`, async () => {
+      const events: { verdict: { code?: string }; cause?: unknown }[] = []
+      const options: HttpMiddlewareOptions = { identify: () => principal, onRefusal: (e) => void events.push(e) }
+      const server = await startExpress(Gate.fromObject(POLICY), options)
+      const before = handled.length
+      try {
+        const r = await fetch(`${server.base}/api/v1/refunds`, { method: 'POST' })
+        expect(r.status).toBe(403)
+        const body = await r.text()
+        expect(JSON.parse(body)).toEqual({ error: 'forbidden', code: 'IDENTITY_FAILED', reason: 'identify() returned a principal the gate cannot take' })
+        expect(body).not.toContain(secret)
+        expect(handled.length).toBe(before)
+        expect(events).toHaveLength(1)
+        expect(events[0]!.verdict.code).toBe('IDENTITY_FAILED')
+        expect(events[0]!.cause).toBeInstanceOf(KavachError)
+        expect((events[0]!.cause as KavachError).code).toBe('INVALID_CONTEXT')
+        expect((events[0]!.cause as Error).message).toContain(field)
+      } finally {
+        await server.close()
+      }
+      // The synchronous path answers the same.
+      events.length = 0
+      const v = new HttpKavachMiddleware(Gate.fromObject(POLICY), options).evaluate({ method: 'POST', path: '/api/v1/refunds', headers: {} })
+      expect([v.code, v.reason]).toEqual(['IDENTITY_FAILED', 'identify() returned a principal the gate cannot take'])
+      expect((events[0]!.cause as Error).message).toContain(field)
+    })
+  }
+
+  test('the same name from the headers keeps the gate\'s INVALID_CONTEXT reason: the client sent it', async () => {
+    const server = await startExpress(Gate.fromObject(POLICY), {})
+    try {
+      const r = await fetch(`${server.base}/api/v1/refunds`, { method: 'POST', headers: { 'x-principal-id': `user-${'x'.repeat(300)}` } })
+      expect(r.status).toBe(403)
+      expect(await r.json()).toEqual({ error: 'forbidden', code: 'INVALID_CONTEXT', reason: 'principalId is 305 bytes long, over the limit of 256 bytes' })
+    } finally {
+      await server.close()
     }
   })
 })

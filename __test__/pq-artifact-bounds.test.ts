@@ -1,6 +1,7 @@
 // What the package writes and reads stays within what its own formats can carry: an audit file
 // holding one endless line (a sparse hole) is refused in bounded memory instead of aborting the
-// process; bundle and key-pair times stay within RFC 3339's years 0000-9999; a manifest the
+// process; bundle and key-pair times stay within RFC 3339's years 0000-9999 (an expiry past
+// 9999 from an earlier release reads as its last second); a manifest the
 // loaders refuse is never signed or built; a malformed permit envelope is FORMAT_INVALID; an
 // open file chain is held to its own head hash.
 import { createHash } from 'node:crypto'
@@ -34,7 +35,7 @@ const MAX_LINE_BYTES = AUDIT_MAX_LINE_BYTES
 const HOLE = 256 * 2 ** 20
 
 describe('an audit file with one endless line', () => {
-  test('verify and exportJsonl of the open chain refuse it naming the entry; reopening truncates it as a torn tail', () => {
+  test('verify and exportJsonl of the open chain refuse it naming the entry; reopening refuses it too and leaves the file as it is', () => {
     const path = join(dir, 'endless.jsonl')
     const kp = KavachKeyPair.generate()
     const chain = SignedAuditChain.openFile(path, kp)
@@ -50,10 +51,11 @@ describe('an audit file with one endless line', () => {
     }
     chain.close()
 
-    const reopened = SignedAuditChain.openFile(path, kp)
-    expect([reopened.length, reopened.tornBytesTruncated, statSync(path).size]).toEqual([1, HOLE, goodEnd])
-    expect(reopened.verify(kp.publicKeys())).toBe(1)
-    reopened.close()
+    // No writer produces a line this long, so unterminated it is no torn write to truncate.
+    const e = errorOf(() => SignedAuditChain.openFile(path, kp))
+    expect(e).toBeInstanceOf(ChainInvalidError)
+    expect(e.message).toBe(overTheBound)
+    expect(statSync(path).size).toBe(goodEnd + HOLE)
   })
 })
 
@@ -71,18 +73,40 @@ describe('times beyond what RFC 3339 carries', () => {
     expect(PublicKeyBundle.fromJSON(json).toJSON()).toBe(json)
   })
 
-  test('fromRecord refuses a time outside years 0000-9999; an absent expiresAt is no expiry', () => {
+  test('fromRecord refuses a time outside years 0000-9999, reads an expiry past 9999 as its last second; an absent expiresAt is no expiry', () => {
     const record = KavachKeyPair.generate().publicKeys().toRecord()
-    for (const [field, value] of [['createdAt', -1e11], ['expiresAt', 253_402_300_800]] as const) {
+    for (const [field, value] of [['createdAt', -1e11], ['createdAt', 253_402_300_800], ['expiresAt', -1e11]] as const) {
       const e = errorOf(() => PublicKeyBundle.fromRecord({ ...record, [field]: value }))
       expect(e).toBeInstanceOf(InvalidArgumentError)
       expect(e.message).toBe(`${field} ${value} is outside unix seconds -62167219200 to 253402300799 (the years 0000 to 9999, the times RFC 3339 can write)`)
     }
+    // Records of earlier releases hold such expiries for keys meant never to expire.
+    const never = PublicKeyBundle.fromRecord({ ...record, expiresAt: record.createdAt + 1e12 })
+    expect([never.expiresAt, JSON.parse(never.toJSON()).expires_at]).toEqual([253_402_300_799, '9999-12-31T23:59:59Z'])
     const earliest = PublicKeyBundle.fromRecord({ ...record, createdAt: -62_167_219_200 })
     expect(PublicKeyBundle.fromJSON(earliest.toJSON()).createdAt).toBe(-62_167_219_200)
     const noExpiry = PublicKeyBundle.fromRecord({ ...record, expiresAt: undefined })
     expect([noExpiry.expiresAt, noExpiry.toRecord().expiresAt]).toEqual([null, undefined])
   })
+})
+
+test('an export of an earlier release with an expiry past year 9999 imports, expiring at its last second, and its key signs', () => {
+  const kp = KavachKeyPair.generateWithExpiry(3600)
+  // Plaintext export: header (6) | id_len u16 | id | created_at i64 + u32 | has_expiry u8 |
+  // expires_at i64 + u32 | seeds, then SHA-256 of all before it. An earlier release wrote
+  // created_at + 1e12 s here for generateWithExpiry(1e12).
+  const old = Buffer.from(kp.exportSecret())
+  const createdAt = 6 + 2 + old.readUInt16LE(6)
+  old.writeBigInt64LE(old.readBigInt64LE(createdAt) + 1_000_000_000_000n, createdAt + 12 + 1)
+  createHash('sha256').update(old.subarray(0, old.length - 32)).digest().copy(old, old.length - 32)
+
+  const back = KavachKeyPair.importSecret(old)
+  expect([back.id, back.createdAt, back.expiresAt, back.isExpired]).toEqual([kp.id, kp.createdAt, 253_402_300_799, false])
+  const signer = PqTokenSigner.fromKeypairHybrid(back)
+  const now = Math.floor(Date.now() / 1000)
+  const token = { tokenId: '11111111-1111-4111-8111-111111111111', evaluationId: '22222222-2222-4222-8222-222222222222', issuedAt: now, expiresAt: now + 30, actionName: 'read' }
+  const verifier = new DirectoryTokenVerifier(PublicKeyDirectory.inMemory([kp.publicKeys()]))
+  expect(verifier.verify(token, signer.sign(token))).toBeUndefined()
 })
 
 test('a manifest listing one key id twice is neither signed nor built', () => {

@@ -10,8 +10,9 @@ const CONTROL_OR_SURROGATE = /[\p{Cc}\p{Cs}\uFFFD]/u
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u
 const EDGE_SPACE = /^\p{White_Space}|\p{White_Space}$/u
 // By the Unicode Script property, as the core classifies letters (kavach-core `identifier.rs`,
-// `unicode-script`); characters common to scripts (digits, `_`, `×`) belong to none.
-const SCRIPTS = [/\p{Script=Latin}/u, /\p{Script=Greek}/u, /\p{Script=Cyrillic}/u]
+// `unicode-script`): Coptic counts as Greek; characters common to scripts (digits, `_`, `×`)
+// belong to none.
+const SCRIPTS = [/\p{Script=Latin}/u, /[\p{Script=Greek}\p{Script=Coptic}]/u, /\p{Script=Cyrillic}/u]
 
 /** Whether `s` may be a name the gate matches on: the rules apply to its NFC form, as in the gate. */
 export function isValidName(name: string): boolean {

@@ -66,6 +66,12 @@ export function readPolicyFile(where: string, path: unknown): string {
 }
 
 /**
+ * The most bytes asked of one `readSync`: its length is a 32-bit signed integer, so a file over
+ * 2 GiB (an audit chain, read up to the largest Buffer) is read in several calls.
+ */
+const MAX_READ_BYTES = 2 ** 30
+
+/**
  * The bytes of the regular file at `path`, `what` naming it in errors (`IoError`): a FIFO, a
  * device, a socket or a directory is refused by its type instead of blocking or never ending,
  * and a file over `maxBytes` (named by `limitName`) or one that grows while read is refused.
@@ -91,7 +97,7 @@ export function readRegularFile(path: string, what: string, maxBytes: number, li
         if (len > maxBytes) throw tooBig()
         throw new IoError(`${what} '${path}' changed while being read`)
       }
-      const n = readSync(fd, buf, len, buf.length - len, null)
+      const n = readSync(fd, buf, len, Math.min(buf.length - len, MAX_READ_BYTES), null)
       if (n === 0) break
       len += n
     }

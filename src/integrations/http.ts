@@ -8,9 +8,9 @@
 // absolute-form target nor a client-chosen parameter value can pick a different action.
 
 import { type EvaluateOptions, type GeoLocationInput, PRINCIPAL_KINDS, type PrincipalKind } from '../context.js'
-import { InvalidArgumentError, KavachError, kindOf, thrownText } from '../errors.js'
+import { InvalidArgumentError, InvalidContextError, KavachError, kindOf, thrownText } from '../errors.js'
 import type { Gate } from '../gate.js'
-import type { Verdict } from '../native.js'
+import type { Explanation, Verdict } from '../native.js'
 import type { RefuseCode } from '../verdict.js'
 import { gateArgument, isThenable, objectArgument, optionalObjectArgument, stringArgument } from '../arguments.js'
 import { type FieldChecks, arrayOf, boolean, checkedOptions, fn, inheritedFields, methodOf, string } from '../options.js'
@@ -225,14 +225,28 @@ function gateRejected(e: unknown): e is KavachError {
 }
 
 /**
+ * A verdict in which the gate refuses a context field it cannot take (a name over its length
+ * limit, a control or invisible character): the gate answers these with a verdict, not a throw.
+ */
+function contextRefused(v: Verdict): boolean {
+  return v.isRefuse && v.code === 'INVALID_CONTEXT' && v.evaluator === 'gate'
+}
+
+/** The gate's rejection in an explanation's verdict, as an error naming the field, or undefined when there is none. */
+function refusedByVerdict(explained: Explanation): KavachError | undefined {
+  const v = explained.verdict
+  return contextRefused(v) ? new InvalidContextError(v.reason ?? 'the gate refused the context as INVALID_CONTEXT') : undefined
+}
+
+/**
  * The gate's error for the principal part of a context it rejected, asked with `explain`
- * (which changes no state), or undefined when it takes that part. Any other error of
+ * (which changes no state), or undefined when it takes that part. The gate rejects a field
+ * either by throwing or with an `INVALID_CONTEXT` verdict; both are read. Any other error of
  * `explain` is thrown.
  */
-function principalRejection(explain: () => unknown): KavachError | undefined {
+function principalRejection(explain: () => Explanation): KavachError | undefined {
   try {
-    explain()
-    return undefined
+    return refusedByVerdict(explain())
   } catch (e) {
     if (gateRejected(e)) return e
     throw e
@@ -240,10 +254,9 @@ function principalRejection(explain: () => unknown): KavachError | undefined {
 }
 
 /** `principalRejection` with `explainAsync`, for any gate. */
-async function principalRejectionAsync(explain: () => Promise<unknown>): Promise<KavachError | undefined> {
+async function principalRejectionAsync(explain: () => Promise<Explanation>): Promise<KavachError | undefined> {
   try {
-    await explain()
-    return undefined
+    return refusedByVerdict(await explain())
   } catch (e) {
     if (gateRejected(e)) return e
     throw e
@@ -352,12 +365,15 @@ export class HttpKavachMiddleware {
     const built = this.#context(fields, who)
     if ('kind' in built) return this.#seen(req, built)
     if (this.#resolvesGeo(built.ctx)) withGeo(built, this.#resolvedGeoSync(req))
+    let v: Verdict
     try {
-      return this.#seen(req, this.gate.evaluate(built.ctx))
+      v = this.gate.evaluate(built.ctx)
     } catch (e) {
       if (!gateRejected(e)) throw e
       return this.#cannotTake(req, fields, built, e, principalRejection(() => this.gate.explain(built.principal)))
     }
+    if (!this.#identifiedRefused(v)) return this.#seen(req, v)
+    return this.#principalRefused(req, fields, v, principalRejection(() => this.gate.explain(built.principal)))
   }
 
   /** The verdict for `req`, with any gate and an async `identify`. */
@@ -374,12 +390,34 @@ export class HttpKavachMiddleware {
     const built = this.#context(fields, who)
     if ('kind' in built) return this.#seen(req, built)
     if (this.#resolvesGeo(built.ctx)) withGeo(built, resolvedGeo(await this.#geoResolver!(req)))
+    let v: Verdict
     try {
-      return this.#seen(req, await this.gate.evaluateAsync(built.ctx))
+      v = await this.gate.evaluateAsync(built.ctx)
     } catch (e) {
       if (!gateRejected(e)) throw e
       return this.#cannotTake(req, fields, built, e, await principalRejectionAsync(() => this.gate.explainAsync(built.principal)))
     }
+    if (!this.#identifiedRefused(v)) return this.#seen(req, v)
+    return this.#principalRefused(req, fields, v, await principalRejectionAsync(() => this.gate.explainAsync(built.principal)))
+  }
+
+  /**
+   * Whether `v` refuses a field the gate cannot take in a context whose principal came from
+   * `identify`. Its reason may quote `identify`'s values, which the client is not shown; a
+   * principal from the headers is the client's own and keeps the gate's reason.
+   */
+  #identifiedRefused(v: Verdict): boolean {
+    return this.#identify !== undefined && contextRefused(v)
+  }
+
+  /**
+   * The answer to an `INVALID_CONTEXT` verdict `v` of an identified request: `IDENTITY_FAILED`
+   * with the gate's rejection `byPrincipal` as the cause when the principal part is what the
+   * gate rejects (as for a thrown rejection, `#cannotTake`), else `v` itself.
+   */
+  #principalRefused(req: HttpRequestInfo, fields: HttpRequestInfo, v: Verdict, byPrincipal: KavachError | undefined): Verdict {
+    if (byPrincipal === undefined) return this.#seen(req, v)
+    return this.#identityFailed(req, fields, 'identify() returned a principal the gate cannot take', byPrincipal)
   }
 
   /**

@@ -61,8 +61,33 @@ pub trait RateLimitStore: Send + Sync {
             "this rate-limit store cannot be read without counting".into(),
         ))))
     }
+    /// `peek_bounded` for a key that `evaluate` records after the keys of `earlier` (the rate
+    /// limits read before it in the same evaluation, in order, each with its own key): what
+    /// `hit_bounded` would return once those hits are recorded, changing nothing. A bounded
+    /// store counts the room the earlier keys take (a shard with room for one new counter
+    /// fails the second; `MemoryRateLimitStore::peek_after` names what it does not follow).
+    /// The default ignores `earlier`, right for a store where one key's answer never depends
+    /// on other keys (the Redis store).
+    fn peek_bounded_after<'a>(
+        &'a self,
+        earlier: &'a [RateProbe],
+        key: &'a str,
+        window_ms: u64,
+        max: u64,
+    ) -> StoreFuture<'a, RateHit> {
+        let _ = earlier;
+        self.peek_bounded(key, window_ms, max)
+    }
     /// True when every call completes without I/O (lets the gate offer sync `evaluate`).
     fn is_in_process(&self) -> bool;
+}
+
+/// A rate-limit read of one evaluation: the arguments of its `hit_bounded` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateProbe {
+    pub key: String,
+    pub window_ms: u64,
+    pub max: u64,
 }
 
 /// What [`SessionStore::try_record_permit`] did.

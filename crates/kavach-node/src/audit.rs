@@ -210,7 +210,9 @@ impl SignedAuditChain {
 
     /// Open (or create) a durable chain file: the existing entries are verified (streaming),
     /// a torn final line from a crash is truncated (see `tornBytesTruncated`), and appends
-    /// continue the chain with write + fsync.
+    /// continue the chain with write + fsync. A line longer than any writer produces
+    /// (26,227,892 bytes), unterminated or not, is no torn line: `CHAIN_INVALID`, and
+    /// the file is left as it is.
     #[napi(catch_unwind, factory)]
     pub fn open_file(
         path: String,

@@ -221,6 +221,27 @@ fn record_time(what: &str, s: f64) -> Result<DateTime<Utc>> {
     unix_time_in_range(what, s).map_err(|why| to_js("INVALID_ARGUMENT", why))
 }
 
+/// A record's `expiresAt` (see [`expiry_in_range`]) as a JS error naming the field.
+fn record_expiry(s: f64) -> Result<DateTime<Utc>> {
+    expiry_in_range(s).map_err(|why| to_js("INVALID_ARGUMENT", why))
+}
+
+/// `expiresAt` of a record: as [`unix_time_in_range`], except that an expiry past
+/// 9999-12-31T23:59:59Z reads as that instant ([`kavach_pq::keys::expiry_as_read`]): earlier
+/// releases made records of keys meant never to expire with such expiries.
+fn expiry_in_range(s: f64) -> std::result::Result<DateTime<Utc>, String> {
+    use kavach_pq::json_bytes::RFC3339_MAX_UNIX;
+    // Far below 2^53: exact as f64. At or past it, the year is 10000 or later.
+    let past_9999 = s.is_finite() && s >= (RFC3339_MAX_UNIX + 1) as f64;
+    let s = if past_9999 {
+        RFC3339_MAX_UNIX as f64
+    } else {
+        s
+    };
+    // A fraction just below the bound can round up into year 10000: read back as 9999 too.
+    unix_time_in_range("expiresAt", s).map(kavach_pq::keys::expiry_as_read)
+}
+
 /// Unix seconds as a time: finite and within the years 0000 to 9999 (what RFC 3339, and so
 /// the bundle JSON, can write), rounded to whole microseconds; else what is wrong.
 fn unix_time_in_range(what: &str, s: f64) -> std::result::Result<DateTime<Utc>, String> {
@@ -256,9 +277,11 @@ pub struct PublicKeyBundleRecord {
     pub ed25519_verifying_key: Buffer,
     /// 32 bytes.
     pub x25519_public_key: Buffer,
-    /// Unix seconds (exact to the microsecond).
+    /// Unix seconds: exact to the microsecond within ±2^33 s (the years 1697 to 2242); beyond,
+    /// a JS number's 53 bits resolve the time to half a step of a few microseconds (at most
+    /// 16 µs off by year 9999, 2^37.9 s).
     pub created_at: f64,
-    /// Unix seconds (exact to the microsecond); absent (`undefined`) for no expiry.
+    /// Unix seconds, exact as `createdAt` is; absent (`undefined`) for no expiry.
     pub expires_at: Option<f64>,
 }
 
@@ -283,8 +306,10 @@ impl PublicKeyBundle {
         })
     }
 
-    /// From the record shape (`toRecord()`); key lengths are checked, and both times must be
-    /// within the years 0000 to 9999 (what the bundle JSON can carry).
+    /// From the record shape (`toRecord()`); key lengths are checked, and `createdAt` must be
+    /// within the years 0000 to 9999 (what the bundle JSON can carry). An `expiresAt` past
+    /// 9999-12-31T23:59:59Z, which records of earlier releases hold for keys meant never to
+    /// expire, reads as that instant (still never, in practice).
     #[napi(catch_unwind, factory)]
     pub fn from_record(record: PublicKeyBundleRecord) -> Result<Self> {
         let inner = kavach_pq::PublicKeyBundle {
@@ -294,10 +319,7 @@ impl PublicKeyBundle {
             ed25519_verifying_key: record.ed25519_verifying_key.to_vec(),
             x25519_public_key: record.x25519_public_key.to_vec(),
             created_at: record_time("createdAt", record.created_at)?,
-            expires_at: record
-                .expires_at
-                .map(|e| record_time("expiresAt", e))
-                .transpose()?,
+            expires_at: record.expires_at.map(record_expiry).transpose()?,
         };
         inner.validate().pq()?;
         Ok(Self { inner })
@@ -463,6 +485,14 @@ mod tests {
             format!("expiresAt 253402300800 {range}")
         );
         assert_eq!(
+            expiry_in_range(-1e12).unwrap_err(),
+            format!("expiresAt -1000000000000 {range}")
+        );
+        assert_eq!(
+            expiry_in_range(f64::INFINITY).unwrap_err(),
+            "expiresAt inf is not a unix time"
+        );
+        assert_eq!(
             refusal("createdAt", f64::NAN),
             "createdAt NaN is not a unix time"
         );
@@ -471,6 +501,27 @@ mod tests {
         assert_eq!(
             (first, last),
             (Ok(-62_167_219_200.0), Ok(253_402_300_799.0))
+        );
+    }
+
+    #[test]
+    fn a_record_expiry_past_year_9999_reads_as_its_last_second() {
+        // What earlier releases put in records of keys made with generateWithExpiry(1e12).
+        for s in [
+            253_402_300_800.0,
+            1.7e9 + 1e12,
+            253_402_300_799.999_999_9,
+            1e300,
+        ] {
+            assert_eq!(
+                expiry_in_range(s).map(unix_seconds),
+                Ok(253_402_300_799.0),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            expiry_in_range(253_402_300_799.5).map(unix_seconds),
+            Ok(253_402_300_799.5)
         );
     }
 }

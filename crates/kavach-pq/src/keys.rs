@@ -46,6 +46,19 @@ fn expiry_after(created_at: DateTime<Utc>, secs: u64) -> Result<DateTime<Utc>> {
     })
 }
 
+/// An expiry as read back from an existing key (a secret export) or bundle record: one past
+/// 9999-12-31T23:59:59Z, the latest the bundle JSON can carry, is read as that instant. Earlier
+/// releases gave keys such expiries (e.g. `generateWithExpiry(1e12)` as "never"); the expiry is
+/// in no signature and not in the key id, so reading it as year 9999 verifies and signs
+/// exactly as before and keeps the key usable. New keys never get one ([`expiry_after`]).
+pub fn expiry_as_read(expires_at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Datelike;
+    match DateTime::from_timestamp(crate::json_bytes::RFC3339_MAX_UNIX, 0) {
+        Some(latest) if expires_at.year() > 9999 => latest,
+        _ => expires_at,
+    }
+}
+
 /// A full Kavach identity. Secrets are zeroized on drop and never printed; the type is not
 /// `Clone` on purpose (share it behind an `Arc`).
 pub struct KavachKeyPair {
@@ -362,6 +375,51 @@ mod tests {
             e.to_string().contains("expires_at +10000-01-01T00:59:59Z"),
             "{e}"
         );
+    }
+
+    /// A plaintext export of `kp` with its `expires_at` seconds set to `secs`, as an earlier
+    /// release wrote for `generate_with_expiry(1e12)` (the SHA-256 trailer recomputed).
+    fn export_expiring_at(kp: &KavachKeyPair, secs: i64) -> Vec<u8> {
+        let blob = kp.export_secret(None).unwrap();
+        // header (6) ‖ id_len (2) ‖ id ‖ created_at (8 + 4) ‖ has_expiry (1) ‖ expires_at …
+        let at_expiry = 6 + 2 + kp.id().len() + 12 + 1;
+        let mut body = blob[..blob.len() - 32].to_vec();
+        body[at_expiry..at_expiry + 8].copy_from_slice(&secs.to_le_bytes());
+        let mut out = body.clone();
+        out.extend_from_slice(&<sha2::Sha256 as sha2::Digest>::digest(&body));
+        out
+    }
+
+    #[test]
+    fn an_export_expiring_past_year_9999_imports_as_9999_and_its_key_signs_and_verifies() {
+        let kp = seeded(at(1_700_000_000), Some(at(1_800_000_000))).unwrap();
+        let old = export_expiring_at(&kp, 1_700_000_000 + 1_000_000_000_000);
+        let back = KavachKeyPair::import_secret(&old, None).unwrap();
+        assert_eq!(
+            (back.id(), back.created_at(), back.expires_at()),
+            (kp.id(), at(1_700_000_000), Some(at(RFC3339_MAX_UNIX)))
+        );
+        assert!(!back.is_expired());
+        let msg = b"signed by a restored key";
+        kp.bundle_ref()
+            .verify_ml_dsa(msg, &back.try_sign_ml_dsa(msg).unwrap())
+            .unwrap();
+        kp.bundle_ref()
+            .verify_ed25519(msg, &back.sign_ed25519(msg))
+            .unwrap();
+        // Its bundle JSON is the original's keys with the year-9999 expiry, and reads back.
+        let json = back.public_bundle().to_json();
+        assert!(
+            json.ends_with("\"expires_at\":\"9999-12-31T23:59:59Z\"}"),
+            "{json}"
+        );
+        assert_eq!(
+            PublicKeyBundle::from_json(&json).unwrap(),
+            back.public_bundle()
+        );
+        // An expiry chrono cannot hold at all is still a malformed export.
+        let e = KavachKeyPair::import_secret(&export_expiring_at(&kp, i64::MAX), None).unwrap_err();
+        assert_eq!(e.code(), "FORMAT_INVALID");
     }
 
     #[test]

@@ -25,6 +25,10 @@
 //! parameters, so no header byte can be changed unnoticed. A wrong passphrase or any modified
 //! byte is `PASSPHRASE_INVALID` (encrypted) or `FORMAT_INVALID` (plaintext checksum).
 //! A plaintext export holds the raw seeds: treat it as a secret.
+//!
+//! Times on import: `created_at` must be within the years 0000 to 9999 (`FORMAT_INVALID`
+//! otherwise); an `expires_at` past 9999-12-31T23:59:59Z, which earlier releases wrote, is read
+//! as that instant ([`crate::keys::expiry_as_read`]).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
@@ -365,13 +369,27 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A time of the export, within what the key pair's bundle JSON can carry (years 0000 to
-/// 9999): anything else is a malformed export, `FORMAT_INVALID`.
+/// A time of the export as chrono holds it; anything else is a malformed export,
+/// `FORMAT_INVALID`.
 fn to_time(what: &str, (s, n): (i64, u32)) -> Result<DateTime<Utc>> {
-    let t = DateTime::from_timestamp(s, n)
-        .ok_or_else(|| PqError::Format(format!("{what} {s}.{n} out of range")))?;
-    crate::json_bytes::check_rfc3339_range(what, &t).map_err(PqError::Format)?;
+    DateTime::from_timestamp(s, n)
+        .ok_or_else(|| PqError::Format(format!("{what} {s}.{n} out of range")))
+}
+
+/// `created_at` of the export, within what the key pair's bundle JSON can carry (years 0000 to
+/// 9999), else `FORMAT_INVALID`: it is the clock at generation, never outside that range for
+/// a real key, and moving it would misstate the key's age.
+fn created_time(t: (i64, u32)) -> Result<DateTime<Utc>> {
+    let t = to_time("created_at", t)?;
+    crate::json_bytes::check_rfc3339_range("created_at", &t).map_err(PqError::Format)?;
     Ok(t)
+}
+
+/// `expires_at` of the export: one past year 9999, which earlier releases wrote for keys meant
+/// never to expire, is read as 9999-12-31T23:59:59Z ([`crate::keys::expiry_as_read`]), so the
+/// key is restored rather than lost.
+fn expiry_time(t: (i64, u32)) -> Result<DateTime<Utc>> {
+    to_time("expires_at", t).map(crate::keys::expiry_as_read)
 }
 
 fn decode_body(body: &[u8]) -> Result<KavachKeyPair> {
@@ -384,12 +402,12 @@ fn decode_body(body: &[u8]) -> Result<KavachKeyPair> {
     if id.trim().is_empty() {
         return Err(PqError::Format("key id is empty".into()));
     }
-    let created_at = to_time("created_at", r.time()?)?;
+    let created_at = created_time(r.time()?)?;
     let has_expiry = r.take(1)?[0];
     let exp = r.time()?;
     let expires_at = match has_expiry {
         0 => None,
-        1 => Some(to_time("expires_at", exp)?),
+        1 => Some(expiry_time(exp)?),
         v => return Err(PqError::Format(format!("bad expiry flag {v}"))),
     };
     let ml_dsa = r.secret::<ML_DSA_SEED_LEN>()?;

@@ -16,10 +16,10 @@ mod condition_text;
 
 use crate::context::ActionContext;
 use crate::drift::{DriftOutcome, SessionView};
-use crate::policy::{Condition, Effect, EvalEnv, Policy, PolicySet};
+use crate::policy::{Condition, Effect, EvalEnv, Policy, PolicySet, RateLimit};
 use crate::session::SessionState;
-use crate::store::RateHit;
-use crate::verdict::{Decision, RefuseCode, Verdict};
+use crate::store::{RateHit, RateProbe};
+use crate::verdict::{Decision, Refusal, RefuseCode, Verdict};
 
 use super::policy_step::{self, RateRead, EVALUATOR as POLICY};
 use super::refusals::{refusal, store_unavailable};
@@ -307,6 +307,8 @@ impl Gate {
     ) -> Result<&'p Policy, Decision> {
         let mut limited_by: Option<(&Policy, &crate::policy::RateLimit, RateHit)> = None;
         let quoted = condition_text::Quoted::new(ctx);
+        // The rate limits read so far: `evaluate` records each before reading the next.
+        let mut earlier: Vec<RateProbe> = Vec::new();
         for policy in set.candidates(&ctx.action_name) {
             let mut step = Step::new(POLICY, policy.name.clone(), "matched");
             step.effect = Some(policy.effect.as_str());
@@ -314,14 +316,7 @@ impl Gate {
             let mut matched = true;
             for cond in &policy.conditions {
                 if let Condition::RateLimit(rl) = cond {
-                    let hit = match policy_step::rate_hit(
-                        self.rate_store.as_ref(),
-                        RateRead::Peek,
-                        rl,
-                        ctx,
-                    )
-                    .await
-                    {
+                    let hit = match self.peek_rate(rl, ctx, &mut earlier).await {
                         Ok(h) => h,
                         Err(r) => {
                             step.outcome = r.reason.clone();
@@ -410,6 +405,32 @@ impl Gate {
                 policy_step::default_deny(ctx)
             }
         }))
+    }
+
+    /// `policy_step::rate_hit` with a peek, judged after the rate limits this explanation read
+    /// before (`earlier`, which this one joins), as `evaluate` records them one by one.
+    async fn peek_rate(
+        &self,
+        rl: &RateLimit,
+        ctx: &ActionContext,
+        earlier: &mut Vec<RateProbe>,
+    ) -> Result<RateHit, Refusal> {
+        if rl.max == 0 {
+            // Never reaches the store.
+            return policy_step::rate_hit(self.rate_store.as_ref(), RateRead::Peek, rl, ctx).await;
+        }
+        let key = rl.key(&ctx.principal_id, &ctx.action_name);
+        let hit = self
+            .rate_store
+            .peek_bounded_after(earlier, &key, rl.window_ms, rl.max)
+            .await
+            .map_err(|e| store_unavailable("rate_store", "rate limit", &e))?;
+        earlier.push(RateProbe {
+            key,
+            window_ms: rl.window_ms,
+            max: rl.max,
+        });
+        Ok(hit)
     }
 
     /// `count_session_action` without counting: would the session's cap refuse this permit?

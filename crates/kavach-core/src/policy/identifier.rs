@@ -32,10 +32,12 @@ enum Script {
 /// its Unicode Script property: every Latin, Greek or Cyrillic character counts wherever it is
 /// encoded (fullwidth forms, phonetic small capitals, IPA, the Extended blocks). Characters
 /// shared by scripts (Common: digits, `_`, `.`; Inherited: combining marks) belong to none.
+/// Coptic counts as Greek: its letters (`ϭ`, `ⲁ`, `ⲟ`) copy Greek and Latin shapes, and Unicode
+/// encodes some of them in the Greek block.
 fn script(c: char) -> Option<Script> {
     match c.script() {
         unicode_script::Script::Latin => Some(Script::Latin),
-        unicode_script::Script::Greek => Some(Script::Greek),
+        unicode_script::Script::Greek | unicode_script::Script::Coptic => Some(Script::Greek),
         unicode_script::Script::Cyrillic => Some(Script::Cyrillic),
         _ => None,
     }
@@ -217,6 +219,10 @@ mod tests {
             "\u{1f00}\u{0431}",
             // Cyrillic Extended-B (U+A641) + Latin Extended Additional (U+1E01)
             "\u{a641}\u{1e01}",
+            // Coptic letters, in the Greek block (ϭ U+03ED, ϩ U+03E9) and their own (ⲁ U+2C81), + ASCII
+            "d\u{03ed}lete",
+            "\u{03e9}oot",
+            "\u{2c81}dmin",
         ];
         let let_through: Vec<&str> = bad.into_iter().filter(|b| !mixes_scripts(b)).collect();
         assert!(let_through.is_empty(), "not refused: {let_through:?}");

@@ -24,7 +24,7 @@ use crate::invalidation::overflow::{clip, refused_text, OverflowSlots};
 use crate::invalidation::revocations::MAX_REASON_BYTES;
 use crate::session::{SessionSeed, SessionState};
 
-use super::{RateHit, RateLimitStore, Recorded, SessionStore, StoreError, StoreFuture};
+use super::{RateHit, RateLimitStore, RateProbe, Recorded, SessionStore, StoreError, StoreFuture};
 
 const SHARDS: usize = 16;
 /// How often (by the store's clock) a shard is swept for idle entries even when not full.
@@ -179,19 +179,84 @@ impl MemoryRateLimitStore {
 
     /// Whether a new key of `new_bytes` fits in `shard` once idle counters are swept and every
     /// counter that is not refusing is evicted, as `record` makes room; judged without doing
-    /// either, so `peek` can ask it too.
-    fn room_for_new_key(&self, shard: &RateShard, now: i64, new_bytes: usize) -> bool {
-        if !self.full(shard, new_bytes) {
+    /// either, so `peek` can ask it too. `earlier` are the keys of this shard that the same
+    /// evaluation records first: each holds its window after that hit, kept if refusing.
+    fn room_for_new_key(
+        &self,
+        shard: &RateShard,
+        now: i64,
+        new_bytes: usize,
+        earlier: &[&RateProbe],
+    ) -> bool {
+        let earlier: Vec<(&str, Window)> = earlier
+            .iter()
+            .map(|p| (p.key.as_str(), self.window_after_hit(shard, p, now)))
+            .collect();
+        let earlier_bytes: usize = earlier.iter().map(|(k, w)| Window::bytes(k, &w.hits)).sum();
+        if !self.over_bounds(
+            shard.keys.len() + earlier.len(),
+            shard.bytes + earlier_bytes,
+            new_bytes,
+        ) {
             return true;
         }
-        let (kept_keys, kept_bytes) = shard
+        let is_earlier = |k: &str| earlier.iter().any(|(e, _)| *e == k);
+        let held = shard
             .keys
             .iter()
+            .map(|(k, w)| (k.as_str(), w))
+            .filter(|(k, _)| !is_earlier(k));
+        let (kept_keys, kept_bytes) = held
+            .chain(earlier.iter().map(|(k, w)| (*k, w)))
             .filter(|(_, w)| w.active(now) && w.refusing(now))
             .fold((0, 0), |(n, b), (k, w)| {
                 (n + 1, b + Window::bytes(k, &w.hits))
             });
         !self.over_bounds(kept_keys, kept_bytes, new_bytes)
+    }
+
+    /// The window `record` leaves for `probe`'s key in `shard` after its hit, built without
+    /// changing the shard (same capacity, so the same bytes).
+    fn window_after_hit(&self, shard: &RateShard, probe: &RateProbe, now: i64) -> Window {
+        let window = i64::try_from(probe.window_ms).unwrap_or(i64::MAX);
+        let mut hits = match shard.keys.get(&probe.key) {
+            Some(w) => {
+                let mut copy = VecDeque::with_capacity(w.hits.capacity());
+                copy.extend(w.hits.iter().copied());
+                copy
+            }
+            None => self.inherited_hits(shard, &probe.key, window, probe.max, now),
+        };
+        push_hit(&mut hits, now, window, probe.max);
+        Window {
+            hits,
+            window_ms: window,
+            max: probe.max,
+        }
+    }
+
+    /// The hits a key not held starts from: an evicted counter's count when the key's count
+    /// slot is live (ids sharing the slot are over-counted, never under-counted).
+    fn inherited_hits(
+        &self,
+        shard: &RateShard,
+        key: &str,
+        window: i64,
+        limit: u64,
+        now: i64,
+    ) -> VecDeque<i64> {
+        let mut hits = VecDeque::new();
+        if let Some(slot) = shard
+            .evicted
+            .as_ref()
+            .map(|s| s[self.count_slot(key)])
+            .filter(|s| s.until_ms > now)
+        {
+            let keep = usize::try_from(limit).unwrap_or(usize::MAX);
+            let n = usize::try_from(slot.count).unwrap_or(usize::MAX).min(keep);
+            hits.extend(std::iter::repeat_n(slot.until_ms.saturating_sub(window), n));
+        }
+        hits
     }
 
     /// The error for a new key in a shard that `room_for_new_key` finds no room in.
@@ -267,7 +332,7 @@ impl MemoryRateLimitStore {
         let new_bytes = new_key_bytes(key);
         if !shard.keys.contains_key(key) {
             // Judged before making room, by the check `peek` makes, so both agree.
-            if !self.room_for_new_key(&shard, now, new_bytes) {
+            if !self.room_for_new_key(&shard, now, new_bytes, &[]) {
                 return Err(self.at_bound());
             }
             if self.full(&shard, new_bytes) || now >= shard.next_sweep_ms {
@@ -278,18 +343,7 @@ impl MemoryRateLimitStore {
                     return Err(self.at_bound());
                 }
             }
-            // A key in the slot of an evicted counter starts from that counter's count.
-            let mut hits = VecDeque::new();
-            if let Some(slot) = shard
-                .evicted
-                .as_ref()
-                .map(|s| s[self.count_slot(key)])
-                .filter(|s| s.until_ms > now)
-            {
-                let keep = usize::try_from(limit).unwrap_or(usize::MAX);
-                let n = usize::try_from(slot.count).unwrap_or(usize::MAX).min(keep);
-                hits.extend(std::iter::repeat_n(slot.until_ms.saturating_sub(window), n));
-            }
+            let hits = self.inherited_hits(&shard, key, window, limit, now);
             shard.bytes += Window::bytes(key, &hits);
             shard.keys.insert(
                 key.to_owned(),
@@ -309,18 +363,7 @@ impl MemoryRateLimitStore {
         let before = Window::bytes(key, &entry.hits);
         entry.window_ms = window;
         entry.max = limit;
-        let cutoff = now.saturating_sub(window);
-        while entry.hits.front().is_some_and(|&t| t <= cutoff) {
-            entry.hits.pop_front();
-        }
-        entry.hits.push_back(now);
-        let keep = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
-        while entry.hits.len() > keep {
-            entry.hits.pop_front();
-        }
-        if entry.hits.capacity() > 2 * entry.hits.len() + 16 {
-            entry.hits.shrink_to_fit();
-        }
+        push_hit(&mut entry.hits, now, window, limit);
         *bytes = *bytes - before + Window::bytes(key, &entry.hits);
         let count = entry.hits.len() as u64;
         // The hit that must leave the window before a further hit fits within `max` (plain
@@ -349,13 +392,41 @@ impl MemoryRateLimitStore {
     /// What `record(key, window_ms, Some(max))` would return now, its error included,
     /// changing nothing.
     pub fn peek(&self, key: &str, window_ms: u64, max: u64) -> Result<RateHit, StoreError> {
+        self.peek_after(&[], key, window_ms, max)
+    }
+
+    /// `peek` for a key recorded after the keys of `earlier` (other keys, in order): the room
+    /// a new key needs is judged with those hits recorded, so in a shard with room for one
+    /// new counter the second new key fails as `record` fails it. Changes nothing.
+    ///
+    /// The one effect of the earlier records not followed: the counters their evictions push
+    /// out (a batch of the least recently hit ones that are not refusing, chosen over the
+    /// whole shard). `key` is read as the shard holds it now, while `record` would find it
+    /// changed when an earlier record of the evaluation has
+    /// - evicted `key` itself (held now, not refusing): `record` creates it again, which needs
+    ///   room, and starts it from its count slot (the same count or more, its hits dated at
+    ///   the evicted counter's newest, so a later `frees_in_ms`);
+    /// - evicted another counter into `key`'s count slot (`key` new): `record` starts `key`
+    ///   from that counter's count, where this reads the slot as it is now.
+    pub fn peek_after(
+        &self,
+        earlier: &[RateProbe],
+        key: &str,
+        window_ms: u64,
+        max: u64,
+    ) -> Result<RateHit, StoreError> {
         let now = self.clock.now_ms();
         let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(window);
-        let shard = self.shards[shard_of(&self.hasher, key)].lock();
+        let shard_index = shard_of(&self.hasher, key);
+        let shard = self.shards[shard_index].lock();
+        let earlier_here: Vec<&RateProbe> = earlier
+            .iter()
+            .filter(|p| p.key != key && shard_of(&self.hasher, &p.key) == shard_index)
+            .collect();
         let mut hits: VecDeque<i64> = match shard.keys.get(key) {
             Some(w) => w.hits.iter().copied().filter(|&t| t > cutoff).collect(),
-            None if !self.room_for_new_key(&shard, now, new_key_bytes(key)) => {
+            None if !self.room_for_new_key(&shard, now, new_key_bytes(key), &earlier_here) => {
                 return Err(self.at_bound());
             }
             // As `record` would create it: from an evicted counter's slot, if live.
@@ -396,6 +467,23 @@ impl MemoryRateLimitStore {
     }
 }
 
+/// Adds a hit at `now` to `hits`: drops the hits that left the window and keeps at most
+/// `limit + 1` (enough to judge `limit`).
+fn push_hit(hits: &mut VecDeque<i64>, now: i64, window: i64, limit: u64) {
+    let cutoff = now.saturating_sub(window);
+    while hits.front().is_some_and(|&t| t <= cutoff) {
+        hits.pop_front();
+    }
+    hits.push_back(now);
+    let keep = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    while hits.len() > keep {
+        hits.pop_front();
+    }
+    if hits.capacity() > 2 * hits.len() + 16 {
+        hits.shrink_to_fit();
+    }
+}
+
 /// Drops keys whose newest hit has left its window; schedules the next sweep.
 fn sweep(shard: &mut RateShard, now: i64) {
     let RateShard { keys, bytes, .. } = shard;
@@ -430,6 +518,16 @@ impl RateLimitStore for MemoryRateLimitStore {
         max: u64,
     ) -> StoreFuture<'a, RateHit> {
         ready(self.peek(key, window_ms, max))
+    }
+
+    fn peek_bounded_after<'a>(
+        &'a self,
+        earlier: &'a [RateProbe],
+        key: &'a str,
+        window_ms: u64,
+        max: u64,
+    ) -> StoreFuture<'a, RateHit> {
+        ready(self.peek_after(earlier, key, window_ms, max))
     }
 
     fn is_in_process(&self) -> bool {
@@ -963,5 +1061,137 @@ mod tests {
             assert_eq!(code, RefuseCode::StoreUnavailable, "{reason}");
             assert_eq!(refusal(&explained), Some((code, reason)), "{i}");
         }
+    }
+
+    /// Two limits of one a day (kept once hit): the first key of a principal fills a shard
+    /// with room for one counter, the second finds none.
+    const TWO_LIMITS: &str = r#"{"policies":[{"name":"go","effect":"permit","conditions":[{"action":"go"},{"rate_limit":{"max":2,"window":"24h"}},{"rate_limit":{"max":1,"window":"24h"}}]}]}"#;
+
+    /// The two counter keys `policies` give `principal`, in the order `evaluate` records them.
+    fn two_limit_keys(policies: &str, principal: &str) -> Vec<String> {
+        let set = PolicySet::from_json(policies).unwrap();
+        let keys: Vec<String> = set
+            .candidates("go")
+            .flat_map(|p| &p.conditions)
+            .filter_map(|c| match c {
+                crate::policy::Condition::RateLimit(rl) => Some(rl.key(principal, "go")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(keys.len(), 2);
+        keys
+    }
+
+    /// Explains, then evaluates, `principal`'s call: both verdicts.
+    fn explain_then_evaluate(g: &Gate, principal: &str) -> (Verdict, Verdict) {
+        let ctx = ActionContext::new(principal, PrincipalKind::Agent, "go");
+        let explained = block_on(g.explain(&ctx)).verdict;
+        (explained, g.evaluate_sync(&ctx).unwrap())
+    }
+
+    #[test]
+    fn explain_judges_the_second_new_rate_key_of_a_shard_as_evaluate_records_it() {
+        let clock = ManualClock::new(NOON_MS);
+        // One counter per shard.
+        let rates = Arc::new(MemoryRateLimitStore::with_limits(
+            clock.clone(),
+            SHARDS,
+            usize::MAX,
+        ));
+        let g = gate(
+            TWO_LIMITS,
+            GateConfig {
+                rate_store: Some(rates.clone()),
+                clock: clock.clone(),
+                ..GateConfig::default()
+            },
+        );
+        let same_shard = |p: &String| {
+            let keys = two_limit_keys(TWO_LIMITS, p);
+            shard_of(&rates.hasher, &keys[0]) == shard_of(&rates.hasher, &keys[1])
+        };
+        let principals = (0..).map(|i| format!("p{i}"));
+
+        // Both keys new in an empty shard: the first (max 2, one hit) is not refusing, so the
+        // second evicts it; both permit.
+        let roomy = principals.clone().find(same_shard).unwrap();
+        let (explained, evaluated) = explain_then_evaluate(&g, &roomy);
+        assert!(evaluated.decision.is_permit(), "{evaluated:?}");
+        assert!(explained.decision.is_permit(), "{explained:?}");
+
+        // The first key held with one hit of its two: its hit makes it refusing, kept, and the
+        // shard has no room left for the second.
+        let crowded = principals
+            .filter(same_shard)
+            .find(|p| {
+                let keys = two_limit_keys(TWO_LIMITS, p);
+                let shard = shard_of(&rates.hasher, &keys[0]);
+                rates.shards[shard].lock().keys.is_empty()
+            })
+            .unwrap();
+        let keys = two_limit_keys(TWO_LIMITS, &crowded);
+        rates.record(&keys[0], DAY_MS, Some(2)).unwrap();
+        let (held, bytes) = (rates.len(), rates.bytes());
+        let peeked = rates.peek_after(
+            &[RateProbe {
+                key: keys[0].clone(),
+                window_ms: DAY_MS,
+                max: 2,
+            }],
+            &keys[1],
+            DAY_MS,
+            1,
+        );
+        assert!(peeked.is_err(), "{peeked:?}");
+        assert_eq!(
+            (rates.len(), rates.bytes()),
+            (held, bytes),
+            "peek changes nothing"
+        );
+        assert_eq!(
+            rates.peek(&keys[1], DAY_MS, 1),
+            Ok(RateHit {
+                count: 1,
+                frees_in_ms: DAY_MS
+            }),
+            "alone, the second key finds room"
+        );
+
+        let (explained, evaluated) = explain_then_evaluate(&g, &crowded);
+        let (code, reason) = refusal(&evaluated).expect("evaluate refuses");
+        assert_eq!(code, RefuseCode::StoreUnavailable, "{reason}");
+        assert_eq!(refusal(&explained), Some((code, reason)));
+    }
+
+    #[test]
+    fn explain_refuses_two_new_rate_keys_in_a_shard_with_room_for_one_as_evaluate_does() {
+        let clock = ManualClock::new(NOON_MS);
+        let rates = Arc::new(MemoryRateLimitStore::with_limits(
+            clock.clone(),
+            SHARDS,
+            usize::MAX,
+        ));
+        // Both limits one a day: each key is refusing once hit.
+        let policies = TWO_LIMITS.replace(r#""max":2"#, r#""max":1"#);
+        let g = gate(
+            &policies,
+            GateConfig {
+                rate_store: Some(rates.clone()),
+                clock: clock.clone(),
+                ..GateConfig::default()
+            },
+        );
+        let principal = (0..)
+            .map(|i| format!("p{i}"))
+            .find(|p| {
+                let keys = two_limit_keys(&policies, p);
+                shard_of(&rates.hasher, &keys[0]) == shard_of(&rates.hasher, &keys[1])
+            })
+            .unwrap();
+
+        let (explained, evaluated) = explain_then_evaluate(&g, &principal);
+        let (code, reason) = refusal(&evaluated).expect("the second key finds no room");
+        assert_eq!(code, RefuseCode::StoreUnavailable, "{reason}");
+        assert_eq!(refusal(&explained), Some((code, reason)));
     }
 }

@@ -7,9 +7,10 @@
 //! added); anything else in that position is truncated and reported
 //! ([`FileState::torn_bytes_truncated`]). A complete line that fails verification makes the
 //! open fail: nothing acknowledged is ever dropped silently. A line over
-//! [`MAX_LINE_BYTES`](crate::audit::chain_entry::MAX_LINE_BYTES) is never read into memory: as
-//! a complete line it fails the open (`CHAIN_INVALID`), as the unterminated final line it is
-//! truncated like any other torn line.
+//! [`MAX_LINE_BYTES`](crate::audit::chain_entry::MAX_LINE_BYTES), terminated or not, fails the
+//! open (`CHAIN_INVALID`) and the file is left as it is: no writer produces such a line, so it
+//! is not a torn write, and only its first `MAX_LINE_BYTES + 1` bytes are read (a sparse hole
+//! of any size costs no more).
 //!
 //! Only one writer at a time: the file is locked exclusively (advisory lock) while open.
 
@@ -17,8 +18,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::audit::chain_entry::MAX_LINE_BYTES;
-use crate::audit::verify::{line_too_long, skip_line, ChainVerifier, LineRead, LineWindow};
+use crate::audit::verify::{line_too_long, ChainVerifier, LineRead, LineWindow};
 use crate::bundle::PublicKeyBundle;
 use crate::error::{PqError, Result};
 
@@ -115,14 +115,11 @@ enum Tail {
     Clean,
     /// An unterminated final line.
     Torn(Vec<u8>),
-    /// An unterminated final line over `MAX_LINE_BYTES`, of this many bytes (not read into
-    /// memory; it cannot be an entry).
-    TornTooLong(u64),
 }
 
 /// Verify every complete line (in windows) and return where the last one ends and what
-/// follows it. A complete line over `MAX_LINE_BYTES` is `CHAIN_INVALID` after the lines
-/// before it verify.
+/// follows it. A line over `MAX_LINE_BYTES`, complete or not, is `CHAIN_INVALID` after the
+/// lines before it verify; nothing past its first `MAX_LINE_BYTES + 1` bytes is read.
 fn verify_complete_lines(
     path: &Path,
     file: &File,
@@ -140,12 +137,8 @@ fn verify_complete_lines(
             } => break Tail::Torn(window.pop().unwrap_or_default()),
             LineRead::Line { bytes, .. } => good_end += bytes,
             LineRead::TooLong => {
-                let (rest, ended) = skip_line(&mut reader).map_err(read_err)?;
-                if ended {
-                    window.flush(verifier)?;
-                    return Err(line_too_long(verifier.len()));
-                }
-                break Tail::TornTooLong(MAX_LINE_BYTES as u64 + 1 + rest);
+                window.flush(verifier)?;
+                return Err(line_too_long(verifier.len()));
             }
         }
         if window.is_full() {
@@ -174,7 +167,6 @@ fn repair_tail(
             0
         }
         Tail::Torn(line) => line.len() as u64,
-        Tail::TornTooLong(bytes) => bytes,
     };
     if torn > 0 {
         file.set_len(good_end)
