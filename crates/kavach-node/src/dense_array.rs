@@ -39,7 +39,9 @@ pub struct CappedString<const MAX: usize>(pub String);
 impl<const MAX: usize> Element for CappedString<MAX> {
     unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
         let mut len = 0usize;
-        // SAFETY: per this function's contract; a null buffer asks for the length only.
+        // SAFETY: per this function's contract (`env` and `value` are this call's); a null
+        // buffer with length 0 asks N-API for the UTF-8 length only and writes nothing.
+        // Exercised by __test__/analyze.test.ts (a megabyte known action, a control character).
         let status = unsafe {
             sys::napi_get_value_string_utf8(env, value, std::ptr::null_mut(), 0, &mut len)
         };
@@ -52,7 +54,8 @@ impl<const MAX: usize> Element for CappedString<MAX> {
                 kavach_core::policy::identifier::MAX_NAME_BYTES
             )));
         }
-        // SAFETY: per this function's contract.
+        // SAFETY: per this function's contract; `value` is a string (the length read above
+        // succeeded). Exercised by the same test.
         unsafe { String::from_napi_value(env, value) }.map(Self)
     }
     fn problem(index: u32, error: &napi::Error) -> String {
