@@ -1031,8 +1031,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn explain_refuses_a_new_rate_key_in_a_full_shard_as_evaluate_does() {
+    /// A gate on `policies` whose in-process rate store holds one counter per shard, and that
+    /// store, on a clock fixed at noon.
+    fn gate_on_one_counter_per_shard(policies: &str) -> (Arc<MemoryRateLimitStore>, Arc<Gate>) {
         let clock = ManualClock::new(NOON_MS);
         let rates = Arc::new(MemoryRateLimitStore::with_limits(
             clock.clone(),
@@ -1040,13 +1041,19 @@ mod tests {
             usize::MAX,
         ));
         let g = gate(
-            ONE_EXPORT_A_DAY,
+            policies,
             GateConfig {
                 rate_store: Some(rates.clone()),
-                clock: clock.clone(),
+                clock,
                 ..GateConfig::default()
             },
         );
+        (rates, g)
+    }
+
+    #[test]
+    fn explain_refuses_a_new_rate_key_in_a_full_shard_as_evaluate_does() {
+        let (rates, g) = gate_on_one_counter_per_shard(ONE_EXPORT_A_DAY);
         let export = |p: &str| ActionContext::new(p, PrincipalKind::Agent, "export");
         // Each principal uses its one export: every counter is at its limit.
         for i in 0..400 {
@@ -1091,21 +1098,7 @@ mod tests {
 
     #[test]
     fn explain_judges_the_second_new_rate_key_of_a_shard_as_evaluate_records_it() {
-        let clock = ManualClock::new(NOON_MS);
-        // One counter per shard.
-        let rates = Arc::new(MemoryRateLimitStore::with_limits(
-            clock.clone(),
-            SHARDS,
-            usize::MAX,
-        ));
-        let g = gate(
-            TWO_LIMITS,
-            GateConfig {
-                rate_store: Some(rates.clone()),
-                clock: clock.clone(),
-                ..GateConfig::default()
-            },
-        );
+        let (rates, g) = gate_on_one_counter_per_shard(TWO_LIMITS);
         let same_shard = |p: &String| {
             let keys = two_limit_keys(TWO_LIMITS, p);
             shard_of(&rates.hasher, &keys[0]) == shard_of(&rates.hasher, &keys[1])
@@ -1165,22 +1158,9 @@ mod tests {
 
     #[test]
     fn explain_refuses_two_new_rate_keys_in_a_shard_with_room_for_one_as_evaluate_does() {
-        let clock = ManualClock::new(NOON_MS);
-        let rates = Arc::new(MemoryRateLimitStore::with_limits(
-            clock.clone(),
-            SHARDS,
-            usize::MAX,
-        ));
         // Both limits one a day: each key is refusing once hit.
         let policies = TWO_LIMITS.replace(r#""max":2"#, r#""max":1"#);
-        let g = gate(
-            &policies,
-            GateConfig {
-                rate_store: Some(rates.clone()),
-                clock: clock.clone(),
-                ..GateConfig::default()
-            },
-        );
+        let (rates, g) = gate_on_one_counter_per_shard(&policies);
         let principal = (0..)
             .map(|i| format!("p{i}"))
             .find(|p| {
